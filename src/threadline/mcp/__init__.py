@@ -1,0 +1,1 @@
+"""threadline.mcp package."""

@@ -1,0 +1,1 @@
+"""threadline.model package."""

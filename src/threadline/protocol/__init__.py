@@ -1,0 +1,1 @@
+"""threadline.protocol package."""

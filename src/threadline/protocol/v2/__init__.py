@@ -1,0 +1,1 @@
+"""threadline.protocol.v2 package."""

@@ -1,0 +1,1 @@
+"""threadline.tools package."""
