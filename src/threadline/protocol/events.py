@@ -1,0 +1,278 @@
+"""Core events: what a running thread reports (the event queue of the conduit).
+
+Events that Codex persists keep Codex's ``event_msg`` payload shape exactly
+(snake_case, ``type`` tag), so ``model_dump(mode="json")`` is the rollout
+payload. Runtime-only events (deltas, item lifecycle carrying v2 items,
+approval requests, status) are never persisted; ``rollout.policy`` decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from threadline.protocol.usage import TokenUsageInfo
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def payload(self) -> dict[str, Any]:
+        """The rollout ``event_msg`` payload."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+# ---- persisted (Codex event_msg shapes) ---------------------------------------
+
+
+class TaskStarted(_Msg):
+    type: Literal["task_started"] = "task_started"
+    turn_id: str
+    started_at: int | None = None
+    model_context_window: int | None = None
+    collaboration_mode_kind: str = "default"
+
+
+class TaskComplete(_Msg):
+    type: Literal["task_complete"] = "task_complete"
+    turn_id: str
+    last_agent_message: str | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+
+
+class TurnAborted(_Msg):
+    type: Literal["turn_aborted"] = "turn_aborted"
+    turn_id: str | None = None
+    reason: str = "interrupted"
+    completed_at: int | None = None
+    duration_ms: int | None = None
+
+
+class UserMessage(_Msg):
+    type: Literal["user_message"] = "user_message"
+    message: str
+    images: list[str] | None = None
+    local_images: list[str] = []
+    text_elements: list[Any] = []
+
+
+class AgentMessage(_Msg):
+    type: Literal["agent_message"] = "agent_message"
+    message: str
+    phase: str | None = None
+
+
+class AgentReasoning(_Msg):
+    type: Literal["agent_reasoning"] = "agent_reasoning"
+    text: str
+
+
+class TokenCount(_Msg):
+    type: Literal["token_count"] = "token_count"
+    info: TokenUsageInfo | None = None
+    rate_limits: dict[str, Any] | None = None
+
+
+class ThreadNameUpdated(_Msg):
+    type: Literal["thread_name_updated"] = "thread_name_updated"
+    thread_id: str
+    thread_name: str | None = None
+
+
+class ThreadRolledBack(_Msg):
+    type: Literal["thread_rolled_back"] = "thread_rolled_back"
+    num_turns: int
+
+
+class ContextCompacted(_Msg):
+    type: Literal["context_compacted"] = "context_compacted"
+
+
+class ErrorEvent(_Msg):
+    """A turn-ending error (persisted only in extended mode)."""
+
+    type: Literal["error"] = "error"
+    message: str
+    codex_error_info: Any = None
+
+
+class ExecCommandEnd(_Msg):
+    """A finished command (persisted only in extended mode)."""
+
+    type: Literal["exec_command_end"] = "exec_command_end"
+    call_id: str
+    turn_id: str
+    command: list[str]
+    cwd: str
+    exit_code: int | None = None
+    aggregated_output: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    formatted_output: str = ""
+    duration: dict[str, int] | None = None
+
+
+# ---- runtime only -------------------------------------------------------------
+
+
+class SessionConfigured(_Msg):
+    type: Literal["session_configured"] = "session_configured"
+    thread_id: str
+    model: str
+    rollout_path: str | None = None
+
+
+class ItemStarted(_Msg):
+    """A v2 ``ThreadItem`` began (``item`` is a ``threadline.protocol.v2`` item model)."""
+
+    type: Literal["item_started"] = "item_started"
+    turn_id: str
+    item: Any
+    started_at_ms: int | None = None
+
+
+class ItemCompleted(_Msg):
+    type: Literal["item_completed"] = "item_completed"
+    turn_id: str
+    item: Any
+    completed_at_ms: int | None = None
+
+
+class AgentMessageDelta(_Msg):
+    type: Literal["agent_message_delta"] = "agent_message_delta"
+    turn_id: str
+    item_id: str
+    delta: str
+
+
+class ReasoningSummaryDelta(_Msg):
+    type: Literal["reasoning_summary_delta"] = "reasoning_summary_delta"
+    turn_id: str
+    item_id: str
+    delta: str
+    summary_index: int = 0
+
+
+class ReasoningSummaryPartAdded(_Msg):
+    type: Literal["reasoning_summary_part_added"] = "reasoning_summary_part_added"
+    turn_id: str
+    item_id: str
+    summary_index: int = 0
+
+
+class CommandOutputDelta(_Msg):
+    type: Literal["command_output_delta"] = "command_output_delta"
+    turn_id: str
+    item_id: str
+    delta: str
+
+
+class TurnStartedEvent(_Msg):
+    """The turn began (runtime view: carries the v2 turn snapshot)."""
+
+    type: Literal["turn_started"] = "turn_started"
+    turn: Any
+
+
+class TurnCompletedEvent(_Msg):
+    """The turn ended in any status (runtime view: carries the final v2 turn)."""
+
+    type: Literal["turn_completed"] = "turn_completed"
+    turn: Any
+
+
+class TokenUsageUpdated(_Msg):
+    """Live usage after one model response (runtime mirror of ``token_count``)."""
+
+    type: Literal["token_usage_updated"] = "token_usage_updated"
+    turn_id: str
+    info: TokenUsageInfo
+
+
+class StreamRetry(_Msg):
+    """The model stream failed and will be retried."""
+
+    type: Literal["stream_retry"] = "stream_retry"
+    turn_id: str
+    message: str
+    attempt: int
+    max_attempts: int
+    delay_s: float
+
+
+class Warning(_Msg):  # noqa: A001 - Codex's event name
+    type: Literal["warning"] = "warning"
+    message: str
+
+
+class StatusChanged(_Msg):
+    """The thread's agent status changed (``idle`` / ``active`` + flags / ``systemError``)."""
+
+    type: Literal["status_changed"] = "status_changed"
+    status: str
+    active_flags: list[str] = []
+
+
+class ExecApprovalRequest(_Msg):
+    """The turn waits for a decision on a command; answer with ``ops.ExecApproval``."""
+
+    type: Literal["exec_approval_request"] = "exec_approval_request"
+    approval_id: str
+    turn_id: str
+    item_id: str
+    command: str
+    cwd: str
+    reason: str | None = None
+    proposed_amendment: list[str] | None = None
+
+
+class ApprovalResolved(_Msg):
+    type: Literal["approval_resolved"] = "approval_resolved"
+    approval_id: str
+
+
+class ShutdownComplete(_Msg):
+    type: Literal["shutdown_complete"] = "shutdown_complete"
+
+
+EventMsg = (
+    TaskStarted
+    | TaskComplete
+    | TurnAborted
+    | UserMessage
+    | AgentMessage
+    | AgentReasoning
+    | TokenCount
+    | ThreadNameUpdated
+    | ThreadRolledBack
+    | ContextCompacted
+    | ErrorEvent
+    | ExecCommandEnd
+    | SessionConfigured
+    | ItemStarted
+    | ItemCompleted
+    | AgentMessageDelta
+    | ReasoningSummaryDelta
+    | ReasoningSummaryPartAdded
+    | CommandOutputDelta
+    | TurnStartedEvent
+    | TurnCompletedEvent
+    | TokenUsageUpdated
+    | StreamRetry
+    | Warning
+    | StatusChanged
+    | ExecApprovalRequest
+    | ApprovalResolved
+    | ShutdownComplete
+)
+
+
+class Event(BaseModel):
+    """One entry of a thread's event queue: ``id`` is the submission (turn) id it belongs to."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    id: str
+    msg: EventMsg

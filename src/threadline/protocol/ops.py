@@ -1,0 +1,54 @@
+"""Core submissions: the operations a client submits to a thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOverrides:
+    """Per-turn settings that replace the thread's for this and later turns."""
+
+    cwd: str | None = None
+    model: str | None = None
+    approval_policy: str | None = None
+    sandbox_mode: str | None = None
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = None
+    personality: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserTurn:
+    """Start a turn with user input (v2 ``UserInput`` items)."""
+
+    items: list[Any]
+    overrides: TurnOverrides = field(default_factory=TurnOverrides)
+    client_user_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Stop the running turn; it ends ``interrupted``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecApproval:
+    """The decision for a pending command approval (``accept``, ``acceptForSession``, ``decline``, ``cancel``)."""
+
+    approval_id: str
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRollback:
+    num_turns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Finish the running turn's bookkeeping, flush the rollout and stop the thread task."""
+
+
+Op = UserTurn | Interrupt | ExecApproval | ThreadRollback | Shutdown
