@@ -202,7 +202,7 @@ class StreamRetry(_Msg):
     delay_s: float
 
 
-class Warning(_Msg):  # noqa: A001 - Codex's event name
+class WarningEvent(_Msg):
     type: Literal["warning"] = "warning"
     message: str
 
@@ -261,7 +261,7 @@ EventMsg = (
     | TurnCompletedEvent
     | TokenUsageUpdated
     | StreamRetry
-    | Warning
+    | WarningEvent
     | StatusChanged
     | ExecApprovalRequest
     | ApprovalResolved

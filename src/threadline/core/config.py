@@ -1,0 +1,585 @@
+"""Configuration: ``$THREADLINE_HOME/config.toml`` with Codex's key names → a frozen :class:`Config`.
+
+Layers, lowest to highest precedence: built-in defaults, the config file, the
+selected profile (``[profiles.<name>]``), ``-c key=value`` overrides, and
+explicit per-thread overrides (:meth:`Config.with_overrides`). Every problem
+is reported as a :class:`ConfigError` whose message names where the value came
+from (the file, ``-c override`` or ``override``), the dotted key and what is
+wrong with it. Unknown keys are kept in :attr:`Config.extra`, never rejected.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar, cast
+
+ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
+SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
+WireApi = Literal["responses", "chat"]
+ReasoningSummary = Literal["auto", "concise", "detailed", "none"]
+
+APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = ("untrusted", "on-failure", "on-request", "never")
+SANDBOX_MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "danger-full-access")
+WIRE_APIS: tuple[WireApi, ...] = ("responses", "chat")
+REASONING_SUMMARIES: tuple[ReasoningSummary, ...] = ("auto", "concise", "detailed", "none")
+
+CONFIG_FILE_NAME = "config.toml"
+OVERRIDE_SOURCE = "-c override"
+EXPLICIT_SOURCE = "override"
+
+_Path = tuple[str, ...]
+_T = TypeVar("_T")
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NO_ORIGINS: Mapping[_Path, tuple[str, str]] = MappingProxyType({})
+
+
+class ConfigError(Exception):
+    """A configuration problem: ``<source>: <key>: <problem>`` (the key is left out when none applies)."""
+
+    def __init__(self, source: str, key: str | None, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+
+def threadline_home(env: Mapping[str, str] | None = None) -> Path:
+    """``$THREADLINE_HOME`` when set (and not empty), else ``~/.threadline``."""
+    environ = os.environ if env is None else env
+    raw = environ.get("THREADLINE_HOME")
+    if raw:
+        return Path(raw).expanduser()
+    return Path.home() / ".threadline"
+
+
+# ---- typed sections -----------------------------------------------------------------------
+
+
+def _no_entries() -> Mapping[str, Any]:
+    return _EMPTY
+
+
+def _freeze(value: Mapping[str, _T]) -> Mapping[str, _T]:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProviderConfig:
+    """One ``[model_providers.<id>]`` table as written; ``None`` means "not set here"."""
+
+    name: str | None = None
+    base_url: str | None = None
+    env_key: str | None = None
+    wire_api: WireApi | None = None
+    query_params: Mapping[str, str] = field(default_factory=_no_entries)
+    http_headers: Mapping[str, str] = field(default_factory=_no_entries)
+    request_max_retries: int | None = None
+    stream_max_retries: int | None = None
+    stream_idle_timeout_ms: int | None = None
+    model_path: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=_no_entries)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "base_url": self.base_url,
+            "env_key": self.env_key,
+            "wire_api": self.wire_api,
+            "query_params": dict(self.query_params) or None,
+            "http_headers": dict(self.http_headers) or None,
+            "request_max_retries": self.request_max_retries,
+            "stream_max_retries": self.stream_max_retries,
+            "stream_idle_timeout_ms": self.stream_idle_timeout_ms,
+            "model_path": str(self.model_path) if self.model_path else None,
+        }
+        out = {k: v for k, v in out.items() if v is not None}
+        out.update(_jsonable(dict(self.extra)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxWorkspaceWrite:
+    """``[sandbox_workspace_write]``: extra writable roots and network access for workspace-write."""
+
+    writable_roots: tuple[str, ...] = ()
+    network_access: bool = False
+    exclude_tmpdir_env_var: bool = False
+    exclude_slash_tmp: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "writable_roots": list(self.writable_roots),
+            "network_access": self.network_access,
+            "exclude_tmpdir_env_var": self.exclude_tmpdir_env_var,
+            "exclude_slash_tmp": self.exclude_slash_tmp,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class McpServerConfig:
+    """One ``[mcp_servers.<name>]`` table: a stdio ``command`` or a streamable-HTTP ``url``."""
+
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=_no_entries)
+    url: str | None = None
+    enabled: bool = True
+    extra: Mapping[str, Any] = field(default_factory=_no_entries)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"enabled": self.enabled}
+        if self.command is not None:
+            out["command"] = self.command
+            out["args"] = list(self.args)
+            if self.env:
+                out["env"] = dict(self.env)
+        if self.url is not None:
+            out["url"] = self.url
+        out.update(_jsonable(dict(self.extra)))
+        return out
+
+
+# ---- the config ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration. Immutable; derive variants with :meth:`with_overrides`."""
+
+    home: Path
+    config_file: Path
+    model: str | None = None
+    model_provider: str | None = None
+    model_providers: Mapping[str, ModelProviderConfig] = field(default_factory=_no_entries)
+    approval_policy: ApprovalPolicy = "on-request"
+    sandbox_mode: SandboxMode = "read-only"
+    sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    model_reasoning_effort: str | None = None
+    model_reasoning_summary: ReasoningSummary | None = None
+    model_context_window: int | None = None
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=_no_entries)
+    features: Mapping[str, bool] = field(default_factory=_no_entries)
+    profile: str | None = None
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=_no_entries)
+    persist_extended_history: bool = False
+    rollout_fsync: bool = True
+    instructions: str | None = None
+    developer_instructions: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=_no_entries)
+    """Top-level keys threadline does not interpret (kept, and echoed by :meth:`to_json`)."""
+    _tree: Mapping[str, Any] = field(default_factory=_no_entries, repr=False, compare=False)
+    _origins: Mapping[_Path, tuple[str, str]] = field(
+        default_factory=lambda: _NO_ORIGINS, repr=False, compare=False
+    )
+
+    def feature_enabled(self, name: str, default: bool = False) -> bool:
+        return self.features.get(name, default)
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """A copy with explicit per-thread values on top of every other layer.
+
+        Keys are config key names; a dotted key (``**{"model_providers.x.base_url": ...}``)
+        reaches into tables. ``None`` removes the key from every layer, so the built-in
+        default applies. Values are validated like the file's; a bad one raises
+        :class:`ConfigError` with source ``override``. The profile is fixed at load time.
+        """
+        tree = copy.deepcopy(dict(self._tree))
+        origins = dict(self._origins)
+        for key, value in overrides.items():
+            path = _split_key(key, EXPLICIT_SOURCE, key)
+            if path[0] in ("profile", "profiles"):
+                raise ConfigError(
+                    EXPLICIT_SOURCE, key, "the profile can only be chosen when loading the config"
+                )
+            if value is None:
+                _delete_path(tree, path)
+            else:
+                _set_path(tree, path, _to_tree_value(value))
+            origins[path] = (EXPLICIT_SOURCE, ".".join(path))
+        return _build(tree, _Where(self.config_file, origins), self.home, self.profile)
+
+    def to_json(self) -> dict[str, Any]:
+        """The effective config as JSON-able data with Codex's key names (for ``config/read``).
+
+        ``approval_policy = "on-failure"`` is reported as ``on-request``: the v2 wire of
+        Codex 0.169 no longer has an ``on-failure`` value.
+        """
+        approval = "on-request" if self.approval_policy == "on-failure" else self.approval_policy
+        out: dict[str, Any] = _jsonable(dict(self.extra))
+        out.update(
+            {
+                "model": self.model,
+                "model_provider": self.model_provider,
+                "approval_policy": approval,
+                "sandbox_mode": self.sandbox_mode,
+                "sandbox_workspace_write": self.sandbox_workspace_write.to_json(),
+                "model_reasoning_effort": self.model_reasoning_effort,
+                "model_reasoning_summary": self.model_reasoning_summary,
+                "model_context_window": self.model_context_window,
+                "instructions": self.instructions,
+                "developer_instructions": self.developer_instructions,
+                "profile": self.profile,
+                "model_providers": {k: v.to_json() for k, v in self.model_providers.items()},
+                "mcp_servers": {k: v.to_json() for k, v in self.mcp_servers.items()},
+                "features": dict(self.features),
+                "profiles": _jsonable({k: dict(v) for k, v in self.profiles.items()}),
+                "persist_extended_history": self.persist_extended_history,
+                "rollout_fsync": self.rollout_fsync,
+            }
+        )
+        return out
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+
+def parse_override(raw: str) -> tuple[list[str], object]:
+    """Parse one ``-c key=value``: the dotted key as a path, the value as TOML or else a string.
+
+    Like Codex: split at the first ``=``; the value is parsed as a TOML value
+    (``-c x=42`` → int, ``-c 'x=["a"]'`` → list); when that fails it is taken as
+    text with surrounding quotes removed (``-c model=o3`` → ``"o3"``).
+    """
+    key, sep, value = raw.partition("=")
+    if not sep:
+        raise ConfigError(OVERRIDE_SOURCE, raw, 'expected key=value (missing "=")')
+    path = _split_key(key.strip(), OVERRIDE_SOURCE, raw)
+    return list(path), _parse_toml_value(value.strip())
+
+
+def load_config(
+    home: Path | None = None,
+    overrides: Sequence[str] = (),
+    profile: str | None = None,
+) -> Config:
+    """Read ``<home>/config.toml`` (absent file = all defaults) and apply profile and ``-c`` overrides."""
+    home = threadline_home() if home is None else home
+    config_file = home / CONFIG_FILE_NAME
+    tree = _read_file(config_file)
+    parsed = [parse_override(raw) for raw in overrides]
+    origins: dict[_Path, tuple[str, str]] = {}
+    for path, value in parsed:
+        _set_path(tree, tuple(path), copy.deepcopy(value))
+        origins[tuple(path)] = (OVERRIDE_SOURCE, ".".join(path))
+    where = _Where(config_file, origins)
+
+    active = profile
+    if active is None and tree.get("profile") is not None:
+        active = where.str_(tree["profile"], ("profile",))
+    if active is not None:
+        profiles = tree.get("profiles", {})
+        if not isinstance(profiles, dict):
+            raise where.error(("profiles",), f"expected a table, got {_describe(profiles)}")
+        table = profiles.get(active)
+        if not isinstance(table, dict):
+            known = ", ".join(sorted(profiles)) or "none are defined"
+            raise where.error(
+                ("profiles",), f'unknown profile "{active}" (defined profiles: {known})'
+            )
+        for key, value in table.items():
+            if key in ("profile", "profiles"):
+                continue
+            _merge_into(tree, (key,), copy.deepcopy(value), origins, config_file, active)
+        for path, value in parsed:  # -c beats the profile
+            _set_path(tree, tuple(path), copy.deepcopy(value))
+            origins[tuple(path)] = (OVERRIDE_SOURCE, ".".join(path))
+    return _build(tree, where, home, active)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise ConfigError(str(path), None, f"cannot read: {err.strerror or err}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), None, "not valid UTF-8") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), None, f"invalid TOML: {err}") from None
+
+
+def _parse_toml_value(text: str) -> object:
+    try:
+        table = tomllib.loads(f"_x_ = {text}")
+    except tomllib.TOMLDecodeError:
+        table = {}
+    if len(table) == 1 and "_x_" in table:
+        return table["_x_"]
+    return text.strip("\"'")
+
+
+def _split_key(key: str, source: str, shown: str) -> _Path:
+    path = tuple(part.strip() for part in key.split("."))
+    if not key.strip() or any(not part for part in path):
+        raise ConfigError(source, shown, "empty key or empty key segment")
+    return path
+
+
+def _set_path(tree: dict[str, Any], path: _Path, value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _delete_path(tree: dict[str, Any], path: _Path) -> None:
+    node: Any = tree
+    for part in path[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+def _merge_into(
+    tree: dict[str, Any],
+    path: _Path,
+    value: Any,
+    origins: dict[_Path, tuple[str, str]],
+    config_file: Path,
+    profile: str,
+) -> None:
+    """Deep-merge a profile value: tables merge key by key, anything else replaces."""
+    node: Any = tree
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    current = node.get(path[-1])
+    if isinstance(value, dict) and isinstance(current, dict):
+        for key, sub in value.items():
+            _merge_into(tree, (*path, key), sub, origins, config_file, profile)
+        return
+    node[path[-1]] = value
+    origins[path] = (str(config_file), "profiles." + profile + "." + ".".join(path))
+
+
+def _to_tree_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if isinstance(value, Mapping):
+        return {str(k): _to_tree_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_tree_value(v) for v in value]
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int | float):
+        return repr(value)
+    return f"{type(value).__name__} {value!s}"
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+
+class _Where:
+    """Knows which layer a key came from, to name it in error messages."""
+
+    def __init__(self, config_file: Path, origins: Mapping[_Path, tuple[str, str]]) -> None:
+        self.config_file = config_file
+        self.origins = origins
+
+    def error(self, path: _Path, problem: str) -> ConfigError:
+        for n in range(len(path), 0, -1):
+            hit = self.origins.get(path[:n])
+            if hit is not None:
+                source, shown = hit
+                return ConfigError(source, shown + "".join("." + p for p in path[n:]), problem)
+        return ConfigError(str(self.config_file), ".".join(path), problem)
+
+    def str_(self, value: Any, path: _Path) -> str:
+        if not isinstance(value, str):
+            raise self.error(path, f"expected a string, got {_describe(value)}")
+        return value
+
+    def bool_(self, value: Any, path: _Path) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(path, f"expected true or false, got {_describe(value)}")
+        return value
+
+    def int_(self, value: Any, path: _Path, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(path, f"expected an integer, got {_describe(value)}")
+        if value < minimum:
+            raise self.error(path, f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    def enum(self, value: Any, path: _Path, choices: Sequence[_T]) -> _T:
+        if value not in choices:
+            raise self.error(
+                path, f"expected one of {', '.join(map(str, choices))}; got {_describe(value)}"
+            )
+        return cast(_T, value)
+
+    def table(self, value: Any, path: _Path) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected a table, got {_describe(value)}")
+        return value
+
+    def str_list(self, value: Any, path: _Path) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.error(path, f"expected an array of strings, got {_describe(value)}")
+        return tuple(self.str_(v, (*path, str(i))) for i, v in enumerate(value))
+
+    def str_map(self, value: Any, path: _Path) -> Mapping[str, str]:
+        table = self.table(value, path)
+        return _freeze({k: self.str_(v, (*path, k)) for k, v in table.items()})
+
+
+def _opt(
+    table: Mapping[str, Any], key: str, path: _Path, parse: Callable[[Any, _Path], _T]
+) -> _T | None:
+    value = table.get(key)
+    return None if value is None else parse(value, (*path, key))
+
+
+def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None) -> Config:
+    w = where
+    known = {f.name for f in dataclasses.fields(Config)} - {"home", "config_file", "extra"}
+    top: _Path = ()
+    model_providers = {
+        pid: _provider(w.table(raw, ("model_providers", pid)), ("model_providers", pid), w, home)
+        for pid, raw in w.table(tree.get("model_providers", {}), ("model_providers",)).items()
+    }
+    mcp_servers = {
+        name: _mcp_server(w.table(raw, ("mcp_servers", name)), ("mcp_servers", name), w)
+        for name, raw in w.table(tree.get("mcp_servers", {}), ("mcp_servers",)).items()
+    }
+    features = {
+        k: w.bool_(v, ("features", k))
+        for k, v in w.table(tree.get("features", {}), ("features",)).items()
+    }
+    profiles = {
+        k: _freeze(w.table(v, ("profiles", k)))
+        for k, v in w.table(tree.get("profiles", {}), ("profiles",)).items()
+    }
+    swr = w.table(tree.get("sandbox_workspace_write", {}), ("sandbox_workspace_write",))
+    swr_path: _Path = ("sandbox_workspace_write",)
+
+    def flag(key: str, default: bool) -> bool:
+        value = _opt(tree, key, top, w.bool_)
+        return default if value is None else value
+
+    def swr_flag(key: str) -> bool:
+        return bool(_opt(swr, key, swr_path, w.bool_))
+
+    effort = _opt(tree, "model_reasoning_effort", top, w.str_)
+    if effort == "":
+        raise w.error(("model_reasoning_effort",), "expected a non-empty string")
+    return Config(
+        home=home,
+        config_file=w.config_file,
+        model=_opt(tree, "model", top, w.str_),
+        model_provider=_opt(tree, "model_provider", top, w.str_),
+        model_providers=_freeze(model_providers),
+        approval_policy=_opt(
+            tree, "approval_policy", top, lambda v, p: w.enum(v, p, APPROVAL_POLICIES)
+        )
+        or "on-request",
+        sandbox_mode=_opt(tree, "sandbox_mode", top, lambda v, p: w.enum(v, p, SANDBOX_MODES))
+        or "read-only",
+        sandbox_workspace_write=SandboxWorkspaceWrite(
+            writable_roots=_opt(swr, "writable_roots", swr_path, w.str_list) or (),
+            network_access=swr_flag("network_access"),
+            exclude_tmpdir_env_var=swr_flag("exclude_tmpdir_env_var"),
+            exclude_slash_tmp=swr_flag("exclude_slash_tmp"),
+        ),
+        model_reasoning_effort=effort,
+        model_reasoning_summary=_opt(
+            tree, "model_reasoning_summary", top, lambda v, p: w.enum(v, p, REASONING_SUMMARIES)
+        ),
+        model_context_window=_opt(
+            tree, "model_context_window", top, lambda v, p: w.int_(v, p, minimum=1)
+        ),
+        mcp_servers=_freeze(mcp_servers),
+        features=_freeze(features),
+        profile=profile,
+        profiles=_freeze(profiles),
+        persist_extended_history=flag("persist_extended_history", False),
+        rollout_fsync=flag("rollout_fsync", True),
+        instructions=_opt(tree, "instructions", top, w.str_),
+        developer_instructions=_opt(tree, "developer_instructions", top, w.str_),
+        extra=_freeze({k: v for k, v in tree.items() if k not in known}),
+        _tree=tree,
+        _origins=MappingProxyType(dict(where.origins)),
+    )
+
+
+_PROVIDER_KEYS = {f.name for f in dataclasses.fields(ModelProviderConfig)} - {"extra"}
+_MCP_KEYS = {f.name for f in dataclasses.fields(McpServerConfig)} - {"extra"}
+
+
+def _provider(raw: dict[str, Any], path: _Path, w: _Where, home: Path) -> ModelProviderConfig:
+    model_path = _opt(raw, "model_path", path, w.str_)
+    resolved: Path | None = None
+    if model_path is not None:
+        resolved = Path(model_path).expanduser()
+        if not resolved.is_absolute():
+            resolved = home / resolved
+    return ModelProviderConfig(
+        name=_opt(raw, "name", path, w.str_),
+        base_url=_opt(raw, "base_url", path, w.str_),
+        env_key=_opt(raw, "env_key", path, w.str_),
+        wire_api=_opt(raw, "wire_api", path, lambda v, p: w.enum(v, p, WIRE_APIS)),
+        query_params=_opt(raw, "query_params", path, w.str_map) or _EMPTY,
+        http_headers=_opt(raw, "http_headers", path, w.str_map) or _EMPTY,
+        request_max_retries=_opt(raw, "request_max_retries", path, w.int_),
+        stream_max_retries=_opt(raw, "stream_max_retries", path, w.int_),
+        stream_idle_timeout_ms=_opt(
+            raw, "stream_idle_timeout_ms", path, lambda v, p: w.int_(v, p, minimum=1)
+        ),
+        model_path=resolved,
+        extra=_freeze({k: v for k, v in raw.items() if k not in _PROVIDER_KEYS}),
+    )
+
+
+def _mcp_server(raw: dict[str, Any], path: _Path, w: _Where) -> McpServerConfig:
+    command = _opt(raw, "command", path, w.str_)
+    url = _opt(raw, "url", path, w.str_)
+    if command is None and url is None:
+        raise w.error(path, 'expected either "command" (stdio) or "url" (streamable HTTP)')
+    enabled = _opt(raw, "enabled", path, w.bool_)
+    return McpServerConfig(
+        command=command,
+        args=_opt(raw, "args", path, w.str_list) or (),
+        env=_opt(raw, "env", path, w.str_map) or _EMPTY,
+        url=url,
+        enabled=True if enabled is None else enabled,
+        extra=_freeze({k: v for k, v in raw.items() if k not in _MCP_KEYS}),
+    )

@@ -1,0 +1,87 @@
+"""Per-thread settings (the turn context) and the snapshot the conduit exposes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from threadline.protocol.ops import TurnOverrides
+
+DEFAULT_BASE_INSTRUCTIONS = """\
+You are threadline's coding agent. You work inside the user's project directory and help \
+with software tasks: reading and explaining code, running commands, editing files and \
+checking the results.
+
+Be direct and brief. Prefer doing the work over describing it. When you run a command, \
+say why in one line and report what you learned. Do not invent files, APIs or results; \
+when something is unknown, look it up with the tools you have or say that you do not know. \
+Keep changes minimal and in the style of the surrounding code, and stop when the task is done.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSettings:
+    """Everything a turn runs with. Immutable; overrides produce a new value."""
+
+    model: str
+    model_provider: str
+    cwd: str
+    approval_policy: str = "never"
+    approvals_reviewer: str = "user"
+    sandbox_mode: str = "workspace-write"
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = None
+    personality: str | None = None
+    service_tier: str | None = None
+    base_instructions: str = DEFAULT_BASE_INSTRUCTIONS
+    developer_instructions: str | None = None
+    ephemeral: bool = False
+    persist_extended_history: bool = False
+    session_source: str = "vscode"
+    originator: str = "threadline"
+    memory_mode: str | None = None
+    model_context_window: int | None = None
+
+    def with_turn_overrides(self, o: TurnOverrides) -> ThreadSettings:
+        return replace(
+            self,
+            cwd=o.cwd or self.cwd,
+            model=o.model or self.model,
+            approval_policy=o.approval_policy or self.approval_policy,
+            sandbox_mode=o.sandbox_mode or self.sandbox_mode,
+            reasoning_effort=o.reasoning_effort or self.reasoning_effort,
+            reasoning_summary=o.reasoning_summary or self.reasoning_summary,
+            personality=o.personality or self.personality,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSnapshot:
+    """What ``Thread.config_snapshot()`` returns (Codex's ``ThreadConfigSnapshot``)."""
+
+    model: str
+    model_provider_id: str
+    service_tier: str | None
+    approval_policy: str
+    approvals_reviewer: str
+    sandbox_policy: str
+    cwd: str
+    ephemeral: bool
+    reasoning_effort: str | None
+    personality: str | None
+    session_source: str
+
+    @classmethod
+    def of(cls, s: ThreadSettings) -> ConfigSnapshot:
+        return cls(
+            model=s.model,
+            model_provider_id=s.model_provider,
+            service_tier=s.service_tier,
+            approval_policy=s.approval_policy,
+            approvals_reviewer=s.approvals_reviewer,
+            sandbox_policy=s.sandbox_mode,
+            cwd=s.cwd,
+            ephemeral=s.ephemeral,
+            reasoning_effort=s.reasoning_effort,
+            personality=s.personality,
+            session_source=s.session_source,
+        )

@@ -1,0 +1,416 @@
+"""The turn loop: sample the model, stream items out, run tools, repeat until the model stops.
+
+Interrupt and steer are first-party outcomes, not task cancellation: the loop
+races each await against the turn's ``steer`` and ``interrupt`` signals and
+cancels only the in-flight model stream or tool call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from threadline.model.base import (
+    ModelError,
+    ModelRequest,
+    ModelRetriesExhausted,
+    OutputItemAdded,
+    OutputItemDone,
+    OutputTextDelta,
+    ReasoningSummaryDelta,
+    ReasoningSummaryPartAdded,
+    ResponseCompleted,
+    RetryScheduled,
+)
+from threadline.protocol import events as ev
+from threadline.protocol.items import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    MessageItem,
+    ReasoningItem,
+    ResponseItem,
+    user_text_message,
+)
+from threadline.protocol.usage import TokenUsageInfo
+from threadline.protocol.v2.item import (
+    AgentMessageThreadItem,
+    ReasoningThreadItem,
+    ThreadItem,
+    UserInput,
+)
+from threadline.protocol.v2.turn import Turn, TurnError
+from threadline.tools.registry import ToolContext, ToolOutput, UnknownTool
+
+if TYPE_CHECKING:
+    from threadline.core.thread import Thread
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TURN_ABORTED_MESSAGE = (
+    "<turn_aborted>\n"
+    "The user stopped the previous turn on purpose. Commands it started may have run "
+    "partially or may still be running.\n"
+    "</turn_aborted>"
+)
+
+
+class _Preempted(Exception):
+    """The awaited step lost the race to a steer or an interrupt."""
+
+
+@dataclass(slots=True)
+class ActiveTurn:
+    id: str
+    started_at: float
+    kind: str = "regular"
+    pending_input: list[tuple[list[UserInput], str | None]] = field(default_factory=list)
+    steer: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupt: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Future[Turn] | None = None
+    items: list[ThreadItem] = field(default_factory=list)
+    last_agent_message: str | None = None
+    first_token_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Sample:
+    outputs: list[ResponseItem] = field(default_factory=list)
+    calls: list[FunctionCallItem] = field(default_factory=list)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TurnRunner:
+    """Runs one turn of ``thread`` to completion (completed, interrupted or failed)."""
+
+    def __init__(self, thread: Thread, turn: ActiveTurn) -> None:
+        self.thread = thread
+        self.turn = turn
+
+    # ---- racing helpers ------------------------------------------------------
+
+    async def _race(self, aw: Awaitable[T], *, steerable: bool) -> T:
+        """Await ``aw`` unless the turn is interrupted (or steered, when ``steerable``) first."""
+        task: asyncio.Future[T] = asyncio.ensure_future(aw)
+        waiters = [asyncio.ensure_future(self.turn.interrupt.wait())]
+        if steerable:
+            waiters.append(asyncio.ensure_future(self.turn.steer.wait()))
+        try:
+            done, _ = await asyncio.wait([task, *waiters], return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            for w in waiters:
+                w.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise _Preempted
+
+    # ---- the loop -------------------------------------------------------------
+
+    async def run(self, items: list[UserInput], client_id: str | None) -> Turn:
+        th = self.thread
+        turn = self.turn
+        await th._turn_started(turn)
+        try:
+            await th._record_user_input(turn, items, client_id)
+            while True:
+                if turn.interrupt.is_set():
+                    return await self._finish_interrupted()
+                await self._drain_pending()
+                try:
+                    await self._race(th._wait_unpaused(), steerable=False)
+                    sample = await self._race(self._sample_once(), steerable=True)
+                except _Preempted:
+                    if turn.interrupt.is_set():
+                        return await self._finish_interrupted()
+                    # A steer cut the stream: the partial answer is dropped and we sample again.
+                    await th._emit(turn.id, ev.TokenCount(info=None, rate_limits=None))
+                    continue
+                if sample.calls:
+                    try:
+                        await self._run_tools(sample.calls)
+                    except _Preempted:
+                        return await self._finish_interrupted()
+                    continue
+                if turn.pending_input:
+                    continue
+                return await self._finish_completed()
+        except ModelError as exc:
+            return await self._finish_failed(exc)
+
+    async def _drain_pending(self) -> None:
+        turn = self.turn
+        turn.steer.clear()
+        while turn.pending_input:
+            items, client_id = turn.pending_input.pop(0)
+            await self.thread._record_user_input(turn, items, client_id)
+
+    async def _sample_once(self) -> _Sample:
+        th = self.thread
+        turn = self.turn
+        settings = th.settings
+        client = th._client
+        request = ModelRequest(
+            model=settings.model,
+            input=list(th.history),
+            tools=th.tools.specs(),
+            instructions=settings.base_instructions,
+            reasoning_effort=settings.reasoning_effort,
+            reasoning_summary=settings.reasoning_summary or "auto",
+            prompt_cache_key=th.id,
+            extra_headers={"session_id": th.id, "originator": settings.originator},
+            client_metadata={"thread_id": th.id, "turn_id": turn.id},
+        )
+        sample = _Sample()
+        open_items: dict[str, ThreadItem] = {}
+        texts: dict[str, list[str]] = {}
+        summaries: dict[str, list[str]] = {}
+        async for event in client.stream(request):
+            if isinstance(event, OutputTextDelta):
+                if turn.first_token_at is None:
+                    turn.first_token_at = time.monotonic()
+                if event.item_id not in open_items:
+                    await self._open_agent_message(event.item_id, open_items)
+                texts.setdefault(event.item_id, []).append(event.delta)
+                await th._emit(
+                    turn.id,
+                    ev.AgentMessageDelta(turn_id=turn.id, item_id=event.item_id, delta=event.delta),
+                )
+            elif isinstance(event, ReasoningSummaryDelta):
+                if event.item_id not in open_items:
+                    await self._open_reasoning(event.item_id, open_items)
+                parts = summaries.setdefault(event.item_id, [])
+                while len(parts) <= event.summary_index:
+                    parts.append("")
+                parts[event.summary_index] += event.delta
+                await th._emit(
+                    turn.id,
+                    ev.ReasoningSummaryDelta(
+                        turn_id=turn.id,
+                        item_id=event.item_id,
+                        delta=event.delta,
+                        summary_index=event.summary_index,
+                    ),
+                )
+            elif isinstance(event, ReasoningSummaryPartAdded):
+                if event.item_id not in open_items:
+                    await self._open_reasoning(event.item_id, open_items)
+                await th._emit(
+                    turn.id,
+                    ev.ReasoningSummaryPartAdded(
+                        turn_id=turn.id, item_id=event.item_id, summary_index=event.summary_index
+                    ),
+                )
+            elif isinstance(event, OutputItemAdded):
+                item = event.item
+                if isinstance(item, MessageItem) and item.role == "assistant" and item.id:
+                    await self._open_agent_message(item.id, open_items)
+                elif isinstance(item, ReasoningItem) and item.id:
+                    await self._open_reasoning(item.id, open_items)
+            elif isinstance(event, OutputItemDone):
+                await self._item_done(event.item, sample, open_items, texts)
+            elif isinstance(event, ResponseCompleted):
+                if event.usage is not None:
+                    await th._update_usage(turn.id, event.usage)
+            elif isinstance(event, RetryScheduled):
+                await th._emit(
+                    turn.id,
+                    ev.StreamRetry(
+                        turn_id=turn.id,
+                        message=event.message,
+                        attempt=event.attempt,
+                        max_attempts=event.max_attempts,
+                        delay_s=event.delay_s,
+                    ),
+                )
+        return sample
+
+    async def _open_agent_message(self, item_id: str, open_items: dict[str, ThreadItem]) -> None:
+        item = AgentMessageThreadItem(id=item_id, text="", started_at_ms=now_ms())
+        open_items[item_id] = item
+        await self.thread._emit(
+            self.turn.id, ev.ItemStarted(turn_id=self.turn.id, item=item, started_at_ms=now_ms())
+        )
+
+    async def _open_reasoning(self, item_id: str, open_items: dict[str, ThreadItem]) -> None:
+        item = ReasoningThreadItem(id=item_id, summary=[], content=[], started_at_ms=now_ms())
+        open_items[item_id] = item
+        await self.thread._emit(
+            self.turn.id, ev.ItemStarted(turn_id=self.turn.id, item=item, started_at_ms=now_ms())
+        )
+
+    async def _item_done(
+        self,
+        item: ResponseItem,
+        sample: _Sample,
+        open_items: dict[str, ThreadItem],
+        texts: dict[str, list[str]],
+    ) -> None:
+        th = self.thread
+        turn = self.turn
+        sample.outputs.append(item)
+        await th._record_history([item])
+        if isinstance(item, MessageItem) and item.role == "assistant":
+            text = item.text() or "".join(texts.get(item.id or "", []))
+            item_id = item.id or th._new_id()
+            started = open_items.get(item_id)
+            if started is None:
+                await self._open_agent_message(item_id, open_items)
+                started = open_items[item_id]
+            done = AgentMessageThreadItem(
+                id=item_id,
+                text=text,
+                started_at_ms=getattr(started, "started_at_ms", None),
+                completed_at_ms=now_ms(),
+            )
+            turn.last_agent_message = text
+            await th._emit(turn.id, ev.AgentMessage(message=text))
+            await th._complete_item(turn, done)
+        elif isinstance(item, ReasoningItem):
+            summary = [s.text for s in item.summary]
+            item_id = item.id or th._new_id()
+            if item_id not in open_items:
+                await self._open_reasoning(item_id, open_items)
+            for text in summary:
+                await th._emit(turn.id, ev.AgentReasoning(text=text))
+            done_r = ReasoningThreadItem(
+                id=item_id, summary=summary, content=[], completed_at_ms=now_ms()
+            )
+            await th._complete_item(turn, done_r)
+        elif isinstance(item, FunctionCallItem):
+            sample.calls.append(item)
+
+    async def _run_tools(self, calls: list[FunctionCallItem]) -> None:
+        th = self.thread
+        for call in calls:
+            ctx = ToolContext(
+                thread_id=th.id,
+                turn_id=self.turn.id,
+                call_id=call.call_id,
+                cwd=th.cwd_path,
+                emit=lambda msg: th._emit(self.turn.id, msg),
+            )
+            try:
+                output = await self._race(
+                    th.tools.dispatch(call.name, call.arguments, ctx), steerable=False
+                )
+            except UnknownTool as exc:
+                output = ToolOutput(text=str(exc), success=False)
+            except _Preempted:
+                raise
+            except Exception as exc:  # a tool bug must not kill the turn
+                log.exception("tool %s failed", call.name)
+                output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
+            result = FunctionCallOutputItem(call_id=call.call_id, output=output.text)
+            await th._record_history([result])
+
+    # ---- endings --------------------------------------------------------------
+
+    def _snapshot(self, status: str, *, error: TurnError | None = None) -> Turn:
+        turn = self.turn
+        now = time.time()
+        items: list[ThreadItem] = []
+        view = "notLoaded"
+        if status in ("completed", "failed"):
+            last = [i for i in turn.items if isinstance(i, AgentMessageThreadItem)]
+            items = last[-1:]
+            view = "summary"
+        return Turn(
+            id=turn.id,
+            root_turn_id=turn.id,
+            items=items,
+            items_view=view,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
+            error=error,
+            started_at=int(turn.started_at),
+            completed_at=int(now),
+            duration_ms=int((now - turn.started_at) * 1000),
+        )
+
+    async def _finish_completed(self) -> Turn:
+        th = self.thread
+        turn = self.turn
+        snap = self._snapshot("completed")
+        await th._emit(
+            turn.id,
+            ev.TaskComplete(
+                turn_id=turn.id,
+                last_agent_message=turn.last_agent_message,
+                completed_at=snap.completed_at,
+                duration_ms=snap.duration_ms,
+            ),
+        )
+        return await th._turn_finished(turn, snap)
+
+    async def _finish_interrupted(self) -> Turn:
+        th = self.thread
+        turn = self.turn
+        await th._record_history([user_text_message(TURN_ABORTED_MESSAGE)])
+        info = th.token_info
+        await th._emit(turn.id, ev.TokenCount(info=info, rate_limits=None))
+        if info is not None:
+            await th._emit(turn.id, ev.TokenUsageUpdated(turn_id=turn.id, info=info))
+        snap = self._snapshot("interrupted")
+        await th._emit(
+            turn.id,
+            ev.TurnAborted(
+                turn_id=turn.id,
+                reason="interrupted",
+                completed_at=snap.completed_at,
+                duration_ms=snap.duration_ms,
+            ),
+        )
+        return await th._turn_finished(turn, snap)
+
+    async def _finish_failed(self, exc: ModelError) -> Turn:
+        th = self.thread
+        turn = self.turn
+        info: Any = "other"
+        if isinstance(exc, ModelRetriesExhausted):
+            info = {"responseTooManyFailedAttempts": {"httpStatusCode": exc.status_code}}
+        elif exc.status_code == 401:
+            info = "unauthorized"
+        elif exc.status_code == 400:
+            info = "badRequest"
+        error = TurnError(message=exc.message, codex_error_info=info)
+        await th._emit(
+            turn.id, ev.ErrorEvent(message=exc.message, codex_error_info=error.codex_error_info)
+        )
+        snap = self._snapshot("failed", error=error)
+        await th._emit(
+            turn.id,
+            ev.TaskComplete(
+                turn_id=turn.id,
+                last_agent_message=turn.last_agent_message,
+                completed_at=snap.completed_at,
+                duration_ms=snap.duration_ms,
+            ),
+        )
+        return await th._turn_finished(turn, snap)
+
+
+def parse_arguments(arguments: str) -> dict[str, Any]:
+    """Tool arguments as a dict; raises ``ValueError`` with a readable message."""
+    try:
+        value = json.loads(arguments or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError("arguments must be a JSON object")
+    return value
+
+
+__all__ = ["TURN_ABORTED_MESSAGE", "ActiveTurn", "TokenUsageInfo", "TurnRunner", "parse_arguments"]
