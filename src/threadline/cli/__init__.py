@@ -1,1 +1,1 @@
-"""threadline.cli package."""
+"""The ``threadline`` command line."""

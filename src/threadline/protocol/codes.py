@@ -23,3 +23,9 @@ SERVER_OVERLOADED: Final = -32001
 """The ingress queue is full; the client should retry later."""
 
 OVERLOADED_MESSAGE: Final = "Server overloaded; retry later."
+
+NOT_INITIALIZED_MESSAGE: Final = "Not initialized"
+"""Sent with ``INVALID_REQUEST`` for any request that arrives before ``initialize``."""
+
+ALREADY_INITIALIZED_MESSAGE: Final = "Already initialized"
+"""Sent with ``INVALID_REQUEST`` for a second ``initialize`` on the same connection."""

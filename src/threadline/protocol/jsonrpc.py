@@ -6,6 +6,7 @@ input. Ids are integers or strings and are echoed back unchanged.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +104,8 @@ def parse_message(obj: Any) -> JSONRPCMessage | InvalidMessage:
         params = obj.get("params")
         if params is not None and not isinstance(params, dict):
             return InvalidMessage(
-                codes.INVALID_PARAMS,
-                f"Invalid params: `params` must be an object, got {_json_kind(params)}",
+                codes.INVALID_REQUEST,
+                f"Invalid request: `params` must be an object, got {_json_kind(params)}",
                 id=msg_id,
                 raw=obj,
             )
@@ -115,8 +116,10 @@ def parse_message(obj: Any) -> JSONRPCMessage | InvalidMessage:
         return JSONRPCResponse(id=msg_id, result=obj["result"])
     if "error" in obj:
         err = obj["error"]
-        if isinstance(err, dict) and isinstance(err.get("code"), int) and isinstance(
-            err.get("message"), str
+        if (
+            isinstance(err, dict)
+            and isinstance(err.get("code"), int)
+            and isinstance(err.get("message"), str)
         ):
             return JSONRPCError(
                 id=msg_id, error=ErrorObject(err["code"], err["message"], err.get("data"))
@@ -162,3 +165,53 @@ def encode_response(id: RequestId, result: Any) -> JsonObject:
 
 def encode_error(id: RequestId | None, error: ErrorObject) -> JsonObject:
     return {"id": id, "error": error.to_json()}
+
+
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+"""Largest accepted message (one stdio line or one websocket text frame), in bytes."""
+
+
+def too_large(size: int) -> InvalidMessage:
+    """The answer to a message over :data:`MAX_MESSAGE_BYTES` (nothing of it is parsed)."""
+    return InvalidMessage(
+        codes.INVALID_REQUEST,
+        f"Invalid request: message of {size} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes",
+    )
+
+
+def decode_message(data: str | bytes) -> JSONRPCMessage | InvalidMessage:
+    """Decode one framed message (a line without its newline, or a text frame).
+
+    Undecodable bytes and invalid JSON give a ``-32700`` :class:`InvalidMessage`
+    without an id; everything else is classified by :func:`parse_message`.
+    """
+    if len(data) > MAX_MESSAGE_BYTES:
+        return too_large(len(data))
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        obj = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return InvalidMessage(codes.PARSE_ERROR, f"Parse error: {exc}")
+    return parse_message(obj)
+
+
+def encode_message(message: JSONRPCMessage) -> JsonObject:
+    """The wire form of a parsed message (never with a ``"jsonrpc"`` member)."""
+    if isinstance(message, JSONRPCRequest):
+        out: JsonObject = {"id": message.id, "method": message.method}
+        if message.params is not None:
+            out["params"] = message.params
+        return out
+    if isinstance(message, JSONRPCNotification):
+        note: JsonObject = {"method": message.method}
+        if message.params is not None:
+            note["params"] = message.params
+        return note
+    if isinstance(message, JSONRPCResponse):
+        return encode_response(message.id, message.result)
+    return encode_error(message.id, message.error)
+
+
+def dumps(obj: JsonObject) -> str:
+    """Compact JSON text for one wire message (no newline)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -1,0 +1,272 @@
+"""OpenAI Responses API client: ``POST {base_url}/responses`` streamed as SSE, mapped to ModelEvents.
+
+The request goes through the official SDK's HTTP client (``AsyncOpenAI.post`` with an
+``AsyncStream`` of plain dicts), so authentication, headers and SSE decoding are the
+SDK's, while the body and the event payloads stay untyped JSON we control: unknown
+fields from newer servers pass through to :func:`parse_response_item` untouched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+from pydantic import ValidationError
+
+from threadline.model.base import (
+    ModelConfigError,
+    ModelError,
+    ModelEvent,
+    ModelRequest,
+    OutputItemAdded,
+    OutputItemDone,
+    OutputTextDelta,
+    ReasoningSummaryDelta,
+    ReasoningSummaryPartAdded,
+    ResponseCompleted,
+    ResponseCreated,
+)
+from threadline.model.retry import (
+    RetryableFailure,
+    RetryPolicy,
+    classify_sdk_error,
+    stream_with_retries,
+)
+from threadline.protocol.items import ResponseItem, dump_response_item, parse_response_item
+from threadline.protocol.usage import TokenUsage
+
+__all__ = ["ResponsesClient", "build_responses_body", "is_loopback_url", "responses_usage"]
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE_FAILURE_CODES = frozenset(
+    {"rate_limit_exceeded", "server_error", "server_is_overloaded", "slow_down"}
+)
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """True for ``http(s)://localhost…``, ``127.x`` and ``[::1]`` base URLs."""
+    if not url:
+        return False
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def responses_usage(raw: Any) -> TokenUsage | None:
+    """Map a Responses API ``usage`` object to :class:`TokenUsage` (``total_tokens`` copied)."""
+    if not isinstance(raw, dict):
+        return None
+    in_details = raw.get("input_tokens_details") or {}
+    out_details = raw.get("output_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=_int(raw.get("input_tokens")),
+        cached_input_tokens=_int(in_details.get("cached_tokens"))
+        if isinstance(in_details, dict)
+        else 0,
+        output_tokens=_int(raw.get("output_tokens")),
+        reasoning_output_tokens=_int(out_details.get("reasoning_tokens"))
+        if isinstance(out_details, dict)
+        else 0,
+        total_tokens=_int(raw.get("total_tokens")),
+    )
+
+
+def _wire_item(item: ResponseItem) -> dict[str, Any]:
+    """``dump_response_item`` minus ``null`` fields inside message content parts
+    (``input_text`` parts must not carry ``image_url: null`` and vice versa)."""
+    out = dump_response_item(item)
+    content = out.get("content")
+    if out.get("type") == "message" and isinstance(content, list):
+        out["content"] = [
+            {k: v for k, v in part.items() if v is not None} if isinstance(part, dict) else part
+            for part in content
+        ]
+    return out
+
+
+def build_responses_body(request: ModelRequest) -> dict[str, Any]:
+    """The JSON body Codex sends, in Codex's key order."""
+    body: dict[str, Any] = {"model": request.model}
+    if request.instructions is not None:
+        body["instructions"] = request.instructions
+    body["stream"] = True
+    body["input"] = [_wire_item(item) for item in request.input]
+    body["tools"] = list(request.tools)
+    body["tool_choice"] = "auto"
+    body["parallel_tool_calls"] = request.parallel_tool_calls
+    reasoning: dict[str, Any] = {}
+    if request.reasoning_effort is not None:
+        reasoning["effort"] = request.reasoning_effort
+    if request.reasoning_summary is not None:
+        reasoning["summary"] = request.reasoning_summary
+    if reasoning:
+        body["reasoning"] = reasoning
+    body["store"] = False
+    if reasoning:
+        body["include"] = ["reasoning.encrypted_content"]
+    if request.prompt_cache_key is not None:
+        body["prompt_cache_key"] = request.prompt_cache_key
+    if request.client_metadata:
+        body["client_metadata"] = dict(request.client_metadata)
+    return body
+
+
+def _failure_from_error(error: Any, fallback: str) -> ModelError | RetryableFailure:
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    text = message if isinstance(message, str) and message else fallback
+    if isinstance(code, str) and code:
+        text = f"{text} ({code})"
+    if code in _RETRYABLE_FAILURE_CODES:
+        return RetryableFailure(text)
+    return ModelError(text)
+
+
+class ResponsesClient:
+    """A :class:`~threadline.model.base.ModelClient` for the OpenAI Responses API."""
+
+    def __init__(
+        self,
+        *,
+        provider_id: str,
+        base_url: str | None,
+        api_key: str | None,
+        headers: dict[str, str] | None = None,
+        query_params: dict[str, str] | None = None,
+        max_retries: int = 4,
+        backoff_base_s: float = 0.2,
+        stream_idle_timeout_s: float = 300,
+        context_windows: dict[str, int] | None = None,
+        default_context_window: int | None = 258400,
+        env_key: str | None = None,
+    ) -> None:
+        """``env_key`` names the variable the key should come from; when it is set, the key
+        is missing and the server is not loopback, :meth:`stream` raises ModelConfigError."""
+        self._provider_id = provider_id
+        self._base_url = base_url
+        self._missing_key_var = (
+            env_key if api_key is None and env_key and not is_loopback_url(base_url) else None
+        )
+        self._policy = RetryPolicy(max_retries=max_retries, backoff_base_s=backoff_base_s)
+        self._context_windows = dict(context_windows or {})
+        self._default_context_window = default_context_window
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or "unused",
+            max_retries=0,
+            timeout=openai.Timeout(stream_idle_timeout_s, connect=min(stream_idle_timeout_s, 30.0)),
+            default_headers=headers,
+            default_query=query_params,
+        )
+
+    @property
+    def provider_id(self) -> str:
+        return self._provider_id
+
+    def context_window(self, model: str) -> int | None:
+        return self._context_windows.get(model, self._default_context_window)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+        if self._missing_key_var is not None:
+            raise ModelConfigError(
+                f"provider {self._provider_id!r} needs an API key: set the environment "
+                f"variable {self._missing_key_var}"
+            )
+        body = build_responses_body(request)
+        headers = {"Accept": "text/event-stream", **request.extra_headers}
+        async for event in stream_with_retries(lambda: self._attempt(body, headers), self._policy):
+            yield event
+
+    async def _attempt(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> AsyncGenerator[ModelEvent, None]:
+        try:
+            stream = await self._client.post(
+                "/responses",
+                cast_to=object,
+                body=body,
+                options={"headers": headers, "security": {"bearer_auth": True}},
+                stream=True,
+                stream_cls=openai.AsyncStream[dict[str, Any]],
+            )
+        except openai.APIError as err:
+            raise classify_sdk_error(err) from err
+        try:
+            async for data in stream:
+                event = self._map_event(data)
+                if event is None:
+                    continue
+                yield event
+                if isinstance(event, ResponseCompleted):
+                    return
+        except openai.APIError as err:
+            raise classify_sdk_error(err) from err
+        finally:
+            await stream.close()
+        raise RetryableFailure("stream closed before response.completed")
+
+    def _map_event(self, data: Any) -> ModelEvent | None:
+        if not isinstance(data, dict):
+            return None
+        kind = data.get("type")
+        if kind == "response.output_text.delta":
+            return OutputTextDelta(
+                item_id=str(data.get("item_id", "")), delta=data.get("delta", "")
+            )
+        if kind == "response.reasoning_summary_text.delta":
+            return ReasoningSummaryDelta(
+                item_id=str(data.get("item_id", "")),
+                delta=data.get("delta", ""),
+                summary_index=_int(data.get("summary_index")),
+            )
+        if kind == "response.reasoning_summary_part.added":
+            return ReasoningSummaryPartAdded(
+                item_id=str(data.get("item_id", "")), summary_index=_int(data.get("summary_index"))
+            )
+        if kind == "response.output_item.added":
+            try:
+                return OutputItemAdded(item=parse_response_item(data.get("item")))
+            except ValidationError:
+                log.debug("ignoring unparsable output_item.added: %r", data.get("item"))
+                return None
+        if kind == "response.output_item.done":
+            try:
+                return OutputItemDone(item=parse_response_item(data.get("item")))
+            except ValidationError as err:
+                raise ModelError(f"model sent a malformed output item: {err}") from err
+        response = data.get("response")
+        response = response if isinstance(response, dict) else {}
+        if kind == "response.created":
+            rid = response.get("id")
+            return ResponseCreated(response_id=rid if isinstance(rid, str) else None)
+        if kind == "response.completed":
+            rid = response.get("id")
+            return ResponseCompleted(
+                response_id=rid if isinstance(rid, str) else None,
+                usage=responses_usage(response.get("usage")),
+            )
+        if kind == "response.failed":
+            raise _failure_from_error(response.get("error"), "the model response failed")
+        if kind == "response.incomplete":
+            details = response.get("incomplete_details")
+            reason = details.get("reason") if isinstance(details, dict) else None
+            raise ModelError(f"incomplete response returned, reason: {reason or 'unknown'}")
+        if kind == "error":
+            raise _failure_from_error(data, "the model server reported an error")
+        return None

@@ -1,0 +1,135 @@
+"""The v2 method table: JSON-RPC method names and the models of their payloads.
+
+Three directions are covered:
+
+* :data:`CLIENT_REQUESTS` -- requests a client sends, mapped to
+  ``(params model, response model)``;
+* :data:`SERVER_NOTIFICATIONS` -- notifications the server sends, mapped to
+  their params model;
+* :data:`SERVER_REQUESTS` -- requests the server sends to a client (approvals,
+  elicitation), mapped to ``(params model, response model)``.
+
+Only the methods threadline implements are listed; the names and payload
+shapes follow Codex 0.169.0's schema. ``initialize`` is added when
+:mod:`threadline.protocol.v2.initialize` is importable.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from pydantic import BaseModel
+
+from threadline.protocol.v2 import approval, item, misc, thread, turn, usage
+from threadline.protocol.v2 import config as config_types
+
+ClientRequestEntry = tuple[type[BaseModel], type[BaseModel] | None]
+ServerRequestEntry = tuple[type[BaseModel], type[BaseModel]]
+
+CLIENT_REQUESTS: dict[str, ClientRequestEntry] = {
+    "thread/start": (thread.ThreadStartParams, thread.ThreadStartResponse),
+    "thread/resume": (thread.ThreadResumeParams, thread.ThreadResumeResponse),
+    "thread/fork": (thread.ThreadForkParams, thread.ThreadForkResponse),
+    "thread/archive": (thread.ThreadArchiveParams, thread.ThreadArchiveResponse),
+    "thread/unarchive": (thread.ThreadUnarchiveParams, thread.ThreadUnarchiveResponse),
+    "thread/delete": (thread.ThreadDeleteParams, thread.ThreadDeleteResponse),
+    "thread/unsubscribe": (thread.ThreadUnsubscribeParams, thread.ThreadUnsubscribeResponse),
+    "thread/name/set": (thread.ThreadSetNameParams, thread.ThreadSetNameResponse),
+    "thread/compact/start": (thread.ThreadCompactStartParams, thread.ThreadCompactStartResponse),
+    "thread/list": (thread.ThreadListParams, thread.ThreadListResponse),
+    "thread/loaded/list": (thread.ThreadLoadedListParams, thread.ThreadLoadedListResponse),
+    "thread/read": (thread.ThreadReadParams, thread.ThreadReadResponse),
+    "thread/turns/list": (thread.ThreadTurnsListParams, thread.ThreadTurnsListResponse),
+    "thread/items/list": (thread.ThreadItemsListParams, thread.ThreadItemsListResponse),
+    "thread/inject_items": (thread.ThreadInjectItemsParams, thread.ThreadInjectItemsResponse),
+    "turn/start": (turn.TurnStartParams, turn.TurnStartResponse),
+    "turn/steer": (turn.TurnSteerParams, turn.TurnSteerResponse),
+    "turn/interrupt": (turn.TurnInterruptParams, turn.TurnInterruptResponse),
+    "model/list": (misc.ModelListParams, misc.ModelListResponse),
+    "mcpServer/resource/read": (misc.McpResourceReadParams, misc.McpResourceReadResponse),
+    "mcpServer/tool/call": (misc.McpServerToolCallParams, misc.McpServerToolCallResponse),
+    "command/exec": (misc.CommandExecParams, misc.CommandExecResponse),
+    "config/read": (config_types.ConfigReadParams, config_types.ConfigReadResponse),
+    "account/read": (misc.GetAccountParams, misc.GetAccountResponse),
+}
+
+SERVER_NOTIFICATIONS: dict[str, type[BaseModel]] = {
+    "error": misc.ErrorNotification,
+    "warning": misc.WarningNotification,
+    "deprecationNotice": misc.DeprecationNoticeNotification,
+    "configWarning": misc.ConfigWarningNotification,
+    "thread/started": thread.ThreadStartedNotification,
+    "thread/status/changed": thread.ThreadStatusChangedNotification,
+    "thread/readState/changed": thread.ThreadReadStateChangedNotification,
+    "thread/archived": thread.ThreadArchivedNotification,
+    "thread/unarchived": thread.ThreadUnarchivedNotification,
+    "thread/deleted": thread.ThreadDeletedNotification,
+    "thread/closed": thread.ThreadClosedNotification,
+    "thread/name/updated": thread.ThreadNameUpdatedNotification,
+    "thread/goal/cleared": thread.ThreadGoalClearedNotification,
+    "thread/compacted": thread.ContextCompactedNotification,
+    "thread/tokenUsage/updated": usage.ThreadTokenUsageUpdatedNotification,
+    "turn/started": turn.TurnStartedNotification,
+    "turn/completed": turn.TurnCompletedNotification,
+    "turn/diff/updated": turn.TurnDiffUpdatedNotification,
+    "turn/plan/updated": turn.TurnPlanUpdatedNotification,
+    "item/started": item.ItemStartedNotification,
+    "item/completed": item.ItemCompletedNotification,
+    "item/agentMessage/delta": item.AgentMessageDeltaNotification,
+    "item/plan/delta": item.PlanDeltaNotification,
+    "item/reasoning/summaryTextDelta": item.ReasoningSummaryTextDeltaNotification,
+    "item/reasoning/summaryPartAdded": item.ReasoningSummaryPartAddedNotification,
+    "item/reasoning/textDelta": item.ReasoningTextDeltaNotification,
+    "item/commandExecution/outputDelta": item.CommandExecutionOutputDeltaNotification,
+    "item/commandExecution/terminalInteraction": item.TerminalInteractionNotification,
+    "item/fileChange/outputDelta": item.FileChangeOutputDeltaNotification,
+    "item/mcpToolCall/progress": item.McpToolCallProgressNotification,
+    "serverRequest/resolved": approval.ServerRequestResolvedNotification,
+    "command/exec/outputDelta": misc.CommandExecOutputDeltaNotification,
+    "mcpServer/startupStatus/updated": misc.McpServerStatusUpdatedNotification,
+    "account/rateLimits/updated": misc.AccountRateLimitsUpdatedNotification,
+    "remoteControl/status/changed": misc.RemoteControlStatusChangedNotification,
+}
+
+SERVER_REQUESTS: dict[str, ServerRequestEntry] = {
+    "item/commandExecution/requestApproval": (
+        approval.CommandExecutionRequestApprovalParams,
+        approval.CommandExecutionRequestApprovalResponse,
+    ),
+    "item/fileChange/requestApproval": (
+        approval.FileChangeRequestApprovalParams,
+        approval.FileChangeRequestApprovalResponse,
+    ),
+    "mcpServer/elicitation/request": (
+        approval.McpServerElicitationRequestParams,
+        approval.McpServerElicitationRequestResponse,
+    ),
+}
+
+
+def _add_initialize() -> None:
+    """Register ``initialize`` if its module is present (it is written separately)."""
+    try:
+        module = importlib.import_module("threadline.protocol.v2.initialize")
+    except ModuleNotFoundError as exc:
+        if exc.name != "threadline.protocol.v2.initialize":
+            raise
+        return
+    params = getattr(module, "InitializeParams", None)
+    response = getattr(module, "InitializeResponse", None)
+    if isinstance(params, type) and issubclass(params, BaseModel):
+        if isinstance(response, type) and issubclass(response, BaseModel):
+            CLIENT_REQUESTS["initialize"] = (params, response)
+        else:
+            CLIENT_REQUESTS["initialize"] = (params, None)
+
+
+_add_initialize()
+
+__all__ = [
+    "CLIENT_REQUESTS",
+    "SERVER_NOTIFICATIONS",
+    "SERVER_REQUESTS",
+    "ClientRequestEntry",
+    "ServerRequestEntry",
+]

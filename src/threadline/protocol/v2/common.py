@@ -1,0 +1,76 @@
+"""Base model and serialization helper shared by every v2 wire type.
+
+v2 messages use camelCase member names; Python code uses snake_case. The
+alias generator bridges the two, and a handful of members that Codex keeps in
+snake_case on the wire carry explicit aliases in their own models.
+
+Codex writes explicit ``null`` for optional members, so :func:`dump_wire`
+keeps ``None`` values. A few optional members are *not* nullable in the
+schema (they may be absent but never ``null``); a model lists those in
+``_omit_when_none`` and they are dropped from the output while ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler
+from pydantic import model_serializer as _model_serializer
+from pydantic import model_validator as _model_validator
+from pydantic.alias_generators import to_camel
+
+
+class WireModel(BaseModel):
+    """Base of every v2 wire model: camelCase aliases, unknown members ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        protected_namespaces=(),
+    )
+
+    # Python names of optional members that must be left out rather than sent as null.
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset()
+    # Groups of members of which at least one group must be fully set (``url`` or ``fileId``).
+    _alternatives: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @_model_validator(mode="after")
+    def _check_alternatives(self) -> WireModel:
+        groups = type(self)._alternatives
+        if groups and not any(all(getattr(self, n) is not None for n in g) for g in groups):
+            wanted = " or ".join("+".join(g) for g in groups)
+            raise ValueError(f"{type(self).__name__} needs {wanted}")
+        return self
+
+    @_model_serializer(mode="wrap")
+    def _drop_absent(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        omit = type(self)._omit_when_none
+        if not omit or not isinstance(data, dict):
+            return data
+        fields = type(self).model_fields
+        for name in omit:
+            if getattr(self, name, None) is not None:
+                continue
+            field = fields.get(name)
+            key = name
+            if info.by_alias and field is not None:
+                key = field.serialization_alias or field.alias or name
+            data.pop(key, None)
+        return data
+
+
+def dump_wire(model: BaseModel) -> dict[str, Any]:
+    """Serialize ``model`` as it goes on the wire: camelCase keys, JSON values, nulls kept."""
+    out = model.model_dump(mode="json", by_alias=True)
+    if not isinstance(out, dict):  # pragma: no cover - every wire model is an object
+        raise TypeError(f"{type(model).__name__} does not serialize to a JSON object")
+    return out
+
+
+class Empty(WireModel):
+    """A message whose body is an empty JSON object (``{}``)."""
+
+
+__all__ = ["Empty", "WireModel", "dump_wire"]

@@ -1,0 +1,237 @@
+"""The ``config/read`` request and the effective configuration it returns.
+
+Generated from the Codex 0.169.0 v2 JSON Schema, then kept by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from threadline.protocol.v2.common import WireModel
+from threadline.protocol.v2.settings import (
+    AbsolutePathBuf,
+    ApprovalsReviewer,
+    AskForApproval,
+    ReasoningEffort,
+    ReasoningSummary,
+    SandboxMode,
+)
+
+AllowDenyRequirement = Literal["allow", "deny"]
+
+
+class AnalyticsConfig(WireModel):
+    enabled: bool | None = None
+
+
+AutoCompactTokenLimitScope = Literal["total", "body_after_prefix"]
+
+
+class BrowserUseOriginPolicyConfig(WireModel):
+    access: AllowDenyRequirement | None = None
+    downloads: AllowDenyRequirement | None = None
+    full_cdp_access: AllowDenyRequirement | None = Field(default=None, alias="full_cdp_access")
+    uploads: AllowDenyRequirement | None = None
+
+
+class BrowserUseConfig(WireModel):
+    allow_history_access: bool | None = Field(default=None, alias="allow_history_access")
+    default_origin_policy: BrowserUseOriginPolicyConfig | None = Field(
+        default=None, alias="default_origin_policy"
+    )
+    origins: dict[str, BrowserUseOriginPolicyConfig] | None = None
+
+
+class ComputerUseMacosConfig(WireModel):
+    bundle_ids: dict[str, AllowDenyRequirement] | None = Field(default=None, alias="bundle_ids")
+
+
+class ComputerUseWindowsExeConfig(WireModel):
+    access: AllowDenyRequirement
+    product_name: str = Field(alias="product_name")
+    publisher_name: str = Field(alias="publisher_name")
+    binary_name: str | None = Field(default=None, alias="binary_name")
+
+
+class ComputerUseWindowsConfig(WireModel):
+    aumids: dict[str, AllowDenyRequirement] | None = None
+    exes: list[ComputerUseWindowsExeConfig] | None = None
+
+
+class ComputerUseConfig(WireModel):
+    default_app_access: AllowDenyRequirement | None = Field(
+        default=None, alias="default_app_access"
+    )
+    macos: ComputerUseMacosConfig | None = None
+    windows: ComputerUseWindowsConfig | None = None
+
+
+ForcedChatgptWorkspaceIds = str | list[str]
+
+
+ForcedLoginMethod = Literal["chatgpt", "api"]
+
+
+class SandboxWorkspaceWrite(WireModel):
+    exclude_slash_tmp: bool = Field(default=False, alias="exclude_slash_tmp")
+    exclude_tmpdir_env_var: bool = Field(default=False, alias="exclude_tmpdir_env_var")
+    network_access: bool = Field(default=False, alias="network_access")
+    writable_roots: list[str] = Field(default_factory=list, alias="writable_roots")
+
+
+WebSearchContextSize = Literal["low", "medium", "high"]
+
+
+class WebSearchLocation(WireModel):
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+
+
+class WebSearchToolConfig(WireModel):
+    allowed_domains: list[str] | None = Field(default=None, alias="allowed_domains")
+    context_size: WebSearchContextSize | None = Field(default=None, alias="context_size")
+    location: WebSearchLocation | None = None
+
+
+class ToolsV2(WireModel):
+    web_search: WebSearchToolConfig | None = Field(default=None, alias="web_search")
+
+
+Verbosity = Literal["low", "medium", "high"]
+
+
+WebSearchMode = Literal["disabled", "cached", "indexed", "live"]
+
+
+WebSearchProvider = Literal["standalone", "search_mcp"]
+
+
+class Config(WireModel):
+    analytics: AnalyticsConfig | None = None
+    approval_policy: AskForApproval | None = Field(default=None, alias="approval_policy")
+    approvals_reviewer: ApprovalsReviewer | None = Field(default=None, alias="approvals_reviewer")
+    browser_use: BrowserUseConfig | None = Field(default=None, alias="browser_use")
+    client_search_provider: WebSearchProvider | None = Field(
+        default=None, alias="client_search_provider"
+    )
+    compact_prompt: str | None = Field(default=None, alias="compact_prompt")
+    computer_use: ComputerUseConfig | None = Field(default=None, alias="computer_use")
+    desktop: dict[str, Any] | None = None
+    developer_instructions: str | None = Field(default=None, alias="developer_instructions")
+    forced_chatgpt_workspace_id: ForcedChatgptWorkspaceIds | None = Field(
+        default=None, alias="forced_chatgpt_workspace_id"
+    )
+    forced_login_method: ForcedLoginMethod | None = Field(default=None, alias="forced_login_method")
+    instructions: str | None = None
+    model: str | None = None
+    model_auto_compact_token_limit: int | None = Field(
+        default=None, alias="model_auto_compact_token_limit"
+    )
+    model_auto_compact_token_limit_scope: AutoCompactTokenLimitScope | None = Field(
+        default=None, alias="model_auto_compact_token_limit_scope"
+    )
+    model_context_window: int | None = Field(default=None, alias="model_context_window")
+    model_provider: str | None = Field(default=None, alias="model_provider")
+    model_reasoning_effort: ReasoningEffort | None = Field(
+        default=None, alias="model_reasoning_effort"
+    )
+    model_reasoning_summary: ReasoningSummary | None = Field(
+        default=None, alias="model_reasoning_summary"
+    )
+    model_verbosity: Verbosity | None = Field(default=None, alias="model_verbosity")
+    review_model: str | None = Field(default=None, alias="review_model")
+    sandbox_mode: SandboxMode | None = Field(default=None, alias="sandbox_mode")
+    sandbox_workspace_write: SandboxWorkspaceWrite | None = Field(
+        default=None, alias="sandbox_workspace_write"
+    )
+    service_tier: str | None = Field(default=None, alias="service_tier")
+    tools: ToolsV2 | None = None
+    web_search: WebSearchMode | None = Field(default=None, alias="web_search")
+
+
+class EnterpriseManagedConfigLayerSource(WireModel):
+    id: str
+    name: str
+    type: Literal["enterpriseManaged"] = "enterpriseManaged"
+
+
+class LegacyManagedConfigTomlFromFileConfigLayerSource(WireModel):
+    file: AbsolutePathBuf
+    type: Literal["legacyManagedConfigTomlFromFile"] = "legacyManagedConfigTomlFromFile"
+
+
+class LegacyManagedConfigTomlFromMdmConfigLayerSource(WireModel):
+    type: Literal["legacyManagedConfigTomlFromMdm"] = "legacyManagedConfigTomlFromMdm"
+
+
+class MdmConfigLayerSource(WireModel):
+    domain: str
+    key: str
+    type: Literal["mdm"] = "mdm"
+
+
+class PackagedDefaultsConfigLayerSource(WireModel):
+    file: AbsolutePathBuf
+    type: Literal["packagedDefaults"] = "packagedDefaults"
+
+
+class ProjectConfigLayerSource(WireModel):
+    dot_codex_folder: AbsolutePathBuf
+    type: Literal["project"] = "project"
+
+
+class SessionFlagsConfigLayerSource(WireModel):
+    type: Literal["sessionFlags"] = "sessionFlags"
+
+
+class SystemConfigLayerSource(WireModel):
+    file: AbsolutePathBuf
+    type: Literal["system"] = "system"
+
+
+class UserConfigLayerSource(WireModel):
+    file: AbsolutePathBuf
+    type: Literal["user"] = "user"
+    profile: str | None = None
+
+
+ConfigLayerSource = Annotated[
+    PackagedDefaultsConfigLayerSource
+    | MdmConfigLayerSource
+    | SystemConfigLayerSource
+    | EnterpriseManagedConfigLayerSource
+    | UserConfigLayerSource
+    | ProjectConfigLayerSource
+    | SessionFlagsConfigLayerSource
+    | LegacyManagedConfigTomlFromFileConfigLayerSource
+    | LegacyManagedConfigTomlFromMdmConfigLayerSource,
+    Field(discriminator="type"),
+]
+
+
+class ConfigLayer(WireModel):
+    config: Any = None
+    name: ConfigLayerSource
+    version: str
+    disabled_reason: str | None = None
+
+
+class ConfigLayerMetadata(WireModel):
+    name: ConfigLayerSource
+    version: str
+
+
+class ConfigReadParams(WireModel):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"include_layers"})
+    cwd: str | None = None
+    include_layers: bool | None = None
+
+
+class ConfigReadResponse(WireModel):
+    config: Config
+    origins: dict[str, ConfigLayerMetadata]
+    layers: list[ConfigLayer] | None = None

@@ -1,0 +1,215 @@
+"""Turns: the ``Turn`` object, ``turn/*`` requests and turn lifecycle notifications.
+
+Generated from the Codex 0.169.0 v2 JSON Schema, then kept by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from threadline.protocol.v2.common import WireModel
+from threadline.protocol.v2.item import ThreadItem, UserInput
+from threadline.protocol.v2.item_parts import FunctionCallOutputBody
+from threadline.protocol.v2.settings import (
+    ApprovalsReviewer,
+    AskForApproval,
+    Personality,
+    ReasoningEffort,
+    ReasoningSummary,
+    SandboxPolicy,
+)
+
+
+class HttpConnectionFailedDetails(WireModel):
+    http_status_code: int | None = None
+
+
+class HttpConnectionFailedCodexErrorInfo(WireModel):
+    http_connection_failed: HttpConnectionFailedDetails
+
+
+class ResponseStreamConnectionFailedDetails(WireModel):
+    http_status_code: int | None = None
+
+
+class ResponseStreamConnectionFailedCodexErrorInfo(WireModel):
+    response_stream_connection_failed: ResponseStreamConnectionFailedDetails
+
+
+class ResponseStreamDisconnectedDetails(WireModel):
+    http_status_code: int | None = None
+
+
+class ResponseStreamDisconnectedCodexErrorInfo(WireModel):
+    response_stream_disconnected: ResponseStreamDisconnectedDetails
+
+
+class ResponseTooManyFailedAttemptsDetails(WireModel):
+    http_status_code: int | None = None
+
+
+class ResponseTooManyFailedAttemptsCodexErrorInfo(WireModel):
+    response_too_many_failed_attempts: ResponseTooManyFailedAttemptsDetails
+
+
+NonSteerableTurnKind = Literal["review", "compact"]
+
+
+class ActiveTurnNotSteerableDetails(WireModel):
+    turn_kind: NonSteerableTurnKind
+
+
+class ActiveTurnNotSteerableCodexErrorInfo(WireModel):
+    active_turn_not_steerable: ActiveTurnNotSteerableDetails
+
+
+CodexErrorInfo = (
+    Literal[
+        "contextWindowExceeded",
+        "sessionBudgetExceeded",
+        "usageLimitExceeded",
+        "rateLimitExceeded",
+        "flexUnavailable",
+        "serverOverloaded",
+        "modelNotFound",
+        "policyCapacityUnavailable",
+        "cyberPolicy",
+        "misalignmentPolicyViolation",
+        "tooManyDenials",
+        "internalServerError",
+        "unauthorized",
+        "badRequest",
+        "threadRollbackFailed",
+        "sandboxError",
+        "other",
+        "inferenceHookDenied",
+    ]
+    | HttpConnectionFailedCodexErrorInfo
+    | ResponseStreamConnectionFailedCodexErrorInfo
+    | ResponseStreamDisconnectedCodexErrorInfo
+    | ResponseTooManyFailedAttemptsCodexErrorInfo
+    | ActiveTurnNotSteerableCodexErrorInfo
+    | str
+    | dict[str, Any]
+)
+
+
+class MisalignmentSteer(WireModel):
+    message: str
+
+
+class MisalignmentErrorDetails(WireModel):
+    detailed_explanation: str | None = None
+    error_type: str | None = None
+    review_target: str | None = None
+    steer: MisalignmentSteer | None = None
+
+
+class TurnError(WireModel):
+    message: str
+    additional_details: str | None = None
+    codex_error_info: CodexErrorInfo | None = None
+    misalignment: MisalignmentErrorDetails | None = None
+
+
+TurnItemsView = Literal["notLoaded", "summary", "full"]
+
+
+TurnStatus = Literal["completed", "interrupted", "failed", "inProgress"]
+
+
+class Turn(WireModel):
+    id: str
+    items: list[ThreadItem]
+    status: TurnStatus
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    error: TurnError | None = None
+    items_view: TurnItemsView = "full"
+    root_turn_id: str | None = None
+    started_at: int | None = None
+
+
+class TurnCompletedNotification(WireModel):
+    thread_id: str
+    turn: Turn
+
+
+class TurnDiffUpdatedNotification(WireModel):
+    diff: str
+    thread_id: str
+    turn_id: str
+
+
+class TurnInterruptParams(WireModel):
+    thread_id: str
+    turn_id: str
+
+
+class TurnInterruptResponse(WireModel):
+    """The empty ``TurnInterruptResponse`` object."""
+
+
+TurnPlanStepStatus = Literal["pending", "inProgress", "completed"]
+
+
+class TurnPlanStep(WireModel):
+    status: TurnPlanStepStatus
+    step: str
+
+
+class TurnPlanUpdatedNotification(WireModel):
+    plan: list[TurnPlanStep]
+    thread_id: str
+    turn_id: str
+    explanation: str | None = None
+
+
+class TurnToolOutput(WireModel):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"retain"})
+    name: str
+    output: FunctionCallOutputBody
+    namespace: str | None = None
+    retain: bool | None = None
+
+
+class TurnStartParams(WireModel):
+    input: list[UserInput]
+    thread_id: str
+    approval_policy: AskForApproval | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
+    client_user_message_id: str | None = None
+    cwd: str | None = None
+    disabled_plugin_ids: list[str] | None = None
+    effort: ReasoningEffort | None = None
+    model: str | None = None
+    output_schema: Any = None
+    parent_turn_id: str | None = None
+    personality: Personality | None = None
+    root_turn_id: str | None = None
+    sandbox_policy: SandboxPolicy | None = None
+    service_tier: str | None = None
+    service_tier_for_turn: str | None = None
+    summary: ReasoningSummary | None = None
+    tool_output: TurnToolOutput | None = None
+    turn_trigger: str | None = None
+
+
+class TurnStartResponse(WireModel):
+    turn: Turn
+
+
+class TurnStartedNotification(WireModel):
+    thread_id: str
+    turn: Turn
+
+
+class TurnSteerParams(WireModel):
+    expected_turn_id: str
+    input: list[UserInput]
+    thread_id: str
+    client_user_message_id: str | None = None
+
+
+class TurnSteerResponse(WireModel):
+    turn_id: str

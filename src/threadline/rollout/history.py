@@ -1,0 +1,268 @@
+"""Rebuilding a thread from its rollout: model history, v2 turns, token usage.
+
+:func:`reconstruct` is the single entry point used by resume, fork and read.
+
+**Model-visible history.** ``response_item`` lines are replayed in order. A
+``compacted`` line with ``replacement_history`` replaces everything so far; a
+legacy one (no replacement) keeps the real user messages and adds the summary
+as a user message. ``thread_rolled_back{num_turns}`` restores the history as it
+was before the newest ``num_turns`` user turns — which also undoes any
+compaction that happened inside them. Turns are delimited by ``task_started``;
+files without it start a turn at each real user message.
+
+**Token usage.** The snapshot is the newest ``token_count`` whose ``info`` is
+not null. It is attributed to the turn that was open when that line was
+written (by id, else by position when no rollback intervened), else to the
+newest completed or failed turn, else to the last turn. A restored
+``last_token_usage.total_tokens`` above the context window is clamped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadline.protocol.items import MessageItem, ResponseItem, user_text_message
+from threadline.protocol.rollout import RolloutLine, SessionMeta
+from threadline.protocol.usage import TokenUsageInfo
+from threadline.protocol.v2 import Turn
+from threadline.rollout.reader import RolloutFile, RolloutFormat, strip_preview, user_message_text
+from threadline.rollout.turns import TurnBuilder
+
+__all__ = [
+    "Reconstruction",
+    "is_contextual_user_message",
+    "latest_token_info",
+    "model_history",
+    "reconstruct",
+    "sanitize_token_info",
+]
+
+log = logging.getLogger(__name__)
+
+_CONTEXT_PREFIXES = (
+    "<environment_context>",
+    "<user_instructions>",
+    "# AGENTS.md instructions",
+    "<turn_aborted>",
+    "<user_shell_command>",
+    "<subagent_notification>",
+    "<skill>",
+)
+_LEGACY_COMPACTION_USER_BUDGET = 80_000  # characters of earlier user messages kept
+
+
+def is_contextual_user_message(item: ResponseItem) -> bool:
+    """A user-role message injected by the harness (environment, instructions, markers)."""
+    if not isinstance(item, MessageItem) or item.role != "user":
+        return False
+    text = item.text().lstrip()
+    return text.startswith(_CONTEXT_PREFIXES)
+
+
+def _is_real_user_message(item: ResponseItem) -> bool:
+    return (
+        isinstance(item, MessageItem) and item.role == "user" and not is_contextual_user_message(item)
+    )
+
+
+@dataclass
+class _Unit:
+    """One turn of model history: where it started (a list prefix) and whether it has user input."""
+
+    base: list[ResponseItem]
+    base_len: int
+    has_user: bool = False
+
+
+def _legacy_compacted(history: list[ResponseItem], summary: str) -> list[ResponseItem]:
+    kept: list[ResponseItem] = []
+    budget = _LEGACY_COMPACTION_USER_BUDGET
+    for item in reversed(history):
+        if not _is_real_user_message(item):
+            continue
+        assert isinstance(item, MessageItem)
+        size = len(item.text())
+        if size > budget:
+            break
+        budget -= size
+        kept.append(item)
+    kept.reverse()
+    kept.append(user_text_message(summary))
+    return kept
+
+
+def _drop_last_user_turns(history: list[ResponseItem], count: int) -> list[ResponseItem]:
+    """Fallback when no turn boundaries are known: cut before the n-th newest user message."""
+    seen = 0
+    for index in range(len(history) - 1, -1, -1):
+        if _is_real_user_message(history[index]):
+            seen += 1
+            if seen == count:
+                return history[:index]
+    return [] if seen else history
+
+
+def model_history(lines: list[RolloutLine]) -> list[ResponseItem]:
+    """The model-visible history after replaying compactions and rollbacks."""
+    history: list[ResponseItem] = []
+    units: list[_Unit] = []
+    explicit = False
+    for line in lines:
+        kind = line.type
+        if kind == "response_item":
+            try:
+                item = line.as_response_item()
+            except ValueError:
+                log.warning("skipping response_item that does not validate")
+                continue
+            if _is_real_user_message(item):
+                if explicit and units:
+                    units[-1].has_user = True
+                else:
+                    units.append(_Unit(history, len(history), has_user=True))
+            history.append(item)
+        elif kind == "event_msg":
+            event = line.event_type
+            if event in ("task_started", "turn_started"):
+                explicit = True
+                units.append(_Unit(history, len(history)))
+            elif event == "thread_rolled_back":
+                count = line.payload.get("num_turns")
+                if isinstance(count, int) and count > 0:
+                    history = _roll_back(history, units, count)
+        elif kind == "compacted":
+            try:
+                compacted = line.as_compacted()
+            except ValueError:
+                log.warning("skipping compacted line that does not validate")
+                continue
+            if compacted.replacement_history is not None:
+                history = list(compacted.replacement_history)
+            else:
+                history = _legacy_compacted(history, compacted.message)
+    return history
+
+
+def _roll_back(history: list[ResponseItem], units: list[_Unit], count: int) -> list[ResponseItem]:
+    # Lists are only ever appended to, so (list, length) pairs stay valid snapshots.
+    if not units:
+        return _drop_last_user_turns(history, count)
+    remaining = count
+    cut: _Unit | None = None
+    while units and remaining > 0:
+        cut = units.pop()
+        if cut.has_user:
+            remaining -= 1
+    assert cut is not None
+    return cut.base[: cut.base_len]
+
+
+def latest_token_info(lines: list[RolloutLine]) -> tuple[int, TokenUsageInfo] | None:
+    """Index and info of the newest ``token_count`` whose ``info`` is not null."""
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        if line.event_type != "token_count":
+            continue
+        info = line.payload.get("info")
+        if not isinstance(info, dict):
+            continue
+        try:
+            return index, TokenUsageInfo.model_validate(info)
+        except ValueError:
+            log.warning("skipping token_count with an unreadable info block")
+    return None
+
+
+def sanitize_token_info(info: TokenUsageInfo) -> TokenUsageInfo:
+    """Clamp an impossible ``last.total_tokens`` (above the context window) to the window."""
+    window = info.model_context_window
+    last = info.last_token_usage
+    if window is not None and window > 0 and last.total_tokens > window:
+        log.warning(
+            "restored last token usage %d exceeds the context window %d; clamping",
+            last.total_tokens,
+            window,
+        )
+        clamped = last.model_copy(update={"total_tokens": window})
+        return info.model_copy(update={"last_token_usage": clamped})
+    return info
+
+
+@dataclass
+class Reconstruction:
+    """Everything resume/fork/read need from a rollout."""
+
+    meta: SessionMeta | None
+    history: list[ResponseItem]
+    turns: list[Turn]
+    token_info: TokenUsageInfo | None
+    usage_turn_id: str | None
+    preview: str
+    name: str | None
+    model: str | None = None
+    format: RolloutFormat = "legacy"
+    parse_errors: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.meta.id if self.meta is not None else None
+
+
+def _attribute(builder: TurnBuilder, turns: list[Turn], token_index: int | None) -> str | None:
+    if token_index is not None:
+        mark = builder.marks.get(token_index)
+        if mark is not None:
+            if any(turn.id == mark.turn_id for turn in turns):
+                return mark.turn_id
+            if mark.rollbacks_before == builder.rollbacks and mark.position < len(turns):
+                return turns[mark.position].id
+    for turn in reversed(turns):
+        if turn.status in ("completed", "failed"):
+            return turn.id
+    return turns[-1].id if turns else None
+
+
+def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
+    """Rebuild history, turns and the usage snapshot from a read rollout.
+
+    ``live=False`` (a thread that is not running) shows an unfinished last turn
+    as ``interrupted``.
+    """
+    lines = rollout.lines
+    latest = latest_token_info(lines)
+    token_index = latest[0] if latest else None
+    builder = TurnBuilder()
+    preview: str | None = None
+    model: str | None = None
+    for index, line in enumerate(lines):
+        builder.feed(index, line, mark=index == token_index)
+        if preview is None and line.type == "event_msg":
+            text = user_message_text(line)
+            if text is not None:
+                preview = strip_preview(text)
+        if line.type == "turn_context" and isinstance(line.payload, dict):
+            value = line.payload.get("model")
+            if isinstance(value, str) and value:
+                model = value
+    turns = builder.finish(live=live)
+    name: str | None = None
+    for line in rollout.own_lines:
+        if line.event_type == "thread_name_updated":
+            value = line.payload.get("thread_name")
+            name = value if isinstance(value, str) and value else None
+    token_info = sanitize_token_info(latest[1]) if latest else None
+    return Reconstruction(
+        meta=rollout.meta,
+        history=model_history(lines),
+        turns=turns,
+        token_info=token_info,
+        usage_turn_id=_attribute(builder, turns, token_index) if token_info else None,
+        preview=preview or "",
+        name=name,
+        model=model,
+        format=rollout.format,
+        parse_errors=rollout.parse_errors,
+    )

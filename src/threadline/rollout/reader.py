@@ -1,0 +1,384 @@
+"""Tolerant rollout reading: whole files, paginated fork chains, and cheap heads/tails.
+
+Every line is decoded with ``json.loads``; typed pydantic views are only built
+later, for the lines a caller needs. Lines that are not JSON objects with a
+string ``type`` (garbage, a torn last line after a crash) are skipped, counted
+in ``parse_errors`` and logged.
+
+Paginated (Codex 0.169) forks hold no history of their own: their
+``session_meta.history_base`` names the parent thread and the byte offset and
+ordinal where the inherited prefix ends. :func:`read_rollout` follows that
+chain (recursively) and returns the parent prefix followed by the fork's own
+lines, so the rest of threadline sees one continuous history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from threadline.protocol.rollout import HistoryBase, RolloutItem, RolloutLine, SessionMeta
+from threadline.protocol.usage import TokenUsageInfo
+from threadline.rollout.errors import RolloutReadError
+from threadline.rollout.paths import find_rollout_path, home_of
+
+__all__ = [
+    "HeadSummary",
+    "Locator",
+    "RolloutFile",
+    "RolloutFormat",
+    "parse_lines",
+    "read_head",
+    "read_rollout",
+    "read_tail_token_info",
+    "strip_preview",
+    "user_message_text",
+]
+
+log = logging.getLogger(__name__)
+
+RolloutFormat = Literal["legacy", "paginated"]
+Locator = Callable[[str], Path | None]
+"""Maps a thread id to its rollout path (``None`` when unknown)."""
+
+_MAX_FORK_DEPTH = 64
+_PREVIEW_MARKER = "## My request for Codex:"
+
+
+def _make_line(obj: Any) -> RolloutLine | None:
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("type")
+    stamp = obj.get("timestamp")
+    if not isinstance(kind, str) or not isinstance(stamp, str) or "payload" not in obj:
+        return None
+    ordinal = obj.get("ordinal")
+    metadata = obj.get("metadata")
+    extra = {k: v for k, v in obj.items() if k not in _LINE_KEYS} if len(obj) > 5 else {}
+    return RolloutLine.model_construct(
+        timestamp=stamp,
+        type=kind,
+        payload=obj["payload"],
+        ordinal=ordinal if isinstance(ordinal, int) else None,
+        metadata=metadata if isinstance(metadata, dict) else None,
+        **extra,
+    )
+
+
+_LINE_KEYS = frozenset({"timestamp", "type", "payload", "ordinal", "metadata"})
+
+
+def parse_lines(data: bytes, *, source: str = "<bytes>") -> tuple[list[RolloutLine], int]:
+    """Decode JSONL bytes into lines; returns ``(lines, parse_errors)``."""
+    lines: list[RolloutLine] = []
+    errors = 0
+    chunks = data.split(b"\n")
+    last = len(chunks) - 1
+    for number, chunk in enumerate(chunks):
+        if not chunk.strip():
+            continue
+        try:
+            line = _make_line(json.loads(chunk))
+        except ValueError:
+            line = None
+        if line is None:
+            errors += 1
+            torn = number == last
+            log.warning(
+                "skipping unreadable rollout line %d of %s%s",
+                number + 1,
+                source,
+                " (torn last line)" if torn else "",
+            )
+            continue
+        lines.append(line)
+    return lines, errors
+
+
+@dataclass
+class RolloutFile:
+    """A rollout as read from disk.
+
+    ``lines`` is the full history: for a paginated fork, the inherited parent
+    prefix (recursively) followed by this file's own lines, which start at
+    ``own_start``. ``meta`` is the first ``session_meta`` of this file.
+    """
+
+    path: Path
+    meta: SessionMeta | None
+    lines: list[RolloutLine]
+    parse_errors: int = 0
+    format: RolloutFormat = "legacy"
+    own_start: int = 0
+    ancestors: list[Path] = field(default_factory=list)
+    missing_base: str | None = None
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.meta.id if self.meta is not None else None
+
+    @property
+    def own_lines(self) -> list[RolloutLine]:
+        return self.lines[self.own_start :]
+
+    def items(self) -> Iterator[RolloutItem]:
+        """Typed items for every line (built lazily; lines that fail are skipped)."""
+        for line in self.lines:
+            try:
+                yield line.item()
+            except ValueError:
+                log.warning("skipping rollout line of type %s that does not validate", line.type)
+
+
+def _first_meta(lines: list[RolloutLine]) -> SessionMeta | None:
+    for line in lines:
+        if line.type == "session_meta":
+            try:
+                return line.as_session_meta()
+            except ValueError:
+                return None
+    return None
+
+
+def _detect_format(meta: SessionMeta | None, lines: list[RolloutLine]) -> RolloutFormat:
+    if meta is not None and meta.history_mode == "paginated":
+        return "paginated"
+    if lines and lines[0].ordinal is not None:
+        return "paginated"
+    return "legacy"
+
+
+def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read() if limit is None else handle.read(limit)
+    except OSError as exc:
+        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+
+
+def _default_locator(path: Path) -> Locator:
+    home = home_of(path)
+
+    def locate(thread_id: str) -> Path | None:
+        if home is None:
+            sibling = list(path.parent.glob(f"rollout-*-{thread_id}.jsonl"))
+            return sibling[0] if sibling else None
+        return find_rollout_path(home, thread_id)
+
+    return locate
+
+
+def read_rollout(path: Path, *, locate: Locator | None = None) -> RolloutFile:
+    """Read a rollout file, following a paginated fork's ``history_base`` chain."""
+    path = Path(path)
+    lines, errors = parse_lines(_read_bytes(path), source=str(path))
+    meta = _first_meta(lines)
+    result = RolloutFile(
+        path=path, meta=meta, lines=lines, parse_errors=errors, format=_detect_format(meta, lines)
+    )
+    if meta is None or meta.history_base is None:
+        return result
+    locate = locate or _default_locator(path)
+    prefix: list[RolloutLine] = []
+    base: HistoryBase | None = meta.history_base
+    seen = {meta.id}
+    depth = 0
+    while base is not None and depth < _MAX_FORK_DEPTH:
+        depth += 1
+        if base.thread_id in seen:
+            log.warning("fork chain of %s loops at %s; stopping", path, base.thread_id)
+            break
+        seen.add(base.thread_id)
+        parent_path = locate(base.thread_id)
+        if parent_path is None:
+            log.warning("fork base %s of %s not found; history is incomplete", base.thread_id, path)
+            result.missing_base = base.thread_id
+            break
+        data = _read_bytes(parent_path, base.end_byte_offset)
+        parent_lines, parent_errors = parse_lines(data, source=str(parent_path))
+        if base.end_ordinal_exclusive is not None:
+            cut = base.end_ordinal_exclusive
+            parent_lines = [
+                ln for ln in parent_lines if ln.ordinal is None or ln.ordinal < cut
+            ]
+        result.parse_errors += parent_errors
+        result.ancestors.append(parent_path)
+        prefix = parent_lines + prefix
+        parent_meta = _first_meta(parent_lines)
+        # When the parent is itself a fork, continue with its own base.
+        base = parent_meta.history_base if parent_meta is not None else None
+    result.lines = prefix + lines
+    result.own_start = len(prefix)
+    return result
+
+
+# --- heads and tails, for indexing ----------------------------------------------------------
+
+
+def strip_preview(text: str) -> str:
+    """A first user message as a preview: text after Codex's request marker, trimmed."""
+    index = text.find(_PREVIEW_MARKER)
+    if index >= 0:
+        text = text[index + len(_PREVIEW_MARKER) :]
+    return text.strip()
+
+
+def user_message_text(line: RolloutLine) -> str | None:
+    """The text of a user message event (legacy ``user_message`` or a paginated
+    ``item_completed`` with a ``UserMessage`` item); ``None`` for other lines."""
+    kind = line.event_type
+    payload = line.payload
+    if kind == "user_message":
+        message = payload.get("message")
+        return message if isinstance(message, str) else ""
+    if kind == "item_completed":
+        item = payload.get("item")
+        if isinstance(item, dict) and item.get("type") == "UserMessage":
+            parts = item.get("content") or []
+            return "".join(
+                p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text"
+            )
+    return None
+
+
+def _model_of(line: RolloutLine) -> str | None:
+    if line.type == "turn_context" and isinstance(line.payload, dict):
+        model = line.payload.get("model")
+        return model if isinstance(model, str) and model else None
+    if line.event_type == "thread_settings_applied":
+        settings = line.payload.get("thread_settings")
+        if isinstance(settings, dict):
+            model = settings.get("model")
+            return model if isinstance(model, str) and model else None
+    return None
+
+
+@dataclass
+class HeadSummary:
+    """What the index needs from a rollout, read from its first lines only."""
+
+    path: Path
+    meta: SessionMeta | None
+    first_user_message: str | None = None
+    model: str | None = None
+    format: RolloutFormat = "legacy"
+    parse_errors: int = 0
+
+    @property
+    def has_user_message(self) -> bool:
+        return self.first_user_message is not None
+
+
+def _iter_head_lines(path: Path, max_bytes: int) -> Iterator[RolloutLine | None]:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        consumed = 0
+        while consumed < max_bytes:
+            raw = handle.readline()
+            if not raw:
+                return
+            consumed += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                yield _make_line(json.loads(raw))
+            except ValueError:
+                yield None
+
+
+def read_head(
+    path: Path,
+    *,
+    locate: Locator | None = None,
+    max_records: int = 10,
+    extra_records: int = 200,
+    max_bytes: int = 4 << 20,
+    _depth: int = 0,
+) -> HeadSummary:
+    """``session_meta`` and the first user message, reading as little as possible.
+
+    Reads at most ``max_records`` records, or ``max_records + extra_records``
+    once a ``session_meta`` was seen without a user message yet. A paginated
+    fork takes its preview and model from its parent's head.
+    """
+    path = Path(path)
+    head = HeadSummary(path=path, meta=None)
+    budget = max_records
+    seen = 0
+    after_user = 0
+    for line in _iter_head_lines(path, max_bytes):
+        seen += 1
+        if line is None:
+            head.parse_errors += 1
+        elif line.type == "session_meta" and head.meta is None:
+            try:
+                head.meta = line.as_session_meta()
+            except ValueError:
+                head.parse_errors += 1
+            else:
+                budget = max_records + extra_records
+                if line.ordinal is not None or head.meta.history_mode == "paginated":
+                    head.format = "paginated"
+        else:
+            if head.model is None and line is not None:
+                head.model = _model_of(line)
+            if head.first_user_message is None and line is not None:
+                text = user_message_text(line)
+                if text is not None:
+                    head.first_user_message = strip_preview(text)
+        if head.first_user_message is not None:
+            after_user += 1
+            if head.model is not None or after_user > 5:
+                break
+        if seen >= budget:
+            break
+    meta = head.meta
+    if meta is not None and meta.history_base is not None and _depth < _MAX_FORK_DEPTH:
+        # The inherited history comes first, so its first user message is the preview.
+        locate = locate or _default_locator(path)
+        parent_path = locate(meta.history_base.thread_id)
+        if parent_path is not None and parent_path != path:
+            parent = read_head(parent_path, locate=locate, _depth=_depth + 1)
+            if parent.first_user_message is not None:
+                head.first_user_message = parent.first_user_message
+            head.model = head.model or parent.model
+    return head
+
+
+def read_tail_token_info(path: Path, *, max_bytes: int = 256 << 10) -> TokenUsageInfo | None:
+    """The newest ``token_count`` info in the last ``max_bytes`` of a file (cheap)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            start = max(0, size - max_bytes)
+            handle.seek(start)
+            data = handle.read()
+    except OSError:
+        return None
+    chunks = data.split(b"\n")
+    if start > 0:
+        chunks = chunks[1:]  # the first chunk is a partial line
+    for chunk in reversed(chunks):
+        if b'"token_count"' not in chunk:
+            continue
+        try:
+            obj = json.loads(chunk)
+        except ValueError:
+            continue
+        payload = obj.get("payload") if isinstance(obj, dict) else None
+        if isinstance(payload, dict) and payload.get("type") == "token_count":
+            info = payload.get("info")
+            if isinstance(info, dict):
+                try:
+                    return TokenUsageInfo.model_validate(info)
+                except ValueError:
+                    continue
+    return None

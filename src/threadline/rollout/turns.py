@@ -1,0 +1,298 @@
+"""Rollout lines -> v2 turns (what ``thread/read`` and ``thread/resume`` show).
+
+Turn boundaries:
+
+* ``task_started`` opens an *explicit* turn (id = its ``turn_id``);
+  ``task_complete`` completes it, ``turn_aborted`` marks it interrupted, an
+  ``error`` whose kind affects the turn marks it failed.
+* Files without ``task_started`` get *implicit* turns: each ``user_message``
+  starts one, with id ``rollout-<line index>``.
+* ``thread_rolled_back{num_turns}`` removes the newest turns.
+* An implicit turn with no items (and no compaction) is dropped.
+
+Items come from the conversation events of limited mode, the tool events of
+extended mode, and ``item_completed`` payloads of paginated files; tool items
+are upserted by id, so a later event for the same call replaces the earlier one.
+
+The builder also remembers which turn was open when a given line was replayed,
+which is how restored token usage is attributed to a turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from threadline.protocol.rollout import RolloutLine
+from threadline.protocol.v2 import Turn, TurnError
+from threadline.protocol.v2.item import ThreadItem, thread_item_adapter
+from threadline.rollout.turn_items import (
+    codex_error_info_to_wire,
+    core_item_to_wire,
+    exec_end_to_wire,
+    mcp_end_to_wire,
+    patch_end_to_wire,
+    user_message_to_wire,
+)
+
+__all__ = ["TurnBuilder", "TurnMark", "build_turns"]
+
+log = logging.getLogger(__name__)
+
+_NON_FAILING_ERRORS = frozenset({"thread_rollback_failed", "active_turn_not_steerable"})
+_TOOL_END_EVENTS = {
+    "exec_command_end": exec_end_to_wire,
+    "patch_apply_end": patch_end_to_wire,
+    "mcp_tool_call_end": mcp_end_to_wire,
+}
+
+
+@dataclass
+class _TurnState:
+    id: str
+    explicit: bool
+    status: str = "inProgress"
+    items: list[dict[str, Any]] = field(default_factory=list)
+    started_at: int | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    root_turn_id: str | None = None
+    error: dict[str, Any] | None = None
+    saw_compaction: bool = False
+
+    def upsert(self, item: dict[str, Any]) -> None:
+        item_id = item.get("id")
+        for index, existing in enumerate(self.items):
+            if existing.get("id") == item_id and existing.get("type") == item.get("type"):
+                self.items[index] = item
+                return
+        self.items.append(item)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMark:
+    """Which turn was open when a line was replayed: its id and list position."""
+
+    turn_id: str
+    position: int
+    rollbacks_before: int
+
+
+def _affects_turn_status(info: Any) -> bool:
+    if isinstance(info, str):
+        return info not in _NON_FAILING_ERRORS
+    if isinstance(info, dict):
+        return not any(key in _NON_FAILING_ERRORS for key in info)
+    return True
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class TurnBuilder:
+    """Feeds rollout lines in order and produces v2 turns."""
+
+    def __init__(self) -> None:
+        self._turns: list[_TurnState] = []
+        self._open: _TurnState | None = None
+        self._item_counter = 0
+        self._rollbacks = 0
+        self.marks: dict[int, TurnMark] = {}
+
+    # -- feeding -----------------------------------------------------------------------------
+    def feed(self, index: int, line: RolloutLine, *, mark: bool = False) -> None:
+        """Replay one line; with ``mark=True`` remember the turn open at this point."""
+        if line.type == "event_msg" and isinstance(line.payload, dict):
+            self._event(index, line.payload)
+        elif line.type == "compacted" and self._open is not None:
+            self._open.saw_compaction = True
+        if mark:
+            current = self._open
+            if current is not None:
+                self.marks[index] = TurnMark(current.id, len(self._turns), self._rollbacks)
+
+    def _next_item_id(self) -> str:
+        self._item_counter += 1
+        return f"item-{self._item_counter}"
+
+    def _ensure_turn(self, index: int) -> _TurnState:
+        if self._open is None:
+            self._open = _TurnState(id=f"rollout-{index}", explicit=False, status="completed")
+        return self._open
+
+    def _finish_open(self) -> None:
+        turn, self._open = self._open, None
+        if turn is None:
+            return
+        if not turn.explicit and not turn.items and not turn.saw_compaction:
+            return
+        self._turns.append(turn)
+
+    def _find(self, turn_id: Any) -> _TurnState | None:
+        if isinstance(turn_id, str) and turn_id:
+            if self._open is not None and self._open.id == turn_id:
+                return self._open
+            for turn in reversed(self._turns):
+                if turn.id == turn_id:
+                    return turn
+        return None
+
+    def _event(self, index: int, payload: dict[str, Any]) -> None:
+        kind = payload.get("type")
+        if kind in ("task_started", "turn_started"):
+            self._finish_open()
+            turn_id = payload.get("turn_id")
+            self._open = _TurnState(
+                id=turn_id if isinstance(turn_id, str) and turn_id else f"rollout-{index}",
+                explicit=True,
+                started_at=_int_or_none(payload.get("started_at")),
+                root_turn_id=payload.get("root_turn_id") if isinstance(payload.get("root_turn_id"), str) else None,
+            )
+        elif kind in ("task_complete", "turn_complete"):
+            turn = self._find(payload.get("turn_id")) or self._open
+            if turn is None:
+                return
+            if turn.status in ("completed", "inProgress"):
+                turn.status = "completed"
+            turn.completed_at = _int_or_none(payload.get("completed_at")) or turn.completed_at
+            turn.duration_ms = _int_or_none(payload.get("duration_ms")) or turn.duration_ms
+            if turn is self._open:
+                self._finish_open()
+        elif kind == "turn_aborted":
+            turn = self._find(payload.get("turn_id")) or self._open
+            if turn is None:
+                return
+            turn.status = "interrupted"
+            turn.completed_at = _int_or_none(payload.get("completed_at")) or turn.completed_at
+            turn.duration_ms = _int_or_none(payload.get("duration_ms")) or turn.duration_ms
+            if turn is self._open:
+                self._finish_open()
+        elif kind == "error":
+            info = payload.get("codex_error_info")
+            if self._open is not None and _affects_turn_status(info):
+                self._open.status = "failed"
+                self._open.error = {
+                    "message": str(payload.get("message", "")),
+                    "codexErrorInfo": codex_error_info_to_wire(info),
+                }
+        elif kind == "user_message":
+            if self._open is not None and not self._open.explicit:
+                if self._open.items or not self._open.saw_compaction:
+                    self._finish_open()
+            turn = self._ensure_turn(index)
+            turn.items.append(user_message_to_wire(payload, self._next_item_id()))
+        elif kind == "agent_message":
+            message = payload.get("message")
+            if isinstance(message, str) and message:
+                self._ensure_turn(index).items.append(
+                    {"type": "agentMessage", "id": self._next_item_id(), "text": message,
+                     "phase": payload.get("phase"), "memoryCitation": None}
+                )
+        elif kind in ("agent_reasoning", "agent_reasoning_raw_content"):
+            self._reasoning(index, kind == "agent_reasoning", str(payload.get("text", "")))
+        elif kind == "item_completed":
+            self._item_completed(index, payload)
+        elif kind in _TOOL_END_EVENTS:
+            item = _TOOL_END_EVENTS[kind](payload)
+            turn = self._find(payload.get("turn_id")) or self._ensure_turn(index)
+            turn.upsert(item)
+        elif kind == "context_compacted":
+            self._ensure_turn(index).items.append(
+                {"type": "contextCompaction", "id": self._next_item_id()}
+            )
+        elif kind in ("entered_review_mode", "exited_review_mode"):
+            review = payload.get("review_output") or payload.get("review") or {}
+            text = review.get("overall_explanation") if isinstance(review, dict) else None
+            self._ensure_turn(index).items.append(
+                {"type": "enteredReviewMode" if kind.startswith("entered") else "exitedReviewMode",
+                 "id": self._next_item_id(),
+                 "review": text if isinstance(text, str) else "Reviewer failed to output a response."}
+            )
+        elif kind == "thread_rolled_back":
+            self._rollback(payload.get("num_turns"))
+
+    def _reasoning(self, index: int, summary: bool, text: str) -> None:
+        turn = self._ensure_turn(index)
+        last = turn.items[-1] if turn.items else None
+        if last is None or last.get("type") != "reasoning":
+            last = {"type": "reasoning", "id": self._next_item_id(), "summary": [], "content": []}
+            turn.items.append(last)
+        last["summary" if summary else "content"].append(text)
+
+    def _item_completed(self, index: int, payload: dict[str, Any]) -> None:
+        core = payload.get("item")
+        if not isinstance(core, dict):
+            return
+        item = core_item_to_wire(core)
+        if item is None:
+            return
+        started = _int_or_none(payload.get("started_at_ms"))
+        completed = _int_or_none(payload.get("completed_at_ms"))
+        if started is not None:
+            item["startedAtMs"] = started
+        if completed is not None:
+            item["completedAtMs"] = completed
+        turn = self._find(payload.get("turn_id")) or self._ensure_turn(index)
+        turn.upsert(item)
+
+    def _rollback(self, num_turns: Any) -> None:
+        self._finish_open()
+        count = num_turns if isinstance(num_turns, int) and num_turns > 0 else 0
+        if count:
+            del self._turns[max(0, len(self._turns) - count) :]
+            self._rollbacks += 1
+        self._item_counter = 0
+
+    # -- results -----------------------------------------------------------------------------
+    @property
+    def rollbacks(self) -> int:
+        return self._rollbacks
+
+    def finish(self, *, live: bool = False) -> list[Turn]:
+        """Close the open turn and return validated turns.
+
+        A turn still ``inProgress`` is shown as ``interrupted`` unless ``live``.
+        """
+        self._finish_open()
+        turns: list[Turn] = []
+        for state in self._turns:
+            status = state.status
+            if status == "inProgress" and not live:
+                status = "interrupted"
+            turns.append(
+                Turn(
+                    id=state.id,
+                    items=_validate_items(state.items),
+                    status=status,  # type: ignore[arg-type]
+                    error=TurnError.model_validate(state.error) if state.error else None,
+                    started_at=state.started_at,
+                    completed_at=state.completed_at,
+                    duration_ms=state.duration_ms,
+                    items_view="full",
+                    root_turn_id=state.root_turn_id or (state.id if state.explicit else None),
+                )
+            )
+        return turns
+
+
+def _validate_items(raw: list[dict[str, Any]]) -> list[ThreadItem]:
+    items: list[ThreadItem] = []
+    for entry in raw:
+        try:
+            items.append(thread_item_adapter.validate_python(entry))
+        except ValidationError as exc:
+            log.warning("dropping %s item %s from rollout: %s", entry.get("type"), entry.get("id"),
+                        exc.errors()[0].get("msg") if exc.errors() else exc)
+    return items
+
+
+def build_turns(lines: list[RolloutLine], *, live: bool = False) -> list[Turn]:
+    """Turns of a whole rollout (see the module docstring)."""
+    builder = TurnBuilder()
+    for index, line in enumerate(lines):
+        builder.feed(index, line)
+    return builder.finish(live=live)

@@ -1,0 +1,157 @@
+"""AppServer: the live connections of one ``threadline app-server`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from threadline import __version__
+from threadline.protocol.v2.initialize import InitializeResponse
+from threadline.server.connection import (
+    DEFAULT_EGRESS_CAPACITY,
+    DEFAULT_INGRESS_CAPACITY,
+    Connection,
+)
+from threadline.server.dispatch import MethodTable
+from threadline.server.transports.base import MessageChannel
+from threadline.server.transports.stdio import stdio_channel
+from threadline.server.transports.websocket import ListenAddress, websocket_listener
+
+__all__ = ["AppServer", "platform_family", "platform_os"]
+
+logger = logging.getLogger("threadline.server")
+
+
+def platform_family() -> str:
+    return "windows" if sys.platform.startswith("win") else "unix"
+
+
+def platform_os() -> str:
+    if sys.platform.startswith("linux"):
+        return "linux"
+    if sys.platform == "darwin":
+        return "macos"
+    if sys.platform.startswith("win"):
+        return "windows"
+    return sys.platform
+
+
+class AppServer:
+    """Holds every live connection; serves stdio or websocket channels with one method table."""
+
+    def __init__(
+        self,
+        method_table: MethodTable,
+        *,
+        home: Path,
+        server_name: str = "threadline",
+        version: str = __version__,
+        ingress_capacity: int = DEFAULT_INGRESS_CAPACITY,
+        egress_capacity: int = DEFAULT_EGRESS_CAPACITY,
+    ) -> None:
+        self.method_table = method_table
+        self.home = home.expanduser().absolute()
+        self.server_name = server_name
+        self.version = version
+        self.ingress_capacity = ingress_capacity
+        self.egress_capacity = egress_capacity
+        self.connections: set[Connection] = set()
+        self._ids = itertools.count(1)
+        self._connect_callbacks: list[Callable[[Connection], None]] = []
+        self._stopping = asyncio.Event()
+
+    # -- identity ---------------------------------------------------------------
+
+    def user_agent(self, client_name: str, client_version: str) -> str:
+        """``threadline/<version> (<os> <release>; <arch>) <client>/<client version>``."""
+        system = platform.system() or sys.platform
+        return (
+            f"{self.server_name}/{self.version} ({system} {platform.release()}; "
+            f"{platform.machine()}) {client_name}/{client_version}"
+        )
+
+    def initialize_response(self, client_name: str, client_version: str) -> InitializeResponse:
+        return InitializeResponse(
+            user_agent=self.user_agent(client_name, client_version),
+            codex_home=str(self.home),
+            platform_family=platform_family(),
+            platform_os=platform_os(),
+        )
+
+    # -- connections ------------------------------------------------------------
+
+    def on_connect(self, callback: Callable[[Connection], None]) -> None:
+        """Call ``callback(connection)`` for each new connection (before it reads)."""
+        self._connect_callbacks.append(callback)
+
+    def initialized_connections(self) -> list[Connection]:
+        return sorted(
+            (c for c in self.connections if c.initialized and not c.closed), key=lambda c: c.id
+        )
+
+    def broadcast(self, method: str, params: Any) -> int:
+        """Send a notification to every initialized connection; returns how many queued it."""
+        return sum(1 for c in self.initialized_connections() if c.send_notification(method, params))
+
+    async def serve_channel(self, channel: MessageChannel) -> None:
+        """Serve one connection until it ends."""
+        conn = Connection(
+            self,
+            channel,
+            connection_id=next(self._ids),
+            ingress_capacity=self.ingress_capacity,
+            egress_capacity=self.egress_capacity,
+        )
+        self.connections.add(conn)
+        for callback in self._connect_callbacks:
+            callback(conn)
+        logger.info("connection %d opened (%s)", conn.id, channel.peer)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+            logger.info("connection %d closed (%s)", conn.id, conn.close_reason or "eof")
+
+    # -- transports -------------------------------------------------------------
+
+    async def serve_stdio(self, *, reserve_stdout: bool = True) -> None:
+        """Serve the single stdio connection until stdin ends or :meth:`shutdown`."""
+        async with stdio_channel(reserve_stdout=reserve_stdout) as channel:
+            serving = asyncio.ensure_future(self.serve_channel(channel))
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not serving.done():
+                await channel.close("server shutting down")
+                await asyncio.wait({serving}, timeout=5)
+            stopping.cancel()
+
+    async def serve_websocket(
+        self,
+        host: str,
+        port: int,
+        *,
+        token: str | None = None,
+        on_listening: Callable[[ListenAddress], None] | None = None,
+    ) -> None:
+        """Accept websocket connections until :meth:`shutdown`."""
+        async with websocket_listener(self.serve_channel, host, port, token=token) as (
+            server,
+            address,
+        ):
+            if on_listening is not None:
+                on_listening(address)
+            await self._stopping.wait()
+            server.close(close_connections=True)
+            await asyncio.wait_for(server.wait_closed(), timeout=10)
+
+    def shutdown(self) -> None:
+        """Ask the serving loop to stop; open connections are closed."""
+        self._stopping.set()
+        for conn in list(self.connections):
+            conn.abort("server shutting down")

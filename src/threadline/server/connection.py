@@ -1,0 +1,345 @@
+"""Per-connection state and the three loops that serve one client.
+
+Loops (all inside :meth:`Connection.run`):
+
+* **reader** — takes parsed messages off the transport. Responses and errors to
+  server→client requests resolve their futures at once (never queued behind
+  requests). Requests, notifications and malformed input (answered with
+  ``-32700`` / ``-32600``) go to the ingress queue, so answers keep arrival order.
+* **processor** — handles the ingress queue one message at a time, in arrival
+  order. Handlers are expected to be quick; long work runs in its own tasks.
+* **writer** — writes the outgoing queue to the transport.
+
+Queue policy (bounded memory):
+
+* ingress holds at most ``ingress_capacity`` messages. A request arriving when it
+  is full is answered immediately with ``-32001 "Server overloaded; retry later."``;
+  a notification arriving then is dropped (and logged).
+* outgoing holds at most ``egress_capacity`` messages. A client that stops reading
+  lets it fill; the next message that does not fit disconnects that client
+  (websocket close code 1008; for stdio the process ends). Nothing is silently
+  dropped on a live connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from threadline.protocol import codes
+from threadline.protocol.jsonrpc import (
+    ErrorObject,
+    InvalidMessage,
+    JsonObject,
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+    encode_error,
+    encode_notification,
+    encode_request,
+    encode_response,
+)
+from threadline.protocol.v2.initialize import InitializeParams
+from threadline.server.dispatch import RequestContext, format_validation_error
+from threadline.server.errors import ConnectionClosedError, RpcError
+from threadline.server.transports.base import MessageChannel
+
+if TYPE_CHECKING:
+    from threadline.server.app import AppServer
+
+__all__ = ["DEFAULT_EGRESS_CAPACITY", "DEFAULT_INGRESS_CAPACITY", "Connection"]
+
+logger = logging.getLogger("threadline.server.connection")
+
+DEFAULT_INGRESS_CAPACITY = 256
+DEFAULT_EGRESS_CAPACITY = 8192
+
+_STOP = None
+_Inbound = JSONRPCRequest | JSONRPCNotification | InvalidMessage
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_json(value: Any) -> Any:
+    """Wire form of a params/result value (pydantic models dumped by alias, nulls kept)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, mode="json")
+    return value
+
+
+class Connection:
+    """One client: initialize gate, client identity, opt-outs, subscriptions, queues.
+
+    The ``send_*`` methods never block: they queue the message (see the module
+    docstring for what happens when the queue is full) and return whether it was
+    queued. ``send_request`` returns a future resolved by the client's answer.
+    """
+
+    def __init__(
+        self,
+        server: AppServer,
+        channel: MessageChannel,
+        *,
+        connection_id: int,
+        ingress_capacity: int = DEFAULT_INGRESS_CAPACITY,
+        egress_capacity: int = DEFAULT_EGRESS_CAPACITY,
+    ) -> None:
+        self.server = server
+        self.channel = channel
+        self.id = connection_id
+        self.initialized = False
+        """``initialize`` was answered; requests are now served."""
+        self.client_initialized = False
+        """The client sent the ``initialized`` notification after ``initialize``."""
+        self.client_name: str | None = None
+        self.client_title: str | None = None
+        self.client_version: str | None = None
+        self.experimental_api = False
+        self.opt_out_notification_methods: frozenset[str] = frozenset()
+        self.subscriptions: set[str] = set()
+        """Thread ids whose events this connection receives."""
+        self._ingress_capacity = ingress_capacity
+        self._egress_capacity = egress_capacity
+        self._ingress: asyncio.Queue[_Inbound | None] = asyncio.Queue()
+        self._egress: asyncio.Queue[JsonObject | None] = asyncio.Queue()
+        self._request_ids = itertools.count()
+        self._pending: dict[RequestId, asyncio.Future[Any]] = {}
+        self._close_callbacks: list[Callable[[Connection], None]] = []
+        self._accepting = True
+        self._closed = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.close_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.channel.peer} client={self.client_name!r}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- outgoing ---------------------------------------------------------------
+
+    def _enqueue(self, message: JsonObject) -> bool:
+        if not self._accepting:
+            return False
+        if self._egress.qsize() >= self._egress_capacity:
+            logger.warning(
+                "%r: outgoing queue full (%d); disconnecting", self, self._egress_capacity
+            )
+            self.abort("outgoing queue overflow: client is not reading")
+            return False
+        self._egress.put_nowait(message)
+        return True
+
+    def send_notification(self, method: str, params: Any) -> bool:
+        """Queue a notification (with ``emittedAtMs``) unless the client opted out of ``method``."""
+        if method in self.opt_out_notification_methods:
+            return False
+        return self._enqueue(encode_notification(method, to_json(params), now_ms()))
+
+    def send_response(self, request_id: RequestId, result: Any) -> bool:
+        return self._enqueue(encode_response(request_id, to_json(result)))
+
+    def send_error(
+        self, request_id: RequestId | None, code: int, message: str, data: Any = None
+    ) -> bool:
+        return self._enqueue(encode_error(request_id, ErrorObject(code, message, data)))
+
+    def send_request(self, method: str, params: Any) -> asyncio.Future[Any]:
+        """Send a server→client request; the future gets the client's ``result``.
+
+        Ids are integers from 0 per connection. A client error answer sets an
+        :class:`RpcError`; a connection that closes first sets
+        :class:`ConnectionClosedError`.
+        """
+        request_id = next(self._request_ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        future.add_done_callback(lambda _f: self._pending.pop(request_id, None))
+        if not self._enqueue(encode_request(request_id, method, to_json(params))):
+            future.set_exception(ConnectionClosedError(f"connection {self.id} is closed"))
+        return future
+
+    def add_close_callback(self, callback: Callable[[Connection], None]) -> None:
+        """Call ``callback(connection)`` once when this connection ends."""
+        self._close_callbacks.append(callback)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until the client disconnects (all queued work is finished first) or abort."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._tasks = [
+                    group.create_task(self._read_loop()),
+                    group.create_task(self._process_loop()),
+                    group.create_task(self._write_loop()),
+                ]
+        finally:
+            self._finish()
+
+    def abort(self, reason: str) -> None:
+        """Stop serving now (queued messages are discarded) and close the transport."""
+        if self._closed or self.close_reason is not None:
+            return
+        self.close_reason = reason
+        self._accepting = False
+        for task in self._tasks:
+            task.cancel()
+        asyncio.get_running_loop().create_task(self._close_channel(reason))
+
+    async def _close_channel(self, reason: str) -> None:
+        try:
+            await self.channel.close(reason)
+        except Exception:
+            logger.debug("%r: error while closing", self, exc_info=True)
+
+    def _finish(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._accepting = False
+        for future in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(ConnectionClosedError(f"connection {self.id} closed"))
+        self._pending.clear()
+        for callback in self._close_callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("%r: close callback failed", self)
+
+    # -- loops ------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            async for message in self.channel.incoming():
+                self._on_incoming(message)
+        except Exception:
+            logger.exception("%r: transport read failed", self)
+        finally:
+            self._ingress.put_nowait(_STOP)
+
+    def _on_incoming(self, message: object) -> None:
+        if isinstance(message, JSONRPCResponse):
+            self._resolve(message.id, result=message.result)
+        elif isinstance(message, JSONRPCError):
+            self._resolve(message.id, error=message.error)
+        elif isinstance(message, JSONRPCRequest | JSONRPCNotification | InvalidMessage):
+            if self._ingress.qsize() < self._ingress_capacity:
+                self._ingress.put_nowait(message)
+            elif isinstance(message, JSONRPCRequest):
+                self.send_error(message.id, codes.SERVER_OVERLOADED, codes.OVERLOADED_MESSAGE)
+            elif isinstance(message, InvalidMessage):
+                self._reject(message)
+            else:
+                logger.warning("%r: ingress full, dropped notification %s", self, message.method)
+
+    def _reject(self, message: InvalidMessage) -> None:
+        logger.warning("%r: rejected input: %s", self, message.message)
+        self.send_error(message.id, message.code, message.message)
+
+    def _resolve(
+        self, request_id: RequestId | None, *, result: Any = None, error: ErrorObject | None = None
+    ) -> None:
+        future = self._pending.pop(request_id, None) if request_id is not None else None
+        if future is None:
+            logger.warning("%r: answer to unknown server request id %r ignored", self, request_id)
+            return
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(RpcError(error.code, error.message, error.data))
+        else:
+            future.set_result(result)
+
+    async def _process_loop(self) -> None:
+        try:
+            while True:
+                message = await self._ingress.get()
+                if message is None:
+                    return
+                if isinstance(message, JSONRPCRequest):
+                    await self._handle_request(message)
+                elif isinstance(message, InvalidMessage):
+                    self._reject(message)
+                else:
+                    self._handle_notification(message)
+        finally:
+            self._accepting_stop()
+
+    def _accepting_stop(self) -> None:
+        # No more requests will be answered: let the writer drain and finish.
+        if self._accepting:
+            self._egress.put_nowait(_STOP)
+            self._accepting = False
+
+    async def _write_loop(self) -> None:
+        while True:
+            message = await self._egress.get()
+            if message is None:
+                return
+            try:
+                await self.channel.send(message)
+            except Exception as exc:
+                logger.info("%r: write failed (%s); closing", self, exc)
+                self.abort("write failed")
+                return
+
+    # -- handling ---------------------------------------------------------------
+
+    def _handle_notification(self, message: JSONRPCNotification) -> None:
+        if message.method == "initialized":
+            if self.initialized:
+                self.client_initialized = True
+            else:
+                logger.info("%r: `initialized` before `initialize` ignored", self)
+            return
+        logger.info("%r: unhandled client notification %s ignored", self, message.method)
+
+    async def _handle_request(self, request: JSONRPCRequest) -> None:
+        if request.method == "initialize":
+            self._handle_initialize(request)
+            return
+        if not self.initialized:
+            self.send_error(request.id, codes.INVALID_REQUEST, codes.NOT_INITIALIZED_MESSAGE)
+            return
+        ctx = RequestContext(
+            connection=self, server=self.server, request_id=request.id, method=request.method
+        )
+        result, error = await self.server.method_table.dispatch(ctx, request.params)
+        if error is not None:
+            self.send_error(request.id, error.code, error.message, error.data)
+            return
+        self.send_response(request.id, result)
+        await ctx.run_after_response()
+
+    def _handle_initialize(self, request: JSONRPCRequest) -> None:
+        if self.initialized:
+            self.send_error(request.id, codes.INVALID_REQUEST, codes.ALREADY_INITIALIZED_MESSAGE)
+            return
+        try:
+            params = InitializeParams.model_validate(request.params or {})
+        except ValidationError as exc:
+            self.send_error(request.id, codes.INVALID_PARAMS, format_validation_error(exc))
+            return
+        info = params.client_info
+        caps = params.capabilities
+        self.client_name = info.name
+        self.client_title = info.title
+        self.client_version = info.version
+        if caps is not None:
+            self.experimental_api = caps.experimental_api
+            self.opt_out_notification_methods = frozenset(caps.opt_out_notification_methods or ())
+        self.initialized = True
+        self.send_response(request.id, self.server.initialize_response(info.name, info.version))

@@ -1,0 +1,169 @@
+"""Routes each loaded thread's events to the connections that should see them.
+
+Subscribers get turn and item notifications; every initialized connection
+gets ``thread/status/changed``. Approval requests become server→client
+requests to every subscriber; the first answer wins and the others are told
+through ``serverRequest/resolved``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadline.core.manager import ThreadManager
+from threadline.core.thread import Thread
+from threadline.protocol import events as ev
+from threadline.protocol.ops import ExecApproval
+from threadline.server.app import AppServer
+from threadline.server.connection import Connection
+from threadline.server.translate import translate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _PendingApproval:
+    thread_id: str
+    request: ev.ExecApprovalRequest
+    asked: dict[int, tuple[Connection, Any]] = field(default_factory=dict)
+
+
+class ThreadRouter:
+    """Keeps thread → subscriber sets and forwards translated events."""
+
+    def __init__(self, server: AppServer, manager: ThreadManager) -> None:
+        self.server = server
+        self.manager = manager
+        self._subs: dict[str, dict[int, Connection]] = {}
+        self._listeners: dict[str, Any] = {}
+        self._approvals: dict[str, _PendingApproval] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        manager.on_thread_loaded(self.attach)
+        server.on_connect(lambda conn: conn.add_close_callback(self._connection_closed))
+
+    # ---- subscriptions ------------------------------------------------------------
+
+    def attach(self, thread: Thread) -> None:
+        if thread.id in self._listeners:
+            return
+        tid = thread.id
+        self._listeners[tid] = thread.add_listener(lambda event: self._route(tid, event))
+
+    def detach(self, thread_id: str) -> None:
+        remove = self._listeners.pop(thread_id, None)
+        if remove is not None:
+            remove()
+        for conn in self._subs.pop(thread_id, {}).values():
+            conn.subscriptions.discard(thread_id)
+
+    def subscribe(self, conn: Connection, thread_id: str) -> None:
+        self._subs.setdefault(thread_id, {})[conn.id] = conn
+        conn.subscriptions.add(thread_id)
+
+    def unsubscribe(self, conn: Connection, thread_id: str) -> bool:
+        subs = self._subs.get(thread_id)
+        conn.subscriptions.discard(thread_id)
+        if not subs or conn.id not in subs:
+            return False
+        del subs[conn.id]
+        return True
+
+    def subscribers(self, thread_id: str) -> list[Connection]:
+        return list(self._subs.get(thread_id, {}).values())
+
+    def _connection_closed(self, conn: Connection) -> None:
+        for thread_id in list(conn.subscriptions):
+            self.unsubscribe(conn, thread_id)
+
+    # ---- routing ------------------------------------------------------------------
+
+    def _route(self, thread_id: str, event: ev.Event) -> None:
+        msg = event.msg
+        if isinstance(msg, ev.ExecApprovalRequest):
+            self._ask_approval(thread_id, msg)
+            return
+        if isinstance(msg, ev.ApprovalResolved):
+            self._approval_resolved(msg.approval_id)
+            return
+        notes = translate(thread_id, event)
+        if not notes:
+            return
+        subs = self._subs.get(thread_id)
+        for method, params, scope in notes:
+            if scope == "all":
+                self.server.broadcast(method, params)
+            elif subs:
+                for conn in list(subs.values()):
+                    conn.send_notification(method, params)
+
+    # ---- approvals ----------------------------------------------------------------
+
+    def _approval_params(self, thread_id: str, req: ev.ExecApprovalRequest) -> dict[str, Any]:
+        return {
+            "threadId": thread_id,
+            "turnId": req.turn_id,
+            "itemId": req.item_id,
+            "command": req.command,
+            "cwd": req.cwd,
+            "reason": req.reason,
+            "availableDecisions": ["accept", "acceptForSession", "decline", "cancel"],
+        }
+
+    def _ask_approval(self, thread_id: str, req: ev.ExecApprovalRequest) -> None:
+        pending = _PendingApproval(thread_id, req)
+        self._approvals[req.approval_id] = pending
+        for conn in self.subscribers(thread_id):
+            self._ask_one(pending, conn)
+
+    def _ask_one(self, pending: _PendingApproval, conn: Connection) -> None:
+        fut = conn.send_request(
+            "item/commandExecution/requestApproval",
+            self._approval_params(pending.thread_id, pending.request),
+        )
+        request_id = len(pending.asked)
+        pending.asked[conn.id] = (conn, request_id)
+        task = asyncio.ensure_future(self._await_decision(pending, conn, fut))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _await_decision(
+        self, pending: _PendingApproval, conn: Connection, fut: asyncio.Future[Any]
+    ) -> None:
+        try:
+            result = await fut
+        except Exception as exc:
+            log.info("approval request on connection %d ended: %s", conn.id, exc)
+            return
+        decision = "decline"
+        if isinstance(result, dict):
+            raw = result.get("decision")
+            if isinstance(raw, str):
+                decision = raw
+            elif isinstance(raw, dict) and raw:
+                decision = next(iter(raw))
+        thread = self.manager.find(pending.thread_id)
+        if thread is None or pending.request.approval_id not in self._approvals:
+            return
+        try:
+            thread.submit(ExecApproval(approval_id=pending.request.approval_id, decision=decision))
+        except Exception as exc:
+            log.info("late approval answer ignored: %s", exc)
+
+    def _approval_resolved(self, approval_id: str) -> None:
+        pending = self._approvals.pop(approval_id, None)
+        if pending is None:
+            return
+        for conn, request_id in pending.asked.values():
+            conn.send_notification(
+                "serverRequest/resolved",
+                {"threadId": pending.thread_id, "requestId": request_id},
+            )
+
+    def resend_pending_approvals(self, conn: Connection, thread_id: str) -> None:
+        """A connection rejoined a thread: ask it too about every open approval."""
+        for pending in list(self._approvals.values()):
+            if pending.thread_id == thread_id and conn.id not in pending.asked:
+                self._ask_one(pending, conn)

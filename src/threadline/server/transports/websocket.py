@@ -1,0 +1,146 @@
+"""Websocket listener: one JSON-RPC message per text frame, many connections at once.
+
+HTTP rules applied before the websocket handshake:
+
+* any request with an ``Origin`` header → ``403`` (browsers always send one; this
+  server is for local tools, not web pages);
+* ``GET /readyz`` and ``GET /healthz`` → ``200``;
+* with a token configured, the handshake must carry ``Authorization: Bearer <token>``
+  (compared in constant time) → else ``401``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from threadline.protocol.jsonrpc import MAX_MESSAGE_BYTES, JsonObject, decode_message, dumps
+from threadline.server.transports.base import Incoming, MessageChannel
+
+logger = logging.getLogger("threadline.server.websocket")
+
+HEALTH_PATHS = frozenset({"/readyz", "/healthz"})
+_FRAME_LIMIT = MAX_MESSAGE_BYTES + (6 << 20)
+"""Frames up to this size are read and answered with an error when over the message
+limit; larger ones close the connection with code 1009."""
+
+
+class WebSocketChannel:
+    """One accepted websocket connection."""
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+
+    @property
+    def peer(self) -> str:
+        addr = self._ws.remote_address
+        return f"ws:{addr[0]}:{addr[1]}" if addr else "ws"
+
+    async def incoming(self) -> AsyncIterator[Incoming]:
+        try:
+            async for frame in self._ws:
+                yield decode_message(frame)
+        except ConnectionClosed:
+            return
+
+    async def send(self, message: JsonObject) -> None:
+        await self._ws.send(dumps(message))
+
+    async def close(self, reason: str = "") -> None:
+        code = 1008 if reason else 1000
+        await self._ws.close(code, reason[:120])
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    @property
+    def http_base(self) -> str:
+        return "http" + self.url[2:]
+
+
+def _text(connection: ServerConnection, status: HTTPStatus, body: str) -> Response:
+    return connection.respond(status, body + "\n")
+
+
+def make_request_gate(token: str | None) -> Callable[[ServerConnection, Request], Response | None]:
+    """The ``process_request`` hook applying the HTTP rules in the module docstring."""
+    expected = f"Bearer {token}".encode() if token is not None else None
+
+    def gate(connection: ServerConnection, request: Request) -> Response | None:
+        if "Origin" in request.headers:
+            return _text(
+                connection,
+                HTTPStatus.FORBIDDEN,
+                "Forbidden: requests with an Origin header are refused",
+            )
+        if request.path.split("?", 1)[0] in HEALTH_PATHS:
+            return _text(connection, HTTPStatus.OK, "ok")
+        if expected is not None:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return _text(
+                    connection,
+                    HTTPStatus.UNAUTHORIZED,
+                    "Unauthorized: a valid bearer token is required",
+                )
+        return None
+
+    return gate
+
+
+@contextlib.asynccontextmanager
+async def websocket_listener(
+    on_connection: Callable[[MessageChannel], Awaitable[None]],
+    host: str,
+    port: int,
+    *,
+    token: str | None = None,
+) -> AsyncIterator[tuple[Server, ListenAddress]]:
+    """Listen on ``host:port`` (``0`` = any free port); call ``on_connection`` per client.
+
+    Refuses a non-loopback ``host`` unless a ``token`` is given.
+    """
+    if not is_loopback(host) and token is None:
+        raise ValueError(
+            f"refusing to listen on non-loopback address {host!r} without --ws-token-file"
+        )
+
+    async def handler(ws: ServerConnection) -> None:
+        await on_connection(WebSocketChannel(ws))
+
+    async with serve(
+        handler,
+        host,
+        port,
+        process_request=make_request_gate(token),
+        max_size=_FRAME_LIMIT,
+        max_queue=64,
+    ) as server:
+        sockname = next(iter(server.sockets)).getsockname()
+        yield server, ListenAddress(host=str(sockname[0]), port=int(sockname[1]))

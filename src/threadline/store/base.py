@@ -1,0 +1,159 @@
+"""The storage interface core depends on.
+
+`ThreadStore` is everything `core` needs from persistence besides the per-thread
+rollout writer: the index behind ``thread/list`` (kept current on every write and
+rebuildable from the rollouts), lookup of a thread's rollout file, and the
+archive / name / memory-mode bookkeeping. Implementations: `LocalThreadStore`
+(rollouts under ``$THREADLINE_HOME`` plus ``state.sqlite``) and
+`MemoryThreadStore` (nothing on disk; for ephemeral use and tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+SortKey = Literal["created_at", "updated_at"]
+SortDirection = Literal["asc", "desc"]
+
+PREVIEW_MAX_CHARS = 200
+"""The preview column keeps at most this many characters of the first user message."""
+
+DEFAULT_LIST_LIMIT = 25
+MAX_LIST_LIMIT = 100
+
+
+class StoreError(Exception):
+    """A store operation failed; ``message`` is safe to show a client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StoreThreadNotFound(StoreError):
+    """No rollout (live or archived) exists for the thread id."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"no rollout found for thread id {thread_id}")
+        self.thread_id = thread_id
+
+
+class InvalidCursor(StoreError):
+    """A ``thread/list`` cursor that this store did not produce."""
+
+    def __init__(self, cursor: str) -> None:
+        super().__init__(f"invalid cursor: {cursor}")
+
+
+@dataclass(frozen=True, slots=True)
+class GitRecord:
+    sha: str | None = None
+    branch: str | None = None
+    origin_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    """One row of the index: what ``thread/list`` shows without opening the rollout."""
+
+    id: str
+    rollout_path: Path
+    created_at_ms: int
+    updated_at_ms: int
+    source: str
+    """Session source as Codex writes it in ``session_meta`` ("vscode", "cli", "exec", ...)."""
+    model_provider: str
+    cwd: str
+    cli_version: str = ""
+    originator: str = ""
+    name: str | None = None
+    preview: str = ""
+    archived: bool = False
+    archived_at_ms: int | None = None
+    forked_from_id: str | None = None
+    memory_mode: str | None = None
+    tokens_used: int = 0
+    model: str | None = None
+    reasoning_effort: str | None = None
+    git: GitRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    limit: int = DEFAULT_LIST_LIMIT
+    cursor: str | None = None
+    sort_key: SortKey = "created_at"
+    sort_direction: SortDirection = "desc"
+    model_providers: tuple[str, ...] | None = None
+    source_kinds: tuple[str, ...] | None = None
+    """Session source values to keep ("vscode", "cli", "exec", "appServer", "subAgent...")."""
+    archived: bool = False
+    cwds: tuple[str, ...] | None = None
+    search_term: str | None = None
+    excluded_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    records: list[ThreadRecord] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexReport:
+    indexed: int
+    skipped: int
+    """Files that could not be indexed (no session_meta, unreadable)."""
+    removed: int
+    """Rows dropped because their rollout no longer exists."""
+
+
+class ThreadStore(Protocol):
+    """Persistence as core sees it. Every method is safe to call from the event loop."""
+
+    @property
+    def home(self) -> Path: ...
+
+    async def upsert(self, record: ThreadRecord) -> None:
+        """Insert or replace the row for ``record.id``."""
+
+    async def note_activity(
+        self,
+        thread_id: str,
+        *,
+        updated_at_ms: int,
+        preview: str | None = None,
+        tokens_used: int | None = None,
+        model: str | None = None,
+        reasoning_effort: str | None = None,
+    ) -> None:
+        """Bump ``updated_at`` (and the given columns) after the rollout grew.
+
+        ``preview`` only fills an empty preview; it never replaces the first message.
+        """
+
+    async def get(self, thread_id: str, *, repair: bool = True) -> ThreadRecord | None:
+        """The row for ``thread_id``; with ``repair``, a missing or stale row is rebuilt
+        from the rollout file if one exists."""
+
+    async def find_rollout(self, thread_id: str) -> Path | None:
+        """The rollout path (live or archived) for ``thread_id``, or None."""
+
+    async def list(self, query: ListQuery) -> ListPage: ...
+
+    async def set_name(self, thread_id: str, name: str | None) -> None: ...
+
+    async def set_memory_mode(self, thread_id: str, mode: str) -> None: ...
+
+    async def archive(self, thread_id: str) -> ThreadRecord:
+        """Move the rollout into ``archived_sessions/`` and mark the row archived."""
+
+    async def unarchive(self, thread_id: str) -> ThreadRecord:
+        """Move the rollout back under ``sessions/YYYY/MM/DD`` and clear the flag."""
+
+    async def reindex(self) -> ReindexReport:
+        """Rebuild every row from the rollout files."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,62 @@
+"""Shared fixtures: the real app-server as a subprocess, with schema-checked messages."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.appserver import AppServerProcess, start_app_server  # noqa: E402
+from tests.support.schema import SchemaRegistry, registry  # noqa: E402
+
+AppServerFactory = Callable[..., Awaitable[AppServerProcess]]
+
+
+@pytest.fixture(scope="session")
+def schema() -> SchemaRegistry:
+    """The reference schema (fails loudly when the reference directory is missing)."""
+    return registry()
+
+
+@pytest_asyncio.fixture
+async def app_server(tmp_path: Path, schema: SchemaRegistry) -> AsyncIterator[AppServerFactory]:
+    """Factory: ``await app_server(transport="stdio"|"ws", home=…, env=…, config=[…], args=[…],
+    initialize=True, **client_info)`` → :class:`AppServerProcess`.
+
+    ``home`` defaults to a fresh ``tmp_path/"home"`` (THREADLINE_HOME); write a
+    ``config.toml`` there before starting to point the server at a mock model.
+    Every server→client message is validated; any violation fails the test at
+    teardown even if the test never looked at that message.
+    """
+    started: list[AppServerProcess] = []
+
+    async def start(**kwargs: Any) -> AppServerProcess:
+        home = kwargs.pop("home", None)
+        if home is None:
+            home = tmp_path / f"home{len(started) or ''}"
+            home.mkdir(exist_ok=True)
+        server = await start_app_server(home=Path(home), **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    problems: list[str] = []
+    for server in started:
+        await server.stop()
+        problems += [str(v) for v in server.violations()]
+    if problems:
+        pytest.fail("server sent non-conforming messages:\n" + "\n".join(problems[:5]))
+
+
+@pytest_asyncio.fixture
+async def stdio_server(app_server: AppServerFactory) -> AppServerProcess:
+    """A started, initialized stdio server (``stdio_server.client`` is the connection)."""
+    return await app_server()

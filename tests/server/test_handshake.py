@@ -1,0 +1,92 @@
+"""The initialize gate, identity in the initialize response, and stdio lifecycle."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AppServerFactory
+from threadline import __version__
+
+
+async def test_requests_before_initialize_are_refused(app_server: AppServerFactory) -> None:
+    server = await app_server(initialize=False)
+    client = server.client
+    for method in ("thread/list", "model/list", "thread/loaded/list"):
+        error = await client.request_error(method, {})
+        assert error == {"code": -32600, "message": "Not initialized"}
+    result = await client.initialize()
+    assert result["platformOs"] in {"linux", "macos", "windows"}
+    assert (await client.request("thread/loaded/list", {})) == {"data": [], "nextCursor": None}
+
+
+async def test_second_initialize_is_refused(stdio_server) -> None:  # type: ignore[no-untyped-def]
+    error = await stdio_server.client.request_error(
+        "initialize", {"clientInfo": {"name": "again", "version": "1"}}
+    )
+    assert error == {"code": -32600, "message": "Already initialized"}
+
+
+async def test_initialized_before_initialize_is_ignored(app_server: AppServerFactory) -> None:
+    server = await app_server(initialize=False)
+    client = server.client
+    await client.notify("initialized")
+    await client.initialize()
+    # Nothing was sent in answer to the early notification.
+    assert [m for m in client.received() if "id" not in m] == []
+    assert client.unread() == []
+
+
+async def test_initialize_response_identity(app_server: AppServerFactory, tmp_path: Path) -> None:
+    home = tmp_path / "custom-home"
+    home.mkdir()
+    server = await app_server(home=home, initialize=False)
+    result = await server.client.initialize(name="my_client", version="9.8.7")
+    agent = result["userAgent"]
+    assert agent.startswith(f"threadline/{__version__} (")
+    assert agent.endswith(" my_client/9.8.7")
+    assert platform.machine() in agent
+    assert result["codexHome"] == str(home)
+    assert result["platformFamily"] == ("windows" if os.name == "nt" else "unix")
+    # Nothing else is pushed right after initialize (no remoteControl notifications).
+    with pytest.raises(TimeoutError):
+        await server.client.next_message(timeout=0.3)
+
+
+async def test_initialize_with_bad_params(app_server: AppServerFactory) -> None:
+    server = await app_server(initialize=False)
+    error = await server.client.request_error("initialize", {"clientInfo": {"name": "x"}})
+    assert error == {"code": -32602, "message": "Invalid request: missing field `version`"}
+    # The failed initialize did not count: a proper one still works.
+    await server.client.initialize()
+
+
+async def test_stdin_eof_exits_zero_after_answering(app_server: AppServerFactory) -> None:
+    server = await app_server()
+    await server.client.send({"id": 500, "method": "account/read", "params": {}})
+    await server.close_stdin()
+    assert await server.wait() == 0
+    answer = await server.client.wait_for_answer(500, timeout=2)
+    assert answer["result"]["account"] is None
+    assert answer["result"]["requiresOpenaiAuth"] is False
+
+
+async def test_default_home_is_dot_threadline(app_server: AppServerFactory, tmp_path: Path) -> None:
+    fake_home = tmp_path / "user"
+    fake_home.mkdir()
+    env = {"HOME": str(fake_home), "THREADLINE_HOME": ""}
+    server = await app_server(env=env, initialize=False)
+    result = await server.client.initialize()
+    assert result["codexHome"] == str(fake_home / ".threadline")
+
+
+async def test_string_ids_and_jsonrpc_member(stdio_server) -> None:  # type: ignore[no-untyped-def]
+    client = stdio_server.client
+    await client.send(
+        {"jsonrpc": "2.0", "id": "req-abc", "method": "thread/loaded/list", "params": {}}
+    )
+    answer = await client.wait_for_answer("req-abc")
+    assert answer == {"id": "req-abc", "result": {"data": [], "nextCursor": None}}
