@@ -3,6 +3,9 @@
 Global options come before the sub-command, the way the official Codex SDK
 launches its binary: ``threadline --config k=v … app-server --listen stdio://``.
 Each command group lives in its own module and is registered in :func:`build_app`.
+
+Exit codes: 0 success, 1 a failed turn or operation, 2 a usage or configuration
+error, 130 a turn interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
 
 from threadline import __version__
+from threadline.core.config import ConfigError
+from threadline.core.config import parse_override as _parse_config_override
 
 __all__ = ["GlobalOptions", "app", "build_app", "main", "parse_override"]
 
@@ -33,21 +37,14 @@ class GlobalOptions:
 
 
 def parse_override(raw: str) -> tuple[str, Any]:
-    """``key=value`` → ``(key, value)``; the value is parsed as TOML when it can be, else a string.
+    """``key=value`` → ``(dotted key, value)``; the value is TOML when it parses, else a string.
 
-    ``model="o3"`` → ``("model", "o3")``; ``sandbox_workspace_write.network_access=true``
-    → ``(…, True)``; ``model=o3`` (not valid TOML) → ``("model", "o3")``.
+    ``model="o3"`` and ``model=o3`` both give ``("model", "o3")``;
+    ``sandbox_workspace_write.network_access=true`` gives ``(…, True)``.
+    Raises :class:`~threadline.core.config.ConfigError` for a malformed override.
     """
-    key, sep, value = raw.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise typer.BadParameter(f"expected key=value, got {raw!r}", param_hint="--config")
-    text = value.strip()
-    try:
-        parsed: Any = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = text
-    return key, parsed
+    path, value = _parse_config_override(raw)
+    return ".".join(path), value
 
 
 def _version_callback(value: bool) -> None:
@@ -71,6 +68,7 @@ def build_app() -> typer.Typer:
         help="Durable, resumable agent threads, served over the Codex app-server v2 protocol.",
         no_args_is_help=True,
         add_completion=False,
+        pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
@@ -98,14 +96,17 @@ def build_app() -> typer.Typer:
     ) -> None:
         _configure_logging()
         raw = tuple(config or ())
-        ctx.obj = GlobalOptions(
-            config_overrides=raw,
-            profile=profile,
-            parsed_overrides=tuple(parse_override(item) for item in raw),
-        )
+        try:
+            parsed = tuple(parse_override(item) for item in raw)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        ctx.obj = GlobalOptions(config_overrides=raw, profile=profile, parsed_overrides=parsed)
 
-    from threadline.cli import app_server
+    from threadline.cli import app_server, exec_cmd, threads
 
+    exec_cmd.register(cli)
+    threads.register(cli)
     app_server.register(cli)
     return cli
 

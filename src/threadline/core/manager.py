@@ -7,21 +7,43 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from threadline import __version__
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest, ThreadNotFound
+from threadline.core.persistence import (
+    IndexKeeper,
+    Restored,
+    check_rollout_path,
+    check_thread_id,
+    fork_lines,
+    load_rollout,
+    ms_of_timestamp,
+    record_for,
+)
 from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
-from threadline.protocol.rollout import BaseInstructions, SessionMeta, format_rollout_timestamp
-from threadline.rollout.paths import new_thread_id, rollout_path_for
+from threadline.protocol.items import ResponseItem
+from threadline.protocol.rollout import (
+    BaseInstructions,
+    EventMsg,
+    RolloutLine,
+    SessionMeta,
+    dump_line_json,
+    format_rollout_timestamp,
+)
+from threadline.protocol.v2.turn import Turn
+from threadline.rollout.history import reconstruct
+from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, new_thread_id, rollout_path_for
 from threadline.rollout.policy import PersistencePolicy
+from threadline.rollout.reader import read_rollout
 from threadline.rollout.writer import RolloutWriter
+from threadline.store.base import ListPage, ListQuery, ReindexReport, ThreadRecord, ThreadStore
 from threadline.tools.plan import UpdatePlanTool
 from threadline.tools.registry import ToolRegistry
 
@@ -66,6 +88,7 @@ class ThreadManager:
         config: Config | None = None,
         *,
         client_factory: ClientFactory | None = None,
+        store: ThreadStore | None = None,
     ) -> None:
         if config is None:
             from threadline.core.config import load_config
@@ -77,6 +100,13 @@ class ThreadManager:
         self._clients: dict[str, ModelClient] = {}
         self._threads: dict[str, Thread] = {}
         self._on_loaded: list[Callable[[Thread], None]] = []
+        if store is None:
+            from threadline.store.local import LocalThreadStore
+
+            store = LocalThreadStore(self.home)
+        self.store: ThreadStore = store
+        self._index = IndexKeeper(store, __version__)
+        self._usage_owner: dict[str, str | None] = {}
 
     # ---- lookup ---------------------------------------------------------------------
 
@@ -198,6 +228,7 @@ class ThreadManager:
 
     def _register(self, thread: Thread) -> None:
         self._threads[thread.id] = thread
+        self._index.attach(thread)
         for cb in list(self._on_loaded):
             try:
                 cb(thread)
@@ -210,6 +241,10 @@ class ThreadManager:
         thread = self._threads.pop(thread_id, None)
         if thread is not None:
             await thread.shutdown_and_wait()
+            self._index.schedule(thread)
+            await self._index.drain()
+            self._index.forget(thread_id)
+            self._usage_owner.pop(thread_id, None)
 
     async def shutdown(self) -> None:
         threads = list(self._threads.values())
@@ -217,8 +252,324 @@ class ThreadManager:
         for thread in threads:
             with contextlib.suppress(Exception):
                 await thread.shutdown_and_wait()
+            self._index.schedule(thread)
+        with contextlib.suppress(Exception):
+            await self._index.drain()
+        with contextlib.suppress(Exception):
+            await self.store.close()
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
         self._clients.clear()
         await asyncio.sleep(0)
+
+    # ---- persistence: resume / fork ---------------------------------------------------
+
+    def usage_owner(self, thread_id: str) -> str | None:
+        """The turn the restored token usage belongs to (set by resume and fork)."""
+        return self._usage_owner.get(thread_id)
+
+    async def locate_rollout(self, thread_id: str) -> Path:
+        """The rollout of ``thread_id`` (validated), or the reference errors."""
+        canonical = check_thread_id(thread_id)
+        path = await self.store.find_rollout(canonical)
+        if path is None or not path.exists():
+            raise InvalidRequest(f"no rollout found for thread id {canonical}")
+        return path
+
+    def _is_archived(self, path: Path) -> bool:
+        return path.parent == self.home / ARCHIVED_SESSIONS_SUBDIR
+
+    async def resume_thread(
+        self,
+        thread_id: str | None = None,
+        *,
+        path: str | None = None,
+        history: list[ResponseItem] | None = None,
+        overrides: StartOptions | None = None,
+    ) -> Thread:
+        """Load a thread from its rollout (cold resume). Precedence: history > path > id.
+
+        A thread that is already loaded is returned as it is (rejoin); callers that
+        must reject a mismatched ``path`` or a ``history`` check :meth:`find` first.
+        """
+        opts = overrides or StartOptions()
+        if history is not None:
+            if not history:
+                raise InvalidRequest("history must not be empty")
+            thread = self.start_thread(opts)
+            await thread.inject_response_items(history)
+            return thread
+        if path:
+            rollout_path = check_rollout_path(self.home, path)
+            if not rollout_path.exists():
+                raise InvalidRequest(f"failed to load rollout `{path}`: no such file")
+        elif thread_id:
+            existing = self._threads.get(thread_id)
+            if existing is not None:
+                return existing
+            rollout_path = await self.locate_rollout(thread_id)
+        else:
+            raise InvalidRequest("thread/resume needs a threadId, a path or a history")
+        if self._is_archived(rollout_path):
+            raise InvalidRequest(
+                f"thread {thread_id or rollout_path.name} is archived; unarchive it before resuming"
+            )
+        restored = await load_rollout(rollout_path)
+        loaded = self._threads.get(restored.thread_id)
+        if loaded is not None:
+            return loaded
+        return await self._spawn_restored(restored, opts)
+
+    async def _spawn_restored(self, restored: Restored, opts: StartOptions) -> Thread:
+        recon = restored.recon
+        meta = recon.meta
+        assert meta is not None
+        record = await self.store.get(meta.id, repair=False)
+        settings = self._restored_settings(restored, opts, record)
+        client = self.client_for(settings.model_provider)
+        sink = RolloutWriter.resume(
+            restored.path,
+            policy=PersistencePolicy(extended=settings.persist_extended_history),
+            fsync=self.config.rollout_fsync,
+        )
+        created = ms_of_timestamp(meta.timestamp, restored.path.stat().st_mtime) / 1000
+        thread = Thread(
+            thread_id=meta.id,
+            settings=settings,
+            client=client,
+            sink=sink,
+            tools=self.tools_for(settings),
+            history=recon.history,
+            token_info=recon.token_info,
+            turns=recon.turns,
+            features=dict(self.config.features),
+            created_at=created,
+            name=recon.name or (record.name if record else None),
+            forked_from_id=meta.forked_from_id,
+            preview=recon.preview,
+        )
+        thread.updated_at = restored.path.stat().st_mtime
+        self._usage_owner[thread.id] = recon.usage_turn_id
+        if record is None or record.rollout_path != restored.path:
+            await self.store.upsert(record_for(thread, restored.path, cli_version=meta.cli_version))
+        self._register(thread)
+        return thread
+
+    def _restored_settings(
+        self, restored: Restored, opts: StartOptions, record: ThreadRecord | None
+    ) -> ThreadSettings:
+        meta = restored.recon.meta
+        assert meta is not None
+        merged = opts
+        if opts.cwd is None and meta.cwd:
+            merged = replace(merged, cwd=meta.cwd if Path(meta.cwd).is_dir() else None)
+        if opts.source == "vscode" and isinstance(meta.source, str):
+            merged = replace(merged, source=meta.source)
+        provider = opts.model_provider or self.default_provider_id()
+        same_provider = meta.model_provider in (None, provider)
+        if opts.model is None and opts.model_provider is None and same_provider:
+            persisted = restored.recon.model or (record.model if record else None)
+            if persisted:
+                merged = replace(merged, model=persisted)
+            effort = record.reasoning_effort if record else None
+            if opts.reasoning_effort is None and effort:
+                merged = replace(merged, reasoning_effort=effort)
+        settings = self.settings_for(merged)
+        if meta.memory_mode:
+            settings = replace(settings, memory_mode=meta.memory_mode)
+        return settings
+
+    async def fork_thread(
+        self,
+        thread_id: str | None = None,
+        *,
+        path: str | None = None,
+        overrides: StartOptions | None = None,
+        ephemeral: bool = False,
+    ) -> Thread:
+        """A new thread whose history is a copy of the source's persisted history.
+
+        The source is read from disk, so a running source keeps going undisturbed.
+        A source that ends mid-turn is copied with an interruption marker.
+        """
+        opts = replace(overrides or StartOptions(), ephemeral=ephemeral)
+        if path:
+            source_path = check_rollout_path(self.home, path)
+            if not source_path.exists():
+                raise InvalidRequest(f"failed to load rollout `{path}`: no such file")
+        elif thread_id:
+            source_path = await self.locate_rollout(thread_id)
+        else:
+            raise InvalidRequest("thread/fork needs a threadId or a path")
+        source = await load_rollout(source_path)
+        lines, _ = fork_lines(source)
+        parent = source.recon.meta
+        assert parent is not None
+        opts_cwd = opts if opts.cwd is not None else replace(opts, cwd=parent.cwd or None)
+        if opts_cwd.cwd is not None and not Path(opts_cwd.cwd).is_dir():
+            opts_cwd = replace(opts_cwd, cwd=None)
+        settings = self.settings_for(opts_cwd)
+        client = self.client_for(settings.model_provider)
+        new_id = new_thread_id()
+        now = datetime.now(UTC)
+        sink: RolloutSink
+        if settings.ephemeral:
+            sink = NullSink()
+        else:
+            meta = SessionMeta(
+                id=new_id,
+                timestamp=format_rollout_timestamp(now),
+                cwd=settings.cwd,
+                originator=settings.originator,
+                cli_version=__version__,
+                source=settings.session_source,
+                model_provider=settings.model_provider,
+                base_instructions=BaseInstructions(text=settings.base_instructions),
+                forked_from_id=parent.id,
+            )
+            writer = RolloutWriter.create(
+                rollout_path_for(self.home, new_id, now.astimezone()),
+                meta,
+                policy=PersistencePolicy(extended=settings.persist_extended_history),
+                fsync=self.config.rollout_fsync,
+            )
+            await writer.materialize()
+            await writer.append(lines)
+            await writer.flush()
+            sink = writer
+        copied = replace(source.rollout, lines=lines, own_start=0)
+        recon = await asyncio.to_thread(reconstruct, copied)
+        thread = Thread(
+            thread_id=new_id,
+            settings=settings,
+            client=client,
+            sink=sink,
+            tools=self.tools_for(settings),
+            history=recon.history,
+            token_info=recon.token_info,
+            turns=recon.turns,
+            features=dict(self.config.features),
+            created_at=now.timestamp(),
+            name=None,
+            forked_from_id=parent.id,
+            preview=recon.preview,
+        )
+        self._usage_owner[new_id] = recon.usage_turn_id
+        self._register(thread)
+        if not settings.ephemeral and sink.path is not None:
+            await self.store.upsert(record_for(thread, sink.path, cli_version=__version__))
+        return thread
+
+    # ---- persistence: list / read / name / archive ------------------------------------
+
+    async def list_threads(self, query: ListQuery) -> ListPage:
+        return await self.store.list(query)
+
+    async def read_thread(
+        self, thread_id: str, *, include_turns: bool = True
+    ) -> tuple[ThreadRecord, list[Turn]]:
+        """The index row and (optionally) the turns of a thread, loaded or not."""
+        canonical = check_thread_id(thread_id)
+        loaded = self._threads.get(canonical)
+        if loaded is not None and loaded.settings.ephemeral:
+            if include_turns:
+                raise InvalidRequest("ephemeral threads do not support includeTurns")
+            raise InvalidRequest(f"thread {canonical} is ephemeral and has no rollout")
+        record = await self.store.get(canonical)
+        if record is None:
+            if loaded is not None:
+                path = loaded.rollout_path()
+                assert path is not None
+                return record_for(loaded, path, cli_version=__version__), (
+                    list(loaded.turns) if include_turns else []
+                )
+            raise InvalidRequest(f"no rollout found for thread id {canonical}")
+        if not include_turns:
+            return record, []
+        if loaded is not None:
+            return record, list(loaded.turns)
+        restored = await load_rollout(record.rollout_path)
+        return record, restored.recon.turns
+
+    async def latest_thread_id(self, cwd: str | None = None) -> str | None:
+        page = await self.store.list(
+            ListQuery(limit=1, sort_key="updated_at", cwds=(cwd,) if cwd else None)
+        )
+        return page.records[0].id if page.records else None
+
+    async def set_thread_name(self, thread_id: str, name: str | None) -> None:
+        canonical = check_thread_id(thread_id)
+        clean = name.strip() if name is not None else None
+        if clean == "":
+            clean = None
+        event = EventMsg.model_validate({"type": "thread_name_updated", "thread_id": canonical, "thread_name": clean})
+        loaded = self._threads.get(canonical)
+        if loaded is not None:
+            loaded.name = clean
+            if loaded.rollout_materialized:
+                await loaded.record_rollout_items([event])
+        else:
+            path = await self.locate_rollout(canonical)
+            line = RolloutLine(
+                timestamp=format_rollout_timestamp(datetime.now(UTC)),
+                type="event_msg",
+                payload=event.dump(),
+            )
+            await asyncio.to_thread(_append_line, path, line)
+        await self.store.set_name(canonical, clean)
+
+    async def set_memory_mode(self, thread_id: str, mode: str) -> None:
+        canonical = check_thread_id(thread_id)
+        loaded = self._threads.get(canonical)
+        if loaded is not None:
+            await loaded.set_thread_memory_mode(mode)
+        else:
+            if mode not in ("enabled", "disabled"):
+                raise InvalidRequest(f"unknown memory mode {mode!r}; expected enabled or disabled")
+            await self.locate_rollout(canonical)
+        await self.store.set_memory_mode(canonical, mode)
+
+    async def archive_thread(self, thread_id: str) -> ThreadRecord:
+        canonical = check_thread_id(thread_id)
+        path = await self.locate_rollout(canonical)
+        if self._is_archived(path):
+            raise InvalidRequest(f"thread {canonical} is already archived")
+        if canonical in self._threads:
+            await self.unload(canonical)
+        return await self.store.archive(canonical)
+
+    async def unarchive_thread(self, thread_id: str) -> ThreadRecord:
+        canonical = check_thread_id(thread_id)
+        path = await self.locate_rollout(canonical)
+        if not self._is_archived(path):
+            raise InvalidRequest(f"thread {canonical} is not archived")
+        return await self.store.unarchive(canonical)
+
+    async def rollback_thread(self, thread_id: str, num_turns: int) -> Thread:
+        """Drop the newest ``num_turns`` user turns from the model history (marker persisted)."""
+        thread = self.get(thread_id)
+        if num_turns < 1:
+            raise InvalidRequest("numTurns must be >= 1")
+        if thread.active is not None:
+            raise InvalidRequest("cannot roll back while a turn is running")
+        path = thread.rollout_path()
+        if path is None or not thread.rollout_materialized:
+            raise InvalidRequest(f"thread {thread.id} has no persisted turns to roll back")
+        event = EventMsg.model_validate({"type": "thread_rolled_back", "num_turns": num_turns})
+        await thread.record_rollout_items([event])
+        rollout = await asyncio.to_thread(read_rollout, path)
+        recon = await asyncio.to_thread(reconstruct, rollout)
+        thread.replace_history(recon.history, recon.turns)
+        return thread
+
+    async def reindex(self) -> ReindexReport:
+        return await self.store.reindex()
+
+    async def drain_index(self) -> None:
+        await self._index.drain()
+
+
+def _append_line(path: Path, line: RolloutLine) -> None:
+    with path.open("ab") as handle:
+        handle.write((dump_line_json(line) + "\n").encode("utf-8"))

@@ -35,7 +35,7 @@ from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
 from threadline.protocol.ops import ExecApproval, Interrupt, Op, Shutdown, ThreadRollback, UserTurn
-from threadline.protocol.rollout import EventMsg, TurnContextItem
+from threadline.protocol.rollout import EventMsg, RolloutItem, TurnContextItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import (
     ImageUserInput,
@@ -356,6 +356,21 @@ class Thread:
 
     async def flush_rollout(self) -> None:
         await self._sink.flush()
+
+    async def record_rollout_items(self, items: Sequence[RolloutItem]) -> None:
+        """Append items to this thread's rollout and flush them (rename, rollback)."""
+        await self._sink.append(items)
+        if self._sink.materialized:
+            await self._sink.flush()
+
+    def replace_history(
+        self, history: Sequence[ResponseItem], turns: Sequence[Turn]
+    ) -> None:
+        """Swap in a rebuilt history and turn list (after a rollback); idle threads only."""
+        if self.active is not None:
+            raise InvalidRequest("cannot replace history while a turn is running")
+        self.history = list(history)
+        self.turns = list(turns)
 
     async def set_thread_memory_mode(self, mode: str) -> None:
         if mode not in ("enabled", "disabled"):

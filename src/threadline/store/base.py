@@ -99,6 +99,10 @@ class ListQuery:
 class ListPage:
     records: list[ThreadRecord] = field(default_factory=list)
     next_cursor: str | None = None
+    """Pass back as ``cursor`` (same sort key and direction) for the next page; None at the end."""
+    backwards_cursor: str | None = None
+    """Pass as ``cursor`` with the opposite direction to walk back from this page's first row
+    (inclusive of its timestamp, like Codex's ``backwardsCursor``); None for an empty page."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,14 @@ def build_method_table(manager: ThreadManager, runtime: Runtime | None = None) -
     register_basic(table, manager)
     if runtime is not None:
         from threadline.server.handlers.meta import register_meta
+        from threadline.server.handlers.persistence import register_persistence
         from threadline.server.handlers.threads import register_threads
         from threadline.server.handlers.turns import register_turns
 
         register_threads(table, runtime)
         register_turns(table, runtime)
         register_meta(table, runtime)
+        register_persistence(table, runtime)
     if os.environ.get("THREADLINE_TEST_SLOW_METHOD") == "1":
         register_test_methods(table)
     return table
