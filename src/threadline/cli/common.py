@@ -13,6 +13,7 @@ from rich.console import Console
 from threadline.core.config import Config, ConfigError, load_config
 from threadline.core.errors import CoreError, InvalidRequest
 from threadline.core.manager import ThreadManager
+from threadline.store.base import StoreError
 
 T = TypeVar("T")
 
@@ -72,5 +73,7 @@ def run_with_manager(config: Config, body: Callable[[ThreadManager], Awaitable[T
         fail(exc.message, EXIT_FAILED)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    except StoreError as exc:
+        fail(exc.message, EXIT_FAILED)
     except OSError as exc:
         fail(str(exc), EXIT_FAILED)

@@ -1,0 +1,471 @@
+"""``threadline exec``: run one turn headless; ``exec resume``; ``fork``.
+
+``threadline exec [OPTIONS] PROMPT`` starts a thread in the current directory
+(or ``--cd``), runs one turn and streams it (see :mod:`threadline.cli.render`).
+``threadline exec resume THREAD_ID PROMPT`` and ``threadline exec resume --last
+PROMPT`` continue an earlier thread; ``threadline fork THREAD_ID [PROMPT]``
+copies one into a new thread.
+
+Ctrl-C interrupts the running turn the way ``turn/interrupt`` does (the rollout
+records the abort) and the command exits 130; a second Ctrl-C gives up waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+import typer.core
+
+from threadline.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    cli_config,
+    err_console,
+    fail,
+    run_with_manager,
+)
+from threadline.cli.render import HumanRenderer, JsonRenderer, Renderer, usage_delta
+from threadline.core.config import Config
+from threadline.core.manager import StartOptions, ThreadManager
+from threadline.core.thread import Thread
+from threadline.protocol import events as ev
+from threadline.protocol.ops import ExecApproval, UserTurn
+from threadline.protocol.v2.item import LocalImageUserInput, TextUserInput, UserInput
+
+EXEC_SOURCE = "exec"
+EXEC_ORIGINATOR = "threadline_exec"
+_DEFAULT_SUBCOMMAND = "run"
+
+
+class SandboxChoice(str, Enum):
+    read_only = "read-only"
+    workspace_write = "workspace-write"
+    danger_full_access = "danger-full-access"
+
+
+class ApprovalChoice(str, Enum):
+    untrusted = "untrusted"
+    on_failure = "on-failure"
+    on_request = "on-request"
+    never = "never"
+
+
+class _ExecGroup(typer.core.TyperGroup):
+    """``exec PROMPT`` runs the hidden default command; ``exec resume …`` the sub-command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = [_DEFAULT_SUBCOMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
+# ---- shared options ---------------------------------------------------------------------
+
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model to use (default: the provider's).")
+]
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option("--provider", help="Model provider id: openai, ollama, local, or one from config."),
+]
+SandboxOpt = Annotated[
+    SandboxChoice | None, typer.Option("--sandbox", "-s", help="Sandbox for commands.")
+]
+ApprovalOpt = Annotated[
+    ApprovalChoice | None,
+    typer.Option("--ask-for-approval", "-a", help="When commands need your approval."),
+]
+CdOpt = Annotated[
+    Path | None,
+    typer.Option("--cd", "-C", help="Working directory for the thread (default: current)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON event per line.")]
+ImageOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--image", "-i", help="Attach an image file to the prompt (repeatable)."),
+]
+EphemeralOpt = Annotated[
+    bool, typer.Option("--ephemeral", help="Do not save the thread to disk.")
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _RunOptions:
+    model: str | None = None
+    provider: str | None = None
+    sandbox: str | None = None
+    approval: str | None = None
+    cwd: str | None = None
+    json: bool = False
+    images: tuple[Path, ...] = ()
+    ephemeral: bool = False
+
+    def start_options(self) -> StartOptions:
+        return StartOptions(
+            cwd=self.cwd,
+            model=self.model,
+            model_provider=self.provider,
+            approval_policy=self.approval,
+            sandbox_mode=self.sandbox,
+            ephemeral=self.ephemeral,
+            source=EXEC_SOURCE,
+            originator=EXEC_ORIGINATOR,
+        )
+
+
+def _run_options(
+    model: str | None,
+    provider: str | None,
+    sandbox: SandboxChoice | None,
+    approval: ApprovalChoice | None,
+    cd: Path | None,
+    json_out: bool,
+    images: list[Path] | None,
+    ephemeral: bool = False,
+) -> _RunOptions:
+    cwd: str | None = None
+    if cd is not None:
+        target = cd.expanduser().resolve()
+        if not target.is_dir():
+            fail(f"--cd: {target} is not a directory", EXIT_USAGE)
+        cwd = str(target)
+    resolved: list[Path] = []
+    for image in images or []:
+        path = image.expanduser().resolve()
+        if not path.is_file():
+            fail(f"--image: {path} is not a file", EXIT_USAGE)
+        resolved.append(path)
+    return _RunOptions(
+        model=model,
+        provider=provider,
+        sandbox=sandbox.value if sandbox is not None else None,
+        approval=approval.value if approval is not None else None,
+        cwd=cwd,
+        json=json_out,
+        images=tuple(resolved),
+        ephemeral=ephemeral,
+    )
+
+
+def _read_prompt(prompt: str | None) -> str:
+    """The prompt argument, or stdin when it is ``-`` or missing and stdin is piped."""
+    if prompt is None or prompt == "-":
+        if sys.stdin.isatty():
+            fail("no prompt given (pass it as an argument, or pipe it on stdin)", EXIT_USAGE)
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        fail("the prompt is empty", EXIT_USAGE)
+    return prompt
+
+
+def _user_items(prompt: str, images: tuple[Path, ...]) -> list[UserInput]:
+    items: list[UserInput] = [TextUserInput(text=prompt)]
+    items += [LocalImageUserInput(path=str(p)) for p in images]
+    return items
+
+
+def _notice(config: Config, opts: _RunOptions) -> None:
+    if opts.provider is not None:
+        return
+    from threadline.core.providers import default_provider_notice
+
+    line = default_provider_notice(config)
+    if line:
+        err_console().print(line, style="dim", soft_wrap=True, highlight=False, markup=False)
+
+
+# ---- running a turn ---------------------------------------------------------------------
+
+
+class _Approvals:
+    """Answers the thread's approval requests: ask on a terminal, otherwise decline."""
+
+    def __init__(self, thread: Thread, renderer: Renderer) -> None:
+        self._thread = thread
+        self._renderer = renderer
+        self._interactive = sys.stdin.isatty()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    def on_event(self, event: ev.Event) -> None:
+        if isinstance(event.msg, ev.ExecApprovalRequest):
+            task = asyncio.get_running_loop().create_task(self._answer(event.msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, request: ev.ExecApprovalRequest) -> None:
+        if self._interactive:
+            async with self._lock:  # one question at a time
+                decision = await asyncio.to_thread(_ask, request)
+            why = "answered on the terminal"
+        else:
+            decision = "decline"
+            why = (
+                "stdin is not a terminal, so nobody can approve it; "
+                "use --ask-for-approval never to run commands without asking"
+            )
+            self._renderer.note(
+                f"threadline: the agent asked to run `{request.command}`; declined because {why}"
+            )
+        self._renderer.approval(request, decision, why)
+        with contextlib.suppress(Exception):
+            self._thread.submit(ExecApproval(approval_id=request.approval_id, decision=decision))
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+_ANSWERS = {
+    "y": "accept",
+    "yes": "accept",
+    "a": "acceptForSession",
+    "always": "acceptForSession",
+    "n": "decline",
+    "no": "decline",
+    "c": "cancel",
+    "cancel": "cancel",
+}
+
+
+def _ask(request: ev.ExecApprovalRequest) -> str:
+    console = err_console()
+    console.print(f"\n[bold yellow]The agent wants to run:[/] [bold]{request.command}[/]")
+    console.print(f"  in {request.cwd}" + (f" — {request.reason}" if request.reason else ""))
+    for _ in range(5):
+        console.print("Allow? [y]es / [a]lways this session / [n]o / [c]ancel turn: ", end="")
+        try:
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            return "decline"
+        if not line:
+            return "decline"
+        answer = _ANSWERS.get(line.strip().lower())
+        if answer is not None:
+            return answer
+    return "decline"
+
+
+async def run_turn(thread: Thread, items: list[UserInput], renderer: Renderer) -> int:
+    """Run one turn of ``thread``, rendering its events; returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    approvals = _Approvals(thread, renderer)
+    remove_render = thread.add_listener(renderer.on_event)
+    remove_approvals = thread.add_listener(approvals.on_event)
+    interrupts = 0
+    pending: set[asyncio.Task[Any]] = set()
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            renderer.note("second Ctrl-C: leaving without waiting for the turn to stop")
+            os._exit(EXIT_INTERRUPTED)
+        renderer.note("interrupting the turn (Ctrl-C again to quit at once)…")
+        if thread.active is not None:
+            task = loop.create_task(_interrupt(thread))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    installed = _install_sigint(loop, on_sigint)
+    before = thread.token_usage_info()
+    try:
+        thread.start_turn(UserTurn(items=items))
+        if interrupts:
+            await _interrupt(thread)
+        turn = await thread.wait_turn()
+        await thread.flush_rollout()
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+        approvals.cancel()
+        remove_approvals()
+        remove_render()
+    if turn is None:  # the turn ended before we could wait for it
+        turn = thread.turns[-1] if thread.turns else None
+    if turn is None:
+        renderer.close()
+        return EXIT_FAILED
+    after = thread.token_usage_info()
+    renderer.finished(turn, usage_delta(before, after), after)
+    renderer.close()
+    if turn.status == "completed":
+        return 0
+    if turn.status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED
+
+
+async def _interrupt(thread: Thread) -> None:
+    with contextlib.suppress(Exception):
+        await thread.interrupt()
+
+
+def _install_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> bool:
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
+
+
+def _renderer(json_out: bool) -> Renderer:
+    return JsonRenderer() if json_out else HumanRenderer(err=err_console())
+
+
+async def _run_on(thread: Thread, prompt: str, opts: _RunOptions) -> int:
+    renderer = _renderer(opts.json)
+    s = thread.settings
+    renderer.thread_started(thread.id, s.model, s.model_provider, s.cwd)
+    return await run_turn(thread, _user_items(prompt, opts.images), renderer)
+
+
+def _finish(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+
+def exec_run(
+    ctx: typer.Context,
+    prompt: Annotated[
+        str | None, typer.Argument(help="What to ask. '-' or nothing reads it from stdin.")
+    ] = None,
+    model: ModelOpt = None,
+    provider: ProviderOpt = None,
+    sandbox: SandboxOpt = None,
+    ask_for_approval: ApprovalOpt = None,
+    cd: CdOpt = None,
+    json_out: JsonOpt = False,
+    image: ImageOpt = None,
+    ephemeral: EphemeralOpt = False,
+) -> None:
+    """Start a thread, run one turn and print it. Also: `exec resume ID|--last PROMPT`."""
+    config = cli_config(ctx)
+    opts = _run_options(model, provider, sandbox, ask_for_approval, cd, json_out, image, ephemeral)
+    text = _read_prompt(prompt)
+    _notice(config, opts)
+
+    async def body(manager: ThreadManager) -> int:
+        thread = manager.start_thread(opts.start_options())
+        return await _run_on(thread, text, opts)
+
+    _finish(run_with_manager(config, body))
+
+
+def exec_resume(
+    ctx: typer.Context,
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[THREAD_ID] PROMPT", help="Thread id (unless --last), then the prompt."),
+    ] = None,
+    last: Annotated[
+        bool, typer.Option("--last", help="Resume the most recently updated thread.")
+    ] = False,
+    model: ModelOpt = None,
+    provider: ProviderOpt = None,
+    sandbox: SandboxOpt = None,
+    ask_for_approval: ApprovalOpt = None,
+    cd: CdOpt = None,
+    json_out: JsonOpt = False,
+    image: ImageOpt = None,
+) -> None:
+    """Continue an earlier thread with one more turn."""
+    config = cli_config(ctx)
+    opts = _run_options(model, provider, sandbox, ask_for_approval, cd, json_out, image)
+    words = list(args or [])
+    if last:
+        if len(words) > 1:
+            fail("with --last, give only the prompt", EXIT_USAGE)
+        thread_id: str | None = None
+        prompt = words[0] if words else None
+    else:
+        if not words:
+            fail("give a THREAD_ID (or --last) and a prompt", EXIT_USAGE)
+        if len(words) > 2:
+            fail("expected THREAD_ID PROMPT (quote the prompt)", EXIT_USAGE)
+        thread_id = words[0]
+        prompt = words[1] if len(words) > 1 else None
+    text = _read_prompt(prompt)
+
+    async def body(manager: ThreadManager) -> int:
+        target = thread_id
+        if target is None:
+            target = await manager.latest_thread_id()
+            if target is None:
+                fail("there is no thread to resume yet", EXIT_FAILED)
+        overrides = replace(opts.start_options(), source=EXEC_SOURCE)
+        thread = await manager.resume_thread(target, overrides=overrides)
+        return await _run_on(thread, text, opts)
+
+    _finish(run_with_manager(config, body))
+
+
+def fork(
+    ctx: typer.Context,
+    thread_id: Annotated[str, typer.Argument(help="The thread to copy.")],
+    prompt: Annotated[
+        str | None, typer.Argument(help="Optionally run one turn in the new thread.")
+    ] = None,
+    model: ModelOpt = None,
+    provider: ProviderOpt = None,
+    sandbox: SandboxOpt = None,
+    ask_for_approval: ApprovalOpt = None,
+    cd: CdOpt = None,
+    json_out: JsonOpt = False,
+    ephemeral: EphemeralOpt = False,
+) -> None:
+    """Copy a thread's history into a new thread (and optionally run a turn there)."""
+    config = cli_config(ctx)
+    opts = _run_options(model, provider, sandbox, ask_for_approval, cd, json_out, None, ephemeral)
+
+    async def body(manager: ThreadManager) -> int:
+        thread = await manager.fork_thread(
+            thread_id, overrides=opts.start_options(), ephemeral=opts.ephemeral
+        )
+        if prompt is not None:
+            return await _run_on(thread, prompt, opts)
+        if not opts.ephemeral:
+            await thread.ensure_rollout_materialized()
+            await thread.flush_rollout()
+        if opts.json:
+            import json
+
+            print(json.dumps({"type": "thread.forked", "thread_id": thread.id, "forked_from_id": thread_id}))
+        else:
+            print(thread.id)
+            err_console().print(
+                f"forked {thread_id} → {thread.id}; continue it with: "
+                f'threadline exec resume {thread.id} "…"',
+                style="dim",
+                markup=False,
+            )
+        return 0
+
+    _finish(run_with_manager(config, body))
+
+
+def register(cli: typer.Typer) -> None:
+    group = typer.Typer(
+        cls=_ExecGroup,
+        help="Run one agent turn headless: `exec PROMPT`, or `exec resume ID|--last PROMPT`.",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    group.command(_DEFAULT_SUBCOMMAND, hidden=True)(exec_run)
+    group.command("resume")(exec_resume)
+    cli.add_typer(group, name="exec")
+    cli.command("fork")(fork)
