@@ -27,9 +27,15 @@ def _copy_reference(home: Path) -> dict[str, Path]:
     return out
 
 
-def _last_token_info(path: Path, by_id: dict[str, Path]) -> dict[str, Any] | None:
-    """The newest token_count info, following a paginated fork into its parent."""
-    lines = [json.loads(raw) for raw in path.read_text().splitlines() if raw.strip()]
+def _last_token_info(
+    path: Path, by_id: dict[str, Path], end_byte: int | None = None
+) -> dict[str, Any] | None:
+    """The newest token_count info, following a paginated fork into its parent
+    (only up to the byte offset the fork's ``history_base`` names)."""
+    data = path.read_bytes()
+    if end_byte is not None:
+        data = data[:end_byte]
+    lines = [json.loads(raw) for raw in data.decode().splitlines() if raw.strip()]
     for line in reversed(lines):
         payload = line.get("payload") or {}
         if line.get("type") == "event_msg" and payload.get("type") == "token_count" and payload.get("info"):
@@ -37,7 +43,7 @@ def _last_token_info(path: Path, by_id: dict[str, Path]) -> dict[str, Any] | Non
     meta = lines[0]["payload"] if lines and lines[0]["type"] == "session_meta" else {}
     base = meta.get("history_base")
     if base and base.get("thread_id") in by_id:
-        return _last_token_info(by_id[base["thread_id"]], by_id)
+        return _last_token_info(by_id[base["thread_id"]], by_id, base.get("end_byte_offset"))
     return None
 
 
@@ -122,18 +128,18 @@ async def test_reference_threads_resume_and_fork_with_their_usage(
 
     # A Codex thread continues here; the model receives its earlier history.
     quiz = "01a21036-9187-74e1-bcad-4c760497a2ae"
-    mock_model.enqueue(text("Continuing.", usage=usage(input=10, output=1)))
-    await client.request("turn/start", {"threadId": quiz, "input": [{"type": "text", "text": "next?"}]})
-    await client.wait_for_notification(
-        "turn/completed", timeout=20, predicate=lambda p: p["threadId"] == quiz
-    )
-    sent = json.dumps(mock_model.requests[-1].body["input"])
     answers = []
     for raw in reference_home[quiz].read_text().splitlines():
         line = json.loads(raw)
         payload = line["payload"]
         if line["type"] == "response_item" and payload.get("role") == "assistant":
             answers.append(payload["content"][0]["text"])
+    mock_model.enqueue(text("Continuing.", usage=usage(input=10, output=1)))
+    await client.request("turn/start", {"threadId": quiz, "input": [{"type": "text", "text": "next?"}]})
+    await client.wait_for_notification(
+        "turn/completed", timeout=20, predicate=lambda p: p["threadId"] == quiz
+    )
+    sent = json.dumps(mock_model.requests[-1].body["input"])
     assert len(answers) == 3
     for answer in answers:
         assert json.dumps(answer)[1:-1] in sent

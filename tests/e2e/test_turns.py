@@ -107,6 +107,44 @@ def reference_turn_order(trace: str) -> list[str]:
     raise AssertionError(f"no complete turn in {trace}")
 
 
+def _undelta(names: list[str]) -> list[str]:
+    return [n for n in names if not n.endswith("/delta")]
+
+
+def reference_after(trace: str, method: str) -> list[str]:
+    """The s2c methods (deltas dropped) after the first ``method`` request up to ``turn/completed``."""
+    out: list[str] = []
+    seen = False
+    for line in (TRACES / trace).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        msg = record.get("msg") or {}
+        if record["dir"] == "c2s" and msg.get("method") == method:
+            seen = True
+            continue
+        if seen and record["dir"] == "s2c":
+            out.append(msg.get("method", "<answer>"))
+            if out[-1] == "turn/completed":
+                return _undelta(out)
+    raise AssertionError(f"no {method} in {trace}")
+
+
+def observed_after(client: AppServerClient, method: str) -> list[str]:
+    """Like :func:`reference_after` for the last ``method`` request this client sent."""
+    start = max(
+        i
+        for i, r in enumerate(client.records)
+        if r.direction == "c2s" and json.loads(r.message).get("method") == method
+    )
+    out: list[str] = []
+    for r in client.records[start + 1 :]:
+        if r.direction != "s2c":
+            continue
+        out.append(r.message.get("method", "<answer>"))
+        if out[-1] == "turn/completed":
+            break
+    return _undelta(out)
+
+
 def usage_numbers(params: dict[str, Any], which: str) -> tuple[int, int, int, int, int]:
     u = params["tokenUsage"][which]
     return (
@@ -292,6 +330,9 @@ async def test_steer_mid_turn(start_client: StartClient, mock_model: MockModel) 
     )
     assert result == {"turnId": turn_id}
     messages = await collect_turn(client, turn_id)
+    assert observed_after(client, "turn/steer") == reference_after(
+        "s07_steer_interrupt.jsonl", "turn/steer"
+    )
 
     first, second = mock_model.requests
     assert user_texts(second)[-2:] == ["Count slowly", "Also mention bananas."]
@@ -303,9 +344,13 @@ async def test_steer_mid_turn(start_client: StartClient, mock_model: MockModel) 
     completed = [p["item"] for p in of(messages, "item/completed")]
     assert [(i["type"], i.get("text")) for i in completed] == [
         ("userMessage", None),
+        ("userMessage", None),
         ("agentMessage", "Bananas noted."),
     ]
-    assert completed[0]["content"][0]["text"] == "Also mention bananas."
+    assert [i["content"][0]["text"] for i in completed[:2]] == [
+        "Count slowly",
+        "Also mention bananas.",
+    ]
     assert all(p["turnId"] == turn_id for p in of(messages, "item/completed"))
     assert not [p for p in of(messages, "item/completed") if p["item"]["id"] == "msg_slow"]
     # The aborted stream's usage is never counted.
@@ -368,6 +413,9 @@ async def test_interrupt_mid_stream(start_client: StartClient, mock_model: MockM
     messages = await collect_turn(client, turn_id)
     await mock_model.async_wait_for_disconnects(1)
     await asyncio.sleep(0.2)  # any stray delta would arrive now
+    assert observed_after(client, "turn/interrupt") == reference_after(
+        "s07_steer_interrupt.jsonl", "turn/interrupt"
+    )
 
     after = [r.message for r in client.records[answered_at:] if r.direction == "s2c"]
     assert not [m for m in after if m.get("method") == "item/agentMessage/delta"]

@@ -29,7 +29,6 @@ OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"
 DEFAULT_REQUEST_MAX_RETRIES = 4
 DEFAULT_STREAM_MAX_RETRIES = 5
 DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000
-DEFAULT_LOCAL_CONTEXT_WINDOW = 8192
 MAX_RETRIES_CAP = 100
 _OPENAI_DEFAULT_MODEL = "gpt-5.1-codex"
 
@@ -161,7 +160,7 @@ def build_model_client(config: Config, env: Mapping[str, str] | None = None) -> 
 
         return LocalModelClient(
             model_path=info.model_path,
-            n_ctx=config.model_context_window or DEFAULT_LOCAL_CONTEXT_WINDOW,
+            n_ctx=config.model_context_window,
             provider_id=info.id,
         )
     kwargs: dict[str, Any] = {

@@ -210,6 +210,7 @@ class Thread:
             if self.active is None:
                 raise NoActiveTurn("interrupt")
             self.active.interrupt.set()
+            self.active.release.set()  # nobody answers in between: end at once
             return self.active.id
         if isinstance(op, ExecApproval):
             fut = self._pending_approvals.pop(op.approval_id, None)
@@ -246,26 +247,40 @@ class Thread:
         """Start a turn, or steer the running one. Returns ``(turn_id, started)``."""
         if not op.items:
             raise EmptyInput()
-        if self.active is not None:
+        previous = self.active
+        if previous is not None and not previous.closing:
             return self.steer_input(op.items, None, op.client_user_message_id), False
+        # Idle, or the running turn is already writing its ending: a new turn follows it.
         self.settings = self.settings.with_turn_overrides(op.overrides)
+        loop = asyncio.get_running_loop()
         turn = ActiveTurn(id=new_thread_id(), started_at=time.time())
-        turn.done = asyncio.get_running_loop().create_future()
+        turn.done = loop.create_future()
+        turn.abort_ack = loop.create_future()
         self.active = turn
         runner = TurnRunner(self, turn)
+        after = self._turn_task if previous is not None else None
         self._turn_task = asyncio.create_task(
-            self._run_turn(runner, list(op.items), op.client_user_message_id),
+            self._run_turn(runner, list(op.items), op.client_user_message_id, after),
             name=f"turn-{turn.id}",
         )
         return turn.id, True
 
-    async def _run_turn(self, runner: TurnRunner, items: list[UserInput], cid: str | None) -> Turn:
+    async def _run_turn(
+        self,
+        runner: TurnRunner,
+        items: list[UserInput],
+        cid: str | None,
+        after: asyncio.Task[Turn] | None = None,
+    ) -> Turn:
         turn = runner.turn
+        if after is not None:
+            await asyncio.wait([after])
         try:
             result = await runner.run(items, cid)
         except asyncio.CancelledError:
-            self.active = None
-            self._set_status("idle")
+            if self.active is turn:
+                self.active = None
+                self._set_status("idle")
             raise
         except Exception as exc:
             log.exception("thread %s: turn %s crashed", self.id, turn.id)
@@ -286,7 +301,7 @@ class Thread:
         if not items:
             raise EmptyInput()
         turn = self.active
-        if turn is None:
+        if turn is None or turn.closing:
             raise NoActiveTurn("steer")
         if expected_turn_id is not None and expected_turn_id != turn.id:
             raise ExpectedTurnMismatch(expected_turn_id, turn.id)
@@ -296,16 +311,27 @@ class Thread:
         turn.steer.set()
         return turn.id
 
-    async def interrupt(self, expected_turn_id: str | None = None) -> Turn:
-        """Interrupt the running turn and wait until it has ended ``interrupted``."""
+    async def interrupt(self, expected_turn_id: str | None = None) -> str:
+        """Interrupt the running turn; returns its id once the interruption is accounted for.
+
+        The model stream (or tool call) has been cancelled and the usage event sent
+        when this returns; the turn's final events (status ``idle``, ``turn_completed``
+        with status ``interrupted``) follow right after the caller's next step, so an
+        answer the caller sends on return precedes them. Use :meth:`wait_turn` to wait
+        for the very end.
+        """
         turn = self.active
         if turn is None:
             raise NoActiveTurn("interrupt")
         if expected_turn_id is not None and expected_turn_id != turn.id:
             raise ExpectedTurnMismatch(expected_turn_id, turn.id, backticks=False)
         turn.interrupt.set()
-        assert turn.done is not None
-        return await asyncio.shield(turn.done)
+        assert turn.abort_ack is not None
+        try:
+            await asyncio.shield(turn.abort_ack)
+        finally:
+            asyncio.get_running_loop().call_soon(turn.release.set)
+        return turn.id
 
     async def wait_turn(self) -> Turn | None:
         """Wait for the running turn (if any) to end and return its final state."""
@@ -420,9 +446,13 @@ class Thread:
         """Interrupt a running turn, flush and close the rollout, stop accepting ops."""
         if self._closed:
             return
-        if self.active is not None:
+        turn = self.active
+        if turn is not None:
             with contextlib.suppress(Exception):
                 await self.interrupt()
+            if turn.done is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(turn.done)
         self._closed = True
         try:
             await self._sink.close()
@@ -539,7 +569,8 @@ class Thread:
                 self.turns[i] = full
                 break
         self.updated_at = time.time()
-        self.active = None
+        if self.active is turn:
+            self.active = None
         write_error: Exception | None = None
         try:
             await self._sink.flush()
@@ -553,6 +584,8 @@ class Thread:
         self._deliver(ev.Event(id=turn.id, msg=ev.TurnCompletedEvent(turn=snapshot)))
         if turn.done is not None and not turn.done.done():
             turn.done.set_result(snapshot)
+        if turn.abort_ack is not None and not turn.abort_ack.done():
+            turn.abort_ack.set_result(None)
         if write_error is not None:
             log.debug("turn %s ended with a pending rollout write", turn.id)
         return snapshot

@@ -8,6 +8,7 @@ cancels only the in-flight model stream or tool call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -61,6 +62,10 @@ TURN_ABORTED_MESSAGE = (
 )
 
 
+_RELEASE_TIMEOUT_S = 2.0
+"""How long an interrupted turn waits for its interrupter to answer before ending anyway."""
+
+
 class _Preempted(Exception):
     """The awaited step lost the race to a steer or an interrupt."""
 
@@ -74,6 +79,12 @@ class ActiveTurn:
     steer: asyncio.Event = field(default_factory=asyncio.Event)
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Future[Turn] | None = None
+    abort_ack: asyncio.Future[None] | None = None
+    """Resolved once an interrupt has been accounted for (or the turn ended anyway)."""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by the interrupter once it has answered; the interrupted turn then ends."""
+    closing: bool = False
+    """The turn is writing its ending; new input can no longer join it."""
     items: list[ThreadItem] = field(default_factory=list)
     last_agent_message: str | None = None
     first_token_at: float | None = None
@@ -127,11 +138,15 @@ class TurnRunner:
         try:
             await th._record_user_input(turn, items, client_id)
             while True:
-                if turn.interrupt.is_set():
+                try:
+                    # While an out-of-band elicitation holds the thread, nothing is sampled.
+                    await self._race(th._wait_unpaused(), steerable=False)
+                except _Preempted:
                     return await self._finish_interrupted()
                 await self._drain_pending()
+                if turn.interrupt.is_set():
+                    return await self._finish_interrupted()
                 try:
-                    await self._race(th._wait_unpaused(), steerable=False)
                     sample = await self._race(self._sample_once(), steerable=True)
                 except _Preempted:
                     if turn.interrupt.is_set():
@@ -152,11 +167,13 @@ class TurnRunner:
             return await self._finish_failed(exc)
 
     async def _drain_pending(self) -> None:
+        """Record steered input as user messages of this turn, in arrival order."""
         turn = self.turn
-        turn.steer.clear()
         while turn.pending_input:
             items, client_id = turn.pending_input.pop(0)
             await self.thread._record_user_input(turn, items, client_id)
+        # No await since the queue was seen empty: a steer after this point is a new one.
+        turn.steer.clear()
 
     async def _sample_once(self) -> _Sample:
         th = self.thread
@@ -343,6 +360,7 @@ class TurnRunner:
     async def _finish_completed(self) -> Turn:
         th = self.thread
         turn = self.turn
+        turn.closing = True
         snap = self._snapshot("completed")
         await th._emit(
             turn.id,
@@ -358,6 +376,7 @@ class TurnRunner:
     async def _finish_interrupted(self) -> Turn:
         th = self.thread
         turn = self.turn
+        turn.closing = True
         await th._record_history([user_text_message(TURN_ABORTED_MESSAGE)])
         info = th.token_info
         await th._emit(turn.id, ev.TokenCount(info=info, rate_limits=None))
@@ -373,11 +392,17 @@ class TurnRunner:
                 duration_ms=snap.duration_ms,
             ),
         )
+        # The interrupter answers its request now; the turn ends right after that answer.
+        if turn.abort_ack is not None and not turn.abort_ack.done():
+            turn.abort_ack.set_result(None)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(turn.release.wait(), _RELEASE_TIMEOUT_S)
         return await th._turn_finished(turn, snap)
 
     async def _finish_failed(self, exc: ModelError) -> Turn:
         th = self.thread
         turn = self.turn
+        turn.closing = True
         info: Any = "other"
         if isinstance(exc, ModelRetriesExhausted):
             info = {"responseTooManyFailedAttempts": {"httpStatusCode": exc.status_code}}
