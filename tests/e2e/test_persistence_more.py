@@ -171,3 +171,34 @@ async def test_memory_mode_set(launch_server: LaunchServer, mock_model: MockMode
     assert await client.request("thread/memoryMode/set", {"threadId": tid, "mode": "disabled"}) == {}
     err = await client.request_error("thread/memoryMode/set", {"threadId": tid, "mode": "sometimes"})
     assert err["code"] == -32600 and "sometimes" in err["message"]
+
+
+async def test_rollout_write_error_is_surfaced_and_suffix_retried(
+    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path
+) -> None:
+    """A file where today's sessions directory belongs makes the write fail: the client
+    hears about it, and once the obstacle is gone nothing is lost."""
+    from datetime import datetime
+
+    now = datetime.now().astimezone()
+    blocker = mock_home / "sessions" / f"{now:%Y}" / f"{now:%m}"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("in the way")
+    server = await launch_server()
+    client = server.client
+    tid = (await client.request("thread/start", {}))["thread"]["id"]
+    mock_model.enqueue(text("first reply"))
+    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "one"}]})
+    error = await client.wait_for_notification("error", timeout=20)
+    assert "rollout" in error["params"]["error"]["message"]
+    await client.wait_for_notification("turn/completed", timeout=20)
+    blocker.unlink()
+    mock_model.enqueue(text("second reply"))
+    await _run_turn(client, tid, "two")
+    read = await client.request("thread/read", {"threadId": tid, "includeTurns": True})
+    texts = [
+        item.get("text") or item.get("content", [{}])[0].get("text")
+        for turn in read["thread"]["turns"]
+        for item in turn["items"]
+    ]
+    assert texts == ["one", "first reply", "two", "second reply"]

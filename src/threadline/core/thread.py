@@ -97,6 +97,7 @@ class Thread:
         self.active: ActiveTurn | None = None
         self._context_recorded = bool(self.history)
         self._listeners: list[Listener] = []
+        self._write_failing = False
         self._status_listeners: list[Callable[[str, list[str]], None]] = []
         self._queue: asyncio.Queue[ev.Event] | None = None
         self._status = "idle"
@@ -172,8 +173,24 @@ class Thread:
         if payload_type in _PERSISTABLE:
             payload = msg.payload()
             if is_persisted_event(payload, extended=self.settings.persist_extended_history):
-                await self._sink.append([EventMsg.model_validate(payload)])
-        self._deliver(ev.Event(id=sub_id, msg=msg))
+                await self._persist([EventMsg.model_validate(payload)])
+        # Built without re-validation: ``msg`` is already a typed event (this is the delta hot path).
+        self._deliver(ev.Event.model_construct(id=sub_id, msg=msg))
+
+    async def _persist(self, items: Sequence[RolloutItem]) -> None:
+        """Queue rollout lines. A write failure never ends the turn: the writer keeps the
+        unwritten suffix for the next flush, and the client hears about it once."""
+        try:
+            await self._sink.append(items)
+        except Exception as exc:
+            if not self._write_failing:
+                log.error("thread %s: rollout write failed: %s", self.id, exc)
+                self._deliver(
+                    ev.Event(id="", msg=ev.ErrorEvent(message=f"failed to write rollout: {exc}"))
+                )
+            self._write_failing = True
+        else:
+            self._write_failing = False
 
     def _deliver(self, event: ev.Event) -> None:
         for listener in list(self._listeners):
@@ -466,7 +483,7 @@ class Thread:
 
     async def _record_history(self, items: list[ResponseItem]) -> None:
         self.history.extend(items)
-        await self._sink.append(items)
+        await self._persist(items)
 
     async def _record_context(self) -> None:
         s = self.settings
@@ -515,7 +532,7 @@ class Thread:
         self._deliver(ev.Event(id=turn.id, msg=ev.TurnStartedEvent(turn=live)))
         if not self._context_recorded:
             await self._record_context()
-        await self._sink.append(
+        await self._persist(
             [
                 TurnContextItem(
                     turn_id=turn.id,
