@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROMPT ?= Say hello and name one thing a thread remembers.
 
-.PHONY: demo test lint typecheck contracts unit bench clean
+.PHONY: demo test lint typecheck contracts unit bench bench-local clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ unit: $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python bench/jsonrpc_roundtrip.py
+
+## Time to first token and tokens/second of the embedded model on this machine.
+bench-local: $(VENV)/.stamp-run
+	$(BIN)/python bench/local_model.py
 
 clean:
 	rm -rf $(VENV)

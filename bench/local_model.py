@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import time
 from pathlib import Path
 
+from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS
 from threadline.model.base import ModelRequest, OutputTextDelta, ResponseCompleted
 from threadline.model.local import DEFAULT_LOCAL_MODEL, LocalModelClient
 from threadline.protocol.items import user_text_message
@@ -34,8 +36,16 @@ async def run(max_tokens: int, n_threads: int | None, model_path: Path | None) -
         print(f"load: {load_s:.2f} s, n_ctx={client.context_window(DEFAULT_LOCAL_MODEL)}")
         print(f"{'prompt tok':>10} {'output tok':>10} {'ttft ms':>8} {'tok/s':>7}  answer")
         rates: list[float] = []
-        for prompt in PROMPTS:
-            request = ModelRequest(model=DEFAULT_LOCAL_MODEL, input=[user_text_message(prompt)])
+        ttfts: list[float] = []
+        # Bare prompts, then the same prompts under threadline's agent instructions
+        # (what a `threadline exec` turn sends).
+        cases = [(p, None) for p in PROMPTS] + [(p, DEFAULT_BASE_INSTRUCTIONS) for p in PROMPTS]
+        for prompt, instructions in cases:
+            request = ModelRequest(
+                model=DEFAULT_LOCAL_MODEL,
+                input=[user_text_message(prompt)],
+                instructions=instructions,
+            )
             began = time.perf_counter()
             first: float | None = None
             text = ""
@@ -52,12 +62,14 @@ async def run(max_tokens: int, n_threads: int | None, model_path: Path | None) -
             decode_s = ended - (first or began)
             rate = (usage.output_tokens - 1) / decode_s if decode_s > 0 else 0.0
             rates.append(rate)
+            ttfts.append(ttft)
             answer = " ".join(text.split())[:60]
             print(
                 f"{usage.input_tokens:>10} {usage.output_tokens:>10} {ttft * 1000:>8.0f} "
                 f"{rate:>7.1f}  {answer}"
             )
-        print(f"mean decode rate: {sum(rates) / len(rates):.1f} tokens/s")
+        print(f"decode rate: median {statistics.median(rates):.1f} tokens/s")
+        print(f"time to first token: median {statistics.median(ttfts) * 1000:.0f} ms")
     finally:
         await client.aclose()
 

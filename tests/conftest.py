@@ -19,6 +19,19 @@ from tests.support.schema import SchemaRegistry, registry  # noqa: E402
 
 AppServerFactory = Callable[..., Awaitable[AppServerProcess]]
 
+OFFLINE_CONFIG = """\
+model_provider = "mock"
+model = "mock-model"
+
+[model_providers.mock]
+name = "Unreachable mock"
+base_url = "http://127.0.0.1:9/v1"
+wire_api = "responses"
+request_max_retries = 0
+"""
+"""The default ``config.toml`` of a fixture-made home: a mock provider on a closed
+loopback port, so the embedded local model is never loaded and nothing leaves the host."""
+
 
 @pytest.fixture(scope="session")
 def schema() -> SchemaRegistry:
@@ -31,8 +44,9 @@ async def app_server(tmp_path: Path, schema: SchemaRegistry) -> AsyncIterator[Ap
     """Factory: ``await app_server(transport="stdio"|"ws", home=…, env=…, config=[…], args=[…],
     initialize=True, **client_info)`` → :class:`AppServerProcess`.
 
-    ``home`` defaults to a fresh ``tmp_path/"home"`` (THREADLINE_HOME); write a
-    ``config.toml`` there before starting to point the server at a mock model.
+    ``home`` defaults to a fresh ``tmp_path/"home"`` (THREADLINE_HOME) holding
+    :data:`OFFLINE_CONFIG`; pass your own ``home`` (with its ``config.toml``) to point
+    the server at a live mock model.
     Every server→client message is validated; any violation fails the test at
     teardown even if the test never looked at that message.
     """
@@ -43,6 +57,9 @@ async def app_server(tmp_path: Path, schema: SchemaRegistry) -> AsyncIterator[Ap
         if home is None:
             home = tmp_path / f"home{len(started) or ''}"
             home.mkdir(exist_ok=True)
+            config = home / "config.toml"
+            if not config.exists():
+                config.write_text(OFFLINE_CONFIG, encoding="utf-8")
         server = await start_app_server(home=Path(home), **kwargs)
         started.append(server)
         return server

@@ -56,10 +56,7 @@ async def collect_turn(
     while True:
         message = await client.next_message(timeout)
         out.append(message)
-        if (
-            message.get("method") == "turn/completed"
-            and message["params"]["turn"]["id"] == turn_id
-        ):
+        if message.get("method") == "turn/completed" and message["params"]["turn"]["id"] == turn_id:
             return out
 
 
@@ -334,7 +331,7 @@ async def test_steer_mid_turn(start_client: StartClient, mock_model: MockModel) 
         "s07_steer_interrupt.jsonl", "turn/steer"
     )
 
-    first, second = mock_model.requests
+    second = mock_model.requests[1]
     assert user_texts(second)[-2:] == ["Count slowly", "Also mention bananas."]
     assert not any(
         i.get("role") == "assistant" for i in second.body["input"] if i.get("type") == "message"
@@ -361,7 +358,11 @@ async def test_steer_mid_turn(start_client: StartClient, mock_model: MockModel) 
 
     no_turn = await client.request_error(
         "turn/steer",
-        {"threadId": thread_id, "expectedTurnId": turn_id, "input": [{"type": "text", "text": "x"}]},
+        {
+            "threadId": thread_id,
+            "expectedTurnId": turn_id,
+            "input": [{"type": "text", "text": "x"}],
+        },
     )
     assert no_turn["message"] == "no active turn to steer"
 
@@ -422,9 +423,9 @@ async def test_interrupt_mid_stream(start_client: StartClient, mock_model: MockM
     [done] = of(messages, "turn/completed")
     assert done["turn"]["status"] == "interrupted"
     assert done["turn"]["items"] == []
-    assert not [
-        p for p in of(messages, "item/completed") if p["item"]["type"] == "agentMessage"
-    ], "the partial answer is dropped"
+    assert not [p for p in of(messages, "item/completed") if p["item"]["type"] == "agentMessage"], (
+        "the partial answer is dropped"
+    )
     # Usage: one notification before the answer, totals unchanged.
     tokens = [m["params"] for m in client.received("thread/tokenUsage/updated")]
     assert tokens[-1]["turnId"] == turn_id
@@ -444,9 +445,7 @@ async def test_interrupt_mid_stream(start_client: StartClient, mock_model: MockM
     assert texts[-2].startswith("<turn_aborted>")
     assert "Count forever" in texts
 
-    no_turn = await client.request_error(
-        "turn/interrupt", {"threadId": thread_id, "turnId": nxt}
-    )
+    no_turn = await client.request_error("turn/interrupt", {"threadId": thread_id, "turnId": nxt})
     assert no_turn["message"] == "no active turn to interrupt"
 
 

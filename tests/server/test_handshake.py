@@ -7,8 +7,8 @@ import platform
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import AppServerFactory
+
 from threadline import __version__
 
 
@@ -46,9 +46,13 @@ async def test_initialize_response_identity(app_server: AppServerFactory, tmp_pa
     server = await app_server(home=home, initialize=False)
     result = await server.client.initialize(name="my_client", version="9.8.7")
     agent = result["userAgent"]
+    # The reference's shape: "<name>/<version> (<os> <os version>; <arch>) <terminal> (<client>; <version>)".
     assert agent.startswith(f"threadline/{__version__} (")
-    assert agent.endswith(" my_client/9.8.7")
-    assert platform.machine() in agent
+    assert agent.endswith(" (my_client; 9.8.7)")
+    assert f"; {platform.machine()}) " in agent
+    # What the official SDK does with it: name and version split on the first "/".
+    name, _, rest = agent.partition("/")
+    assert (name, rest.split(" ", 1)[0]) == ("threadline", __version__)
     assert result["codexHome"] == str(home)
     assert result["platformFamily"] == ("windows" if os.name == "nt" else "unix")
     # Nothing else is pushed right after initialize (no remoteControl notifications).
@@ -90,3 +94,81 @@ async def test_string_ids_and_jsonrpc_member(stdio_server) -> None:  # type: ign
     )
     answer = await client.wait_for_answer("req-abc")
     assert answer == {"id": "req-abc", "result": {"data": [], "nextCursor": None}}
+
+
+TEST_METHODS = {"THREADLINE_TEST_SLOW_METHOD": "1"}
+
+
+async def test_opt_out_notification_methods_match_exact_names(
+    app_server: AppServerFactory,
+) -> None:
+    server = await app_server(env=TEST_METHODS, initialize=False)
+    client = server.client
+    await client.initialize(
+        capabilities={
+            "optOutNotificationMethods": ["thread/closed", "thread/name", "Thread/Archived"]
+        }
+    )
+
+    async def notify(method: str) -> bool:
+        result = await client.request(
+            "test/notify", {"method": method, "params": {"threadId": "t1"}}
+        )
+        return bool(result["sent"])
+
+    assert await notify("thread/closed") is False  # opted out
+    assert await notify("thread/name/updated") is True  # "thread/name" is not a prefix rule
+    assert await notify("thread/archived") is True  # names are case-sensitive
+    assert await notify("thread/unarchived") is True
+    await client.wait_for_notification("thread/unarchived")
+    got = [m["method"] for m in client.received() if "method" in m]
+    assert got == ["thread/name/updated", "thread/archived", "thread/unarchived"]
+    assert all(isinstance(m["emittedAtMs"], int) for m in client.received() if "method" in m)
+
+
+async def test_opt_outs_are_per_connection(app_server: AppServerFactory) -> None:
+    server = await app_server(transport="ws", env=TEST_METHODS)
+    quiet = await server.connect(capabilities={"optOutNotificationMethods": ["thread/closed"]})
+    loud = await server.connect()
+    for client in (quiet, loud):
+        await client.request(
+            "test/notify", {"method": "thread/closed", "params": {"threadId": "t"}}
+        )
+    note = await loud.wait_for_notification("thread/closed")
+    assert note["params"] == {"threadId": "t"}
+    assert quiet.received("thread/closed") == []
+
+
+async def test_initialize_without_capabilities_or_title(app_server: AppServerFactory) -> None:
+    server = await app_server(initialize=False)
+    answer = await server.client.call(
+        "initialize", {"clientInfo": {"name": "bare", "version": "1"}, "someFutureField": {"x": 1}}
+    )
+    assert answer["result"]["userAgent"].endswith(" (bare; 1)")
+
+
+async def test_requests_work_before_the_initialized_notification(
+    app_server: AppServerFactory,
+) -> None:
+    server = await app_server(initialize=False)
+    await server.client.initialize(send_initialized=False)
+    assert await server.client.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
+
+
+async def test_stdout_carries_protocol_only_and_logs_go_to_stderr(
+    app_server: AppServerFactory,
+) -> None:
+    env = {**TEST_METHODS, "THREADLINE_LOG": "DEBUG"}
+    server = await app_server(env=env)
+    client = server.client
+    await client.request_error("test/raise", {"message": "noisy failure"})
+    await client.send_raw("{broken")
+    await client.next_message()
+    assert await client.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
+    await server.close_stdin()
+    assert await server.wait() == 0
+    # Every stdout line parsed as a protocol message (the harness records non-JSON
+    # lines as violations), while the logs, traceback included, went to stderr.
+    assert client.violations == []
+    assert "Traceback" in server.stderr and "noisy failure" in server.stderr
+    assert "DEBUG" in server.stderr or "INFO" in server.stderr

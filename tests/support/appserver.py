@@ -451,9 +451,15 @@ async def start_app_server(
 
 @contextlib.asynccontextmanager
 async def app_server_session(**kwargs: Any) -> AsyncIterator[AppServerProcess]:
-    """Start a server for the duration of a ``with`` block (see :func:`start_app_server`)."""
+    """Start a server for the duration of a ``with`` block (see :func:`start_app_server`).
+
+    On exit the first schema violation any of its clients saw is raised.
+    """
     server = await start_app_server(**kwargs)
     try:
         yield server
     finally:
         await server.stop()
+    problems = server.violations()
+    if problems:
+        raise problems[0]

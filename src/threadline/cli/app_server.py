@@ -15,7 +15,7 @@ import typer
 
 from threadline.core.manager import ThreadManager
 from threadline.server import AppServer, build_method_table
-from threadline.server.transports.websocket import ListenAddress, is_loopback
+from threadline.server.transports.websocket import ListenAddress, is_loopback, token_digest
 
 DEFAULT_LISTEN = "stdio://"
 
@@ -27,17 +27,23 @@ def threadline_home() -> Path:
 
 
 def parse_listen(value: str) -> tuple[str, str | None, int | None]:
-    """``stdio://`` → ("stdio", None, None); ``ws://HOST:PORT`` → ("ws", host, port); ``off``."""
+    """``stdio://`` → ("stdio", None, None); ``ws://HOST:PORT`` → ("ws", host, port);
+    ``ws://:PORT`` → ("ws", "127.0.0.1", port); ``off`` → ("off", None, None)."""
     if value in ("stdio://", "stdio", "-"):
         return "stdio", None, None
     if value == "off":
         return "off", None, None
     parts = urlsplit(value)
-    if parts.scheme != "ws" or not parts.hostname or parts.port is None:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "ws" or port is None or parts.path not in ("", "/"):
         raise typer.BadParameter(
             f"expected stdio://, ws://IP:PORT or off, got {value!r}", param_hint="--listen"
         )
-    return "ws", parts.hostname, parts.port
+    # ``ws://:PORT`` binds the loopback interface, like an explicit 127.0.0.1.
+    return "ws", parts.hostname or "127.0.0.1", port
 
 
 def _read_token(path: Path) -> str:
@@ -50,6 +56,44 @@ def _read_token(path: Path) -> str:
     if not token:
         raise typer.BadParameter(f"{path} is empty", param_hint="--ws-token-file")
     return token
+
+
+def websocket_token_digest(
+    ws_auth: str | None, token_file: Path | None, token_sha256: str | None
+) -> bytes | None:
+    """The SHA-256 digest clients' bearer tokens must match, or ``None`` (no auth).
+
+    ``--ws-token-file`` (the token itself) or ``--ws-token-sha256`` (its hex digest) turn
+    capability-token auth on; ``--ws-auth capability-token`` is accepted for Codex
+    command-line compatibility and then requires one of the two.
+    """
+    if ws_auth is not None and ws_auth != "capability-token":
+        raise typer.BadParameter(
+            f"only capability-token is supported, got {ws_auth!r}", param_hint="--ws-auth"
+        )
+    if token_file is not None and token_sha256 is not None:
+        raise typer.BadParameter(
+            "give either --ws-token-file or --ws-token-sha256, not both",
+            param_hint="--ws-token-file",
+        )
+    if token_file is not None:
+        return token_digest(_read_token(token_file))
+    if token_sha256 is not None:
+        try:
+            digest = bytes.fromhex(token_sha256.strip())
+        except ValueError:
+            digest = b""
+        if len(digest) != 32:
+            raise typer.BadParameter(
+                "expected 64 hex digits (a SHA-256 digest)", param_hint="--ws-token-sha256"
+            )
+        return digest
+    if ws_auth is not None:
+        raise typer.BadParameter(
+            "--ws-auth capability-token needs --ws-token-file or --ws-token-sha256",
+            param_hint="--ws-auth",
+        )
+    return None
 
 
 def build_server(ctx: typer.Context) -> AppServer:
@@ -79,7 +123,7 @@ def _announce(address: ListenAddress) -> None:
 
 
 async def _serve(
-    server: AppServer, kind: str, host: str | None, port: int | None, token: str | None
+    server: AppServer, kind: str, host: str | None, port: int | None, digest: bytes | None
 ) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,7 +133,7 @@ async def _serve(
         await server.serve_stdio()
     else:
         assert host is not None and port is not None
-        await server.serve_websocket(host, port, token=token, on_listening=_announce)
+        await server.serve_websocket(host, port, token_sha256=digest, on_listening=_announce)
 
 
 def app_server(
@@ -99,7 +143,10 @@ def app_server(
         typer.Option(
             "--listen",
             metavar="URL",
-            help="stdio:// (JSON lines on stdin/stdout), ws://IP:PORT (port 0 picks a free one), or off.",
+            help="Where to serve. stdio:// (default): one JSON message per line on "
+            "stdin/stdout, logs on stderr. ws://IP:PORT: a websocket server, one message "
+            "per text frame, GET /readyz and /healthz for probes (port 0 picks a free "
+            "port; the URL is printed on stderr). off: serve nothing.",
         ),
     ] = DEFAULT_LISTEN,
     ws_token_file: Annotated[
@@ -107,15 +154,37 @@ def app_server(
         typer.Option(
             "--ws-token-file",
             metavar="PATH",
-            help="Websocket clients must send 'Authorization: Bearer <token in this file>'. "
-            "Required to listen on a non-loopback address.",
+            help="Websocket only: clients must send 'Authorization: Bearer <token>' where "
+            "<token> is this file's content. Required to listen on a non-loopback address.",
+        ),
+    ] = None,
+    ws_token_sha256: Annotated[
+        str | None,
+        typer.Option(
+            "--ws-token-sha256",
+            metavar="HEX",
+            help="Like --ws-token-file, but give the SHA-256 hex digest of the token.",
+        ),
+    ] = None,
+    ws_auth: Annotated[
+        str | None,
+        typer.Option(
+            "--ws-auth",
+            metavar="MODE",
+            help="Websocket auth mode; only 'capability-token' (what --ws-token-file "
+            "implies). Accepted so Codex command lines work unchanged.",
         ),
     ] = None,
 ) -> None:
-    """Run the app-server (the protocol Codex IDE extensions and SDKs speak)."""
+    """Serve the Codex app-server v2 JSON-RPC protocol (what Codex IDE extensions and SDKs speak).
+
+    Threads, rollouts and the index live in $THREADLINE_HOME (default ~/.threadline).
+    Examples: 'threadline app-server' (stdio), 'threadline app-server --listen
+    ws://127.0.0.1:8765 --ws-token-file ~/.threadline/ws-token'.
+    """
     kind, host, port = parse_listen(listen)
-    token = _read_token(ws_token_file) if ws_token_file is not None else None
-    if kind == "ws" and host is not None and not is_loopback(host) and token is None:
+    digest = websocket_token_digest(ws_auth, ws_token_file, ws_token_sha256)
+    if kind == "ws" and host is not None and not is_loopback(host) and digest is None:
         typer.echo(
             f"error: refusing to listen on non-loopback address {host} without --ws-token-file",
             err=True,
@@ -124,11 +193,11 @@ def app_server(
     if kind == "off":
         return
     server = build_server(ctx)
-    asyncio.run(_serve(server, kind, host, port, token))
+    asyncio.run(_serve(server, kind, host, port, digest))
 
 
 def register(cli: typer.Typer) -> None:
     cli.command(
         "app-server",
-        help="Serve the Codex app-server v2 JSON-RPC protocol on stdio or a websocket.",
+        short_help="Serve the Codex app-server v2 JSON-RPC protocol on stdio or a websocket.",
     )(app_server)

@@ -19,11 +19,10 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import typer.core
 
@@ -49,13 +48,13 @@ EXEC_ORIGINATOR = "threadline_exec"
 _DEFAULT_SUBCOMMAND = "run"
 
 
-class SandboxChoice(str, Enum):
+class SandboxChoice(StrEnum):
     read_only = "read-only"
     workspace_write = "workspace-write"
     danger_full_access = "danger-full-access"
 
 
-class ApprovalChoice(str, Enum):
+class ApprovalChoice(StrEnum):
     untrusted = "untrusted"
     on_failure = "on-failure"
     on_request = "on-request"
@@ -65,7 +64,7 @@ class ApprovalChoice(str, Enum):
 class _ExecGroup(typer.core.TyperGroup):
     """``exec PROMPT`` runs the hidden default command; ``exec resume …`` the sub-command."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args or args[0] not in self.commands:
             args = [_DEFAULT_SUBCOMMAND, *args]
         return super().parse_args(ctx, args)
@@ -189,7 +188,7 @@ def _notice(config: Config, opts: _RunOptions) -> None:
 # ---- running a turn ---------------------------------------------------------------------
 
 
-class _Approvals:
+class Approvals:
     """Answers the thread's approval requests: ask on a terminal, otherwise decline."""
 
     def __init__(self, thread: Thread, renderer: Renderer) -> None:
@@ -261,7 +260,7 @@ def _ask(request: ev.ExecApprovalRequest) -> str:
 async def run_turn(thread: Thread, items: list[UserInput], renderer: Renderer) -> int:
     """Run one turn of ``thread``, rendering its events; returns the process exit code."""
     loop = asyncio.get_running_loop()
-    approvals = _Approvals(thread, renderer)
+    approvals = Approvals(thread, renderer)
     remove_render = thread.add_listener(renderer.on_event)
     remove_approvals = thread.add_listener(approvals.on_event)
     interrupts = 0
@@ -453,6 +452,7 @@ def fork(
                 f'threadline exec resume {thread.id} "…"',
                 style="dim",
                 markup=False,
+                soft_wrap=True,
             )
         return 0
 

@@ -116,4 +116,8 @@ app = build_app()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside a turn (a turn handles it itself)
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)

@@ -345,7 +345,7 @@ class HumanRenderer:
                 line += f" · context window {total.model_context_window}"
             self._err_print(line, "bold")
         else:
-            self._err_print("tokens used: 0 (the model reported no usage)", "bold")
+            self._err_print("tokens used: none reported by the model", "bold")
 
     def close(self) -> None:
         self._unspin()

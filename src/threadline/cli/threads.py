@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ from threadline.protocol.v2.turn import Turn
 from threadline.store.base import MAX_LIST_LIMIT, ListQuery, ThreadRecord
 
 
-class SortChoice(str, Enum):
+class SortChoice(StrEnum):
     updated = "updated"
     created = "created"
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ from threadline.tools.registry import ToolRegistry
 log = logging.getLogger(__name__)
 
 Listener = Callable[[ev.Event], None]
+FlowGate = Callable[[], Awaitable[None] | None]
+"""Backpressure hook: returns ``None`` to go on, or an awaitable to wait for first."""
 
 _MAX_ELICITATIONS = 2**31 - 1
 _EVENT_QUEUE_LIMIT = 100_000
@@ -99,6 +101,7 @@ class Thread:
         self._listeners: list[Listener] = []
         self._write_failing = False
         self._status_listeners: list[Callable[[str, list[str]], None]] = []
+        self._flow_gates: list[FlowGate] = []
         self._queue: asyncio.Queue[ev.Event] | None = None
         self._status = "idle"
         self._active_flags: list[str] = []
@@ -162,6 +165,20 @@ class Thread:
 
         return remove
 
+    def add_flow_gate(self, gate: FlowGate) -> Callable[[], None]:
+        """Let a slow consumer hold the turn loop back (backpressure).
+
+        After each event the turn loop calls ``gate()``; when it returns an awaitable,
+        the loop awaits it before producing more. Returns a function that removes it.
+        """
+        self._flow_gates.append(gate)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._flow_gates.remove(gate)
+
+        return remove
+
     async def next_event(self) -> ev.Event:
         """The next event of this thread (queue created on first use)."""
         if self._queue is None:
@@ -176,6 +193,10 @@ class Thread:
                 await self._persist([EventMsg.model_validate(payload)])
         # Built without re-validation: ``msg`` is already a typed event (this is the delta hot path).
         self._deliver(ev.Event.model_construct(id=sub_id, msg=msg))
+        for gate in self._flow_gates:
+            waiter = gate()
+            if waiter is not None:
+                await waiter
 
     async def _persist(self, items: Sequence[RolloutItem]) -> None:
         """Queue rollout lines. A write failure never ends the turn: the writer keeps the
@@ -246,14 +267,15 @@ class Thread:
     async def submit_with_trace(self, op: Op, w3c_trace_context: dict[str, str] | None) -> str:
         """Like :meth:`submit`, under the caller's W3C trace context when OpenTelemetry is installed."""
         token: Any = None
-        try:
-            from opentelemetry import context as otel_context  # type: ignore[import-not-found]
-            from opentelemetry.propagate import extract  # type: ignore[import-not-found]
-
-            if w3c_trace_context:
+        otel_context: Any = None
+        if w3c_trace_context:
+            try:
+                from opentelemetry import context as otel_context
+                from opentelemetry.propagate import extract
+            except ImportError:  # tracing is optional
+                otel_context = None
+            else:
                 token = otel_context.attach(extract(w3c_trace_context))
-        except ImportError:
-            otel_context = None
         try:
             return self.submit(op)
         finally:
@@ -406,9 +428,7 @@ class Thread:
         if self._sink.materialized:
             await self._sink.flush()
 
-    def replace_history(
-        self, history: Sequence[ResponseItem], turns: Sequence[Turn]
-    ) -> None:
+    def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
         """Swap in a rebuilt history and turn list (after a rollback); idle threads only."""
         if self.active is not None:
             raise InvalidRequest("cannot replace history while a turn is running")
@@ -552,14 +572,20 @@ class Thread:
         text = "\n".join(i.text for i in items if isinstance(i, TextUserInput))
         images = [i.url for i in items if isinstance(i, ImageUserInput)]
         local_images = [i.path for i in items if isinstance(i, LocalImageUserInput)]
-        content = [ContentItem(type="input_text", text=i.text) for i in items if isinstance(i, TextUserInput)]
+        content = [
+            ContentItem(type="input_text", text=i.text)
+            for i in items
+            if isinstance(i, TextUserInput)
+        ]
         content += [ContentItem(type="input_image", image_url=url) for url in images]
         if not self.preview and text:
             self.preview = text
         item = UserMessageThreadItem(
             id=new_thread_id(), content=list(items), client_id=client_id, started_at_ms=now_ms()
         )
-        await self._emit(turn.id, ev.ItemStarted(turn_id=turn.id, item=item, started_at_ms=now_ms()))
+        await self._emit(
+            turn.id, ev.ItemStarted(turn_id=turn.id, item=item, started_at_ms=now_ms())
+        )
         await self._record_history([MessageItem(role="user", content=content)])
         await self._emit(
             turn.id,
@@ -570,14 +596,20 @@ class Thread:
 
     async def _complete_item(self, turn: ActiveTurn, item: ThreadItem) -> None:
         turn.items.append(item)
-        await self._emit(turn.id, ev.ItemCompleted(turn_id=turn.id, item=item, completed_at_ms=now_ms()))
+        await self._emit(
+            turn.id, ev.ItemCompleted(turn_id=turn.id, item=item, completed_at_ms=now_ms())
+        )
 
     async def _update_usage(self, turn_id: str, usage: TokenUsage) -> None:
-        window = self._client.context_window(self.settings.model) or self.settings.model_context_window
+        window = (
+            self._client.context_window(self.settings.model) or self.settings.model_context_window
+        )
         prev = self.token_info or TokenUsageInfo()
         self.token_info = prev.updated(usage, window)
         await self._emit(turn_id, ev.TokenCount(info=self.token_info, rate_limits=None))
-        self._deliver(ev.Event(id=turn_id, msg=ev.TokenUsageUpdated(turn_id=turn_id, info=self.token_info)))
+        self._deliver(
+            ev.Event(id=turn_id, msg=ev.TokenUsageUpdated(turn_id=turn_id, info=self.token_info))
+        )
 
     async def _turn_finished(self, turn: ActiveTurn, snapshot: Turn) -> Turn:
         full = snapshot.model_copy(update={"items": list(turn.items), "items_view": "full"})

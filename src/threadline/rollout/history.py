@@ -204,6 +204,9 @@ class Reconstruction:
     model: str | None = None
     format: RolloutFormat = "legacy"
     parse_errors: int = 0
+    open_turn_id: str | None = None
+    """The last turn when the rollout ends inside it (no completion or abort marker):
+    a running thread's turn, or one torn by a crash. Shown ``interrupted`` unless ``live``."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -265,4 +268,5 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
         model=model,
         format=rollout.format,
         parse_errors=rollout.parse_errors,
+        open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,7 +274,35 @@ class HeadSummary:
         return self.first_user_message is not None
 
 
-def _iter_head_lines(path: Path, max_bytes: int) -> Iterator[RolloutLine | None]:
+_HEAD_MARKERS = re.compile(
+    rb'"(?:session_meta|user_message|item_completed|turn_context|thread_settings_applied)"'
+)
+
+
+def _classify(raw: bytes) -> RolloutLine | Literal[False] | None:
+    if _HEAD_MARKERS.search(raw) is None:
+        return False
+    try:
+        return _make_line(json.loads(raw))
+    except ValueError:
+        return None
+
+
+def _iter_head_lines(
+    path: Path, max_bytes: int, data: bytes | list[bytes] | None = None
+) -> Iterator[RolloutLine | Literal[False] | None]:
+    """Lines of the head; ``False`` for a record that cannot matter to the head (its
+    bytes mention none of the interesting types), which is not decoded at all.
+    ``data``, when given, is the file's whole content (read by the caller)."""
+    if data is not None:
+        consumed = 0
+        for raw in data.split(b"\n") if isinstance(data, bytes) else data:
+            consumed += len(raw) + 1
+            if consumed > max_bytes:
+                return
+            if raw.strip():
+                yield _classify(raw)
+        return
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -285,12 +314,8 @@ def _iter_head_lines(path: Path, max_bytes: int) -> Iterator[RolloutLine | None]
             if not raw:
                 return
             consumed += len(raw)
-            if not raw.strip():
-                continue
-            try:
-                yield _make_line(json.loads(raw))
-            except ValueError:
-                yield None
+            if raw.strip():
+                yield _classify(raw)
 
 
 def read_head(
@@ -300,23 +325,27 @@ def read_head(
     max_records: int = 10,
     extra_records: int = 200,
     max_bytes: int = 4 << 20,
+    data: bytes | list[bytes] | None = None,
     _depth: int = 0,
 ) -> HeadSummary:
     """``session_meta`` and the first user message, reading as little as possible.
 
     Reads at most ``max_records`` records, or ``max_records + extra_records``
     once a ``session_meta`` was seen without a user message yet. A paginated
-    fork takes its preview and model from its parent's head.
+    fork takes its preview and model from its parent's head. ``data`` may carry
+    the whole file (bytes, or its lines) when the caller has already read it.
     """
     path = Path(path)
     head = HeadSummary(path=path, meta=None)
     budget = max_records
     seen = 0
     after_user = 0
-    for line in _iter_head_lines(path, max_bytes):
+    for line in _iter_head_lines(path, max_bytes, data):
         seen += 1
         if line is None:
             head.parse_errors += 1
+        elif line is False:
+            pass
         elif line.type == "session_meta" and head.meta is None:
             try:
                 head.meta = line.as_session_meta()
@@ -327,9 +356,9 @@ def read_head(
                 if line.ordinal is not None or head.meta.history_mode == "paginated":
                     head.format = "paginated"
         else:
-            if head.model is None and line is not None:
+            if head.model is None:
                 head.model = _model_of(line)
-            if head.first_user_message is None and line is not None:
+            if head.first_user_message is None:
                 text = user_message_text(line)
                 if text is not None:
                     head.first_user_message = strip_preview(text)

@@ -198,12 +198,14 @@ def user_message_to_wire(payload: dict[str, Any], item_id: str) -> dict[str, Any
         content.append(
             {"type": "text", "text": message, "text_elements": payload.get("text_elements") or []}
         )
-    for url in payload.get("images") or []:
-        if isinstance(url, str):
-            content.append({"type": "image", "url": url})
-    for path in payload.get("local_images") or []:
-        if isinstance(path, str):
-            content.append({"type": "localImage", "path": path})
+    content.extend(
+        {"type": "image", "url": url} for url in payload.get("images") or [] if isinstance(url, str)
+    )
+    content.extend(
+        {"type": "localImage", "path": path}
+        for path in payload.get("local_images") or []
+        if isinstance(path, str)
+    )
     return {"type": "userMessage", "id": item_id, "clientId": payload.get("client_id"),
             "content": content}
 

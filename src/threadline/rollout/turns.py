@@ -102,6 +102,8 @@ class TurnBuilder:
         self._item_counter = 0
         self._rollbacks = 0
         self.marks: dict[int, TurnMark] = {}
+        self.open_turn_id: str | None = None
+        """Set by :meth:`finish`: the turn still in progress at the end of the rollout."""
 
     # -- feeding -----------------------------------------------------------------------------
     def feed(self, index: int, line: RolloutLine, *, mark: bool = False) -> None:
@@ -259,8 +261,11 @@ class TurnBuilder:
         """
         self._finish_open()
         turns: list[Turn] = []
+        self.open_turn_id = None
         for state in self._turns:
             status = state.status
+            if status == "inProgress":
+                self.open_turn_id = state.id
             if status == "inProgress" and not live:
                 status = "interrupted"
             turns.append(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import platform
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +44,37 @@ def platform_os() -> str:
     return sys.platform
 
 
+def os_description() -> str:
+    """``Debian GNU/Linux 12``-style name and version of the operating system."""
+    if sys.platform.startswith("linux"):
+        try:
+            release = platform.freedesktop_os_release()
+        except OSError:
+            release = {}
+        name = release.get("NAME") or "Linux"
+        version = release.get("VERSION_ID") or platform.release()
+        return f"{name} {version}"
+    if sys.platform == "darwin":
+        return f"Mac OS {platform.mac_ver()[0] or platform.release()}"
+    return f"{platform.system() or sys.platform} {platform.release()}"
+
+
+def _token(text: str) -> str:
+    """``text`` with characters that do not belong in a User-Agent replaced by ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._/+:@-]", "_", text.strip())
+    return cleaned or "unknown"
+
+
+def terminal_token() -> str:
+    """The terminal the server runs in, as the reference reports it (``unknown`` when none)."""
+    program = os.environ.get("TERM_PROGRAM")
+    if program:
+        version = os.environ.get("TERM_PROGRAM_VERSION")
+        return _token(f"{program}/{version}" if version else program)
+    term = os.environ.get("TERM")
+    return _token(term) if term else "unknown"
+
+
 class AppServer:
     """Holds every live connection; serves stdio or websocket channels with one method table."""
 
@@ -69,11 +102,12 @@ class AppServer:
     # -- identity ---------------------------------------------------------------
 
     def user_agent(self, client_name: str, client_version: str) -> str:
-        """``threadline/<version> (<os> <release>; <arch>) <client>/<client version>``."""
-        system = platform.system() or sys.platform
+        """The reference's shape, with our name first so clients read ``threadline/<version>``:
+        ``threadline/<version> (<os> <os version>; <arch>) <terminal> (<client>; <client version>)``.
+        """
         return (
-            f"{self.server_name}/{self.version} ({system} {platform.release()}; "
-            f"{platform.machine()}) {client_name}/{client_version}"
+            f"{self.server_name}/{self.version} ({os_description()}; {platform.machine() or 'unknown'})"
+            f" {terminal_token()} ({_token(client_name)}; {_token(client_version)})"
         )
 
     def initialize_response(self, client_name: str, client_version: str) -> InitializeResponse:
@@ -136,11 +170,17 @@ class AppServer:
         host: str,
         port: int,
         *,
-        token: str | None = None,
+        token_sha256: bytes | None = None,
         on_listening: Callable[[ListenAddress], None] | None = None,
     ) -> None:
-        """Accept websocket connections until :meth:`shutdown`."""
-        async with websocket_listener(self.serve_channel, host, port, token=token) as (
+        """Accept websocket connections until :meth:`shutdown`.
+
+        With ``token_sha256`` (the SHA-256 digest of a capability token) only clients
+        sending ``Authorization: Bearer <token>`` get past the handshake.
+        """
+        async with websocket_listener(
+            self.serve_channel, host, port, token_sha256=token_sha256
+        ) as (
             server,
             address,
         ):

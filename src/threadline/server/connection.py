@@ -118,6 +118,7 @@ class Connection:
         self._accepting = True
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: asyncio.Task[None] | None = None
         self.close_reason: str | None = None
 
     def __repr__(self) -> str:
@@ -196,7 +197,7 @@ class Connection:
         self._accepting = False
         for task in self._tasks:
             task.cancel()
-        asyncio.get_running_loop().create_task(self._close_channel(reason))
+        self._closing = asyncio.get_running_loop().create_task(self._close_channel(reason))
 
     async def _close_channel(self, reason: str) -> None:
         try:
@@ -329,9 +330,10 @@ class Connection:
             self.send_error(request.id, codes.INVALID_REQUEST, codes.ALREADY_INITIALIZED_MESSAGE)
             return
         try:
-            params = InitializeParams.model_validate(request.params or {})
+            raw = request.params or {}
+            params = InitializeParams.model_validate(raw)
         except ValidationError as exc:
-            self.send_error(request.id, codes.INVALID_PARAMS, format_validation_error(exc))
+            self.send_error(request.id, codes.INVALID_PARAMS, format_validation_error(exc, raw))
             return
         info = params.client_info
         caps = params.capabilities

@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -42,6 +43,7 @@ __all__ = [
     "MethodTable",
     "RequestContext",
     "RpcError",
+    "field_path",
     "format_validation_error",
     "register_error_code",
 ]
@@ -51,7 +53,8 @@ logger = logging.getLogger("threadline.server.dispatch")
 P = TypeVar("P", bound=BaseModel)
 Result = BaseModel | dict[str, Any] | None
 Handler = Callable[["RequestContext", Any], Awaitable[Result]]
-AfterResponse = Callable[[], Awaitable[None] | None]
+AfterResponse = Callable[[], object]
+"""A sync or async callable; its (awaited) return value is ignored."""
 
 
 @dataclass(eq=False)
@@ -137,20 +140,27 @@ class MethodTable:
     def __len__(self) -> int:
         return len(self._specs)
 
+    def unknown_method_message(self, method: str) -> str:
+        """The reference's wording for an unknown method, listing the methods we serve."""
+        known = ", ".join(f"`{name}`" for name in ["initialize", *self])
+        return f"Invalid request: unknown variant `{method}`, expected one of {known}"
+
     async def dispatch(
         self, ctx: RequestContext, params: JsonObject | None
     ) -> tuple[Any, ErrorObject | None]:
         """Run the handler for ``ctx.method``: ``(result, None)`` or ``(None, error)``."""
         spec = self._specs.get(ctx.method)
         if spec is None:
-            return None, ErrorObject(codes.METHOD_NOT_FOUND, f"Method not found: `{ctx.method}`")
+            return None, ErrorObject(
+                codes.METHOD_NOT_FOUND, self.unknown_method_message(ctx.method)
+            )
         raw = params if params is not None else {}
         parsed: Any = raw
         if spec.params_model is not None:
             try:
                 parsed = spec.params_model.model_validate(raw)
             except ValidationError as exc:
-                return None, ErrorObject(codes.INVALID_PARAMS, format_validation_error(exc))
+                return None, ErrorObject(codes.INVALID_PARAMS, format_validation_error(exc, raw))
         try:
             result = await spec.handler(ctx, parsed)
         except Exception as exc:
@@ -202,32 +212,77 @@ _EXPECTED: dict[str, str] = {
 }
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """The first validation problem, worded like the reference server's serde errors."""
+_MISSING = object()
+
+
+def field_path(loc: tuple[int | str, ...] | list[int | str], data: Any = _MISSING) -> str:
+    """``("input", 0, "text")`` → ``input[0].text``.
+
+    With ``data`` (the value that was validated) the location is walked through it,
+    and the parts that name no member of it are dropped: pydantic adds union labels
+    such as the tag of a tagged union or ``literal['a','b']`` to its locations.
+    """
+    out = ""
+    current = data
+    last = len(loc) - 1
+    for index, part in enumerate(loc):
+        if current is not _MISSING:
+            if isinstance(part, int) and isinstance(current, list) and 0 <= part < len(current):
+                current = current[part]
+            elif isinstance(part, str) and isinstance(current, dict) and part in current:
+                current = current[part]
+            elif not (isinstance(part, str) and isinstance(current, dict) and index == last):
+                continue  # a union label, not a member of the data
+            # else: the missing field itself, named last
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _one_of(expected: object) -> str:
+    """pydantic's ``'a', 'b' or 'c'`` as serde words it: ``one of `a`, `b`, `c` ``."""
+    names = re.findall(r"'([^']*)'", str(expected))
+    if not names:
+        return str(expected)
+    return "one of " + ", ".join(f"`{name}`" for name in names)
+
+
+def format_validation_error(exc: ValidationError, data: Any = _MISSING) -> str:
+    """The first validation problem, worded like the reference server's serde errors.
+
+    serde names the field only for a missing one; for the other kinds the path of
+    the offending field is appended (`` at `input[0].text` ``) so the client can
+    tell which one it got wrong. Pass the validated ``data`` for exact paths.
+    """
     errors = exc.errors(include_url=False)
     if not errors:
         return "Invalid request"
     err = errors[0]
     kind = err["type"]
-    loc = [part for part in err["loc"] if isinstance(part, str)]
     ctx = err.get("ctx") or {}
+    path = field_path(err["loc"], data)
+    where = f" at `{path}`" if path else ""
     if kind == "missing":
-        return f"Invalid request: missing field `{loc[-1] if loc else '?'}`"
+        name = path.rsplit(".", 1)[-1] if path else "?"
+        return f"Invalid request: missing field `{name}`"
     if kind in _EXPECTED:
         return (
-            f"Invalid request: invalid type: {_describe(err['input'])}, expected {_EXPECTED[kind]}"
+            f"Invalid request: invalid type: {_describe(err['input'])}, "
+            f"expected {_EXPECTED[kind]}{where}"
         )
     if kind in ("literal_error", "enum"):
         return (
             f"Invalid request: unknown variant `{err['input']}`, "
-            f"expected {ctx.get('expected', 'a known variant')}"
+            f"expected {_one_of(ctx.get('expected', ''))}{where}"
         )
     if kind == "union_tag_invalid":
         return (
             f"Invalid request: unknown variant `{ctx.get('tag')}`, "
-            f"expected one of {ctx.get('expected_tags')}"
+            f"expected {_one_of(ctx.get('expected_tags', ''))}{where}"
         )
     if kind == "union_tag_not_found":
-        return f"Invalid request: missing field `{str(ctx.get('discriminator', 'type')).strip(chr(39))}`"
-    where = ".".join(str(part) for part in err["loc"])
-    return f"Invalid request: {where}: {err['msg']}" if where else f"Invalid request: {err['msg']}"
+        tag = str(ctx.get("discriminator", "type")).strip(chr(39))
+        return f"Invalid request: missing field `{tag}`{where}"
+    return f"Invalid request: {path}: {err['msg']}" if path else f"Invalid request: {err['msg']}"

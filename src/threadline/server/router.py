@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,32 @@ from threadline.server.connection import Connection
 from threadline.server.translate import translate
 
 log = logging.getLogger(__name__)
+
+_DRAIN_TIMEOUT_S = 10.0
+_DRAIN_POLL_S = 0.001
+
+
+def _backlog(conn: Connection) -> int:
+    # TODO(lead): expose a public ``Connection.outgoing_backlog`` (and its capacity).
+    return conn._egress.qsize()
+
+
+def _high_water(conn: Connection) -> int:
+    return conn._egress_capacity // 2
+
+
+async def _drain(conns: list[Connection]) -> None:
+    """Wait until every connection's backlog is down to a quarter of its capacity."""
+    deadline = asyncio.get_running_loop().time() + _DRAIN_TIMEOUT_S
+    for conn in conns:
+        low = conn._egress_capacity // 4
+        while not conn.closed and _backlog(conn) > low:
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning(
+                    "%r: still not reading after %.0fs; not waiting", conn, _DRAIN_TIMEOUT_S
+                )
+                return
+            await asyncio.sleep(_DRAIN_POLL_S)
 
 
 @dataclass(slots=True)
@@ -50,7 +77,14 @@ class ThreadRouter:
         if thread.id in self._listeners:
             return
         tid = thread.id
-        self._listeners[tid] = thread.add_listener(lambda event: self._route(tid, event))
+        remove_listener = thread.add_listener(lambda event: self._route(tid, event))
+        remove_gate = thread.add_flow_gate(lambda: self._flow_gate(tid))
+
+        def remove() -> None:
+            remove_listener()
+            remove_gate()
+
+        self._listeners[tid] = remove
 
     def detach(self, thread_id: str) -> None:
         remove = self._listeners.pop(thread_id, None)
@@ -98,6 +132,24 @@ class ThreadRouter:
             elif subs:
                 for conn in list(subs.values()):
                     conn.send_notification(method, params)
+
+    # ---- backpressure -------------------------------------------------------------
+
+    def _flow_gate(self, thread_id: str) -> Awaitable[None] | None:
+        """Hold the thread's turn loop while a subscriber's outgoing queue is over half full.
+
+        A client that reads slower than the model streams then slows the turn down
+        instead of overflowing its queue (which would disconnect it). A client that
+        stops reading altogether is waited for at most ``_DRAIN_TIMEOUT_S`` per event;
+        after that the connection's overflow policy applies.
+        """
+        subs = self._subs.get(thread_id)
+        if not subs:
+            return None
+        slow = [c for c in subs.values() if _backlog(c) > _high_water(c)]
+        if not slow:
+            return None
+        return _drain(slow)
 
     # ---- approvals ----------------------------------------------------------------
 

@@ -59,7 +59,12 @@ def translate(thread_id: str, event: ev.Event) -> list[Notification]:
         return [
             (
                 "item/agentMessage/delta",
-                {"threadId": thread_id, "turnId": msg.turn_id, "itemId": msg.item_id, "delta": msg.delta},
+                {
+                    "threadId": thread_id,
+                    "turnId": msg.turn_id,
+                    "itemId": msg.item_id,
+                    "delta": msg.delta,
+                },
                 "subscribers",
             )
         ]
@@ -83,7 +88,12 @@ def translate(thread_id: str, event: ev.Event) -> list[Notification]:
         return [
             (
                 "item/commandExecution/outputDelta",
-                {"threadId": thread_id, "turnId": msg.turn_id, "itemId": msg.item_id, "delta": msg.delta},
+                {
+                    "threadId": thread_id,
+                    "turnId": msg.turn_id,
+                    "itemId": msg.item_id,
+                    "delta": msg.delta,
+                },
                 "subscribers",
             )
         ]
@@ -137,7 +147,9 @@ def translate(thread_id: str, event: ev.Event) -> list[Notification]:
         ]
     if kind == "turn_started":
         assert isinstance(msg, ev.TurnStartedEvent)
-        return [("turn/started", {"threadId": thread_id, "turn": dump_wire(msg.turn)}, "subscribers")]
+        return [
+            ("turn/started", {"threadId": thread_id, "turn": dump_wire(msg.turn)}, "subscribers")
+        ]
     if kind == "turn_completed":
         assert isinstance(msg, ev.TurnCompletedEvent)
         return [
@@ -153,6 +165,14 @@ def translate(thread_id: str, event: ev.Event) -> list[Notification]:
             ),
             ("account/rateLimits/updated", EMPTY_RATE_LIMITS, "subscribers"),
         ]
+    if kind == "token_count":
+        # With usage, ``token_usage_updated`` (sent alongside) carries it to clients; a
+        # usage-less count (a steer cut the stream, or an interrupt before any usage)
+        # still refreshes rate limits, as Codex does.
+        assert isinstance(msg, ev.TokenCount)
+        if msg.info is None:
+            return [("account/rateLimits/updated", EMPTY_RATE_LIMITS, "subscribers")]
+        return []
     if kind == "stream_retry":
         assert isinstance(msg, ev.StreamRetry)
         error = TurnError(

@@ -48,6 +48,7 @@ SESSION_INDEX_FILE = "session_index.jsonl"
 
 _TAIL_FIRST_CHUNK = 16 << 10
 _TAIL_MAX_BYTES = 1 << 20
+_WHOLE_FILE_MAX = 128 << 10
 
 _SUBAGENT_KINDS = {
     "review": "subAgentReview",
@@ -178,55 +179,80 @@ class TailSummary:
     model: str | None = None
 
 
-def _scan_tail_chunk(lines: list[bytes], summary: TailSummary) -> None:
+_TOKEN = b'"token_count"'
+_NAME = b'"thread_name_updated"'
+_MEMORY = b'"memory_mode"'
+_CONTEXT = b'"turn_context"'
+
+
+def _scan_tail_chunk(
+    lines: list[bytes],
+    summary: TailSummary,
+    *,
+    want_model: bool = True,
+    own_id: str | None = None,
+    joined: bytes | None = None,
+) -> None:
+    """Fill what is still unknown from ``lines`` (newest last). Only lines whose bytes
+    mention a wanted type are decoded; markers absent from the chunk are not searched."""
+    if joined is None:
+        joined = b"\n".join(lines)
+    markers = [
+        marker
+        for marker, needed in (
+            (_TOKEN, summary.tokens_used is None),
+            (_NAME, not summary.name_seen),
+            (_MEMORY, summary.memory_mode is None),
+            (_CONTEXT, want_model and summary.model is None),
+        )
+        if needed and marker in joined
+    ]
+    if not markers:
+        return
     for raw in reversed(lines):
-        done = summary.tokens_used is not None and summary.name_seen and summary.memory_mode is not None
-        if done:
+        if not any(marker in raw for marker in markers):
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        payload = obj.get("payload") if isinstance(obj, dict) else None
+        if not isinstance(payload, dict):
+            continue
+        kind = obj.get("type")
+        if kind == "event_msg":
+            event = payload.get("type")
+            if event == "token_count" and summary.tokens_used is None:
+                info = payload.get("info")
+                if isinstance(info, dict):
+                    total = info.get("total_token_usage")
+                    if isinstance(total, dict) and isinstance(total.get("total_tokens"), int):
+                        summary.tokens_used = total["total_tokens"]
+                        markers = [m for m in markers if m is not _TOKEN]
+            elif event == "thread_name_updated" and not summary.name_seen:
+                name = payload.get("thread_name")
+                summary.name = name if isinstance(name, str) and name else None
+                summary.name_seen = True
+                markers = [m for m in markers if m is not _NAME]
+        elif kind == "session_meta" and summary.memory_mode is None:
+            mode = payload.get("memory_mode")
+            # A fork carries copies of its parent's meta lines; only our own count.
+            mine = own_id is None or str(payload.get("id", "")).lower() == own_id
+            if isinstance(mode, str) and mine:
+                summary.memory_mode = mode
+                markers = [m for m in markers if m is not _MEMORY]
+        elif kind == "turn_context" and summary.model is None:
+            model = payload.get("model")
+            if isinstance(model, str) and model:
+                summary.model = model
+                markers = [m for m in markers if m is not _CONTEXT]
+        if not markers:
             return
-        if (
-            summary.tokens_used is None
-            and b'"token_count"' in raw
-            or not summary.name_seen
-            and b'"thread_name_updated"' in raw
-            or summary.memory_mode is None
-            and b'"memory_mode"' in raw
-            and b'"session_meta"' in raw
-            or summary.model is None
-            and b'"turn_context"' in raw
-        ):
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(obj, dict):
-                continue
-            payload = obj.get("payload")
-            if not isinstance(payload, dict):
-                continue
-            kind = obj.get("type")
-            if kind == "event_msg":
-                event = payload.get("type")
-                if event == "token_count" and summary.tokens_used is None:
-                    info = payload.get("info")
-                    if isinstance(info, dict):
-                        total = info.get("total_token_usage")
-                        if isinstance(total, dict) and isinstance(total.get("total_tokens"), int):
-                            summary.tokens_used = total["total_tokens"]
-                elif event == "thread_name_updated" and not summary.name_seen:
-                    name = payload.get("thread_name")
-                    summary.name = name if isinstance(name, str) and name else None
-                    summary.name_seen = True
-            elif kind == "session_meta" and summary.memory_mode is None:
-                mode = payload.get("memory_mode")
-                if isinstance(mode, str):
-                    summary.memory_mode = mode
-            elif kind == "turn_context" and summary.model is None:
-                model = payload.get("model")
-                if isinstance(model, str) and model:
-                    summary.model = model
 
 
-def read_tail_summary(path: Path, *, max_bytes: int = _TAIL_MAX_BYTES) -> TailSummary:
+def read_tail_summary(
+    path: Path, *, max_bytes: int = _TAIL_MAX_BYTES, own_id: str | None = None
+) -> TailSummary:
     """Scan backwards from the end in growing chunks until a ``token_count`` with info is
     found or ``max_bytes`` were read. Only lines mentioning a wanted type are decoded."""
     summary = TailSummary()
@@ -251,7 +277,7 @@ def read_tail_summary(path: Path, *, max_bytes: int = _TAIL_MAX_BYTES) -> TailSu
                 parts = parts[1:]
             else:
                 carry = b""
-            _scan_tail_chunk(parts, summary)
+            _scan_tail_chunk(parts, summary, own_id=own_id)
             if summary.tokens_used is not None:
                 break
             end = start
@@ -333,16 +359,29 @@ def record_from_rollout(
     Returns ``None`` for a file without ``session_meta`` or, with
     ``require_user_message``, one without any user message (Codex does not list those).
     """
-    head = read_head(path, locate=locate)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    data: bytes | None = None
+    if stat.st_size <= _WHOLE_FILE_MAX:
+        try:
+            data = path.read_bytes()  # small file: one read serves head and tail
+        except OSError:
+            return None
+    lines = data.split(b"\n") if data is not None else None
+    head = read_head(path, locate=locate, data=lines)
     if head.meta is None:
         return None
     if require_user_message and not head.has_user_message:
         return None
-    try:
-        mtime_ms = path.stat().st_mtime_ns // 1_000_000
-    except OSError:
-        return None
-    tail = read_tail_summary(path)
+    if data is not None and lines is not None:
+        tail = TailSummary()
+        _scan_tail_chunk(
+            lines, tail, want_model=head.model is None, own_id=head.meta.id.lower(), joined=data
+        )
+    else:
+        tail = read_tail_summary(path, own_id=head.meta.id.lower())
     name: str | None = None
     if names is not None:
         key = head.meta.id.lower()
@@ -350,5 +389,4 @@ def record_from_rollout(
             name = names[key]
             tail.name = name
             tail.name_seen = True
-    record = record_from_head(head, tail=tail, mtime_ms=mtime_ms, name=name)
-    return record
+    return record_from_head(head, tail=tail, mtime_ms=stat.st_mtime_ns // 1_000_000, name=name)

@@ -10,10 +10,24 @@ from pydantic.alias_generators import to_camel
 
 from threadline.core.manager import ThreadManager
 from threadline.server.dispatch import MethodTable, RequestContext
+from threadline.server.errors import RpcError
 
 TEST_SLOW_METHOD = "test/sleep"
 """Registered only when ``THREADLINE_TEST_SLOW_METHOD=1``: sleeps ``ms`` milliseconds
 (at most 10 s) and answers ``{"sleptMs": ms}``. Used by the overload tests."""
+
+TEST_RAISE_METHOD = "test/raise"
+"""Test-only (same switch): raises ``RuntimeError(message)``, to prove a failing
+handler is answered with ``-32603`` and the connection keeps serving."""
+
+TEST_NOTIFY_METHOD = "test/notify"
+"""Test-only (same switch): sends the notification ``{method, params}`` to this
+connection (subject to its opt-outs) and answers ``{"sent": bool}``."""
+
+TEST_SERVER_REQUEST_METHOD = "test/serverRequest"
+"""Test-only (same switch): sends the server→client request ``{method, params}`` on
+this connection, waits for the client's answer and returns it as
+``{"result": …}`` or ``{"error": {code, message}}``."""
 
 
 class _Params(BaseModel):
@@ -31,6 +45,21 @@ class GetAccountParams(_Params):
 
 class SleepParams(_Params):
     ms: int = Field(default=0, ge=0, le=10_000)
+
+
+class RaiseParams(_Params):
+    message: str = "boom"
+
+
+class NotifyParams(_Params):
+    method: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServerRequestParams(_Params):
+    method: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout_ms: int = Field(default=5_000, ge=1, le=10_000)
 
 
 def register_basic(table: MethodTable, manager: ThreadManager) -> None:
@@ -54,10 +83,28 @@ def register_basic(table: MethodTable, manager: ThreadManager) -> None:
 
 
 def register_test_methods(table: MethodTable) -> None:
-    """Test-only methods (see :data:`TEST_SLOW_METHOD`)."""
+    """Test-only methods (see :data:`TEST_SLOW_METHOD`, :data:`TEST_RAISE_METHOD`,
+    :data:`TEST_NOTIFY_METHOD`, :data:`TEST_SERVER_REQUEST_METHOD`)."""
 
     async def sleep(ctx: RequestContext, params: SleepParams) -> dict[str, Any]:
         await asyncio.sleep(params.ms / 1000)
         return {"sleptMs": params.ms}
 
+    async def fail(ctx: RequestContext, params: RaiseParams) -> dict[str, Any]:
+        raise RuntimeError(params.message)
+
+    async def notify(ctx: RequestContext, params: NotifyParams) -> dict[str, Any]:
+        return {"sent": ctx.connection.send_notification(params.method, params.params)}
+
+    async def server_request(ctx: RequestContext, params: ServerRequestParams) -> dict[str, Any]:
+        future = ctx.connection.send_request(params.method, params.params)
+        try:
+            result = await asyncio.wait_for(future, params.timeout_ms / 1000)
+        except RpcError as exc:
+            return {"error": {"code": exc.code, "message": exc.message}}
+        return {"result": result}
+
     table.register(TEST_SLOW_METHOD, SleepParams, sleep)
+    table.register(TEST_RAISE_METHOD, RaiseParams, fail)
+    table.register(TEST_NOTIFY_METHOD, NotifyParams, notify)
+    table.register(TEST_SERVER_REQUEST_METHOD, ServerRequestParams, server_request)

@@ -5,13 +5,16 @@ HTTP rules applied before the websocket handshake:
 * any request with an ``Origin`` header → ``403`` (browsers always send one; this
   server is for local tools, not web pages);
 * ``GET /readyz`` and ``GET /healthz`` → ``200``;
-* with a token configured, the handshake must carry ``Authorization: Bearer <token>``
-  (compared in constant time) → else ``401``.
+* with a capability token configured, every other request (the websocket
+  handshake, hence before ``initialize``) must carry ``Authorization: Bearer <token>``
+  → else ``401``. Tokens are compared as SHA-256 digests with
+  :func:`hmac.compare_digest`, so the time taken says nothing about the token.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -56,7 +59,13 @@ class WebSocketChannel:
         await self._ws.send(dumps(message))
 
     async def close(self, reason: str = "") -> None:
-        code = 1008 if reason else 1000
+        """Close code 1000 without a reason, 1001 on shutdown, else 1008 (policy)."""
+        if not reason:
+            code = 1000
+        elif reason.startswith("server shutting down"):
+            code = 1001
+        else:
+            code = 1008
         await self._ws.close(code, reason[:120])
 
 
@@ -88,9 +97,29 @@ def _text(connection: ServerConnection, status: HTTPStatus, body: str) -> Respon
     return connection.respond(status, body + "\n")
 
 
-def make_request_gate(token: str | None) -> Callable[[ServerConnection, Request], Response | None]:
-    """The ``process_request`` hook applying the HTTP rules in the module docstring."""
-    expected = f"Bearer {token}".encode() if token is not None else None
+def token_digest(token: str) -> bytes:
+    """What the server keeps of a capability token: its SHA-256 digest."""
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, else ``None``."""
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def make_request_gate(
+    token_sha256: bytes | None,
+) -> Callable[[ServerConnection, Request], Response | None]:
+    """The ``process_request`` hook applying the HTTP rules in the module docstring.
+
+    ``token_sha256`` is the digest of the capability token (see :func:`token_digest`);
+    ``None`` accepts every client.
+    """
 
     def gate(connection: ServerConnection, request: Request) -> Response | None:
         if "Origin" in request.headers:
@@ -101,9 +130,12 @@ def make_request_gate(token: str | None) -> Callable[[ServerConnection, Request]
             )
         if request.path.split("?", 1)[0] in HEALTH_PATHS:
             return _text(connection, HTTPStatus.OK, "ok")
-        if expected is not None:
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+        if token_sha256 is not None:
+            given = bearer_token(request.headers.get("Authorization"))
+            # Always hash and compare, present or not, so every refusal costs the same.
+            digest = token_digest(given if given is not None else "")
+            if not (hmac.compare_digest(digest, token_sha256) and given is not None):
+                logger.info("refused websocket client %s: bad or missing token", request.path)
                 return _text(
                     connection,
                     HTTPStatus.UNAUTHORIZED,
@@ -120,13 +152,13 @@ async def websocket_listener(
     host: str,
     port: int,
     *,
-    token: str | None = None,
+    token_sha256: bytes | None = None,
 ) -> AsyncIterator[tuple[Server, ListenAddress]]:
     """Listen on ``host:port`` (``0`` = any free port); call ``on_connection`` per client.
 
-    Refuses a non-loopback ``host`` unless a ``token`` is given.
+    Refuses a non-loopback ``host`` unless a capability token is configured.
     """
-    if not is_loopback(host) and token is None:
+    if not is_loopback(host) and token_sha256 is None:
         raise ValueError(
             f"refusing to listen on non-loopback address {host!r} without --ws-token-file"
         )
@@ -138,7 +170,7 @@ async def websocket_listener(
         handler,
         host,
         port,
-        process_request=make_request_gate(token),
+        process_request=make_request_gate(token_sha256),
         max_size=_FRAME_LIMIT,
         max_queue=64,
     ) as server:

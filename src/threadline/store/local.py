@@ -1,0 +1,376 @@
+"""``LocalThreadStore``: rollouts under a home directory plus the SQLite index.
+
+The rollout files are the truth; ``state.sqlite`` is a cache that is kept
+current by the calls below and repaired from the files whenever it disagrees
+with them:
+
+* :meth:`get` / :meth:`find_rollout` rebuild a missing row, or one whose file
+  has moved or vanished, from the rollout's head (and a bounded tail read);
+* :meth:`reindex` rebuilds every row;
+* on first start (new or empty index) with rollouts on disk, a background task
+  indexes them in batches while requests are served; :meth:`wait_ready`
+  waits for it.
+
+Thread names are written to ``session_index.jsonl`` (as Codex does), so they
+survive a reindex. All blocking work (file system, SQLite) runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+from threadline.rollout.paths import (
+    ARCHIVED_SESSIONS_SUBDIR,
+    SESSIONS_SUBDIR,
+    archived_path_for,
+    find_rollout_path,
+    is_inside,
+    is_valid_thread_id,
+    parse_rollout_file_name,
+    unarchived_path_for,
+)
+from threadline.store.base import (
+    ListPage,
+    ListQuery,
+    ReindexReport,
+    StoreError,
+    StoreThreadNotFound,
+    ThreadRecord,
+)
+from threadline.store.index import INDEX_FILE, ThreadIndex
+from threadline.store.records import append_session_name, read_session_names, record_from_rollout
+
+__all__ = ["LocalThreadStore"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_BATCH = 512
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _scan_rollouts(home: Path) -> dict[str, Path]:
+    """Thread id -> rollout path for every file under ``sessions/`` and ``archived_sessions/``.
+
+    Ids come from the file names (no file is opened). A live file wins over an
+    archived copy of the same thread.
+    """
+    found: dict[str, Path] = {}
+    archived_dir = home / ARCHIVED_SESSIONS_SUBDIR
+    if archived_dir.is_dir():
+        with os.scandir(archived_dir) as entries:
+            for entry in entries:
+                parsed = parse_rollout_file_name(entry.name)
+                if parsed is not None and entry.is_file():
+                    found[parsed.thread_id] = Path(entry.path)
+    root = home / SESSIONS_SUBDIR
+    if root.is_dir():
+        for dirpath, _dirs, files in os.walk(root):
+            for name in files:
+                parsed = parse_rollout_file_name(name)
+                if parsed is not None:
+                    found[parsed.thread_id] = Path(dirpath, name)
+    return found
+
+
+def _build_records(
+    paths: Sequence[Path], locate: Callable[[str], Path | None], names: dict[str, str | None]
+) -> tuple[list[ThreadRecord], int]:
+    records: list[ThreadRecord] = []
+    skipped = 0
+    for path in paths:
+        try:
+            record = record_from_rollout(path, locate=locate, names=names)
+        except Exception as exc:  # one bad file must not stop the rebuild
+            log.warning("cannot index rollout %s: %s", path, exc)
+            record = None
+        if record is None:
+            skipped += 1
+        else:
+            records.append(record)
+    return records, skipped
+
+
+class LocalThreadStore:
+    """The default store. ``LocalThreadStore(home)``; opened lazily on first use."""
+
+    def __init__(self, home: Path, *, backfill: bool = True) -> None:
+        self._home = Path(home)
+        self._index = ThreadIndex(self._home / INDEX_FILE)
+        self._backfill_enabled = backfill
+        self._open_lock: asyncio.Lock | None = None
+        self._opened = False
+        self._closed = False
+        self._backfill: asyncio.Task[ReindexReport] | None = None
+        self._first_batch: asyncio.Event | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return self._home
+
+    @property
+    def index(self) -> ThreadIndex:
+        return self._index
+
+    @property
+    def backfilling(self) -> bool:
+        return self._backfill is not None and not self._backfill.done()
+
+    async def open(self) -> None:
+        """Open (and migrate) the index; start the first-start backfill when it is new."""
+        if self._opened:
+            return
+        if self._closed:
+            raise StoreError("the thread store is closed")
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._opened:
+                return
+            await self._index.open()
+            self._opened = True
+            if self._index.created and self._backfill_enabled:
+                self._first_batch = asyncio.Event()
+                self._backfill = asyncio.create_task(
+                    self._rebuild(only_missing=True, first_batch=self._first_batch),
+                    name="threadline-index-backfill",
+                )
+
+    async def wait_ready(self) -> ReindexReport | None:
+        """Wait for the first-start backfill, if one is running; returns its report."""
+        await self.open()
+        task = self._backfill
+        if task is None:
+            return None
+        return await asyncio.shield(task)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        task, self._backfill = self._backfill, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._opened:
+            await self._index.close()
+
+    async def __aenter__(self) -> LocalThreadStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _io(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.to_thread(fn)
+
+    # -- rows --------------------------------------------------------------------------------
+    async def upsert(self, record: ThreadRecord) -> None:
+        await self.open()
+        await self._index.upsert(record)
+
+    async def note_activity(
+        self,
+        thread_id: str,
+        *,
+        updated_at_ms: int,
+        preview: str | None = None,
+        tokens_used: int | None = None,
+        model: str | None = None,
+        reasoning_effort: str | None = None,
+    ) -> None:
+        await self.open()
+        fields = {
+            "updated_at_ms": updated_at_ms,
+            "preview": preview,
+            "tokens_used": tokens_used,
+            "model": model,
+            "reasoning_effort": reasoning_effort,
+        }
+        if await self._index.note_activity(thread_id, **fields):  # type: ignore[arg-type]
+            return
+        # No row yet (e.g. the index was rebuilt meanwhile): repair it, then apply.
+        if await self.get(thread_id) is not None:
+            await self._index.note_activity(thread_id, **fields)  # type: ignore[arg-type]
+
+    async def get(self, thread_id: str, *, repair: bool = True) -> ThreadRecord | None:
+        await self.open()
+        thread_id = thread_id.lower()
+        record = await self._index.get(thread_id)
+        if not repair:
+            return record
+        if record is not None and await self._io(record.rollout_path.is_file):
+            return record
+        return await self._repair(thread_id, record)
+
+    async def _repair(self, thread_id: str, stale: ThreadRecord | None) -> ThreadRecord | None:
+        if not is_valid_thread_id(thread_id):
+            return None
+        path = await self._io(lambda: find_rollout_path(self._home, thread_id))
+        if path is None:
+            if stale is not None:
+                log.info("dropping index row of %s: its rollout is gone", thread_id)
+                await self._index.delete([thread_id])
+            return None
+
+        def build() -> ThreadRecord | None:
+            names = read_session_names(self._home)
+            return record_from_rollout(
+                path, locate=lambda tid: find_rollout_path(self._home, tid), names=names,
+                require_user_message=False,
+            )
+
+        record = await self._io(build)
+        if record is None or record.id != thread_id:
+            return None
+        if stale is not None:
+            record = replace(
+                record,
+                name=record.name if record.name is not None else stale.name,
+                memory_mode=record.memory_mode or stale.memory_mode,
+                reasoning_effort=record.reasoning_effort or stale.reasoning_effort,
+                tokens_used=record.tokens_used or stale.tokens_used,
+                updated_at_ms=max(record.updated_at_ms, stale.updated_at_ms),
+            )
+        await self._index.upsert(record)
+        return record
+
+    async def find_rollout(self, thread_id: str) -> Path | None:
+        record = await self.get(thread_id)
+        return record.rollout_path if record is not None else None
+
+    async def list(self, query: ListQuery) -> ListPage:
+        """A page from the index. During the first-start backfill this waits only for the
+        first batch (the newest rollouts by name, i.e. by creation), so the default
+        newest-first listing is right at once and deeper pages fill in as indexing goes on."""
+        await self.open()
+        first = self._first_batch
+        task = self._backfill
+        if first is not None and task is not None and not task.done():
+            waiter = asyncio.ensure_future(first.wait())
+            try:
+                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        return await self._index.list(query)
+
+    async def _require(self, thread_id: str) -> ThreadRecord:
+        record = await self.get(thread_id)
+        if record is None:
+            raise StoreThreadNotFound(thread_id)
+        return record
+
+    async def set_name(self, thread_id: str, name: str | None) -> None:
+        record = await self._require(thread_id)
+        cleaned = name if name else None
+        await self._io(lambda: append_session_name(self._home, record.id, cleaned))
+        await self._index.update(record.id, name=cleaned)
+
+    async def set_memory_mode(self, thread_id: str, mode: str) -> None:
+        record = await self._require(thread_id)
+        await self._index.update(record.id, memory_mode=mode)
+
+    # -- archive -----------------------------------------------------------------------------
+    async def archive(self, thread_id: str) -> ThreadRecord:
+        record = await self._require(thread_id)
+        source = record.rollout_path
+        if not is_inside(self._home, source, (SESSIONS_SUBDIR,)):
+            raise StoreError(f"thread {record.id} is already archived")
+        if not source.name.endswith(f"{record.id}.jsonl"):
+            raise StoreError(f"rollout `{source}` does not belong to thread {record.id}")
+        target = archived_path_for(self._home, source.name)
+
+        def move() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+
+        await self._io(move)
+        now = _now_ms()
+        await self._index.update(
+            record.id, rollout_path=str(target), archived=1, archived_at_ms=now
+        )
+        return replace(record, rollout_path=target, archived=True, archived_at_ms=now)
+
+    async def unarchive(self, thread_id: str) -> ThreadRecord:
+        record = await self._require(thread_id)
+        source = record.rollout_path
+        if not is_inside(self._home, source, (ARCHIVED_SESSIONS_SUBDIR,)):
+            raise StoreError(f"thread {record.id} is not archived")
+        target = unarchived_path_for(self._home, source.name)
+        if target is None or not source.name.endswith(f"{record.id}.jsonl"):
+            raise StoreError(f"rollout `{source}` does not belong to thread {record.id}")
+        now = _now_ms()
+
+        def move() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            os.utime(target, ns=(now * 1_000_000, now * 1_000_000))
+
+        await self._io(move)
+        await self._index.update(
+            record.id, rollout_path=str(target), archived=0, archived_at_ms=None,
+            updated_at_ms=now,
+        )
+        return replace(
+            record, rollout_path=target, archived=False, archived_at_ms=None, updated_at_ms=now
+        )
+
+    # -- rebuild -----------------------------------------------------------------------------
+    async def reindex(self) -> ReindexReport:
+        await self.open()
+        task = self._backfill
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        return await self._rebuild(only_missing=False)
+
+    async def _rebuild(
+        self, *, only_missing: bool, first_batch: asyncio.Event | None = None
+    ) -> ReindexReport:
+        """Index every rollout, in batches, reading heads and tails only.
+
+        ``only_missing`` (the first-start backfill) never replaces a row that core
+        wrote meanwhile and never deletes rows.
+        """
+        started = time.perf_counter()
+        found = await self._io(lambda: _scan_rollouts(self._home))
+        names = await self._io(lambda: read_session_names(self._home))
+        paths = sorted(found.values(), key=lambda p: p.name, reverse=True)  # newest first
+        indexed = skipped = 0
+        for start in range(0, len(paths), _BATCH):
+            chunk = paths[start : start + _BATCH]
+            records, bad = await self._io(lambda c=chunk: _build_records(c, found.get, names))  # type: ignore[misc]
+            skipped += bad
+            if records:
+                await self._index.upsert_many(records, only_missing=only_missing)
+            indexed += len(records)
+            if first_batch is not None:
+                first_batch.set()
+        removed = 0
+        if not only_missing:
+            existing = await self._index.paths()
+            gone = [tid for tid in existing if tid not in found]
+            if gone:
+                removed = await self._index.delete(gone)
+        if first_batch is not None:
+            first_batch.set()
+        log.info(
+            "indexed %d rollouts (%d skipped, %d rows removed) in %.0f ms",
+            indexed, skipped, removed, (time.perf_counter() - started) * 1000,
+        )
+        return ReindexReport(indexed=indexed, skipped=skipped, removed=removed)
