@@ -46,6 +46,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from threadline.rollout.history import reconstruct  # noqa: E402
+from threadline.rollout.reader import read_rollout  # noqa: E402
 from threadline.store import ListQuery, LocalThreadStore  # noqa: E402
 
 CONFIG_TOML = """\
@@ -439,6 +441,18 @@ async def main(argv: Sequence[str] | None = None) -> int:
             thread_id, path = write_sized(home, mb, label)
             sized[label] = thread_id
             print(f"    {label} rollout: {path.stat().st_size / 1e6:.1f} MB")
+
+        # The storage share of a resume: read + rebuild (history, turns, usage), in-process.
+        for label, thread_id in sized.items():
+            found = next((home / "sessions").rglob(f"*{thread_id}.jsonl"))
+            samples = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                rebuilt = reconstruct(read_rollout(found))
+                samples.append(time.perf_counter() - t)
+            assert rebuilt.token_info is not None
+            print(f"    read+reconstruct {label:>6} (in-process): median {_ms(statistics.median(samples))}"
+                  f", first {_ms(samples[0])}  ({len(rebuilt.turns)} turns)")
 
         commands = {"threadline": [sys.executable, "-m", "threadline", "app-server"]}
         if args.compare:

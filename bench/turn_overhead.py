@@ -77,6 +77,8 @@ class _StampingHandler(mm._Handler):
 
 
 def start_mock(n_deltas: int, pace_s: float) -> mm.MockModel:
+    # socketserver's default listen backlog (5) resets some of 50 simultaneous connects.
+    mm._Server.request_queue_size = 512
     mock = mm.MockModel().start()
     assert mock._server is not None
     mock._server.RequestHandlerClass = _StampingHandler
@@ -106,6 +108,7 @@ class _Turn:
     deltas: list[tuple[str, int]] = field(default_factory=list)
     completed: bool = False
     status: str | None = None
+    error: str | None = None
 
 
 class Client:
@@ -136,6 +139,8 @@ class Client:
                 turn = self.turns.setdefault(t["id"], _Turn(msg["params"]["threadId"]))
                 turn.completed = True
                 turn.status = t["status"]
+                if t.get("error"):
+                    turn.error = t["error"].get("message")
                 if sum(x.completed for x in self.turns.values()) >= self.expect_turns:
                     self.all_done.set()
             elif method is None and "id" in msg:
@@ -262,6 +267,9 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
         client.reader.cancel()
         mock.stop()
 
+    failed = [t for t in client.turns.values() if t.status != "completed"]
+    if failed:
+        print(f"  {len(failed)} turns did not complete, e.g. {failed[0].status}: {failed[0].error}")
     with STAMPS.lock:
         stamps = dict(STAMPS.out)
     latencies: list[float] = []

@@ -73,7 +73,11 @@ def test_codex_key_names(tmp_path: Path) -> None:
     )
     assert dict(box.query_params) == {"api-version": "1"}
     assert dict(box.http_headers) == {"X-Team": "core"}
-    assert (box.request_max_retries, box.stream_max_retries, box.stream_idle_timeout_ms) == (2, 3, 5000)
+    assert (box.request_max_retries, box.stream_max_retries, box.stream_idle_timeout_ms) == (
+        2,
+        3,
+        5000,
+    )
     assert config.mcp_servers["docs"].command == "docs-server"
     assert config.mcp_servers["docs"].args == ("--stdio",)
     assert config.feature_enabled("web_search")
@@ -131,13 +135,23 @@ def test_with_overrides_validates_and_layers(tmp_path: Path) -> None:
         ('approval_policy = "sometimes"', "approval_policy", "expected one of"),
         ("model = 3", "model", "expected a string, got 3"),
         ("[features]\nweb = 1", "features.web", "expected true or false"),
-        ("[model_providers.x]\nwire_api = \"grpc\"", "model_providers.x.wire_api", "expected one of"),
-        ("[model_providers.x]\nrequest_max_retries = -1", "model_providers.x.request_max_retries", ">= 0"),
+        ('[model_providers.x]\nwire_api = "grpc"', "model_providers.x.wire_api", "expected one of"),
+        (
+            "[model_providers.x]\nrequest_max_retries = -1",
+            "model_providers.x.request_max_retries",
+            ">= 0",
+        ),
         ("[mcp_servers.m]\nargs = []", "mcp_servers.m", '"command"'),
-        ("[sandbox_workspace_write]\nwritable_roots = \"/a\"", "sandbox_workspace_write.writable_roots", "array"),
+        (
+            '[sandbox_workspace_write]\nwritable_roots = "/a"',
+            "sandbox_workspace_write.writable_roots",
+            "array",
+        ),
     ],
 )
-def test_errors_name_file_key_and_problem(tmp_path: Path, text: str, key: str, problem: str) -> None:
+def test_errors_name_file_key_and_problem(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
     home = _home(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_config(home)
@@ -185,7 +199,11 @@ def test_default_provider_is_openai_with_a_key(tmp_path: Path) -> None:
     config = load_config(tmp_path / "h")
     env = {"OPENAI_API_KEY": "sk-x"}
     info = resolve_provider(config, env=env)
-    assert (info.id, info.wire_api, info.base_url) == ("openai", "responses", "https://api.openai.com/v1")
+    assert (info.id, info.wire_api, info.base_url) == (
+        "openai",
+        "responses",
+        "https://api.openai.com/v1",
+    )
     notice = default_provider_notice(config, env=env)
     assert notice is not None and notice.startswith("Using OpenAI")
 
@@ -198,7 +216,11 @@ def test_no_notice_when_a_provider_is_chosen(tmp_path: Path) -> None:
 def test_openai_compatible_chat_provider(tmp_path: Path) -> None:
     config = load_config(_home(tmp_path, FULL))
     info = resolve_provider(config, env={})
-    assert (info.id, info.wire_api, info.base_url) == ("ollama-box", "chat", "http://localhost:11434/v1")
+    assert (info.id, info.wire_api, info.base_url) == (
+        "ollama-box",
+        "chat",
+        "http://localhost:11434/v1",
+    )
     assert dict(info.headers) == {"X-Team": "core"}
     assert info.stream_idle_timeout_s == 5.0
 

@@ -582,3 +582,68 @@ async def test_twenty_threads_concurrently(
         ]
         assert done["threadId"] == thread_id
         assert done["turn"]["items"][0]["text"] == expected
+
+
+# ---- reasoning, injection and the small methods ------------------------------------------
+
+
+async def test_reasoning_summary_streams(start_client: StartClient, mock_model: MockModel) -> None:
+    mock_model.enqueue(text("Answer.", reasoning="Thinking it over", item_id="msg_r"))
+    client = await start_client()
+    thread_id = await start_thread(client)
+    turn_id = await start_turn(client, thread_id, "think")
+    messages = await collect_turn(client, turn_id)
+
+    kinds = [p["item"]["type"] for p in of(messages, "item/started")]
+    assert kinds == ["userMessage", "reasoning", "agentMessage"]
+    parts = of(messages, "item/reasoning/summaryPartAdded")
+    assert [p["summaryIndex"] for p in parts] == [0]
+    deltas = of(messages, "item/reasoning/summaryTextDelta")
+    assert "".join(d["delta"] for d in deltas) == "Thinking it over"
+    [reasoning] = [
+        p["item"] for p in of(messages, "item/completed") if p["item"]["type"] == "reasoning"
+    ]
+    assert reasoning["summary"] == ["Thinking it over"]
+    # The reasoning item goes back to the model on the next request.
+    mock_model.enqueue(text("Again."))
+    nxt = await start_turn(client, thread_id, "more")
+    await collect_turn(client, nxt)
+    kinds_sent = [i.get("type") for i in mock_model.requests[1].body["input"]]
+    assert "reasoning" in kinds_sent
+
+
+async def test_inject_items_loaded_list_model_list_config_read(
+    start_client: StartClient, mock_model: MockModel
+) -> None:
+    mock_model.enqueue(text("ok"))
+    client = await start_client()
+    thread_id = await start_thread(client)
+
+    loaded = await client.request("thread/loaded/list", {})
+    assert loaded["data"] == [thread_id]
+    injected = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "injected context"}],
+    }
+    assert (
+        await client.request("thread/inject_items", {"threadId": thread_id, "items": [injected]})
+        == {}
+    )
+    empty = await client.request_error("thread/inject_items", {"threadId": thread_id, "items": []})
+    assert empty["code"] == -32600
+    turn_id = await start_turn(client, thread_id, "go")
+    await collect_turn(client, turn_id)
+    assert user_texts(mock_model.requests[0])[-2:] == ["injected context", "go"]
+
+    models = await client.request("model/list", {})
+    assert [m["model"] for m in models["data"]] == ["mock-model"]
+    assert models["data"][0]["isDefault"] is True
+    config = await client.request("config/read", {})
+    assert config["config"]["model"] == "mock-model"
+    assert config["config"]["model_provider"] == "mock"
+
+    unsub = await client.request("thread/unsubscribe", {"threadId": thread_id})
+    assert unsub == {"status": "unsubscribed"}
+    again = await client.request("thread/unsubscribe", {"threadId": thread_id})
+    assert again == {"status": "notSubscribed"}

@@ -286,3 +286,19 @@ async def test_memory_store_archive_round_trip(tmp_path: Path) -> None:
     with pytest.raises(StoreThreadNotFound):
         await store.set_memory_mode(new_thread_id(), "enabled")
     assert (await store.reindex()).indexed == 1
+
+
+async def test_deleting_only_the_database_file_ignores_its_stale_wal(tmp_path: Path) -> None:
+    thread_id, _ = await write_rollout(tmp_path)
+    store = LocalThreadStore(tmp_path)
+    await store.wait_ready()
+    await store.set_name(thread_id, "named")
+    # Delete the database while its WAL still holds committed pages (store not closed yet).
+    (tmp_path / "state.sqlite").unlink()
+    await store.close()
+    async with LocalThreadStore(tmp_path) as again:
+        report = await again.wait_ready()
+        assert report is not None and report.indexed == 1
+        record = await again.get(thread_id)
+        assert record is not None and record.name == "named"  # from session_index.jsonl
+        assert again.index.created

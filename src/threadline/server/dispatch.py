@@ -249,6 +249,19 @@ def _one_of(expected: object) -> str:
     return "one of " + ", ".join(f"`{name}`" for name in names)
 
 
+def _report_order(err: Any, data: Any) -> tuple[int, int]:
+    """Which problem serde would report first: a bad value as it reads the input
+    (in input order), a missing field only after the whole object (ids first, as the
+    reference's structs declare ``threadId`` before the rest)."""
+    loc = err["loc"]
+    if err["type"] == "missing":
+        name = str(loc[-1]) if loc else ""
+        return (1, 0 if name.endswith("Id") or name.endswith("_id") else 1)
+    if isinstance(data, dict) and loc and loc[0] in data:
+        return (0, list(data).index(loc[0]))
+    return (0, len(data) if isinstance(data, dict) else 0)
+
+
 def format_validation_error(exc: ValidationError, data: Any = _MISSING) -> str:
     """The first validation problem, worded like the reference server's serde errors.
 
@@ -259,7 +272,7 @@ def format_validation_error(exc: ValidationError, data: Any = _MISSING) -> str:
     errors = exc.errors(include_url=False)
     if not errors:
         return "Invalid request"
-    err = errors[0]
+    err = min(errors, key=lambda e: _report_order(e, data))
     kind = err["type"]
     ctx = err.get("ctx") or {}
     path = field_path(err["loc"], data)
