@@ -570,6 +570,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # many threads connect at once in the concurrency tests
 
     def __init__(self, address: tuple[str, int], mock: MockModel) -> None:
         super().__init__(address, _Handler)

@@ -148,12 +148,14 @@ class ThreadManager:
             raise InvalidRequest(exc.message) from exc
 
     def client_for(self, provider_id: str) -> ModelClient:
+        """The shared client for ``provider_id``, built lazily (see :class:`LazyModelClient`)."""
         client = self._clients.get(provider_id)
         if client is None:
-            try:
-                client = self._client_factory(self.config, provider_id)
-            except ModelError as exc:
-                raise InvalidRequest(exc.message) from exc
+            from threadline.core.providers import LazyModelClient
+
+            factory = self._client_factory
+            config = self.config
+            client = LazyModelClient(provider_id, lambda: factory(config, provider_id))
             self._clients[provider_id] = client
         return client
 

@@ -148,10 +148,7 @@ def fork_lines(restored: Restored) -> tuple[list[RolloutLine], bool]:
 
 
 def _open_turn_id(restored: Restored) -> str | None:
-    live = reconstruct(restored.rollout, live=True)
-    if live.turns and live.turns[-1].status == "inProgress":
-        return live.turns[-1].id
-    return None
+    return restored.recon.open_turn_id
 
 
 def ms_of_timestamp(value: str | None, fallback: float) -> int:

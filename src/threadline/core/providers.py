@@ -10,9 +10,12 @@ set and the embedded ``local`` model otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -20,7 +23,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from threadline.core.config import CONFIG_FILE_NAME, Config, ModelProviderConfig
-from threadline.model.base import ModelClient, ModelConfigError
+from threadline.model.base import (
+    ModelClient,
+    ModelConfigError,
+    ModelError,
+    ModelEvent,
+    ModelRequest,
+)
 
 ProviderKind = Literal["responses", "chat", "local"]
 
@@ -243,3 +252,67 @@ def _is_loopback(url: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class LazyModelClient:
+    """A :class:`ModelClient` that builds the real client on first use.
+
+    Building a client imports the OpenAI SDK (about a second on a cold process), which
+    resume, fork and read never need. The build starts in a worker thread as soon as a
+    loop is running, so by the first turn it is usually done; a caller that needs the
+    client earlier waits for it.
+    """
+
+    def __init__(self, provider_id: str, build: Callable[[], ModelClient]) -> None:
+        self._provider_id = provider_id
+        self._build = build
+        self._client: ModelClient | None = None
+        self._lock = threading.Lock()
+        self._warming: asyncio.Future[ModelClient] | None = None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            self._warming = loop.run_in_executor(None, self._get)
+            self._warming.add_done_callback(_ignore_result)
+
+    @property
+    def provider_id(self) -> str:
+        return self._provider_id
+
+    def _get(self) -> ModelClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    async def _ready(self) -> ModelClient:
+        if self._client is not None:
+            return self._client
+        if self._warming is not None:
+            return await asyncio.shield(self._warming)
+        return await asyncio.to_thread(self._get)
+
+    def context_window(self, model: str) -> int | None:
+        try:
+            return self._get().context_window(model)
+        except ModelError:
+            return None  # the same error ends the turn when it samples
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        client = await self._ready()
+        async for event in client.stream(request):
+            yield event
+
+    async def aclose(self) -> None:
+        if self._warming is not None and not self._warming.done():
+            with contextlib.suppress(Exception):
+                await self._warming
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _ignore_result(future: asyncio.Future[ModelClient]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so a failed warm-up is not logged as unhandled

@@ -121,6 +121,13 @@ def dump_response_item(item: ResponseItem) -> dict[str, Any]:
     out = item.model_dump(mode="json")
     if out.get("id") is None:
         out.pop("id", None)
+    content = out.get("content")
+    if isinstance(item, MessageItem) and isinstance(content, list):
+        # Codex writes content parts without null members.
+        out["content"] = [
+            {k: v for k, v in part.items() if v is not None} if isinstance(part, dict) else part
+            for part in content
+        ]
     return out
 
 
