@@ -169,6 +169,17 @@ async def test_memory_mode_set(launch_server: LaunchServer, mock_model: MockMode
     tid = (await client.request("thread/start", {}))["thread"]["id"]
     await _run_turn(client, tid, "hi")
     assert await client.request("thread/memoryMode/set", {"threadId": tid, "mode": "disabled"}) == {}
+    path = (await client.request("thread/read", {"threadId": tid}))["thread"]["path"]
+    last = json.loads(Path(path).read_text().splitlines()[-1])
+    assert last["type"] == "session_meta"
+    assert last["payload"]["id"] == tid and last["payload"]["memory_mode"] == "disabled"
+    # A thread that is not loaded gets the same record.
+    await client.request("thread/archive", {"threadId": tid})
+    await client.request("thread/unarchive", {"threadId": tid})
+    assert await client.request("thread/memoryMode/set", {"threadId": tid, "mode": "enabled"}) == {}
+    path = (await client.request("thread/read", {"threadId": tid}))["thread"]["path"]
+    last = json.loads(Path(path).read_text().splitlines()[-1])
+    assert last["payload"]["memory_mode"] == "enabled"
     err = await client.request_error("thread/memoryMode/set", {"threadId": tid, "mode": "sometimes"})
     assert err["code"] == -32600 and "sometimes" in err["message"]
 

@@ -38,15 +38,15 @@ async def test_unknown_method_is_32601_and_lists_known_methods(
     await alive(stdio_server.client)
 
 
-async def test_invalid_params_are_32602_naming_the_field(stdio_server: AppServerProcess) -> None:
+async def test_invalid_params_are_32600_naming_the_field(stdio_server: AppServerProcess) -> None:
     client = stdio_server.client
     error = await client.request_error("thread/loaded/list", {"limit": "ten"})
     assert error == {
-        "code": -32602,
+        "code": -32600,
         "message": 'Invalid request: invalid type: string "ten", expected an integer at `limit`',
     }
     error = await client.request_error("thread/loaded/list", {"cursor": 42})
-    assert error["code"] == -32602
+    assert error["code"] == -32600
     assert error["message"].startswith(
         "Invalid request: invalid type: integer `42`, expected a string"
     )
@@ -57,7 +57,7 @@ async def test_invalid_params_are_32602_naming_the_field(stdio_server: AppServer
 async def test_missing_field_is_named(app_server: AppServerFactory) -> None:
     server = await app_server(env=TEST_METHODS)
     error = await server.client.request_error("test/notify", {"params": {}})
-    assert error == {"code": -32602, "message": "Invalid request: missing field `method`"}
+    assert error == {"code": -32600, "message": "Invalid request: missing field `method`"}
 
 
 async def test_unknown_fields_are_ignored(stdio_server: AppServerProcess) -> None:
@@ -170,12 +170,12 @@ async def test_reference_error_wording_for_turn_start(stdio_server: AppServerPro
     client = stdio_server.client
     error = await client.request_error("turn/start", {"threadId": "x", "input": "not-an-array"})
     assert error == {
-        "code": -32602,
+        "code": -32600,
         "message": 'Invalid request: invalid type: string "not-an-array", expected a sequence'
         " at `input`",
     }
     error = await client.request_error("turn/start", {})
-    assert error == {"code": -32602, "message": "Invalid request: missing field `threadId`"}
+    assert error == {"code": -32600, "message": "Invalid request: missing field `threadId`"}
 
 
 class _Text(BaseModel):

@@ -63,7 +63,7 @@ async def test_initialize_response_identity(app_server: AppServerFactory, tmp_pa
 async def test_initialize_with_bad_params(app_server: AppServerFactory) -> None:
     server = await app_server(initialize=False)
     error = await server.client.request_error("initialize", {"clientInfo": {"name": "x"}})
-    assert error == {"code": -32602, "message": "Invalid request: missing field `version`"}
+    assert error == {"code": -32600, "message": "Invalid request: missing field `version`"}
     # The failed initialize did not count: a proper one still works.
     await server.client.initialize()
 

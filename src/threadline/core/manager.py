@@ -41,7 +41,7 @@ from threadline.protocol.v2.turn import Turn
 from threadline.rollout.history import reconstruct
 from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, new_thread_id, rollout_path_for
 from threadline.rollout.policy import PersistencePolicy
-from threadline.rollout.reader import read_rollout
+from threadline.rollout.reader import read_head, read_rollout
 from threadline.rollout.writer import RolloutWriter
 from threadline.store.base import ListPage, ListQuery, ReindexReport, ThreadRecord, ThreadStore
 from threadline.tools.plan import UpdatePlanTool
@@ -151,10 +151,15 @@ class ThreadManager:
         """The shared client for ``provider_id``, built lazily (see :class:`LazyModelClient`)."""
         client = self._clients.get(provider_id)
         if client is None:
-            from threadline.core.providers import LazyModelClient
+            from threadline.core.providers import LazyModelClient, resolve_provider
 
             factory = self._client_factory
             config = self.config
+            if factory is _default_client_factory:
+                try:  # unknown providers and missing keys fail here, not at the first turn
+                    resolve_provider(config.with_overrides(model_provider=provider_id))
+                except ModelError as exc:
+                    raise InvalidRequest(exc.message) from exc
             client = LazyModelClient(provider_id, lambda: factory(config, provider_id))
             self._clients[provider_id] = client
         return client
@@ -378,8 +383,9 @@ class ThreadManager:
             if opts.reasoning_effort is None and effort:
                 merged = replace(merged, reasoning_effort=effort)
         settings = self.settings_for(merged)
-        if meta.memory_mode:
-            settings = replace(settings, memory_mode=meta.memory_mode)
+        memory_mode = (record.memory_mode if record else None) or meta.memory_mode
+        if memory_mode:
+            settings = replace(settings, memory_mode=memory_mode)
         return settings
 
     async def fork_thread(
@@ -522,14 +528,31 @@ class ThreadManager:
         await self.store.set_name(canonical, clean)
 
     async def set_memory_mode(self, thread_id: str, mode: str) -> None:
+        """Record the mode as Codex does: a copy of ``session_meta`` carrying it is appended."""
+        if mode not in ("enabled", "disabled"):
+            raise InvalidRequest(f"unknown memory mode {mode!r}; expected enabled or disabled")
         canonical = check_thread_id(thread_id)
         loaded = self._threads.get(canonical)
         if loaded is not None:
             await loaded.set_thread_memory_mode(mode)
+            path = loaded.rollout_path() if loaded.rollout_materialized else None
         else:
-            if mode not in ("enabled", "disabled"):
-                raise InvalidRequest(f"unknown memory mode {mode!r}; expected enabled or disabled")
-            await self.locate_rollout(canonical)
+            path = await self.locate_rollout(canonical)
+        if path is None:
+            return  # nothing on disk yet; the index row appears with the first turn
+        head = await asyncio.to_thread(read_head, path)
+        if head.meta is None:
+            raise InvalidRequest(f"failed to load rollout `{path}`: no session_meta line")
+        meta = head.meta.model_copy(update={"memory_mode": mode})
+        if loaded is not None:
+            await loaded.record_rollout_items([meta])
+        else:
+            line = RolloutLine(
+                timestamp=format_rollout_timestamp(datetime.now(UTC)),
+                type="session_meta",
+                payload=meta.dump(),
+            )
+            await asyncio.to_thread(_append_line, path, line)
         await self.store.set_memory_mode(canonical, mode)
 
     async def archive_thread(self, thread_id: str) -> ThreadRecord:

@@ -189,10 +189,15 @@ def decode_message(data: str | bytes) -> JSONRPCMessage | InvalidMessage:
         return too_large(len(data))
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return InvalidMessage(codes.PARSE_ERROR, f"Parse error: {exc}")
     return parse_message(obj)
+
+
+def _reject_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are Python extensions, not JSON."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def encode_message(message: JSONRPCMessage) -> JsonObject:

@@ -142,6 +142,16 @@ class Connection:
         self._egress.put_nowait(message)
         return True
 
+    @property
+    def outgoing_backlog(self) -> int:
+        """Messages queued for this client but not yet written."""
+        return self._egress.qsize()
+
+    @property
+    def outgoing_capacity(self) -> int:
+        """Backlog at which the client is considered stuck and disconnected."""
+        return self._egress_capacity
+
     def send_notification(self, method: str, params: Any) -> bool:
         """Queue a notification (with ``emittedAtMs``) unless the client opted out of ``method``."""
         if method in self.opt_out_notification_methods:
@@ -333,7 +343,7 @@ class Connection:
             raw = request.params or {}
             params = InitializeParams.model_validate(raw)
         except ValidationError as exc:
-            self.send_error(request.id, codes.INVALID_PARAMS, format_validation_error(exc, raw))
+            self.send_error(request.id, codes.INVALID_REQUEST, format_validation_error(exc, raw))
             return
         info = params.client_info
         caps = params.capabilities

@@ -8,7 +8,7 @@ the model is ``None``). A missing ``params`` member is treated as ``{}``. A
 Error mapping (the only place requests turn into error codes):
 
 * unknown method → ``-32601`` naming the method;
-* params that fail validation → ``-32602``, message in the reference's style
+* params that fail validation → ``-32600`` (as the reference does), message in the reference's style
   (``Invalid request: missing field `threadId` ``);
 * :class:`RpcError` from a handler → its code/message/data;
 * an exception type registered with :func:`register_error_code` → that code;
@@ -160,7 +160,8 @@ class MethodTable:
             try:
                 parsed = spec.params_model.model_validate(raw)
             except ValidationError as exc:
-                return None, ErrorObject(codes.INVALID_PARAMS, format_validation_error(exc, raw))
+                # The reference answers every params error with -32600 (REPORT.md §5).
+                return None, ErrorObject(codes.INVALID_REQUEST, format_validation_error(exc, raw))
         try:
             result = await spec.handler(ctx, parsed)
         except Exception as exc:

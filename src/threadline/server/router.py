@@ -29,19 +29,18 @@ _DRAIN_POLL_S = 0.001
 
 
 def _backlog(conn: Connection) -> int:
-    # TODO(lead): expose a public ``Connection.outgoing_backlog`` (and its capacity).
-    return conn._egress.qsize()
+    return conn.outgoing_backlog
 
 
 def _high_water(conn: Connection) -> int:
-    return conn._egress_capacity // 2
+    return conn.outgoing_capacity // 2
 
 
 async def _drain(conns: list[Connection]) -> None:
     """Wait until every connection's backlog is down to a quarter of its capacity."""
     deadline = asyncio.get_running_loop().time() + _DRAIN_TIMEOUT_S
     for conn in conns:
-        low = conn._egress_capacity // 4
+        low = conn.outgoing_capacity // 4
         while not conn.closed and _backlog(conn) > low:
             if asyncio.get_running_loop().time() > deadline:
                 log.warning(
