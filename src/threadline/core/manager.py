@@ -411,7 +411,7 @@ class ThreadManager:
         else:
             raise InvalidRequest("thread/fork needs a threadId or a path")
         source = await load_rollout(source_path)
-        lines, _ = fork_lines(source)
+        lines, marked = fork_lines(source)
         parent = source.recon.meta
         assert parent is not None
         opts_cwd = opts if opts.cwd is not None else replace(opts, cwd=parent.cwd or None)
@@ -446,8 +446,10 @@ class ThreadManager:
             await writer.append(lines)
             await writer.flush()
             sink = writer
-        copied = replace(source.rollout, lines=lines, own_start=0)
-        recon = await asyncio.to_thread(reconstruct, copied)
+        recon = source.recon
+        if marked:  # the interruption marker changes history and the last turn
+            copied = replace(source.rollout, lines=lines, own_start=0)
+            recon = await asyncio.to_thread(reconstruct, copied)
         thread = Thread(
             thread_id=new_id,
             settings=settings,
