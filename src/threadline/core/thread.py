@@ -10,6 +10,7 @@ relative to responses) and an async queue read with :meth:`next_event`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -578,6 +579,14 @@ class Thread:
             if isinstance(i, TextUserInput)
         ]
         content += [ContentItem(type="input_image", image_url=url) for url in images]
+        for local in local_images:
+            url = await asyncio.to_thread(_image_data_url, self.cwd_path / local)
+            if url is not None:
+                content.append(ContentItem(type="input_image", image_url=url))
+            else:
+                content.append(
+                    ContentItem(type="input_text", text=f"[image {local} could not be read]")
+                )
         if not self.preview and text:
             self.preview = text
         item = UserMessageThreadItem(
@@ -659,3 +668,25 @@ _PERSISTABLE = frozenset(
         "exec_command_end",
     }
 )
+
+
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+_MAX_IMAGE_BYTES = 20 << 20
+
+
+def _image_data_url(path: Path) -> str | None:
+    """A local image as a ``data:`` URL for the model (None when unreadable or too big)."""
+    mime = _IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    try:
+        if path.stat().st_size > _MAX_IMAGE_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
