@@ -70,6 +70,10 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_WRITE_BATCH = 256
+"""Most messages written together when several are queued."""
+
+
 def to_json(value: Any) -> Any:
     """Wire form of a params/result value (pydantic models dumped by alias, nulls kept)."""
     if isinstance(value, BaseModel):
@@ -296,15 +300,31 @@ class Connection:
             self._accepting = False
 
     async def _write_loop(self) -> None:
+        send_many = getattr(self.channel, "send_many", None)
         while True:
             message = await self._egress.get()
             if message is None:
                 return
+            batch = [message]
+            stop = False
+            # Whatever else is already queued goes out in the same write (a streaming
+            # turn queues deltas faster than one syscall each can carry them).
+            while send_many is not None and len(batch) < _WRITE_BATCH and not self._egress.empty():
+                extra = self._egress.get_nowait()
+                if extra is None:
+                    stop = True
+                    break
+                batch.append(extra)
             try:
-                await self.channel.send(message)
+                if send_many is None or len(batch) == 1:
+                    await self.channel.send(message)
+                else:
+                    await send_many(batch)
             except Exception as exc:
                 logger.info("%r: write failed (%s); closing", self, exc)
                 self.abort("write failed")
+                return
+            if stop:
                 return
 
     # -- handling ---------------------------------------------------------------

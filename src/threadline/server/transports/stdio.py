@@ -138,6 +138,15 @@ class StdioChannel:
         else:
             await asyncio.to_thread(_write_all, self._write_fd, data)
 
+    async def send_many(self, messages: list[JsonObject]) -> None:
+        """Write several messages with one write (one line each)."""
+        data = "".join(dumps(m) + "\n" for m in messages).encode("utf-8")
+        if self._writer is not None:
+            self._writer.write(data)
+            await self._writer.drain()
+        else:
+            await asyncio.to_thread(_write_all, self._write_fd, data)
+
     async def close(self, reason: str = "") -> None:
         self._closed.set()
         if self._writer is not None:
