@@ -1,7 +1,7 @@
 """Approval requests during ``exec`` when stdin is not a terminal: declined, with a message.
 
-No built-in tool asks for approval yet, so this drives the CLI's responder against a real
-core ``Thread`` (the request goes through ``Thread.request_approval`` exactly as a tool's would).
+One test drives the CLI's responder against a real core ``Thread``; the others run the
+real ``threadline exec`` subprocess, whose ``exec_command`` tool asks for approval.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.support.mock_model import MockModel
+from tests.cli.conftest import Cli
+from tests.support.mock_model import MockModel, function_call, text
 
 from threadline.cli.exec_cmd import Approvals
 from threadline.cli.render import JsonRenderer
@@ -55,3 +56,44 @@ async def test_non_tty_approval_is_declined_with_a_message(
             "reason": resolved[0]["reason"],
         }
     ]
+
+
+def test_exec_untrusted_without_a_terminal_refuses_and_does_not_run(
+    cli: Cli, workdir: Path, mock_model: MockModel
+) -> None:
+    mock_model.enqueue(
+        function_call("exec_command", {"cmd": "touch refused.txt"}, call_id="call_touch"),
+        text("I could not create the file."),
+    )
+    result = cli(
+        "exec", "--ask-for-approval", "untrusted", "--sandbox", "workspace-write", "make it"
+    )
+
+    assert not (workdir / "refused.txt").exists()
+    # The turn itself completes (the model is told and answers), so exec succeeds …
+    assert result.code == 0, result.stderr
+    assert "I could not create the file." in result.stdout
+    # … but the refusal is explained on stderr.
+    assert "touch refused.txt" in result.stderr
+    assert "stdin is not a terminal" in result.stderr
+    assert "--ask-for-approval never" in result.stderr
+    requests = mock_model.requests
+    assert len(requests) == 2
+    [answer] = [
+        i["output"] for i in requests[1].body["input"] if i.get("type") == "function_call_output"
+    ]
+    assert "rejected by user" in answer
+
+
+def test_exec_never_runs_the_command_without_asking(
+    cli: Cli, workdir: Path, mock_model: MockModel
+) -> None:
+    mock_model.enqueue(
+        function_call("exec_command", {"cmd": "touch made.txt"}, call_id="call_touch"),
+        text("Created."),
+    )
+    result = cli("exec", "--ask-for-approval", "never", "--sandbox", "workspace-write", "make it")
+
+    assert result.code == 0, result.stderr
+    assert (workdir / "made.txt").exists()
+    assert "stdin is not a terminal" not in result.stderr

@@ -46,6 +46,7 @@ from threadline.rollout.writer import RolloutWriter
 from threadline.store.base import ListPage, ListQuery, ReindexReport, ThreadRecord, ThreadStore
 from threadline.tools.plan import UpdatePlanTool
 from threadline.tools.registry import ToolRegistry
+from threadline.tools.shell import ExecCommandTool
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,11 @@ class ThreadManager:
         )
 
     def tools_for(self, settings: ThreadSettings) -> ToolRegistry:
-        return ToolRegistry([UpdatePlanTool()])
+        swr = self.config.sandbox_workspace_write
+        shell = ExecCommandTool(
+            writable_roots=tuple(swr.writable_roots), network_access=swr.network_access
+        )
+        return ToolRegistry([shell, UpdatePlanTool()])
 
     # ---- start ------------------------------------------------------------------------
 

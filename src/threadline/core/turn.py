@@ -45,7 +45,7 @@ from threadline.protocol.v2.item import (
     UserInput,
 )
 from threadline.protocol.v2.turn import Turn, TurnError
-from threadline.tools.registry import ToolContext, ToolOutput, UnknownTool
+from threadline.tools.registry import DecisionHook, ToolContext, ToolOutput, UnknownTool
 
 if TYPE_CHECKING:
     from threadline.core.thread import Thread
@@ -313,13 +313,60 @@ class TurnRunner:
 
     async def _run_tools(self, calls: list[FunctionCallItem]) -> None:
         th = self.thread
+        turn = self.turn
+        settings = th.settings
+
+        async def emit(msg: Any) -> None:
+            await th._emit(turn.id, msg)
+
+        async def complete_item(item: Any) -> None:
+            await th._complete_item(turn, item)
+
+        async def request_approval(
+            request: ev.ExecApprovalRequest,
+            started_item: Any | None,
+            on_decision: DecisionHook | None,
+        ) -> str:
+            # Codex's order: waitingOnApproval, item/started, the request; after the answer
+            # serverRequest/resolved, then (a declined item completes here) the flag clears.
+            fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            th._pending_approvals[request.approval_id] = fut
+            th._set_status("active", ["waitingOnApproval"])
+            try:
+                if started_item is not None:
+                    started_at = getattr(started_item, "started_at_ms", None) or now_ms()
+                    await th._emit(
+                        turn.id,
+                        ev.ItemStarted(
+                            turn_id=turn.id, item=started_item, started_at_ms=started_at
+                        ),
+                    )
+                await th._emit(turn.id, request)
+                decision = await fut
+            except asyncio.CancelledError:
+                resolved = ev.ApprovalResolved(approval_id=request.approval_id)
+                th._deliver(ev.Event(id=turn.id, msg=resolved))
+                th._set_status("active", [])
+                raise
+            finally:
+                th._pending_approvals.pop(request.approval_id, None)
+            await th._emit(turn.id, ev.ApprovalResolved(approval_id=request.approval_id))
+            if on_decision is not None:
+                await on_decision(decision)
+            th._set_status("active", [])
+            return decision
+
         for call in calls:
             ctx = ToolContext(
                 thread_id=th.id,
-                turn_id=self.turn.id,
+                turn_id=turn.id,
                 call_id=call.call_id,
                 cwd=th.cwd_path,
-                emit=lambda msg: th._emit(self.turn.id, msg),
+                emit=emit,
+                complete_item=complete_item,
+                request_approval=request_approval,
+                approval_policy=settings.approval_policy,
+                sandbox_mode=settings.sandbox_mode,
             )
             try:
                 output = await self._race(
@@ -334,6 +381,10 @@ class TurnRunner:
                 output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
             result = FunctionCallOutputItem(call_id=call.call_id, output=output.text)
             await th._record_history([result])
+            if output.abort_turn:  # the user chose "cancel": the turn ends as interrupted
+                turn.interrupt.set()
+                turn.release.set()
+                raise _Preempted
 
     # ---- endings --------------------------------------------------------------
 

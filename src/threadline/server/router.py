@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,22 @@ async def _drain(conns: list[Connection]) -> None:
                 )
                 return
             await asyncio.sleep(_DRAIN_POLL_S)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _request_id_of(conn: Connection, fut: asyncio.Future[Any]) -> Any:
+    """The JSON-RPC id ``conn.send_request`` gave the request behind ``fut``.
+
+    ``send_request`` does not return the id; its pending table maps id → future.
+    """
+    pending: dict[Any, asyncio.Future[Any]] = getattr(conn, "_pending", {})
+    for request_id, candidate in pending.items():
+        if candidate is fut:
+            return request_id
+    return None
 
 
 @dataclass(slots=True)
@@ -153,15 +170,35 @@ class ThreadRouter:
     # ---- approvals ----------------------------------------------------------------
 
     def _approval_params(self, thread_id: str, req: ev.ExecApprovalRequest) -> dict[str, Any]:
-        return {
+        """``item/commandExecution/requestApproval`` params in the reference's field order."""
+        extra = req.model_extra or {}
+        params: dict[str, Any] = {
+            "kind": "command",
             "threadId": thread_id,
             "turnId": req.turn_id,
             "itemId": req.item_id,
+            "startedAtMs": extra.get("started_at_ms") or now_ms(),
+            "environmentId": "local",
             "command": req.command,
             "cwd": req.cwd,
-            "reason": req.reason,
-            "availableDecisions": ["accept", "acceptForSession", "decline", "cancel"],
+            "commandActions": extra.get("command_actions")
+            or [{"type": "unknown", "command": req.command}],
         }
+        if req.reason is not None:
+            params["reason"] = req.reason
+        decisions: list[Any] = ["accept"]
+        if req.proposed_amendment:
+            params["proposedExecpolicyAmendment"] = list(req.proposed_amendment)
+            decisions.append(
+                {
+                    "acceptWithExecpolicyAmendment": {
+                        "execpolicy_amendment": list(req.proposed_amendment)
+                    }
+                }
+            )
+        decisions.append("cancel")
+        params["availableDecisions"] = decisions
+        return params
 
     def _ask_approval(self, thread_id: str, req: ev.ExecApprovalRequest) -> None:
         pending = _PendingApproval(thread_id, req)
@@ -174,8 +211,7 @@ class ThreadRouter:
             "item/commandExecution/requestApproval",
             self._approval_params(pending.thread_id, pending.request),
         )
-        request_id = len(pending.asked)
-        pending.asked[conn.id] = (conn, request_id)
+        pending.asked[conn.id] = (conn, _request_id_of(conn, fut))
         task = asyncio.ensure_future(self._await_decision(pending, conn, fut))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

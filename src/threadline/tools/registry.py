@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from threadline.protocol import events as ev
+
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
@@ -14,6 +16,25 @@ class ToolOutput:
 
     text: str
     success: bool = True
+    abort_turn: bool = False
+    """The user cancelled: the turn ends as interrupted once this output is recorded."""
+
+
+DecisionHook = Callable[[str], Awaitable[None]]
+"""Called with the decision after ``serverRequest/resolved`` and before the thread leaves
+``waitingOnApproval`` (a declined command completes its item there, as Codex orders it)."""
+
+
+class ApprovalRequester(Protocol):
+    def __call__(
+        self,
+        request: ev.ExecApprovalRequest,
+        started_item: Any | None,
+        on_decision: DecisionHook | None,
+    ) -> Awaitable[str]:
+        """Ask the user about ``request``; ``started_item`` (a v2 item) is announced with
+        ``item/started`` once the thread is waiting. Returns the decision string."""
+        ...
 
 
 @dataclass(slots=True)
@@ -26,6 +47,12 @@ class ToolContext:
     cwd: Path
     emit: Callable[[Any], Awaitable[None]] | None = None
     """Sends a core event (item started/completed, output deltas) out of the turn."""
+    complete_item: Callable[[Any], Awaitable[None]] | None = None
+    """Completes a v2 item of the turn (``item/completed``, kept in the turn's items)."""
+    request_approval: ApprovalRequester | None = None
+    """Asks the user for a decision; ``None`` when nobody can be asked."""
+    approval_policy: str = "never"
+    sandbox_mode: str = "read-only"
     extras: dict[str, Any] = field(default_factory=dict)
 
 

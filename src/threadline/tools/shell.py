@@ -1,0 +1,583 @@
+"""``exec_command``: run a shell command for the model, sandboxed and approved per policy.
+
+One call = one ``commandExecution`` item whose id is the function call's ``call_id``.
+The command runs as ``<shell> -lc <cmd>`` (``-c`` when ``login`` is false), under
+bubblewrap unless the sandbox mode is ``danger-full-access`` or the user approved an
+escalation. Output (stdout and stderr merged, as a terminal shows them) streams out as
+``CommandOutputDelta`` events; the model gets a plain-text summary with the exit code
+and the (middle-truncated) output.
+
+Nothing here blocks the event loop: the process is an asyncio subprocess in its own
+process group, killed as a group on timeout or when the turn is interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import json
+import math
+import os
+import secrets
+import shlex
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from threadline.protocol import events as ev
+from threadline.protocol.v2.item import CommandExecutionThreadItem
+from threadline.protocol.v2.item_parts import (
+    CommandAction,
+    ListFilesCommandAction,
+    ReadCommandAction,
+    SearchCommandAction,
+    UnknownCommandAction,
+)
+from threadline.sandbox.bwrap import SandboxUnavailable, bwrap_argv, ensure_bwrap
+from threadline.sandbox.policy import (
+    ExecPlan,
+    SandboxPolicy,
+    SessionApprovals,
+    assess,
+    looks_like_sandbox_denial,
+    split_words,
+)
+from threadline.tools.registry import ToolContext, ToolOutput
+
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_MAX_OUTPUT_TOKENS = 10_000
+DEFAULT_CAPTURE_BYTES = 1024 * 1024
+"""Aggregated output kept per command (head and tail halves; the middle is dropped)."""
+TIMEOUT_EXIT_CODE = 124
+_READ_CHUNK = 64 * 1024
+_DRAIN_AFTER_EXIT_S = 1.0
+_BYTES_PER_TOKEN = 4
+
+REJECTED_BY_USER = (
+    'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }'
+)
+"""What the model is told about a declined command (the text Codex sends)."""
+
+_ACCEPTS = frozenset({"accept", "acceptForSession", "acceptWithExecpolicyAmendment"})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---- arguments ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExecArgs:
+    cmd: str
+    workdir: str | None = None
+    shell: str | None = None
+    login: bool = True
+    sandbox_permissions: str = "use_default"
+    justification: str | None = None
+    max_output_tokens: int | None = None
+    prefix_rule: tuple[str, ...] | None = None
+
+    @classmethod
+    def parse(cls, arguments: str) -> ExecArgs:
+        try:
+            raw = json.loads(arguments or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"arguments are not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ValueError("arguments must be a JSON object")
+        cmd = raw.get("cmd")
+        if not isinstance(cmd, str) or not cmd.strip():
+            raise ValueError("`cmd` must be a non-empty string")
+        perms = raw.get("sandbox_permissions") or "use_default"
+        if perms not in ("use_default", "require_escalated"):
+            raise ValueError("`sandbox_permissions` must be use_default or require_escalated")
+        max_tokens = raw.get("max_output_tokens")
+        prefix = raw.get("prefix_rule")
+        return cls(
+            cmd=cmd,
+            workdir=_opt_str(raw, "workdir"),
+            shell=_opt_str(raw, "shell"),
+            login=bool(raw.get("login", True)),
+            sandbox_permissions=perms,
+            justification=_opt_str(raw, "justification"),
+            max_output_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None,
+            prefix_rule=tuple(str(p) for p in prefix) if isinstance(prefix, list) else None,
+        )
+
+
+def _opt_str(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"`{key}` must be a string")
+    return value or None
+
+
+# ---- command actions (what a client shows instead of the raw command) ------------------------
+
+
+def command_actions(cmd: str) -> list[CommandAction]:
+    """A best-effort reading of a simple command: list, read, search, or unknown."""
+    unknown: list[CommandAction] = [UnknownCommandAction(command=cmd)]
+    if any(ch in cmd for ch in "|;&<>`$()\n"):
+        return unknown
+    words = split_words(cmd)
+    if not words:
+        return unknown
+    program = words[0].rsplit("/", 1)[-1]
+    operands = [w for w in words[1:] if not w.startswith("-")]
+    if program in ("ls", "tree"):
+        return [ListFilesCommandAction(command=cmd, path=operands[-1] if operands else None)]
+    if program in ("cat", "head", "tail", "nl", "less", "more") and len(operands) == 1:
+        path = operands[0]
+        return [ReadCommandAction(command=cmd, name=Path(path).name, path=path)]
+    if program in ("grep", "rg", "ag") and operands:
+        where = operands[1] if len(operands) > 1 else None
+        return [SearchCommandAction(command=cmd, query=operands[0], path=where)]
+    return unknown
+
+
+# ---- output capture -------------------------------------------------------------------------
+
+
+class _Capture:
+    """Keeps the first and last ``limit / 2`` bytes of a stream, counting the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self._half = max(limit // 2, 1)
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self._half - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        if data:
+            self._tail += data
+            if len(self._tail) > self._half:
+                del self._tail[: len(self._tail) - self._half]
+
+    def text(self) -> str:
+        dropped = self.total - len(self._head) - len(self._tail)
+        head = self._head.decode("utf-8", "replace")
+        if not self._tail:
+            return head
+        tail = self._tail.decode("utf-8", "replace")
+        if dropped <= 0:
+            return (self._head + self._tail).decode("utf-8", "replace")
+        return f"{head}\n…{dropped} bytes of output omitted…\n{tail}"
+
+
+def truncate_middle(text: str, max_tokens: int) -> str:
+    """``text`` cut to about ``max_tokens`` tokens, keeping its start and its end."""
+    budget = max_tokens * _BYTES_PER_TOKEN
+    if len(text) <= budget:
+        return text
+    half = budget // 2
+    dropped = len(text) - 2 * half
+    omitted = math.ceil(dropped / _BYTES_PER_TOKEN)
+    return f"{text[:half]}\n…{omitted} tokens truncated…\n{text[len(text) - half :]}"
+
+
+@dataclass(slots=True)
+class _Run:
+    exit_code: int
+    output: str
+    duration_s: float
+    pid: int | None
+    timed_out: bool = False
+    total_bytes: int = 0
+
+
+# ---- the tool ---------------------------------------------------------------------------------
+
+
+class ExecCommandTool:
+    """The model's way to run shell commands in the thread's working directory."""
+
+    name = "exec_command"
+
+    def __init__(
+        self,
+        *,
+        writable_roots: tuple[str, ...] = (),
+        network_access: bool = False,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        capture_bytes: int = DEFAULT_CAPTURE_BYTES,
+        default_shell: str = "/bin/bash",
+    ) -> None:
+        self.writable_roots = tuple(writable_roots)
+        self.network_access = network_access
+        self.timeout_s = timeout_s
+        self.capture_bytes = capture_bytes
+        self.default_shell = default_shell
+        self.approved = SessionApprovals()
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": (
+                "Run a shell command in the workspace and return its exit code and output "
+                "(stdout and stderr together). Commands run inside the configured sandbox; "
+                "some may need the user's approval first."
+            ),
+            "strict": False,
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "cmd": {"type": "string", "description": "The shell command line to run."},
+                    "justification": {
+                        "type": "string",
+                        "description": (
+                            "With require_escalated: one sentence telling the user why the "
+                            "command needs to leave the sandbox."
+                        ),
+                    },
+                    "login": {
+                        "type": "boolean",
+                        "description": "Run through a login shell (default true).",
+                    },
+                    "max_output_tokens": {
+                        "type": "number",
+                        "description": "Longest output to return, in tokens; the middle is cut.",
+                    },
+                    "prefix_rule": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": (
+                            "With require_escalated: a command prefix the user may approve "
+                            "once for similar commands later."
+                        ),
+                    },
+                    "sandbox_permissions": {
+                        "type": "string",
+                        "enum": ["use_default", "require_escalated"],
+                        "description": (
+                            "use_default runs in the sandbox; require_escalated asks the user "
+                            "to run it without the sandbox."
+                        ),
+                    },
+                    "shell": {
+                        "type": "string",
+                        "description": "Shell executable to use (default /bin/bash).",
+                    },
+                    "tty": {
+                        "type": "boolean",
+                        "description": "Accepted for compatibility; output is never a terminal.",
+                    },
+                    "workdir": {
+                        "type": "string",
+                        "description": "Directory to run in (default: the thread's cwd).",
+                    },
+                    "yield_time_ms": {
+                        "type": "number",
+                        "description": "Accepted for compatibility; commands run to completion.",
+                    },
+                },
+                "required": ["cmd"],
+                "additionalProperties": False,
+            },
+        }
+
+    def sandbox_policy(self, mode: str) -> SandboxPolicy:
+        return SandboxPolicy.from_mode(
+            mode, writable_roots=self.writable_roots, network_access=self.network_access
+        )
+
+    async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
+        try:
+            args = ExecArgs.parse(arguments)
+            policy = self.sandbox_policy(ctx.sandbox_mode)
+            plan = assess(
+                ctx.approval_policy,
+                policy,
+                args.cmd,
+                escalation_requested=args.sandbox_permissions == "require_escalated",
+                justification=args.justification,
+                approved=self.approved,
+            )
+        except ValueError as exc:
+            return ToolOutput(f"exec_command: {exc}", success=False)
+        if plan.reject is not None:
+            return ToolOutput(f"exec_command failed: {plan.reject}", success=False)
+        cwd = ctx.cwd / args.workdir if args.workdir else ctx.cwd
+        argv = [args.shell or self.default_shell, "-lc" if args.login else "-c", args.cmd]
+        return await _Call(self, ctx, args, plan, policy, cwd, argv).run()
+
+
+class _Call:
+    """One ``exec_command`` call from approval to the model's answer."""
+
+    def __init__(
+        self,
+        tool: ExecCommandTool,
+        ctx: ToolContext,
+        args: ExecArgs,
+        plan: ExecPlan,
+        policy: SandboxPolicy,
+        cwd: Path,
+        argv: list[str],
+    ) -> None:
+        self.tool = tool
+        self.ctx = ctx
+        self.args = args
+        self.plan = plan
+        self.policy = policy
+        self.cwd = cwd
+        self.argv = argv
+        self.item = CommandExecutionThreadItem(
+            id=ctx.call_id,
+            command=shlex.join(argv),
+            cwd=str(cwd),
+            status="inProgress",
+            command_actions=command_actions(args.cmd),
+            source="agent",
+            started_at_ms=now_ms(),
+        )
+        self.announced = False
+
+    # -- events --
+
+    async def _emit(self, msg: Any) -> None:
+        if self.ctx.emit is not None:
+            await self.ctx.emit(msg)
+
+    async def _start(self, **update: Any) -> None:
+        self.item = self.item.model_copy(update=update)
+        if not self.announced:
+            self.announced = True
+            await self._emit(
+                ev.ItemStarted(
+                    turn_id=self.ctx.turn_id, item=self.item, started_at_ms=self.item.started_at_ms
+                )
+            )
+
+    async def _complete(self, *, keep: bool = True, **update: Any) -> None:
+        done = now_ms()
+        self.item = self.item.model_copy(update={"completed_at_ms": done, **update})
+        if keep and self.ctx.complete_item is not None:
+            await self.ctx.complete_item(self.item)
+        else:
+            await self._emit(
+                ev.ItemCompleted(turn_id=self.ctx.turn_id, item=self.item, completed_at_ms=done)
+            )
+
+    # -- approval --
+
+    async def _ask(self, reason: str | None) -> str:
+        """The user's decision; the item is announced while the thread waits."""
+        requester = self.ctx.request_approval
+        if requester is None:
+            return "decline"
+        words = split_words(self.args.cmd)
+        amendment = list(self.args.prefix_rule) if self.args.prefix_rule else words
+        request = ev.ExecApprovalRequest(
+            approval_id=uuid.uuid4().hex,
+            turn_id=self.ctx.turn_id,
+            item_id=self.ctx.call_id,
+            command=self.item.command,
+            cwd=str(self.cwd),
+            reason=reason,
+            proposed_amendment=amendment,
+            started_at_ms=self.item.started_at_ms,
+            command_actions=[
+                a.model_dump(mode="json", by_alias=True) for a in self.item.command_actions
+            ],
+        )
+        started = None
+        if not self.announced:
+            self.announced = True
+            started = self.item
+
+        async def on_decision(decision: str) -> None:
+            if decision not in _ACCEPTS:
+                # A refused command is not part of the turn's history (Codex keeps no item).
+                await self._complete(keep=False, status="declined")
+
+        decision = await requester(request, started, on_decision)
+        if decision == "acceptForSession":
+            self.tool.approved.remember(self.args.cmd)
+        elif decision == "acceptWithExecpolicyAmendment":
+            self.tool.approved.remember(self.args.cmd, amendment)
+        return decision
+
+    def _declined(self, decision: str) -> ToolOutput:
+        return ToolOutput(REJECTED_BY_USER, success=False, abort_turn=decision == "cancel")
+
+    # -- the call --
+
+    async def run(self) -> ToolOutput:
+        plan = self.plan
+        if plan.ask:
+            decision = await self._ask(plan.reason)
+            if decision not in _ACCEPTS:
+                return self._declined(decision)
+        try:
+            result = await self._execute(sandboxed=plan.sandboxed)
+        except SandboxUnavailable as exc:
+            message = f"exec_command failed: {exc}"
+            await self._start()
+            await self._complete(status="failed", aggregated_output=message)
+            return ToolOutput(message, success=False)
+        if (
+            plan.ask_on_sandbox_failure
+            and result.exit_code != 0
+            and looks_like_sandbox_denial(result.exit_code, result.output)
+        ):
+            decision = await self._ask(
+                "the command failed inside the sandbox; run it again without the sandbox?"
+            )
+            if decision in _ACCEPTS:
+                result = await self._execute(sandboxed=False)
+        return await self._finish(result)
+
+    async def _execute(self, *, sandboxed: bool) -> _Run:
+        if sandboxed and self.policy.sandboxed:
+            exe = await ensure_bwrap()
+            argv = bwrap_argv(self.policy, self.cwd, self.argv, bwrap=exe)
+            mode = self.policy.mode
+        else:
+            argv = list(self.argv)
+            mode = "danger-full-access"
+        env = dict(os.environ)
+        env.update(
+            {"THREADLINE_SANDBOX": mode, "PAGER": "cat", "GIT_PAGER": "cat", "NO_COLOR": "1"}
+        )
+        if not self.policy.allows_network and mode != "danger-full-access":
+            env["THREADLINE_SANDBOX_NETWORK_DISABLED"] = "1"
+        started = time.monotonic()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=self.cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return _Run(127, f"failed to start {argv[0]}: {exc}\n", 0.0, None)
+        await self._start(process_id=str(proc.pid), source="unifiedExecStartup")
+        capture = _Capture(self.tool.capture_bytes)
+        reader = asyncio.ensure_future(self._pump(proc, capture))
+        timed_out = False
+        try:
+            try:
+                await asyncio.wait_for(proc.wait(), self.tool.timeout_s)
+            except TimeoutError:
+                timed_out = True
+                _kill_group(proc.pid)
+                await proc.wait()
+            # Output still buffered in the pipe is read; a leftover background child
+            # holding the pipe open is killed after a short grace period.
+            try:
+                await asyncio.wait_for(asyncio.shield(reader), _DRAIN_AFTER_EXIT_S)
+            except TimeoutError:
+                _kill_group(proc.pid)
+                reader.cancel()
+        finally:
+            if proc.returncode is None:  # cancelled (interrupt): take the whole group down
+                _kill_group(proc.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            if not reader.done():
+                reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        output = capture.text()
+        code = proc.returncode if proc.returncode is not None else -1
+        if timed_out:
+            code = TIMEOUT_EXIT_CODE
+            output += f"\ncommand timed out after {self.tool.timeout_s:g} seconds\n"
+        elif code < 0:  # killed by a signal: report it the way a shell does
+            code = 128 - code
+        return _Run(
+            code,
+            output,
+            time.monotonic() - started,
+            proc.pid,
+            timed_out=timed_out,
+            total_bytes=capture.total,
+        )
+
+    async def _pump(self, proc: asyncio.subprocess.Process, capture: _Capture) -> None:
+        assert proc.stdout is not None
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        streamed = 0
+        while True:
+            data = await proc.stdout.read(_READ_CHUNK)
+            if not data:
+                break
+            capture.add(data)
+            if streamed >= self.tool.capture_bytes:
+                continue
+            streamed += len(data)
+            delta = decoder.decode(data)
+            if delta:
+                await self._emit(
+                    ev.CommandOutputDelta(
+                        turn_id=self.ctx.turn_id, item_id=self.ctx.call_id, delta=delta
+                    )
+                )
+
+    async def _finish(self, result: _Run) -> ToolOutput:
+        duration_ms = int(result.duration_s * 1000)
+        status = "completed" if result.exit_code == 0 else "failed"
+        await self._complete(
+            status=status,
+            exit_code=result.exit_code,
+            aggregated_output=result.output or None,
+            duration_ms=duration_ms,
+        )
+        max_tokens = self.args.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+        shown = truncate_middle(result.output, max(max_tokens, 1))
+        text = (
+            f"Chunk ID: {secrets.token_hex(3)}\n"
+            f"Wall time: {result.duration_s:.4f} seconds\n"
+            f"Process exited with code {result.exit_code}\n"
+            f"Original token count: {math.ceil(result.total_bytes / _BYTES_PER_TOKEN)}\n"
+            f"Output:\n{shown}"
+        )
+        secs = int(result.duration_s)
+        await self._emit(
+            ev.ExecCommandEnd(
+                call_id=self.ctx.call_id,
+                turn_id=self.ctx.turn_id,
+                command=self.argv,
+                cwd=str(self.cwd),
+                exit_code=result.exit_code,
+                aggregated_output=result.output,
+                stdout=result.output,
+                formatted_output=shown,
+                duration={"secs": secs, "nanos": int((result.duration_s - secs) * 1e9)},
+            )
+        )
+        return ToolOutput(text, success=status == "completed")
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_TOKENS",
+    "DEFAULT_TIMEOUT_S",
+    "REJECTED_BY_USER",
+    "TIMEOUT_EXIT_CODE",
+    "ExecArgs",
+    "ExecCommandTool",
+    "command_actions",
+    "truncate_middle",
+]
