@@ -286,8 +286,16 @@ async def test_crash_mid_turn_then_resume(
     await client.wait_for_notification("turn/completed", timeout=20)
     gate = Gate()
     mock_model.enqueue(text("a long streaming answer that never ends", chunks=8, gate=gate))
-    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]})
-    await client.wait_for_notification("item/agentMessage/delta", timeout=20)
+    second = await client.request(
+        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
+    )
+    # The gated stream has opened the answer (so the turn's lines are on disk) and waits.
+    await client.wait_for_notification(
+        "item/started",
+        timeout=20,
+        predicate=lambda p: p["turnId"] == second["turn"]["id"]
+        and p["item"]["type"] == "agentMessage",
+    )
     os.kill(server.proc.pid, signal.SIGKILL)
     await server.proc.wait()
     gate.set()
@@ -295,7 +303,9 @@ async def test_crash_mid_turn_then_resume(
     server2 = await launch_server()
     result = await server2.client.request("thread/resume", {"threadId": tid})
     turns = result["thread"]["turns"]
-    assert [t["status"] for t in turns] == ["completed", "interrupted"]
+    lines = Path(result["thread"]["path"]).read_text().splitlines()
+    kinds = [json.loads(x)["payload"].get("type", json.loads(x)["type"]) for x in lines]
+    assert [t["status"] for t in turns] == ["completed", "interrupted"], " ".join(kinds)
     assert [i["type"] for i in turns[0]["items"]] == ["userMessage", "agentMessage"]
     replay = await _replay(server2.client, tid)
     assert replay["tokenUsage"]["total"]["totalTokens"] == 110

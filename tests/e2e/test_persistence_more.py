@@ -41,8 +41,15 @@ async def test_fork_while_parent_runs_leaves_parent_intact(
     await _run_turn(client, parent, "one")
     gate = Gate()
     mock_model.enqueue(text("the parent's second reply", chunks=4, gate=gate, usage=usage(input=80, output=8)))
-    await client.request("turn/start", {"threadId": parent, "input": [{"type": "text", "text": "two"}]})
-    await client.wait_for_notification("item/agentMessage/delta", timeout=20)
+    second = await client.request(
+        "turn/start", {"threadId": parent, "input": [{"type": "text", "text": "two"}]}
+    )
+    await client.wait_for_notification(
+        "item/started",
+        timeout=20,
+        predicate=lambda p: p["turnId"] == second["turn"]["id"]
+        and p["item"]["type"] == "agentMessage",
+    )
 
     fork = (await client.request("thread/fork", {"threadId": parent}))["thread"]
     # The fork copies the persisted snapshot: the running turn shows as interrupted.

@@ -22,7 +22,7 @@ from tests.e2e.test_turns import TRACES, collect_turn, of, start_turn
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, RecordedRequest, function_call, text
 
-_IGNORED = {"thread/tokenUsage/updated", "account/rateLimits/updated", "warning", "<answer>"}
+_IGNORED = {"warning", "<answer>"}
 _DECLINED_TEXT = "rejected by user"
 
 

@@ -37,7 +37,7 @@ from threadline.protocol.items import (
     ResponseItem,
     user_text_message,
 )
-from threadline.protocol.usage import TokenUsageInfo
+from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import (
     AgentMessageThreadItem,
     ReasoningThreadItem,
@@ -94,6 +94,7 @@ class ActiveTurn:
 class _Sample:
     outputs: list[ResponseItem] = field(default_factory=list)
     calls: list[FunctionCallItem] = field(default_factory=list)
+    usage: TokenUsage | None = None
 
 
 def now_ms() -> int:
@@ -159,13 +160,21 @@ class TurnRunner:
                     try:
                         await self._run_tools(sample.calls)
                     except _Preempted:
+                        await self._count_usage(sample)
                         return await self._finish_interrupted()
+                    await self._count_usage(sample)
                     continue
+                await self._count_usage(sample)
                 if turn.pending_input:
                     continue
                 return await self._finish_completed()
         except ModelError as exc:
             return await self._finish_failed(exc)
+
+    async def _count_usage(self, sample: _Sample) -> None:
+        if sample.usage is not None:
+            usage, sample.usage = sample.usage, None
+            await self.thread._update_usage(self.turn.id, usage)
 
     async def _drain_pending(self) -> None:
         """Record steered input as user messages of this turn, in arrival order."""
@@ -241,8 +250,8 @@ class TurnRunner:
             elif isinstance(event, OutputItemDone):
                 await self._item_done(event.item, sample, open_items, texts)
             elif isinstance(event, ResponseCompleted):
-                if event.usage is not None:
-                    await th._update_usage(turn.id, event.usage)
+                # Counted once the response's tool calls have run, as Codex reports it.
+                sample.usage = event.usage
             elif isinstance(event, RetryScheduled):
                 await th._emit(
                     turn.id,
