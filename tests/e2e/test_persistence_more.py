@@ -220,3 +220,37 @@ async def test_rollout_write_error_is_surfaced_and_suffix_retried(
         for item in turn["items"]
     ]
     assert texts == ["one", "first reply", "two", "second reply"]
+
+
+async def test_rejoin_resends_pending_approval_requests(
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path
+) -> None:
+    from tests.support.mock_model import function_call
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    server = await launch_server(transport="ws")
+    a = await server.connect()
+    b = await server.connect()
+    started = await a.request(
+        "thread/start",
+        {"cwd": str(workspace), "approvalPolicy": "untrusted", "sandbox": "workspace-write"},
+    )
+    tid = started["thread"]["id"]
+    mock_model.enqueue(
+        function_call("exec_command", {"cmd": "touch made-by-b", "login": False}, call_id="c1"),
+        text("done"),
+    )
+    await a.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "go"}]})
+    asked_a = await a.wait_for_request("item/commandExecution/requestApproval", timeout=20)
+    # B rejoins the loaded thread and is asked too; its answer decides.
+    await b.request("thread/resume", {"threadId": tid})
+    asked_b = await b.wait_for_request("item/commandExecution/requestApproval", timeout=20)
+    assert asked_b["params"]["itemId"] == asked_a["params"]["itemId"]
+    await b.respond(asked_b["id"], {"decision": "accept"})
+    await b.wait_for_notification(
+        "turn/completed", timeout=20, predicate=lambda p: p["threadId"] == tid
+    )
+    assert (workspace / "made-by-b").exists()
+    resolved = await a.wait_for_notification("serverRequest/resolved", timeout=20)
+    assert resolved["params"]["requestId"] == asked_a["id"]

@@ -177,13 +177,19 @@ class Connection:
         :class:`RpcError`; a connection that closes first sets
         :class:`ConnectionClosedError`.
         """
+        return self.send_request_with_id(method, params)[1]
+
+    def send_request_with_id(
+        self, method: str, params: Any
+    ) -> tuple[int, asyncio.Future[Any]]:
+        """:meth:`send_request`, also returning the JSON-RPC id the request was given."""
         request_id = next(self._request_ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         future.add_done_callback(lambda _f: self._pending.pop(request_id, None))
         if not self._enqueue(encode_request(request_id, method, to_json(params))):
             future.set_exception(ConnectionClosedError(f"connection {self.id} is closed"))
-        return future
+        return request_id, future
 
     def add_close_callback(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback(connection)`` once when this connection ends."""

@@ -55,18 +55,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _request_id_of(conn: Connection, fut: asyncio.Future[Any]) -> Any:
-    """The JSON-RPC id ``conn.send_request`` gave the request behind ``fut``.
-
-    ``send_request`` does not return the id; its pending table maps id → future.
-    """
-    pending: dict[Any, asyncio.Future[Any]] = getattr(conn, "_pending", {})
-    for request_id, candidate in pending.items():
-        if candidate is fut:
-            return request_id
-    return None
-
-
 @dataclass(slots=True)
 class _PendingApproval:
     thread_id: str
@@ -207,11 +195,11 @@ class ThreadRouter:
             self._ask_one(pending, conn)
 
     def _ask_one(self, pending: _PendingApproval, conn: Connection) -> None:
-        fut = conn.send_request(
+        request_id, fut = conn.send_request_with_id(
             "item/commandExecution/requestApproval",
             self._approval_params(pending.thread_id, pending.request),
         )
-        pending.asked[conn.id] = (conn, _request_id_of(conn, fut))
+        pending.asked[conn.id] = (conn, request_id)
         task = asyncio.ensure_future(self._await_decision(pending, conn, fut))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
