@@ -254,6 +254,9 @@ def _is_loopback(url: str | None) -> bool:
         return False
 
 
+_WARM_AFTER_S = 0.5
+
+
 class LazyModelClient:
     """A :class:`ModelClient` that builds the real client on first use.
 
@@ -263,19 +266,36 @@ class LazyModelClient:
     client earlier waits for it.
     """
 
-    def __init__(self, provider_id: str, build: Callable[[], ModelClient]) -> None:
+    def __init__(
+        self,
+        provider_id: str,
+        build: Callable[[], ModelClient],
+        *,
+        warm_after_s: float = _WARM_AFTER_S,
+    ) -> None:
         self._provider_id = provider_id
         self._build = build
         self._client: ModelClient | None = None
         self._lock = threading.Lock()
         self._warming: asyncio.Future[ModelClient] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         if loop is not None:
-            self._warming = loop.run_in_executor(None, self._get)
+            # Not at once: the request that created the client (a resume, a fork) answers
+            # first, without an SDK import competing with it for the interpreter.
+            self._timer = loop.call_later(warm_after_s, self._start_warming)
+
+    def _start_warming(self) -> asyncio.Future[ModelClient]:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._warming is None:
+            self._warming = asyncio.get_running_loop().run_in_executor(None, self._get)
             self._warming.add_done_callback(_ignore_result)
+        return self._warming
 
     @property
     def provider_id(self) -> str:
@@ -290,15 +310,20 @@ class LazyModelClient:
     async def _ready(self) -> ModelClient:
         if self._client is not None:
             return self._client
-        if self._warming is not None:
-            return await asyncio.shield(self._warming)
-        return await asyncio.to_thread(self._get)
+        return await asyncio.shield(self._start_warming())
+
+    async def ready(self) -> None:
+        """Wait until the real client exists (errors surface later, from :meth:`stream`)."""
+        with contextlib.suppress(Exception):
+            await self._ready()
 
     def context_window(self, model: str) -> int | None:
+        if self._client is None:
+            return None  # never import the SDK on the event loop; see ready()
         try:
-            return self._get().context_window(model)
+            return self._client.context_window(model)
         except ModelError:
-            return None  # the same error ends the turn when it samples
+            return None
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         client = await self._ready()
@@ -306,6 +331,9 @@ class LazyModelClient:
             yield event
 
     async def aclose(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._warming is not None and not self._warming.done():
             with contextlib.suppress(Exception):
                 await self._warming

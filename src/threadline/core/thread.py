@@ -533,6 +533,9 @@ class Thread:
 
     async def _turn_started(self, turn: ActiveTurn) -> None:
         s = self.settings
+        ready = getattr(self._client, "ready", None)
+        if ready is not None:  # a lazily built client: finish building it off the loop
+            await ready()
         window = self._client.context_window(s.model) or s.model_context_window
         self._set_status("active", [])
         await self._emit(
