@@ -242,7 +242,7 @@ def register_persistence(table: MethodTable, rt: Runtime) -> None:
                 raise InvalidRequest(message) from exc
             raise
         data = [dump_wire(wire_record(r, manager.find(r.id))) for r in page.records]
-        return {"data": data, "nextCursor": page.next_cursor, "backwardsCursor": None}
+        return {"data": data, "nextCursor": page.next_cursor, "backwardsCursor": page.backwards_cursor}
 
     @core_errors
     async def read(ctx: RequestContext, p: ThreadReadParams) -> dict[str, Any]:
