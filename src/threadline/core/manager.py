@@ -206,26 +206,9 @@ class ThreadManager:
         client = self.client_for(settings.model_provider)
         thread_id = new_thread_id()
         now = datetime.now(UTC)
-        sink: RolloutSink
-        if settings.ephemeral:
-            sink = NullSink()
-        else:
-            meta = SessionMeta(
-                id=thread_id,
-                timestamp=format_rollout_timestamp(now),
-                cwd=settings.cwd,
-                originator=settings.originator,
-                cli_version=__version__,
-                source=settings.session_source,
-                model_provider=settings.model_provider,
-                base_instructions=BaseInstructions(text=settings.base_instructions),
-            )
-            sink = RolloutWriter.create(
-                rollout_path_for(self.home, thread_id, now.astimezone()),
-                meta,
-                policy=PersistencePolicy(extended=settings.persist_extended_history),
-                fsync=self.config.rollout_fsync,
-            )
+        sink: RolloutSink = NullSink()
+        if not settings.ephemeral:
+            sink = self._new_writer(thread_id, settings, now)
         thread = Thread(
             thread_id=thread_id,
             settings=settings,
@@ -237,6 +220,33 @@ class ThreadManager:
         )
         self._register(thread)
         return thread
+
+    def _new_writer(
+        self,
+        thread_id: str,
+        settings: ThreadSettings,
+        now: datetime,
+        *,
+        forked_from_id: str | None = None,
+    ) -> RolloutWriter:
+        """The rollout writer of a new thread; its first line will be this ``session_meta``."""
+        meta = SessionMeta(
+            id=thread_id,
+            timestamp=format_rollout_timestamp(now),
+            cwd=settings.cwd,
+            originator=settings.originator,
+            cli_version=__version__,
+            source=settings.session_source,
+            model_provider=settings.model_provider,
+            base_instructions=BaseInstructions(text=settings.base_instructions),
+            forked_from_id=forked_from_id,
+        )
+        return RolloutWriter.create(
+            rollout_path_for(self.home, thread_id, now.astimezone()),
+            meta,
+            policy=PersistencePolicy(extended=settings.persist_extended_history),
+            fsync=self.config.rollout_fsync,
+        )
 
     def _register(self, thread: Thread) -> None:
         self._threads[thread.id] = thread
@@ -430,23 +440,7 @@ class ThreadManager:
         if settings.ephemeral:
             sink = NullSink()
         else:
-            meta = SessionMeta(
-                id=new_id,
-                timestamp=format_rollout_timestamp(now),
-                cwd=settings.cwd,
-                originator=settings.originator,
-                cli_version=__version__,
-                source=settings.session_source,
-                model_provider=settings.model_provider,
-                base_instructions=BaseInstructions(text=settings.base_instructions),
-                forked_from_id=parent.id,
-            )
-            writer = RolloutWriter.create(
-                rollout_path_for(self.home, new_id, now.astimezone()),
-                meta,
-                policy=PersistencePolicy(extended=settings.persist_extended_history),
-                fsync=self.config.rollout_fsync,
-            )
+            writer = self._new_writer(new_id, settings, now, forked_from_id=parent.id)
             await writer.materialize()
             await writer.append(lines)
             await writer.flush()
