@@ -19,7 +19,6 @@ from openai.types.chat import ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
 
 from threadline.model.base import (
-    ModelConfigError,
     ModelEvent,
     ModelRequest,
     OutputItemAdded,
@@ -28,10 +27,9 @@ from threadline.model.base import (
     ResponseCompleted,
     ResponseCreated,
 )
-from threadline.model.responses import is_loopback_url
+from threadline.model.responses import OpenAISdkClient
 from threadline.model.retry import (
     RetryableFailure,
-    RetryPolicy,
     classify_sdk_error,
     stream_with_retries,
 )
@@ -147,56 +145,11 @@ class _PendingCall:
     arguments: str = ""
 
 
-class ChatCompletionsClient:
+class ChatCompletionsClient(OpenAISdkClient):
     """A :class:`~threadline.model.base.ModelClient` over ``/chat/completions`` streaming."""
 
-    def __init__(
-        self,
-        *,
-        provider_id: str,
-        base_url: str | None,
-        api_key: str | None,
-        headers: dict[str, str] | None = None,
-        query_params: dict[str, str] | None = None,
-        max_retries: int = 4,
-        backoff_base_s: float = 0.2,
-        stream_idle_timeout_s: float = 300,
-        context_windows: dict[str, int] | None = None,
-        default_context_window: int | None = None,
-        env_key: str | None = None,
-    ) -> None:
-        self._provider_id = provider_id
-        self._missing_key_var = (
-            env_key if api_key is None and env_key and not is_loopback_url(base_url) else None
-        )
-        self._policy = RetryPolicy(max_retries=max_retries, backoff_base_s=backoff_base_s)
-        self._context_windows = dict(context_windows or {})
-        self._default_context_window = default_context_window
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            api_key=api_key or "unused",
-            max_retries=0,
-            timeout=openai.Timeout(stream_idle_timeout_s, connect=min(stream_idle_timeout_s, 30.0)),
-            default_headers=headers,
-            default_query=query_params,
-        )
-
-    @property
-    def provider_id(self) -> str:
-        return self._provider_id
-
-    def context_window(self, model: str) -> int | None:
-        return self._context_windows.get(model, self._default_context_window)
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
-        if self._missing_key_var is not None:
-            raise ModelConfigError(
-                f"provider {self._provider_id!r} needs an API key: set the environment "
-                f"variable {self._missing_key_var}"
-            )
+        self._check_key()
         async for event in stream_with_retries(lambda: self._attempt(request), self._policy):
             yield event
 

@@ -199,8 +199,12 @@ def _failure_from_error(error: Any, fallback: str) -> ModelError | RetryableFail
     return ModelError(text)
 
 
-class ResponsesClient:
-    """A :class:`~threadline.model.base.ModelClient` for the OpenAI Responses API."""
+class OpenAISdkClient:
+    """What the Responses and Chat Completions clients share: one ``AsyncOpenAI`` per
+    provider (the SDK's own retries off; ours are in :mod:`threadline.model.retry`),
+    the key check and the context-window table."""
+
+    FALLBACK_CONTEXT_WINDOW: int | None = None
 
     def __init__(
         self,
@@ -214,7 +218,7 @@ class ResponsesClient:
         backoff_base_s: float = 0.2,
         stream_idle_timeout_s: float = 300,
         context_windows: dict[str, int] | None = None,
-        default_context_window: int | None = 258400,
+        default_context_window: int | None = None,
         env_key: str | None = None,
     ) -> None:
         """``env_key`` names the variable the key should come from; when it is set, the key
@@ -226,7 +230,11 @@ class ResponsesClient:
         )
         self._policy = RetryPolicy(max_retries=max_retries, backoff_base_s=backoff_base_s)
         self._context_windows = dict(context_windows or {})
-        self._default_context_window = default_context_window
+        self._default_context_window = (
+            default_context_window
+            if default_context_window is not None
+            else self.FALLBACK_CONTEXT_WINDOW
+        )
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or "unused",
@@ -246,12 +254,22 @@ class ResponsesClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+    def _check_key(self) -> None:
         if self._missing_key_var is not None:
             raise ModelConfigError(
                 f"provider {self._provider_id!r} needs an API key: set the environment "
                 f"variable {self._missing_key_var}"
             )
+
+
+class ResponsesClient(OpenAISdkClient):
+    """A :class:`~threadline.model.base.ModelClient` for the OpenAI Responses API."""
+
+    FALLBACK_CONTEXT_WINDOW = 258400
+    """What Codex assumes for a model it has no metadata for."""
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+        self._check_key()
         body = build_responses_body(request)
         headers = {"Accept": "text/event-stream", **request.extra_headers}
         async for event in stream_with_retries(lambda: self._attempt(body, headers), self._policy):
