@@ -254,3 +254,31 @@ async def test_rejoin_resends_pending_approval_requests(
     assert (workspace / "made-by-b").exists()
     resolved = await a.wait_for_notification("serverRequest/resolved", timeout=20)
     assert resolved["params"]["requestId"] == asked_a["id"]
+
+
+async def test_git_info_is_recorded_and_listed(
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path
+) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid", "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q", "-b", "trunk"], ["remote", "add", "origin", "https://example.invalid/r.git"],
+                 ["commit", "-q", "--allow-empty", "-m", "first"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, env=env,
+                         capture_output=True, text=True).stdout.strip()
+    server = await launch_server()
+    client = server.client
+    tid = (await client.request("thread/start", {"cwd": str(repo)}))["thread"]["id"]
+    mock_model.enqueue(text("ok"))
+    await _run_turn(client, tid, "hi")
+    listed = await client.request("thread/list", {})
+    git = next(t for t in listed["data"] if t["id"] == tid)["gitInfo"]
+    assert git == {"sha": sha, "branch": "trunk", "originUrl": "https://example.invalid/r.git"}
+    first = json.loads(Path(listed["data"][0]["path"]).read_text().splitlines()[0])
+    assert first["payload"]["git"] == {
+        "commit_hash": sha, "branch": "trunk", "repository_url": "https://example.invalid/r.git"
+    }

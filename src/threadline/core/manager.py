@@ -14,6 +14,7 @@ from pathlib import Path
 from threadline import __version__
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest, ThreadNotFound
+from threadline.core.gitinfo import git_info
 from threadline.core.persistence import (
     IndexKeeper,
     Restored,
@@ -32,6 +33,7 @@ from threadline.protocol.items import ResponseItem
 from threadline.protocol.rollout import (
     BaseInstructions,
     EventMsg,
+    GitInfo,
     RolloutLine,
     SessionMeta,
     dump_line_json,
@@ -43,7 +45,14 @@ from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, new_thread_id, ro
 from threadline.rollout.policy import PersistencePolicy
 from threadline.rollout.reader import read_head, read_rollout
 from threadline.rollout.writer import RolloutWriter
-from threadline.store.base import ListPage, ListQuery, ReindexReport, ThreadRecord, ThreadStore
+from threadline.store.base import (
+    GitRecord,
+    ListPage,
+    ListQuery,
+    ReindexReport,
+    ThreadRecord,
+    ThreadStore,
+)
 from threadline.tools.plan import UpdatePlanTool
 from threadline.tools.registry import ToolRegistry
 from threadline.tools.shell import ExecCommandTool
@@ -218,7 +227,7 @@ class ThreadManager:
             features=dict(self.config.features),
             created_at=now.timestamp(),
         )
-        self._register(thread)
+        self._register(thread, _git_of(sink))
         return thread
 
     def _new_writer(
@@ -240,6 +249,7 @@ class ThreadManager:
             model_provider=settings.model_provider,
             base_instructions=BaseInstructions(text=settings.base_instructions),
             forked_from_id=forked_from_id,
+            git=git_info(settings.cwd),
         )
         return RolloutWriter.create(
             rollout_path_for(self.home, thread_id, now.astimezone()),
@@ -248,9 +258,9 @@ class ThreadManager:
             fsync=self.config.rollout_fsync,
         )
 
-    def _register(self, thread: Thread) -> None:
+    def _register(self, thread: Thread, git: GitInfo | None = None) -> None:
         self._threads[thread.id] = thread
-        self._index.attach(thread)
+        self._index.attach(thread, git=_git_record(git))
         for cb in list(self._on_loaded):
             try:
                 cb(thread)
@@ -374,8 +384,12 @@ class ThreadManager:
         thread.updated_at = restored.path.stat().st_mtime
         self._usage_owner[thread.id] = recon.usage_turn_id
         if record is None or record.rollout_path != restored.path:
-            await self.store.upsert(record_for(thread, restored.path, cli_version=meta.cli_version))
-        self._register(thread)
+            await self.store.upsert(
+                record_for(
+                    thread, restored.path, cli_version=meta.cli_version, git=_git_record(meta.git)
+                )
+            )
+        self._register(thread, meta.git)
         return thread
 
     def _restored_settings(
@@ -465,7 +479,7 @@ class ThreadManager:
             preview=recon.preview,
         )
         self._usage_owner[new_id] = recon.usage_turn_id
-        self._register(thread)
+        self._register(thread, _git_of(sink))
         if not settings.ephemeral and sink.path is not None:
             await self.store.upsert(record_for(thread, sink.path, cli_version=__version__))
         return thread
@@ -599,3 +613,15 @@ class ThreadManager:
 def _append_line(path: Path, line: RolloutLine) -> None:
     with path.open("ab") as handle:
         handle.write((dump_line_json(line) + "\n").encode("utf-8"))
+
+
+def _git_of(sink: RolloutSink) -> GitInfo | None:
+    if isinstance(sink, RolloutWriter) and sink.meta is not None:
+        return sink.meta.git
+    return None
+
+
+def _git_record(git: GitInfo | None) -> GitRecord | None:
+    if git is None:
+        return None
+    return GitRecord(sha=git.commit_hash, branch=git.branch, origin_url=git.repository_url)

@@ -111,6 +111,11 @@ class RolloutWriter:
         return self._path
 
     @property
+    def meta(self) -> SessionMeta | None:
+        """The ``session_meta`` this writer starts the file with (None when resuming)."""
+        return self._meta
+
+    @property
     def materialized(self) -> bool:
         """True once the file has been requested (it exists after a successful write)."""
         return self._want_file
