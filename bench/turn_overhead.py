@@ -1,6 +1,6 @@
 """Benchmark what threadline adds to every streamed delta.
 
-The mock model (``tests/support/mock_model.py``, in this process) streams N text
+The mock model (``tests/support/mock_model.py``, in a child process of its own) streams N text
 deltas per turn as fast as it can, one socket write per delta, and stamps the
 moment each delta's bytes were handed to the kernel. ``threadline app-server``
 runs as a subprocess on stdio; this script reads its stdout with a lean reader
@@ -93,6 +93,50 @@ def start_mock(n_deltas: int, pace_s: float) -> mm.MockModel:
 
     mock.set_default(answer)
     return mock
+
+
+def serve_mock(n_deltas: int, pace_s: float) -> None:
+    """Child-process mode: run the stamping mock until stdin closes, then print the stamps.
+
+    The mock runs in its own process so that it does not share an interpreter lock with
+    the reader whose arrival times are measured (in one process the reader lags behind
+    the mock's writer threads, and that lag would be counted as server latency).
+    """
+    mock = start_mock(n_deltas, pace_s)
+    print(mock.base_url, flush=True)
+    sys.stdin.read()  # the parent closes our stdin when the scenario is over
+    with STAMPS.lock:
+        stamps = dict(STAMPS.out)
+    mock.stop()
+    sys.stdout.write(json.dumps(stamps) + "\n")
+    sys.stdout.flush()
+
+
+class MockProcess:
+    """The mock model in a child process (see :func:`serve_mock`)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, base_url: str) -> None:
+        self.proc = proc
+        self.base_url = base_url
+
+    @classmethod
+    async def start(cls, n_deltas: int, pace_s: float) -> MockProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve-mock", str(n_deltas), str(pace_s),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=256 * 1024 * 1024,
+        )
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        return cls(proc, line.decode().strip())
+
+    async def stop(self) -> dict[str, int]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        await self.proc.wait()
+        stamps: dict[str, int] = json.loads(line) if line.strip() else {}
+        return stamps
 
 
 def expected_text(thread_id: str, n: int) -> str:
@@ -220,7 +264,7 @@ class Result:
 
 
 async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s: float) -> Result:
-    mock = start_mock(n_deltas, pace_s)
+    mock = await MockProcess.start(n_deltas, pace_s)
     (home / "config.toml").write_text(
         'model_provider = "mock"\nmodel = "mock-model"\n'
         "[model_providers.mock]\n"
@@ -240,8 +284,6 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
         await asyncio.wait_for(client.all_done.wait(), SCENARIO_TIMEOUT_S)
         client.turns.pop(warm["turn"]["id"], None)
         client.all_done.clear()
-        with STAMPS.lock:
-            STAMPS.out.clear()
 
         client.expect_turns = n_threads
         cpu_before = cpu_seconds(client.proc.pid)
@@ -265,13 +307,11 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
         except TimeoutError:
             client.proc.kill()
         client.reader.cancel()
-        mock.stop()
+        stamps = await mock.stop()
 
     failed = [t for t in client.turns.values() if t.status != "completed"]
     if failed:
         print(f"  {len(failed)} turns did not complete, e.g. {failed[0].status}: {failed[0].error}")
-    with STAMPS.lock:
-        stamps = dict(STAMPS.out)
     latencies: list[float] = []
     lost = reordered = total = 0
     for turn in client.turns.values():
@@ -310,6 +350,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-mock":
+        serve_mock(int(sys.argv[2]), float(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deltas", type=int, default=2000, help="deltas per turn (default 2000)")
     parser.add_argument("--threads", type=int, default=50, help="concurrent threads (default 50)")
