@@ -130,7 +130,7 @@ def fork_lines(restored: Restored) -> tuple[list[RolloutLine], bool]:
         line.model_copy(update={"timestamp": stamp, "ordinal": None})
         for line in restored.rollout.lines
     ]
-    open_turn = _open_turn_id(restored)
+    open_turn = restored.recon.open_turn_id
     if open_turn is None:
         return lines, False
     marker = MessageItem(role="user", content=[ContentItem(type="input_text", text=TURN_ABORTED_TEXT)])
@@ -145,10 +145,6 @@ def fork_lines(restored: Restored) -> tuple[list[RolloutLine], bool]:
         )
     )
     return lines, True
-
-
-def _open_turn_id(restored: Restored) -> str | None:
-    return restored.recon.open_turn_id
 
 
 def ms_of_timestamp(value: str | None, fallback: float) -> int:

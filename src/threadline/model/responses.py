@@ -37,7 +37,7 @@ from threadline.model.retry import (
     classify_sdk_error,
     stream_with_retries,
 )
-from threadline.protocol.items import ResponseItem, dump_response_item, parse_response_item
+from threadline.protocol.items import dump_response_item, parse_response_item
 from threadline.protocol.usage import TokenUsage
 
 __all__ = ["ResponsesClient", "build_responses_body", "is_loopback_url", "responses_usage"]
@@ -148,26 +148,13 @@ def responses_usage(raw: Any) -> TokenUsage | None:
     )
 
 
-def _wire_item(item: ResponseItem) -> dict[str, Any]:
-    """``dump_response_item`` minus ``null`` fields inside message content parts
-    (``input_text`` parts must not carry ``image_url: null`` and vice versa)."""
-    out = dump_response_item(item)
-    content = out.get("content")
-    if out.get("type") == "message" and isinstance(content, list):
-        out["content"] = [
-            {k: v for k, v in part.items() if v is not None} if isinstance(part, dict) else part
-            for part in content
-        ]
-    return out
-
-
 def build_responses_body(request: ModelRequest) -> dict[str, Any]:
     """The JSON body Codex sends, in Codex's key order."""
     body: dict[str, Any] = {"model": request.model}
     if request.instructions is not None:
         body["instructions"] = request.instructions
     body["stream"] = True
-    body["input"] = [_wire_item(item) for item in request.input]
+    body["input"] = [dump_response_item(item) for item in request.input]
     body["tools"] = list(request.tools)
     body["tool_choice"] = "auto"
     body["parallel_tool_calls"] = request.parallel_tool_calls

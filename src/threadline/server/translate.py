@@ -51,52 +51,30 @@ def token_usage_params(thread_id: str, turn_id: str, info: TokenUsageInfo) -> di
     }
 
 
+_DELTA_METHODS = {
+    "agent_message_delta": "item/agentMessage/delta",
+    "reasoning_summary_delta": "item/reasoning/summaryTextDelta",
+    "command_output_delta": "item/commandExecution/outputDelta",
+}
+"""Streamed deltas: core event type → v2 notification (same params, plus summaryIndex)."""
+
+
 def translate(thread_id: str, event: ev.Event) -> list[Notification]:
     msg = event.msg
     kind = msg.type
-    if kind == "agent_message_delta":
-        assert isinstance(msg, ev.AgentMessageDelta)
-        return [
-            (
-                "item/agentMessage/delta",
-                {
-                    "threadId": thread_id,
-                    "turnId": msg.turn_id,
-                    "itemId": msg.item_id,
-                    "delta": msg.delta,
-                },
-                "subscribers",
-            )
-        ]
-    if kind == "reasoning_summary_delta":
-        assert isinstance(msg, ev.ReasoningSummaryDelta)
-        return [
-            (
-                "item/reasoning/summaryTextDelta",
-                {
-                    "threadId": thread_id,
-                    "turnId": msg.turn_id,
-                    "itemId": msg.item_id,
-                    "delta": msg.delta,
-                    "summaryIndex": msg.summary_index,
-                },
-                "subscribers",
-            )
-        ]
-    if kind == "command_output_delta":
-        assert isinstance(msg, ev.CommandOutputDelta)
-        return [
-            (
-                "item/commandExecution/outputDelta",
-                {
-                    "threadId": thread_id,
-                    "turnId": msg.turn_id,
-                    "itemId": msg.item_id,
-                    "delta": msg.delta,
-                },
-                "subscribers",
-            )
-        ]
+    if kind in _DELTA_METHODS:
+        assert isinstance(
+            msg, ev.AgentMessageDelta | ev.ReasoningSummaryDelta | ev.CommandOutputDelta
+        )
+        params: dict[str, Any] = {
+            "threadId": thread_id,
+            "turnId": msg.turn_id,
+            "itemId": msg.item_id,
+            "delta": msg.delta,
+        }
+        if isinstance(msg, ev.ReasoningSummaryDelta):
+            params["summaryIndex"] = msg.summary_index
+        return [(_DELTA_METHODS[kind], params, "subscribers")]
     if kind == "reasoning_summary_part_added":
         assert isinstance(msg, ev.ReasoningSummaryPartAdded)
         return [
