@@ -365,7 +365,8 @@ class ThreadManager:
             policy=PersistencePolicy(extended=settings.persist_extended_history),
             fsync=self.config.rollout_fsync,
         )
-        created = ms_of_timestamp(meta.timestamp, restored.path.stat().st_mtime) / 1000
+        mtime = restored.path.stat().st_mtime
+        created = ms_of_timestamp(meta.timestamp, mtime) / 1000
         thread = Thread(
             thread_id=meta.id,
             settings=settings,
@@ -381,7 +382,7 @@ class ThreadManager:
             forked_from_id=meta.forked_from_id,
             preview=recon.preview,
         )
-        thread.updated_at = restored.path.stat().st_mtime
+        thread.updated_at = mtime
         self._usage_owner[thread.id] = recon.usage_turn_id
         if record is None or record.rollout_path != restored.path:
             await self.store.upsert(
