@@ -245,6 +245,8 @@ class Result:
     lost: int
     reordered: int
     server_cpu_s: float
+    mock_rate: float
+    """Deltas per second the mock wrote (first to last stamp of each turn, summed)."""
 
     def line(self) -> str:
         lat = sorted(self.latencies_us)
@@ -258,7 +260,7 @@ class Result:
             f"p50={pct(0.50) / 1000:7.3f} ms  p99={pct(0.99) / 1000:7.3f} ms  "
             f"max={lat[-1] / 1000 if lat else float('nan'):7.3f} ms  "
             f"mean={statistics.fmean(lat) / 1000 if lat else float('nan'):7.3f} ms  "
-            f"{rate:7.0f} deltas/s  server cpu/delta={self.server_cpu_s / max(self.deltas, 1) * 1e6:5.1f} us  "
+            f"{rate:7.0f} deltas/s (mock wrote {self.mock_rate:7.0f}/s)  server cpu/delta={self.server_cpu_s / max(self.deltas, 1) * 1e6:5.1f} us  "
             f"lost={self.lost} reordered={self.reordered}"
         )
 
@@ -314,6 +316,9 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
         print(f"  {len(failed)} turns did not complete, e.g. {failed[0].status}: {failed[0].error}")
     latencies: list[float] = []
     lost = reordered = total = 0
+    first_out = min(stamps.values(), default=0)
+    last_out = max(stamps.values(), default=0)
+    mock_rate = len(stamps) / ((last_out - first_out) / 1e9) if last_out > first_out else 0.0
     for turn in client.turns.values():
         want = [f"{p} " for p in expected_text(turn.thread_id, n_deltas).split(" ")]
         want[-1] = want[-1].rstrip()
@@ -330,7 +335,9 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
                 latencies.append((arrived - sent) / 1000)
     if len(client.turns) != n_threads:
         lost += (n_threads - len(client.turns)) * n_deltas
-    return Result(name, n_threads, total, latencies, seconds, lost, reordered, server_cpu)
+    return Result(
+        name, n_threads, total, latencies, seconds, lost, reordered, server_cpu, mock_rate
+    )
 
 
 async def main_async(args: argparse.Namespace) -> int:

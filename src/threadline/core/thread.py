@@ -192,8 +192,7 @@ class Thread:
             payload = msg.payload()
             if is_persisted_event(payload, extended=self.settings.persist_extended_history):
                 await self._persist([EventMsg.model_validate(payload)])
-        # Built without re-validation: ``msg`` is already a typed event (this is the delta hot path).
-        self._deliver(ev.Event.model_construct(id=sub_id, msg=msg))
+        self._deliver(ev.Event(sub_id, msg))
         for gate in self._flow_gates:
             waiter = gate()
             if waiter is not None:

@@ -8,6 +8,7 @@ approval requests, status) are never persisted; ``rollout.policy`` decides.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -269,10 +270,13 @@ EventMsg = (
 )
 
 
-class Event(BaseModel):
-    """One entry of a thread's event queue: ``id`` is the submission (turn) id it belongs to."""
+@dataclass(slots=True)
+class Event:
+    """One entry of a thread's event queue: ``id`` is the submission (turn) id it belongs to.
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    A plain slotted record, not a pydantic model: it is never serialized (``msg`` is),
+    and one is built for every streamed delta.
+    """
 
     id: str
     msg: EventMsg

@@ -150,10 +150,10 @@ class ThreadRouter:
         subs = self._subs.get(thread_id)
         if not subs:
             return None
-        slow = [c for c in subs.values() if _backlog(c) > _high_water(c)]
-        if not slow:
-            return None
-        return _drain(slow)
+        for conn in subs.values():
+            if conn.outgoing_backlog > conn.outgoing_capacity // 2:
+                return _drain([c for c in subs.values() if _backlog(c) > _high_water(c)])
+        return None
 
     # ---- approvals ----------------------------------------------------------------
 
