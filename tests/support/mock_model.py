@@ -439,6 +439,9 @@ class _Disconnected(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Every SSE event leaves at once, as from a real streaming server; with Nagle's
+    # algorithm a small write waits for the previous one's ACK (up to 40 ms).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

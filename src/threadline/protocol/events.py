@@ -8,7 +8,7 @@ approval requests, status) are never persisted; ``rollout.policy`` decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -141,19 +141,30 @@ class ItemCompleted(_Msg):
     completed_at_ms: int | None = None
 
 
-class AgentMessageDelta(_Msg):
+# Streamed deltas are the hot path (one per model token) and never persisted or
+# validated from outside, so they are plain slotted records rather than pydantic models:
+# building one costs a tenth of a validated model.
+
+
+@dataclass(slots=True, kw_only=True)
+class _Delta:
+    turn_id: str
+    item_id: str
+    delta: str
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True, kw_only=True)
+class AgentMessageDelta(_Delta):
     type: Literal["agent_message_delta"] = "agent_message_delta"
-    turn_id: str
-    item_id: str
-    delta: str
 
 
-class ReasoningSummaryDelta(_Msg):
-    type: Literal["reasoning_summary_delta"] = "reasoning_summary_delta"
-    turn_id: str
-    item_id: str
-    delta: str
+@dataclass(slots=True, kw_only=True)
+class ReasoningSummaryDelta(_Delta):
     summary_index: int = 0
+    type: Literal["reasoning_summary_delta"] = "reasoning_summary_delta"
 
 
 class ReasoningSummaryPartAdded(_Msg):
@@ -163,11 +174,9 @@ class ReasoningSummaryPartAdded(_Msg):
     summary_index: int = 0
 
 
-class CommandOutputDelta(_Msg):
+@dataclass(slots=True, kw_only=True)
+class CommandOutputDelta(_Delta):
     type: Literal["command_output_delta"] = "command_output_delta"
-    turn_id: str
-    item_id: str
-    delta: str
 
 
 class TurnStartedEvent(_Msg):

@@ -229,3 +229,11 @@ def dumps(obj: JsonObject) -> str:
         return pydantic_core.to_json(obj, inf_nan_mode="null").decode("utf-8")
     except pydantic_core.PydanticSerializationError:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps_line(obj: JsonObject) -> bytes:
+    """:func:`dumps` as UTF-8 bytes ending in a newline (one stdio frame)."""
+    try:
+        return pydantic_core.to_json(obj, inf_nan_mode="null") + b"\n"
+    except pydantic_core.PydanticSerializationError:
+        return dumps(obj).encode("utf-8") + b"\n"

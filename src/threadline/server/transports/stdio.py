@@ -21,7 +21,7 @@ from threadline.protocol.jsonrpc import (
     MAX_MESSAGE_BYTES,
     JsonObject,
     decode_message,
-    dumps,
+    dumps_line,
     too_large,
 )
 from threadline.server.transports.base import Incoming
@@ -131,7 +131,7 @@ class StdioChannel:
                 return
 
     async def send(self, message: JsonObject) -> None:
-        data = (dumps(message) + "\n").encode("utf-8")
+        data = dumps_line(message)
         if self._writer is not None:
             self._writer.write(data)
             await self._writer.drain()
@@ -140,7 +140,7 @@ class StdioChannel:
 
     async def send_many(self, messages: list[JsonObject]) -> None:
         """Write several messages with one write (one line each)."""
-        data = "".join(dumps(m) + "\n" for m in messages).encode("utf-8")
+        data = b"".join([dumps_line(m) for m in messages])
         if self._writer is not None:
             self._writer.write(data)
             await self._writer.drain()
