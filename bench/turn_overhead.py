@@ -246,6 +246,8 @@ class Result:
     reordered: int
     server_cpu_s: float
     mock_rate: float
+    cpu_share: dict[str, float]
+    """Cores used during the measured turns by the server, the mock and this client."""
     """Deltas per second the mock wrote (first to last stamp of each turn, summed)."""
 
     def line(self) -> str:
@@ -261,7 +263,8 @@ class Result:
             f"max={lat[-1] / 1000 if lat else float('nan'):7.3f} ms  "
             f"mean={statistics.fmean(lat) / 1000 if lat else float('nan'):7.3f} ms  "
             f"{rate:7.0f} deltas/s (mock wrote {self.mock_rate:7.0f}/s)  server cpu/delta={self.server_cpu_s / max(self.deltas, 1) * 1e6:5.1f} us  "
-            f"lost={self.lost} reordered={self.reordered}"
+            f"lost={self.lost} reordered={self.reordered}  cores used: "
+            + " ".join(f"{k}={v:.2f}" for k, v in self.cpu_share.items())
         )
 
 
@@ -289,6 +292,8 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
 
         client.expect_turns = n_threads
         cpu_before = cpu_seconds(client.proc.pid)
+        mock_before = cpu_seconds(mock.proc.pid)
+        self_before = time.process_time()
         began = time.monotonic_ns()
         await asyncio.gather(
             *(
@@ -301,6 +306,11 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
         await asyncio.wait_for(client.all_done.wait(), SCENARIO_TIMEOUT_S)
         seconds = (time.monotonic_ns() - began) / 1e9
         server_cpu = cpu_seconds(client.proc.pid) - cpu_before
+        share = {
+            "server": server_cpu / seconds,
+            "mock": (cpu_seconds(mock.proc.pid) - mock_before) / seconds,
+            "client": (time.process_time() - self_before) / seconds,
+        }
     finally:
         if client.proc.stdin is not None:
             client.proc.stdin.close()
@@ -336,7 +346,7 @@ async def scenario(name: str, home: Path, n_threads: int, n_deltas: int, pace_s:
     if len(client.turns) != n_threads:
         lost += (n_threads - len(client.turns)) * n_deltas
     return Result(
-        name, n_threads, total, latencies, seconds, lost, reordered, server_cpu, mock_rate
+        name, n_threads, total, latencies, seconds, lost, reordered, server_cpu, mock_rate, share
     )
 
 
