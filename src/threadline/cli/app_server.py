@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from threadline.cli.common import run_event_loop
 from threadline.core.manager import ThreadManager
 from threadline.server import AppServer, build_method_table
 from threadline.server.transports.websocket import ListenAddress, is_loopback, token_digest
@@ -96,8 +97,9 @@ def websocket_token_digest(
     return None
 
 
-def build_server(ctx: typer.Context) -> AppServer:
-    """The AppServer for this process (config overrides are in ``ctx.obj``)."""
+def build_server(ctx: typer.Context) -> tuple[AppServer, ThreadManager]:
+    """The AppServer for this process and the manager behind it (config overrides are in
+    ``ctx.obj``)."""
     from threadline.cli.main import GlobalOptions
     from threadline.core.config import ConfigError, load_config
     from threadline.server.handlers import build_runtime
@@ -111,7 +113,7 @@ def build_server(ctx: typer.Context) -> AppServer:
     manager = ThreadManager(config)
     server = AppServer(build_method_table(manager), home=config.home)
     build_runtime(server, manager)
-    return server
+    return server, manager
 
 
 def _announce(address: ListenAddress) -> None:
@@ -123,17 +125,27 @@ def _announce(address: ListenAddress) -> None:
 
 
 async def _serve(
-    server: AppServer, kind: str, host: str | None, port: int | None, digest: bytes | None
+    server: AppServer,
+    manager: ThreadManager,
+    kind: str,
+    host: str | None,
+    port: int | None,
+    digest: bytes | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, server.shutdown)
-    if kind == "stdio":
-        await server.serve_stdio()
-    else:
-        assert host is not None and port is not None
-        await server.serve_websocket(host, port, token_sha256=digest, on_listening=_announce)
+    try:
+        if kind == "stdio":
+            await server.serve_stdio()
+        else:
+            assert host is not None and port is not None
+            await server.serve_websocket(host, port, token_sha256=digest, on_listening=_announce)
+    finally:
+        # Running turns end, rollouts are flushed and synced, index rows written and
+        # model connections closed before the process exits.
+        await manager.shutdown()
 
 
 def app_server(
@@ -192,8 +204,8 @@ def app_server(
         raise typer.Exit(2)
     if kind == "off":
         return
-    server = build_server(ctx)
-    asyncio.run(_serve(server, kind, host, port, digest))
+    server, manager = build_server(ctx)
+    run_event_loop(_serve(server, manager, kind, host, port, digest))
 
 
 def register(cli: typer.Typer) -> None:
