@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from threadline.core.errors import (
     ElicitationCountError,
@@ -99,10 +99,12 @@ class Thread:
         self.memory_mode = settings.memory_mode
         self.active: ActiveTurn | None = None
         self._context_recorded = bool(self.history)
-        self._listeners: list[Listener] = []
+        # Tuples, replaced on change: delivery (once per streamed token) iterates them
+        # without copying, and a listener removed during delivery is still safe.
+        self._listeners: tuple[Listener, ...] = ()
         self._write_failing = False
         self._status_listeners: list[Callable[[str, list[str]], None]] = []
-        self._flow_gates: list[FlowGate] = []
+        self._flow_gates: tuple[FlowGate, ...] = ()
         self._queue: asyncio.Queue[ev.Event] | None = None
         self._status = "idle"
         self._active_flags: list[str] = []
@@ -158,11 +160,10 @@ class Thread:
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Receive every event synchronously, in order. Returns a function that removes it."""
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
         def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
+            self._listeners = _without(self._listeners, listener)
 
         return remove
 
@@ -172,11 +173,10 @@ class Thread:
         After each event the turn loop calls ``gate()``; when it returns an awaitable,
         the loop awaits it before producing more. Returns a function that removes it.
         """
-        self._flow_gates.append(gate)
+        self._flow_gates = (*self._flow_gates, gate)
 
         def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._flow_gates.remove(gate)
+            self._flow_gates = _without(self._flow_gates, gate)
 
         return remove
 
@@ -187,8 +187,7 @@ class Thread:
         return await self._queue.get()
 
     async def _emit(self, sub_id: str, msg: ev.EventMsg) -> None:
-        payload_type = msg.type
-        if payload_type in _PERSISTABLE:
+        if type(msg) not in _STREAM_DELTAS and msg.type in _PERSISTABLE:
             payload = msg.payload()
             if is_persisted_event(payload, extended=self.settings.persist_extended_history):
                 await self._persist([EventMsg.model_validate(payload)])
@@ -214,7 +213,7 @@ class Thread:
             self._write_failing = False
 
     def _deliver(self, event: ev.Event) -> None:
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             try:
                 listener(event)
             except Exception:
@@ -653,6 +652,20 @@ class Thread:
     def new_client_message_id(self) -> str:
         return f"msg_{uuid.uuid4().hex}"
 
+
+_T = TypeVar("_T")
+
+
+def _without(items: tuple[_T, ...], item: _T) -> tuple[_T, ...]:
+    """``items`` less its first ``item`` (unchanged when absent)."""
+    rest = list(items)
+    with contextlib.suppress(ValueError):
+        rest.remove(item)
+    return tuple(rest)
+
+
+_STREAM_DELTAS = frozenset({ev.AgentMessageDelta, ev.ReasoningSummaryDelta, ev.CommandOutputDelta})
+"""Never persisted: checked by exact class before anything else on the per-token path."""
 
 _PERSISTABLE = frozenset(
     {

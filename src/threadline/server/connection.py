@@ -115,6 +115,7 @@ class Connection:
         """Thread ids whose events this connection receives."""
         self._ingress_capacity = ingress_capacity
         self._egress_capacity = egress_capacity
+        self._egress_high_water = egress_capacity // 2
         self._ingress: asyncio.Queue[_Inbound | None] = asyncio.Queue()
         # Outgoing messages: a deque the writer drains in batches, woken through a future
         # only when it is idle (cheaper per message than an asyncio.Queue).
@@ -162,6 +163,11 @@ class Connection:
     def outgoing_backlog(self) -> int:
         """Messages queued for this client but not yet written."""
         return len(self._egress)
+
+    @property
+    def congested(self) -> bool:
+        """More than half the outgoing capacity is queued: producers should wait."""
+        return len(self._egress) > self._egress_high_water
 
     @property
     def outgoing_capacity(self) -> int:

@@ -33,10 +33,6 @@ def _backlog(conn: Connection) -> int:
     return conn.outgoing_backlog
 
 
-def _high_water(conn: Connection) -> int:
-    return conn.outgoing_capacity // 2
-
-
 async def _drain(conns: list[Connection]) -> None:
     """Wait until every connection's backlog is down to a quarter of its capacity."""
     deadline = asyncio.get_running_loop().time() + _DRAIN_TIMEOUT_S
@@ -151,8 +147,8 @@ class ThreadRouter:
         if not subs:
             return None
         for conn in subs.values():
-            if conn.outgoing_backlog > conn.outgoing_capacity // 2:
-                return _drain([c for c in subs.values() if _backlog(c) > _high_water(c)])
+            if conn.congested:
+                return _drain([c for c in subs.values() if c.congested])
         return None
 
     # ---- approvals ----------------------------------------------------------------
