@@ -18,7 +18,9 @@ Scenarios: 1 thread and 50 concurrent threads at full speed, plus 1 thread paced
 (a delta every ``--pace-ms``) to show the unsaturated per-delta cost. Then a sweep
 of paced runs at rising rates (1 thread, then ``--threads`` threads) and, for each,
 the fastest steady rate whose p50 stays under the 0.5 ms target (``--no-sweep``
-skips it).
+skips it). ``--pin`` gives the server a CPU of its own and puts the mock and this
+client on the others, as if the model ran on another machine; without it all three
+compete for every CPU.
 
 Run from the repository root: ``.venv/bin/python bench/turn_overhead.py [--deltas N]``.
 Every loop is bounded (``--deltas``, ``--threads``, a timeout per scenario).
@@ -46,12 +48,21 @@ from pydantic_core import from_json  # noqa: E402
 from tests.support import mock_model as mm  # noqa: E402
 
 SCENARIO_TIMEOUT_S = 120.0
+PIN: dict[str, set[int]] = {}
+"""With ``--pin``: the CPUs of the server and of the model side (the mock and this client)."""
 TARGET_P50_MS = 0.5
 SWEEP_1 = (1.0, 0.5, 0.2, 0.1, 0.05)
 """Gaps between deltas (ms) of the one-thread sweep."""
 SWEEP_N = (20.0, 10.0, 5.0, 2.0, 1.0)
 """Gaps between deltas (ms) per thread of the many-thread sweep."""
 _TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _pin_to(cpus: set[int] | None) -> Any:
+    """A ``preexec_fn`` restricting the child (and all its threads) to ``cpus``."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -134,6 +145,7 @@ class MockProcess:
             sys.executable, __file__, "--serve-mock", str(n_deltas), str(pace_s),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=256 * 1024 * 1024,
+            preexec_fn=_pin_to(PIN.get("model")),
         )
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 30)
@@ -246,6 +258,7 @@ async def spawn(home: Path) -> Client:
         env=env,
         cwd=str(home),
         limit=64 * 1024 * 1024,
+        preexec_fn=_pin_to(PIN.get("server")),
     )
     client = Client(proc)
     await client.request("initialize", {"clientInfo": {"name": "bench", "version": "0"}})
@@ -437,7 +450,19 @@ def main() -> None:
     parser.add_argument(
         "--sweep-deltas", type=int, default=500, help="deltas per turn in the sweep (default 500)"
     )
+    parser.add_argument(
+        "--pin", action="store_true",
+        help="give the server a CPU of its own; the mock and this client share the others "
+        "(as if the model ran on another machine)",
+    )
     args = parser.parse_args()
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs at least two CPUs")
+        PIN["server"] = {cpus[-1]}
+        PIN["model"] = set(cpus[:-1])
+        os.sched_setaffinity(0, PIN["model"])
     if args.deltas < 1 or args.threads < 1 or args.sweep_deltas < 1:
         parser.error("--deltas, --threads and --sweep-deltas must be positive")
     sys.exit(asyncio.run(main_async(args)))
