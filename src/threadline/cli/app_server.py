@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -136,6 +137,10 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, server.shutdown)
+    # Everything loaded so far (modules, pydantic schemas) lives as long as the process:
+    # moved out of the collector's reach, full collections stay short while serving.
+    gc.collect()
+    gc.freeze()
     try:
         if kind == "stdio":
             await server.serve_stdio()
