@@ -358,7 +358,13 @@ async def test_no_reasoning_means_no_include(
     await _collect(responses_client, _request(reasoning_summary=None, instructions="Be brief."))
     body = mock_model.requests[0].body
     assert "reasoning" not in body and "include" not in body
-    assert body["instructions"] == "Be brief."
+    # Codex sends no ``instructions`` field: the base instructions open the input.
+    assert "instructions" not in body
+    assert body["input"][0] == {
+        "type": "message",
+        "role": "developer",
+        "content": [{"type": "input_text", "text": "Be brief."}],
+    }
 
 
 async def test_missing_api_key_names_the_env_var() -> None:

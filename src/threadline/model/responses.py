@@ -222,12 +222,23 @@ def responses_usage(raw: Any) -> TokenUsage | None:
 
 
 def build_responses_body(request: ModelRequest) -> dict[str, Any]:
-    """The JSON body Codex sends, in Codex's key order."""
-    body: dict[str, Any] = {"model": request.model}
-    if request.instructions is not None:
-        body["instructions"] = request.instructions
-    body["stream"] = True
-    body["input"] = [dump_response_item(item) for item in request.input]
+    """The JSON body Codex sends, in Codex's key order.
+
+    As in Codex there is no ``instructions`` field: the base instructions open ``input``
+    as a developer message (they are never part of the recorded history).
+    """
+    body: dict[str, Any] = {"model": request.model, "stream": True}
+    items = [dump_response_item(item) for item in request.input]
+    if request.instructions:
+        items.insert(
+            0,
+            {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": request.instructions}],
+            },
+        )
+    body["input"] = items
     body["tools"] = list(request.tools)
     body["tool_choice"] = "auto"
     body["parallel_tool_calls"] = request.parallel_tool_calls
