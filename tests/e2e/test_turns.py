@@ -204,6 +204,13 @@ async def test_plain_turn_matches_reference_order(
     assert user_texts(request)[-1] == "Say hello"
     assert "update_plan" in [t.get("name") for t in body["tools"]]
     assert body["prompt_cache_key"] == thread_id
+    assert "instructions" not in body
+    assert body["input"][0]["role"] == "developer"  # the base instructions come first
+    # The identifying headers of the reference requests (REPORT §8).
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["originator"] == "threadline_tests"  # the client's clientInfo.name
+    for name in ("session-id", "thread-id", "x-client-request-id"):
+        assert headers[name] == thread_id
 
 
 async def test_multi_turn_usage_accumulates(

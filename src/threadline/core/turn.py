@@ -198,7 +198,13 @@ class TurnRunner:
             reasoning_effort=settings.reasoning_effort,
             reasoning_summary=settings.reasoning_summary or "auto",
             prompt_cache_key=th.id,
-            extra_headers={"session_id": th.id, "originator": settings.originator},
+            # The identifying headers Codex sends with every request (REPORT §8).
+            extra_headers={
+                "originator": settings.originator,
+                "session-id": th.id,
+                "thread-id": th.id,
+                "x-client-request-id": th.id,
+            },
             client_metadata={"thread_id": th.id, "turn_id": turn.id},
         )
         sample = _Sample()
