@@ -12,7 +12,15 @@ Reported per scenario:
 * added latency per delta (model byte out → client notification in): p50 / p99 / max;
 * end-to-end deltas per second (first ``turn/start`` → last ``turn/completed``);
 * lost or reordered deltas (must be 0): each turn's deltas must be exactly the
-  mock's deltas, in order.
+  mock's deltas, in order;
+* the mock's own writing rate, the server's CPU per delta and the cores each process
+  used.
+
+Reading the full-speed figures: latency there is queueing. Whenever the mock writes
+faster than the server relays (the mock only hands pre-encoded bytes to the kernel;
+the server parses each event, runs the turn loop and encodes a notification), deltas
+wait in the socket buffers and their latency grows with the turn. The paced runs and
+the sweep show the added latency while the server keeps up.
 
 Scenarios: 1 thread and 50 concurrent threads at full speed, plus 1 thread paced
 (a delta every ``--pace-ms``) to show the unsaturated per-delta cost. Then a sweep
