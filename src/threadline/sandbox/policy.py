@@ -4,8 +4,9 @@ Pure decisions, no I/O: :func:`assess` maps (approval policy, sandbox policy, th
 whether the model asked to leave the sandbox) to an :class:`ExecPlan` that the shell tool
 follows. The four approval policies behave as in Codex:
 
-* ``untrusted`` — commands on a short list of read-only programs run at once; anything
-  else waits for the user.
+* ``untrusted`` — a command line made only of known read-only commands runs at once
+  (Codex's known-safe rules, :mod:`threadline.sandbox.safe_commands`); anything else
+  waits for the user.
 * ``on-request`` — everything runs in the sandbox without asking; only a command for
   which the model requests escalated permissions waits for the user (and, if approved,
   runs outside the sandbox).
@@ -16,10 +17,11 @@ follows. The four approval policies behave as in Codex:
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Literal
+
+from threadline.sandbox.safe_commands import is_known_safe
 
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 ApprovalPolicy = Literal["untrusted", "on-request", "on-failure", "never"]
@@ -110,42 +112,7 @@ class SessionApprovals:
             self.commands.add(command)
 
 
-# ---- known-safe commands ----------------------------------------------------------------
-
-_SAFE_PROGRAMS = frozenset(
-    {
-        "cat",
-        "cd",
-        "cut",
-        "date",
-        "echo",
-        "false",
-        "file",
-        "grep",
-        "head",
-        "hostname",
-        "id",
-        "ls",
-        "nl",
-        "printenv",
-        "pwd",
-        "rg",
-        "sort",
-        "stat",
-        "tail",
-        "tr",
-        "true",
-        "uname",
-        "uniq",
-        "wc",
-        "which",
-        "whoami",
-    }
-)
-_UNSAFE_FIND_FLAGS = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fls"})
-_UNSAFE_RG_FLAGS = frozenset({"--pre", "--search-zip", "-z", "--hostname-bin"})
-_SHELL_SYNTAX = re.compile(r"[><`$()\\\n{}]|(?<!&)&(?!&)")
-_CONNECTORS = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
+# ---- command words -----------------------------------------------------------------------
 
 
 def split_words(command: str) -> list[str] | None:
@@ -154,30 +121,6 @@ def split_words(command: str) -> list[str] | None:
         return shlex.split(command)
     except ValueError:
         return None
-
-
-def is_known_safe(command: str) -> bool:
-    """True for a command line made only of read-only programs joined by ``&&``/``||``/``;``/``|``.
-
-    Redirections, substitutions, subshells and variables make it unsafe: we do not try
-    to prove what they do.
-    """
-    if not command.strip() or _SHELL_SYNTAX.search(command):
-        return False
-    for part in _CONNECTORS.split(command.strip()):
-        words = split_words(part)
-        if not words:
-            return False
-        program = words[0].rsplit("/", 1)[-1]
-        if program == "find":
-            if any(w in _UNSAFE_FIND_FLAGS for w in words[1:]):
-                return False
-        elif program == "rg":
-            if any(w.split("=", 1)[0] in _UNSAFE_RG_FLAGS for w in words[1:]):
-                return False
-        elif program not in _SAFE_PROGRAMS:
-            return False
-    return True
 
 
 # ---- the decision -------------------------------------------------------------------------
@@ -191,8 +134,13 @@ def assess(
     escalation_requested: bool = False,
     justification: str | None = None,
     approved: SessionApprovals | None = None,
+    shell: str | None = None,
 ) -> ExecPlan:
-    """Decide whether ``command`` runs, in the sandbox or not, and whether to ask first."""
+    """Decide whether ``command`` runs, in the sandbox or not, and whether to ask first.
+
+    ``shell`` is the program that will run the script (``None``: bash); under
+    ``untrusted`` only a bash/zsh/sh script can count as known-safe.
+    """
     if approval_policy not in APPROVAL_POLICIES:
         raise ValueError(f"unknown approval policy {approval_policy!r}")
     already = approved is not None and approved.covers(command)
@@ -211,7 +159,7 @@ def assess(
             return ExecPlan(sandboxed=True, ask_on_sandbox_failure=True)
         return ExecPlan(sandboxed=False, ask=not already, reason=justification)
     if approval_policy == "untrusted":
-        safe = is_known_safe(command)
+        safe = is_known_safe(command, shell)
         return ExecPlan(sandboxed=sandbox.sandboxed, ask=not (safe or already))
     if approval_policy == "on-failure":
         return ExecPlan(sandboxed=sandbox.sandboxed, ask_on_sandbox_failure=sandbox.sandboxed)

@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from threadline.rollout.files import rollout_file_problem
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     SESSIONS_SUBDIR,
@@ -34,6 +35,7 @@ from threadline.rollout.paths import (
     find_rollout_path,
     is_inside,
     is_valid_thread_id,
+    iter_rollout_files,
     parse_rollout_file_name,
     unarchived_path_for,
 )
@@ -61,26 +63,22 @@ def _now_ms() -> int:
 
 
 def _scan_rollouts(home: Path) -> dict[str, Path]:
-    """Thread id -> rollout path for every file under ``sessions/`` and ``archived_sessions/``.
+    """Thread id -> rollout path for every regular file under ``sessions/`` and
+    ``archived_sessions/`` (symbolic links, FIFOs, sockets, devices and directories
+    with a rollout name are ignored; see :func:`iter_rollout_files`).
 
     Ids come from the file names (no file is opened). A live file wins over an
     archived copy of the same thread.
     """
     found: dict[str, Path] = {}
-    archived_dir = home / ARCHIVED_SESSIONS_SUBDIR
-    if archived_dir.is_dir():
-        with os.scandir(archived_dir) as entries:
-            for entry in entries:
-                parsed = parse_rollout_file_name(entry.name)
-                if parsed is not None and entry.is_file():
-                    found[parsed.thread_id] = Path(entry.path)
-    root = home / SESSIONS_SUBDIR
-    if root.is_dir():
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                parsed = parse_rollout_file_name(name)
-                if parsed is not None:
-                    found[parsed.thread_id] = Path(dirpath, name)
+    for path in iter_rollout_files(home, archived=True):
+        parsed = parse_rollout_file_name(path.name)
+        if parsed is not None:
+            found[parsed.thread_id] = path
+    for path in iter_rollout_files(home, archived=False):
+        parsed = parse_rollout_file_name(path.name)
+        if parsed is not None:
+            found[parsed.thread_id] = path
     return found
 
 
@@ -213,12 +211,17 @@ class LocalThreadStore:
         record = await self._index.get(thread_id)
         if not repair:
             return record
-        if record is not None and await self._io(record.rollout_path.is_file):
+        if record is not None and await self._io(lambda: self._usable(record.rollout_path)):
             return record
         return await self._repair(thread_id, record)
 
     async def _repair(self, thread_id: str, stale: ThreadRecord | None) -> ThreadRecord | None:
         if not is_valid_thread_id(thread_id):
+    def _usable(self, path: Path) -> bool:
+        """A row's rollout is trusted only while it is a regular file (not a link, FIFO,
+        ...) inside this home's sessions directories; otherwise the row is repaired."""
+        return rollout_file_problem(path) is None and is_inside(self._home, path)
+
             return None
         path = await self._io(lambda: find_rollout_path(self._home, thread_id))
         if path is None:

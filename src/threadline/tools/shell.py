@@ -306,6 +306,7 @@ class ExecCommandTool:
                 escalation_requested=args.sandbox_permissions == "require_escalated",
                 justification=args.justification,
                 approved=self.approved,
+                shell=args.shell or self.default_shell,
             )
         except ValueError as exc:
             return ToolOutput(f"exec_command: {exc}", success=False)
