@@ -25,6 +25,7 @@ __all__ = [
     "SESSIONS_SUBDIR",
     "RolloutFileName",
     "archived_path_for",
+    "find_rejected_rollout",
     "find_rollout_path",
     "home_of",
     "is_inside",
@@ -125,10 +126,20 @@ def unarchived_path_for(home: Path, file_name: str) -> Path | None:
     return home.joinpath(SESSIONS_SUBDIR, *parsed.date_dirs, file_name)
 
 
-def is_inside(home: Path, path: Path, subdirs: tuple[str, ...] = (SESSIONS_SUBDIR, ARCHIVED_SESSIONS_SUBDIR)) -> bool:
-    """True when ``path`` (resolved) lies under one of ``home``'s ``subdirs``."""
+def is_inside(
+    home: Path,
+    path: Path,
+    subdirs: tuple[str, ...] = (SESSIONS_SUBDIR, ARCHIVED_SESSIONS_SUBDIR),
+    *,
+    follow_final: bool = True,
+) -> bool:
+    """True when ``path`` (resolved) lies under one of ``home``'s ``subdirs``.
+
+    With ``follow_final=False`` only the directories are resolved, so a final
+    symbolic link is judged by where it sits, not by where it points.
+    """
     try:
-        resolved = path.resolve()
+        resolved = path.resolve() if follow_final else path.parent.resolve() / path.name
     except OSError:
         return False
     home_resolved = home.resolve()
@@ -149,23 +160,77 @@ def home_of(path: Path) -> Path | None:
     return None
 
 
+def _regular_rollout_entries(directory: Path, *, recurse: bool) -> list[Path]:
+    """``rollout-*.jsonl`` regular files in ``directory`` (and below, when ``recurse``).
+
+    Nothing is followed or opened: symbolic links (to files or directories), FIFOs,
+    sockets, device nodes and directories that carry a rollout name are left out.
+    """
+    found: list[Path] = []
+    pending = [directory]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    try:
+                        if recurse and entry.is_dir(follow_symlinks=False):
+                            pending.append(Path(entry.path))
+                        elif (
+                            entry.name.startswith("rollout-")
+                            and entry.name.endswith(".jsonl")
+                            and entry.is_file(follow_symlinks=False)
+                        ):
+                            found.append(Path(entry.path))
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return found
+
+
 def iter_rollout_files(home: Path, *, archived: bool | None = None) -> list[Path]:
-    """Every rollout file under ``sessions/`` and/or ``archived_sessions/``."""
+    """Every rollout file (regular files only, links not followed) under ``sessions/``
+    and/or ``archived_sessions/``."""
     found: list[Path] = []
     if archived in (None, False):
-        root = home / SESSIONS_SUBDIR
-        if root.is_dir():
-            for dirpath, _dirs, files in os.walk(root):
-                found.extend(
-                    Path(dirpath, f) for f in files if f.startswith("rollout-") and f.endswith(".jsonl")
-                )
+        found.extend(_regular_rollout_entries(home / SESSIONS_SUBDIR, recurse=True))
     if archived in (None, True):
-        root = home / ARCHIVED_SESSIONS_SUBDIR
-        if root.is_dir():
-            found.extend(
-                p for p in root.iterdir() if p.name.startswith("rollout-") and p.name.endswith(".jsonl")
-            )
+        found.extend(_regular_rollout_entries(home / ARCHIVED_SESSIONS_SUBDIR, recurse=False))
     return found
+
+
+def _matching_entries(directory: Path, suffix: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return [
+                e for e in entries if e.name.startswith("rollout-") and e.name.endswith(suffix)
+            ]
+    except OSError:
+        return []
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _candidate_dirs(home: Path, thread_id: str) -> list[Path]:
+    """The date directories a UUIDv7 id was likely created in (local time and UTC, ±1 day)."""
+    ms = uuid7_time_ms(thread_id)
+    dirs: list[Path] = []
+    if ms is None:
+        return dirs
+    created = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    for delta in (0, -1, 1):
+        for moment in (created.astimezone(), created):
+            day = moment + timedelta(days=delta)
+            directory = home / SESSIONS_SUBDIR / f"{day.year:04d}" / f"{day.month:02d}" / f"{day.day:02d}"
+            if directory not in dirs:
+                dirs.append(directory)
+    return dirs
 
 
 def find_rollout_path(home: Path, thread_id: str) -> Path | None:
@@ -173,28 +238,46 @@ def find_rollout_path(home: Path, thread_id: str) -> Path | None:
 
     UUIDv7 ids carry their creation time, so the likely date directories are
     tried first (local time, ±1 day); then ``archived_sessions/``; then a full scan.
+    Only regular files count (see :func:`find_rejected_rollout` for the others).
     """
     suffix = f"-{thread_id.lower()}.jsonl"
-    ms = uuid7_time_ms(thread_id)
     tried: set[Path] = set()
-    if ms is not None:
-        created = datetime.fromtimestamp(ms / 1000, tz=UTC)
-        for delta in (0, -1, 1):
-            for moment in (created.astimezone(), created):
-                day = moment + timedelta(days=delta)
-                directory = home / SESSIONS_SUBDIR / f"{day.year:04d}" / f"{day.month:02d}" / f"{day.day:02d}"
-                if directory in tried or not directory.is_dir():
-                    continue
-                tried.add(directory)
-                for entry in directory.iterdir():
-                    if entry.name.endswith(suffix) and entry.name.startswith("rollout-"):
-                        return entry
-    archived = home / ARCHIVED_SESSIONS_SUBDIR
-    if archived.is_dir():
-        for entry in archived.iterdir():
-            if entry.name.endswith(suffix) and entry.name.startswith("rollout-"):
-                return entry
+    for directory in _candidate_dirs(home, thread_id):
+        if not directory.is_dir():
+            continue
+        tried.add(directory)
+        for entry in _matching_entries(directory, suffix):
+            # A date directory may itself be a link; the file must still lie inside home.
+            if _is_regular(entry) and is_inside(home, Path(entry.path)):
+                return Path(entry.path)
+    for entry in _matching_entries(home / ARCHIVED_SESSIONS_SUBDIR, suffix):
+        if _is_regular(entry) and is_inside(home, Path(entry.path)):
+            return Path(entry.path)
     for path in iter_rollout_files(home, archived=False):
         if path.name.endswith(suffix) and path.parent not in tried:
             return path
+    return None
+
+
+def find_rejected_rollout(home: Path, thread_id: str) -> Path | None:
+    """A non-regular entry (symbolic link, FIFO, directory, ...) named like the thread's
+    rollout, to explain why :func:`find_rollout_path` found nothing. Scans every
+    directory under ``sessions/`` (without following links) and ``archived_sessions/``."""
+    suffix = f"-{thread_id.lower()}.jsonl"
+    directories = [home / ARCHIVED_SESSIONS_SUBDIR]
+    pending = [home / SESSIONS_SUBDIR]
+    while pending:
+        current = pending.pop()
+        directories.append(current)
+        try:
+            with os.scandir(current) as entries:
+                pending.extend(
+                    Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)
+                )
+        except OSError:
+            continue
+    for directory in directories:
+        for entry in _matching_entries(directory, suffix):
+            if not _is_regular(entry):
+                return Path(entry.path)
     return None

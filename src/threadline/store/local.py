@@ -215,13 +215,13 @@ class LocalThreadStore:
             return record
         return await self._repair(thread_id, record)
 
-    async def _repair(self, thread_id: str, stale: ThreadRecord | None) -> ThreadRecord | None:
-        if not is_valid_thread_id(thread_id):
     def _usable(self, path: Path) -> bool:
         """A row's rollout is trusted only while it is a regular file (not a link, FIFO,
         ...) inside this home's sessions directories; otherwise the row is repaired."""
         return rollout_file_problem(path) is None and is_inside(self._home, path)
 
+    async def _repair(self, thread_id: str, stale: ThreadRecord | None) -> ThreadRecord | None:
+        if not is_valid_thread_id(thread_id):
             return None
         path = await self._io(lambda: find_rollout_path(self._home, thread_id))
         if path is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline.protocol.rollout import SessionMeta
+from threadline.rollout.files import open_regular
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     parse_rollout_file_name,
@@ -257,7 +258,7 @@ def read_tail_summary(
     found or ``max_bytes`` were read. Only lines mentioning a wanted type are decoded."""
     summary = TailSummary()
     try:
-        handle = path.open("rb")
+        handle = open_regular(path)  # never blocks on a FIFO, never follows a link
     except OSError:
         return summary
     with handle:
