@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import typer
 
 from threadline.cli.common import run_event_loop
+from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
 from threadline.server import AppServer, build_method_table
 from threadline.server.transports.websocket import ListenAddress, is_loopback, token_digest
@@ -217,4 +218,4 @@ def register(cli: typer.Typer) -> None:
     cli.command(
         "app-server",
         short_help="Serve the Codex app-server v2 JSON-RPC protocol on stdio or a websocket.",
-    )(app_server)
+    )(shared_options(app_server))

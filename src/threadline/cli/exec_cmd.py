@@ -3,8 +3,10 @@
 ``threadline exec [OPTIONS] PROMPT`` starts a thread in the current directory
 (or ``--cd``), runs one turn and streams it (see :mod:`threadline.cli.render`).
 ``threadline exec resume THREAD_ID PROMPT`` and ``threadline exec resume --last
-PROMPT`` continue an earlier thread; ``threadline fork THREAD_ID [PROMPT]``
-copies one into a new thread.
+PROMPT`` continue an earlier thread (``--last``: the newest of the working
+directory, ``--all`` drops that filter, as in Codex); ``threadline fork THREAD_ID
+[PROMPT]`` (also ``exec fork``) copies one into a new thread. exec's options may
+be written before or after ``resume``/``fork`` (see :class:`_ExecGroup`).
 
 Ctrl-C interrupts the running turn the way ``turn/interrupt`` does (the rollout
 records the abort) and the command exits 130; a second Ctrl-C gives up waiting.
@@ -35,6 +37,7 @@ from threadline.cli.common import (
     fail,
     run_with_manager,
 )
+from threadline.cli.options import shared_options
 from threadline.cli.render import HumanRenderer, JsonRenderer, Renderer, usage_delta
 from threadline.core.config import Config
 from threadline.core.manager import StartOptions, ThreadManager
@@ -62,12 +65,46 @@ class ApprovalChoice(StrEnum):
 
 
 class _ExecGroup(typer.core.TyperGroup):
-    """``exec PROMPT`` runs the hidden default command; ``exec resume …`` the sub-command."""
+    """``exec [OPTIONS] PROMPT`` runs the hidden default command, ``exec [OPTIONS] resume …``
+    and ``exec [OPTIONS] fork …`` the sub-commands.
+
+    Codex takes exec's options on either side of the sub-command's name
+    (``exec --json resume ID PROMPT`` and ``exec resume --json ID PROMPT``). Options
+    written before the name are handed to the sub-command, which accepts every option
+    of ``exec`` itself, so both orders parse the same way.
+    """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
-            args = [_DEFAULT_SUBCOMMAND, *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, self._route(args))
+
+    def _route(self, args: list[str]) -> list[str]:
+        takes_value = self._options_with_values()
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word == "--":  # everything after is the prompt
+                break
+            if word.startswith("--"):
+                i += 2 if "=" not in word and word in takes_value else 1
+            elif word.startswith("-") and word != "-":
+                i += 2 if word in takes_value else 1  # ``-mVALUE`` carries its value
+            else:
+                if word in self.commands and word != _DEFAULT_SUBCOMMAND:
+                    return [word, *args[:i], *args[i + 1 :]]
+                break
+        return [_DEFAULT_SUBCOMMAND, *args]
+
+    def _options_with_values(self) -> set[str]:
+        names: set[str] = set()
+        for command in self.commands.values():
+            for param in command.params:
+                if param.param_type_name != "option":
+                    continue
+                if getattr(param, "is_flag", False) or getattr(param, "count", False):
+                    continue
+                names.update(param.opts)
+                names.update(param.secondary_opts)
+        return names
 
 
 # ---- shared options ---------------------------------------------------------------------
@@ -370,10 +407,21 @@ def exec_resume(
     ctx: typer.Context,
     args: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[THREAD_ID] PROMPT", help="Thread id (unless --last), then the prompt."),
+        typer.Argument(
+            metavar="[THREAD_ID] [PROMPT]",
+            help="Thread id (unless --last), then the prompt ('-' or nothing reads it from stdin).",
+        ),
     ] = None,
     last: Annotated[
-        bool, typer.Option("--last", help="Resume the most recently updated thread.")
+        bool,
+        typer.Option(
+            "--last",
+            help="Resume the most recently updated thread of the working directory "
+            "(--cd, else the current one).",
+        ),
+    ] = False,
+    all_dirs: Annotated[
+        bool, typer.Option("--all", help="With --last: consider the threads of every directory.")
     ] = False,
     model: ModelOpt = None,
     provider: ProviderOpt = None,
@@ -382,14 +430,21 @@ def exec_resume(
     cd: CdOpt = None,
     json_out: JsonOpt = False,
     image: ImageOpt = None,
+    ephemeral: EphemeralOpt = False,
 ) -> None:
-    """Continue an earlier thread with one more turn."""
+    """Continue an earlier thread with one more turn (options go before or after 'resume')."""
     config = cli_config(ctx)
+    if ephemeral:
+        fail(
+            "--ephemeral cannot be used with resume: the resumed thread's turn is "
+            "appended to its saved rollout",
+            EXIT_USAGE,
+        )
     opts = _run_options(model, provider, sandbox, ask_for_approval, cd, json_out, image)
     words = list(args or [])
     if last:
         if len(words) > 1:
-            fail("with --last, give only the prompt", EXIT_USAGE)
+            fail("with --last, give only the prompt (quote it)", EXIT_USAGE)
         thread_id: str | None = None
         prompt = words[0] if words else None
     else:
@@ -400,13 +455,19 @@ def exec_resume(
         thread_id = words[0]
         prompt = words[1] if len(words) > 1 else None
     text = _read_prompt(prompt)
+    where = None if all_dirs else str(Path(opts.cwd or os.getcwd()).resolve())
 
     async def body(manager: ThreadManager) -> int:
         target = thread_id
         if target is None:
-            target = await manager.latest_thread_id()
+            target = await manager.latest_thread_id(cwd=where)
             if target is None:
-                fail("there is no thread to resume yet", EXIT_FAILED)
+                if where is None:
+                    fail("there is no thread to resume yet", EXIT_FAILED)
+                fail(
+                    f"there is no thread to resume in {where} (--all considers every directory)",
+                    EXIT_FAILED,
+                )
         overrides = replace(opts.start_options(), source=EXEC_SOURCE)
         thread = await manager.resume_thread(target, overrides=overrides)
         return await _run_on(thread, text, opts)
@@ -418,7 +479,8 @@ def fork(
     ctx: typer.Context,
     thread_id: Annotated[str, typer.Argument(help="The thread to copy.")],
     prompt: Annotated[
-        str | None, typer.Argument(help="Optionally run one turn in the new thread.")
+        str | None,
+        typer.Argument(help="Optionally run one turn in the new thread ('-' reads it from stdin)."),
     ] = None,
     model: ModelOpt = None,
     provider: ProviderOpt = None,
@@ -426,18 +488,22 @@ def fork(
     ask_for_approval: ApprovalOpt = None,
     cd: CdOpt = None,
     json_out: JsonOpt = False,
+    image: ImageOpt = None,
     ephemeral: EphemeralOpt = False,
 ) -> None:
     """Copy a thread's history into a new thread (and optionally run a turn there)."""
     config = cli_config(ctx)
-    opts = _run_options(model, provider, sandbox, ask_for_approval, cd, json_out, None, ephemeral)
+    opts = _run_options(model, provider, sandbox, ask_for_approval, cd, json_out, image, ephemeral)
+    if prompt is None and opts.images:
+        fail("--image needs a prompt to attach the images to", EXIT_USAGE)
+    text = _read_prompt(prompt) if prompt is not None else None
 
     async def body(manager: ThreadManager) -> int:
         thread = await manager.fork_thread(
             thread_id, overrides=opts.start_options(), ephemeral=opts.ephemeral
         )
-        if prompt is not None:
-            return await _run_on(thread, prompt, opts)
+        if text is not None:
+            return await _run_on(thread, text, opts)
         if not opts.ephemeral:
             await thread.ensure_rollout_materialized()
             await thread.flush_rollout()
@@ -462,10 +528,12 @@ def fork(
 def register(cli: typer.Typer) -> None:
     group = typer.Typer(
         cls=_ExecGroup,
-        help="Run one agent turn headless: `exec PROMPT`, or `exec resume ID|--last PROMPT`.",
+        help="Run one agent turn headless: `exec PROMPT`, `exec resume ID|--last PROMPT` "
+        "or `exec fork ID [PROMPT]`.",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    group.command(_DEFAULT_SUBCOMMAND, hidden=True)(exec_run)
-    group.command("resume")(exec_resume)
+    group.command(_DEFAULT_SUBCOMMAND, hidden=True)(shared_options(exec_run))
+    group.command("resume")(shared_options(exec_resume))
+    group.command("fork")(shared_options(fork))
     cli.add_typer(group, name="exec")
-    cli.command("fork")(fork)
+    cli.command("fork")(shared_options(fork))

@@ -1,7 +1,9 @@
 """The ``threadline`` command.
 
-Global options come before the sub-command, the way the official Codex SDK
-launches its binary: ``threadline --config k=v … app-server --listen stdio://``.
+The shared options ``-c/--config``, ``--enable``, ``--disable`` and ``-p/--profile``
+work before the sub-command (``threadline -c k=v app-server``, how the official
+Codex SDKs launch the binary) and after it (``threadline app-server -c k=v``, how
+the ACP bridge does), as with Codex; see :mod:`threadline.cli.options`.
 Each command group lives in its own module and is registered in :func:`build_app`.
 
 Exit codes: 0 success, 1 a failed turn or operation, 2 a usage or configuration
@@ -13,38 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from threadline import __version__
-from threadline.core.config import ConfigError
-from threadline.core.config import parse_override as _parse_config_override
+from threadline.cli.options import GlobalOptions, parse_override, shared_options
 
 __all__ = ["GlobalOptions", "app", "build_app", "main", "parse_override"]
-
-
-@dataclass(frozen=True)
-class GlobalOptions:
-    """Options given before the sub-command, available as ``ctx.obj`` in every command."""
-
-    config_overrides: tuple[str, ...] = ()
-    """The raw ``-c/--config key=value`` strings, in order."""
-    profile: str | None = None
-    parsed_overrides: tuple[tuple[str, Any], ...] = field(default=())
-    """``config_overrides`` split into (dotted key, value) pairs (see :func:`parse_override`)."""
-
-
-def parse_override(raw: str) -> tuple[str, Any]:
-    """``key=value`` → ``(dotted key, value)``; the value is TOML when it parses, else a string.
-
-    ``model="o3"`` and ``model=o3`` both give ``("model", "o3")``;
-    ``sandbox_workspace_write.network_access=true`` gives ``(…, True)``.
-    Raises :class:`~threadline.core.config.ConfigError` for a malformed override.
-    """
-    path, value = _parse_config_override(raw)
-    return ".".join(path), value
 
 
 def _version_callback(value: bool) -> None:
@@ -73,20 +51,9 @@ def build_app() -> typer.Typer:
     )
 
     @cli.callback()
+    @shared_options
     def root(
         ctx: typer.Context,
-        config: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--config",
-                "-c",
-                metavar="KEY=VALUE",
-                help="Override a config value (repeatable). VALUE is parsed as TOML, else taken as a string.",
-            ),
-        ] = None,
-        profile: Annotated[
-            str | None, typer.Option("--profile", "-p", help="Config profile to use.")
-        ] = None,
         version: Annotated[
             bool,
             typer.Option(
@@ -95,13 +62,6 @@ def build_app() -> typer.Typer:
         ] = False,
     ) -> None:
         _configure_logging()
-        raw = tuple(config or ())
-        try:
-            parsed = tuple(parse_override(item) for item in raw)
-        except ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        ctx.obj = GlobalOptions(config_overrides=raw, profile=profile, parsed_overrides=parsed)
 
     from threadline.cli import app_server, exec_cmd, threads
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from threadline.cli.common import cli_config, err_console, out_console, run_with_manager
+from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
 from threadline.protocol.v2.item import (
     AgentMessageThreadItem,
@@ -219,15 +220,20 @@ def reindex(ctx: typer.Context) -> None:
     run_with_manager(config, body)
 
 
+def _threads_group(ctx: typer.Context) -> None:
+    """Saved threads: list, read, archive, unarchive, reindex."""
+
+
 def register(cli: typer.Typer) -> None:
     group = typer.Typer(
         help="Saved threads: list, read, archive, unarchive, reindex.",
         no_args_is_help=True,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    group.command("list")(list_threads)
-    group.command("read")(read_thread)
-    group.command("archive")(archive)
-    group.command("unarchive")(unarchive)
-    group.command("reindex")(reindex)
+    group.command("list")(shared_options(list_threads))
+    group.command("read")(shared_options(read_thread))
+    group.command("archive")(shared_options(archive))
+    group.command("unarchive")(shared_options(unarchive))
+    group.command("reindex")(shared_options(reindex))
+    group.callback()(shared_options(_threads_group))
     cli.add_typer(group, name="threads")
