@@ -44,12 +44,14 @@ from threadline.rollout.history import reconstruct
 from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, new_thread_id, rollout_path_for
 from threadline.rollout.policy import PersistencePolicy
 from threadline.rollout.reader import read_head, read_rollout
-from threadline.rollout.writer import RolloutWriter
+from threadline.rollout.writer import RolloutWriter, append_to_rollout
 from threadline.store.base import (
     GitRecord,
     ListPage,
     ListQuery,
     ReindexReport,
+    StoreError,
+    ThreadLease,
     ThreadRecord,
     ThreadStore,
 )
@@ -117,6 +119,8 @@ class ThreadManager:
         self.store: ThreadStore = store
         self._index = IndexKeeper(store, __version__)
         self._usage_owner: dict[str, str | None] = {}
+        self._leases: dict[str, ThreadLease] = {}
+        self._resuming: dict[str, asyncio.Lock] = {}
 
     # ---- lookup ---------------------------------------------------------------------
 
@@ -216,19 +220,39 @@ class ThreadManager:
         thread_id = new_thread_id()
         now = datetime.now(UTC)
         sink: RolloutSink = NullSink()
-        if not settings.ephemeral:
-            sink = self._new_writer(thread_id, settings, now)
-        thread = Thread(
-            thread_id=thread_id,
-            settings=settings,
-            client=client,
-            sink=sink,
-            tools=self.tools_for(settings),
-            features=dict(self.config.features),
-            created_at=now.timestamp(),
-        )
-        self._register(thread, _git_of(sink))
+        lease = None if settings.ephemeral else self._lock(thread_id)
+        try:
+            if not settings.ephemeral:
+                sink = self._new_writer(thread_id, settings, now)
+            thread = Thread(
+                thread_id=thread_id,
+                settings=settings,
+                client=client,
+                sink=sink,
+                tools=self.tools_for(settings),
+                features=dict(self.config.features),
+                created_at=now.timestamp(),
+            )
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+        self._register(thread, _git_of(sink), lease)
         return thread
+
+    # ---- writer leases ----------------------------------------------------------------
+
+    def _lock(self, thread_id: str) -> ThreadLease:
+        """This process's writer lease on ``thread_id`` (see ``ThreadStore.lock_thread``)."""
+        try:
+            return self.store.lock_thread(thread_id)
+        except StoreError as exc:
+            raise InvalidRequest(exc.message) from exc
+
+    def _release(self, thread_id: str) -> None:
+        lease = self._leases.pop(thread_id, None)
+        if lease is not None:
+            lease.release()
 
     def _new_writer(
         self,
@@ -258,8 +282,12 @@ class ThreadManager:
             fsync=self.config.rollout_fsync,
         )
 
-    def _register(self, thread: Thread, git: GitInfo | None = None) -> None:
+    def _register(
+        self, thread: Thread, git: GitInfo | None = None, lease: ThreadLease | None = None
+    ) -> None:
         self._threads[thread.id] = thread
+        if lease is not None:
+            self._leases[thread.id] = lease
         self._index.attach(thread, git=_git_record(git))
         for cb in list(self._on_loaded):
             try:
@@ -272,11 +300,15 @@ class ThreadManager:
     async def unload(self, thread_id: str) -> None:
         thread = self._threads.pop(thread_id, None)
         if thread is not None:
-            await thread.shutdown_and_wait()
+            try:
+                await thread.shutdown_and_wait()
+            finally:  # the rollout is closed (or cannot be): another process may take it
+                self._release(thread_id)
             self._index.schedule(thread)
             await self._index.drain()
             self._index.forget(thread_id)
             self._usage_owner.pop(thread_id, None)
+            self._resuming.pop(thread_id, None)
 
     async def shutdown(self) -> None:
         threads = list(self._threads.values())
@@ -284,7 +316,10 @@ class ThreadManager:
         for thread in threads:
             with contextlib.suppress(Exception):
                 await thread.shutdown_and_wait()
+            self._release(thread.id)
             self._index.schedule(thread)
+        for thread_id in list(self._leases):
+            self._release(thread_id)
         with contextlib.suppress(Exception):
             await self._index.drain()
         with contextlib.suppress(Exception):
@@ -347,13 +382,28 @@ class ThreadManager:
             raise InvalidRequest(
                 f"thread {thread_id or rollout_path.name} is archived; unarchive it before resuming"
             )
+        seen = await asyncio.to_thread(_file_state, rollout_path)
         restored = await load_rollout(rollout_path)
-        loaded = self._threads.get(restored.thread_id)
-        if loaded is not None:
-            return loaded
-        return await self._spawn_restored(restored, opts)
+        canonical = restored.thread_id
+        # One resume per thread at a time in this process; later ones rejoin the first.
+        async with self._resuming.setdefault(canonical, asyncio.Lock()):
+            loaded = self._threads.get(canonical)
+            if loaded is not None:
+                return loaded
+            lease = self._lock(canonical)
+            try:
+                if await asyncio.to_thread(_file_state, rollout_path) != seen:
+                    # Written since we read it (by a holder that has just let go): read again.
+                    restored = await load_rollout(rollout_path)
+                return await self._spawn_restored(restored, opts, lease)
+            except BaseException:
+                if self._leases.get(canonical) is not lease:
+                    lease.release()
+                raise
 
-    async def _spawn_restored(self, restored: Restored, opts: StartOptions) -> Thread:
+    async def _spawn_restored(
+        self, restored: Restored, opts: StartOptions, lease: ThreadLease | None = None
+    ) -> Thread:
         recon = restored.recon
         meta = recon.meta
         assert meta is not None
@@ -365,6 +415,7 @@ class ThreadManager:
             policy=PersistencePolicy(extended=settings.persist_extended_history),
             fsync=self.config.rollout_fsync,
         )
+        await sink.open()
         mtime = restored.path.stat().st_mtime
         created = ms_of_timestamp(meta.timestamp, mtime) / 1000
         thread = Thread(
@@ -390,7 +441,7 @@ class ThreadManager:
                     thread, restored.path, cli_version=meta.cli_version, git=_git_record(meta.git)
                 )
             )
-        self._register(thread, meta.git)
+        self._register(thread, meta.git, lease)
         return thread
 
     def _restored_settings(
@@ -452,18 +503,24 @@ class ThreadManager:
         new_id = new_thread_id()
         now = datetime.now(UTC)
         sink: RolloutSink
-        if settings.ephemeral:
-            sink = NullSink()
-        else:
-            writer = self._new_writer(new_id, settings, now, forked_from_id=parent.id)
-            await writer.materialize()
-            await writer.append(lines)
-            await writer.flush()
-            sink = writer
-        recon = source.recon
-        if marked:  # the interruption marker changes history and the last turn
-            copied = replace(source.rollout, lines=lines, own_start=0)
-            recon = await asyncio.to_thread(reconstruct, copied)
+        lease = None if settings.ephemeral else self._lock(new_id)
+        try:
+            if settings.ephemeral:
+                sink = NullSink()
+            else:
+                writer = self._new_writer(new_id, settings, now, forked_from_id=parent.id)
+                await writer.materialize()
+                await writer.append(lines)
+                await writer.flush()
+                sink = writer
+            recon = source.recon
+            if marked:  # the interruption marker changes history and the last turn
+                copied = replace(source.rollout, lines=lines, own_start=0)
+                recon = await asyncio.to_thread(reconstruct, copied)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
         thread = Thread(
             thread_id=new_id,
             settings=settings,
@@ -480,7 +537,7 @@ class ThreadManager:
             preview=recon.preview,
         )
         self._usage_owner[new_id] = recon.usage_turn_id
-        self._register(thread, _git_of(sink))
+        self._register(thread, _git_of(sink), lease)
         if not settings.ephemeral and sink.path is not None:
             await self.store.upsert(record_for(thread, sink.path, cli_version=__version__))
         return thread
@@ -578,7 +635,11 @@ class ThreadManager:
             raise InvalidRequest(f"thread {canonical} is already archived")
         if canonical in self._threads:
             await self.unload(canonical)
-        return await self.store.archive(canonical)
+        lease = self._lock(canonical)  # not while another process has it loaded
+        try:
+            return await self.store.archive(canonical)
+        finally:
+            lease.release()
 
     async def unarchive_thread(self, thread_id: str) -> ThreadRecord:
         canonical = check_thread_id(thread_id)
@@ -612,8 +673,16 @@ class ThreadManager:
 
 
 def _append_line(path: Path, line: RolloutLine) -> None:
-    with path.open("ab") as handle:
-        handle.write((dump_line_json(line) + "\n").encode("utf-8"))
+    append_to_rollout(path, (dump_line_json(line) + "\n").encode("utf-8"))
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """What tells a rollout changed: inode, size, modification time (None when gone)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _git_of(sink: RolloutSink) -> GitInfo | None:

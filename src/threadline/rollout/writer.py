@@ -18,6 +18,17 @@ handed to the OS (and fsynced, when configured).
   caller awaiting that command; the line that failed and everything after it
   stay queued, and the next flush (or append) writes them again — nothing is
   dropped and nothing already written is written twice.
+* **Torn tails.** A file opened for append that does not end with a newline
+  (a crash cut its last line) gets one before the first new line, so the torn
+  record is skipped by readers and never glues onto the next record. The torn
+  bytes are kept, not truncated: nothing already on disk is ever destroyed.
+* **Deleted or replaced files.** Before each batch of writes the open
+  descriptor is compared with what the path names now (device, inode, link
+  count). If the file was deleted or another file was put in its place, the
+  whole history — read back through the still-open descriptor — is written to a
+  new file at the path, a replacing file is kept aside as
+  ``<name>.replaced-<ms>``, and appending continues there. Recreating (rather
+  than failing the turn) keeps the thread resumable with everything it said.
 * Blocking I/O runs in a worker thread (``asyncio.to_thread``).
 """
 
@@ -27,6 +38,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,11 +56,11 @@ from threadline.protocol.rollout import (
 from threadline.rollout.errors import RolloutClosedError, RolloutWriteError
 from threadline.rollout.policy import PersistencePolicy, sanitize_event
 
-__all__ = ["RolloutWriter"]
+__all__ = ["RolloutWriter", "append_to_rollout"]
 
 log = logging.getLogger(__name__)
 
-_CommandKind = Literal["append", "materialize", "flush", "close"]
+_CommandKind = Literal["append", "materialize", "flush", "close", "open"]
 
 
 @dataclass
@@ -81,6 +93,7 @@ class RolloutWriter:
         self._pending: deque[bytes] = deque()
         self._handle: IO[bytes] | None = None
         self._torn = False
+        self._recreated = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._lines_written = 0
@@ -133,6 +146,11 @@ class RolloutWriter:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def recreated(self) -> int:
+        """How many times the file was rewritten after being deleted or replaced."""
+        return self._recreated
+
     # public commands ------------------------------------------------------------------------
     async def append(self, items: Iterable[RolloutItem | RolloutLine]) -> None:
         """Queue items (filtered by the persistence policy) and wait until handled.
@@ -156,6 +174,12 @@ class RolloutWriter:
     async def materialize(self) -> None:
         """Create the file now: ``session_meta`` first, then any buffered lines."""
         await self._submit(_Command("materialize", self._future(), materialize=True))
+
+    async def open(self) -> None:
+        """Open an existing rollout now (resume), so a later deletion or replacement of
+        the file can be repaired from this descriptor. A file that cannot be opened
+        for writing is not an error yet: the first write reports it."""
+        await self._submit(_Command("open", self._future()))
 
     async def flush(self) -> None:
         """Write everything pending (when materialized) and wait for it."""
@@ -211,6 +235,10 @@ class RolloutWriter:
                 return
 
     async def _handle_command(self, command: _Command) -> None:
+        if command.kind == "open":
+            if self._want_file and self._handle is None:
+                await asyncio.to_thread(self._try_open)
+            return
         for line in command.lines:
             self._pending.append((dump_line_json(line) + "\n").encode("utf-8"))
         if command.materialize and not self._want_file:
@@ -233,8 +261,81 @@ class RolloutWriter:
     def _open(self) -> IO[bytes]:
         if self._handle is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self._path, "ab", buffering=0)
+            handle = open(self._path, "a+b", buffering=0)  # readable: see _recreate
+            try:
+                info = os.fstat(handle.fileno())
+                if info.st_size > 0 and os.pread(handle.fileno(), 1, info.st_size - 1) != b"\n":
+                    log.warning("rollout %s ends with a torn line; starting a new line", self._path)
+                    self._torn = True
+            except OSError:
+                handle.close()
+                raise
+            self._handle = handle
+        else:
+            self._repair_if_moved()
+        assert self._handle is not None
         return self._handle
+
+    def _try_open(self) -> None:
+        if not self._path.is_file():
+            return  # never create a resumed rollout that vanished before its first write
+        try:
+            self._open()
+        except OSError as exc:
+            log.debug("rollout %s not opened yet: %s", self._path, exc)
+
+    def _repair_if_moved(self) -> None:
+        """Recreate the file when the path no longer names the file we hold open."""
+        handle = self._handle
+        assert handle is not None
+        mine = os.fstat(handle.fileno())
+        try:
+            there = os.stat(self._path)
+        except FileNotFoundError:
+            self._recreate(handle, replaced=False)
+            return
+        if mine.st_nlink == 0 or (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
+            self._recreate(handle, replaced=True)
+
+    def _recreate(self, handle: IO[bytes], *, replaced: bool) -> None:
+        fd = handle.fileno()
+        size = os.fstat(fd).st_size
+        chunks: list[bytes] = []
+        offset = 0
+        while offset < size:
+            chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        data = b"".join(chunks)
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        parent = self._path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        temp = parent / f".{self._path.name}.{os.getpid()}.tmp"
+        with open(temp, "wb") as out:
+            out.write(data)
+            if self._fsync:
+                out.flush()
+                os.fsync(out.fileno())
+        aside: Path | None = None
+        if replaced:
+            aside = self._path.with_name(f"{self._path.name}.replaced-{time.time_ns() // 1_000_000}")
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self._path, aside)
+        os.replace(temp, self._path)
+        self._close_handle()
+        self._torn = False
+        self._recreated += 1
+        log.warning(
+            "rollout %s was %s while its thread was loaded; rewrote %d bytes of history%s",
+            self._path,
+            "replaced" if replaced else "deleted",
+            len(data),
+            f" (the replacing file is kept as {aside.name})" if aside is not None else "",
+        )
+        self._open()
 
     def _close_handle(self) -> None:
         handle, self._handle = self._handle, None
@@ -243,6 +344,8 @@ class RolloutWriter:
                 handle.close()
 
     def _write_pending(self) -> None:
+        if not self._pending:
+            return
         handle = self._open()
         while self._pending:
             data = self._pending[0]
@@ -272,3 +375,15 @@ class RolloutWriter:
                     raise RolloutWriteError(self._path, exc, len(self._pending)) from exc
         if close:
             self._close_handle()
+
+
+def append_to_rollout(path: Path, data: bytes) -> None:
+    """Append whole lines to a rollout no writer of ours holds open (blocking).
+
+    Like the writer, a torn last line is terminated first so ``data`` starts a line.
+    """
+    with open(path, "a+b", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > 0 and os.pread(handle.fileno(), 1, size - 1) != b"\n":
+            data = b"\n" + data
+        handle.write(data)

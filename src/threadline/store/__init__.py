@@ -18,6 +18,8 @@ from threadline.store.base import (
     SortKey,
     StoreError,
     StoreThreadNotFound,
+    ThreadInUse,
+    ThreadLease,
     ThreadRecord,
     ThreadStore,
 )
@@ -47,7 +49,9 @@ __all__ = [
     "SortKey",
     "StoreError",
     "StoreThreadNotFound",
+    "ThreadInUse",
     "ThreadIndex",
+    "ThreadLease",
     "ThreadRecord",
     "ThreadStore",
     "read_session_names",

@@ -40,11 +40,34 @@ class StoreThreadNotFound(StoreError):
         self.thread_id = thread_id
 
 
+class ThreadInUse(StoreError):
+    """Another process holds the writer lock of the thread (it has the thread loaded)."""
+
+    def __init__(self, thread_id: str, pid: int | None) -> None:
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        super().__init__(f"thread {thread_id} is in use by another threadline process ({holder})")
+        self.thread_id = thread_id
+        self.pid = pid
+
+
 class InvalidCursor(StoreError):
     """A ``thread/list`` cursor that this store did not produce."""
 
     def __init__(self, cursor: str) -> None:
         super().__init__(f"invalid cursor: {cursor}")
+
+
+class ThreadLease(Protocol):
+    """The exclusive right to write one thread's rollout, held while the thread is loaded."""
+
+    @property
+    def thread_id(self) -> str: ...
+
+    @property
+    def held(self) -> bool: ...
+
+    def release(self) -> None:
+        """Give the lease up (idempotent). A crashed holder releases it implicitly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,5 +182,13 @@ class ThreadStore(Protocol):
 
     async def reindex(self) -> ReindexReport:
         """Rebuild every row from the rollout files."""
+
+    def lock_thread(self, thread_id: str) -> ThreadLease:
+        """Take the thread's writer lease, or raise :class:`ThreadInUse` naming the holder.
+
+        Never waits for a holder: a handful of non-blocking system calls, so it may be
+        called from the event loop. One lease per thread across every process sharing
+        the store; the same process must not ask twice for a thread it holds.
+        """
 
     async def close(self) -> None: ...

@@ -45,9 +45,11 @@ from threadline.store.base import (
     ReindexReport,
     StoreError,
     StoreThreadNotFound,
+    ThreadLease,
     ThreadRecord,
 )
 from threadline.store.index import INDEX_FILE, ThreadIndex
+from threadline.store.locks import LOCKS_SUBDIR, acquire_thread_lock
 from threadline.store.records import append_session_name, read_session_names, record_from_rollout
 
 __all__ = ["LocalThreadStore"]
@@ -331,6 +333,11 @@ class LocalThreadStore:
         return replace(
             record, rollout_path=target, archived=False, archived_at_ms=None, updated_at_ms=now
         )
+
+    # -- writer lease ------------------------------------------------------------------------
+    def lock_thread(self, thread_id: str) -> ThreadLease:
+        """An ``flock`` under ``<home>/locks/`` (see :mod:`threadline.store.locks`)."""
+        return acquire_thread_lock(self._home / LOCKS_SUBDIR, thread_id.lower())
 
     # -- rebuild -----------------------------------------------------------------------------
     async def reindex(self) -> ReindexReport:

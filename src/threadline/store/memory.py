@@ -18,9 +18,11 @@ from threadline.store.base import (
     ReindexReport,
     StoreError,
     StoreThreadNotFound,
+    ThreadLease,
     ThreadRecord,
 )
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
+from threadline.store.locks import NullThreadLease
 from threadline.store.query import clamp_limit, matches, normalize_cwd, sort_value
 from threadline.store.records import bound_preview
 
@@ -137,6 +139,10 @@ class MemoryThreadStore:
     async def reindex(self) -> ReindexReport:
         """Nothing to rebuild from: every row is its own source."""
         return ReindexReport(indexed=len(self._rows), skipped=0, removed=0)
+
+    def lock_thread(self, thread_id: str) -> ThreadLease:
+        """Nothing is shared with another process, so the lease excludes nobody."""
+        return NullThreadLease(thread_id.lower())
 
     async def close(self) -> None:
         return None
