@@ -426,11 +426,16 @@ async def start_app_server(
     args: Sequence[str] = (),
     initialize: bool = True,
     cwd: Path | None = None,
+    prefix: Sequence[str] = (),
     **init: Any,
 ) -> AppServerProcess:
-    """Spawn the server. For stdio, ``initialize=True`` also runs the handshake."""
+    """Spawn the server. For stdio, ``initialize=True`` also runs the handshake.
+
+    ``prefix`` is a command the server runs under (e.g. ``setpriv …`` dropping capabilities).
+    """
     listen = "stdio://" if transport == "stdio" else "ws://127.0.0.1:0"
     proc = await asyncio.create_subprocess_exec(
+        *prefix,
         *server_argv(listen, config=config, args=args),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -22,6 +22,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -193,10 +194,17 @@ class ThreadIndex:
         self._conn: sqlite3.Connection | None = None
         self._created = False
         self._closed = False
+        self._read_only = False
 
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def read_only(self) -> bool:
+        """True when the database file cannot be written (a read-only home): the index then
+        lives in memory, seeded from the file when it can be read, and is never saved."""
+        return self._read_only
 
     @property
     def created(self) -> bool:
@@ -228,7 +236,19 @@ class ThreadIndex:
         conn.create_function("tl_contains", 2, _contains_folded, deterministic=True)
         return conn
 
+    def _writable(self) -> bool:
+        """Can the database (and its ``-wal``/``-shm`` companions) be created or written?"""
+        directory = self._path.parent
+        while not directory.exists() and directory != directory.parent:
+            directory = directory.parent
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return False
+        return not self._path.exists() or os.access(self._path, os.R_OK | os.W_OK)
+
     def _open_sync(self) -> None:
+        if not self._writable():
+            self._open_in_memory()
+            return
         existed = self._path.exists()
         if not existed:
             # A WAL left behind by a deleted database would be replayed into the new one.
@@ -252,6 +272,47 @@ class ThreadIndex:
         else:
             (count,) = conn.execute("SELECT COUNT(*) FROM threads").fetchone()
             self._created = self._created or count == 0
+
+    def _open_in_memory(self) -> None:
+        """The read-only home case: copy what the file holds into memory (or start empty,
+        which makes the store rebuild the rows from the rollouts)."""
+        self._read_only = True
+        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        conn.create_function("tl_contains", 2, _contains_folded, deterministic=True)
+        copied = self._copy_file_into(conn)
+        self._migrate(conn)
+        (count,) = conn.execute("SELECT COUNT(*) FROM threads").fetchone()
+        self._conn = conn
+        self._created = not copied or count == 0
+        log.warning(
+            "thread index %s is not writable; using an in-memory index (%s)",
+            self._path, "copied from the file" if copied else "rebuilt from the rollouts",
+        )
+
+    def _copy_file_into(self, target: sqlite3.Connection) -> bool:
+        if not os.access(self._path, os.R_OK):
+            return False
+        uri = self._path.resolve().as_uri()
+        # Plain read-only first (sees a WAL that was not checkpointed yet); a read-only
+        # directory can make that fail for want of the -shm file, so then immutable.
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            source: sqlite3.Connection | None = None
+            try:
+                source = sqlite3.connect(f"{uri}?{options}", uri=True, check_same_thread=False)
+                (version,) = source.execute("PRAGMA user_version").fetchone()
+                if version > SCHEMA_VERSION:
+                    return False
+                source.backup(target)
+                target.execute("SELECT COUNT(*) FROM threads").fetchone()
+                return True
+            except sqlite3.DatabaseError as exc:
+                log.info("cannot copy thread index %s (%s): %s", self._path, options, exc)
+                target.execute("DROP TABLE IF EXISTS threads")
+                target.execute("PRAGMA user_version = 0")
+            finally:
+                if source is not None:
+                    source.close()
+        return False
 
     def _set_aside(self) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
