@@ -6,16 +6,26 @@ fd 1 at stderr, so a stray ``print`` or a child process that inherits stdout
 cannot corrupt the stream. Lines longer than
 :data:`~threadline.protocol.jsonrpc.MAX_MESSAGE_BYTES` are skipped up to their
 newline and reported as one error, without being buffered whole.
+
+stdin and stdout may each be a pipe, a socket, a regular file, ``/dev/null`` or a
+terminal. Only pipes and sockets go through the event loop's pipe transports:
+epoll refuses regular files and ``/dev/null`` (asyncio then never reads, uvloop
+aborts the process). Those never make a read or write wait, so they are served by
+plain blocking calls in a worker thread. A terminal is read when the loop reports
+it readable and written from a worker thread, so its file flags (shared with the
+shell and with stderr) are never switched to non-blocking.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import stat
 import sys
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from threadline.protocol.jsonrpc import (
     MAX_MESSAGE_BYTES,
@@ -86,6 +96,7 @@ class StdioChannel:
         self._write_fd = write_fd
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.StreamReader | None = None
+        self._read_kind: _StreamKind = "file"
         self._closed = asyncio.Event()
 
     @property
@@ -94,12 +105,13 @@ class StdioChannel:
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        if _is_pollable(self._read_fd):
+        self._read_kind = _stream_kind(self._read_fd)
+        if self._read_kind == "pipe":
             reader = asyncio.StreamReader(limit=_CHUNK)
             rfile = os.fdopen(self._read_fd, "rb", buffering=0, closefd=False)
             await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), rfile)
             self._reader = reader
-        if _is_pollable(self._write_fd):
+        if _stream_kind(self._write_fd) == "pipe":
             wfile = os.fdopen(self._write_fd, "wb", buffering=0, closefd=False)
             transport, protocol = await loop.connect_write_pipe(
                 asyncio.streams.FlowControlMixin, wfile
@@ -109,6 +121,8 @@ class StdioChannel:
     async def _read_chunk(self) -> bytes:
         if self._reader is not None:
             return await self._reader.read(_CHUNK)
+        if self._read_kind == "tty":
+            return await _read_when_ready(self._read_fd)
         return await asyncio.to_thread(os.read, self._read_fd, _CHUNK)
 
     async def incoming(self) -> AsyncIterator[Incoming]:
@@ -161,9 +175,42 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _is_pollable(fd: int) -> bool:
+_StreamKind = Literal["pipe", "tty", "file"]
+
+
+def _stream_kind(fd: int) -> _StreamKind:
+    """``pipe`` for pipes and sockets (event-loop transports), ``tty`` for a terminal,
+    ``file`` for the rest: regular files, ``/dev/null`` and other devices, whose reads
+    and writes return at once and are done with blocking calls in a worker thread."""
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return "pipe"
+    if stat.S_ISCHR(mode) and os.isatty(fd):
+        return "tty"
+    return "file"
+
+
+async def _read_when_ready(fd: int) -> bytes:
+    """One read from a terminal, made once the loop reports it readable (a terminal in
+    line mode then hands over what was typed without waiting for more)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+    try:
+        return os.read(fd, _CHUNK)
+    except OSError as exc:
+        if exc.errno == errno.EIO:  # the terminal went away (its master side closed)
+            return b""
+        raise
 
 
 @contextlib.asynccontextmanager
