@@ -108,9 +108,10 @@ def _pairs(argv: list[str], flag: str) -> list[str]:
 
 
 def test_read_only_argv_binds_everything_read_only_without_network(tmp_path: Path) -> None:
-    argv = bwrap_argv(RO, tmp_path, ["/bin/bash", "-c", "true"])
+    argv = bwrap_argv(RO, tmp_path, ["/bin/bash", "-c", "true"], seccomp_fd=7)
     assert argv[0] == "bwrap"
-    assert _pairs(argv, "--ro-bind") == ["/"]
+    assert _pairs(argv, "--ro-bind") == ["/", "/proc/sys"]
+    assert _pairs(argv, "--seccomp") == ["7"]
     assert _pairs(argv, "--bind") == []
     assert "--unshare-net" in argv and "--die-with-parent" in argv
     assert argv[argv.index("--chdir") + 1] == str(tmp_path)
@@ -125,10 +126,10 @@ def test_workspace_write_argv_binds_cwd_roots_and_tmp(tmp_path: Path) -> None:
     policy = SandboxPolicy.from_mode(
         "workspace-write", writable_roots=(str(extra), str(tmp_path / "missing"))
     )
-    argv = bwrap_argv(policy, work, ["true"])
+    argv = bwrap_argv(policy, work, ["true"], seccomp_fd=7)
     assert _pairs(argv, "--bind") == [str(work.resolve()), str(extra.resolve()), "/tmp"]
     # .git inside a writable root stays read-only, bound after (on top of) the root.
-    assert _pairs(argv, "--ro-bind") == ["/", str((work / ".git").resolve())]
+    assert _pairs(argv, "--ro-bind") == ["/", "/proc/sys", str((work / ".git").resolve())]
     assert "--unshare-net" in argv
     networked = SandboxPolicy.from_mode("workspace-write", network_access=True)
     assert "--unshare-net" not in bwrap_argv(networked, work, ["true"])

@@ -8,7 +8,13 @@ escalation. Output (stdout and stderr merged, as a terminal shows them) streams 
 and the (middle-truncated) output.
 
 Nothing here blocks the event loop: the process is an asyncio subprocess in its own
-process group, killed as a group on timeout or when the turn is interrupted.
+process group, killed as a group on timeout or when the turn is interrupted. A sandboxed
+command runs in its own PID namespace, which dies with it: processes that left the group
+(``setsid``, double forks) go too. Its number of processes is bounded as well
+(``max_processes``, see :mod:`threadline.sandbox.limits`).
+
+``workdir`` is only where the command starts (relative to the thread's cwd); what the
+command may write is decided by the thread's cwd and the sandbox policy alone.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from threadline.protocol.v2.item_parts import (
     SearchCommandAction,
     UnknownCommandAction,
 )
-from threadline.sandbox.bwrap import SandboxUnavailable, bwrap_argv, ensure_bwrap
+from threadline.sandbox.bwrap import Launch, SandboxUnavailable, prepare_launch
+from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES, resolve_max_processes
 from threadline.sandbox.policy import (
     ExecPlan,
     SandboxPolicy,
@@ -215,7 +222,14 @@ class ExecCommandTool:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         capture_bytes: int = DEFAULT_CAPTURE_BYTES,
         default_shell: str = "/bin/bash",
+        max_processes: int | None = DEFAULT_MAX_PROCESSES,
     ) -> None:
+        """``timeout_s`` bounds a command's wall time (its whole process tree);
+        ``max_processes`` bounds how many processes it has at once inside the sandbox
+        (``None`` or ``0``: no limit)."""
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s}")
+        self.max_processes = resolve_max_processes(max_processes)
         self.writable_roots = tuple(writable_roots)
         self.network_access = network_access
         self.timeout_s = timeout_s
@@ -312,7 +326,12 @@ class ExecCommandTool:
             return ToolOutput(f"exec_command: {exc}", success=False)
         if plan.reject is not None:
             return ToolOutput(f"exec_command failed: {plan.reject}", success=False)
-        cwd = ctx.cwd / args.workdir if args.workdir else ctx.cwd
+        cwd = Path(os.path.normpath(ctx.cwd / args.workdir)) if args.workdir else ctx.cwd
+        if not cwd.is_dir():
+            return ToolOutput(
+                f"exec_command: `workdir` {args.workdir!r} is not a directory ({cwd})",
+                success=False,
+            )
         argv = [args.shell or self.default_shell, "-lc" if args.login else "-c", args.cmd]
         return await _Call(self, ctx, args, plan, policy, cwd, argv).run()
 
@@ -445,12 +464,19 @@ class _Call:
 
     async def _execute(self, *, sandboxed: bool) -> _Run:
         if sandboxed and self.policy.sandboxed:
-            exe = await ensure_bwrap()
-            argv = bwrap_argv(self.policy, self.cwd, self.argv, bwrap=exe)
+            # Writable roots come from the thread's cwd; ``workdir`` is only the start.
+            launch = await prepare_launch(
+                self.policy,
+                self.ctx.cwd,
+                self.argv,
+                start_dir=self.cwd,
+                max_processes=self.tool.max_processes,
+            )
             mode = self.policy.mode
         else:
-            argv = list(self.argv)
+            launch = Launch(list(self.argv))
             mode = "danger-full-access"
+        argv = launch.argv
         env = dict(os.environ)
         env.update(
             {"THREADLINE_SANDBOX": mode, "PAGER": "cat", "GIT_PAGER": "cat", "NO_COLOR": "1"}
@@ -459,17 +485,30 @@ class _Call:
             env["THREADLINE_SANDBOX_NETWORK_DISABLED"] = "1"
         started = time.monotonic()
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=self.cwd,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    cwd=self.cwd,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=launch.pass_fds,
+                )
+            finally:
+                launch.close_fds()
         except OSError as exc:
+            await launch.finish()
             return _Run(127, f"failed to start {argv[0]}: {exc}\n", 0.0, None)
+        try:
+            return await self._wait(proc, started)
+        finally:
+            # Also when cancelled: whatever the command left behind is killed, its
+            # cgroup removed (shielded, so a second cancellation cannot skip it).
+            await asyncio.shield(launch.finish())
+
+    async def _wait(self, proc: asyncio.subprocess.Process, started: float) -> _Run:
         await self._start(process_id=str(proc.pid), source="unifiedExecStartup")
         capture = _Capture(self.tool.capture_bytes)
         reader = asyncio.ensure_future(self._pump(proc, capture))
