@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
 
+from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
+
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 WireApi = Literal["responses", "chat"]
@@ -162,6 +164,8 @@ class Config:
     approval_policy: ApprovalPolicy = "on-request"
     sandbox_mode: SandboxMode = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    shell_environment_policy: ShellEnvironmentPolicy = field(default_factory=ShellEnvironmentPolicy)
+    """``[shell_environment_policy]``: which variables commands the model runs get."""
     model_reasoning_effort: str | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_context_window: int | None = None
@@ -179,6 +183,11 @@ class Config:
     _origins: Mapping[_Path, tuple[str, str]] = field(
         default_factory=lambda: _NO_ORIGINS, repr=False, compare=False
     )
+
+    def provider_env_keys(self) -> tuple[str, ...]:
+        """The ``env_key`` of every configured model provider (secrets commands never get)."""
+        keys = {p.env_key for p in self.model_providers.values() if p.env_key}
+        return tuple(sorted(keys))
 
     def feature_enabled(self, name: str, default: bool = False) -> bool:
         return self.features.get(name, default)
@@ -221,6 +230,7 @@ class Config:
                 "approval_policy": approval,
                 "sandbox_mode": self.sandbox_mode,
                 "sandbox_workspace_write": self.sandbox_workspace_write.to_json(),
+                "shell_environment_policy": self.shell_environment_policy.to_json(),
                 "model_reasoning_effort": self.model_reasoning_effort,
                 "model_reasoning_summary": self.model_reasoning_summary,
                 "model_context_window": self.model_context_window,
@@ -514,6 +524,7 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
         or "on-request",
         sandbox_mode=_opt(tree, "sandbox_mode", top, lambda v, p: w.enum(v, p, SANDBOX_MODES))
         or "read-only",
+        shell_environment_policy=_shell_environment_policy(tree, w),
         sandbox_workspace_write=SandboxWorkspaceWrite(
             writable_roots=_opt(swr, "writable_roots", swr_path, w.str_list) or (),
             network_access=swr_flag("network_access"),
@@ -582,4 +593,69 @@ def _mcp_server(raw: dict[str, Any], path: _Path, w: _Where) -> McpServerConfig:
         url=url,
         enabled=True if enabled is None else enabled,
         extra=_freeze({k: v for k, v in raw.items() if k not in _MCP_KEYS}),
+    )
+
+
+_ENV_POLICY_KEYS = (
+    "inherit",
+    "ignore_default_excludes",
+    "exclude",
+    "set",
+    "include_only",
+    "filters",
+    "experimental_use_profile",
+)
+_ENV_FILTERS = ("include", "exclude")
+
+
+def _shell_environment_policy(tree: Mapping[str, Any], w: _Where) -> ShellEnvironmentPolicy:
+    """``[shell_environment_policy]``; unlike most tables, an unknown key is an error here:
+    a misspelt ``exclude`` would silently hand secrets to every command."""
+    path: _Path = ("shell_environment_policy",)
+    raw = w.table(tree.get("shell_environment_policy", {}), path)
+    for key in raw:
+        if key not in _ENV_POLICY_KEYS:
+            raise w.error(
+                (*path, key), f"unknown key; expected one of {', '.join(_ENV_POLICY_KEYS)}"
+            )
+    inherit = _opt(raw, "inherit", path, lambda v, p: w.enum(v, p, ENV_INHERIT_VALUES))
+    exclude = _opt(raw, "exclude", path, w.str_list) or ()
+    include_only = _opt(raw, "include_only", path, w.str_list) or ()
+    filters = _opt(raw, "filters", path, w.table)
+    if filters is not None:
+        # Codex's newer spelling: ``filters = { "AWS_*" = "exclude", "PATH" = "include" }``.
+        for key in ("exclude", "include_only"):
+            if key in raw:
+                raise w.error(
+                    (*path, key), 'cannot be combined with "filters"; use one or the other'
+                )
+        seen: set[str] = set()
+        excl: list[str] = []
+        incl: list[str] = []
+        for pattern, kind in filters.items():
+            if pattern.lower() in seen:
+                raise w.error((*path, "filters", pattern), "duplicate pattern (ignoring case)")
+            seen.add(pattern.lower())
+            choice = w.enum(kind, (*path, "filters", pattern), _ENV_FILTERS)
+            (incl if choice == "include" else excl).append(pattern)
+        exclude, include_only = tuple(excl), tuple(incl)
+    for i, pattern in enumerate((*exclude, *include_only)):
+        if not pattern:
+            key = "exclude" if i < len(exclude) else "include_only"
+            raise w.error((*path, key), "empty pattern")
+    set_vars = _opt(raw, "set", path, w.str_map) or _EMPTY
+    for name, value in set_vars.items():
+        if not name or "=" in name or "\0" in name:
+            raise w.error((*path, "set", name), "not a valid environment variable name")
+        if "\0" in value:
+            raise w.error((*path, "set", name), "value contains a NUL character")
+    ignore = _opt(raw, "ignore_default_excludes", path, w.bool_)
+    use_profile = _opt(raw, "experimental_use_profile", path, w.bool_)
+    return ShellEnvironmentPolicy(
+        inherit=inherit or "all",
+        ignore_default_excludes=bool(ignore),
+        exclude=tuple(exclude),
+        set=_freeze(set_vars),
+        include_only=tuple(include_only),
+        experimental_use_profile=bool(use_profile),
     )

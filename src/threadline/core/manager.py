@@ -207,7 +207,10 @@ class ThreadManager:
     def tools_for(self, settings: ThreadSettings) -> ToolRegistry:
         swr = self.config.sandbox_workspace_write
         shell = ExecCommandTool(
-            writable_roots=tuple(swr.writable_roots), network_access=swr.network_access
+            writable_roots=tuple(swr.writable_roots),
+            network_access=swr.network_access,
+            env_policy=self.config.shell_environment_policy,
+            secret_env_names=self.config.provider_env_keys(),
         )
         return ToolRegistry([shell, UpdatePlanTool()])
 

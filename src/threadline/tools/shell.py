@@ -44,6 +44,7 @@ from threadline.protocol.v2.item_parts import (
     UnknownCommandAction,
 )
 from threadline.sandbox.bwrap import Launch, SandboxUnavailable, prepare_launch
+from threadline.sandbox.env_policy import ShellEnvironmentPolicy
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES, resolve_max_processes
 from threadline.sandbox.policy import (
     ExecPlan,
@@ -222,6 +223,8 @@ class ExecCommandTool:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         capture_bytes: int = DEFAULT_CAPTURE_BYTES,
         default_shell: str = "/bin/bash",
+        env_policy: ShellEnvironmentPolicy | None = None,
+        secret_env_names: tuple[str, ...] = (),
         max_processes: int | None = DEFAULT_MAX_PROCESSES,
     ) -> None:
         """``timeout_s`` bounds a command's wall time (its whole process tree);
@@ -230,6 +233,10 @@ class ExecCommandTool:
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s}")
         self.max_processes = resolve_max_processes(max_processes)
+        self.env_policy = env_policy or ShellEnvironmentPolicy()
+        """What the server's environment passes on to commands (``[shell_environment_policy]``)."""
+        self.secret_env_names = tuple(secret_env_names)
+        """The model providers' ``env_key`` variables: never passed on unless ``set``."""
         self.writable_roots = tuple(writable_roots)
         self.network_access = network_access
         self.timeout_s = timeout_s
@@ -332,7 +339,8 @@ class ExecCommandTool:
                 f"exec_command: `workdir` {args.workdir!r} is not a directory ({cwd})",
                 success=False,
             )
-        argv = [args.shell or self.default_shell, "-lc" if args.login else "-c", args.cmd]
+        login = args.login or self.env_policy.experimental_use_profile
+        argv = [args.shell or self.default_shell, "-lc" if login else "-c", args.cmd]
         return await _Call(self, ctx, args, plan, policy, cwd, argv).run()
 
 
@@ -477,12 +485,19 @@ class _Call:
             launch = Launch(list(self.argv))
             mode = "danger-full-access"
         argv = launch.argv
-        env = dict(os.environ)
+        env = self.tool.env_policy.build(os.environ, secret_names=self.tool.secret_env_names)
         env.update(
-            {"THREADLINE_SANDBOX": mode, "PAGER": "cat", "GIT_PAGER": "cat", "NO_COLOR": "1"}
+            {
+                "THREADLINE_SANDBOX": mode,
+                "PAGER": "cat",
+                "GIT_PAGER": "cat",
+                "NO_COLOR": "1",
+                "CODEX_THREAD_ID": self.ctx.thread_id,
+            }
         )
         if not self.policy.allows_network and mode != "danger-full-access":
             env["THREADLINE_SANDBOX_NETWORK_DISABLED"] = "1"
+            env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
         started = time.monotonic()
         try:
             try:
