@@ -18,7 +18,7 @@ import pytest
 from threadline.protocol import events as ev
 from threadline.sandbox import SandboxPolicy, assess
 from threadline.sandbox.safe_commands import is_known_safe, parse_plain_commands
-from threadline.tools.registry import ToolContext
+from threadline.tools.registry import DecisionHook, ToolContext
 from threadline.tools.shell import REJECTED_BY_USER, ExecCommandTool
 
 WS = SandboxPolicy.from_mode("workspace-write")
@@ -283,10 +283,14 @@ class Asker:
         self.requests: list[ev.ExecApprovalRequest] = []
 
     async def __call__(
-        self, request: ev.ExecApprovalRequest, started: Any, on_decision: Any
+        self,
+        request: ev.ExecApprovalRequest,
+        started_item: Any | None,
+        on_decision: DecisionHook | None,
     ) -> str:
         self.requests.append(request)
-        await on_decision(self.decision)
+        if on_decision is not None:
+            await on_decision(self.decision)
         return self.decision
 
 
