@@ -7,6 +7,7 @@ input. Ids are integers or strings and are echoed back unchanged.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,17 +185,98 @@ def too_large(size: int) -> InvalidMessage:
 def decode_message(data: str | bytes) -> JSONRPCMessage | InvalidMessage:
     """Decode one framed message (a line without its newline, or a text frame).
 
-    Undecodable bytes and invalid JSON give a ``-32700`` :class:`InvalidMessage`
-    without an id; everything else is classified by :func:`parse_message`.
+    Input that is not JSON text gives a ``-32700`` :class:`InvalidMessage`: invalid
+    JSON, bytes that are not UTF-8, and strings holding a lone surrogate (a
+    ``\\ud800`` escape without its pair is not a Unicode character; Codex's serde
+    refuses it the same way). The id of such a message is kept when it can still be
+    read, so the sender learns which request failed. Everything else is classified
+    by :func:`parse_message`.
     """
     if len(data) > MAX_MESSAGE_BYTES:
         return too_large(len(data))
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        return InvalidMessage(
+            codes.PARSE_ERROR,
+            f"Parse error: invalid UTF-8 at byte {exc.start}: {exc.reason}",
+            id=_salvage_id(data),
+        )
+    try:
         obj = json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
         return InvalidMessage(codes.PARSE_ERROR, f"Parse error: {exc}")
+    if _may_hold_surrogate(text):
+        found = _find_surrogate(obj)
+        if found is not None:
+            path, char = found
+            where = f" at `{path}`" if path else ""
+            return InvalidMessage(
+                codes.PARSE_ERROR,
+                f"Parse error: lone surrogate `\\u{ord(char):04x}` in a string{where}; "
+                "JSON text must be valid Unicode",
+                id=_clean_id(obj),
+            )
     return parse_message(obj)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogate(text: str) -> bool:
+    """Cheap pre-check: a surrogate can only come from a ``\\uD8xx``-``\\uDFxx`` escape
+    (or from a ``str`` that already holds one); pairs are combined by the parser."""
+    return _SURROGATE_ESCAPE.search(text) is not None or _SURROGATE_CHAR.search(text) is not None
+
+
+def _find_surrogate(value: Any, path: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """The path and the character of the first lone surrogate in a decoded JSON value."""
+    if isinstance(value, str):
+        match = _SURROGATE_CHAR.search(value)
+        return (path, match.group()) if match else None
+    if depth > _MAX_SCAN_DEPTH:
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            match = _SURROGATE_CHAR.search(key)
+            if match:
+                return (f"{path}.<key>" if path else "<key>", match.group())
+            found = _find_surrogate(item, f"{path}.{key}" if path else key, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_surrogate(item, f"{path}[{index}]", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+_MAX_SCAN_DEPTH = 512
+"""Deeper than Python's parser lets a document nest anyway (it raises RecursionError)."""
+
+
+def _clean_id(obj: Any) -> RequestId | None:
+    """The message's id when it is usable and holds no surrogate, else ``None``."""
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get("id")
+    if not _valid_id(value):
+        return None
+    if isinstance(value, str) and _SURROGATE_CHAR.search(value):
+        return None
+    return value  # type: ignore[no-any-return]
+
+
+def _salvage_id(data: bytes) -> RequestId | None:
+    """The id of a line that is not UTF-8: the bad bytes become lone surrogates
+    (``surrogateescape``), so an id made of them is refused and a clean one kept."""
+    try:
+        obj = json.loads(data.decode("utf-8", "surrogateescape"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    return _clean_id(obj)
 
 
 def _reject_constant(name: str) -> Any:
@@ -220,20 +302,71 @@ def encode_message(message: JSONRPCMessage) -> JsonObject:
 
 
 def dumps(obj: JsonObject) -> str:
-    """Compact JSON text for one wire message (no newline).
+    """Compact JSON text for one wire message (no newline); never raises.
 
     Encoded by pydantic-core's serializer, about twice as fast as :func:`json.dumps`
     on the multi-megabyte ``thread/resume`` answers; the output is the same compact form.
+    What it cannot encode goes through :func:`_encode_safely`.
     """
     try:
         return pydantic_core.to_json(obj, inf_nan_mode="null").decode("utf-8")
-    except pydantic_core.PydanticSerializationError:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except Exception:
+        return _encode_safely(obj).decode("utf-8")
 
 
 def dumps_line(obj: JsonObject) -> bytes:
-    """:func:`dumps` as UTF-8 bytes ending in a newline (one stdio frame)."""
+    """:func:`dumps` as UTF-8 bytes ending in a newline (one stdio frame); never raises."""
     try:
         return pydantic_core.to_json(obj, inf_nan_mode="null") + b"\n"
-    except pydantic_core.PydanticSerializationError:
-        return dumps(obj).encode("utf-8") + b"\n"
+    except Exception:
+        return _encode_safely(obj) + b"\n"
+
+
+def _encode_safely(obj: JsonObject) -> bytes:
+    """The last line of defence of the outgoing path: a message that cannot be encoded
+    must not take the connection (and every message written with it) down.
+
+    Lone surrogates (from a non-UTF-8 file name, or a rollout line holding a ``\\ud800``
+    escape) become U+FFFD, the only form every JSON parser accepts; values of unknown
+    types are written as their ``str``. A message still not encodable (a reference
+    cycle) is replaced by a ``-32603`` error: for a response it carries the request's id.
+    """
+    try:
+        return pydantic_core.to_json(_scrub(obj), inf_nan_mode="null", serialize_unknown=True)
+    except Exception as exc:
+        return pydantic_core.to_json(_unencodable(obj, exc))
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with lone surrogates in strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE_CHAR.sub("\ufffd", value)
+    if depth > _MAX_SCAN_DEPTH:
+        raise ValueError("message nested too deeply to encode")
+    if isinstance(value, dict):
+        return {
+            (_scrub(key) if isinstance(key, str) else key): _scrub(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(item, depth + 1) for item in value]
+    return value
+
+
+def _unencodable(obj: JsonObject, exc: Exception) -> JsonObject:
+    request_id = obj.get("id") if isinstance(obj, dict) else None
+    method = obj.get("method") if isinstance(obj, dict) else None
+    if not _valid_id(request_id) or (
+        isinstance(request_id, str) and _SURROGATE_CHAR.search(request_id)
+    ):
+        request_id = None
+    what = f"a `{method}` message" if isinstance(method, str) else "the response"
+    if isinstance(method, str) and _SURROGATE_CHAR.search(method):
+        what = "a message"
+    return encode_error(
+        request_id if method is None else None,
+        ErrorObject(
+            codes.INTERNAL_ERROR,
+            f"Internal error: {what} could not be encoded as JSON ({type(exc).__name__})",
+        ),
+    )
