@@ -357,3 +357,27 @@ async def test_the_tool_runs_a_read_only_command_without_asking(
     assert asker.requests == []
     assert "Process exited with code 0" in text
     assert text.endswith("b\na\nb\n")
+
+
+async def test_the_tool_asks_when_a_safe_script_goes_to_another_program(tmp_path: Path) -> None:
+    # ``ls`` handed to ``python3 -c`` is not ``ls``: the shell argument counts too.
+    asker = Asker("decline")
+
+    async def emit(msg: Any) -> None:
+        return None
+
+    ctx = ToolContext(
+        thread_id="thread-1",
+        turn_id="turn-1",
+        call_id="call-1",
+        cwd=tmp_path,
+        emit=emit,
+        complete_item=emit,
+        request_approval=asker,
+        approval_policy="untrusted",
+        sandbox_mode="danger-full-access",
+    )
+    args = {"cmd": "ls", "login": False, "shell": sys.executable}
+    out = await ExecCommandTool().run(ctx, json.dumps(args))
+    assert len(asker.requests) == 1
+    assert out.text == REJECTED_BY_USER
