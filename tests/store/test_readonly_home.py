@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.store._rollouts import BASE_TIME, write_rollout
 from tests.support.readonly import read_only_dir, tree_snapshot
 
+from threadline.rollout.files import unwritable_reason
 from threadline.store import ListQuery, LocalThreadStore
 from threadline.store.index import INDEX_FILE
 
@@ -107,3 +108,20 @@ async def test_index_with_uncheckpointed_wal_is_read(tmp_path: Path) -> None:
             # SQLite keeps the reader's descriptor until the writer's connection to the
             # same file closes; close it before the mount goes.
             await store.close()
+
+
+def test_unwritable_reason_names_what_is_read_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sessions = home / "sessions"
+    sessions.mkdir(parents=True)
+    existing = sessions / "rollout-x.jsonl"
+    existing.write_text("{}\n")
+    new_file = sessions / "2026" / "03" / "01" / "rollout-y.jsonl"
+    assert unwritable_reason(existing) is None
+    assert unwritable_reason(new_file) is None
+    with read_only_dir(home):
+        assert unwritable_reason(existing) == f"`{existing}` is on a read-only file system"
+        assert unwritable_reason(new_file) == f"`{sessions}` is on a read-only file system"
+    # A file where a directory should be is not a read-only home: the writer reports it.
+    (sessions / "2026").write_text("in the way")
+    assert unwritable_reason(new_file) is None

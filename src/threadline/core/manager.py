@@ -40,8 +40,15 @@ from threadline.protocol.rollout import (
     format_rollout_timestamp,
 )
 from threadline.protocol.v2.turn import Turn
+from threadline.rollout.files import rollout_file_problem, unwritable_reason
 from threadline.rollout.history import reconstruct
-from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, new_thread_id, rollout_path_for
+from threadline.rollout.paths import (
+    ARCHIVED_SESSIONS_SUBDIR,
+    find_rejected_rollout,
+    is_inside,
+    new_thread_id,
+    rollout_path_for,
+)
 from threadline.rollout.policy import PersistencePolicy
 from threadline.rollout.reader import read_head, read_rollout
 from threadline.rollout.writer import RolloutWriter, append_to_rollout
@@ -218,6 +225,8 @@ class ThreadManager:
 
     def start_thread(self, opts: StartOptions) -> Thread:
         """Create a new thread. Its rollout file appears with the first user message."""
+        if not opts.ephemeral:
+            self._require_writable_sessions("start a thread")
         settings = self.settings_for(opts)
         client = self.client_for(settings.model_provider)
         thread_id = new_thread_id()
@@ -340,12 +349,52 @@ class ThreadManager:
         return self._usage_owner.get(thread_id)
 
     async def locate_rollout(self, thread_id: str) -> Path:
-        """The rollout of ``thread_id`` (validated), or the reference errors."""
+        """The rollout of ``thread_id`` (validated), or the reference errors.
+
+        Only a regular file inside the home's sessions directories is a rollout: a
+        symbolic link (wherever it points), a FIFO, a socket, a device or a directory
+        with a rollout's name is refused with a message that says so.
+        """
         canonical = check_thread_id(thread_id)
         path = await self.store.find_rollout(canonical)
         if path is None or not path.exists():
-            raise InvalidRequest(f"no rollout found for thread id {canonical}")
+            raise await self._missing_rollout(canonical)
+        home = self.home
+
+        def problem_of() -> str | None:
+            if not is_inside(home, path, follow_final=False):
+                return f"it is outside the sessions directories of {home}"
+            return rollout_file_problem(path)
+
+        problem = await asyncio.to_thread(problem_of)
+        if problem is not None:
+            raise InvalidRequest(f"refusing rollout `{path}` of thread {canonical}: {problem}")
         return path
+
+    async def _missing_rollout(self, canonical: str) -> InvalidRequest:
+        """The error for a thread without a usable rollout; names a refused look-alike."""
+        rejected = await asyncio.to_thread(find_rejected_rollout, self.home, canonical)
+        if rejected is None:
+            return InvalidRequest(f"no rollout found for thread id {canonical}")
+        problem = rollout_file_problem(rejected) or "it changed while being checked"
+        return InvalidRequest(f"refusing rollout `{rejected}` of thread {canonical}: {problem}")
+
+    def _require_writable_sessions(self, action: str) -> None:
+        """A new rollout must be creatable under ``sessions/`` (not so in a read-only home)."""
+        reason = unwritable_reason(rollout_path_for(self.home, new_thread_id()))
+        if reason is not None:
+            raise InvalidRequest(
+                f"cannot {action}: {reason}, so no rollout can be written there "
+                "(use an ephemeral thread, or a writable THREADLINE_HOME)"
+            )
+
+    def _require_writable_rollout(self, path: Path, thread_id: str | None) -> None:
+        reason = unwritable_reason(path)
+        if reason is not None:
+            raise InvalidRequest(
+                f"cannot resume thread {thread_id or path.name}: {reason}, so its rollout "
+                "cannot record new turns (thread/read works without resuming)"
+            )
 
     def _is_archived(self, path: Path) -> bool:
         return path.parent == self.home / ARCHIVED_SESSIONS_SUBDIR
@@ -385,6 +434,7 @@ class ThreadManager:
             raise InvalidRequest(
                 f"thread {thread_id or rollout_path.name} is archived; unarchive it before resuming"
             )
+        await asyncio.to_thread(self._require_writable_rollout, rollout_path, thread_id)
         seen = await asyncio.to_thread(_file_state, rollout_path)
         restored = await load_rollout(rollout_path)
         canonical = restored.thread_id
@@ -486,6 +536,8 @@ class ThreadManager:
         A source that ends mid-turn is copied with an interruption marker.
         """
         opts = replace(overrides or StartOptions(), ephemeral=ephemeral)
+        if not ephemeral:
+            self._require_writable_sessions("fork a thread")
         if path:
             source_path = check_rollout_path(self.home, path)
             if not source_path.exists():
@@ -568,7 +620,7 @@ class ThreadManager:
                 return record_for(loaded, path, cli_version=__version__), (
                     list(loaded.turns) if include_turns else []
                 )
-            raise InvalidRequest(f"no rollout found for thread id {canonical}")
+            raise await self._missing_rollout(canonical)
         if not include_turns:
             return record, []
         if loaded is not None:

@@ -22,6 +22,7 @@ from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, dump_response_item
 from threadline.protocol.rollout import RolloutLine, format_rollout_timestamp
 from threadline.rollout.errors import RolloutReadError
+from threadline.rollout.files import rollout_file_problem
 from threadline.rollout.history import Reconstruction, reconstruct
 from threadline.rollout.paths import is_inside
 from threadline.rollout.reader import RolloutFile, read_rollout
@@ -89,12 +90,15 @@ def check_rollout_path(home: Path, raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_absolute():
         raise InvalidRequest(f"rollout path must be absolute: {raw}")
-    if not is_inside(home, path):
+    if not is_inside(home, path, follow_final=False):
         raise InvalidRequest(
             f"rollout path `{raw}` is outside the sessions directories of {home}"
         )
     if path.suffix != ".jsonl":
         raise InvalidRequest(f"rollout path `{raw}` is not a .jsonl rollout file")
+    problem = rollout_file_problem(path)
+    if problem is not None and problem != "no such file":  # a missing file: the caller says so
+        raise InvalidRequest(f"failed to load rollout `{raw}`: {problem}")
     return path
 
 

@@ -167,6 +167,10 @@ def unwritable_reason(path: Path) -> str | None:
         target, needed = path, os.W_OK
     else:
         target, needed = _nearest_existing(path.parent), os.W_OK | os.X_OK
+        if not target.is_dir():
+            # Something in the way of a directory to create is no read-only home; the
+            # writer reports it (and retries) when it tries to create the file.
+            return None
     if os.access(target, needed):
         return None
     why = "is on a read-only file system" if _is_read_only_fs(target) else "is not writable"
