@@ -102,10 +102,11 @@ async def test_app_server_takes_config_after_the_sub_command(
 async def test_app_server_both_positions_right_wins(
     app_server: AppServerFactory, cli_home: Path
 ) -> None:
+    # --stdio and --analytics-default-enabled are Codex app-server flags clients pass.
     server = await app_server(
         home=cli_home,
         config=["model=before", "model_reasoning_effort=low"],
-        args=["-c", "model=after"],
+        args=["--stdio", "--analytics-default-enabled", "-c", "model=after"],
     )
     config = (await server.client.request("config/read", {}))["config"]
     assert config["model"] == "after"
@@ -156,6 +157,13 @@ def test_bad_override_after_the_sub_command_names_the_key(
     _usage_error(result, *needles)
     assert result.stderr.startswith("error: ")
     assert mock_model.requests == []
+
+
+def test_app_server_stdio_flag_contradicting_listen_is_refused(
+    cli_home: Path, workdir: Path
+) -> None:
+    result = _run(cli_home, workdir, "app-server", "--stdio", "--listen", "ws://127.0.0.1:0")
+    _usage_error(result, "--stdio contradicts --listen ws://127.0.0.1:0")
 
 
 def test_threads_take_the_shared_options_at_each_level(

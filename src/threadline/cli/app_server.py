@@ -193,6 +193,17 @@ def app_server(
             "implies). Accepted so Codex command lines work unchanged.",
         ),
     ] = None,
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Serve on stdio (the same as --listen stdio://).")
+    ] = False,
+    analytics_default_enabled: Annotated[
+        bool,
+        typer.Option(
+            "--analytics-default-enabled",
+            help="Accepted so Codex command lines (the VS Code extension passes it) work "
+            "unchanged; threadline collects no analytics.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Codex app-server v2 JSON-RPC protocol (what Codex IDE extensions and SDKs speak).
 
@@ -201,6 +212,10 @@ def app_server(
     ws://127.0.0.1:8765 --ws-token-file ~/.threadline/ws-token'.
     """
     kind, host, port = parse_listen(listen)
+    if stdio and kind != "stdio":
+        raise typer.BadParameter(
+            f"--stdio contradicts --listen {listen}; give one of them", param_hint="--stdio"
+        )
     digest = websocket_token_digest(ws_auth, ws_token_file, ws_token_sha256)
     if kind == "ws" and host is not None and not is_loopback(host) and digest is None:
         typer.echo(
