@@ -51,7 +51,7 @@ from threadline.rollout.paths import (
 )
 from threadline.rollout.policy import PersistencePolicy
 from threadline.rollout.reader import read_head, read_rollout
-from threadline.rollout.writer import RolloutWriter, append_to_rollout
+from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
 from threadline.store.base import (
     GitRecord,
     ListPage,
@@ -635,25 +635,64 @@ class ThreadManager:
         return page.records[0].id if page.records else None
 
     async def set_thread_name(self, thread_id: str, name: str | None) -> None:
+        """Rename a thread; ``None`` or a blank name clears it.
+
+        The new name is applied in memory only once it is on disk: first the rollout's
+        ``thread_name_updated`` line (synced; when the write fails it is dropped, never
+        retried by a later flush), then the session index and the index row. If those
+        fail after the rollout line was written, a line restoring the previous name
+        follows it, so a rename that failed never takes effect later, not even when the
+        index is rebuilt from the rollouts.
+        """
         canonical = check_thread_id(thread_id)
         clean = name.strip() if name is not None else None
         if clean == "":
             clean = None
-        event = EventMsg.model_validate({"type": "thread_name_updated", "thread_id": canonical, "thread_name": clean})
         loaded = self._threads.get(canonical)
+        path: Path | None = None
         if loaded is not None:
-            loaded.name = clean
-            if loaded.rollout_materialized:
-                await loaded.record_rollout_items([event])
+            previous = loaded.name
         else:
             path = await self.locate_rollout(canonical)
-            line = RolloutLine(
-                timestamp=format_rollout_timestamp(datetime.now(UTC)),
-                type="event_msg",
-                payload=event.dump(),
-            )
-            await asyncio.to_thread(_append_line, path, line)
-        await self.store.set_name(canonical, clean)
+            record = await self.store.get(canonical)
+            previous = record.name if record is not None else None
+        written = await self._write_name(canonical, clean, loaded, path)
+        try:
+            await self.store.set_name(canonical, clean)
+        except BaseException:
+            if written:
+                try:
+                    await self._write_name(canonical, previous, loaded, path)
+                except Exception:
+                    log.exception(
+                        "renaming %s failed, and its rollout still names it %r", canonical, clean
+                    )
+            raise
+        if loaded is not None:
+            loaded.name = clean
+
+    async def _write_name(
+        self, thread_id: str, name: str | None, loaded: Thread | None, path: Path | None
+    ) -> bool:
+        """Append the rename to the rollout, synced or not at all; False when there is no
+        rollout file yet (a loaded thread before its first turn)."""
+        event = EventMsg.model_validate(
+            {"type": "thread_name_updated", "thread_id": thread_id, "thread_name": name}
+        )
+        if loaded is not None:
+            if not loaded.rollout_materialized:
+                return False
+            await loaded.record_rollout_items_or_discard([event])
+            return True
+        assert path is not None
+        line = RolloutLine(
+            timestamp=format_rollout_timestamp(datetime.now(UTC)),
+            type="event_msg",
+            payload=event.dump(),
+        )
+        data = (dump_line_json(line) + "\n").encode("utf-8")
+        await asyncio.to_thread(append_synced, path, data)
+        return True
 
     async def set_memory_mode(self, thread_id: str, mode: str) -> None:
         """Record the mode as Codex does: a copy of ``session_meta`` carrying it is appended."""

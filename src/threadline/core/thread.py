@@ -49,6 +49,7 @@ from threadline.protocol.v2.item import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.paths import new_thread_id
 from threadline.rollout.policy import is_persisted_event
+from threadline.rollout.writer import RolloutWriter
 from threadline.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -426,6 +427,14 @@ class Thread:
         await self._sink.append(items)
         if self._sink.materialized:
             await self._sink.flush()
+
+    async def record_rollout_items_or_discard(self, items: Sequence[RolloutItem]) -> None:
+        """Write items to this thread's rollout now, synced, or not at all (a rename):
+        items whose write fails are dropped, so no later flush applies them."""
+        if isinstance(self._sink, RolloutWriter):
+            await self._sink.append_or_discard(items)
+        else:
+            await self.record_rollout_items(items)
 
     def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
         """Swap in a rebuilt history and turn list (after a rollback); idle threads only."""

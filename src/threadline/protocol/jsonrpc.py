@@ -200,7 +200,7 @@ def decode_message(data: str | bytes) -> JSONRPCMessage | InvalidMessage:
         return InvalidMessage(
             codes.PARSE_ERROR,
             f"Parse error: invalid UTF-8 at byte {exc.start}: {exc.reason}",
-            id=_salvage_id(data),
+            id=_salvage_id(data) if isinstance(data, bytes) else None,
         )
     try:
         obj = json.loads(text, parse_constant=_reject_constant)

@@ -56,11 +56,11 @@ from threadline.protocol.rollout import (
 from threadline.rollout.errors import RolloutClosedError, RolloutWriteError
 from threadline.rollout.policy import PersistencePolicy, sanitize_event
 
-__all__ = ["RolloutWriter", "append_to_rollout"]
+__all__ = ["RolloutWriter", "append_synced", "append_to_rollout"]
 
 log = logging.getLogger(__name__)
 
-_CommandKind = Literal["append", "materialize", "flush", "close", "open"]
+_CommandKind = Literal["append", "materialize", "flush", "close", "open", "write_now"]
 
 
 @dataclass
@@ -171,6 +171,19 @@ class RolloutWriter:
             return
         await self._submit(_Command("append", self._future(), lines=lines, materialize=materialize))
 
+    async def append_or_discard(self, items: Iterable[RolloutItem | RolloutLine]) -> None:
+        """Write ``items`` now and sync them to disk, or not at all.
+
+        For one-off records whose request fails when they cannot be stored (a rename):
+        unlike :meth:`append`, lines that fail are dropped, never retried by a later
+        flush, and the file is cut back to where it ended before them. Lines already
+        pending are written first; if they fail, ``items`` are not attempted. Before
+        the file is materialized the lines are buffered like :meth:`append`'s.
+        """
+        lines = [line for item in items if (line := self._to_line(item)) is not None]
+        if lines:
+            await self._submit(_Command("write_now", self._future(), lines=lines))
+
     async def materialize(self) -> None:
         """Create the file now: ``session_meta`` first, then any buffered lines."""
         await self._submit(_Command("materialize", self._future(), materialize=True))
@@ -238,6 +251,10 @@ class RolloutWriter:
         if command.kind == "open":
             if self._want_file and self._handle is None:
                 await asyncio.to_thread(self._try_open)
+            return
+        if command.kind == "write_now" and self._want_file:
+            data = b"".join((dump_line_json(line) + "\n").encode("utf-8") for line in command.lines)
+            await asyncio.to_thread(self._write_now, data, len(command.lines))
             return
         for line in command.lines:
             self._pending.append((dump_line_json(line) + "\n").encode("utf-8"))
@@ -359,6 +376,26 @@ class RolloutWriter:
             self._pending.popleft()
             self._lines_written += 1
 
+    def _write_now(self, data: bytes, count: int) -> None:
+        self._drain(False, False)
+        handle = self._open()
+        fd = handle.fileno()
+        start = os.fstat(fd).st_size
+        try:
+            chunk = b"\n" + data if self._torn else data
+            written = handle.write(chunk) or 0
+            if written < len(chunk):
+                raise OSError(f"short write ({written} of {len(chunk)} bytes)")
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            self._close_handle()
+            log.error("rollout write to %s failed, %d line(s) discarded: %s", self._path, count, exc)
+            raise RolloutWriteError(self._path, exc, len(self._pending)) from exc
+        self._torn = False
+        self._lines_written += count
+
     def _drain(self, sync: bool, close: bool) -> None:
         attempts = 0
         while True:
@@ -387,3 +424,22 @@ def append_to_rollout(path: Path, data: bytes) -> None:
         if size > 0 and os.pread(handle.fileno(), 1, size - 1) != b"\n":
             data = b"\n" + data
         handle.write(data)
+
+
+def append_synced(path: Path, data: bytes) -> None:
+    """Append whole lines to a rollout no writer of ours holds open and sync them, or
+    leave the file as it was: on failure it is cut back to its previous end (blocking)."""
+    with open(path, "a+b", buffering=0) as handle:
+        fd = handle.fileno()
+        start = os.fstat(fd).st_size
+        if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+            data = b"\n" + data
+        try:
+            written = handle.write(data) or 0
+            if written < len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise

@@ -50,7 +50,12 @@ from threadline.store.base import (
 )
 from threadline.store.index import INDEX_FILE, ThreadIndex
 from threadline.store.locks import LOCKS_SUBDIR, acquire_thread_lock
-from threadline.store.records import append_session_name, read_session_names, record_from_rollout
+from threadline.store.records import (
+    append_session_name,
+    discard_session_names,
+    read_session_names,
+    record_from_rollout,
+)
 
 __all__ = ["LocalThreadStore"]
 
@@ -282,8 +287,16 @@ class LocalThreadStore:
     async def set_name(self, thread_id: str, name: str | None) -> None:
         record = await self._require(thread_id)
         cleaned = name if name else None
-        await self._io(lambda: append_session_name(self._home, record.id, cleaned))
-        await self._index.update(record.id, name=cleaned)
+        start = await self._io(lambda: append_session_name(self._home, record.id, cleaned))
+        try:
+            await self._index.update(record.id, name=cleaned)
+        except BaseException:
+            # Not renamed after all: the session index must not name it on the next rebuild.
+            try:
+                await self._io(lambda: discard_session_names(self._home, start))
+            except OSError:
+                log.exception("could not take back the new name of %s", record.id)
+            raise
 
     async def set_memory_mode(self, thread_id: str, mode: str) -> None:
         record = await self._require(thread_id)

@@ -11,6 +11,7 @@ and threadline record on ``thread/name/set``. No rollout is ever read whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ __all__ = [
     "SESSION_INDEX_FILE",
     "TailSummary",
     "append_session_name",
+    "discard_session_names",
     "bound_preview",
     "encode_source",
     "parse_time_ms",
@@ -150,18 +152,46 @@ def read_session_names(home: Path) -> dict[str, str | None]:
     return names
 
 
-def append_session_name(home: Path, thread_id: str, name: str | None) -> None:
-    """Append one ``{id, thread_name, updated_at}`` line (a single whole-line write)."""
+def append_session_name(home: Path, thread_id: str, name: str | None) -> int:
+    """Append one ``{id, thread_name, updated_at}`` line (a single whole-line write) and
+    sync it; returns the offset the line starts at (see :func:`discard_session_names`).
+
+    A write that fails (disk full) is cut off again, so no torn or stray line stays.
+    """
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
     line = json.dumps(
         {"id": thread_id, "thread_name": name, "updated_at": stamp},
         ensure_ascii=False,
         separators=(",", ":"),
     )
+    data = (line + "\n").encode("utf-8")
     home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / SESSION_INDEX_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(home / SESSION_INDEX_FILE, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, (line + "\n").encode("utf-8"))
+        start = os.fstat(fd).st_size
+        if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+            data = b"\n" + data  # a torn last line must not swallow ours
+        try:
+            written = os.write(fd, data)
+            if written < len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+        return start
+    finally:
+        os.close(fd)
+
+
+def discard_session_names(home: Path, offset: int) -> None:
+    """Cut ``session_index.jsonl`` back to ``offset`` (undo a just-appended line)."""
+    fd = os.open(home / SESSION_INDEX_FILE, os.O_WRONLY)
+    try:
+        if os.fstat(fd).st_size > offset:
+            os.ftruncate(fd, offset)
+            os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -35,6 +35,30 @@ from threadline.server.handlers.common import (
 from threadline.server.translate import token_usage_params
 
 INTERACTIVE_SOURCES = ("cli", "vscode", "atlas", "chatgpt")
+
+MAX_THREAD_NAME_CHARS = 1024
+"""Longest accepted ``thread/name/set`` name, in characters, after trimming.
+
+Codex 0.169 sets no limit; a name is a title shown in thread lists, and every rename
+is appended to the rollout and to ``session_index.jsonl``, so an unbounded one would
+let a client grow both by megabytes per request."""
+
+
+def check_thread_name(name: str) -> str:
+    """The name ``thread/name/set`` stores: trimmed, not empty (Codex's own check and
+    wording), without NUL characters and at most :data:`MAX_THREAD_NAME_CHARS` long.
+    Anything else is ``-32600`` naming the field."""
+    clean = name.strip()
+    if not clean:
+        raise InvalidRequest("thread name must not be empty")
+    if "\x00" in clean:
+        raise InvalidRequest("Invalid request: `name` must not contain NUL (U+0000) characters")
+    if len(clean) > MAX_THREAD_NAME_CHARS:
+        raise InvalidRequest(
+            f"Invalid request: `name` is {len(clean)} characters long; "
+            f"at most {MAX_THREAD_NAME_CHARS} are allowed"
+        )
+    return clean
 """What ``thread/list`` shows when ``sourceKinds`` is omitted or empty (as Codex does)."""
 
 
@@ -260,9 +284,8 @@ def register_persistence(table: MethodTable, rt: Runtime) -> None:
 
     @core_errors
     async def set_name(ctx: RequestContext, p: ThreadSetNameParams) -> dict[str, Any]:
-        await manager.set_thread_name(p.thread_id, p.name)
-        loaded = manager.find(p.thread_id)
-        name = loaded.name if loaded is not None else (p.name.strip() or None)
+        name = check_thread_name(p.name)
+        await manager.set_thread_name(p.thread_id, name)
         params = {"threadId": p.thread_id, "threadName": name}
         ctx.after_response(lambda: _broadcast(rt, "thread/name/updated", params))
         return {}
