@@ -22,6 +22,8 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
 
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
+from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
+from threadline.tools.shell import DEFAULT_TIMEOUT_S
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
@@ -126,6 +128,26 @@ class SandboxWorkspaceWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class SandboxLimits:
+    """``[sandbox_limits]`` (threadline's own table): bounds on every command the model runs.
+
+    ``max_processes`` is how many processes (threads included) a sandboxed command may
+    have at once; ``0`` switches the bound off, which is the only way to run sandboxed
+    commands as root on a machine without a writable ``pids`` cgroup.
+    ``command_timeout_sec`` bounds the wall time of a command's whole process tree.
+    """
+
+    max_processes: int = DEFAULT_MAX_PROCESSES
+    command_timeout_sec: float = DEFAULT_TIMEOUT_S
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_processes": self.max_processes,
+            "command_timeout_sec": self.command_timeout_sec,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class McpServerConfig:
     """One ``[mcp_servers.<name>]`` table: a stdio ``command`` or a streamable-HTTP ``url``."""
 
@@ -164,6 +186,7 @@ class Config:
     approval_policy: ApprovalPolicy = "on-request"
     sandbox_mode: SandboxMode = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    sandbox_limits: SandboxLimits = SandboxLimits()
     shell_environment_policy: ShellEnvironmentPolicy = field(default_factory=ShellEnvironmentPolicy)
     """``[shell_environment_policy]``: which variables commands the model runs get."""
     model_reasoning_effort: str | None = None
@@ -230,6 +253,7 @@ class Config:
                 "approval_policy": approval,
                 "sandbox_mode": self.sandbox_mode,
                 "sandbox_workspace_write": self.sandbox_workspace_write.to_json(),
+                "sandbox_limits": self.sandbox_limits.to_json(),
                 "shell_environment_policy": self.shell_environment_policy.to_json(),
                 "model_reasoning_effort": self.model_reasoning_effort,
                 "model_reasoning_summary": self.model_reasoning_summary,
@@ -502,6 +526,13 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
     swr = w.table(tree.get("sandbox_workspace_write", {}), ("sandbox_workspace_write",))
     swr_path: _Path = ("sandbox_workspace_write",)
 
+    limits = w.table(tree.get("sandbox_limits", {}), ("sandbox_limits",))
+    limits_path: _Path = ("sandbox_limits",)
+    max_processes = _opt(limits, "max_processes", limits_path, w.int_)
+    timeout = _opt(limits, "command_timeout_sec", limits_path, w.int_)
+    if timeout == 0:
+        raise w.error(("sandbox_limits", "command_timeout_sec"), "expected a positive number")
+
     def flag(key: str, default: bool) -> bool:
         value = _opt(tree, key, top, w.bool_)
         return default if value is None else value
@@ -530,6 +561,10 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
             network_access=swr_flag("network_access"),
             exclude_tmpdir_env_var=swr_flag("exclude_tmpdir_env_var"),
             exclude_slash_tmp=swr_flag("exclude_slash_tmp"),
+        ),
+        sandbox_limits=SandboxLimits(
+            max_processes=DEFAULT_MAX_PROCESSES if max_processes is None else max_processes,
+            command_timeout_sec=DEFAULT_TIMEOUT_S if timeout is None else float(timeout),
         ),
         model_reasoning_effort=effort,
         model_reasoning_summary=_opt(

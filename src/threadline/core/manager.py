@@ -218,6 +218,8 @@ class ThreadManager:
             network_access=swr.network_access,
             env_policy=self.config.shell_environment_policy,
             secret_env_names=self.config.provider_env_keys(),
+            max_processes=self.config.sandbox_limits.max_processes,
+            timeout_s=self.config.sandbox_limits.command_timeout_sec,
         )
         return ToolRegistry([shell, UpdatePlanTool()])
 
