@@ -200,7 +200,8 @@ async def prepare_launch(
                         "no writable cgroup with the pids controller (cgroup v2 with pids "
                         "delegated, or cgroup v1 pids mounted read-write) to bound the "
                         "command's processes as root; mount one, run threadline as an "
-                        "unprivileged user, or set the process limit to 0"
+                        "unprivileged user, or switch the bound off with "
+                        "`[sandbox_limits] max_processes = 0` in config.toml"
                     )
                 cgroup = PidsCgroup(parent, max_processes)
                 prefix = cgroup.launcher()
