@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from threadline.protocol.rollout import HistoryBase, RolloutItem, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
+from threadline.rollout.files import open_regular, rollout_file_problem
 from threadline.rollout.paths import find_rollout_path, home_of
 
 __all__ = [
@@ -155,10 +157,27 @@ def _detect_format(meta: SessionMeta | None, lines: list[RolloutLine]) -> Rollou
 
 def _read_bytes(path: Path, limit: int | None = None) -> bytes:
     try:
-        with path.open("rb") as handle:
+        # Never blocks on a FIFO, never follows a link: see threadline.rollout.files.
+        with open_regular(path) as handle:
             return handle.read() if limit is None else handle.read(limit)
     except OSError as exc:
         raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+
+
+def _regular_sibling(directory: Path, thread_id: str) -> Path | None:
+    """A regular ``rollout-*-<thread_id>.jsonl`` in ``directory`` (names compared as
+    strings, not as a glob pattern; links, FIFOs and the like are skipped unopened)."""
+    suffix = f"-{thread_id}.jsonl"
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith("rollout-") and name.endswith(suffix):
+            candidate = directory / name
+            if rollout_file_problem(candidate) is None:
+                return candidate
+    return None
 
 
 def _default_locator(path: Path) -> Locator:
@@ -166,8 +185,7 @@ def _default_locator(path: Path) -> Locator:
 
     def locate(thread_id: str) -> Path | None:
         if home is None:
-            sibling = list(path.parent.glob(f"rollout-*-{thread_id}.jsonl"))
-            return sibling[0] if sibling else None
+            return _regular_sibling(path.parent, thread_id)
         return find_rollout_path(home, thread_id)
 
     return locate
@@ -304,7 +322,7 @@ def _iter_head_lines(
                 yield _classify(raw)
         return
     try:
-        handle = path.open("rb")
+        handle = open_regular(path)
     except OSError as exc:
         raise RolloutReadError(path, exc.strerror or str(exc)) from exc
     with handle:
@@ -384,7 +402,7 @@ def read_head(
 def read_tail_token_info(path: Path, *, max_bytes: int = 256 << 10) -> TokenUsageInfo | None:
     """The newest ``token_count`` info in the last ``max_bytes`` of a file (cheap)."""
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             handle.seek(0, 2)
             size = handle.tell()
             start = max(0, size - max_bytes)

@@ -54,6 +54,7 @@ from threadline.protocol.rollout import (
     line_from_item,
 )
 from threadline.rollout.errors import RolloutClosedError, RolloutWriteError
+from threadline.rollout.files import open_regular_append, rollout_file_problem
 from threadline.rollout.policy import PersistencePolicy, sanitize_event
 
 __all__ = ["RolloutWriter", "append_synced", "append_to_rollout"]
@@ -278,7 +279,8 @@ class RolloutWriter:
     def _open(self) -> IO[bytes]:
         if self._handle is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self._path, "a+b", buffering=0)  # readable: see _recreate
+            # Readable (see _recreate); a link, FIFO, device or directory is refused.
+            handle = open_regular_append(self._path, create=True, readable=True)
             try:
                 info = os.fstat(handle.fileno())
                 if info.st_size > 0 and os.pread(handle.fileno(), 1, info.st_size - 1) != b"\n":
@@ -294,7 +296,7 @@ class RolloutWriter:
         return self._handle
 
     def _try_open(self) -> None:
-        if not self._path.is_file():
+        if rollout_file_problem(self._path) is not None:
             return  # never create a resumed rollout that vanished before its first write
         try:
             self._open()
@@ -307,7 +309,7 @@ class RolloutWriter:
         assert handle is not None
         mine = os.fstat(handle.fileno())
         try:
-            there = os.stat(self._path)
+            there = os.lstat(self._path)  # a link put in its place is a replacement
         except FileNotFoundError:
             self._recreate(handle, replaced=False)
             return
@@ -331,10 +333,11 @@ class RolloutWriter:
         parent = self._path.parent
         parent.mkdir(parents=True, exist_ok=True)
         temp = parent / f".{self._path.name}.{os.getpid()}.tmp"
-        with open(temp, "wb") as out:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)  # a leftover (or a planted link) is never written through
+        with open_regular_append(temp, create=True) as out:
             out.write(data)
             if self._fsync:
-                out.flush()
                 os.fsync(out.fileno())
         aside: Path | None = None
         if replaced:
@@ -418,8 +421,9 @@ def append_to_rollout(path: Path, data: bytes) -> None:
     """Append whole lines to a rollout no writer of ours holds open (blocking).
 
     Like the writer, a torn last line is terminated first so ``data`` starts a line.
+    Only an existing regular file is appended to (never created, never through a link).
     """
-    with open(path, "a+b", buffering=0) as handle:
+    with open_regular_append(path, readable=True) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > 0 and os.pread(handle.fileno(), 1, size - 1) != b"\n":
             data = b"\n" + data
@@ -428,8 +432,9 @@ def append_to_rollout(path: Path, data: bytes) -> None:
 
 def append_synced(path: Path, data: bytes) -> None:
     """Append whole lines to a rollout no writer of ours holds open and sync them, or
-    leave the file as it was: on failure it is cut back to its previous end (blocking)."""
-    with open(path, "a+b", buffering=0) as handle:
+    leave the file as it was: on failure it is cut back to its previous end (blocking).
+    Only an existing regular file is appended to (never created, never through a link)."""
+    with open_regular_append(path, readable=True) as handle:
         fd = handle.fileno()
         start = os.fstat(fd).st_size
         if start > 0 and os.pread(fd, 1, start - 1) != b"\n":

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline.protocol.rollout import SessionMeta
-from threadline.rollout.files import open_regular
+from threadline.rollout.files import open_regular, open_regular_append
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     parse_rollout_file_name,
@@ -135,7 +135,9 @@ def read_session_names(home: Path) -> dict[str, str | None]:
     """Thread id -> newest name from ``session_index.jsonl`` (``None`` = cleared)."""
     names: dict[str, str | None] = {}
     try:
-        data = (home / SESSION_INDEX_FILE).read_bytes()
+        # Like a rollout: a FIFO or a link in its place is never opened or followed.
+        with open_regular(home / SESSION_INDEX_FILE) as handle:
+            data = handle.read()
     except OSError:
         return names
     for raw in data.split(b"\n"):
@@ -166,8 +168,8 @@ def append_session_name(home: Path, thread_id: str, name: str | None) -> int:
     )
     data = (line + "\n").encode("utf-8")
     home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / SESSION_INDEX_FILE, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
+    with open_regular_append(home / SESSION_INDEX_FILE, create=True, readable=True) as handle:
+        fd = handle.fileno()
         start = os.fstat(fd).st_size
         if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
             data = b"\n" + data  # a torn last line must not swallow ours
@@ -181,19 +183,15 @@ def append_session_name(home: Path, thread_id: str, name: str | None) -> int:
                 os.ftruncate(fd, start)
             raise
         return start
-    finally:
-        os.close(fd)
 
 
 def discard_session_names(home: Path, offset: int) -> None:
     """Cut ``session_index.jsonl`` back to ``offset`` (undo a just-appended line)."""
-    fd = os.open(home / SESSION_INDEX_FILE, os.O_WRONLY)
-    try:
+    with open_regular_append(home / SESSION_INDEX_FILE) as handle:
+        fd = handle.fileno()
         if os.fstat(fd).st_size > offset:
             os.ftruncate(fd, offset)
             os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- tail ---------------------------------------------------------------------------------------
