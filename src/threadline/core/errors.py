@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -16,6 +19,43 @@ class CoreError(Exception):
 
 class InvalidRequest(CoreError):
     """The request cannot be honoured in the thread's current state."""
+
+
+class NotWritable(InvalidRequest):
+    """A change cannot be stored: the home, or the file or directory it writes, is
+    read-only (or not ours). ``reason`` names the path, e.g. "`/h/sessions` is on a
+    read-only file system"."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"cannot {action}: {reason}")
+        self.action = action
+        self.reason = reason
+
+    @classmethod
+    def from_os_error(cls, action: str, exc: OSError) -> NotWritable | None:
+        """The error for an ``OSError`` that says a path cannot be written (``EROFS``,
+        ``EACCES``, ``EPERM``); ``None`` for any other failure (a full disk, I/O)."""
+        if exc.errno == errno.EROFS:
+            why = "is on a read-only file system"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            why = "is not writable"
+        else:
+            return None
+        where = f"`{exc.filename}`" if exc.filename is not None else "the home"
+        return cls(action, f"{where} {why}")
+
+
+@contextlib.contextmanager
+def storing(action: str) -> Iterator[None]:
+    """Raise :class:`NotWritable` for an ``OSError`` of the block that says a path cannot
+    be written (a home that became read-only after the up-front checks)."""
+    try:
+        yield
+    except OSError as exc:
+        error = NotWritable.from_os_error(action, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 class ThreadNotFound(CoreError):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from threadline import __version__
 from threadline.core.config import Config
-from threadline.core.errors import InvalidRequest, ThreadNotFound
+from threadline.core.errors import InvalidRequest, NotWritable, ThreadNotFound, storing
 from threadline.core.gitinfo import git_info
 from threadline.core.persistence import (
     IndexKeeper,
@@ -40,14 +40,16 @@ from threadline.protocol.rollout import (
     format_rollout_timestamp,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.rollout.files import rollout_file_problem, unwritable_reason
+from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
 from threadline.rollout.history import reconstruct
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
+    archived_path_for,
     find_rejected_rollout,
     is_inside,
     new_thread_id,
     rollout_path_for,
+    unarchived_path_for,
 )
 from threadline.rollout.policy import PersistencePolicy
 from threadline.rollout.reader import read_head, read_rollout
@@ -398,6 +400,19 @@ class ThreadManager:
                 "cannot record new turns (thread/read works without resuming)"
             )
 
+    @staticmethod
+    async def _require_writable(action: str, path: Path | None, target: Path | None = None) -> None:
+        """Refuse a change up front when ``path`` cannot be written (moved to ``target``,
+        when given), as in a read-only home: nothing is touched then."""
+        if path is None:
+            return
+        if target is None:
+            reason = await asyncio.to_thread(unwritable_reason, path)
+        else:
+            reason = await asyncio.to_thread(unmovable_reason, path, target)
+        if reason is not None:
+            raise NotWritable(action, reason)
+
     def _is_archived(self, path: Path) -> bool:
         return path.parent == self.home / ARCHIVED_SESSIONS_SUBDIR
 
@@ -658,9 +673,13 @@ class ThreadManager:
             path = await self.locate_rollout(canonical)
             record = await self.store.get(canonical)
             previous = record.name if record is not None else None
-        written = await self._write_name(canonical, clean, loaded, path)
+        action = f"rename thread {canonical}"
+        await self._require_writable(action, path)
+        with storing(action):
+            written = await self._write_name(canonical, clean, loaded, path)
         try:
-            await self.store.set_name(canonical, clean)
+            with storing(action):
+                await self.store.set_name(canonical, clean)
         except BaseException:
             if written:
                 try:
@@ -709,6 +728,8 @@ class ThreadManager:
             path = await self.locate_rollout(canonical)
         if path is None:
             return  # nothing on disk yet; the index row appears with the first turn
+        action = f"set the memory mode of thread {canonical}"
+        await self._require_writable(action, path)
         head = await asyncio.to_thread(read_head, path)
         if head.meta is None:
             raise InvalidRequest(f"failed to load rollout `{path}`: no session_meta line")
@@ -721,7 +742,8 @@ class ThreadManager:
                 type="session_meta",
                 payload=meta.dump(),
             )
-            await asyncio.to_thread(_append_line, path, line)
+            with storing(action):
+                await asyncio.to_thread(_append_line, path, line)
         await self.store.set_memory_mode(canonical, mode)
 
     async def archive_thread(self, thread_id: str) -> ThreadRecord:
@@ -729,11 +751,14 @@ class ThreadManager:
         path = await self.locate_rollout(canonical)
         if self._is_archived(path):
             raise InvalidRequest(f"thread {canonical} is already archived")
+        action = f"archive thread {canonical}"
+        await self._require_writable(action, path, archived_path_for(self.home, path.name))
         if canonical in self._threads:
             await self.unload(canonical)
         lease = self._lock(canonical)  # not while another process has it loaded
         try:
-            return await self.store.archive(canonical)
+            with storing(action):
+                return await self.store.archive(canonical)
         finally:
             lease.release()
 
@@ -742,7 +767,12 @@ class ThreadManager:
         path = await self.locate_rollout(canonical)
         if not self._is_archived(path):
             raise InvalidRequest(f"thread {canonical} is not archived")
-        return await self.store.unarchive(canonical)
+        action = f"unarchive thread {canonical}"
+        target = unarchived_path_for(self.home, path.name)
+        if target is not None:  # else the store names what is wrong with the file name
+            await self._require_writable(action, path, target)
+        with storing(action):
+            return await self.store.unarchive(canonical)
 
     async def rollback_thread(self, thread_id: str, num_turns: int) -> Thread:
         """Drop the newest ``num_turns`` user turns from the model history (marker persisted)."""

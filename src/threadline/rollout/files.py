@@ -12,7 +12,7 @@ file before any byte is read or written (no window between check and use).
 :func:`rollout_file_problem` is the cheap ``lstat`` check that discovery and
 request validation use to name what is wrong with a path before opening it, and
 :func:`unwritable_reason` tells whether a rollout could be written at all (a
-read-only home).
+read-only home), :func:`unmovable_reason` whether it could be moved (archived).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "open_regular",
     "open_regular_append",
     "rollout_file_problem",
+    "unmovable_reason",
     "unwritable_reason",
 ]
 
@@ -159,19 +160,32 @@ def _is_read_only_fs(path: Path) -> bool:
         return False
 
 
+def _blocked(target: Path, needed: int) -> str | None:
+    if os.access(target, needed):
+        return None
+    why = "is on a read-only file system" if _is_read_only_fs(target) else "is not writable"
+    return f"`{target}` {why}"
+
+
 def unwritable_reason(path: Path) -> str | None:
     """``None`` when ``path`` can be written: an existing file opened for appending, or
     a new file created together with its missing parent directories. Otherwise what
     stands in the way, naming the file or directory."""
     if os.path.lexists(path):
-        target, needed = path, os.W_OK
-    else:
-        target, needed = _nearest_existing(path.parent), os.W_OK | os.X_OK
-        if not target.is_dir():
-            # Something in the way of a directory to create is no read-only home; the
-            # writer reports it (and retries) when it tries to create the file.
-            return None
-    if os.access(target, needed):
+        return _blocked(path, os.W_OK)
+    target = _nearest_existing(path.parent)
+    if not target.is_dir():
+        # Something in the way of a directory to create is no read-only home; the
+        # writer reports it (and retries) when it tries to create the file.
         return None
-    why = "is on a read-only file system" if _is_read_only_fs(target) else "is not writable"
-    return f"`{target}` {why}"
+    return _blocked(target, os.W_OK | os.X_OK)
+
+
+def unmovable_reason(source: Path, target: Path) -> str | None:
+    """``None`` when ``source`` can be renamed to ``target`` (both directories writable;
+    the target's missing directories creatable). Otherwise what stands in the way, naming
+    the directory (a read-only home)."""
+    reason = _blocked(source.parent, os.W_OK | os.X_OK)
+    if reason is None and source.parent != target.parent:
+        reason = unwritable_reason(target)
+    return reason
