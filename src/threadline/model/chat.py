@@ -42,6 +42,7 @@ from threadline.protocol.items import (
     MessageItem,
     ResponseItem,
 )
+from threadline.protocol.text import scrub_surrogates
 from threadline.protocol.usage import TokenUsage
 
 __all__ = ["ChatCompletionsClient", "chat_messages", "chat_tools", "chat_usage"]
@@ -158,7 +159,7 @@ class ChatCompletionsClient(OpenAISdkClient):
         try:
             stream = await self._client.chat.completions.create(
                 model=request.model,
-                messages=cast(Any, chat_messages(request)),
+                messages=cast(Any, scrub_surrogates(chat_messages(request))),
                 tools=cast(Any, tools) if tools else openai.omit,
                 parallel_tool_calls=request.parallel_tool_calls if tools else openai.omit,
                 reasoning_effort=cast(Any, request.reasoning_effort)

@@ -51,6 +51,7 @@ from threadline.protocol.items import (
     ResponseItem,
     assistant_text_message,
 )
+from threadline.protocol.text import scrub_surrogates
 from threadline.protocol.usage import TokenUsage
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
@@ -194,7 +195,7 @@ class LocalModelClient:
                     stop.set()
                     return
 
-        messages = build_chat_messages(request)
+        messages = scrub_surrogates(build_chat_messages(request))  # UTF-8 for the tokenizer
         self._active.add(stop)
         job = self._executor.submit(self._generate, messages, stop, emit)
         item_id = f"msg_{uuid.uuid4().hex}"

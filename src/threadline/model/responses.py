@@ -39,6 +39,7 @@ from threadline.model.retry import (
     stream_with_retries,
 )
 from threadline.protocol.items import dump_response_item, parse_response_item
+from threadline.protocol.text import scrub_surrogates
 from threadline.protocol.usage import TokenUsage
 
 __all__ = ["ResponsesClient", "build_responses_body", "is_loopback_url", "responses_usage"]
@@ -356,7 +357,8 @@ class ResponsesClient(OpenAISdkClient):
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         self._check_key()
-        body = build_responses_body(request)
+        # A lone surrogate (a non-UTF-8 cwd) cannot be sent as UTF-8: U+FFFD, as stored.
+        body = scrub_surrogates(build_responses_body(request))
         headers = {"Accept": "text/event-stream", **request.extra_headers}
         async for event in stream_with_retries(lambda: self._attempt(body, headers), self._policy):
             yield event

@@ -18,7 +18,6 @@ views are built on demand (readers of large files only build what they need).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -36,6 +35,7 @@ from threadline.protocol.items import (
     dump_response_item,
     parse_response_item,
 )
+from threadline.protocol.text import dumps_compact
 from threadline.protocol.usage import TokenUsageInfo
 
 __all__ = [
@@ -273,8 +273,9 @@ def line_from_item(item: RolloutItem, timestamp: str | None = None) -> RolloutLi
 
 
 def dump_line_json(line: RolloutLine) -> str:
-    """Compact JSON for one line, without the trailing newline."""
-    return json.dumps(line.to_json_dict(), ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON for one line, without the trailing newline; always encodable as
+    UTF-8 (a lone surrogate, e.g. from a non-UTF-8 file name, is stored as U+FFFD)."""
+    return dumps_compact(line.to_json_dict())
 
 
 def source_kind(source: Any) -> str:

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from threadline.protocol.text import without_surrogates
 from threadline.store.base import GitRecord, ListPage, ListQuery, StoreError, ThreadRecord
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
 from threadline.store.query import clamp_limit, normalize_cwd
@@ -110,9 +111,15 @@ _UPSERT = (
 _INSERT_MISSING = f"INSERT OR IGNORE INTO threads ({', '.join(_COLUMNS)}) VALUES ({_PLACEHOLDERS})"
 
 
+def _bindable(values: Iterable[Any]) -> tuple[Any, ...]:
+    """SQLite parameters that always encode: text is bound as UTF-8, so a lone surrogate
+    (a non-UTF-8 ``cwd``, a library caller's name) is bound as U+FFFD, as in the rollout."""
+    return tuple(without_surrogates(v) if isinstance(v, str) else v for v in values)
+
+
 def _row_of(record: ThreadRecord) -> tuple[Any, ...]:
     git = record.git or GitRecord()
-    return (
+    return _bindable((
         record.id,
         str(record.rollout_path),
         record.created_at_ms,
@@ -135,7 +142,7 @@ def _row_of(record: ThreadRecord) -> tuple[Any, ...]:
         git.sha,
         git.branch,
         git.origin_url,
-    )
+    ))
 
 
 def _record_of(row: Sequence[Any]) -> ThreadRecord:
@@ -404,7 +411,9 @@ class ThreadIndex:
         )
         if preview is not None:
             preview = bound_preview(preview) or None
-        params = (updated_at_ms, preview, preview, tokens_used, model, reasoning_effort, thread_id)
+        params = _bindable(
+            (updated_at_ms, preview, preview, tokens_used, model, reasoning_effort, thread_id)
+        )
         return await self._run(lambda: self._db().execute(sql, params).rowcount > 0)
 
     async def update(self, thread_id: str, **columns: Any) -> bool:
@@ -415,13 +424,14 @@ class ThreadIndex:
         if unknown:
             raise ValueError(f"unknown index columns: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in columns)
-        params = [str(v) if isinstance(v, Path) else v for v in columns.values()]
-        params.append(thread_id)
+        params = _bindable(
+            [*(str(v) if isinstance(v, Path) else v for v in columns.values()), thread_id]
+        )
         sql = f"UPDATE threads SET {assignments} WHERE id = ?"
         return await self._run(lambda: self._db().execute(sql, params).rowcount > 0)
 
     async def delete(self, thread_ids: Sequence[str]) -> int:
-        ids = list(thread_ids)
+        ids = _bindable(thread_ids)
 
         def remove() -> int:
             db = self._db()
@@ -440,7 +450,7 @@ class ThreadIndex:
     # -- reads -------------------------------------------------------------------------------
     async def get(self, thread_id: str) -> ThreadRecord | None:
         def read() -> ThreadRecord | None:
-            row = self._db().execute(_SELECT + " WHERE id = ?", (thread_id,)).fetchone()
+            row = self._db().execute(_SELECT + " WHERE id = ?", _bindable((thread_id,))).fetchone()
             return _record_of(row) if row is not None else None
 
         return await self._run(read)
@@ -508,7 +518,7 @@ class ThreadIndex:
             f"ORDER BY {column} {order}, id {order} LIMIT ?"
         )
         params.append(limit + 1)
-        return sql, params, column, limit
+        return sql, list(_bindable(params)), column, limit
 
     async def explain(self, query: ListQuery) -> builtins.list[str]:
         """The query plan of a list query (used by tests to prove no full scan / temp B-tree)."""

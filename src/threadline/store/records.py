@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline.protocol.rollout import SessionMeta
+from threadline.protocol.text import dumps_compact
 from threadline.rollout.files import open_regular, open_regular_append
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
@@ -161,11 +162,7 @@ def append_session_name(home: Path, thread_id: str, name: str | None) -> int:
     A write that fails (disk full) is cut off again, so no torn or stray line stays.
     """
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
-    line = json.dumps(
-        {"id": thread_id, "thread_name": name, "updated_at": stamp},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    line = dumps_compact({"id": thread_id, "thread_name": name, "updated_at": stamp})
     data = (line + "\n").encode("utf-8")
     home.mkdir(parents=True, exist_ok=True)
     with open_regular_append(home / SESSION_INDEX_FILE, create=True, readable=True) as handle:
