@@ -14,6 +14,7 @@ from typing import Any
 import pydantic_core
 
 from threadline.protocol import codes
+from threadline.protocol.text import LONE_SURROGATE, without_surrogates
 
 RequestId = int | str
 JsonObject = dict[str, Any]
@@ -221,7 +222,7 @@ def decode_message(data: str | bytes) -> JSONRPCMessage | InvalidMessage:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+_SURROGATE_CHAR = LONE_SURROGATE
 
 
 def _may_hold_surrogate(text: str) -> bool:
@@ -340,7 +341,7 @@ def _encode_safely(obj: JsonObject) -> bytes:
 def _scrub(value: Any, depth: int = 0) -> Any:
     """A copy of ``value`` with lone surrogates in strings and keys replaced by U+FFFD."""
     if isinstance(value, str):
-        return _SURROGATE_CHAR.sub("\ufffd", value)
+        return without_surrogates(value)
     if depth > _MAX_SCAN_DEPTH:
         raise ValueError("message nested too deeply to encode")
     if isinstance(value, dict):
