@@ -1,6 +1,7 @@
 """Approval requests during ``exec`` when stdin is not a terminal: declined, with a message.
 
-One test drives the CLI's responder against a real core ``Thread``; the others run the
+One test drives the CLI's responder against a real core ``Thread`` (its session asks, as a
+running turn's tool does); the others run the
 real ``threadline exec`` subprocess, whose ``exec_command`` tool asks for approval.
 """
 
@@ -38,7 +39,7 @@ async def test_non_tty_approval_is_declined_with_a_message(
             command="rm -rf build",
             cwd=str(workdir),
         )
-        decision = await asyncio.wait_for(thread.request_approval(request), timeout=5)
+        decision = await asyncio.wait_for(thread.session.request_approval(request), timeout=5)
     finally:
         await manager.shutdown()
 

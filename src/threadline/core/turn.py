@@ -3,20 +3,26 @@
 Interrupt and steer are first-party outcomes, not task cancellation: the loop
 races each await against the turn's ``steer`` and ``interrupt`` signals and
 cancels only the in-flight model stream or tool call.
+
+A turn sees its owner only as a :class:`TurnHost` (Codex's ``SessionTaskContext``):
+the settings, history, tools and model it runs with, and the calls that record
+what it produced. ``core.session.Session`` implements it; tests use a recording fake.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
+from threadline.core.settings import ThreadSettings
 from threadline.model.base import (
+    ModelClient,
     ModelError,
     ModelRequest,
     ModelRetriesExhausted,
@@ -45,10 +51,13 @@ from threadline.protocol.v2.item import (
     UserInput,
 )
 from threadline.protocol.v2.turn import Turn, TurnError
-from threadline.tools.registry import DecisionHook, ToolContext, ToolOutput, UnknownTool
-
-if TYPE_CHECKING:
-    from threadline.core.thread import Thread
+from threadline.tools.registry import (
+    DecisionHook,
+    ToolContext,
+    ToolOutput,
+    ToolRegistry,
+    UnknownTool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +110,81 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class TurnRunner:
-    """Runs one turn of ``thread`` to completion (completed, interrupted or failed)."""
+class TurnHost(Protocol):
+    """What a running turn may see and do of the session that owns it."""
 
-    def __init__(self, thread: Thread, turn: ActiveTurn) -> None:
-        self.thread = thread
+    @property
+    def thread_id(self) -> str: ...
+
+    @property
+    def settings(self) -> ThreadSettings: ...
+
+    @property
+    def history(self) -> Sequence[ResponseItem]:
+        """The model-visible history; the next request sends all of it."""
+        ...
+
+    @property
+    def tools(self) -> ToolRegistry: ...
+
+    @property
+    def model(self) -> ModelClient: ...
+
+    @property
+    def token_info(self) -> TokenUsageInfo | None: ...
+
+    def new_id(self) -> str:
+        """A fresh id for an item the model left unnamed."""
+        ...
+
+    async def emit(self, turn_id: str, msg: ev.EventMsg) -> None:
+        """Send an event out (persisted when the rollout policy keeps it); may hold the
+        loop back while a slow consumer catches up."""
+        ...
+
+    async def record(self, items: list[ResponseItem]) -> None:
+        """Append items to the model-visible history (and the rollout)."""
+        ...
+
+    async def turn_started(self, turn: ActiveTurn) -> None: ...
+
+    async def record_user_input(
+        self, turn: ActiveTurn, items: list[UserInput], client_id: str | None
+    ) -> None:
+        """Record one user message of ``turn`` (its first input, or a steer)."""
+        ...
+
+    async def complete_item(self, turn: ActiveTurn, item: ThreadItem) -> None:
+        """Keep ``item`` in the turn's items and announce it completed."""
+        ...
+
+    async def add_usage(self, turn_id: str, usage: TokenUsage) -> None:
+        """Add one response's usage to the thread's token usage and report it."""
+        ...
+
+    async def request_approval(
+        self,
+        request: ev.ExecApprovalRequest,
+        started_item: Any | None,
+        on_decision: DecisionHook | None,
+    ) -> str:
+        """Ask the client(s) about ``request`` and wait for the decision."""
+        ...
+
+    async def wait_unpaused(self) -> None:
+        """Return once no out-of-band elicitation holds the thread."""
+        ...
+
+    async def turn_finished(self, turn: ActiveTurn, snapshot: Turn) -> Turn:
+        """Account for the turn's end (flush, status idle, ``turn_completed``)."""
+        ...
+
+
+class TurnRunner:
+    """Runs one turn on ``host`` to completion (completed, interrupted or failed)."""
+
+    def __init__(self, host: TurnHost, turn: ActiveTurn) -> None:
+        self.host = host
         self.turn = turn
 
     # ---- racing helpers ------------------------------------------------------
@@ -134,15 +213,26 @@ class TurnRunner:
     # ---- the loop -------------------------------------------------------------
 
     async def run(self, items: list[UserInput], client_id: str | None) -> Turn:
-        th = self.thread
-        turn = self.turn
-        await th._turn_started(turn)
+        """Run the turn; it always ends with a final state, a crash included (``failed``).
+
+        ``CancelledError`` propagates: cancelling the task is not an interrupt.
+        """
         try:
-            await th._record_user_input(turn, items, client_id)
+            return await self._run(items, client_id)
+        except Exception as exc:
+            log.exception("thread %s: turn %s crashed", self.host.thread_id, self.turn.id)
+            return await self._finish_failed(ModelError(f"internal error: {exc}"))
+
+    async def _run(self, items: list[UserInput], client_id: str | None) -> Turn:
+        th = self.host
+        turn = self.turn
+        await th.turn_started(turn)
+        try:
+            await th.record_user_input(turn, items, client_id)
             while True:
                 try:
                     # While an out-of-band elicitation holds the thread, nothing is sampled.
-                    await self._race(th._wait_unpaused(), steerable=False)
+                    await self._race(th.wait_unpaused(), steerable=False)
                 except _Preempted:
                     return await self._finish_interrupted()
                 await self._drain_pending()
@@ -154,7 +244,7 @@ class TurnRunner:
                     if turn.interrupt.is_set():
                         return await self._finish_interrupted()
                     # A steer cut the stream: the partial answer is dropped and we sample again.
-                    await th._emit(turn.id, ev.TokenCount(info=None, rate_limits=None))
+                    await th.emit(turn.id, ev.TokenCount(info=None, rate_limits=None))
                     continue
                 if sample.calls:
                     try:
@@ -167,29 +257,29 @@ class TurnRunner:
                 await self._count_usage(sample)
                 if turn.pending_input:
                     continue
-                return await self._finish_completed()
+                return await self._finish("completed")
         except ModelError as exc:
             return await self._finish_failed(exc)
 
     async def _count_usage(self, sample: _Sample) -> None:
         if sample.usage is not None:
             usage, sample.usage = sample.usage, None
-            await self.thread._update_usage(self.turn.id, usage)
+            await self.host.add_usage(self.turn.id, usage)
 
     async def _drain_pending(self) -> None:
         """Record steered input as user messages of this turn, in arrival order."""
         turn = self.turn
         while turn.pending_input:
             items, client_id = turn.pending_input.pop(0)
-            await self.thread._record_user_input(turn, items, client_id)
+            await self.host.record_user_input(turn, items, client_id)
         # No await since the queue was seen empty: a steer after this point is a new one.
         turn.steer.clear()
 
     async def _sample_once(self) -> _Sample:
-        th = self.thread
+        th = self.host
         turn = self.turn
         settings = th.settings
-        client = th._client
+        client = th.model
         request = ModelRequest(
             model=settings.model,
             input=list(th.history),
@@ -197,15 +287,15 @@ class TurnRunner:
             instructions=settings.base_instructions,
             reasoning_effort=settings.reasoning_effort,
             reasoning_summary=settings.reasoning_summary or "auto",
-            prompt_cache_key=th.id,
-            # The identifying headers Codex sends with every request (REPORT §8).
+            prompt_cache_key=th.thread_id,
+            # The identifying headers Codex sends with every request.
             extra_headers={
                 "originator": settings.originator,
-                "session-id": th.id,
-                "thread-id": th.id,
-                "x-client-request-id": th.id,
+                "session-id": th.thread_id,
+                "thread-id": th.thread_id,
+                "x-client-request-id": th.thread_id,
             },
-            client_metadata={"thread_id": th.id, "turn_id": turn.id},
+            client_metadata={"thread_id": th.thread_id, "turn_id": turn.id},
         )
         sample = _Sample()
         open_items: dict[str, ThreadItem] = {}
@@ -218,7 +308,7 @@ class TurnRunner:
                 if event.item_id not in open_items:
                     await self._open_agent_message(event.item_id, open_items)
                 texts.setdefault(event.item_id, []).append(event.delta)
-                await th._emit(
+                await th.emit(
                     turn.id,
                     ev.AgentMessageDelta(turn_id=turn.id, item_id=event.item_id, delta=event.delta),
                 )
@@ -229,7 +319,7 @@ class TurnRunner:
                 while len(parts) <= event.summary_index:
                     parts.append("")
                 parts[event.summary_index] += event.delta
-                await th._emit(
+                await th.emit(
                     turn.id,
                     ev.ReasoningSummaryDelta(
                         turn_id=turn.id,
@@ -241,7 +331,7 @@ class TurnRunner:
             elif isinstance(event, ReasoningSummaryPartAdded):
                 if event.item_id not in open_items:
                     await self._open_reasoning(event.item_id, open_items)
-                await th._emit(
+                await th.emit(
                     turn.id,
                     ev.ReasoningSummaryPartAdded(
                         turn_id=turn.id, item_id=event.item_id, summary_index=event.summary_index
@@ -259,7 +349,7 @@ class TurnRunner:
                 # Counted once the response's tool calls have run, as Codex reports it.
                 sample.usage = event.usage
             elif isinstance(event, RetryScheduled):
-                await th._emit(
+                await th.emit(
                     turn.id,
                     ev.StreamRetry(
                         turn_id=turn.id,
@@ -274,14 +364,14 @@ class TurnRunner:
     async def _open_agent_message(self, item_id: str, open_items: dict[str, ThreadItem]) -> None:
         item = AgentMessageThreadItem(id=item_id, text="", started_at_ms=now_ms())
         open_items[item_id] = item
-        await self.thread._emit(
+        await self.host.emit(
             self.turn.id, ev.ItemStarted(turn_id=self.turn.id, item=item, started_at_ms=now_ms())
         )
 
     async def _open_reasoning(self, item_id: str, open_items: dict[str, ThreadItem]) -> None:
         item = ReasoningThreadItem(id=item_id, summary=[], content=[], started_at_ms=now_ms())
         open_items[item_id] = item
-        await self.thread._emit(
+        await self.host.emit(
             self.turn.id, ev.ItemStarted(turn_id=self.turn.id, item=item, started_at_ms=now_ms())
         )
 
@@ -292,13 +382,13 @@ class TurnRunner:
         open_items: dict[str, ThreadItem],
         texts: dict[str, list[str]],
     ) -> None:
-        th = self.thread
+        th = self.host
         turn = self.turn
         sample.outputs.append(item)
-        await th._record_history([item])
+        await th.record([item])
         if isinstance(item, MessageItem) and item.role == "assistant":
             text = item.text() or "".join(texts.get(item.id or "", []))
-            item_id = item.id or th._new_id()
+            item_id = item.id or th.new_id()
             started = open_items.get(item_id)
             if started is None:
                 await self._open_agent_message(item_id, open_items)
@@ -310,76 +400,42 @@ class TurnRunner:
                 completed_at_ms=now_ms(),
             )
             turn.last_agent_message = text
-            await th._emit(turn.id, ev.AgentMessage(message=text))
-            await th._complete_item(turn, done)
+            await th.emit(turn.id, ev.AgentMessage(message=text))
+            await th.complete_item(turn, done)
         elif isinstance(item, ReasoningItem):
             summary = [s.text for s in item.summary]
-            item_id = item.id or th._new_id()
+            item_id = item.id or th.new_id()
             if item_id not in open_items:
                 await self._open_reasoning(item_id, open_items)
             for text in summary:
-                await th._emit(turn.id, ev.AgentReasoning(text=text))
+                await th.emit(turn.id, ev.AgentReasoning(text=text))
             done_r = ReasoningThreadItem(
                 id=item_id, summary=summary, content=[], completed_at_ms=now_ms()
             )
-            await th._complete_item(turn, done_r)
+            await th.complete_item(turn, done_r)
         elif isinstance(item, FunctionCallItem):
             sample.calls.append(item)
 
     async def _run_tools(self, calls: list[FunctionCallItem]) -> None:
-        th = self.thread
+        th = self.host
         turn = self.turn
         settings = th.settings
 
         async def emit(msg: Any) -> None:
-            await th._emit(turn.id, msg)
+            await th.emit(turn.id, msg)
 
         async def complete_item(item: Any) -> None:
-            await th._complete_item(turn, item)
-
-        async def request_approval(
-            request: ev.ExecApprovalRequest,
-            started_item: Any | None,
-            on_decision: DecisionHook | None,
-        ) -> str:
-            # Codex's order: waitingOnApproval, item/started, the request; after the answer
-            # serverRequest/resolved, then (a declined item completes here) the flag clears.
-            fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            th._pending_approvals[request.approval_id] = fut
-            th._set_status("active", ["waitingOnApproval"])
-            try:
-                if started_item is not None:
-                    started_at = getattr(started_item, "started_at_ms", None) or now_ms()
-                    await th._emit(
-                        turn.id,
-                        ev.ItemStarted(
-                            turn_id=turn.id, item=started_item, started_at_ms=started_at
-                        ),
-                    )
-                await th._emit(turn.id, request)
-                decision = await fut
-            except asyncio.CancelledError:
-                resolved = ev.ApprovalResolved(approval_id=request.approval_id)
-                th._deliver(ev.Event(id=turn.id, msg=resolved))
-                th._set_status("active", [])
-                raise
-            finally:
-                th._pending_approvals.pop(request.approval_id, None)
-            await th._emit(turn.id, ev.ApprovalResolved(approval_id=request.approval_id))
-            if on_decision is not None:
-                await on_decision(decision)
-            th._set_status("active", [])
-            return decision
+            await th.complete_item(turn, item)
 
         for call in calls:
             ctx = ToolContext(
-                thread_id=th.id,
+                thread_id=th.thread_id,
                 turn_id=turn.id,
                 call_id=call.call_id,
-                cwd=th.cwd_path,
+                cwd=Path(settings.cwd),
                 emit=emit,
                 complete_item=complete_item,
-                request_approval=request_approval,
+                request_approval=th.request_approval,
                 approval_policy=settings.approval_policy,
                 sandbox_mode=settings.sandbox_mode,
             )
@@ -395,7 +451,7 @@ class TurnRunner:
                 log.exception("tool %s failed", call.name)
                 output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
             result = FunctionCallOutputItem(call_id=call.call_id, output=output.text)
-            await th._record_history([result])
+            await th.record([result])
             if output.abort_turn:  # the user chose "cancel": the turn ends as interrupted
                 turn.interrupt.set()
                 turn.release.set()
@@ -426,12 +482,13 @@ class TurnRunner:
             duration_ms=int((now - turn.started_at) * 1000),
         )
 
-    async def _finish_completed(self) -> Turn:
-        th = self.thread
+    async def _finish(self, status: str, *, error: TurnError | None = None) -> Turn:
+        """End a completed or failed turn: ``task_complete``, then the host's accounting."""
+        th = self.host
         turn = self.turn
         turn.closing = True
-        snap = self._snapshot("completed")
-        await th._emit(
+        snap = self._snapshot(status, error=error)
+        await th.emit(
             turn.id,
             ev.TaskComplete(
                 turn_id=turn.id,
@@ -440,19 +497,19 @@ class TurnRunner:
                 duration_ms=snap.duration_ms,
             ),
         )
-        return await th._turn_finished(turn, snap)
+        return await th.turn_finished(turn, snap)
 
     async def _finish_interrupted(self) -> Turn:
-        th = self.thread
+        th = self.host
         turn = self.turn
         turn.closing = True
-        await th._record_history([user_text_message(TURN_ABORTED_MESSAGE)])
+        await th.record([user_text_message(TURN_ABORTED_MESSAGE)])
         info = th.token_info
-        await th._emit(turn.id, ev.TokenCount(info=info, rate_limits=None))
+        await th.emit(turn.id, ev.TokenCount(info=info, rate_limits=None))
         if info is not None:
-            await th._emit(turn.id, ev.TokenUsageUpdated(turn_id=turn.id, info=info))
+            await th.emit(turn.id, ev.TokenUsageUpdated(turn_id=turn.id, info=info))
         snap = self._snapshot("interrupted")
-        await th._emit(
+        await th.emit(
             turn.id,
             ev.TurnAborted(
                 turn_id=turn.id,
@@ -466,10 +523,10 @@ class TurnRunner:
             turn.abort_ack.set_result(None)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(turn.release.wait(), _RELEASE_TIMEOUT_S)
-        return await th._turn_finished(turn, snap)
+        return await th.turn_finished(turn, snap)
 
     async def _finish_failed(self, exc: ModelError) -> Turn:
-        th = self.thread
+        th = self.host
         turn = self.turn
         turn.closing = True
         info: Any = "other"
@@ -480,31 +537,10 @@ class TurnRunner:
         elif exc.status_code == 400:
             info = "badRequest"
         error = TurnError(message=exc.message, codex_error_info=info)
-        await th._emit(
+        await th.emit(
             turn.id, ev.ErrorEvent(message=exc.message, codex_error_info=error.codex_error_info)
         )
-        snap = self._snapshot("failed", error=error)
-        await th._emit(
-            turn.id,
-            ev.TaskComplete(
-                turn_id=turn.id,
-                last_agent_message=turn.last_agent_message,
-                completed_at=snap.completed_at,
-                duration_ms=snap.duration_ms,
-            ),
-        )
-        return await th._turn_finished(turn, snap)
+        return await self._finish("failed", error=error)
 
 
-def parse_arguments(arguments: str) -> dict[str, Any]:
-    """Tool arguments as a dict; raises ``ValueError`` with a readable message."""
-    try:
-        value = json.loads(arguments or "{}")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"arguments are not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise ValueError("arguments must be a JSON object")
-    return value
-
-
-__all__ = ["TURN_ABORTED_MESSAGE", "ActiveTurn", "TokenUsageInfo", "TurnRunner", "parse_arguments"]
+__all__ = ["TURN_ABORTED_MESSAGE", "ActiveTurn", "TurnHost", "TurnRunner", "now_ms"]

@@ -1,0 +1,575 @@
+"""``Session``: the state of one loaded thread, and the host its turns run on.
+
+A session owns what a turn changes: the model-visible history, the token usage,
+the turn list and the running turn, the settings, the status, and the sinks
+(rollout lines out; events to synchronous listeners and the async queue).
+``Thread`` is the conduit in front of it; ``TurnRunner`` sees it only as a
+``TurnHost`` (this class implements that Protocol).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from threadline.core.errors import (
+    ElicitationCountError,
+    EmptyInput,
+    ExpectedTurnMismatch,
+    InvalidRequest,
+    NoActiveTurn,
+    TurnNotSteerable,
+)
+from threadline.core.recorder import RolloutSink
+from threadline.core.settings import ThreadSettings
+from threadline.core.turn import ActiveTurn, TurnRunner, now_ms
+from threadline.model.base import ModelClient
+from threadline.protocol import events as ev
+from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
+from threadline.protocol.ops import UserTurn
+from threadline.protocol.rollout import EventMsg, RolloutItem, TurnContextItem
+from threadline.protocol.usage import TokenUsage, TokenUsageInfo
+from threadline.protocol.v2.item import (
+    ImageUserInput,
+    LocalImageUserInput,
+    TextUserInput,
+    ThreadItem,
+    UserInput,
+    UserMessageThreadItem,
+)
+from threadline.protocol.v2.turn import Turn
+from threadline.rollout.paths import new_thread_id
+from threadline.rollout.policy import is_persisted_event
+from threadline.tools.registry import DecisionHook, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[ev.Event], None]
+FlowGate = Callable[[], Awaitable[None] | None]
+"""Backpressure hook: returns ``None`` to go on, or an awaitable to wait for first."""
+
+_MAX_ELICITATIONS = 2**31 - 1
+_EVENT_QUEUE_LIMIT = 100_000
+
+
+class Session:
+    """History, usage, turns, settings, status and the sinks of one thread."""
+
+    def __init__(
+        self,
+        *,
+        thread_id: str,
+        settings: ThreadSettings,
+        model: ModelClient,
+        sink: RolloutSink,
+        tools: ToolRegistry,
+        history: Sequence[ResponseItem],
+        token_info: TokenUsageInfo | None,
+        turns: Sequence[Turn],
+        preview: str,
+        updated_at: float,
+    ) -> None:
+        self.thread_id = thread_id
+        self.settings = settings
+        self.model = model
+        self.sink = sink
+        self.tools = tools
+        self.history: list[ResponseItem] = list(history)
+        self.token_info = token_info
+        self.turns: list[Turn] = list(turns)
+        self.preview = preview
+        self.updated_at = updated_at
+        self.active: ActiveTurn | None = None
+        self.context_recorded = bool(self.history)
+        # Tuples, replaced on change: delivery (once per streamed token) iterates them
+        # without copying, and a listener removed during delivery is still safe.
+        self._listeners: tuple[Listener, ...] = ()
+        self._flow_gates: tuple[FlowGate, ...] = ()
+        self._status_listeners: list[Callable[[str, list[str]], None]] = []
+        self._queue: asyncio.Queue[ev.Event] | None = None
+        self._write_failing = False
+        self._status = "idle"
+        self._active_flags: list[str] = []
+        self._elicitations = 0
+        self._unpaused = asyncio.Event()
+        self._unpaused.set()
+        self._turn_task: asyncio.Task[Turn] | None = None
+        self._pending_approvals: dict[str, asyncio.Future[str]] = {}
+
+    def new_id(self) -> str:
+        return new_thread_id()
+
+    # ---- status --------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def active_flags(self) -> list[str]:
+        return list(self._active_flags)
+
+    def subscribe_status(self, callback: Callable[[str, list[str]], None]) -> Callable[[], None]:
+        self._status_listeners.append(callback)
+        return lambda: self._status_listeners.remove(callback)
+
+    def set_status(self, status: str, flags: list[str] | None = None) -> None:
+        flags = flags or []
+        if status == self._status and flags == self._active_flags:
+            return
+        self._status = status
+        self._active_flags = flags
+        self.deliver(ev.Event(id="", msg=ev.StatusChanged(status=status, active_flags=flags)))
+        for cb in list(self._status_listeners):
+            cb(status, flags)
+
+    # ---- events --------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        self._listeners = (*self._listeners, listener)
+
+        def remove() -> None:
+            self._listeners = _without(self._listeners, listener)
+
+        return remove
+
+    def add_flow_gate(self, gate: FlowGate) -> Callable[[], None]:
+        self._flow_gates = (*self._flow_gates, gate)
+
+        def remove() -> None:
+            self._flow_gates = _without(self._flow_gates, gate)
+
+        return remove
+
+    async def next_event(self) -> ev.Event:
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=_EVENT_QUEUE_LIMIT)
+        return await self._queue.get()
+
+    async def emit(self, turn_id: str, msg: ev.EventMsg) -> None:
+        """Persist ``msg`` when the rollout keeps it, deliver it, then honour the flow gates."""
+        if type(msg) not in _STREAM_DELTAS and msg.type in _PERSISTABLE:
+            payload = msg.payload()
+            if is_persisted_event(payload, extended=self.settings.persist_extended_history):
+                await self.persist([EventMsg.model_validate(payload)])
+        self.deliver(ev.Event(turn_id, msg))
+        for gate in self._flow_gates:
+            waiter = gate()
+            if waiter is not None:
+                await waiter
+
+    async def persist(self, items: Sequence[RolloutItem]) -> None:
+        """Queue rollout lines. A write failure never ends the turn: the writer keeps the
+        unwritten suffix for the next flush, and the client hears about it once."""
+        try:
+            await self.sink.append(items)
+        except Exception as exc:
+            if not self._write_failing:
+                log.error("thread %s: rollout write failed: %s", self.thread_id, exc)
+                self.deliver(
+                    ev.Event(id="", msg=ev.ErrorEvent(message=f"failed to write rollout: {exc}"))
+                )
+            self._write_failing = True
+        else:
+            self._write_failing = False
+
+    def deliver(self, event: ev.Event) -> None:
+        """Hand ``event`` to every listener and the queue, without persisting it."""
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("thread %s: event listener failed", self.thread_id)
+        if self._queue is not None:
+            try:
+                self._queue.put_nowait(event)
+            except asyncio.QueueFull:
+                log.warning(
+                    "thread %s: event queue full, dropping %s", self.thread_id, event.msg.type
+                )
+
+    # ---- turns ---------------------------------------------------------------------
+
+    def start_turn(self, op: UserTurn) -> tuple[str, bool]:
+        """Start a turn, or steer the running one. Returns ``(turn_id, started)``."""
+        if not op.items:
+            raise EmptyInput()
+        previous = self.active
+        if previous is not None and not previous.closing:
+            return self.steer(op.items, None, op.client_user_message_id), False
+        # Idle, or the running turn is already writing its ending: a new turn follows it.
+        self.settings = self.settings.with_turn_overrides(op.overrides)
+        loop = asyncio.get_running_loop()
+        turn = ActiveTurn(id=new_thread_id(), started_at=time.time())
+        turn.done = loop.create_future()
+        turn.abort_ack = loop.create_future()
+        self.active = turn
+        after = self._turn_task if previous is not None else None
+        self._turn_task = asyncio.create_task(
+            self._run_turn(
+                TurnRunner(self, turn), list(op.items), op.client_user_message_id, after
+            ),
+            name=f"turn-{turn.id}",
+        )
+        return turn.id, True
+
+    async def _run_turn(
+        self,
+        runner: TurnRunner,
+        items: list[UserInput],
+        client_id: str | None,
+        after: asyncio.Task[Turn] | None,
+    ) -> Turn:
+        turn = runner.turn
+        if after is not None:
+            await asyncio.wait([after])
+        try:
+            result = await runner.run(items, client_id)
+        except asyncio.CancelledError:
+            if self.active is turn:
+                self.active = None
+                self.set_status("idle")
+            raise
+        if turn.done is not None and not turn.done.done():
+            turn.done.set_result(result)
+        return result
+
+    def steer(
+        self, items: Sequence[UserInput], expected_turn_id: str | None, metadata: str | None
+    ) -> str:
+        if not items:
+            raise EmptyInput()
+        turn = self.active
+        if turn is None or turn.closing:
+            raise NoActiveTurn("steer")
+        if expected_turn_id is not None and expected_turn_id != turn.id:
+            raise ExpectedTurnMismatch(expected_turn_id, turn.id)
+        if turn.kind != "regular":
+            raise TurnNotSteerable(turn.kind)
+        turn.pending_input.append((list(items), metadata))
+        turn.steer.set()
+        return turn.id
+
+    def interrupt_now(self) -> str:
+        """Interrupt the running turn with nobody to answer in between: it ends at once."""
+        if self.active is None:
+            raise NoActiveTurn("interrupt")
+        self.active.interrupt.set()
+        self.active.release.set()
+        return self.active.id
+
+    async def interrupt(self, expected_turn_id: str | None) -> str:
+        """Interrupt the running turn; returns once the interruption is accounted for."""
+        turn = self.active
+        if turn is None:
+            raise NoActiveTurn("interrupt")
+        if expected_turn_id is not None and expected_turn_id != turn.id:
+            raise ExpectedTurnMismatch(expected_turn_id, turn.id, backticks=False)
+        turn.interrupt.set()
+        assert turn.abort_ack is not None
+        try:
+            await asyncio.shield(turn.abort_ack)
+        finally:
+            asyncio.get_running_loop().call_soon(turn.release.set)
+        return turn.id
+
+    async def wait_turn(self) -> Turn | None:
+        turn = self.active
+        if turn is None or turn.done is None:
+            return None
+        return await asyncio.shield(turn.done)
+
+    # ---- approvals -----------------------------------------------------------------
+
+    async def request_approval(
+        self,
+        request: ev.ExecApprovalRequest,
+        started_item: Any | None = None,
+        on_decision: DecisionHook | None = None,
+    ) -> str:
+        """Ask the client(s) about ``request`` and wait for the decision.
+
+        Codex's order: waitingOnApproval, item/started (``started_item``), the request;
+        after the answer serverRequest/resolved, ``on_decision`` (a declined item
+        completes there), then the flag clears.
+        """
+        turn_id = request.turn_id
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending_approvals[request.approval_id] = fut
+        self.set_status("active", ["waitingOnApproval"])
+        try:
+            if started_item is not None:
+                started_at = getattr(started_item, "started_at_ms", None) or now_ms()
+                await self.emit(
+                    turn_id,
+                    ev.ItemStarted(turn_id=turn_id, item=started_item, started_at_ms=started_at),
+                )
+            await self.emit(turn_id, request)
+            decision = await fut
+        except asyncio.CancelledError:
+            self.deliver(
+                ev.Event(id=turn_id, msg=ev.ApprovalResolved(approval_id=request.approval_id))
+            )
+            self.set_status("active", [])
+            raise
+        finally:
+            self._pending_approvals.pop(request.approval_id, None)
+        await self.emit(turn_id, ev.ApprovalResolved(approval_id=request.approval_id))
+        if on_decision is not None:
+            await on_decision(decision)
+        self.set_status("active", [])
+        return decision
+
+    def resolve_approval(self, approval_id: str, decision: str) -> None:
+        fut = self._pending_approvals.pop(approval_id, None)
+        if fut is None:
+            raise InvalidRequest(f"no pending approval {approval_id}")
+        if not fut.done():
+            fut.set_result(decision)
+
+    def pending_approval_ids(self) -> list[str]:
+        return list(self._pending_approvals)
+
+    # ---- out-of-band elicitation pause ---------------------------------------------
+
+    def increment_elicitation(self) -> int:
+        if self._elicitations >= _MAX_ELICITATIONS:
+            raise ElicitationCountError("out-of-band elicitation count overflowed")
+        self._elicitations += 1
+        if self._elicitations == 1:
+            self._unpaused.clear()
+        return self._elicitations
+
+    def decrement_elicitation(self) -> int:
+        if self._elicitations == 0:
+            raise ElicitationCountError("out-of-band elicitation count is already zero")
+        self._elicitations -= 1
+        if self._elicitations == 0:
+            self._unpaused.set()
+        return self._elicitations
+
+    @property
+    def elicitation_count(self) -> int:
+        return self._elicitations
+
+    async def wait_unpaused(self) -> None:
+        await self._unpaused.wait()
+
+    # ---- history and the turn's records --------------------------------------------
+
+    async def record(self, items: list[ResponseItem]) -> None:
+        self.history.extend(items)
+        await self.persist(items)
+
+    async def record_context(self) -> None:
+        """Record the developer instructions and the environment context (once per thread)."""
+        s = self.settings
+        now = datetime.now(UTC)
+        env = (
+            "<environment_context>\n"
+            f"  <cwd>{s.cwd}</cwd>\n"
+            f"  <approval_policy>{s.approval_policy}</approval_policy>\n"
+            f"  <sandbox_mode>{s.sandbox_mode}</sandbox_mode>\n"
+            "  <shell>bash</shell>\n"
+            f"  <current_date>{now.date().isoformat()}</current_date>\n"
+            "  <timezone>Etc/UTC</timezone>\n"
+            "</environment_context>"
+        )
+        items: list[ResponseItem] = []
+        if s.developer_instructions:
+            items.append(
+                MessageItem(
+                    role="developer",
+                    content=[ContentItem(type="input_text", text=s.developer_instructions)],
+                )
+            )
+        items.append(MessageItem(role="user", content=[ContentItem(type="input_text", text=env)]))
+        self.context_recorded = True
+        await self.record(items)
+
+    def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
+        if self.active is not None:
+            raise InvalidRequest("cannot replace history while a turn is running")
+        self.history = list(history)
+        self.turns = list(turns)
+
+    async def turn_started(self, turn: ActiveTurn) -> None:
+        s = self.settings
+        ready = getattr(self.model, "ready", None)
+        if ready is not None:  # a lazily built client: finish building it off the loop
+            await ready()
+        window = self.model.context_window(s.model) or s.model_context_window
+        self.set_status("active", [])
+        await self.emit(
+            turn.id,
+            ev.TaskStarted(
+                turn_id=turn.id, started_at=int(turn.started_at), model_context_window=window
+            ),
+        )
+        live = Turn(
+            id=turn.id,
+            root_turn_id=turn.id,
+            items=[],
+            items_view="notLoaded",
+            status="inProgress",
+            started_at=int(turn.started_at),
+        )
+        self.turns.append(live)
+        self.deliver(ev.Event(id=turn.id, msg=ev.TurnStartedEvent(turn=live)))
+        if not self.context_recorded:
+            await self.record_context()
+        await self.persist(
+            [
+                TurnContextItem(
+                    turn_id=turn.id,
+                    cwd=s.cwd,
+                    approval_policy=s.approval_policy,
+                    sandbox_policy={"type": s.sandbox_mode},
+                    model=s.model,
+                    effort=s.reasoning_effort,
+                    summary=s.reasoning_summary or "auto",
+                )
+            ]
+        )
+
+    async def record_user_input(
+        self, turn: ActiveTurn, items: list[UserInput], client_id: str | None
+    ) -> None:
+        text = "\n".join(i.text for i in items if isinstance(i, TextUserInput))
+        images = [i.url for i in items if isinstance(i, ImageUserInput)]
+        local_images = [i.path for i in items if isinstance(i, LocalImageUserInput)]
+        content = [
+            ContentItem(type="input_text", text=i.text)
+            for i in items
+            if isinstance(i, TextUserInput)
+        ]
+        content += [ContentItem(type="input_image", image_url=url) for url in images]
+        for local in local_images:
+            url = await asyncio.to_thread(_image_data_url, Path(self.settings.cwd) / local)
+            if url is not None:
+                content.append(ContentItem(type="input_image", image_url=url))
+            else:
+                content.append(
+                    ContentItem(type="input_text", text=f"[image {local} could not be read]")
+                )
+        if not self.preview and text:
+            self.preview = text
+        item = UserMessageThreadItem(
+            id=new_thread_id(), content=list(items), client_id=client_id, started_at_ms=now_ms()
+        )
+        await self.emit(turn.id, ev.ItemStarted(turn_id=turn.id, item=item, started_at_ms=now_ms()))
+        await self.record([MessageItem(role="user", content=content)])
+        await self.emit(
+            turn.id,
+            ev.UserMessage(message=text, images=images or None, local_images=local_images),
+        )
+        done = item.model_copy(update={"completed_at_ms": now_ms()})
+        await self.complete_item(turn, done)
+
+    async def complete_item(self, turn: ActiveTurn, item: ThreadItem) -> None:
+        turn.items.append(item)
+        await self.emit(
+            turn.id, ev.ItemCompleted(turn_id=turn.id, item=item, completed_at_ms=now_ms())
+        )
+
+    async def add_usage(self, turn_id: str, usage: TokenUsage) -> None:
+        window = (
+            self.model.context_window(self.settings.model) or self.settings.model_context_window
+        )
+        prev = self.token_info or TokenUsageInfo()
+        self.token_info = prev.updated(usage, window)
+        await self.emit(turn_id, ev.TokenCount(info=self.token_info, rate_limits=None))
+        self.deliver(
+            ev.Event(id=turn_id, msg=ev.TokenUsageUpdated(turn_id=turn_id, info=self.token_info))
+        )
+
+    async def turn_finished(self, turn: ActiveTurn, snapshot: Turn) -> Turn:
+        full = snapshot.model_copy(update={"items": list(turn.items), "items_view": "full"})
+        for i, existing in enumerate(self.turns):
+            if existing.id == turn.id:
+                self.turns[i] = full
+                break
+        self.updated_at = time.time()
+        if self.active is turn:
+            self.active = None
+        write_error: Exception | None = None
+        try:
+            await self.sink.flush()
+        except Exception as exc:  # surfaced, never swallowed
+            write_error = exc
+            log.error("thread %s: rollout write failed: %s", self.thread_id, exc)
+            self.deliver(
+                ev.Event(id=turn.id, msg=ev.ErrorEvent(message=f"failed to write rollout: {exc}"))
+            )
+        self.set_status("idle")
+        self.deliver(ev.Event(id=turn.id, msg=ev.TurnCompletedEvent(turn=snapshot)))
+        if turn.done is not None and not turn.done.done():
+            turn.done.set_result(snapshot)
+        if turn.abort_ack is not None and not turn.abort_ack.done():
+            turn.abort_ack.set_result(None)
+        if write_error is not None:
+            log.debug("turn %s ended with a pending rollout write", turn.id)
+        return snapshot
+
+
+_T = TypeVar("_T")
+
+
+def _without(items: tuple[_T, ...], item: _T) -> tuple[_T, ...]:
+    """``items`` less its first ``item`` (unchanged when absent)."""
+    rest = list(items)
+    with contextlib.suppress(ValueError):
+        rest.remove(item)
+    return tuple(rest)
+
+
+_STREAM_DELTAS = frozenset({ev.AgentMessageDelta, ev.ReasoningSummaryDelta, ev.CommandOutputDelta})
+"""Never persisted: checked by exact class before anything else on the per-token path."""
+
+_PERSISTABLE = frozenset(
+    {
+        "task_started",
+        "task_complete",
+        "turn_aborted",
+        "user_message",
+        "agent_message",
+        "agent_reasoning",
+        "token_count",
+        "thread_name_updated",
+        "thread_rolled_back",
+        "context_compacted",
+        "error",
+        "exec_command_end",
+    }
+)
+
+
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+_MAX_IMAGE_BYTES = 20 << 20
+
+
+def _image_data_url(path: Path) -> str | None:
+    """A local image as a ``data:`` URL for the model (None when unreadable or too big)."""
+    mime = _IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    try:
+        if path.stat().st_size > _MAX_IMAGE_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+__all__ = ["FlowGate", "Listener", "Session"]
