@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from threadline.core.errors import InvalidRequest
+from threadline.core.turn import TURN_ABORTED_MESSAGE
 from threadline.protocol import events as ev
-from threadline.protocol.items import ContentItem, MessageItem, dump_response_item
+from threadline.protocol.items import dump_response_item, user_text_message
 from threadline.protocol.rollout import RolloutLine, format_rollout_timestamp
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem
@@ -51,15 +52,6 @@ if TYPE_CHECKING:
     from threadline.core.thread import Thread
 
 log = logging.getLogger(__name__)
-
-TURN_ABORTED_TEXT = (
-    "<turn_aborted>\n"
-    "The user interrupted the previous turn on purpose. Any running unified exec processes "
-    "may still be running in the background. If any tools/commands were aborted, they may "
-    "have partially executed.\n"
-    "</turn_aborted>"
-)
-"""The interruption marker Codex records; it is model-visible, so the exact text matters."""
 
 
 @dataclass
@@ -127,7 +119,8 @@ def fork_lines(restored: Restored) -> tuple[list[RolloutLine], bool]:
     """The lines a fork copies, re-stamped, plus whether an interruption marker was added.
 
     A source that ends mid-turn gets the same marker a real interrupt writes: the
-    ``<turn_aborted>`` user message and a ``turn_aborted`` event for the open turn.
+    ``<turn_aborted>`` user message (``core.turn.TURN_ABORTED_MESSAGE``, one text for
+    both) and a ``turn_aborted`` event for the open turn.
     """
     stamp = format_rollout_timestamp(datetime.now(UTC))
     lines = [
@@ -137,7 +130,7 @@ def fork_lines(restored: Restored) -> tuple[list[RolloutLine], bool]:
     open_turn = restored.recon.open_turn_id
     if open_turn is None:
         return lines, False
-    marker = MessageItem(role="user", content=[ContentItem(type="input_text", text=TURN_ABORTED_TEXT)])
+    marker = user_text_message(TURN_ABORTED_MESSAGE)
     lines.append(
         RolloutLine(timestamp=stamp, type="response_item", payload=dump_response_item(marker))
     )

@@ -65,10 +65,13 @@ T = TypeVar("T")
 
 TURN_ABORTED_MESSAGE = (
     "<turn_aborted>\n"
-    "The user stopped the previous turn on purpose. Commands it started may have run "
-    "partially or may still be running.\n"
+    "The user interrupted the previous turn on purpose. Any running unified exec processes "
+    "may still be running in the background. If any tools/commands were aborted, they may "
+    "have partially executed.\n"
     "</turn_aborted>"
 )
+"""The interruption marker Codex records (a live interrupt and a fork of an unfinished
+turn alike); it is model-visible, so the exact text matters."""
 
 
 _RELEASE_TIMEOUT_S = 2.0
