@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ConfigDict
 from tests.conftest import AppServerFactory
 from tests.support.schema import SchemaRegistry
 
+from threadline.protocol.v2.common import Empty, WireModel
+from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
 from threadline.server.app import AppServer
 from threadline.server.connection import Connection
 from threadline.server.dispatch import MethodTable, RequestContext
@@ -18,6 +21,12 @@ from threadline.server.errors import ConnectionClosedError, RpcError
 from threadline.server.transports.memory import memory_pair
 
 TEST_METHODS = {"THREADLINE_TEST_SLOW_METHOD": "1"}
+
+
+class AskResponse(WireModel):
+    """``{"answer": <the client's answer>}`` (the client's answer as it came)."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 def approval_params(item: str) -> dict[str, Any]:
@@ -86,11 +95,13 @@ class Harness:
         table = MethodTable()
         self.contexts: list[RequestContext] = []
 
-        async def remember(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        async def remember(
+            ctx: RequestContext, params: ThreadLoadedListParams
+        ) -> ThreadLoadedListResponse:
             self.contexts.append(ctx)
-            return {"data": [], "nextCursor": None}
+            return ThreadLoadedListResponse(data=[], next_cursor=None)
 
-        table.register("thread/loaded/list", None, remember)
+        table.register("thread/loaded/list", remember)
         self.server = AppServer(table, home=Path("/tmp/threadline-test"))
         server_end, self.client = memory_pair()
         self.task = asyncio.ensure_future(self.server.serve_channel(server_end))
@@ -158,13 +169,13 @@ async def test_answers_resolve_while_a_handler_is_waiting(schema: SchemaRegistry
     h = Harness(schema)
     conn = await h.connection()
 
-    async def ask(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def ask(ctx: RequestContext, params: Empty) -> AskResponse:
         answer = await ctx.connection.send_request(
             "item/commandExecution/requestApproval", approval_params("q")
         )
-        return {"answer": answer}
+        return AskResponse(answer=answer)
 
-    h.server.method_table.register("test/ask", None, ask)
+    h.server.method_table.register_unlisted("test/ask", Empty, AskResponse, ask)
     h.client.send({"id": 5, "method": "test/ask", "params": {}})
     request = await h.receive()
     assert request["method"] == "item/commandExecution/requestApproval"

@@ -17,7 +17,7 @@ import typer
 from threadline.cli.common import run_event_loop
 from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
-from threadline.server import AppServer, build_method_table
+from threadline.server import AppServer, build_app_server
 from threadline.server.transports.websocket import ListenAddress, is_loopback, token_digest
 
 DEFAULT_LISTEN = "stdio://"
@@ -104,7 +104,6 @@ def build_server(ctx: typer.Context) -> tuple[AppServer, ThreadManager]:
     ``ctx.obj``)."""
     from threadline.cli.main import GlobalOptions
     from threadline.core.config import ConfigError, load_config
-    from threadline.server.handlers import build_runtime
 
     opts = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
     try:
@@ -113,9 +112,7 @@ def build_server(ctx: typer.Context) -> tuple[AppServer, ThreadManager]:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     manager = ThreadManager(config)
-    server = AppServer(build_method_table(manager), home=config.home)
-    build_runtime(server, manager)
-    return server, manager
+    return build_app_server(manager, home=config.home), manager
 
 
 def _announce(address: ListenAddress) -> None:

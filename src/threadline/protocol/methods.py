@@ -9,24 +9,25 @@ Three directions are covered:
 * :data:`SERVER_REQUESTS` -- requests the server sends to a client (approvals,
   elicitation), mapped to ``(params model, response model)``.
 
-Only the methods threadline implements are listed; the names and payload
-shapes follow Codex 0.169.0's schema. ``initialize`` is added when
-:mod:`threadline.protocol.v2.initialize` is importable.
+The names and payload shapes follow Codex 0.169.0's schema. :data:`THREADLINE_REQUESTS`
+adds the requests threadline answers that Codex's generated schema leaves out (its
+experimental ``thread/*`` methods). :func:`client_request_types` looks a client
+request up in both: the server takes the params and response type of every method it
+answers from here.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from pydantic import BaseModel
 
-from threadline.protocol.v2 import approval, item, misc, thread, turn, usage
+from threadline.protocol.v2 import approval, extensions, initialize, item, misc, thread, turn, usage
 from threadline.protocol.v2 import config as config_types
 
-ClientRequestEntry = tuple[type[BaseModel], type[BaseModel] | None]
+ClientRequestEntry = tuple[type[BaseModel], type[BaseModel]]
 ServerRequestEntry = tuple[type[BaseModel], type[BaseModel]]
 
 CLIENT_REQUESTS: dict[str, ClientRequestEntry] = {
+    "initialize": (initialize.InitializeParams, initialize.InitializeResponse),
     "thread/start": (thread.ThreadStartParams, thread.ThreadStartResponse),
     "thread/resume": (thread.ThreadResumeParams, thread.ThreadResumeResponse),
     "thread/fork": (thread.ThreadForkParams, thread.ThreadForkResponse),
@@ -107,29 +108,34 @@ SERVER_REQUESTS: dict[str, ServerRequestEntry] = {
 }
 
 
-def _add_initialize() -> None:
-    """Register ``initialize`` if its module is present (it is written separately)."""
-    try:
-        module = importlib.import_module("threadline.protocol.v2.initialize")
-    except ModuleNotFoundError as exc:
-        if exc.name != "threadline.protocol.v2.initialize":
-            raise
-        return
-    params = getattr(module, "InitializeParams", None)
-    response = getattr(module, "InitializeResponse", None)
-    if isinstance(params, type) and issubclass(params, BaseModel):
-        if isinstance(response, type) and issubclass(response, BaseModel):
-            CLIENT_REQUESTS["initialize"] = (params, response)
-        else:
-            CLIENT_REQUESTS["initialize"] = (params, None)
+THREADLINE_REQUESTS: dict[str, ClientRequestEntry] = {
+    "thread/memoryMode/set": (
+        extensions.ThreadMemoryModeSetParams,
+        extensions.ThreadMemoryModeSetResponse,
+    ),
+    "thread/rollback": (extensions.ThreadRollbackParams, extensions.ThreadRollbackResponse),
+    "thread/increment_elicitation": (
+        extensions.ThreadElicitationParams,
+        extensions.ThreadElicitationResponse,
+    ),
+    "thread/decrement_elicitation": (
+        extensions.ThreadElicitationParams,
+        extensions.ThreadElicitationResponse,
+    ),
+}
 
 
-_add_initialize()
+def client_request_types(method: str) -> ClientRequestEntry | None:
+    """``(params type, response type)`` of a client request, ``None`` for an unknown method."""
+    return CLIENT_REQUESTS.get(method) or THREADLINE_REQUESTS.get(method)
+
 
 __all__ = [
     "CLIENT_REQUESTS",
     "SERVER_NOTIFICATIONS",
     "SERVER_REQUESTS",
+    "THREADLINE_REQUESTS",
     "ClientRequestEntry",
     "ServerRequestEntry",
+    "client_request_types",
 ]

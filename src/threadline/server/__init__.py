@@ -3,8 +3,8 @@
 from threadline.server.app import AppServer
 from threadline.server.connection import Connection
 from threadline.server.dispatch import MethodTable, RequestContext
-from threadline.server.errors import ConnectionClosedError, RpcError, register_error_code
-from threadline.server.handlers import build_method_table
+from threadline.server.errors import ConnectionClosedError, RpcError
+from threadline.server.handlers import build_app_server
 
 __all__ = [
     "AppServer",
@@ -13,6 +13,5 @@ __all__ = [
     "MethodTable",
     "RequestContext",
     "RpcError",
-    "build_method_table",
-    "register_error_code",
+    "build_app_server",
 ]

@@ -1,36 +1,37 @@
-"""Method table and dispatch: one string method → (params model, handler).
+"""Method table and dispatch: one string method → its handler, typed by ``protocol.methods``.
 
-A handler is ``async def handler(ctx: RequestContext, params) -> BaseModel | dict | None``.
-``params`` is an instance of the registered params model (or the raw ``dict`` when
-the model is ``None``). A missing ``params`` member is treated as ``{}``. A
-``BaseModel`` result is dumped ``by_alias=True, mode="json"`` with nulls kept.
+The params and response types of a method come from :mod:`threadline.protocol.methods`
+(the one place they are declared); the server only says which handler answers which
+method (``handlers/__init__.py``). A handler is
+``async def handler(ctx: RequestContext, params: <Params>) -> <Response>``; registering
+checks that its annotations name the table's types.
 
-Error mapping (the only place requests turn into error codes):
-
-* unknown method → ``-32601`` naming the method;
-* params that fail validation → ``-32600`` (as the reference does), message in the reference's style
-  (``Invalid request: missing field `threadId` ``);
-* :class:`RpcError` from a handler → its code/message/data;
-* an exception type registered with :func:`register_error_code` → that code;
-* any other exception → ``-32603`` with the exception text, logged to stderr with
-  its traceback; the connection keeps serving.
+:meth:`MethodTable.dispatch` validates ``params`` against the params type (a missing
+``params`` member is treated as ``{}``), runs the handler and serializes its Response
+model (``by_alias=True``, JSON values, nulls kept). Failures become JSON-RPC errors in
+one place, :mod:`threadline.server.errors`; an unknown method is ``-32601`` naming it.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from threadline.protocol import codes
 from threadline.protocol.jsonrpc import ErrorObject, JsonObject, RequestId
-from threadline.server.errors import RpcError, error_object_for, register_error_code
+from threadline.protocol.methods import client_request_types
+from threadline.server.errors import (
+    RpcError,
+    error_object_for,
+    field_path,
+    format_validation_error,
+    invalid_params,
+)
 
 if TYPE_CHECKING:
     from threadline.server.app import AppServer
@@ -45,14 +46,13 @@ __all__ = [
     "RpcError",
     "field_path",
     "format_validation_error",
-    "register_error_code",
 ]
 
 logger = logging.getLogger("threadline.server.dispatch")
 
 P = TypeVar("P", bound=BaseModel)
-Result = BaseModel | dict[str, Any] | None
-Handler = Callable[["RequestContext", Any], Awaitable[Result]]
+R = TypeVar("R", bound=BaseModel)
+Handler = Callable[["RequestContext", Any], Awaitable[BaseModel]]
 AfterResponse = Callable[[], object]
 """A sync or async callable; its (awaited) return value is ignored."""
 
@@ -91,8 +91,30 @@ class RequestContext:
 @dataclass(frozen=True, slots=True)
 class MethodSpec:
     method: str
-    params_model: type[BaseModel] | None
+    params_type: type[BaseModel]
+    response_type: type[BaseModel]
     handler: Handler
+
+
+def _check_annotations(
+    method: str, handler: Callable[..., object], params: type[BaseModel], response: type[BaseModel]
+) -> None:
+    """Refuse a handler whose annotations name other types than the table's.
+
+    Annotations that cannot be resolved here (names local to a test function) are
+    not checked.
+    """
+    try:
+        signature = inspect.signature(handler, eval_str=True)
+    except NameError:
+        return
+    *_, last = signature.parameters.values()
+    annotated = last.annotation
+    if annotated is not inspect.Parameter.empty and annotated is not params:
+        raise TypeError(f"handler for {method} takes {annotated}, the table says {params}")
+    returned = signature.return_annotation
+    if returned is not inspect.Signature.empty and returned is not response:
+        raise TypeError(f"handler for {method} returns {returned}, the table says {response}")
 
 
 class MethodTable:
@@ -101,32 +123,40 @@ class MethodTable:
     def __init__(self) -> None:
         self._specs: dict[str, MethodSpec] = {}
 
-    @overload
-    def register(
-        self,
-        method: str,
-        params_model: type[P],
-        handler: Callable[[RequestContext, P], Awaitable[Result]],
-    ) -> None: ...
+    def register(self, method: str, handler: Callable[[RequestContext, P], Awaitable[R]]) -> None:
+        """Answer ``method`` with ``handler``; its types are ``protocol.methods``' entry.
 
-    @overload
-    def register(
-        self,
-        method: str,
-        params_model: None,
-        handler: Callable[[RequestContext, JsonObject], Awaitable[Result]],
-    ) -> None: ...
+        A method that is not in the protocol's table, or registered twice, is an error.
+        """
+        types = client_request_types(method)
+        if types is None:
+            raise ValueError(f"method not in threadline.protocol.methods: {method}")
+        self._add(method, types[0], types[1], handler)
 
-    def register(
+    def register_unlisted(
         self,
         method: str,
-        params_model: type[BaseModel] | None,
-        handler: Callable[[RequestContext, Any], Awaitable[Result]],
+        params_type: type[P],
+        response_type: type[R],
+        handler: Callable[[RequestContext, P], Awaitable[R]],
     ) -> None:
-        """Register ``handler`` for ``method``; registering a method twice is an error."""
+        """Answer a method that is not part of the protocol (test-only methods), with the
+        types given here."""
+        if client_request_types(method) is not None:
+            raise ValueError(f"method is in threadline.protocol.methods: {method}")
+        self._add(method, params_type, response_type, handler)
+
+    def _add(
+        self,
+        method: str,
+        params_type: type[BaseModel],
+        response_type: type[BaseModel],
+        handler: Callable[[RequestContext, Any], Awaitable[BaseModel]],
+    ) -> None:
         if method in self._specs:
             raise ValueError(f"method already registered: {method}")
-        self._specs[method] = MethodSpec(method, params_model, handler)
+        _check_annotations(method, handler, params_type, response_type)
+        self._specs[method] = MethodSpec(method, params_type, response_type, handler)
 
     def get(self, method: str) -> MethodSpec | None:
         return self._specs.get(method)
@@ -155,148 +185,20 @@ class MethodTable:
                 codes.METHOD_NOT_FOUND, self.unknown_method_message(ctx.method)
             )
         raw = params if params is not None else {}
-        parsed: Any = raw
-        if spec.params_model is not None:
-            try:
-                parsed = spec.params_model.model_validate(raw)
-            except ValidationError as exc:
-                # The reference answers every params error with -32600 (REPORT.md §5).
-                return None, ErrorObject(codes.INVALID_REQUEST, format_validation_error(exc, raw))
+        try:
+            parsed = spec.params_type.model_validate(raw)
+        except ValidationError as exc:
+            return None, invalid_params(exc, raw)
         try:
             result = await spec.handler(ctx, parsed)
+            if not isinstance(result, spec.response_type):
+                raise TypeError(
+                    f"the handler returned {type(result).__name__}, "
+                    f"not {spec.response_type.__name__}"
+                )
         except Exception as exc:
             error, unexpected = error_object_for(exc)
             if unexpected:
                 logger.exception("handler for %s failed", ctx.method)
             return None, error
-        if isinstance(result, BaseModel):
-            return result.model_dump(by_alias=True, mode="json"), None
-        return result, None
-
-
-def _describe(value: Any) -> str:
-    """A JSON value as serde names it in ``invalid type`` messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f"string {json.dumps(value, ensure_ascii=False)}"
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return type(value).__name__
-
-
-_EXPECTED: dict[str, str] = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "a boolean",
-    "bool_parsing": "a boolean",
-    "list_type": "a sequence",
-    "tuple_type": "a sequence",
-    "set_type": "a sequence",
-    "dict_type": "a map",
-    "model_type": "a map",
-    "model_attributes_type": "a map",
-    "dataclass_type": "a map",
-    "none_required": "null",
-}
-
-
-_MISSING = object()
-
-
-def field_path(loc: tuple[int | str, ...] | list[int | str], data: Any = _MISSING) -> str:
-    """``("input", 0, "text")`` → ``input[0].text``.
-
-    With ``data`` (the value that was validated) the location is walked through it,
-    and the parts that name no member of it are dropped: pydantic adds union labels
-    such as the tag of a tagged union or ``literal['a','b']`` to its locations.
-    """
-    out = ""
-    current = data
-    last = len(loc) - 1
-    for index, part in enumerate(loc):
-        if current is not _MISSING:
-            if isinstance(part, int) and isinstance(current, list) and 0 <= part < len(current):
-                current = current[part]
-            elif isinstance(part, str) and isinstance(current, dict) and part in current:
-                current = current[part]
-            elif not (isinstance(part, str) and isinstance(current, dict) and index == last):
-                continue  # a union label, not a member of the data
-            # else: the missing field itself, named last
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _one_of(expected: object) -> str:
-    """pydantic's ``'a', 'b' or 'c'`` as serde words it: ``one of `a`, `b`, `c` ``."""
-    names = re.findall(r"'([^']*)'", str(expected))
-    if not names:
-        return str(expected)
-    return "one of " + ", ".join(f"`{name}`" for name in names)
-
-
-def _report_order(err: Any, data: Any) -> tuple[int, int]:
-    """Which problem serde would report first: a bad value as it reads the input
-    (in input order), a missing field only after the whole object (ids first, as the
-    reference's structs declare ``threadId`` before the rest)."""
-    loc = err["loc"]
-    if err["type"] == "missing":
-        name = str(loc[-1]) if loc else ""
-        return (1, 0 if name.endswith("Id") or name.endswith("_id") else 1)
-    if isinstance(data, dict) and loc and loc[0] in data:
-        return (0, list(data).index(loc[0]))
-    return (0, len(data) if isinstance(data, dict) else 0)
-
-
-def format_validation_error(exc: ValidationError, data: Any = _MISSING) -> str:
-    """The first validation problem, worded like the reference server's serde errors.
-
-    serde names the field only for a missing one; for the other kinds the path of
-    the offending field is appended (`` at `input[0].text` ``) so the client can
-    tell which one it got wrong. Pass the validated ``data`` for exact paths.
-    """
-    errors = exc.errors(include_url=False)
-    if not errors:
-        return "Invalid request"
-    err = min(errors, key=lambda e: _report_order(e, data))
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    path = field_path(err["loc"], data)
-    where = f" at `{path}`" if path else ""
-    if kind == "missing":
-        name = path.rsplit(".", 1)[-1] if path else "?"
-        return f"Invalid request: missing field `{name}`"
-    if kind in _EXPECTED:
-        return (
-            f"Invalid request: invalid type: {_describe(err['input'])}, "
-            f"expected {_EXPECTED[kind]}{where}"
-        )
-    if kind in ("literal_error", "enum"):
-        return (
-            f"Invalid request: unknown variant `{err['input']}`, "
-            f"expected {_one_of(ctx.get('expected', ''))}{where}"
-        )
-    if kind == "union_tag_invalid":
-        return (
-            f"Invalid request: unknown variant `{ctx.get('tag')}`, "
-            f"expected {_one_of(ctx.get('expected_tags', ''))}{where}"
-        )
-    if kind == "union_tag_not_found":
-        tag = str(ctx.get("discriminator", "type")).strip(chr(39))
-        return f"Invalid request: missing field `{tag}`{where}"
-    return f"Invalid request: {path}: {err['msg']}" if path else f"Invalid request: {err['msg']}"
+        return result.model_dump(by_alias=True, mode="json"), None

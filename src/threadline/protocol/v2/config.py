@@ -232,6 +232,8 @@ class ConfigReadParams(WireModel):
 
 
 class ConfigReadResponse(WireModel):
-    config: Config
+    # The effective config document as it is (the schema's ``Config`` is an open object:
+    # ``additionalProperties: true``); :class:`Config` is the typed view of its known keys.
+    config: dict[str, Any]
     origins: dict[str, ConfigLayerMetadata]
     layers: list[ConfigLayer] | None = None

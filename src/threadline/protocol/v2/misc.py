@@ -181,8 +181,7 @@ class ErrorNotification(WireModel):
 
 
 class GetAccountParams(WireModel):
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"refresh_token"})
-    refresh_token: bool | None = None
+    refresh_token: bool = False
 
 
 class GetAccountResponse(WireModel):

@@ -189,7 +189,9 @@ class ThreadDeletedNotification(WireModel):
 
 
 class ThreadForkParams(WireModel):
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"ephemeral", "exclude_turns"})
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"ephemeral", "exclude_turns", "path", "persist_extended_history"}
+    )
     thread_id: str
     approval_policy: AskForApproval | None = None
     approvals_reviewer: ApprovalsReviewer | None = None
@@ -205,9 +207,15 @@ class ThreadForkParams(WireModel):
     sandbox: SandboxMode | None = None
     service_tier: str | None = None
     thread_source: ThreadSource | None = None
+    # Accepted by Codex beyond its generated schema (experimental):
+    path: str | None = None
+    persist_extended_history: bool | None = None
 
 
-class ThreadForkResponse(WireModel):
+class ThreadSessionResponse(WireModel):
+    """The members ``thread/start``, ``thread/resume`` and ``thread/fork`` answers share:
+    the thread and the settings it runs with."""
+
     approval_policy: AskForApproval
     approvals_reviewer: ApprovalsReviewer
     cwd: AbsolutePathBuf
@@ -219,6 +227,10 @@ class ThreadForkResponse(WireModel):
     instruction_sources: list[LegacyAppPathString] = Field(default_factory=list)
     reasoning_effort: ReasoningEffort | None = None
     service_tier: str | None = None
+
+
+class ThreadForkResponse(ThreadSessionResponse):
+    """The ``thread/fork`` answer (no members beyond the shared ones)."""
 
 
 class ThreadGoalClearedNotification(WireModel):
@@ -318,7 +330,7 @@ class ThreadListResponse(WireModel):
 
 class ThreadLoadedListParams(WireModel):
     cursor: str | None = None
-    limit: int | None = None
+    limit: int | None = Field(default=None, ge=0)
 
 
 class ThreadLoadedListResponse(WireModel):
@@ -366,7 +378,9 @@ class ThreadReadStateChangedNotification(WireModel):
 
 
 class ThreadResumeParams(WireModel):
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"exclude_turns"})
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"exclude_turns", "path", "history", "persist_extended_history"}
+    )
     thread_id: str
     approval_policy: AskForApproval | None = None
     approvals_reviewer: ApprovalsReviewer | None = None
@@ -380,22 +394,15 @@ class ThreadResumeParams(WireModel):
     personality: Personality | None = None
     sandbox: SandboxMode | None = None
     service_tier: str | None = None
+    # Accepted by Codex beyond its generated schema (experimental):
+    path: str | None = None
+    history: list[Any] | None = None
+    persist_extended_history: bool | None = None
 
 
-class ThreadResumeResponse(WireModel):
-    approval_policy: AskForApproval
-    approvals_reviewer: ApprovalsReviewer
-    cwd: AbsolutePathBuf
-    model: str
-    model_provider: str
-    sandbox: SandboxPolicy
-    thread: Thread
+class ThreadResumeResponse(ThreadSessionResponse):
     collaboration_mode: CollaborationMode | None = None
-    disabled_plugin_ids: list[str] = Field(default_factory=list)
-    instruction_sources: list[LegacyAppPathString] = Field(default_factory=list)
     items_backwards_cursor: str | None = None
-    reasoning_effort: ReasoningEffort | None = None
-    service_tier: str | None = None
     turns_backwards_cursor: str | None = None
 
 
@@ -412,6 +419,7 @@ ThreadStartSource = Literal["startup", "clear"]
 
 
 class ThreadStartParams(WireModel):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"persist_extended_history"})
     approval_policy: AskForApproval | None = None
     approvals_reviewer: ApprovalsReviewer | None = None
     base_instructions: str | None = None
@@ -427,20 +435,12 @@ class ThreadStartParams(WireModel):
     service_tier: str | None = None
     session_start_source: ThreadStartSource | None = None
     thread_source: ThreadSource | None = None
+    # Accepted by Codex beyond its generated schema (experimental):
+    persist_extended_history: bool | None = None
 
 
-class ThreadStartResponse(WireModel):
-    approval_policy: AskForApproval
-    approvals_reviewer: ApprovalsReviewer
-    cwd: AbsolutePathBuf
-    model: str
-    model_provider: str
-    sandbox: SandboxPolicy
-    thread: Thread
-    disabled_plugin_ids: list[str] = Field(default_factory=list)
-    instruction_sources: list[LegacyAppPathString] = Field(default_factory=list)
-    reasoning_effort: ReasoningEffort | None = None
-    service_tier: str | None = None
+class ThreadStartResponse(ThreadSessionResponse):
+    """The ``thread/start`` answer (no members beyond the shared ones)."""
 
 
 class ThreadStartedNotification(WireModel):

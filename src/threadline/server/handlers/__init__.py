@@ -1,51 +1,75 @@
-"""Request handlers, one module per resource; :func:`build_method_table` registers them all."""
+"""Request handlers, one module per resource, and :data:`HANDLERS`: which one answers
+which method.
+
+The params and response types of every method are ``protocol.methods``'; a handler is
+``async def <name>(rt: Runtime, ctx: RequestContext, params: <Params>) -> <Response>``.
+:func:`build_app_server` builds the server, the runtime the handlers share and the
+method table, once.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
 
 from threadline.core.manager import ThreadManager
-from threadline.server.dispatch import MethodTable
-from threadline.server.handlers.basic import register_basic, register_test_methods
+from threadline.server.app import AppServer
+from threadline.server.dispatch import MethodTable, RequestContext
+from threadline.server.handlers import account, config, model, thread, thread_meta, turn
+from threadline.server.handlers.common import Runtime
+from threadline.server.handlers.testing import methods_enabled, register_test_methods
+from threadline.server.router import ThreadRouter
 
-__all__ = ["build_method_table", "build_runtime"]
+__all__ = ["HANDLERS", "Runtime", "build_app_server", "register_handlers"]
 
-from typing import TYPE_CHECKING
+RuntimeHandler = Callable[[Runtime, RequestContext, Any], Awaitable[BaseModel]]
 
-if TYPE_CHECKING:
-    from threadline.server.app import AppServer
-    from threadline.server.handlers.common import Runtime
+HANDLERS: dict[str, RuntimeHandler] = {
+    "thread/start": thread.thread_start,
+    "thread/resume": thread.thread_resume,
+    "thread/fork": thread.thread_fork,
+    "thread/unsubscribe": thread.thread_unsubscribe,
+    "thread/inject_items": thread.thread_inject_items,
+    "thread/loaded/list": thread.thread_loaded_list,
+    "thread/rollback": thread.thread_rollback,
+    "thread/memoryMode/set": thread.thread_memory_mode_set,
+    "thread/increment_elicitation": thread.thread_increment_elicitation,
+    "thread/decrement_elicitation": thread.thread_decrement_elicitation,
+    "thread/list": thread_meta.thread_list,
+    "thread/read": thread_meta.thread_read,
+    "thread/name/set": thread_meta.thread_name_set,
+    "thread/archive": thread_meta.thread_archive,
+    "thread/unarchive": thread_meta.thread_unarchive,
+    "turn/start": turn.turn_start,
+    "turn/steer": turn.turn_steer,
+    "turn/interrupt": turn.turn_interrupt,
+    "model/list": model.model_list,
+    "config/read": config.config_read,
+    "account/read": account.account_read,
+}
+"""Every client→server method this server answers (``initialize`` is the connection's)."""
 
 
-def build_method_table(manager: ThreadManager, runtime: Runtime | None = None) -> MethodTable:
-    """Every client→server method this server implements (``initialize`` is handled by
-    the connection itself). Thread and turn methods need a ``runtime`` (see :func:`build_runtime`).
-
-    With ``THREADLINE_TEST_SLOW_METHOD=1`` in the environment, test-only methods are
-    added too (see ``handlers.basic.TEST_SLOW_METHOD``).
-    """
-    table = MethodTable()
-    register_basic(table, manager)
-    if runtime is not None:
-        from threadline.server.handlers.meta import register_meta
-        from threadline.server.handlers.persistence import register_persistence
-        from threadline.server.handlers.threads import register_threads
-        from threadline.server.handlers.turns import register_turns
-
-        register_threads(table, runtime)
-        register_turns(table, runtime)
-        register_meta(table, runtime)
-        register_persistence(table, runtime)
-    if os.environ.get("THREADLINE_TEST_SLOW_METHOD") == "1":
+def register_handlers(
+    table: MethodTable, runtime: Runtime, *, test_methods: bool | None = None
+) -> None:
+    """Register :data:`HANDLERS`, bound to ``runtime``, in ``table``; with ``test_methods``
+    (default: whether ``THREADLINE_TEST_SLOW_METHOD=1`` is set) the test-only methods too."""
+    for method, handler in HANDLERS.items():
+        table.register(method, partial(handler, runtime))
+    if methods_enabled() if test_methods is None else test_methods:
         register_test_methods(table)
-    return table
 
 
-def build_runtime(server: AppServer, manager: ThreadManager) -> Runtime:
-    """Connect ``manager``'s threads to ``server``'s connections and register every handler."""
-    from threadline.server.handlers.common import Runtime
-    from threadline.server.router import ThreadRouter
-
+def build_app_server(manager: ThreadManager, *, home: Path) -> AppServer:
+    """The app-server for ``manager``'s threads, wired once: the server and its (empty)
+    method table, the router that follows its connections, the runtime the handlers
+    share, then every handler registered in that one table."""
+    server = AppServer(MethodTable(), home=home)
     runtime = Runtime(manager, ThreadRouter(server, manager))
-    server.method_table = build_method_table(manager, runtime)
-    return runtime
+    register_handlers(server.method_table, runtime)
+    return server

@@ -1,16 +1,12 @@
-"""Helpers shared by the thread and turn handlers: error mapping and wire builders."""
+"""What the handlers share: the :class:`Runtime` and the builders of wire objects from
+live threads."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from threadline.core.errors import CoreError, ThreadNotFound
 from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
-from threadline.protocol import codes
-from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.settings import (
     DangerFullAccessSandboxPolicy,
     ReadOnlySandboxPolicy,
@@ -21,30 +17,13 @@ from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
     IdleThreadStatus,
     SystemErrorThreadStatus,
+    ThreadSessionResponse,
     ThreadStatus,
 )
 from threadline.protocol.v2.thread import Thread as WireThread
-from threadline.server.dispatch import RequestContext
-from threadline.server.errors import RpcError
 from threadline.server.router import ThreadRouter
 
-P = TypeVar("P")
-R = TypeVar("R")
-
-
-def core_errors(
-    fn: Callable[[RequestContext, P], Awaitable[R]],
-) -> Callable[[RequestContext, P], Awaitable[R]]:
-    """Map core errors to JSON-RPC ``-32600`` with the core's message and structured data."""
-
-    @wraps(fn)
-    async def wrapper(ctx: RequestContext, params: P) -> R:
-        try:
-            return await fn(ctx, params)
-        except CoreError as exc:
-            raise RpcError(codes.INVALID_REQUEST, exc.message, exc.data) from exc
-
-    return wrapper
+__all__ = ["Runtime", "sandbox_policy", "session_response", "wire_status", "wire_thread"]
 
 
 class Runtime:
@@ -53,12 +32,6 @@ class Runtime:
     def __init__(self, manager: ThreadManager, router: ThreadRouter) -> None:
         self.manager = manager
         self.router = router
-
-    def loaded(self, thread_id: str) -> Thread:
-        thread = self.manager.find(thread_id)
-        if thread is None:
-            raise ThreadNotFound(thread_id)
-        return thread
 
 
 def wire_status(thread: Thread) -> ThreadStatus:
@@ -105,21 +78,26 @@ def wire_thread(thread: Thread, *, include_turns: bool) -> WireThread:
     )
 
 
-def thread_settings_response(thread: Thread) -> dict[str, Any]:
-    """The fields ``thread/start``, ``thread/resume`` and ``thread/fork`` responses share."""
+R = TypeVar("R", bound=ThreadSessionResponse)
+
+
+def session_response(response: type[R], thread: Thread, wire: WireThread) -> R:
+    """A ``thread/start``, ``thread/resume`` or ``thread/fork`` answer: ``wire`` and the
+    settings ``thread`` runs with."""
     s = thread.settings
-    return {
-        "model": s.model,
-        "modelProvider": s.model_provider,
-        "serviceTier": s.service_tier,
-        "disabledPluginIds": [],
-        "cwd": s.cwd,
-        "instructionSources": [],
-        "approvalPolicy": s.approval_policy,
-        "approvalsReviewer": s.approvals_reviewer,
-        "sandbox": dump_wire(sandbox_policy(s.sandbox_mode)),
-        "reasoningEffort": s.reasoning_effort,
-    }
+    return response(
+        thread=wire,
+        model=s.model,
+        model_provider=s.model_provider,
+        service_tier=s.service_tier,
+        disabled_plugin_ids=[],
+        cwd=s.cwd,
+        instruction_sources=[],
+        approval_policy=s.approval_policy,  # type: ignore[arg-type]
+        approvals_reviewer=s.approvals_reviewer,  # type: ignore[arg-type]
+        sandbox=sandbox_policy(s.sandbox_mode),
+        reasoning_effort=s.reasoning_effort,  # type: ignore[arg-type]
+    )
 
 
 def _version() -> str:

@@ -1,0 +1,244 @@
+"""``thread/*`` handlers: start, resume, fork, unsubscribe, inject items, the loaded list,
+rollback, memory mode and the elicitation pause.
+
+Listing, reading, naming and archiving (threads loaded or not) are in
+:mod:`threadline.server.handlers.thread_meta`.
+"""
+
+from __future__ import annotations
+
+from threadline.core.errors import InvalidRequest
+from threadline.core.manager import StartOptions
+from threadline.core.thread import Thread
+from threadline.protocol.items import parse_response_item
+from threadline.protocol.v2.common import dump_wire
+from threadline.protocol.v2.extensions import (
+    ThreadElicitationParams,
+    ThreadElicitationResponse,
+    ThreadMemoryModeSetParams,
+    ThreadMemoryModeSetResponse,
+    ThreadRollbackParams,
+    ThreadRollbackResponse,
+)
+from threadline.protocol.v2.thread import (
+    ThreadForkParams,
+    ThreadForkResponse,
+    ThreadInjectItemsParams,
+    ThreadInjectItemsResponse,
+    ThreadLoadedListParams,
+    ThreadLoadedListResponse,
+    ThreadResumeParams,
+    ThreadResumeResponse,
+    ThreadStartParams,
+    ThreadStartResponse,
+    ThreadUnsubscribeParams,
+    ThreadUnsubscribeResponse,
+)
+from threadline.server.connection import Connection
+from threadline.server.dispatch import RequestContext
+from threadline.server.handlers.common import Runtime, session_response, wire_thread
+from threadline.server.translate import token_usage_params
+
+__all__ = [
+    "thread_decrement_elicitation",
+    "thread_fork",
+    "thread_increment_elicitation",
+    "thread_inject_items",
+    "thread_loaded_list",
+    "thread_memory_mode_set",
+    "thread_resume",
+    "thread_rollback",
+    "thread_start",
+    "thread_unsubscribe",
+]
+
+
+async def thread_start(
+    rt: Runtime, ctx: RequestContext, p: ThreadStartParams
+) -> ThreadStartResponse:
+    conn = ctx.connection
+    approval = p.approval_policy if isinstance(p.approval_policy, str) else None
+    thread = rt.manager.start_thread(
+        StartOptions(
+            cwd=p.cwd,
+            model=p.model,
+            model_provider=p.model_provider,
+            approval_policy=approval,
+            approvals_reviewer=p.approvals_reviewer,
+            sandbox_mode=p.sandbox,
+            personality=p.personality,
+            service_tier=p.service_tier,
+            base_instructions=p.base_instructions,
+            developer_instructions=p.developer_instructions,
+            ephemeral=bool(p.ephemeral),
+            persist_extended_history=bool(p.persist_extended_history),
+            source="vscode",
+            originator=conn.client_name or "threadline",
+        )
+    )
+    if conn.client_name:
+        thread.set_app_server_client_info(conn.client_name, conn.client_version or "")
+    rt.router.subscribe(conn, thread.id)
+    wire = wire_thread(thread, include_turns=False)
+    started = {"thread": dump_wire(wire)}
+    ctx.after_response(lambda: conn.send_notification("thread/started", started) and None)
+    return session_response(ThreadStartResponse, thread, wire)
+
+
+def _overrides(p: ThreadResumeParams | ThreadForkParams, conn: Connection) -> StartOptions:
+    approval = p.approval_policy if isinstance(p.approval_policy, str) else None
+    return StartOptions(
+        cwd=p.cwd,
+        model=p.model,
+        model_provider=p.model_provider,
+        approval_policy=approval,
+        approvals_reviewer=p.approvals_reviewer,
+        sandbox_mode=p.sandbox,
+        personality=p.personality if isinstance(p, ThreadResumeParams) else None,
+        service_tier=p.service_tier,
+        base_instructions=p.base_instructions,
+        developer_instructions=p.developer_instructions,
+        persist_extended_history=bool(p.persist_extended_history),
+        originator=conn.client_name or "threadline",
+    )
+
+
+def _usage_owner(rt: Runtime, thread: Thread) -> str | None:
+    """The turn the replayed usage belongs to; never a running turn."""
+    owner = rt.manager.usage_owner(thread.id)
+    active = thread.active.id if thread.active is not None else None
+    known = {t.id for t in thread.turns}
+    if owner is not None and owner != active and owner in known:
+        return owner
+    for turn in reversed(thread.turns):
+        if turn.id != active and turn.status in ("completed", "failed", "interrupted"):
+            return turn.id
+    return None
+
+
+def _send_usage_replay(rt: Runtime, conn: Connection, thread: Thread) -> None:
+    """``thread/tokenUsage/updated`` with the restored snapshot, to ``conn`` only."""
+    info = thread.token_usage_info()
+    owner = _usage_owner(rt, thread)
+    if info is None or owner is None:
+        return
+    conn.send_notification("thread/tokenUsage/updated", token_usage_params(thread.id, owner, info))
+
+
+async def thread_resume(
+    rt: Runtime, ctx: RequestContext, p: ThreadResumeParams
+) -> ThreadResumeResponse:
+    conn = ctx.connection
+    loaded = rt.manager.find(p.thread_id) if p.thread_id else None
+    if loaded is not None:
+        if p.history:
+            raise InvalidRequest(
+                f"cannot resume thread {loaded.id} with history while it is already running"
+            )
+        active_path = loaded.rollout_path()
+        if p.path and (active_path is None or str(active_path) != p.path):
+            raise InvalidRequest(
+                f"cannot resume running thread {loaded.id} with mismatched path: "
+                f"requested `{p.path}`, active `{active_path}`"
+            )
+        thread = loaded
+    else:
+        history = [parse_response_item(raw) for raw in p.history] if p.history is not None else None
+        thread = await rt.manager.resume_thread(
+            p.thread_id or None, path=p.path, history=history, overrides=_overrides(p, conn)
+        )
+    if conn.client_name:
+        thread.set_app_server_client_info(conn.client_name, conn.client_version or "")
+    rt.router.subscribe(conn, thread.id)
+    wire = wire_thread(thread, include_turns=not p.exclude_turns)
+
+    def after() -> None:
+        _send_usage_replay(rt, conn, thread)
+        rt.router.resend_pending_approvals(conn, thread.id)
+
+    ctx.after_response(after)
+    return session_response(ThreadResumeResponse, thread, wire)
+
+
+async def thread_fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> ThreadForkResponse:
+    conn = ctx.connection
+    thread = await rt.manager.fork_thread(
+        p.thread_id or None,
+        path=p.path or None,
+        overrides=_overrides(p, conn),
+        ephemeral=bool(p.ephemeral),
+    )
+    rt.router.subscribe(conn, thread.id)
+    include = not p.exclude_turns
+    wire = wire_thread(thread, include_turns=include)
+    started = dump_wire(wire)
+    if thread.settings.ephemeral:
+        started["turns"] = []
+
+    def after() -> None:
+        if include:
+            _send_usage_replay(rt, conn, thread)
+        rt.router.server.broadcast("thread/started", {"thread": started})
+
+    ctx.after_response(after)
+    return session_response(ThreadForkResponse, thread, wire)
+
+
+async def thread_unsubscribe(
+    rt: Runtime, ctx: RequestContext, p: ThreadUnsubscribeParams
+) -> ThreadUnsubscribeResponse:
+    if rt.manager.find(p.thread_id) is None:
+        return ThreadUnsubscribeResponse(status="notLoaded")
+    ok = rt.router.unsubscribe(ctx.connection, p.thread_id)
+    return ThreadUnsubscribeResponse(status="unsubscribed" if ok else "notSubscribed")
+
+
+async def thread_inject_items(
+    rt: Runtime, ctx: RequestContext, p: ThreadInjectItemsParams
+) -> ThreadInjectItemsResponse:
+    thread = rt.manager.get(p.thread_id)
+    items = [parse_response_item(raw) for raw in p.items]
+    await thread.inject_response_items(items)
+    return ThreadInjectItemsResponse()
+
+
+async def thread_loaded_list(
+    rt: Runtime, ctx: RequestContext, p: ThreadLoadedListParams
+) -> ThreadLoadedListResponse:
+    ids = rt.manager.list_loaded()
+    start = 0
+    if p.cursor is not None and p.cursor in ids:
+        start = ids.index(p.cursor) + 1
+    page = ids[start:] if p.limit is None else ids[start : start + p.limit]
+    more = p.limit is not None and start + len(page) < len(ids)
+    return ThreadLoadedListResponse(data=page, next_cursor=page[-1] if more and page else None)
+
+
+async def thread_rollback(
+    rt: Runtime, ctx: RequestContext, p: ThreadRollbackParams
+) -> ThreadRollbackResponse:
+    if rt.manager.find(p.thread_id) is None:
+        raise InvalidRequest(f"thread not found: {p.thread_id}")
+    thread = await rt.manager.rollback_thread(p.thread_id, p.num_turns)
+    return ThreadRollbackResponse(thread=wire_thread(thread, include_turns=True))
+
+
+async def thread_memory_mode_set(
+    rt: Runtime, ctx: RequestContext, p: ThreadMemoryModeSetParams
+) -> ThreadMemoryModeSetResponse:
+    await rt.manager.set_memory_mode(p.thread_id, p.mode)
+    return ThreadMemoryModeSetResponse()
+
+
+async def thread_increment_elicitation(
+    rt: Runtime, ctx: RequestContext, p: ThreadElicitationParams
+) -> ThreadElicitationResponse:
+    count = rt.manager.get(p.thread_id).increment_elicitation()
+    return ThreadElicitationResponse(count=count, paused=count > 0)
+
+
+async def thread_decrement_elicitation(
+    rt: Runtime, ctx: RequestContext, p: ThreadElicitationParams
+) -> ThreadElicitationResponse:
+    count = rt.manager.get(p.thread_id).decrement_elicitation()
+    return ThreadElicitationResponse(count=count, paused=count > 0)

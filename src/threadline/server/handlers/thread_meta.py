@@ -1,0 +1,180 @@
+"""``thread/*`` handlers for threads loaded or not: list, read, name, archive, unarchive."""
+
+from __future__ import annotations
+
+from threadline.core.errors import InvalidRequest
+from threadline.core.persistence import MAX_LIST_LIMIT, ListQuery, ThreadRecord
+from threadline.core.thread import Thread
+from threadline.protocol.v2.thread import (
+    GitInfo,
+    NotLoadedThreadStatus,
+    ThreadArchiveParams,
+    ThreadArchiveResponse,
+    ThreadListParams,
+    ThreadListResponse,
+    ThreadReadParams,
+    ThreadReadResponse,
+    ThreadSetNameParams,
+    ThreadSetNameResponse,
+    ThreadUnarchiveParams,
+    ThreadUnarchiveResponse,
+)
+from threadline.protocol.v2.thread import Thread as WireThread
+from threadline.server.dispatch import RequestContext
+from threadline.server.handlers.common import Runtime, wire_status
+
+__all__ = [
+    "MAX_THREAD_NAME_CHARS",
+    "check_thread_name",
+    "thread_archive",
+    "thread_list",
+    "thread_name_set",
+    "thread_read",
+    "thread_unarchive",
+    "wire_record",
+]
+
+INTERACTIVE_SOURCES = ("cli", "vscode", "atlas", "chatgpt")
+"""What ``thread/list`` shows when ``sourceKinds`` is omitted or empty (as Codex does)."""
+
+MAX_THREAD_NAME_CHARS = 1024
+"""Longest accepted ``thread/name/set`` name, in characters, after trimming.
+
+Codex 0.169 sets no limit; a name is a title shown in thread lists, and every rename
+is appended to the rollout and to ``session_index.jsonl``, so an unbounded one would
+let a client grow both by megabytes per request."""
+
+_SOURCES = frozenset({"cli", "vscode", "exec", "appServer", "unknown"})
+
+
+def check_thread_name(name: str) -> str:
+    """The name ``thread/name/set`` stores: trimmed, not empty (Codex's own check and
+    wording), without NUL characters and at most :data:`MAX_THREAD_NAME_CHARS` long.
+    Anything else is ``-32600`` naming the field."""
+    clean = name.strip()
+    if not clean:
+        raise InvalidRequest("thread name must not be empty")
+    if "\x00" in clean:
+        raise InvalidRequest("Invalid request: `name` must not contain NUL (U+0000) characters")
+    if len(clean) > MAX_THREAD_NAME_CHARS:
+        raise InvalidRequest(
+            f"Invalid request: `name` is {len(clean)} characters long; "
+            f"at most {MAX_THREAD_NAME_CHARS} are allowed"
+        )
+    return clean
+
+
+def wire_record(record: ThreadRecord, loaded: Thread | None) -> WireThread:
+    """A list/read entry built from an index row (``turns`` filled by the caller)."""
+    git = record.git
+    return WireThread(
+        id=record.id,
+        session_id=record.id,
+        preview=record.preview,
+        ephemeral=False,
+        history_mode="legacy",
+        model_provider=record.model_provider,
+        model=record.model,
+        reasoning_effort=record.reasoning_effort,  # type: ignore[arg-type]
+        created_at=record.created_at_ms // 1000,
+        updated_at=record.updated_at_ms // 1000,
+        recency_at=record.updated_at_ms // 1000,
+        status=wire_status(loaded) if loaded is not None else NotLoadedThreadStatus(),
+        path=str(record.rollout_path),
+        cwd=record.cwd,
+        cli_version=record.cli_version,
+        originator=record.originator or None,
+        source=record.source if record.source in _SOURCES else "unknown",  # type: ignore[arg-type]
+        name=record.name,
+        forked_from_id=None,
+        git_info=GitInfo(sha=git.sha, branch=git.branch, origin_url=git.origin_url) if git else None,
+        turns=[],
+    )
+
+
+async def thread_list(rt: Runtime, ctx: RequestContext, p: ThreadListParams) -> ThreadListResponse:
+    manager = rt.manager
+    limit = p.limit if p.limit is not None else 25
+    limit = max(1, min(MAX_LIST_LIMIT, limit))
+    sort_key = p.sort_key or "created_at"
+    if sort_key not in ("created_at", "updated_at"):
+        raise InvalidRequest(f"unsupported sortKey `{sort_key}`; expected created_at or updated_at")
+    if p.model_providers is None:
+        providers: tuple[str, ...] | None = (manager.default_provider_id(),)
+    elif p.model_providers:
+        providers = tuple(p.model_providers)
+    else:
+        providers = None
+    kinds = tuple(p.source_kinds) if p.source_kinds else INTERACTIVE_SOURCES
+    cwds: tuple[str, ...] | None
+    if p.cwd is None:
+        cwds = None
+    elif isinstance(p.cwd, str):
+        cwds = (p.cwd,)
+    else:
+        cwds = tuple(p.cwd)
+    page = await manager.list_threads(
+        ListQuery(
+            limit=limit,
+            cursor=p.cursor,
+            sort_key=sort_key,  # type: ignore[arg-type]
+            sort_direction=p.sort_direction or "desc",
+            model_providers=providers,
+            source_kinds=kinds,
+            archived=bool(p.archived),
+            cwds=cwds,
+            search_term=p.search_term or None,
+            excluded_ids=tuple(p.excluded_thread_ids or ()),
+        )
+    )
+    return ThreadListResponse(
+        data=[wire_record(r, manager.find(r.id)) for r in page.records],
+        next_cursor=page.next_cursor,
+        backwards_cursor=page.backwards_cursor,
+    )
+
+
+async def thread_read(rt: Runtime, ctx: RequestContext, p: ThreadReadParams) -> ThreadReadResponse:
+    record, turns = await rt.manager.read_thread(p.thread_id, include_turns=bool(p.include_turns))
+    loaded = rt.manager.find(record.id)
+    wire = wire_record(record, loaded).model_copy(
+        update={
+            "turns": turns,
+            "forked_from_id": loaded.forked_from_id if loaded else record.forked_from_id,
+        }
+    )
+    return ThreadReadResponse(thread=wire)
+
+
+async def thread_name_set(
+    rt: Runtime, ctx: RequestContext, p: ThreadSetNameParams
+) -> ThreadSetNameResponse:
+    name = check_thread_name(p.name)
+    await rt.manager.set_thread_name(p.thread_id, name)
+    params = {"threadId": p.thread_id, "threadName": name}
+    ctx.after_response(lambda: rt.router.server.broadcast("thread/name/updated", params))
+    return ThreadSetNameResponse()
+
+
+async def thread_archive(
+    rt: Runtime, ctx: RequestContext, p: ThreadArchiveParams
+) -> ThreadArchiveResponse:
+    if rt.manager.find(p.thread_id) is not None:
+        rt.router.server.broadcast(
+            "thread/status/changed", {"threadId": p.thread_id, "status": {"type": "notLoaded"}}
+        )
+    await rt.manager.archive_thread(p.thread_id)
+    rt.router.detach(p.thread_id)
+    params = {"threadId": p.thread_id}
+    ctx.after_response(lambda: rt.router.server.broadcast("thread/archived", params))
+    return ThreadArchiveResponse()
+
+
+async def thread_unarchive(
+    rt: Runtime, ctx: RequestContext, p: ThreadUnarchiveParams
+) -> ThreadUnarchiveResponse:
+    record = await rt.manager.unarchive_thread(p.thread_id)
+    params = {"threadId": p.thread_id}
+    ctx.after_response(lambda: rt.router.server.broadcast("thread/unarchived", params))
+    return ThreadUnarchiveResponse(thread=wire_record(record, None))
+

@@ -1,0 +1,208 @@
+"""The method table: every method the server answers takes its params and response types
+from ``protocol.methods``, and a real answer to each validates against the reference schema.
+
+The server runs in-process on the in-memory transport, against the mock model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pydantic import BaseModel
+from tests.support.mock_model import Gate, MockModel, text
+from tests.support.schema import SchemaRegistry
+
+from threadline.core.config import load_config
+from threadline.core.manager import ThreadManager
+from threadline.protocol.methods import CLIENT_REQUESTS, THREADLINE_REQUESTS, client_request_types
+from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
+from threadline.protocol.v2.turn import TurnStartParams
+from threadline.server import AppServer, build_app_server
+from threadline.server.dispatch import MethodTable, RequestContext
+from threadline.server.handlers import HANDLERS
+from threadline.server.transports.memory import MemoryClientChannel, memory_pair
+
+
+def served_table(home: Path) -> MethodTable:
+    return build_app_server(ThreadManager(load_config(home=home)), home=home).method_table
+
+
+def test_every_served_method_has_its_types_in_the_protocol_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: SchemaRegistry
+) -> None:
+    monkeypatch.delenv("THREADLINE_TEST_SLOW_METHOD", raising=False)
+    table = served_table(tmp_path)
+    assert set(table) == set(HANDLERS)
+    for method in table:
+        spec = table.get(method)
+        types = client_request_types(method)
+        assert spec is not None and types is not None, method
+        assert (spec.params_type, spec.response_type) == types, method
+        assert all(issubclass(t, BaseModel) for t in types), method
+        if method in CLIENT_REQUESTS:
+            assert schema.response_validator(method) is not None, method
+        else:
+            assert method in THREADLINE_REQUESTS and method not in schema.client_methods, method
+
+
+def test_registering_checks_the_handler_against_the_table() -> None:
+    table = MethodTable()
+
+    async def loaded(ctx: RequestContext, p: ThreadLoadedListParams) -> ThreadLoadedListResponse:
+        return ThreadLoadedListResponse(data=[])
+
+    async def wrong_params(ctx: RequestContext, p: TurnStartParams) -> ThreadLoadedListResponse:
+        return ThreadLoadedListResponse(data=[])
+
+    with pytest.raises(TypeError, match="takes"):
+        table.register("thread/loaded/list", wrong_params)
+    with pytest.raises(ValueError, match=r"not in threadline\.protocol\.methods"):
+        table.register("no/such", loaded)
+    with pytest.raises(ValueError, match=r"is in threadline\.protocol\.methods"):
+        table.register_unlisted(
+            "thread/loaded/list", ThreadLoadedListParams, ThreadLoadedListResponse, loaded
+        )
+    table.register("thread/loaded/list", loaded)
+    with pytest.raises(ValueError, match="already registered"):
+        table.register("thread/loaded/list", loaded)
+
+
+class Client:
+    """The client end of an in-process connection; every server message is schema-checked."""
+
+    def __init__(self, channel: MemoryClientChannel, schema: SchemaRegistry) -> None:
+        self.channel = channel
+        self.schema = schema
+        self.ids = 0
+        self.methods: dict[int, str] = {}
+        self.notifications: list[dict[str, Any]] = []
+
+    async def _next(self) -> dict[str, Any]:
+        message = await self.channel.receive(timeout=20)
+        assert message is not None, "server closed the channel"
+        request_method = self.methods.get(message["id"]) if "id" in message else None
+        self.schema.validate_s2c(message, request_method if "method" not in message else None)
+        return message
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.ids += 1
+        self.methods[self.ids] = method
+        self.channel.send({"id": self.ids, "method": method, "params": params})
+        while True:
+            message = await self._next()
+            if message.get("id") == self.ids and "method" not in message:
+                assert "result" in message, (method, message)
+                result: dict[str, Any] = message["result"]
+                return result
+            if "method" in message and "id" not in message:
+                self.notifications.append(message)
+
+    async def notification(self, method: str) -> dict[str, Any]:
+        for index, message in enumerate(self.notifications):
+            if message["method"] == method:
+                del self.notifications[: index + 1]
+                return message
+        while True:
+            message = await self._next()
+            if message.get("method") == method and "id" not in message:
+                self.notifications.clear()
+                return message
+            if "method" in message and "id" not in message:
+                self.notifications.append(message)
+
+
+@pytest_asyncio.fixture
+async def served(
+    tmp_path: Path, schema: SchemaRegistry, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Client, MockModel, AppServer]]:
+    monkeypatch.delenv("THREADLINE_TEST_SLOW_METHOD", raising=False)
+    with MockModel() as mock:
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "config.toml").write_text(
+            'model_provider = "mock"\nmodel = "mock-model"\napproval_policy = "never"\n'
+            "[model_providers.mock]\n"
+            f'name = "Mock"\nbase_url = "{mock.base_url}"\nwire_api = "responses"\n'
+            "request_max_retries = 0\n",
+            encoding="utf-8",
+        )
+        manager = ThreadManager(load_config(home=home))
+        server = build_app_server(manager, home=home)
+        server_end, client_end = memory_pair()
+        task = asyncio.ensure_future(server.serve_channel(server_end))
+        client = Client(client_end, schema)
+        await client.request("initialize", {"clientInfo": {"name": "walk", "version": "1"}})
+        try:
+            yield client, mock, server
+        finally:
+            client_end.close()
+            await asyncio.wait_for(task, 10)
+            await manager.shutdown()
+
+
+async def test_every_method_answers_with_its_response_type(
+    served: tuple[Client, MockModel, AppServer], tmp_path: Path
+) -> None:
+    client, mock, _server = served
+    answered: set[str] = set()
+
+    async def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        result = await client.request(method, params)
+        _, response = client_request_types(method) or (None, None)
+        assert response is not None
+        response.model_validate(result)  # and the schema check in Client._next
+        answered.add(method)
+        return result
+
+    await call("config/read", {})
+    await call("account/read", {})
+    await call("model/list", {})
+    started = await call("thread/start", {"cwd": str(tmp_path)})
+    tid = started["thread"]["id"]
+    await call("thread/loaded/list", {})
+
+    mock.enqueue(text("first answer"))
+    await call("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "one"}]})
+    await client.notification("turn/completed")
+    await call("thread/read", {"threadId": tid, "includeTurns": True})
+    await call("thread/list", {})
+    await call("thread/name/set", {"threadId": tid, "name": "walked"})
+    await call(
+        "thread/inject_items",
+        {
+            "threadId": tid,
+            "items": [
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}
+            ],
+        },
+    )
+    await call("thread/increment_elicitation", {"threadId": tid})
+    await call("thread/decrement_elicitation", {"threadId": tid})
+    await call("thread/memoryMode/set", {"threadId": tid, "mode": "disabled"})
+
+    gate = Gate()
+    mock.enqueue(text("held answer", gate=gate))
+    turn = await call("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]})
+    turn_id = turn["turn"]["id"]
+    await call(
+        "turn/steer",
+        {"threadId": tid, "expectedTurnId": turn_id, "input": [{"type": "text", "text": "more"}]},
+    )
+    await call("turn/interrupt", {"threadId": tid, "turnId": turn_id})
+    await client.notification("turn/completed")
+    gate.set()
+
+    forked = await call("thread/fork", {"threadId": tid})
+    fork_id = forked["thread"]["id"]
+    await call("thread/rollback", {"threadId": tid, "numTurns": 1})
+    await call("thread/unsubscribe", {"threadId": tid})
+    await call("thread/resume", {"threadId": tid})
+    await call("thread/archive", {"threadId": fork_id})
+    await call("thread/unarchive", {"threadId": fork_id})
+
+    assert answered == set(HANDLERS)
