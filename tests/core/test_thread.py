@@ -282,3 +282,41 @@ async def test_snapshot_features_mcp_memory_and_shutdown(
     assert collect(events)[-1] == "shutdown_complete"
     with pytest.raises(InvalidRequest, match="shut down"):
         thread.submit(say("too late"))
+
+
+async def test_submit_with_trace_runs_the_turn_under_the_callers_trace_context(
+    make_thread: MakeThread, mock_model: MockModel
+) -> None:
+    trace = pytest.importorskip("opentelemetry.trace")
+    mock_model.enqueue(text("traced"), text("plain"))
+    thread = await make_thread()
+    seen: list[int] = []
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event.msg, ev.TaskStarted):
+            seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    thread.add_listener(on_event)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    parent = {"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+    turn_id = await thread.submit_with_trace(say("go"), parent)
+    assert trace.get_current_span().get_span_context().trace_id == 0, "detached on return"
+    turn = await thread.wait_turn()
+    assert turn is not None and turn.id == turn_id and turn.status == "completed"
+    # Without a trace context it is a plain submit.
+    await thread.submit_with_trace(say("again"), None)
+    await thread.wait_turn()
+    assert seen == [int(trace_id, 16), 0]
+
+
+async def test_client_info_and_elicitation_count(make_thread: MakeThread) -> None:
+    thread = await make_thread()
+    assert thread.client_info is None
+    thread.set_app_server_client_info("vscode", "1.2.3")
+    assert thread.client_info == ("vscode", "1.2.3")
+    assert thread.elicitation_count == 0
+    thread.increment_elicitation()
+    thread.increment_elicitation()
+    assert thread.elicitation_count == 2 and thread.paused
+    thread.decrement_elicitation()
+    assert thread.elicitation_count == 1 and thread.paused

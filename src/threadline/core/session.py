@@ -47,6 +47,7 @@ from threadline.protocol.v2.item import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.paths import new_thread_id
 from threadline.rollout.policy import is_persisted_event
+from threadline.rollout.writer import RolloutWriter
 from threadline.tools.registry import DecisionHook, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,18 @@ class Session:
             self._write_failing = True
         else:
             self._write_failing = False
+
+    async def append_rollout(
+        self, items: Sequence[RolloutItem], *, or_discard: bool = False
+    ) -> None:
+        """Append items to the rollout and flush them when the file exists; ``or_discard``:
+        written now and synced, or dropped when the write fails (a rollout writer only)."""
+        if or_discard and isinstance(self.sink, RolloutWriter):
+            await self.sink.append_or_discard(items)
+            return
+        await self.sink.append(items)
+        if self.sink.materialized:
+            await self.sink.flush()
 
     def deliver(self, event: ev.Event) -> None:
         """Hand ``event`` to every listener and the queue, without persisting it."""

@@ -33,7 +33,6 @@ from threadline.protocol.rollout import RolloutItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import UserInput
 from threadline.protocol.v2.turn import Turn
-from threadline.rollout.writer import RolloutWriter
 from threadline.tools.registry import ToolRegistry
 
 __all__ = ["FlowGate", "Listener", "Thread"]
@@ -271,19 +270,12 @@ class Thread:
 
     async def record_rollout_items(self, items: Sequence[RolloutItem]) -> None:
         """Append items to this thread's rollout and flush them (rename, rollback)."""
-        sink = self.session.sink
-        await sink.append(items)
-        if sink.materialized:
-            await sink.flush()
+        await self.session.append_rollout(items)
 
     async def record_rollout_items_or_discard(self, items: Sequence[RolloutItem]) -> None:
         """Write items to this thread's rollout now, synced, or not at all (a rename):
         items whose write fails are dropped, so no later flush applies them."""
-        sink = self.session.sink
-        if isinstance(sink, RolloutWriter):
-            await sink.append_or_discard(items)
-        else:
-            await self.record_rollout_items(items)
+        await self.session.append_rollout(items, or_discard=True)
 
     def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
         """Swap in a rebuilt history and turn list (after a rollback); idle threads only."""
