@@ -29,6 +29,7 @@ from threadline.protocol.v2.thread import (
     ThreadLoadedListResponse,
     ThreadResumeParams,
     ThreadResumeResponse,
+    ThreadStartedNotification,
     ThreadStartParams,
     ThreadStartResponse,
     ThreadUnsubscribeParams,
@@ -80,7 +81,7 @@ async def thread_start(
         thread.set_app_server_client_info(conn.client_name, conn.client_version or "")
     rt.router.subscribe(conn, thread.id)
     wire = wire_thread(thread, include_turns=False)
-    started = {"thread": dump_wire(wire)}
+    started = dump_wire(ThreadStartedNotification(thread=wire))
     ctx.after_response(lambda: conn.send_notification("thread/started", started) and None)
     return session_response(ThreadStartResponse, thread, wire)
 
@@ -171,14 +172,13 @@ async def thread_fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> 
     rt.router.subscribe(conn, thread.id)
     include = not p.exclude_turns
     wire = wire_thread(thread, include_turns=include)
-    started = dump_wire(wire)
-    if thread.settings.ephemeral:
-        started["turns"] = []
+    shown = wire.model_copy(update={"turns": []}) if thread.settings.ephemeral else wire
+    started = dump_wire(ThreadStartedNotification(thread=shown))
 
     def after() -> None:
         if include:
             _send_usage_replay(rt, conn, thread)
-        rt.router.server.broadcast("thread/started", {"thread": started})
+        rt.router.server.broadcast("thread/started", started)
 
     ctx.after_response(after)
     return session_response(ThreadForkResponse, thread, wire)

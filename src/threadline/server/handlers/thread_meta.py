@@ -5,17 +5,22 @@ from __future__ import annotations
 from threadline.core.errors import InvalidRequest
 from threadline.core.persistence import MAX_LIST_LIMIT, ListQuery, ThreadRecord
 from threadline.core.thread import Thread
+from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.thread import (
     GitInfo,
     NotLoadedThreadStatus,
+    ThreadArchivedNotification,
     ThreadArchiveParams,
     ThreadArchiveResponse,
     ThreadListParams,
     ThreadListResponse,
+    ThreadNameUpdatedNotification,
     ThreadReadParams,
     ThreadReadResponse,
     ThreadSetNameParams,
     ThreadSetNameResponse,
+    ThreadStatusChangedNotification,
+    ThreadUnarchivedNotification,
     ThreadUnarchiveParams,
     ThreadUnarchiveResponse,
 )
@@ -151,8 +156,8 @@ async def thread_name_set(
 ) -> ThreadSetNameResponse:
     name = check_thread_name(p.name)
     await rt.manager.set_thread_name(p.thread_id, name)
-    params = {"threadId": p.thread_id, "threadName": name}
-    ctx.after_response(lambda: rt.router.server.broadcast("thread/name/updated", params))
+    updated = dump_wire(ThreadNameUpdatedNotification(thread_id=p.thread_id, thread_name=name))
+    ctx.after_response(lambda: rt.router.server.broadcast("thread/name/updated", updated))
     return ThreadSetNameResponse()
 
 
@@ -160,13 +165,14 @@ async def thread_archive(
     rt: Runtime, ctx: RequestContext, p: ThreadArchiveParams
 ) -> ThreadArchiveResponse:
     if rt.manager.find(p.thread_id) is not None:
-        rt.router.server.broadcast(
-            "thread/status/changed", {"threadId": p.thread_id, "status": {"type": "notLoaded"}}
+        unloaded = ThreadStatusChangedNotification(
+            thread_id=p.thread_id, status=NotLoadedThreadStatus()
         )
+        rt.router.server.broadcast("thread/status/changed", dump_wire(unloaded))
     await rt.manager.archive_thread(p.thread_id)
     rt.router.detach(p.thread_id)
-    params = {"threadId": p.thread_id}
-    ctx.after_response(lambda: rt.router.server.broadcast("thread/archived", params))
+    archived = dump_wire(ThreadArchivedNotification(thread_id=p.thread_id))
+    ctx.after_response(lambda: rt.router.server.broadcast("thread/archived", archived))
     return ThreadArchiveResponse()
 
 
@@ -174,7 +180,7 @@ async def thread_unarchive(
     rt: Runtime, ctx: RequestContext, p: ThreadUnarchiveParams
 ) -> ThreadUnarchiveResponse:
     record = await rt.manager.unarchive_thread(p.thread_id)
-    params = {"threadId": p.thread_id}
-    ctx.after_response(lambda: rt.router.server.broadcast("thread/unarchived", params))
+    unarchived = dump_wire(ThreadUnarchivedNotification(thread_id=p.thread_id))
+    ctx.after_response(lambda: rt.router.server.broadcast("thread/unarchived", unarchived))
     return ThreadUnarchiveResponse(thread=wire_record(record, None))
 
