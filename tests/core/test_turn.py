@@ -18,7 +18,7 @@ from tests.support.mock_model import MockModel, function_call, http_error, text,
 from tests.support.schema import reference_dir
 
 from threadline.core.settings import ThreadSettings
-from threadline.core.turn import TURN_ABORTED_MESSAGE, ActiveTurn, TurnHost, TurnRunner
+from threadline.core.turn import TURN_ABORTED_MESSAGE, ActiveTurn, TurnRunner
 from threadline.model.base import ModelClient
 from threadline.model.responses import ResponsesClient
 from threadline.protocol import events as ev
@@ -31,7 +31,10 @@ from threadline.tools.shell import REJECTED_BY_USER, ExecCommandTool
 
 
 class RecordingHost:
-    """A ``TurnHost`` that keeps what the turn asked of it in ``calls``, in order."""
+    """A ``TurnHost`` that keeps what the turn asked of it in ``calls``, in order.
+
+    Structurally typed: ``TurnRunner(host, ...)`` is where a type checker holds it to
+    the Protocol (``mypy tests/core/test_turn.py``)."""
 
     def __init__(
         self, model: ModelClient, cwd: Path, *, tools: ToolRegistry | None = None, **settings: Any
@@ -100,10 +103,6 @@ class RecordingHost:
     async def turn_finished(self, turn: ActiveTurn, snapshot: Turn) -> Turn:
         self.calls.append(("turn_finished", snapshot.status))
         return snapshot
-
-
-def _host_is_a_turn_host(host: RecordingHost) -> TurnHost:
-    return host  # mypy checks that the fake keeps up with the Protocol
 
 
 @pytest.fixture
