@@ -1,13 +1,18 @@
-"""ThreadManager: owns every loaded thread (start, resume, fork, get, unload)."""
+"""ThreadManager: owns every loaded thread (start, resume, fork, get, unload).
+
+Storage is reached only through the :class:`ThreadStore` (create, locate, load,
+fork, append, metadata, list, the writer lease); settings, model clients, tools and
+the construction of a :class:`Thread` are :class:`ThreadSetup`'s. What is left here
+is the live map and the order in which those are called.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,90 +20,55 @@ from threadline import __version__
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest, NotWritable, ThreadNotFound, storing
 from threadline.core.gitinfo import git_info
-from threadline.core.persistence import (
-    IndexKeeper,
-    Restored,
-    check_rollout_path,
-    check_thread_id,
-    fork_lines,
-    load_rollout,
-    ms_of_timestamp,
-    record_for,
-)
+from threadline.core.ids import check_thread_id, new_thread_id
+from threadline.core.indexing import IndexKeeper, git_record, record_for
 from threadline.core.recorder import NullSink, RolloutSink
-from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
+from threadline.core.settings import ThreadSettings
+from threadline.core.setup import (
+    ClientFactory,
+    StartOptions,
+    ThreadSetup,
+    default_client_factory,
+)
 from threadline.core.thread import Thread
-from threadline.model.base import ModelClient, ModelError
+from threadline.core.turn import TURN_ABORTED_MESSAGE
+from threadline.model.base import ModelClient
 from threadline.protocol.items import ResponseItem
 from threadline.protocol.rollout import (
     BaseInstructions,
     EventMsg,
     GitInfo,
-    RolloutLine,
     SessionMeta,
-    dump_line_json,
     format_rollout_timestamp,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
-from threadline.rollout.history import reconstruct
-from threadline.rollout.paths import (
-    ARCHIVED_SESSIONS_SUBDIR,
-    archived_path_for,
-    find_rejected_rollout,
-    is_inside,
-    new_thread_id,
-    rollout_path_for,
-    unarchived_path_for,
-)
-from threadline.rollout.policy import PersistencePolicy
-from threadline.rollout.reader import read_head, read_rollout
-from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
 from threadline.store.base import (
-    GitRecord,
+    Change,
     ListPage,
     ListQuery,
     ReindexReport,
+    StoredRef,
+    StoredThread,
     StoreError,
     ThreadLease,
     ThreadRecord,
     ThreadStore,
 )
-from threadline.tools.plan import UpdatePlanTool
 from threadline.tools.registry import ToolRegistry
-from threadline.tools.shell import ExecCommandTool
+
+__all__ = ["ClientFactory", "StartOptions", "ThreadManager"]
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[Config, str], ModelClient]
-"""Builds the model client for ``(config, provider_id)``."""
 
-
-@dataclass(frozen=True, slots=True)
-class StartOptions:
-    """What ``thread/start`` (or ``threadline exec``) may set for a new thread."""
-
-    cwd: str | None = None
-    model: str | None = None
-    model_provider: str | None = None
-    approval_policy: str | None = None
-    approvals_reviewer: str | None = None
-    sandbox_mode: str | None = None
-    reasoning_effort: str | None = None
-    personality: str | None = None
-    service_tier: str | None = None
-    base_instructions: str | None = None
-    developer_instructions: str | None = None
-    ephemeral: bool = False
-    persist_extended_history: bool = False
-    source: str = "vscode"
-    originator: str = "threadline"
-
-
-def _default_client_factory(config: Config, provider_id: str) -> ModelClient:
-    from threadline.core.providers import build_model_client
-
-    return build_model_client(config.with_overrides(model_provider=provider_id))
+@contextlib.contextmanager
+def _as_invalid() -> Iterator[None]:
+    """A store's refusal (a missing, refused or unreadable history) answers the request
+    as core's :class:`InvalidRequest`, with the store's message."""
+    try:
+        yield
+    except StoreError as exc:
+        raise InvalidRequest(exc.message) from exc
 
 
 class ThreadManager:
@@ -117,8 +87,7 @@ class ThreadManager:
             config = load_config()
         self.config = config
         self.home: Path = config.home
-        self._client_factory = client_factory or _default_client_factory
-        self._clients: dict[str, ModelClient] = {}
+        self.setup = ThreadSetup(config, client_factory or default_client_factory)
         self._threads: dict[str, Thread] = {}
         self._on_loaded: list[Callable[[Thread], None]] = []
         if store is None:
@@ -150,80 +119,26 @@ class ThreadManager:
         """Call ``callback(thread)`` whenever a thread becomes loaded (start, resume, fork)."""
         self._on_loaded.append(callback)
 
-    # ---- settings ---------------------------------------------------------------------
+    def usage_owner(self, thread_id: str) -> str | None:
+        """The turn the restored token usage belongs to (set by resume and fork)."""
+        return self._usage_owner.get(thread_id)
+
+    # ---- settings (see ThreadSetup) ---------------------------------------------------
 
     def default_provider_id(self) -> str:
-        if self.config.model_provider:
-            return self.config.model_provider
-        from threadline.core.providers import resolve_provider
-
-        try:
-            return resolve_provider(self.config).id
-        except ModelError as exc:
-            raise InvalidRequest(exc.message) from exc
+        return self.setup.default_provider_id()
 
     def default_model(self, provider_id: str) -> str:
-        from threadline.core.providers import effective_model
-
-        try:
-            return effective_model(self.config.with_overrides(model_provider=provider_id))
-        except ModelError as exc:
-            raise InvalidRequest(exc.message) from exc
+        return self.setup.default_model(provider_id)
 
     def client_for(self, provider_id: str) -> ModelClient:
-        """The shared client for ``provider_id``, built lazily (see :class:`LazyModelClient`)."""
-        client = self._clients.get(provider_id)
-        if client is None:
-            from threadline.core.providers import LazyModelClient, resolve_provider
-
-            factory = self._client_factory
-            config = self.config
-            if factory is _default_client_factory:
-                try:  # unknown providers and missing keys fail here, not at the first turn
-                    resolve_provider(config.with_overrides(model_provider=provider_id))
-                except ModelError as exc:
-                    raise InvalidRequest(exc.message) from exc
-            client = LazyModelClient(provider_id, lambda: factory(config, provider_id))
-            self._clients[provider_id] = client
-        return client
+        return self.setup.client_for(provider_id)
 
     def settings_for(self, opts: StartOptions) -> ThreadSettings:
-        cfg = self.config
-        provider = opts.model_provider or self.default_provider_id()
-        approval = opts.approval_policy or cfg.approval_policy
-        if approval == "on-failure":
-            approval = "on-request"
-        return ThreadSettings(
-            model=opts.model or self.default_model(provider),
-            model_provider=provider,
-            cwd=str(Path(opts.cwd or os.getcwd()).resolve()),
-            approval_policy=approval,
-            approvals_reviewer=opts.approvals_reviewer or "user",
-            sandbox_mode=opts.sandbox_mode or cfg.sandbox_mode,
-            reasoning_effort=opts.reasoning_effort or cfg.model_reasoning_effort,
-            reasoning_summary=cfg.model_reasoning_summary,
-            personality=opts.personality,
-            service_tier=opts.service_tier,
-            base_instructions=opts.base_instructions or cfg.instructions or DEFAULT_BASE_INSTRUCTIONS,
-            developer_instructions=opts.developer_instructions or cfg.developer_instructions,
-            ephemeral=opts.ephemeral,
-            persist_extended_history=opts.persist_extended_history or cfg.persist_extended_history,
-            session_source=opts.source,
-            originator=opts.originator,
-            model_context_window=cfg.model_context_window,
-        )
+        return self.setup.settings_for(opts)
 
     def tools_for(self, settings: ThreadSettings) -> ToolRegistry:
-        swr = self.config.sandbox_workspace_write
-        shell = ExecCommandTool(
-            writable_roots=tuple(swr.writable_roots),
-            network_access=swr.network_access,
-            env_policy=self.config.shell_environment_policy,
-            secret_env_names=self.config.provider_env_keys(),
-            max_processes=self.config.sandbox_limits.max_processes,
-            timeout_s=self.config.sandbox_limits.command_timeout_sec,
-        )
-        return ToolRegistry([shell, UpdatePlanTool()])
+        return self.setup.tools_for(settings)
 
     # ---- start ------------------------------------------------------------------------
 
@@ -236,25 +151,47 @@ class ThreadManager:
         thread_id = new_thread_id()
         now = datetime.now(UTC)
         sink: RolloutSink = NullSink()
+        meta: SessionMeta | None = None
         lease = None if settings.ephemeral else self._lock(thread_id)
         try:
             if not settings.ephemeral:
-                sink = self._new_writer(thread_id, settings, now)
-            thread = Thread(
-                thread_id=thread_id,
-                settings=settings,
-                client=client,
-                sink=sink,
-                tools=self.tools_for(settings),
-                features=dict(self.config.features),
-                created_at=now.timestamp(),
+                meta = self._new_meta(thread_id, settings, now)
+                sink = self.store.create_thread(
+                    meta,
+                    extended_history=settings.persist_extended_history,
+                    fsync=self.config.rollout_fsync,
+                )
+            thread = self.setup.build_thread(
+                thread_id, settings, client, sink, created_at=now.timestamp()
             )
         except BaseException:
             if lease is not None:
                 lease.release()
             raise
-        self._register(thread, _git_of(sink), lease)
+        self._register(thread, meta.git if meta is not None else None, lease)
         return thread
+
+    def _new_meta(
+        self,
+        thread_id: str,
+        settings: ThreadSettings,
+        now: datetime,
+        *,
+        forked_from_id: str | None = None,
+    ) -> SessionMeta:
+        """The ``session_meta`` a new thread's history starts with."""
+        return SessionMeta(
+            id=thread_id,
+            timestamp=format_rollout_timestamp(now),
+            cwd=settings.cwd,
+            originator=settings.originator,
+            cli_version=__version__,
+            source=settings.session_source,
+            model_provider=settings.model_provider,
+            base_instructions=BaseInstructions(text=settings.base_instructions),
+            forked_from_id=forked_from_id,
+            git=git_info(settings.cwd),
+        )
 
     # ---- writer leases ----------------------------------------------------------------
 
@@ -270,41 +207,13 @@ class ThreadManager:
         if lease is not None:
             lease.release()
 
-    def _new_writer(
-        self,
-        thread_id: str,
-        settings: ThreadSettings,
-        now: datetime,
-        *,
-        forked_from_id: str | None = None,
-    ) -> RolloutWriter:
-        """The rollout writer of a new thread; its first line will be this ``session_meta``."""
-        meta = SessionMeta(
-            id=thread_id,
-            timestamp=format_rollout_timestamp(now),
-            cwd=settings.cwd,
-            originator=settings.originator,
-            cli_version=__version__,
-            source=settings.session_source,
-            model_provider=settings.model_provider,
-            base_instructions=BaseInstructions(text=settings.base_instructions),
-            forked_from_id=forked_from_id,
-            git=git_info(settings.cwd),
-        )
-        return RolloutWriter.create(
-            rollout_path_for(self.home, thread_id, now.astimezone()),
-            meta,
-            policy=PersistencePolicy(extended=settings.persist_extended_history),
-            fsync=self.config.rollout_fsync,
-        )
-
     def _register(
         self, thread: Thread, git: GitInfo | None = None, lease: ThreadLease | None = None
     ) -> None:
         self._threads[thread.id] = thread
         if lease is not None:
             self._leases[thread.id] = lease
-        self._index.attach(thread, git=_git_record(git))
+        self._index.attach(thread, git=git_record(git))
         for cb in list(self._on_loaded):
             try:
                 cb(thread)
@@ -340,81 +249,50 @@ class ThreadManager:
             await self._index.drain()
         with contextlib.suppress(Exception):
             await self.store.close()
-        for client in self._clients.values():
-            with contextlib.suppress(Exception):
-                await client.aclose()
-        self._clients.clear()
+        await self.setup.close_clients()
         await asyncio.sleep(0)
 
-    # ---- persistence: resume / fork ---------------------------------------------------
+    # ---- stored histories -------------------------------------------------------------
 
-    def usage_owner(self, thread_id: str) -> str | None:
-        """The turn the restored token usage belongs to (set by resume and fork)."""
-        return self._usage_owner.get(thread_id)
+    async def _locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
+        """The stored thread by id (validated) or by the protocol's ``path``."""
+        canonical = check_thread_id(thread_id) if thread_id and not path else None
+        with _as_invalid():
+            return await self.store.locate(canonical, path=path)
 
-    async def locate_rollout(self, thread_id: str) -> Path:
-        """The rollout of ``thread_id`` (validated), or the reference errors.
-
-        Only a regular file inside the home's sessions directories is a rollout: a
-        symbolic link (wherever it points), a FIFO, a socket, a device or a directory
-        with a rollout's name is refused with a message that says so.
-        """
-        canonical = check_thread_id(thread_id)
-        path = await self.store.find_rollout(canonical)
-        if path is None or not path.exists():
-            raise await self._missing_rollout(canonical)
-        home = self.home
-
-        def problem_of() -> str | None:
-            if not is_inside(home, path, follow_final=False):
-                return f"it is outside the sessions directories of {home}"
-            return rollout_file_problem(path)
-
-        problem = await asyncio.to_thread(problem_of)
-        if problem is not None:
-            raise InvalidRequest(f"refusing rollout `{path}` of thread {canonical}: {problem}")
-        return path
-
-    async def _missing_rollout(self, canonical: str) -> InvalidRequest:
-        """The error for a thread without a usable rollout; names a refused look-alike."""
-        rejected = await asyncio.to_thread(find_rejected_rollout, self.home, canonical)
-        if rejected is None:
-            return InvalidRequest(f"no rollout found for thread id {canonical}")
-        problem = rollout_file_problem(rejected) or "it changed while being checked"
-        return InvalidRequest(f"refusing rollout `{rejected}` of thread {canonical}: {problem}")
+    async def _load(self, ref: StoredRef) -> StoredThread:
+        with _as_invalid():
+            return await self.store.load_history(ref)
 
     def _require_writable_sessions(self, action: str) -> None:
-        """A new rollout must be creatable under ``sessions/`` (not so in a read-only home)."""
-        reason = unwritable_reason(rollout_path_for(self.home, new_thread_id()))
+        """A new thread must be creatable (not so in a read-only home)."""
+        reason = self.store.writable_problem()
         if reason is not None:
             raise InvalidRequest(
                 f"cannot {action}: {reason}, so no rollout can be written there "
                 "(use an ephemeral thread, or a writable THREADLINE_HOME)"
             )
 
-    def _require_writable_rollout(self, path: Path, thread_id: str | None) -> None:
-        reason = unwritable_reason(path)
+    def _require_writable_rollout(self, ref: StoredRef, thread_id: str | None) -> None:
+        reason = self.store.writable_problem(ref)
         if reason is not None:
             raise InvalidRequest(
-                f"cannot resume thread {thread_id or path.name}: {reason}, so its rollout "
+                f"cannot resume thread {thread_id or _label(ref)}: {reason}, so its rollout "
                 "cannot record new turns (thread/read works without resuming)"
             )
 
-    @staticmethod
-    async def _require_writable(action: str, path: Path | None, target: Path | None = None) -> None:
-        """Refuse a change up front when ``path`` cannot be written (moved to ``target``,
-        when given), as in a read-only home: nothing is touched then."""
-        if path is None:
+    async def _require_writable(
+        self, action: str, ref: StoredRef | None, change: Change = "write"
+    ) -> None:
+        """Refuse a change up front when the store cannot make it, as in a read-only
+        home: nothing is touched then."""
+        if ref is None or ref.path is None:
             return
-        if target is None:
-            reason = await asyncio.to_thread(unwritable_reason, path)
-        else:
-            reason = await asyncio.to_thread(unmovable_reason, path, target)
+        reason = await asyncio.to_thread(self.store.writable_problem, ref, change)
         if reason is not None:
             raise NotWritable(action, reason)
 
-    def _is_archived(self, path: Path) -> bool:
-        return path.parent == self.home / ARCHIVED_SESSIONS_SUBDIR
+    # ---- resume / fork ----------------------------------------------------------------
 
     async def resume_thread(
         self,
@@ -437,24 +315,21 @@ class ThreadManager:
             await thread.inject_response_items(history)
             return thread
         if path:
-            rollout_path = check_rollout_path(self.home, path)
-            if not rollout_path.exists():
-                raise InvalidRequest(f"failed to load rollout `{path}`: no such file")
+            ref = await self._locate(path=path)
         elif thread_id:
             existing = self._threads.get(thread_id)
             if existing is not None:
                 return existing
-            rollout_path = await self.locate_rollout(thread_id)
+            ref = await self._locate(thread_id)
         else:
             raise InvalidRequest("thread/resume needs a threadId, a path or a history")
-        if self._is_archived(rollout_path):
+        if ref.archived:
             raise InvalidRequest(
-                f"thread {thread_id or rollout_path.name} is archived; unarchive it before resuming"
+                f"thread {thread_id or _label(ref)} is archived; unarchive it before resuming"
             )
-        await asyncio.to_thread(self._require_writable_rollout, rollout_path, thread_id)
-        seen = await asyncio.to_thread(_file_state, rollout_path)
-        restored = await load_rollout(rollout_path)
-        canonical = restored.thread_id
+        await asyncio.to_thread(self._require_writable_rollout, ref, thread_id)
+        stored = await self._load(ref)
+        canonical = stored.thread_id
         # One resume per thread at a time in this process; later ones rejoin the first.
         async with self._resuming.setdefault(canonical, asyncio.Lock()):
             loaded = self._threads.get(canonical)
@@ -462,82 +337,46 @@ class ThreadManager:
                 return loaded
             lease = self._lock(canonical)
             try:
-                if await asyncio.to_thread(_file_state, rollout_path) != seen:
+                if await self.store.changed_since(stored):
                     # Written since we read it (by a holder that has just let go): read again.
-                    restored = await load_rollout(rollout_path)
-                return await self._spawn_restored(restored, opts, lease)
+                    stored = await self._load(ref)
+                return await self._spawn_restored(stored, opts, lease)
             except BaseException:
                 if self._leases.get(canonical) is not lease:
                     lease.release()
                 raise
 
     async def _spawn_restored(
-        self, restored: Restored, opts: StartOptions, lease: ThreadLease | None = None
+        self, stored: StoredThread, opts: StartOptions, lease: ThreadLease | None = None
     ) -> Thread:
-        recon = restored.recon
-        meta = recon.meta
-        assert meta is not None
+        recon, meta = stored.recon, stored.meta
         record = await self.store.get(meta.id, repair=False)
-        settings = self._restored_settings(restored, opts, record)
+        settings = self.setup.restored_settings(stored, opts, record)
         client = self.client_for(settings.model_provider)
-        sink = RolloutWriter.resume(
-            restored.path,
-            policy=PersistencePolicy(extended=settings.persist_extended_history),
+        sink = await self.store.resume_thread(
+            stored,
+            extended_history=settings.persist_extended_history,
             fsync=self.config.rollout_fsync,
         )
-        await sink.open()
-        mtime = restored.path.stat().st_mtime
-        created = ms_of_timestamp(meta.timestamp, mtime) / 1000
-        thread = Thread(
-            thread_id=meta.id,
-            settings=settings,
-            client=client,
-            sink=sink,
-            tools=self.tools_for(settings),
-            history=recon.history,
-            token_info=recon.token_info,
-            turns=recon.turns,
-            features=dict(self.config.features),
-            created_at=created,
+        thread = self.setup.build_thread(
+            meta.id,
+            settings,
+            client,
+            sink,
+            created_at=stored.created_at,
+            restored=stored,
             name=recon.name or (record.name if record else None),
             forked_from_id=meta.forked_from_id,
-            preview=recon.preview,
         )
-        thread.updated_at = mtime
+        thread.updated_at = stored.updated_at
         self._usage_owner[thread.id] = recon.usage_turn_id
-        if record is None or record.rollout_path != restored.path:
+        path = sink.path
+        if path is not None and (record is None or record.rollout_path != path):
             await self.store.upsert(
-                record_for(
-                    thread, restored.path, cli_version=meta.cli_version, git=_git_record(meta.git)
-                )
+                record_for(thread, path, cli_version=meta.cli_version, git=git_record(meta.git))
             )
         self._register(thread, meta.git, lease)
         return thread
-
-    def _restored_settings(
-        self, restored: Restored, opts: StartOptions, record: ThreadRecord | None
-    ) -> ThreadSettings:
-        meta = restored.recon.meta
-        assert meta is not None
-        merged = opts
-        if opts.cwd is None and meta.cwd:
-            merged = replace(merged, cwd=meta.cwd if Path(meta.cwd).is_dir() else None)
-        if opts.source == "vscode" and isinstance(meta.source, str):
-            merged = replace(merged, source=meta.source)
-        provider = opts.model_provider or self.default_provider_id()
-        same_provider = meta.model_provider in (None, provider)
-        if opts.model is None and opts.model_provider is None and same_provider:
-            persisted = restored.recon.model or (record.model if record else None)
-            if persisted:
-                merged = replace(merged, model=persisted)
-            effort = record.reasoning_effort if record else None
-            if opts.reasoning_effort is None and effort:
-                merged = replace(merged, reasoning_effort=effort)
-        settings = self.settings_for(merged)
-        memory_mode = (record.memory_mode if record else None) or meta.memory_mode
-        if memory_mode:
-            settings = replace(settings, memory_mode=memory_mode)
-        return settings
 
     async def fork_thread(
         self,
@@ -549,24 +388,22 @@ class ThreadManager:
     ) -> Thread:
         """A new thread whose history is a copy of the source's persisted history.
 
-        The source is read from disk, so a running source keeps going undisturbed.
+        The source is read from the store, so a running source keeps going undisturbed.
         A source that ends mid-turn is copied with an interruption marker.
         """
         opts = replace(overrides or StartOptions(), ephemeral=ephemeral)
         if not ephemeral:
             self._require_writable_sessions("fork a thread")
         if path:
-            source_path = check_rollout_path(self.home, path)
-            if not source_path.exists():
-                raise InvalidRequest(f"failed to load rollout `{path}`: no such file")
+            ref = await self._locate(path=path)
         elif thread_id:
-            source_path = await self.locate_rollout(thread_id)
+            ref = await self._locate(thread_id)
         else:
             raise InvalidRequest("thread/fork needs a threadId or a path")
-        source = await load_rollout(source_path)
-        lines, marked = fork_lines(source)
-        parent = source.recon.meta
-        assert parent is not None
+        stored = await self._load(ref)
+        with _as_invalid():
+            source = await self.store.fork_source(stored, interrupted_marker=TURN_ABORTED_MESSAGE)
+        parent = source.parent
         opts_cwd = opts if opts.cwd is not None else replace(opts, cwd=parent.cwd or None)
         if opts_cwd.cwd is not None and not Path(opts_cwd.cwd).is_dir():
             opts_cwd = replace(opts_cwd, cwd=None)
@@ -574,47 +411,38 @@ class ThreadManager:
         client = self.client_for(settings.model_provider)
         new_id = new_thread_id()
         now = datetime.now(UTC)
-        sink: RolloutSink
+        sink: RolloutSink = NullSink()
+        meta: SessionMeta | None = None
         lease = None if settings.ephemeral else self._lock(new_id)
         try:
-            if settings.ephemeral:
-                sink = NullSink()
-            else:
-                writer = self._new_writer(new_id, settings, now, forked_from_id=parent.id)
-                await writer.materialize()
-                await writer.append(lines)
-                await writer.flush()
-                sink = writer
-            recon = source.recon
-            if marked:  # the interruption marker changes history and the last turn
-                copied = replace(source.rollout, lines=lines, own_start=0)
-                recon = await asyncio.to_thread(reconstruct, copied)
+            if not settings.ephemeral:
+                meta = self._new_meta(new_id, settings, now, forked_from_id=parent.id)
+                sink = await self.store.fork_thread(
+                    meta,
+                    source,
+                    extended_history=settings.persist_extended_history,
+                    fsync=self.config.rollout_fsync,
+                )
         except BaseException:
             if lease is not None:
                 lease.release()
             raise
-        thread = Thread(
-            thread_id=new_id,
-            settings=settings,
-            client=client,
-            sink=sink,
-            tools=self.tools_for(settings),
-            history=recon.history,
-            token_info=recon.token_info,
-            turns=recon.turns,
-            features=dict(self.config.features),
+        thread = self.setup.build_thread(
+            new_id,
+            settings,
+            client,
+            sink,
             created_at=now.timestamp(),
-            name=None,
+            restored=source,
             forked_from_id=parent.id,
-            preview=recon.preview,
         )
-        self._usage_owner[new_id] = recon.usage_turn_id
-        self._register(thread, _git_of(sink), lease)
+        self._usage_owner[new_id] = source.recon.usage_turn_id
+        self._register(thread, meta.git if meta is not None else None, lease)
         if not settings.ephemeral and sink.path is not None:
             await self.store.upsert(record_for(thread, sink.path, cli_version=__version__))
         return thread
 
-    # ---- persistence: list / read / name / archive ------------------------------------
+    # ---- list / read / name / archive -------------------------------------------------
 
     async def list_threads(self, query: ListQuery) -> ListPage:
         return await self.store.list(query)
@@ -637,13 +465,14 @@ class ThreadManager:
                 return record_for(loaded, path, cli_version=__version__), (
                     list(loaded.turns) if include_turns else []
                 )
-            raise await self._missing_rollout(canonical)
+            await self._locate(canonical)  # raises the error naming what is missing
+            raise InvalidRequest(f"no rollout found for thread id {canonical}")
         if not include_turns:
             return record, []
         if loaded is not None:
             return record, list(loaded.turns)
-        restored = await load_rollout(record.rollout_path)
-        return record, restored.recon.turns
+        stored = await self._load(StoredRef(record.id, record.rollout_path, record.archived))
+        return record, stored.recon.turns
 
     async def latest_thread_id(self, cwd: str | None = None) -> str | None:
         page = await self.store.list(
@@ -654,36 +483,35 @@ class ThreadManager:
     async def set_thread_name(self, thread_id: str, name: str | None) -> None:
         """Rename a thread; ``None`` or a blank name clears it.
 
-        The new name is applied in memory only once it is on disk: first the rollout's
-        ``thread_name_updated`` line (synced; when the write fails it is dropped, never
-        retried by a later flush), then the session index and the index row. If those
-        fail after the rollout line was written, a line restoring the previous name
-        follows it, so a rename that failed never takes effect later, not even when the
-        index is rebuilt from the rollouts.
+        The new name is applied in memory only once it is stored: first the history's
+        ``thread_name_updated`` line (durable; when the write fails it is dropped, never
+        retried by a later flush), then the index's name. If that fails after the
+        history line was written, a line restoring the previous name follows it, so a
+        rename that failed never takes effect later, not even when the index is rebuilt.
         """
         canonical = check_thread_id(thread_id)
         clean = name.strip() if name is not None else None
         if clean == "":
             clean = None
         loaded = self._threads.get(canonical)
-        path: Path | None = None
+        ref: StoredRef | None = None
         if loaded is not None:
             previous = loaded.name
         else:
-            path = await self.locate_rollout(canonical)
+            ref = await self._locate(canonical)
             record = await self.store.get(canonical)
             previous = record.name if record is not None else None
         action = f"rename thread {canonical}"
-        await self._require_writable(action, path)
+        await self._require_writable(action, ref)
         with storing(action):
-            written = await self._write_name(canonical, clean, loaded, path)
+            written = await self._write_name(canonical, clean, loaded, ref)
         try:
             with storing(action):
                 await self.store.set_name(canonical, clean)
         except BaseException:
             if written:
                 try:
-                    await self._write_name(canonical, previous, loaded, path)
+                    await self._write_name(canonical, previous, loaded, ref)
                 except Exception:
                     log.exception(
                         "renaming %s failed, and its rollout still names it %r", canonical, clean
@@ -693,10 +521,10 @@ class ThreadManager:
             loaded.name = clean
 
     async def _write_name(
-        self, thread_id: str, name: str | None, loaded: Thread | None, path: Path | None
+        self, thread_id: str, name: str | None, loaded: Thread | None, ref: StoredRef | None
     ) -> bool:
-        """Append the rename to the rollout, synced or not at all; False when there is no
-        rollout file yet (a loaded thread before its first turn)."""
+        """Append the rename to the history, durably or not at all; False when there is
+        no stored history yet (a loaded thread before its first turn)."""
         event = EventMsg.model_validate(
             {"type": "thread_name_updated", "thread_id": thread_id, "thread_name": name}
         )
@@ -705,14 +533,8 @@ class ThreadManager:
                 return False
             await loaded.record_rollout_items_or_discard([event])
             return True
-        assert path is not None
-        line = RolloutLine(
-            timestamp=format_rollout_timestamp(datetime.now(UTC)),
-            type="event_msg",
-            payload=event.dump(),
-        )
-        data = (dump_line_json(line) + "\n").encode("utf-8")
-        await asyncio.to_thread(append_synced, path, data)
+        assert ref is not None
+        await self.store.append_items(ref, [event], durable=True)
         return True
 
     async def set_memory_mode(self, thread_id: str, mode: str) -> None:
@@ -721,38 +543,34 @@ class ThreadManager:
             raise InvalidRequest(f"unknown memory mode {mode!r}; expected enabled or disabled")
         canonical = check_thread_id(thread_id)
         loaded = self._threads.get(canonical)
+        ref: StoredRef | None
         if loaded is not None:
             await loaded.set_thread_memory_mode(mode)
             path = loaded.rollout_path() if loaded.rollout_materialized else None
+            ref = StoredRef(canonical, path) if path is not None else None
         else:
-            path = await self.locate_rollout(canonical)
-        if path is None:
-            return  # nothing on disk yet; the index row appears with the first turn
+            ref = await self._locate(canonical)
+        if ref is None:
+            return  # nothing stored yet; the index row appears with the first turn
         action = f"set the memory mode of thread {canonical}"
-        await self._require_writable(action, path)
-        head = await asyncio.to_thread(read_head, path)
-        if head.meta is None:
-            raise InvalidRequest(f"failed to load rollout `{path}`: no session_meta line")
-        meta = head.meta.model_copy(update={"memory_mode": mode})
+        await self._require_writable(action, ref)
+        with _as_invalid():
+            head = await self.store.read_meta(ref)
+        meta = head.model_copy(update={"memory_mode": mode})
         if loaded is not None:
             await loaded.record_rollout_items([meta])
         else:
-            line = RolloutLine(
-                timestamp=format_rollout_timestamp(datetime.now(UTC)),
-                type="session_meta",
-                payload=meta.dump(),
-            )
             with storing(action):
-                await asyncio.to_thread(_append_line, path, line)
+                await self.store.append_items(ref, [meta])
         await self.store.set_memory_mode(canonical, mode)
 
     async def archive_thread(self, thread_id: str) -> ThreadRecord:
         canonical = check_thread_id(thread_id)
-        path = await self.locate_rollout(canonical)
-        if self._is_archived(path):
+        ref = await self._locate(canonical)
+        if ref.archived:
             raise InvalidRequest(f"thread {canonical} is already archived")
         action = f"archive thread {canonical}"
-        await self._require_writable(action, path, archived_path_for(self.home, path.name))
+        await self._require_writable(action, ref, "archive")
         if canonical in self._threads:
             await self.unload(canonical)
         lease = self._lock(canonical)  # not while another process has it loaded
@@ -764,13 +582,11 @@ class ThreadManager:
 
     async def unarchive_thread(self, thread_id: str) -> ThreadRecord:
         canonical = check_thread_id(thread_id)
-        path = await self.locate_rollout(canonical)
-        if not self._is_archived(path):
+        ref = await self._locate(canonical)
+        if not ref.archived:
             raise InvalidRequest(f"thread {canonical} is not archived")
         action = f"unarchive thread {canonical}"
-        target = unarchived_path_for(self.home, path.name)
-        if target is not None:  # else the store names what is wrong with the file name
-            await self._require_writable(action, path, target)
+        await self._require_writable(action, ref, "unarchive")
         with storing(action):
             return await self.store.unarchive(canonical)
 
@@ -786,9 +602,8 @@ class ThreadManager:
             raise InvalidRequest(f"thread {thread.id} has no persisted turns to roll back")
         event = EventMsg.model_validate({"type": "thread_rolled_back", "num_turns": num_turns})
         await thread.record_rollout_items([event])
-        rollout = await asyncio.to_thread(read_rollout, path)
-        recon = await asyncio.to_thread(reconstruct, rollout)
-        thread.replace_history(recon.history, recon.turns)
+        stored = await self._load(StoredRef(thread.id, path))
+        thread.replace_history(stored.recon.history, stored.recon.turns)
         return thread
 
     async def reindex(self) -> ReindexReport:
@@ -798,26 +613,6 @@ class ThreadManager:
         await self._index.drain()
 
 
-def _append_line(path: Path, line: RolloutLine) -> None:
-    append_to_rollout(path, (dump_line_json(line) + "\n").encode("utf-8"))
-
-
-def _file_state(path: Path) -> tuple[int, int, int] | None:
-    """What tells a rollout changed: inode, size, modification time (None when gone)."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def _git_of(sink: RolloutSink) -> GitInfo | None:
-    if isinstance(sink, RolloutWriter) and sink.meta is not None:
-        return sink.meta.git
-    return None
-
-
-def _git_record(git: GitInfo | None) -> GitRecord | None:
-    if git is None:
-        return None
-    return GitRecord(sha=git.commit_hash, branch=git.branch, origin_url=git.repository_url)
+def _label(ref: StoredRef) -> str:
+    """How an error names a stored thread found by path."""
+    return ref.path.name if ref.path is not None else str(ref.thread_id)

@@ -1,18 +1,30 @@
 """The storage interface core depends on.
 
-`ThreadStore` is everything `core` needs from persistence besides the per-thread
-rollout writer: the index behind ``thread/list`` (kept current on every write and
-rebuildable from the rollouts), lookup of a thread's rollout file, and the
-archive / name / memory-mode bookkeeping. Implementations: `LocalThreadStore`
-(rollouts under ``$THREADLINE_HOME`` plus ``state.sqlite``) and
-`MemoryThreadStore` (nothing on disk; for ephemeral use and tests).
+`ThreadStore` is everything `core` needs from persistence, shaped like Codex's
+``thread-store`` trait: creating a thread's history (a :class:`ThreadSink` the live
+thread appends to), locating and loading a stored history for resume, fork, read
+and rollback (:class:`StoredRef`, :class:`StoredThread`, :class:`ForkSource`),
+appending to a thread that is not loaded, the metadata updates (name, memory mode,
+archive, unarchive), the index behind ``thread/list`` (kept current on every write
+and rebuildable from the stored histories), and the per-thread writer lease.
+
+No method takes a file path except where the protocol itself has one: the
+``path`` of ``thread/resume`` and ``thread/fork`` (:meth:`ThreadStore.locate`), and
+``thread.path`` on the wire (:attr:`StoredRef.path`, ``ThreadRecord.rollout_path``,
+:attr:`ThreadSink.path`), which a store without files leaves ``None`` where it can.
+Implementations: `LocalThreadStore` (rollouts under ``$THREADLINE_HOME`` plus
+``state.sqlite``) and `MemoryThreadStore` (nothing on disk; for tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from threadline.protocol.rollout import RolloutItem, RolloutLine, SessionMeta
+from threadline.rollout.history import Reconstruction
 
 SortKey = Literal["created_at", "updated_at"]
 SortDirection = Literal["asc", "desc"]
@@ -137,12 +149,169 @@ class ReindexReport:
     """Rows dropped because their rollout no longer exists."""
 
 
+class ThreadSink(Protocol):
+    """Where a live thread's history goes: created by :meth:`ThreadStore.create_thread`
+    (or resumed, or forked); the thread appends to it until it is closed."""
+
+    @property
+    def path(self) -> Path | None:
+        """``thread.path`` on the wire (None for an ephemeral thread)."""
+
+    @property
+    def materialized(self) -> bool:
+        """Whether the history exists in the store yet (created lazily, with the first
+        user message, as Codex does)."""
+
+    async def append(self, items: Sequence[RolloutItem]) -> None:
+        """Queue items, filtered by the persistence policy (kept in memory until materialized)."""
+
+    async def append_or_discard(self, items: Sequence[RolloutItem]) -> None:
+        """Store ``items`` now and durably, or not at all (a rename that fails is never
+        retried by a later flush)."""
+
+    async def materialize(self) -> None:
+        """Create the history now: ``session_meta`` first, then anything buffered."""
+
+    async def flush(self) -> None:
+        """Write everything queued; raises the write error if the store refuses (the suffix is kept)."""
+
+    async def close(self) -> None: ...
+
+
+class NullSink:
+    """Ephemeral threads: nothing is written, nothing is listed."""
+
+    @property
+    def path(self) -> Path | None:
+        return None
+
+    @property
+    def materialized(self) -> bool:
+        return False
+
+    async def append(self, items: Sequence[RolloutItem]) -> None:
+        return None
+
+    async def append_or_discard(self, items: Sequence[RolloutItem]) -> None:
+        return None
+
+    async def materialize(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRef:
+    """Where a stored thread is, as :meth:`ThreadStore.locate` found it (nothing read yet)."""
+
+    thread_id: str | None
+    """Known when located by id; a ``path`` reference learns it by loading."""
+    path: Path | None
+    """``thread.path`` on the wire; None for a store without files."""
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredThread:
+    """A stored history, loaded and rebuilt (for resume, fork, read and rollback)."""
+
+    ref: StoredRef
+    meta: SessionMeta
+    """The first ``session_meta`` (the thread's identity and creation settings)."""
+    recon: Reconstruction
+    """Model history, turns, token usage, name, preview, model, the open turn."""
+    lines: Sequence[RolloutLine]
+    """Every line of the history (a fork copies them)."""
+    created_at: float
+    """Seconds since the epoch: ``session_meta.timestamp`` (else when it was stored)."""
+    updated_at: float
+    """Seconds since the epoch: when the history last grew."""
+    version: Any = None
+    """Opaque to core: what :meth:`ThreadStore.changed_since` compares."""
+    native: Any = None
+    """Opaque to core: the store's own form of the history (the local store's parsed
+    rollout file), for :meth:`ThreadStore.fork_source`."""
+
+    @property
+    def thread_id(self) -> str:
+        return self.meta.id
+
+
+@dataclass(frozen=True, slots=True)
+class ForkSource:
+    """What a fork copies: the source's lines re-stamped (plus the interruption marker
+    when the source ends mid-turn) and the history rebuilt from them."""
+
+    parent: SessionMeta
+    lines: Sequence[RolloutLine]
+    recon: Reconstruction
+    marked: bool
+    """Whether an interruption marker was added."""
+
+
+Change = Literal["write", "archive", "unarchive"]
+
+
 class ThreadStore(Protocol):
-    """Persistence as core sees it. Every method is safe to call from the event loop."""
+    """Persistence as core sees it. Every async method is safe to call from the event
+    loop; the synchronous ones do a handful of system calls at most."""
 
     @property
     def home(self) -> Path: ...
 
+    # -- live threads ------------------------------------------------------------------------
+    def create_thread(
+        self, meta: SessionMeta, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        """The sink of a new thread; its history starts with ``meta`` and is created
+        lazily (see :attr:`ThreadSink.materialized`)."""
+
+    async def resume_thread(
+        self, stored: StoredThread, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        """Reopen ``stored`` for appends (the caller holds its lease)."""
+
+    async def fork_source(self, stored: StoredThread, *, interrupted_marker: str) -> ForkSource:
+        """What a fork of ``stored`` copies. A source that ends mid-turn gets the marker a
+        real interrupt writes: a user message ``interrupted_marker`` and a ``turn_aborted``
+        event for the open turn."""
+
+    async def fork_thread(
+        self, meta: SessionMeta, source: ForkSource, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        """A new thread whose history is ``meta`` then ``source.lines``, stored at once."""
+
+    # -- stored histories --------------------------------------------------------------------
+    async def locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
+        """The stored thread ``thread_id`` (canonical), or the one at the protocol's
+        ``path``; raises :class:`StoreError` naming what is missing or refused."""
+
+    async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
+        """Read and rebuild the history at ``ref``; ``live`` keeps an unfinished last
+        turn ``inProgress`` (else it reads ``interrupted``)."""
+
+    async def changed_since(self, stored: StoredThread) -> bool:
+        """Whether the history grew or was replaced since ``stored`` was loaded."""
+
+    async def read_meta(self, ref: StoredRef) -> SessionMeta:
+        """The first ``session_meta`` of the history at ``ref`` (read cheaply)."""
+
+    async def append_items(
+        self, ref: StoredRef, items: Sequence[RolloutItem], *, durable: bool = False
+    ) -> None:
+        """Append to the history of a thread that is not loaded (a rename, a memory mode);
+        ``durable``: synced, or not written at all."""
+
+    def writable_problem(self, ref: StoredRef | None = None, change: Change = "write") -> str | None:
+        """Why the store cannot make ``change`` to ``ref`` now (a new thread when ``ref``
+        is None), naming what is read-only; None when it can. Touches nothing."""
+
+    # -- index and metadata ------------------------------------------------------------------
     async def upsert(self, record: ThreadRecord) -> None:
         """Insert or replace the row for ``record.id``."""
 

@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from threadline.protocol.rollout import RolloutItem, SessionMeta
 from threadline.rollout.files import rollout_file_problem
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
@@ -39,14 +40,20 @@ from threadline.rollout.paths import (
     parse_rollout_file_name,
     unarchived_path_for,
 )
+from threadline.store import rollouts
 from threadline.store.base import (
+    Change,
+    ForkSource,
     ListPage,
     ListQuery,
     ReindexReport,
+    StoredRef,
+    StoredThread,
     StoreError,
     StoreThreadNotFound,
     ThreadLease,
     ThreadRecord,
+    ThreadSink,
 )
 from threadline.store.index import INDEX_FILE, ThreadIndex
 from threadline.store.locks import LOCKS_SUBDIR, acquire_thread_lock
@@ -182,6 +189,69 @@ class LocalThreadStore:
 
     async def _io(self, fn: Callable[[], _T]) -> _T:
         return await asyncio.to_thread(fn)
+
+    # -- live threads ------------------------------------------------------------------------
+    def create_thread(
+        self, meta: SessionMeta, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        return rollouts.create_writer(
+            self._home, meta, extended_history=extended_history, fsync=fsync
+        )
+
+    async def resume_thread(
+        self, stored: StoredThread, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        return await rollouts.resume_writer(stored, extended_history=extended_history, fsync=fsync)
+
+    async def fork_source(self, stored: StoredThread, *, interrupted_marker: str) -> ForkSource:
+        return await rollouts.fork_source(stored, interrupted_marker=interrupted_marker)
+
+    async def fork_thread(
+        self, meta: SessionMeta, source: ForkSource, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        writer = rollouts.create_writer(
+            self._home, meta, extended_history=extended_history, fsync=fsync
+        )
+        await writer.materialize()
+        await writer.append(source.lines)
+        await writer.flush()
+        return writer
+
+    # -- stored histories --------------------------------------------------------------------
+    async def locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
+        """By ``path``: an absolute ``.jsonl`` regular file inside the sessions directories.
+        By id: the indexed (or found) rollout, refused unless a regular file inside them."""
+        home = self._home
+        if path:
+            found = await self._io(lambda: rollouts.check_rollout_path(home, path))
+            return StoredRef(None, found, archived=rollouts.is_archived(home, found))
+        if not thread_id:
+            raise StoreError("a stored thread is located by its id or its path")
+        canonical = thread_id
+        located = await self.find_rollout(canonical)
+        if located is None or not located.exists():
+            raise await self._io(lambda: rollouts.missing_rollout(home, canonical))
+        refused = await self._io(lambda: rollouts.refused_rollout(home, located, canonical))
+        if refused is not None:
+            raise refused
+        return StoredRef(canonical, located, archived=rollouts.is_archived(home, located))
+
+    async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
+        return await rollouts.load_history(ref, live=live)
+
+    async def changed_since(self, stored: StoredThread) -> bool:
+        return await rollouts.changed_since(stored)
+
+    async def read_meta(self, ref: StoredRef) -> SessionMeta:
+        return await rollouts.read_meta(ref)
+
+    async def append_items(
+        self, ref: StoredRef, items: Sequence[RolloutItem], *, durable: bool = False
+    ) -> None:
+        await rollouts.append_items(ref, list(items), durable=durable)
+
+    def writable_problem(self, ref: StoredRef | None = None, change: Change = "write") -> str | None:
+        return rollouts.writable_problem(self._home, ref, change)
 
     # -- rows --------------------------------------------------------------------------------
     async def upsert(self, record: ThreadRecord) -> None:

@@ -1,4 +1,7 @@
-"""``MemoryThreadStore``: the same contract as the local store, with nothing on disk.
+"""``MemoryThreadStore``: the same index contract as the local store, with nothing on disk.
+
+It keeps index rows only: threads created through it are ephemeral (a null sink),
+and it holds no histories to resume, fork or read.
 
 Rows live in a dict; listing applies the exact filter, order and cursor rules of
 the SQLite index (:mod:`.query`). Archive and unarchive rewrite the row's path
@@ -8,18 +11,26 @@ the way the local store would move the file, without touching the file system.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from threadline.protocol.rollout import RolloutItem, SessionMeta
 from threadline.rollout.paths import archived_path_for, unarchived_path_for
 from threadline.store.base import (
+    Change,
+    ForkSource,
     ListPage,
     ListQuery,
+    NullSink,
     ReindexReport,
+    StoredRef,
+    StoredThread,
     StoreError,
     StoreThreadNotFound,
     ThreadLease,
     ThreadRecord,
+    ThreadSink,
 )
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
 from threadline.store.locks import NullThreadLease
@@ -35,6 +46,10 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _no_histories() -> StoreError:
+    return StoreError("the in-memory thread store keeps no histories")
+
+
 class MemoryThreadStore:
     """Rows in memory; safe to share between tasks of one event loop."""
 
@@ -47,6 +62,49 @@ class MemoryThreadStore:
     def home(self) -> Path:
         return self._home
 
+    # -- live threads: nothing is kept (ephemeral) --------------------------------------------
+    def create_thread(
+        self, meta: SessionMeta, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        return NullSink()
+
+    async def resume_thread(
+        self, stored: StoredThread, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        return NullSink()
+
+    async def fork_source(self, stored: StoredThread, *, interrupted_marker: str) -> ForkSource:
+        raise _no_histories()
+
+    async def fork_thread(
+        self, meta: SessionMeta, source: ForkSource, *, extended_history: bool, fsync: bool
+    ) -> ThreadSink:
+        return NullSink()
+
+    # -- stored histories: none --------------------------------------------------------------
+    async def locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
+        if path:
+            raise StoreError(f"failed to load rollout `{path}`: no such file")
+        raise StoreError(f"no rollout found for thread id {thread_id}")
+
+    async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
+        raise _no_histories()
+
+    async def changed_since(self, stored: StoredThread) -> bool:
+        return False
+
+    async def read_meta(self, ref: StoredRef) -> SessionMeta:
+        raise _no_histories()
+
+    async def append_items(
+        self, ref: StoredRef, items: Sequence[RolloutItem], *, durable: bool = False
+    ) -> None:
+        raise _no_histories()
+
+    def writable_problem(self, ref: StoredRef | None = None, change: Change = "write") -> str | None:
+        return None
+
+    # -- rows ------------------------------------------------------------------------------------
     async def upsert(self, record: ThreadRecord) -> None:
         async with self._lock:
             self._rows[record.id] = replace(

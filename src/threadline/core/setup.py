@@ -1,0 +1,208 @@
+"""What a new, resumed or forked thread is built from: settings, model client, tools.
+
+:class:`ThreadSetup` resolves a thread's :class:`ThreadSettings` from the config and
+the request's :class:`StartOptions` (and, for a resumed thread, from what its stored
+history says), shares one lazily built model client per provider, offers the tools,
+and is the one place a :class:`Thread` is constructed. ``ThreadManager`` owns one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from threadline.core.config import Config
+from threadline.core.errors import InvalidRequest
+from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
+from threadline.core.thread import Thread
+from threadline.model.base import ModelClient, ModelError
+from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
+from threadline.tools.plan import UpdatePlanTool
+from threadline.tools.registry import ToolRegistry
+from threadline.tools.shell import ExecCommandTool
+
+__all__ = ["ClientFactory", "StartOptions", "ThreadSetup"]
+
+ClientFactory = Callable[[Config, str], ModelClient]
+"""Builds the model client for ``(config, provider_id)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartOptions:
+    """What ``thread/start`` (or ``threadline exec``) may set for a new thread."""
+
+    cwd: str | None = None
+    model: str | None = None
+    model_provider: str | None = None
+    approval_policy: str | None = None
+    approvals_reviewer: str | None = None
+    sandbox_mode: str | None = None
+    reasoning_effort: str | None = None
+    personality: str | None = None
+    service_tier: str | None = None
+    base_instructions: str | None = None
+    developer_instructions: str | None = None
+    ephemeral: bool = False
+    persist_extended_history: bool = False
+    source: str = "vscode"
+    originator: str = "threadline"
+
+
+def default_client_factory(config: Config, provider_id: str) -> ModelClient:
+    from threadline.core.providers import build_model_client
+
+    return build_model_client(config.with_overrides(model_provider=provider_id))
+
+
+class ThreadSetup:
+    """Settings, clients and tools for the threads of one ``ThreadManager``."""
+
+    def __init__(self, config: Config, client_factory: ClientFactory | None = None) -> None:
+        self.config = config
+        self._client_factory = client_factory or default_client_factory
+        self._clients: dict[str, ModelClient] = {}
+
+    # ---- model and provider -----------------------------------------------------------
+
+    def default_provider_id(self) -> str:
+        if self.config.model_provider:
+            return self.config.model_provider
+        from threadline.core.providers import resolve_provider
+
+        try:
+            return resolve_provider(self.config).id
+        except ModelError as exc:
+            raise InvalidRequest(exc.message) from exc
+
+    def default_model(self, provider_id: str) -> str:
+        from threadline.core.providers import effective_model
+
+        try:
+            return effective_model(self.config.with_overrides(model_provider=provider_id))
+        except ModelError as exc:
+            raise InvalidRequest(exc.message) from exc
+
+    def client_for(self, provider_id: str) -> ModelClient:
+        """The shared client for ``provider_id``, built lazily (see :class:`LazyModelClient`)."""
+        client = self._clients.get(provider_id)
+        if client is None:
+            from threadline.core.providers import LazyModelClient, resolve_provider
+
+            factory = self._client_factory
+            config = self.config
+            if factory is default_client_factory:
+                try:  # unknown providers and missing keys fail here, not at the first turn
+                    resolve_provider(config.with_overrides(model_provider=provider_id))
+                except ModelError as exc:
+                    raise InvalidRequest(exc.message) from exc
+            client = LazyModelClient(provider_id, lambda: factory(config, provider_id))
+            self._clients[provider_id] = client
+        return client
+
+    async def close_clients(self) -> None:
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self._clients.clear()
+
+    # ---- settings ---------------------------------------------------------------------
+
+    def settings_for(self, opts: StartOptions) -> ThreadSettings:
+        cfg = self.config
+        provider = opts.model_provider or self.default_provider_id()
+        approval = opts.approval_policy or cfg.approval_policy
+        if approval == "on-failure":
+            approval = "on-request"
+        return ThreadSettings(
+            model=opts.model or self.default_model(provider),
+            model_provider=provider,
+            cwd=str(Path(opts.cwd or os.getcwd()).resolve()),
+            approval_policy=approval,
+            approvals_reviewer=opts.approvals_reviewer or "user",
+            sandbox_mode=opts.sandbox_mode or cfg.sandbox_mode,
+            reasoning_effort=opts.reasoning_effort or cfg.model_reasoning_effort,
+            reasoning_summary=cfg.model_reasoning_summary,
+            personality=opts.personality,
+            service_tier=opts.service_tier,
+            base_instructions=opts.base_instructions or cfg.instructions or DEFAULT_BASE_INSTRUCTIONS,
+            developer_instructions=opts.developer_instructions or cfg.developer_instructions,
+            ephemeral=opts.ephemeral,
+            persist_extended_history=opts.persist_extended_history or cfg.persist_extended_history,
+            session_source=opts.source,
+            originator=opts.originator,
+            model_context_window=cfg.model_context_window,
+        )
+
+    def restored_settings(
+        self, stored: StoredThread, opts: StartOptions, record: ThreadRecord | None
+    ) -> ThreadSettings:
+        """A resumed thread's settings: the request's, else what its history recorded
+        (cwd, source, and model and effort when the provider is unchanged)."""
+        meta = stored.meta
+        merged = opts
+        if opts.cwd is None and meta.cwd:
+            merged = replace(merged, cwd=meta.cwd if Path(meta.cwd).is_dir() else None)
+        if opts.source == "vscode" and isinstance(meta.source, str):
+            merged = replace(merged, source=meta.source)
+        provider = opts.model_provider or self.default_provider_id()
+        same_provider = meta.model_provider in (None, provider)
+        if opts.model is None and opts.model_provider is None and same_provider:
+            persisted = stored.recon.model or (record.model if record else None)
+            if persisted:
+                merged = replace(merged, model=persisted)
+            effort = record.reasoning_effort if record else None
+            if opts.reasoning_effort is None and effort:
+                merged = replace(merged, reasoning_effort=effort)
+        settings = self.settings_for(merged)
+        memory_mode = (record.memory_mode if record else None) or meta.memory_mode
+        if memory_mode:
+            settings = replace(settings, memory_mode=memory_mode)
+        return settings
+
+    def tools_for(self, settings: ThreadSettings) -> ToolRegistry:
+        swr = self.config.sandbox_workspace_write
+        shell = ExecCommandTool(
+            writable_roots=tuple(swr.writable_roots),
+            network_access=swr.network_access,
+            env_policy=self.config.shell_environment_policy,
+            secret_env_names=self.config.provider_env_keys(),
+            max_processes=self.config.sandbox_limits.max_processes,
+            timeout_s=self.config.sandbox_limits.command_timeout_sec,
+        )
+        return ToolRegistry([shell, UpdatePlanTool()])
+
+    # ---- the one Thread factory -------------------------------------------------------
+
+    def build_thread(
+        self,
+        thread_id: str,
+        settings: ThreadSettings,
+        client: ModelClient,
+        sink: ThreadSink,
+        *,
+        created_at: float,
+        restored: StoredThread | ForkSource | None = None,
+        name: str | None = None,
+        forked_from_id: str | None = None,
+    ) -> Thread:
+        """A thread with ``settings`` writing to ``sink``; its history, turns and usage are
+        those rebuilt from the stored history when ``restored`` (resume, fork)."""
+        recon = restored.recon if restored is not None else None
+        return Thread(
+            thread_id=thread_id,
+            settings=settings,
+            client=client,
+            sink=sink,
+            tools=self.tools_for(settings),
+            history=recon.history if recon is not None else (),
+            token_info=recon.token_info if recon is not None else None,
+            turns=recon.turns if recon is not None else (),
+            features=dict(self.config.features),
+            created_at=created_at,
+            name=name,
+            forked_from_id=forked_from_id,
+            preview=recon.preview if recon is not None else "",
+        )

@@ -1,0 +1,245 @@
+"""The local store's histories: locating, loading, forking and appending rollout files.
+
+`LocalThreadStore` delegates its history operations here. Every check a rollout
+must pass before it is opened lives in this module: a thread's rollout is only a
+regular file inside the home's sessions directories (a symbolic link, wherever it
+points, a FIFO, a socket, a device or a directory with a rollout's name is refused
+with a message that says so), and a client-supplied ``path`` must be an absolute
+``.jsonl`` file there. Errors are :class:`StoreError` with the message a client sees.
+All functions are blocking unless ``async``; those run their file work off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from threadline.protocol.items import dump_response_item, user_text_message
+from threadline.protocol.rollout import (
+    RolloutItem,
+    RolloutLine,
+    SessionMeta,
+    dump_line_json,
+    format_rollout_timestamp,
+    line_from_item,
+)
+from threadline.rollout.errors import RolloutReadError
+from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
+from threadline.rollout.history import reconstruct
+from threadline.rollout.paths import (
+    ARCHIVED_SESSIONS_SUBDIR,
+    archived_path_for,
+    find_rejected_rollout,
+    is_inside,
+    new_thread_id,
+    rollout_path_for,
+    unarchived_path_for,
+)
+from threadline.rollout.policy import PersistencePolicy
+from threadline.rollout.reader import RolloutFile, read_head, read_rollout
+from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
+from threadline.store.base import Change, ForkSource, StoredRef, StoredThread, StoreError
+
+__all__ = [
+    "append_items",
+    "check_rollout_path",
+    "create_writer",
+    "file_state",
+    "fork_source",
+    "is_archived",
+    "load_history",
+    "missing_rollout",
+    "read_meta",
+    "refused_rollout",
+    "resume_writer",
+    "writable_problem",
+]
+
+
+def is_archived(home: Path, path: Path) -> bool:
+    return path.parent == home / ARCHIVED_SESSIONS_SUBDIR
+
+
+def check_rollout_path(home: Path, raw: str) -> Path:
+    """A client-supplied rollout path must be a ``.jsonl`` file under our sessions dirs."""
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise StoreError(f"rollout path must be absolute: {raw}")
+    if not is_inside(home, path, follow_final=False):
+        raise StoreError(f"rollout path `{raw}` is outside the sessions directories of {home}")
+    if path.suffix != ".jsonl":
+        raise StoreError(f"rollout path `{raw}` is not a .jsonl rollout file")
+    problem = rollout_file_problem(path)
+    if problem is not None and problem != "no such file":  # a missing file: the caller says so
+        raise StoreError(f"failed to load rollout `{raw}`: {problem}")
+    if not path.exists():
+        raise StoreError(f"failed to load rollout `{raw}`: no such file")
+    return path
+
+
+def refused_rollout(home: Path, path: Path, thread_id: str) -> StoreError | None:
+    """The error for a located rollout that must not be opened, or None."""
+    if not is_inside(home, path, follow_final=False):
+        problem: str | None = f"it is outside the sessions directories of {home}"
+    else:
+        problem = rollout_file_problem(path)
+    if problem is None:
+        return None
+    return StoreError(f"refusing rollout `{path}` of thread {thread_id}: {problem}")
+
+
+def missing_rollout(home: Path, thread_id: str) -> StoreError:
+    """The error for a thread without a usable rollout; names a refused look-alike."""
+    rejected = find_rejected_rollout(home, thread_id)
+    if rejected is None:
+        return StoreError(f"no rollout found for thread id {thread_id}")
+    problem = rollout_file_problem(rejected) or "it changed while being checked"
+    return StoreError(f"refusing rollout `{rejected}` of thread {thread_id}: {problem}")
+
+
+def file_state(path: Path) -> tuple[int, int, int] | None:
+    """What tells a rollout changed: inode, size, modification time (None when gone)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _ms_of_timestamp(value: str | None, fallback: float) -> int:
+    if value:
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    return int(fallback * 1000)
+
+
+async def load_history(ref: StoredRef, *, live: bool = False) -> StoredThread:
+    """Read and rebuild the rollout at ``ref``; errors name the file and the problem."""
+    path = ref.path
+    assert path is not None
+
+    def work() -> StoredThread:
+        version = file_state(path)
+        rollout = read_rollout(path)
+        meta = rollout.meta
+        if meta is None:
+            if not rollout.lines:
+                raise StoreError(f"failed to load rollout `{path}`: empty file")
+            raise StoreError(
+                f"failed to load rollout `{path}`: failed to parse thread ID from rollout file"
+            )
+        recon = reconstruct(rollout, live=live)
+        mtime = path.stat().st_mtime
+        return StoredThread(
+            ref=ref,
+            meta=meta,
+            recon=recon,
+            lines=rollout.lines,
+            created_at=_ms_of_timestamp(meta.timestamp, mtime) / 1000,
+            updated_at=mtime,
+            version=version,
+            native=rollout,
+        )
+
+    try:
+        return await asyncio.to_thread(work)
+    except RolloutReadError as exc:
+        raise StoreError(f"failed to load rollout `{path}`: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise StoreError(f"failed to load rollout `{path}`: no such file") from exc
+
+
+def _rollout_of(stored: StoredThread) -> RolloutFile:
+    rollout = stored.native
+    assert isinstance(rollout, RolloutFile)
+    return rollout
+
+
+async def changed_since(stored: StoredThread) -> bool:
+    assert stored.ref.path is not None
+    now = await asyncio.to_thread(file_state, stored.ref.path)
+    return bool(now != stored.version)
+
+
+async def fork_source(stored: StoredThread, *, interrupted_marker: str) -> ForkSource:
+    """The lines a fork copies, re-stamped; a source that ends mid-turn gets the marker
+    (the user message and a ``turn_aborted`` event for the open turn) and is rebuilt."""
+    stamp = format_rollout_timestamp(datetime.now(UTC))
+    lines = [line.model_copy(update={"timestamp": stamp, "ordinal": None}) for line in stored.lines]
+    open_turn = stored.recon.open_turn_id
+    if open_turn is None:
+        return ForkSource(parent=stored.meta, lines=lines, recon=stored.recon, marked=False)
+    marker = user_text_message(interrupted_marker)
+    lines.append(
+        RolloutLine(timestamp=stamp, type="response_item", payload=dump_response_item(marker))
+    )
+    lines.append(
+        RolloutLine(
+            timestamp=stamp,
+            type="event_msg",
+            payload={"type": "turn_aborted", "turn_id": open_turn, "reason": "interrupted"},
+        )
+    )
+    # the interruption marker changes history and the last turn
+    copied = replace(_rollout_of(stored), lines=lines, own_start=0)
+    recon = await asyncio.to_thread(reconstruct, copied)
+    return ForkSource(parent=stored.meta, lines=lines, recon=recon, marked=True)
+
+
+def create_writer(home: Path, meta: SessionMeta, *, extended_history: bool, fsync: bool) -> RolloutWriter:
+    """The rollout writer of a new thread; its first line will be ``meta``; the file is
+    named by ``meta``'s id and time (local wall clock, as Codex does)."""
+    created = datetime.fromisoformat(meta.timestamp.replace("Z", "+00:00"))
+    return RolloutWriter.create(
+        rollout_path_for(home, meta.id, created.astimezone()),
+        meta,
+        policy=PersistencePolicy(extended=extended_history),
+        fsync=fsync,
+    )
+
+
+async def resume_writer(stored: StoredThread, *, extended_history: bool, fsync: bool) -> RolloutWriter:
+    assert stored.ref.path is not None
+    writer = RolloutWriter.resume(
+        stored.ref.path, policy=PersistencePolicy(extended=extended_history), fsync=fsync
+    )
+    await writer.open()
+    return writer
+
+
+async def read_meta(ref: StoredRef) -> SessionMeta:
+    path = ref.path
+    assert path is not None
+    head = await asyncio.to_thread(read_head, path)
+    if head.meta is None:
+        raise StoreError(f"failed to load rollout `{path}`: no session_meta line")
+    return head.meta
+
+
+async def append_items(ref: StoredRef, items: list[RolloutItem], *, durable: bool) -> None:
+    """One-off appends to a rollout no writer has open (synced or not at all when ``durable``)."""
+    path = ref.path
+    assert path is not None
+    stamp = format_rollout_timestamp(datetime.now(UTC))
+    data = "".join(dump_line_json(line_from_item(item, stamp)) + "\n" for item in items)
+    write = append_synced if durable else append_to_rollout
+    await asyncio.to_thread(write, path, data.encode("utf-8"))
+
+
+def writable_problem(home: Path, ref: StoredRef | None, change: Change) -> str | None:
+    if ref is None:
+        return unwritable_reason(rollout_path_for(home, new_thread_id()))
+    path = ref.path
+    if path is None:
+        return None
+    if change == "archive":
+        return unmovable_reason(path, archived_path_for(home, path.name))
+    if change == "unarchive":
+        target = unarchived_path_for(home, path.name)
+        # without a target the store names what is wrong with the file name
+        return unmovable_reason(path, target) if target is not None else None
+    return unwritable_reason(path)
