@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from threadline import __version__
 from threadline.core.config import Config
-from threadline.core.errors import InvalidRequest, NotWritable, ThreadNotFound, storing
+from threadline.core.errors import InvalidRequest, ThreadNotFound, storing
 from threadline.core.gitinfo import git_info
 from threadline.core.ids import check_thread_id, new_thread_id
 from threadline.core.indexing import IndexKeeper, git_record, record_for
@@ -30,6 +30,7 @@ from threadline.core.setup import (
     ThreadSetup,
     default_client_factory,
 )
+from threadline.core.stored import StoredThreads, as_invalid, label
 from threadline.core.thread import Thread
 from threadline.core.turn import TURN_ABORTED_MESSAGE
 from threadline.model.base import ModelClient
@@ -43,7 +44,6 @@ from threadline.protocol.rollout import (
 )
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import (
-    Change,
     ListPage,
     ListQuery,
     ReindexReport,
@@ -59,16 +59,6 @@ from threadline.tools.registry import ToolRegistry
 __all__ = ["ClientFactory", "StartOptions", "ThreadManager"]
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def _as_invalid() -> Iterator[None]:
-    """A store's refusal (a missing, refused or unreadable history) answers the request
-    as core's :class:`InvalidRequest`, with the store's message."""
-    try:
-        yield
-    except StoreError as exc:
-        raise InvalidRequest(exc.message) from exc
 
 
 class ThreadManager:
@@ -95,6 +85,7 @@ class ThreadManager:
 
             store = LocalThreadStore(self.home)
         self.store: ThreadStore = store
+        self._stored = StoredThreads(store)
         self._index = IndexKeeper(store, __version__)
         self._usage_owner: dict[str, str | None] = {}
         self._leases: dict[str, ThreadLease] = {}
@@ -145,7 +136,7 @@ class ThreadManager:
     def start_thread(self, opts: StartOptions) -> Thread:
         """Create a new thread. Its rollout file appears with the first user message."""
         if not opts.ephemeral:
-            self._require_writable_sessions("start a thread")
+            self._stored.require_writable_sessions("start a thread")
         settings = self.settings_for(opts)
         client = self.client_for(settings.model_provider)
         thread_id = new_thread_id()
@@ -252,46 +243,6 @@ class ThreadManager:
         await self.setup.close_clients()
         await asyncio.sleep(0)
 
-    # ---- stored histories -------------------------------------------------------------
-
-    async def _locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
-        """The stored thread by id (validated) or by the protocol's ``path``."""
-        canonical = check_thread_id(thread_id) if thread_id and not path else None
-        with _as_invalid():
-            return await self.store.locate(canonical, path=path)
-
-    async def _load(self, ref: StoredRef) -> StoredThread:
-        with _as_invalid():
-            return await self.store.load_history(ref)
-
-    def _require_writable_sessions(self, action: str) -> None:
-        """A new thread must be creatable (not so in a read-only home)."""
-        reason = self.store.writable_problem()
-        if reason is not None:
-            raise InvalidRequest(
-                f"cannot {action}: {reason}, so no rollout can be written there "
-                "(use an ephemeral thread, or a writable THREADLINE_HOME)"
-            )
-
-    def _require_writable_rollout(self, ref: StoredRef, thread_id: str | None) -> None:
-        reason = self.store.writable_problem(ref)
-        if reason is not None:
-            raise InvalidRequest(
-                f"cannot resume thread {thread_id or _label(ref)}: {reason}, so its rollout "
-                "cannot record new turns (thread/read works without resuming)"
-            )
-
-    async def _require_writable(
-        self, action: str, ref: StoredRef | None, change: Change = "write"
-    ) -> None:
-        """Refuse a change up front when the store cannot make it, as in a read-only
-        home: nothing is touched then."""
-        if ref is None or ref.path is None:
-            return
-        reason = await asyncio.to_thread(self.store.writable_problem, ref, change)
-        if reason is not None:
-            raise NotWritable(action, reason)
-
     # ---- resume / fork ----------------------------------------------------------------
 
     async def resume_thread(
@@ -315,20 +266,20 @@ class ThreadManager:
             await thread.inject_response_items(history)
             return thread
         if path:
-            ref = await self._locate(path=path)
+            ref = await self._stored.locate(path=path)
         elif thread_id:
             existing = self._threads.get(thread_id)
             if existing is not None:
                 return existing
-            ref = await self._locate(thread_id)
+            ref = await self._stored.locate(thread_id)
         else:
             raise InvalidRequest("thread/resume needs a threadId, a path or a history")
         if ref.archived:
             raise InvalidRequest(
-                f"thread {thread_id or _label(ref)} is archived; unarchive it before resuming"
+                f"thread {thread_id or label(ref)} is archived; unarchive it before resuming"
             )
-        await asyncio.to_thread(self._require_writable_rollout, ref, thread_id)
-        stored = await self._load(ref)
+        await asyncio.to_thread(self._stored.require_resumable, ref, thread_id)
+        stored = await self._stored.load(ref)
         canonical = stored.thread_id
         # One resume per thread at a time in this process; later ones rejoin the first.
         async with self._resuming.setdefault(canonical, asyncio.Lock()):
@@ -339,7 +290,7 @@ class ThreadManager:
             try:
                 if await self.store.changed_since(stored):
                     # Written since we read it (by a holder that has just let go): read again.
-                    stored = await self._load(ref)
+                    stored = await self._stored.load(ref)
                 return await self._spawn_restored(stored, opts, lease)
             except BaseException:
                 if self._leases.get(canonical) is not lease:
@@ -393,15 +344,15 @@ class ThreadManager:
         """
         opts = replace(overrides or StartOptions(), ephemeral=ephemeral)
         if not ephemeral:
-            self._require_writable_sessions("fork a thread")
+            self._stored.require_writable_sessions("fork a thread")
         if path:
-            ref = await self._locate(path=path)
+            ref = await self._stored.locate(path=path)
         elif thread_id:
-            ref = await self._locate(thread_id)
+            ref = await self._stored.locate(thread_id)
         else:
             raise InvalidRequest("thread/fork needs a threadId or a path")
-        stored = await self._load(ref)
-        with _as_invalid():
+        stored = await self._stored.load(ref)
+        with as_invalid():
             source = await self.store.fork_source(stored, interrupted_marker=TURN_ABORTED_MESSAGE)
         parent = source.parent
         opts_cwd = opts if opts.cwd is not None else replace(opts, cwd=parent.cwd or None)
@@ -465,13 +416,13 @@ class ThreadManager:
                 return record_for(loaded, path, cli_version=__version__), (
                     list(loaded.turns) if include_turns else []
                 )
-            await self._locate(canonical)  # raises the error naming what is missing
+            await self._stored.locate(canonical)  # raises the error naming what is missing
             raise InvalidRequest(f"no rollout found for thread id {canonical}")
         if not include_turns:
             return record, []
         if loaded is not None:
             return record, list(loaded.turns)
-        stored = await self._load(StoredRef(record.id, record.rollout_path, record.archived))
+        stored = await self._stored.load(StoredRef(record.id, record.rollout_path, record.archived))
         return record, stored.recon.turns
 
     async def latest_thread_id(self, cwd: str | None = None) -> str | None:
@@ -491,86 +442,22 @@ class ThreadManager:
         """
         canonical = check_thread_id(thread_id)
         clean = name.strip() if name is not None else None
-        if clean == "":
-            clean = None
-        loaded = self._threads.get(canonical)
-        ref: StoredRef | None = None
-        if loaded is not None:
-            previous = loaded.name
-        else:
-            ref = await self._locate(canonical)
-            record = await self.store.get(canonical)
-            previous = record.name if record is not None else None
-        action = f"rename thread {canonical}"
-        await self._require_writable(action, ref)
-        with storing(action):
-            written = await self._write_name(canonical, clean, loaded, ref)
-        try:
-            with storing(action):
-                await self.store.set_name(canonical, clean)
-        except BaseException:
-            if written:
-                try:
-                    await self._write_name(canonical, previous, loaded, ref)
-                except Exception:
-                    log.exception(
-                        "renaming %s failed, and its rollout still names it %r", canonical, clean
-                    )
-            raise
-        if loaded is not None:
-            loaded.name = clean
-
-    async def _write_name(
-        self, thread_id: str, name: str | None, loaded: Thread | None, ref: StoredRef | None
-    ) -> bool:
-        """Append the rename to the history, durably or not at all; False when there is
-        no stored history yet (a loaded thread before its first turn)."""
-        event = EventMsg.model_validate(
-            {"type": "thread_name_updated", "thread_id": thread_id, "thread_name": name}
-        )
-        if loaded is not None:
-            if not loaded.rollout_materialized:
-                return False
-            await loaded.record_rollout_items_or_discard([event])
-            return True
-        assert ref is not None
-        await self.store.append_items(ref, [event], durable=True)
-        return True
+        await self._stored.rename(canonical, clean or None, self._threads.get(canonical))
 
     async def set_memory_mode(self, thread_id: str, mode: str) -> None:
         """Record the mode as Codex does: a copy of ``session_meta`` carrying it is appended."""
         if mode not in ("enabled", "disabled"):
             raise InvalidRequest(f"unknown memory mode {mode!r}; expected enabled or disabled")
         canonical = check_thread_id(thread_id)
-        loaded = self._threads.get(canonical)
-        ref: StoredRef | None
-        if loaded is not None:
-            await loaded.set_thread_memory_mode(mode)
-            path = loaded.rollout_path() if loaded.rollout_materialized else None
-            ref = StoredRef(canonical, path) if path is not None else None
-        else:
-            ref = await self._locate(canonical)
-        if ref is None:
-            return  # nothing stored yet; the index row appears with the first turn
-        action = f"set the memory mode of thread {canonical}"
-        await self._require_writable(action, ref)
-        with _as_invalid():
-            head = await self.store.read_meta(ref)
-        meta = head.model_copy(update={"memory_mode": mode})
-        if loaded is not None:
-            await loaded.record_rollout_items([meta])
-        else:
-            with storing(action):
-                await self.store.append_items(ref, [meta])
-        await self.store.set_memory_mode(canonical, mode)
+        await self._stored.set_memory_mode(canonical, mode, self._threads.get(canonical))
 
     async def archive_thread(self, thread_id: str) -> ThreadRecord:
         canonical = check_thread_id(thread_id)
-        ref = await self._locate(canonical)
+        ref = await self._stored.locate(canonical)
         if ref.archived:
             raise InvalidRequest(f"thread {canonical} is already archived")
         action = f"archive thread {canonical}"
-        await self._require_writable(action, ref, "archive")
+        await self._stored.require_writable(action, ref, "archive")
         if canonical in self._threads:
             await self.unload(canonical)
         lease = self._lock(canonical)  # not while another process has it loaded
@@ -582,11 +469,11 @@ class ThreadManager:
 
     async def unarchive_thread(self, thread_id: str) -> ThreadRecord:
         canonical = check_thread_id(thread_id)
-        ref = await self._locate(canonical)
+        ref = await self._stored.locate(canonical)
         if not ref.archived:
             raise InvalidRequest(f"thread {canonical} is not archived")
         action = f"unarchive thread {canonical}"
-        await self._require_writable(action, ref, "unarchive")
+        await self._stored.require_writable(action, ref, "unarchive")
         with storing(action):
             return await self.store.unarchive(canonical)
 
@@ -602,7 +489,7 @@ class ThreadManager:
             raise InvalidRequest(f"thread {thread.id} has no persisted turns to roll back")
         event = EventMsg.model_validate({"type": "thread_rolled_back", "num_turns": num_turns})
         await thread.record_rollout_items([event])
-        stored = await self._load(StoredRef(thread.id, path))
+        stored = await self._stored.load(StoredRef(thread.id, path))
         thread.replace_history(stored.recon.history, stored.recon.turns)
         return thread
 
@@ -612,7 +499,3 @@ class ThreadManager:
     async def drain_index(self) -> None:
         await self._index.drain()
 
-
-def _label(ref: StoredRef) -> str:
-    """How an error names a stored thread found by path."""
-    return ref.path.name if ref.path is not None else str(ref.thread_id)
