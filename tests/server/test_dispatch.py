@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from tests.conftest import AppServerFactory
 from tests.support.appserver import AppServerClient, AppServerProcess
 
-from threadline.server.dispatch import format_validation_error
+from threadline.server.errors import format_validation_error
 
 TEST_METHODS = {"THREADLINE_TEST_SLOW_METHOD": "1"}
 

@@ -18,7 +18,6 @@ from tests.support.mock_model import Gate, MockModel, text
 from tests.support.schema import SchemaRegistry
 
 from threadline.core.config import load_config
-from threadline.core.manager import ThreadManager
 from threadline.protocol.methods import CLIENT_REQUESTS, THREADLINE_REQUESTS, client_request_types
 from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
 from threadline.protocol.v2.turn import TurnStartParams
@@ -29,7 +28,8 @@ from threadline.server.transports.memory import MemoryClientChannel, memory_pair
 
 
 def served_table(home: Path) -> MethodTable:
-    return build_app_server(ThreadManager(load_config(home=home)), home=home).method_table
+    server, _manager = build_app_server(load_config(home=home))
+    return server.method_table
 
 
 def test_every_served_method_has_its_types_in_the_protocol_table(
@@ -131,8 +131,7 @@ async def served(
             "request_max_retries = 0\n",
             encoding="utf-8",
         )
-        manager = ThreadManager(load_config(home=home))
-        server = build_app_server(manager, home=home)
+        server, manager = build_app_server(load_config(home=home))
         server_end, client_end = memory_pair()
         task = asyncio.ensure_future(server.serve_channel(server_end))
         client = Client(client_end, schema)

@@ -170,7 +170,7 @@ async def test_answers_resolve_while_a_handler_is_waiting(schema: SchemaRegistry
     conn = await h.connection()
 
     async def ask(ctx: RequestContext, params: Empty) -> AskResponse:
-        answer = await ctx.connection.send_request(
+        answer = await ctx.send_request(
             "item/commandExecution/requestApproval", approval_params("q")
         )
         return AskResponse(answer=answer)

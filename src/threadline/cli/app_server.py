@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import signal
 import sys
 from pathlib import Path
@@ -21,12 +20,6 @@ from threadline.server import AppServer, build_app_server
 from threadline.server.transports.websocket import ListenAddress, is_loopback, token_digest
 
 DEFAULT_LISTEN = "stdio://"
-
-
-def threadline_home() -> Path:
-    """``$THREADLINE_HOME``, else ``~/.threadline``."""
-    env = os.environ.get("THREADLINE_HOME")
-    return Path(env).expanduser().absolute() if env else Path.home() / ".threadline"
 
 
 def parse_listen(value: str) -> tuple[str, str | None, int | None]:
@@ -111,8 +104,7 @@ def build_server(ctx: typer.Context) -> tuple[AppServer, ThreadManager]:
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    manager = ThreadManager(config)
-    return build_app_server(manager, home=config.home), manager
+    return build_app_server(config)
 
 
 def _announce(address: ListenAddress) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline import __version__
-from threadline.protocol.v2.initialize import InitializeResponse
+from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
 from threadline.server.connection import (
     DEFAULT_EGRESS_CAPACITY,
     DEFAULT_INGRESS_CAPACITY,
@@ -118,6 +118,9 @@ class AppServer:
             platform_os=platform_os(),
         )
 
+    def _initialize(self, params: InitializeParams) -> InitializeResponse:
+        return self.initialize_response(params.client_info.name, params.client_info.version)
+
     # -- connections ------------------------------------------------------------
 
     def on_connect(self, callback: Callable[[Connection], None]) -> None:
@@ -136,9 +139,10 @@ class AppServer:
     async def serve_channel(self, channel: MessageChannel) -> None:
         """Serve one connection until it ends."""
         conn = Connection(
-            self,
             channel,
             connection_id=next(self._ids),
+            dispatch=self.method_table.dispatch,
+            on_initialize=self._initialize,
             ingress_capacity=self.ingress_capacity,
             egress_capacity=self.egress_capacity,
         )

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import itertools
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -48,15 +50,18 @@ from threadline.protocol.jsonrpc import (
     encode_request,
     encode_response,
 )
-from threadline.protocol.v2.initialize import InitializeParams
-from threadline.server.dispatch import RequestContext, format_validation_error
-from threadline.server.errors import ConnectionClosedError, RpcError
+from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
+from threadline.server.errors import ConnectionClosedError, RpcError, invalid_params
 from threadline.server.transports.base import MessageChannel
 
-if TYPE_CHECKING:
-    from threadline.server.app import AppServer
-
-__all__ = ["DEFAULT_EGRESS_CAPACITY", "DEFAULT_INGRESS_CAPACITY", "Connection"]
+__all__ = [
+    "DEFAULT_EGRESS_CAPACITY",
+    "DEFAULT_INGRESS_CAPACITY",
+    "Connection",
+    "ConnectionRequest",
+    "Dispatch",
+    "OnInitialize",
+]
 
 logger = logging.getLogger("threadline.server.connection")
 
@@ -73,6 +78,13 @@ def now_ms() -> int:
 
 _WRITE_BATCH = 256
 """Most messages written together when several are queued."""
+
+
+Dispatch = Callable[["ConnectionRequest", JsonObject | None], Awaitable[tuple[Any, ErrorObject | None]]]
+"""Answers a request: ``(result, None)`` or ``(None, error)`` (``MethodTable.dispatch``)."""
+
+OnInitialize = Callable[[InitializeParams], InitializeResponse]
+"""The answer to a valid ``initialize`` (the server's identity)."""
 
 
 def to_json(value: Any) -> Any:
@@ -92,15 +104,17 @@ class Connection:
 
     def __init__(
         self,
-        server: AppServer,
         channel: MessageChannel,
         *,
         connection_id: int,
+        dispatch: Dispatch,
+        on_initialize: OnInitialize,
         ingress_capacity: int = DEFAULT_INGRESS_CAPACITY,
         egress_capacity: int = DEFAULT_EGRESS_CAPACITY,
     ) -> None:
-        self.server = server
         self.channel = channel
+        self._dispatch = dispatch
+        self._on_initialize = on_initialize
         self.id = connection_id
         self.initialized = False
         """``initialize`` was answered; requests are now served."""
@@ -374,10 +388,8 @@ class Connection:
         if not self.initialized:
             self.send_error(request.id, codes.INVALID_REQUEST, codes.NOT_INITIALIZED_MESSAGE)
             return
-        ctx = RequestContext(
-            connection=self, server=self.server, request_id=request.id, method=request.method
-        )
-        result, error = await self.server.method_table.dispatch(ctx, request.params)
+        ctx = ConnectionRequest(self, request.id, request.method)
+        result, error = await self._dispatch(ctx, request.params)
         if error is not None:
             self.send_error(request.id, error.code, error.message, error.data)
             return
@@ -392,7 +404,8 @@ class Connection:
             raw = request.params or {}
             params = InitializeParams.model_validate(raw)
         except ValidationError as exc:
-            self.send_error(request.id, codes.INVALID_REQUEST, format_validation_error(exc, raw))
+            error = invalid_params(exc, raw)
+            self.send_error(request.id, error.code, error.message, error.data)
             return
         info = params.client_info
         caps = params.capabilities
@@ -403,4 +416,46 @@ class Connection:
             self.experimental_api = caps.experimental_api
             self.opt_out_notification_methods = frozenset(caps.opt_out_notification_methods or ())
         self.initialized = True
-        self.send_response(request.id, self.server.initialize_response(info.name, info.version))
+        self.send_response(request.id, self._on_initialize(params))
+
+
+@dataclass(eq=False)
+class ConnectionRequest:
+    """One request being served on a :class:`Connection` (the handlers' ``RequestContext``)."""
+
+    connection: Connection
+    request_id: RequestId
+    method: str
+    _after: list[Callable[[], object]] = field(default_factory=list, repr=False)
+
+    @property
+    def connection_id(self) -> int:
+        return self.connection.id
+
+    @property
+    def client_name(self) -> str | None:
+        return self.connection.client_name
+
+    @property
+    def client_version(self) -> str | None:
+        return self.connection.client_version
+
+    def send_notification(self, method: str, params: Any) -> bool:
+        return self.connection.send_notification(method, params)
+
+    def send_request(self, method: str, params: Any) -> asyncio.Future[Any]:
+        return self.connection.send_request(method, params)
+
+    def after_response(self, callback: Callable[[], object]) -> None:
+        self._after.append(callback)
+
+    async def run_after_response(self) -> None:
+        """Run the ``after_response`` callbacks (a failing one is logged, not raised)."""
+        callbacks, self._after = self._after, []
+        for callback in callbacks:
+            try:
+                outcome = callback()
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                logger.exception("after-response callback of %s failed", self.method)

@@ -14,39 +14,21 @@ one place, :mod:`threadline.server.errors`; an unknown method is ``-32601`` nami
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from threadline.protocol import codes
 from threadline.protocol.jsonrpc import ErrorObject, JsonObject, RequestId
 from threadline.protocol.methods import client_request_types
-from threadline.server.errors import (
-    RpcError,
-    error_object_for,
-    field_path,
-    format_validation_error,
-    invalid_params,
-)
+from threadline.server.errors import error_object_for, invalid_params
 
-if TYPE_CHECKING:
-    from threadline.server.app import AppServer
-    from threadline.server.connection import Connection
-
-__all__ = [
-    "AfterResponse",
-    "Handler",
-    "MethodSpec",
-    "MethodTable",
-    "RequestContext",
-    "RpcError",
-    "field_path",
-    "format_validation_error",
-]
+__all__ = ["AfterResponse", "Handler", "MethodSpec", "MethodTable", "RequestContext"]
 
 logger = logging.getLogger("threadline.server.dispatch")
 
@@ -57,15 +39,39 @@ AfterResponse = Callable[[], object]
 """A sync or async callable; its (awaited) return value is ignored."""
 
 
-@dataclass(eq=False)
-class RequestContext:
-    """What a handler knows about the request it serves."""
+class RequestContext(Protocol):
+    """What a handler knows about the request it serves and may do on its connection.
 
-    connection: Connection
-    server: AppServer
-    request_id: RequestId
-    method: str
-    _after: list[AfterResponse] = field(default_factory=list, repr=False)
+    The connection implements it; handlers depend on this and nothing else of the
+    connection or the server (broadcasts go through the handlers' runtime).
+    """
+
+    @property
+    def connection_id(self) -> int:
+        """The connection the request came on (what the router subscribes)."""
+        ...
+
+    @property
+    def request_id(self) -> RequestId: ...
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def client_name(self) -> str | None:
+        """``clientInfo.name`` of the connection's ``initialize``."""
+        ...
+
+    @property
+    def client_version(self) -> str | None: ...
+
+    def send_notification(self, method: str, params: Any) -> bool:
+        """Queue a notification to this connection (unless it opted out of ``method``)."""
+        ...
+
+    def send_request(self, method: str, params: Any) -> asyncio.Future[Any]:
+        """Send a server→client request on this connection; the future gets the answer."""
+        ...
 
     def after_response(self, callback: AfterResponse) -> None:
         """Run ``callback`` (sync or async) right after this request's response is queued.
@@ -75,17 +81,7 @@ class RequestContext:
         must follow the response (``thread/started`` after ``thread/start``, the
         token-usage replay after ``thread/resume``).
         """
-        self._after.append(callback)
-
-    async def run_after_response(self) -> None:
-        callbacks, self._after = self._after, []
-        for callback in callbacks:
-            try:
-                outcome = callback()
-                if inspect.isawaitable(outcome):
-                    await outcome
-            except Exception:
-                logger.exception("after-response callback of %s failed", self.method)
+        ...
 
 
 @dataclass(frozen=True, slots=True)

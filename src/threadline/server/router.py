@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,6 @@ from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
 from threadline.protocol.ops import ExecApproval
-from threadline.server.app import AppServer
 from threadline.server.connection import Connection
 from threadline.server.translate import translate
 
@@ -58,18 +57,31 @@ class _PendingApproval:
     asked: dict[int, tuple[Connection, Any]] = field(default_factory=dict)
 
 
-class ThreadRouter:
-    """Keeps thread → subscriber sets and forwards translated events."""
+Broadcast = Callable[[str, Any], int]
+"""Sends a notification to every initialized connection (``AppServer.broadcast``)."""
 
-    def __init__(self, server: AppServer, manager: ThreadManager) -> None:
-        self.server = server
+
+class ThreadRouter:
+    """Keeps thread → subscriber sets and forwards translated events.
+
+    Connections are known by id: the server reports each new one through
+    :meth:`connection_opened`; handlers subscribe by the id of their request's connection.
+    """
+
+    def __init__(self, manager: ThreadManager, broadcast: Broadcast) -> None:
         self.manager = manager
+        self.broadcast = broadcast
+        self._connections: dict[int, Connection] = {}
         self._subs: dict[str, dict[int, Connection]] = {}
         self._listeners: dict[str, Any] = {}
         self._approvals: dict[str, _PendingApproval] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         manager.on_thread_loaded(self.attach)
-        server.on_connect(lambda conn: conn.add_close_callback(self._connection_closed))
+
+    def connection_opened(self, conn: Connection) -> None:
+        """Follow ``conn`` until it closes (then its subscriptions end)."""
+        self._connections[conn.id] = conn
+        conn.add_close_callback(self._connection_closed)
 
     # ---- subscriptions ------------------------------------------------------------
 
@@ -93,16 +105,23 @@ class ThreadRouter:
         for conn in self._subs.pop(thread_id, {}).values():
             conn.subscriptions.discard(thread_id)
 
-    def subscribe(self, conn: Connection, thread_id: str) -> None:
+    def subscribe(self, connection_id: int, thread_id: str) -> None:
+        """Send ``thread_id``'s events to the connection (a closed one is not subscribed)."""
+        conn = self._connections.get(connection_id)
+        if conn is None:
+            return
         self._subs.setdefault(thread_id, {})[conn.id] = conn
         conn.subscriptions.add(thread_id)
 
-    def unsubscribe(self, conn: Connection, thread_id: str) -> bool:
+    def unsubscribe(self, connection_id: int, thread_id: str) -> bool:
+        """Stop sending ``thread_id``'s events to the connection; whether it was subscribed."""
+        conn = self._connections.get(connection_id)
+        if conn is not None:
+            conn.subscriptions.discard(thread_id)
         subs = self._subs.get(thread_id)
-        conn.subscriptions.discard(thread_id)
-        if not subs or conn.id not in subs:
+        if not subs or connection_id not in subs:
             return False
-        del subs[conn.id]
+        del subs[connection_id]
         return True
 
     def subscribers(self, thread_id: str) -> list[Connection]:
@@ -110,7 +129,8 @@ class ThreadRouter:
 
     def _connection_closed(self, conn: Connection) -> None:
         for thread_id in list(conn.subscriptions):
-            self.unsubscribe(conn, thread_id)
+            self.unsubscribe(conn.id, thread_id)
+        self._connections.pop(conn.id, None)
 
     # ---- routing ------------------------------------------------------------------
 
@@ -128,7 +148,7 @@ class ThreadRouter:
         subs = self._subs.get(thread_id)
         for method, params, scope in notes:
             if scope == "all":
-                self.server.broadcast(method, params)
+                self.broadcast(method, params)
             elif subs:
                 for conn in list(subs.values()):
                     conn.send_notification(method, params)
@@ -233,8 +253,11 @@ class ThreadRouter:
                 {"threadId": pending.thread_id, "requestId": request_id},
             )
 
-    def resend_pending_approvals(self, conn: Connection, thread_id: str) -> None:
+    def resend_pending_approvals(self, connection_id: int, thread_id: str) -> None:
         """A connection rejoined a thread: ask it too about every open approval."""
+        conn = self._connections.get(connection_id)
+        if conn is None:
+            return
         for pending in list(self._approvals.values()):
             if pending.thread_id == thread_id and conn.id not in pending.asked:
                 self._ask_one(pending, conn)

@@ -2,29 +2,25 @@
 which method.
 
 The params and response types of every method are ``protocol.methods``'; a handler is
-``async def <name>(rt: Runtime, ctx: RequestContext, params: <Params>) -> <Response>``.
-:func:`build_app_server` builds the server, the runtime the handlers share and the
-method table, once.
+``async def <name>(rt: Runtime, ctx: RequestContext, params: <Params>) -> <Response>``,
+registered bound to the runtime by :func:`register_handlers` (``server/build.py`` wires
+the server and calls it once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from threadline.core.manager import ThreadManager
-from threadline.server.app import AppServer
 from threadline.server.dispatch import MethodTable, RequestContext
 from threadline.server.handlers import account, config, model, thread, thread_meta, turn
 from threadline.server.handlers.common import Runtime
 from threadline.server.handlers.testing import methods_enabled, register_test_methods
-from threadline.server.router import ThreadRouter
 
-__all__ = ["HANDLERS", "Runtime", "build_app_server", "register_handlers"]
+__all__ = ["HANDLERS", "Runtime", "register_handlers"]
 
 RuntimeHandler = Callable[[Runtime, RequestContext, Any], Awaitable[BaseModel]]
 
@@ -63,13 +59,3 @@ def register_handlers(
         table.register(method, partial(handler, runtime))
     if methods_enabled() if test_methods is None else test_methods:
         register_test_methods(table)
-
-
-def build_app_server(manager: ThreadManager, *, home: Path) -> AppServer:
-    """The app-server for ``manager``'s threads, wired once: the server and its (empty)
-    method table, the router that follows its connections, the runtime the handlers
-    share, then every handler registered in that one table."""
-    server = AppServer(MethodTable(), home=home)
-    runtime = Runtime(manager, ThreadRouter(server, manager))
-    register_handlers(server.method_table, runtime)
-    return server

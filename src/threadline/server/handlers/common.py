@@ -3,6 +3,7 @@ live threads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 from threadline.core.manager import ThreadManager
@@ -21,17 +22,19 @@ from threadline.protocol.v2.thread import (
     ThreadStatus,
 )
 from threadline.protocol.v2.thread import Thread as WireThread
-from threadline.server.router import ThreadRouter
+from threadline.server.router import Broadcast, ThreadRouter
 
 __all__ = ["Runtime", "sandbox_policy", "session_response", "wire_status", "wire_thread"]
 
 
+@dataclass(frozen=True, slots=True)
 class Runtime:
-    """What the handlers share: the thread manager and the event router."""
+    """What the handlers share: the thread manager, the event router, and the broadcast
+    to every initialized connection."""
 
-    def __init__(self, manager: ThreadManager, router: ThreadRouter) -> None:
-        self.manager = manager
-        self.router = router
+    manager: ThreadManager
+    router: ThreadRouter
+    broadcast: Broadcast
 
 
 def wire_status(thread: Thread) -> ThreadStatus:

@@ -97,11 +97,11 @@ async def fail(ctx: RequestContext, p: RaiseParams) -> NeverResponse:
 
 
 async def notify(ctx: RequestContext, p: NotifyParams) -> NotifyResponse:
-    return NotifyResponse(sent=ctx.connection.send_notification(p.method, p.params))
+    return NotifyResponse(sent=ctx.send_notification(p.method, p.params))
 
 
 async def server_request(ctx: RequestContext, p: ServerRequestParams) -> ServerRequestResponse:
-    future = ctx.connection.send_request(p.method, p.params)
+    future = ctx.send_request(p.method, p.params)
     try:
         result = await asyncio.wait_for(future, p.timeout_ms / 1000)
     except RpcError as exc:

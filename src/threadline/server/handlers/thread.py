@@ -35,7 +35,6 @@ from threadline.protocol.v2.thread import (
     ThreadUnsubscribeParams,
     ThreadUnsubscribeResponse,
 )
-from threadline.server.connection import Connection
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime, session_response, wire_thread
 from threadline.server.translate import token_usage_params
@@ -57,7 +56,6 @@ __all__ = [
 async def thread_start(
     rt: Runtime, ctx: RequestContext, p: ThreadStartParams
 ) -> ThreadStartResponse:
-    conn = ctx.connection
     approval = p.approval_policy if isinstance(p.approval_policy, str) else None
     thread = rt.manager.start_thread(
         StartOptions(
@@ -74,19 +72,19 @@ async def thread_start(
             ephemeral=bool(p.ephemeral),
             persist_extended_history=bool(p.persist_extended_history),
             source="vscode",
-            originator=conn.client_name or "threadline",
+            originator=ctx.client_name or "threadline",
         )
     )
-    if conn.client_name:
-        thread.set_app_server_client_info(conn.client_name, conn.client_version or "")
-    rt.router.subscribe(conn, thread.id)
+    if ctx.client_name:
+        thread.set_app_server_client_info(ctx.client_name, ctx.client_version or "")
+    rt.router.subscribe(ctx.connection_id, thread.id)
     wire = wire_thread(thread, include_turns=False)
     started = dump_wire(ThreadStartedNotification(thread=wire))
-    ctx.after_response(lambda: conn.send_notification("thread/started", started) and None)
+    ctx.after_response(lambda: ctx.send_notification("thread/started", started) and None)
     return session_response(ThreadStartResponse, thread, wire)
 
 
-def _overrides(p: ThreadResumeParams | ThreadForkParams, conn: Connection) -> StartOptions:
+def _overrides(p: ThreadResumeParams | ThreadForkParams, ctx: RequestContext) -> StartOptions:
     approval = p.approval_policy if isinstance(p.approval_policy, str) else None
     return StartOptions(
         cwd=p.cwd,
@@ -100,7 +98,7 @@ def _overrides(p: ThreadResumeParams | ThreadForkParams, conn: Connection) -> St
         base_instructions=p.base_instructions,
         developer_instructions=p.developer_instructions,
         persist_extended_history=bool(p.persist_extended_history),
-        originator=conn.client_name or "threadline",
+        originator=ctx.client_name or "threadline",
     )
 
 
@@ -117,19 +115,18 @@ def _usage_owner(rt: Runtime, thread: Thread) -> str | None:
     return None
 
 
-def _send_usage_replay(rt: Runtime, conn: Connection, thread: Thread) -> None:
-    """``thread/tokenUsage/updated`` with the restored snapshot, to ``conn`` only."""
+def _send_usage_replay(rt: Runtime, ctx: RequestContext, thread: Thread) -> None:
+    """``thread/tokenUsage/updated`` with the restored snapshot, to the requester only."""
     info = thread.token_usage_info()
     owner = _usage_owner(rt, thread)
     if info is None or owner is None:
         return
-    conn.send_notification("thread/tokenUsage/updated", token_usage_params(thread.id, owner, info))
+    ctx.send_notification("thread/tokenUsage/updated", token_usage_params(thread.id, owner, info))
 
 
 async def thread_resume(
     rt: Runtime, ctx: RequestContext, p: ThreadResumeParams
 ) -> ThreadResumeResponse:
-    conn = ctx.connection
     loaded = rt.manager.find(p.thread_id) if p.thread_id else None
     if loaded is not None:
         if p.history:
@@ -146,30 +143,29 @@ async def thread_resume(
     else:
         history = [parse_response_item(raw) for raw in p.history] if p.history is not None else None
         thread = await rt.manager.resume_thread(
-            p.thread_id or None, path=p.path, history=history, overrides=_overrides(p, conn)
+            p.thread_id or None, path=p.path, history=history, overrides=_overrides(p, ctx)
         )
-    if conn.client_name:
-        thread.set_app_server_client_info(conn.client_name, conn.client_version or "")
-    rt.router.subscribe(conn, thread.id)
+    if ctx.client_name:
+        thread.set_app_server_client_info(ctx.client_name, ctx.client_version or "")
+    rt.router.subscribe(ctx.connection_id, thread.id)
     wire = wire_thread(thread, include_turns=not p.exclude_turns)
 
     def after() -> None:
-        _send_usage_replay(rt, conn, thread)
-        rt.router.resend_pending_approvals(conn, thread.id)
+        _send_usage_replay(rt, ctx, thread)
+        rt.router.resend_pending_approvals(ctx.connection_id, thread.id)
 
     ctx.after_response(after)
     return session_response(ThreadResumeResponse, thread, wire)
 
 
 async def thread_fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> ThreadForkResponse:
-    conn = ctx.connection
     thread = await rt.manager.fork_thread(
         p.thread_id or None,
         path=p.path or None,
-        overrides=_overrides(p, conn),
+        overrides=_overrides(p, ctx),
         ephemeral=bool(p.ephemeral),
     )
-    rt.router.subscribe(conn, thread.id)
+    rt.router.subscribe(ctx.connection_id, thread.id)
     include = not p.exclude_turns
     wire = wire_thread(thread, include_turns=include)
     shown = wire.model_copy(update={"turns": []}) if thread.settings.ephemeral else wire
@@ -177,8 +173,8 @@ async def thread_fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> 
 
     def after() -> None:
         if include:
-            _send_usage_replay(rt, conn, thread)
-        rt.router.server.broadcast("thread/started", started)
+            _send_usage_replay(rt, ctx, thread)
+        rt.broadcast("thread/started", started)
 
     ctx.after_response(after)
     return session_response(ThreadForkResponse, thread, wire)
@@ -189,7 +185,7 @@ async def thread_unsubscribe(
 ) -> ThreadUnsubscribeResponse:
     if rt.manager.find(p.thread_id) is None:
         return ThreadUnsubscribeResponse(status="notLoaded")
-    ok = rt.router.unsubscribe(ctx.connection, p.thread_id)
+    ok = rt.router.unsubscribe(ctx.connection_id, p.thread_id)
     return ThreadUnsubscribeResponse(status="unsubscribed" if ok else "notSubscribed")
 
 

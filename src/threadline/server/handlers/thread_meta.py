@@ -157,7 +157,7 @@ async def thread_name_set(
     name = check_thread_name(p.name)
     await rt.manager.set_thread_name(p.thread_id, name)
     updated = dump_wire(ThreadNameUpdatedNotification(thread_id=p.thread_id, thread_name=name))
-    ctx.after_response(lambda: rt.router.server.broadcast("thread/name/updated", updated))
+    ctx.after_response(lambda: rt.broadcast("thread/name/updated", updated))
     return ThreadSetNameResponse()
 
 
@@ -168,11 +168,11 @@ async def thread_archive(
         unloaded = ThreadStatusChangedNotification(
             thread_id=p.thread_id, status=NotLoadedThreadStatus()
         )
-        rt.router.server.broadcast("thread/status/changed", dump_wire(unloaded))
+        rt.broadcast("thread/status/changed", dump_wire(unloaded))
     await rt.manager.archive_thread(p.thread_id)
     rt.router.detach(p.thread_id)
     archived = dump_wire(ThreadArchivedNotification(thread_id=p.thread_id))
-    ctx.after_response(lambda: rt.router.server.broadcast("thread/archived", archived))
+    ctx.after_response(lambda: rt.broadcast("thread/archived", archived))
     return ThreadArchiveResponse()
 
 
@@ -181,6 +181,6 @@ async def thread_unarchive(
 ) -> ThreadUnarchiveResponse:
     record = await rt.manager.unarchive_thread(p.thread_id)
     unarchived = dump_wire(ThreadUnarchivedNotification(thread_id=p.thread_id))
-    ctx.after_response(lambda: rt.router.server.broadcast("thread/unarchived", unarchived))
+    ctx.after_response(lambda: rt.broadcast("thread/unarchived", unarchived))
     return ThreadUnarchiveResponse(thread=wire_record(record, None))
 

@@ -46,7 +46,7 @@ async def turn_start(rt: Runtime, ctx: RequestContext, p: TurnStartParams) -> Tu
         ),
         client_user_message_id=p.client_user_message_id,
     )
-    rt.router.subscribe(ctx.connection, thread.id)
+    rt.router.subscribe(ctx.connection_id, thread.id)
     turn_id, _started = thread.start_turn(op)
     turn = Turn(
         id=turn_id, root_turn_id=turn_id, items=[], items_view="notLoaded", status="inProgress"
