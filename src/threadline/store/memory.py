@@ -1,7 +1,9 @@
 """``MemoryThreadStore``: the same index contract as the local store, with nothing on disk.
 
-It keeps index rows only: threads created through it are ephemeral (a null sink),
-and it holds no histories to resume, fork or read.
+Histories are kept as rollout lines in memory (:class:`MemorySink`), filtered by
+the same persistence policy and rebuilt the same way, so resume, fork, read and
+rollback work as on disk; nothing survives the process. Paths are only shown
+(``thread.path``), never written.
 
 Rows live in a dict; listing applies the exact filter, order and cursor rules of
 the SQLite index (:mod:`.query`). Archive and unarchive rewrite the row's path
@@ -13,16 +15,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
-from threadline.protocol.rollout import RolloutItem, SessionMeta
-from threadline.rollout.paths import archived_path_for, unarchived_path_for
+from threadline.protocol.rollout import (
+    EventMsg,
+    RolloutItem,
+    RolloutLine,
+    SessionMeta,
+    format_rollout_timestamp,
+    line_from_item,
+)
+from threadline.rollout.history import reconstruct
+from threadline.rollout.paths import archived_path_for, rollout_path_for, unarchived_path_for
+from threadline.rollout.policy import PersistencePolicy, sanitize_event
+from threadline.rollout.reader import RolloutFile
+from threadline.store import rollouts
 from threadline.store.base import (
     Change,
     ForkSource,
     ListPage,
     ListQuery,
-    NullSink,
     ReindexReport,
     StoredRef,
     StoredThread,
@@ -46,8 +59,71 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _no_histories() -> StoreError:
-    return StoreError("the in-memory thread store keeps no histories")
+class MemorySink:
+    """A live thread's history kept in its store's memory, filtered by the same policy
+    as a rollout; it appears in the store with the first user message (or
+    :meth:`materialize`), ``session_meta`` first."""
+
+    def __init__(
+        self,
+        store: MemoryThreadStore,
+        meta: SessionMeta,
+        policy: PersistencePolicy,
+        *,
+        resumed: bool = False,
+    ) -> None:
+        self._store = store
+        self._meta = meta
+        self._policy = policy
+        self._path = store.path_of(meta)
+        self._pending: list[RolloutLine] = []
+        self._lines: list[RolloutLine] | None = (
+            store.history_lines(meta.id) if resumed else None
+        )
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def materialized(self) -> bool:
+        return self._lines is not None
+
+    def _to_line(self, item: RolloutItem | RolloutLine) -> RolloutLine | None:
+        if isinstance(item, RolloutLine):
+            return item if self._policy.keeps_line(item) else None
+        if not self._policy.keeps(item):
+            return None
+        if isinstance(item, EventMsg) and item.type == "exec_command_end":
+            item = EventMsg.model_validate(sanitize_event(item.dump()))
+        return line_from_item(item)
+
+    async def append(self, items: Sequence[RolloutItem | RolloutLine]) -> None:
+        lines = [line for item in items if (line := self._to_line(item)) is not None]
+        self._pending.extend(lines)
+        if any(line.event_type == "user_message" for line in lines):
+            await self.materialize()
+        elif self._lines is not None:
+            await self.flush()
+
+    async def append_or_discard(self, items: Sequence[RolloutItem]) -> None:
+        self._pending.extend(line for item in items if (line := self._to_line(item)) is not None)
+        if self._lines is not None:
+            await self.flush()
+
+    async def materialize(self) -> None:
+        if self._lines is None:
+            self._lines = self._store.new_history(self._meta, self._path)
+        await self.flush()
+
+    async def flush(self) -> None:
+        if self._lines is not None:
+            self._lines.extend(self._pending)
+            self._pending.clear()
+
+    async def close(self) -> None:
+        await self.flush()
+        self._pending.clear()
 
 
 class MemoryThreadStore:
@@ -56,50 +132,112 @@ class MemoryThreadStore:
     def __init__(self, home: Path | None = None) -> None:
         self._home = Path(home) if home is not None else Path("/nonexistent-threadline-home")
         self._rows: dict[str, ThreadRecord] = {}
+        self._histories: dict[str, tuple[Path, list[RolloutLine]]] = {}
         self._lock = asyncio.Lock()
 
     @property
     def home(self) -> Path:
         return self._home
 
-    # -- live threads: nothing is kept (ephemeral) --------------------------------------------
+    def new_history(self, meta: SessionMeta, shown: Path) -> list[RolloutLine]:
+        """The (new) history of ``meta``'s thread, starting with ``meta``."""
+        lines = [line_from_item(meta)]
+        self._histories[meta.id.lower()] = (shown, lines)
+        return lines
+
+    def history_lines(self, thread_id: str) -> list[RolloutLine]:
+        return self._histories[thread_id.lower()][1]
+
+    # -- live threads ----------------------------------------------------------------------
     def create_thread(
         self, meta: SessionMeta, *, extended_history: bool, fsync: bool
     ) -> ThreadSink:
-        return NullSink()
+        return MemorySink(self, meta, PersistencePolicy(extended=extended_history))
 
     async def resume_thread(
         self, stored: StoredThread, *, extended_history: bool, fsync: bool
     ) -> ThreadSink:
-        return NullSink()
+        return MemorySink(
+            self, stored.meta, PersistencePolicy(extended=extended_history), resumed=True
+        )
 
     async def fork_source(self, stored: StoredThread, *, interrupted_marker: str) -> ForkSource:
-        raise _no_histories()
+        return await rollouts.fork_source(stored, interrupted_marker=interrupted_marker)
 
     async def fork_thread(
         self, meta: SessionMeta, source: ForkSource, *, extended_history: bool, fsync: bool
     ) -> ThreadSink:
-        return NullSink()
+        sink = MemorySink(self, meta, PersistencePolicy(extended=extended_history))
+        await sink.materialize()
+        await sink.append(source.lines)
+        return sink
 
-    # -- stored histories: none --------------------------------------------------------------
+    # -- stored histories --------------------------------------------------------------------
+    def path_of(self, meta: SessionMeta) -> Path:
+        """The ``thread.path`` a history is shown under (nothing is written there)."""
+        created = datetime.fromisoformat(meta.timestamp.replace("Z", "+00:00"))
+        return rollout_path_for(self._home, meta.id, created.astimezone())
+
     async def locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
         if path:
+            for tid, (shown, _) in self._histories.items():
+                if str(shown) == path:
+                    return self._ref(tid)
             raise StoreError(f"failed to load rollout `{path}`: no such file")
-        raise StoreError(f"no rollout found for thread id {thread_id}")
+        if thread_id is None or thread_id.lower() not in self._histories:
+            raise StoreError(f"no rollout found for thread id {thread_id}")
+        return self._ref(thread_id.lower())
+
+    def _ref(self, thread_id: str) -> StoredRef:
+        shown, _ = self._histories[thread_id]
+        row = self._rows.get(thread_id)
+        if row is not None:
+            return StoredRef(thread_id, row.rollout_path, archived=row.archived)
+        return StoredRef(thread_id, shown)
+
+    def _lines_of(self, ref: StoredRef) -> list[RolloutLine]:
+        entry = self._histories.get((ref.thread_id or "").lower())
+        if entry is None:
+            for shown, lines in self._histories.values():
+                if ref.path is not None and shown == ref.path:
+                    return lines
+            raise StoreError(f"no rollout found for thread id {ref.thread_id}")
+        return entry[1]
 
     async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
-        raise _no_histories()
+        lines = list(self._lines_of(ref))
+        meta = next((line.as_session_meta() for line in lines if line.type == "session_meta"), None)
+        if meta is None:
+            raise StoreError(f"failed to load rollout `{ref.path}`: empty file")
+        rollout = RolloutFile(path=ref.path or self.path_of(meta), meta=meta, lines=lines)
+        created = datetime.fromisoformat(meta.timestamp.replace("Z", "+00:00")).timestamp()
+        stamp = lines[-1].timestamp if lines else meta.timestamp
+        updated = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return StoredThread(
+            ref=ref,
+            meta=meta,
+            recon=reconstruct(rollout, live=live),
+            lines=lines,
+            created_at=created,
+            updated_at=updated,
+            version=len(lines),
+            native=rollout,
+        )
 
     async def changed_since(self, stored: StoredThread) -> bool:
-        return False
+        return bool(len(self._lines_of(stored.ref)) != stored.version)
 
     async def read_meta(self, ref: StoredRef) -> SessionMeta:
-        raise _no_histories()
+        for line in self._lines_of(ref):
+            if line.type == "session_meta":
+                return line.as_session_meta()
+        raise StoreError(f"failed to load rollout `{ref.path}`: no session_meta line")
 
     async def append_items(
         self, ref: StoredRef, items: Sequence[RolloutItem], *, durable: bool = False
     ) -> None:
-        raise _no_histories()
+        stamp = format_rollout_timestamp()
+        self._lines_of(ref).extend(line_from_item(item, stamp) for item in items)
 
     def writable_problem(self, ref: StoredRef | None = None, change: Change = "write") -> str | None:
         return None
