@@ -71,12 +71,12 @@ async def test_a_client_refuses_to_go_on_after_a_violation() -> None:
         sent.append(text)
 
     client = AppServerClient("fake", send_text)
-    await client._on_text(json.dumps({"method": "thread/closed", "params": {"threadId": "t"}}))
+    await client.on_text(json.dumps({"method": "thread/closed", "params": {"threadId": "t"}}))
     assert len(client.violations) == 1
     with pytest.raises(SchemaViolation):
         await client.call("thread/loaded/list", {})
     assert sent == []  # the check runs before anything more is sent
-    await client._on_text("not json at all")
+    await client.on_text("not json at all")
     assert len(client.violations) == 2
 
 

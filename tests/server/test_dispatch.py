@@ -1,4 +1,5 @@
-"""Method dispatch and error answers over the real stdio server.
+"""Method dispatch and error answers: the real server in-process on the memory transport;
+malformed and oversized lines over the real stdio server (its framing).
 
 Codes are the standard JSON-RPC ones (the reference answers everything with
 -32600); messages keep the reference's serde wording.
@@ -7,16 +8,15 @@ Codes are the standard JSON-RPC ones (the reference answers everything with
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
-from tests.conftest import AppServerFactory
 from tests.support.appserver import AppServerClient, AppServerProcess
+from tests.support.memory_server import InProcessServer, MemoryServerFactory
 
 from threadline.server.errors import format_validation_error
-
-TEST_METHODS = {"THREADLINE_TEST_SLOW_METHOD": "1"}
 
 
 async def alive(client: AppServerClient) -> None:
@@ -25,9 +25,9 @@ async def alive(client: AppServerClient) -> None:
 
 
 async def test_unknown_method_is_32601_and_lists_known_methods(
-    stdio_server: AppServerProcess,
+    in_process: InProcessServer,
 ) -> None:
-    error = await stdio_server.client.request_error("foo/bar", {})
+    error = await in_process.client.request_error("foo/bar", {})
     assert error["code"] == -32601
     assert error["message"].startswith(
         "Invalid request: unknown variant `foo/bar`, expected one of "
@@ -35,11 +35,11 @@ async def test_unknown_method_is_32601_and_lists_known_methods(
     assert "`initialize`" in error["message"]
     assert "`thread/loaded/list`" in error["message"]
     assert "data" not in error
-    await alive(stdio_server.client)
+    await alive(in_process.client)
 
 
-async def test_invalid_params_are_32600_naming_the_field(stdio_server: AppServerProcess) -> None:
-    client = stdio_server.client
+async def test_invalid_params_are_32600_naming_the_field(in_process: InProcessServer) -> None:
+    client = in_process.client
     error = await client.request_error("thread/loaded/list", {"limit": "ten"})
     assert error == {
         "code": -32600,
@@ -54,14 +54,14 @@ async def test_invalid_params_are_32600_naming_the_field(stdio_server: AppServer
     await alive(client)
 
 
-async def test_missing_field_is_named(app_server: AppServerFactory) -> None:
-    server = await app_server(env=TEST_METHODS)
+async def test_missing_field_is_named(memory_server: MemoryServerFactory) -> None:
+    server = await memory_server()
     error = await server.client.request_error("test/notify", {"params": {}})
     assert error == {"code": -32600, "message": "Invalid request: missing field `method`"}
 
 
-async def test_unknown_fields_are_ignored(stdio_server: AppServerProcess) -> None:
-    client = stdio_server.client
+async def test_unknown_fields_are_ignored(in_process: InProcessServer) -> None:
+    client = in_process.client
     result = await client.request("thread/loaded/list", {"limit": 5, "fromTheFuture": [1, 2]})
     assert result == {"data": [], "nextCursor": None}
     await client.send(
@@ -70,19 +70,21 @@ async def test_unknown_fields_are_ignored(stdio_server: AppServerProcess) -> Non
     assert (await client.wait_for_answer("x1"))["result"] == {"data": [], "nextCursor": None}
 
 
-async def test_missing_params_member_is_treated_as_empty(stdio_server: AppServerProcess) -> None:
-    answer = await stdio_server.client.call("thread/loaded/list", omit_params=True)
+async def test_missing_params_member_is_treated_as_empty(in_process: InProcessServer) -> None:
+    answer = await in_process.client.call("thread/loaded/list", omit_params=True)
     assert answer["result"] == {"data": [], "nextCursor": None}
 
 
 async def test_handler_exception_is_32603_and_connection_survives(
-    app_server: AppServerFactory,
+    memory_server: MemoryServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = await app_server(env=TEST_METHODS)
-    error = await server.client.request_error("test/raise", {"message": "kaput"})
+    server = await memory_server()
+    with caplog.at_level(logging.ERROR, logger="threadline.server"):
+        error = await server.client.request_error("test/raise", {"message": "kaput"})
     assert error == {"code": -32603, "message": "Internal error: kaput"}
     await alive(server.client)
-    assert "kaput" in server.stderr  # logged with its traceback, on stderr
+    # Logged with its traceback (the subprocess test in test_handshake sees it on stderr).
+    assert "kaput" in caplog.text and "Traceback" in caplog.text
 
 
 async def test_malformed_lines_get_errors_and_do_not_break_the_stream(
@@ -132,8 +134,8 @@ async def test_malformed_lines_get_errors_and_do_not_break_the_stream(
     assert client.unread() == []
 
 
-async def test_ignored_client_messages_get_no_answer(stdio_server: AppServerProcess) -> None:
-    client = stdio_server.client
+async def test_ignored_client_messages_get_no_answer(in_process: InProcessServer) -> None:
+    client = in_process.client
     await client.notify("foo/notified", {})  # unknown notification
     await client.send({"id": 9999, "result": {}})  # answer to a request never sent
     await client.send({"id": 9998, "error": {"code": 1, "message": "no"}})
@@ -154,8 +156,8 @@ async def test_oversized_line_is_refused_without_buffering_it(
     await alive(client)
 
 
-async def test_answers_keep_request_order(stdio_server: AppServerProcess) -> None:
-    client = stdio_server.client
+async def test_answers_keep_request_order(in_process: InProcessServer) -> None:
+    client = in_process.client
     for n in range(50):
         method = "thread/loaded/list" if n % 2 else "foo/bar"
         await client.send({"id": f"o{n}", "method": method, "params": {}})
@@ -165,9 +167,9 @@ async def test_answers_keep_request_order(stdio_server: AppServerProcess) -> Non
     assert all(("error" in a) == (n % 2 == 0) for n, a in enumerate(answers))
 
 
-async def test_reference_error_wording_for_turn_start(stdio_server: AppServerProcess) -> None:
+async def test_reference_error_wording_for_turn_start(in_process: InProcessServer) -> None:
     """The reference's s08 cases: same wording (plus where), standard code."""
-    client = stdio_server.client
+    client = in_process.client
     error = await client.request_error("turn/start", {"threadId": "x", "input": "not-an-array"})
     assert error == {
         "code": -32600,

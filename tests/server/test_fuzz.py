@@ -105,7 +105,7 @@ async def test_websocket_survives_garbage(
 ) -> None:
     server = await fuzz_server(app_server, "ws")
     client = server.clients[0]
-    ws = server._websockets[0]
+    ws = server.websockets[0]
     for frame in payload:
         await ws.send(frame)  # text frames, and binary ones too
     await probe(server, client)

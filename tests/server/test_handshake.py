@@ -1,4 +1,5 @@
-"""The initialize gate, identity in the initialize response, and stdio lifecycle."""
+"""The initialize gate, identity in the initialize response, opt-outs (the real server
+in-process on the memory transport), and the stdio lifecycle (a real subprocess)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import AppServerFactory
+from tests.support.memory_server import InProcessServer, MemoryServerFactory
 
 from threadline import __version__
 
 
-async def test_requests_before_initialize_are_refused(app_server: AppServerFactory) -> None:
-    server = await app_server(initialize=False)
+async def test_requests_before_initialize_are_refused(memory_server: MemoryServerFactory) -> None:
+    server = await memory_server(initialize=False)
     client = server.client
     for method in ("thread/list", "model/list", "thread/loaded/list"):
         error = await client.request_error(method, {})
@@ -23,15 +25,17 @@ async def test_requests_before_initialize_are_refused(app_server: AppServerFacto
     assert (await client.request("thread/loaded/list", {})) == {"data": [], "nextCursor": None}
 
 
-async def test_second_initialize_is_refused(stdio_server) -> None:  # type: ignore[no-untyped-def]
-    error = await stdio_server.client.request_error(
+async def test_second_initialize_is_refused(in_process: InProcessServer) -> None:
+    error = await in_process.client.request_error(
         "initialize", {"clientInfo": {"name": "again", "version": "1"}}
     )
     assert error == {"code": -32600, "message": "Already initialized"}
 
 
-async def test_initialized_before_initialize_is_ignored(app_server: AppServerFactory) -> None:
-    server = await app_server(initialize=False)
+async def test_initialized_before_initialize_is_ignored(
+    memory_server: MemoryServerFactory,
+) -> None:
+    server = await memory_server(initialize=False)
     client = server.client
     await client.notify("initialized")
     await client.initialize()
@@ -40,10 +44,12 @@ async def test_initialized_before_initialize_is_ignored(app_server: AppServerFac
     assert client.unread() == []
 
 
-async def test_initialize_response_identity(app_server: AppServerFactory, tmp_path: Path) -> None:
+async def test_initialize_response_identity(
+    memory_server: MemoryServerFactory, tmp_path: Path
+) -> None:
     home = tmp_path / "custom-home"
     home.mkdir()
-    server = await app_server(home=home, initialize=False)
+    server = await memory_server(home=home, initialize=False)
     result = await server.client.initialize(name="my_client", version="9.8.7")
     agent = result["userAgent"]
     # The reference's shape: "<name>/<version> (<os> <os version>; <arch>) <terminal> (<client>; <version>)".
@@ -60,8 +66,8 @@ async def test_initialize_response_identity(app_server: AppServerFactory, tmp_pa
         await server.client.next_message(timeout=0.3)
 
 
-async def test_initialize_with_bad_params(app_server: AppServerFactory) -> None:
-    server = await app_server(initialize=False)
+async def test_initialize_with_bad_params(memory_server: MemoryServerFactory) -> None:
+    server = await memory_server(initialize=False)
     error = await server.client.request_error("initialize", {"clientInfo": {"name": "x"}})
     assert error == {"code": -32600, "message": "Invalid request: missing field `version`"}
     # The failed initialize did not count: a proper one still works.
@@ -87,8 +93,8 @@ async def test_default_home_is_dot_threadline(app_server: AppServerFactory, tmp_
     assert result["codexHome"] == str(fake_home / ".threadline")
 
 
-async def test_string_ids_and_jsonrpc_member(stdio_server) -> None:  # type: ignore[no-untyped-def]
-    client = stdio_server.client
+async def test_string_ids_and_jsonrpc_member(in_process: InProcessServer) -> None:
+    client = in_process.client
     await client.send(
         {"jsonrpc": "2.0", "id": "req-abc", "method": "thread/loaded/list", "params": {}}
     )
@@ -96,13 +102,10 @@ async def test_string_ids_and_jsonrpc_member(stdio_server) -> None:  # type: ign
     assert answer == {"id": "req-abc", "result": {"data": [], "nextCursor": None}}
 
 
-TEST_METHODS = {"THREADLINE_TEST_SLOW_METHOD": "1"}
-
-
 async def test_opt_out_notification_methods_match_exact_names(
-    app_server: AppServerFactory,
+    memory_server: MemoryServerFactory,
 ) -> None:
-    server = await app_server(env=TEST_METHODS, initialize=False)
+    server = await memory_server(initialize=False)
     client = server.client
     await client.initialize(
         capabilities={
@@ -126,9 +129,9 @@ async def test_opt_out_notification_methods_match_exact_names(
     assert all(isinstance(m["emittedAtMs"], int) for m in client.received() if "method" in m)
 
 
-async def test_opt_outs_are_per_connection(app_server: AppServerFactory) -> None:
-    server = await app_server(transport="ws", env=TEST_METHODS)
-    quiet = await server.connect(capabilities={"optOutNotificationMethods": ["thread/closed"]})
+async def test_opt_outs_are_per_connection(memory_server: MemoryServerFactory) -> None:
+    server = await memory_server(capabilities={"optOutNotificationMethods": ["thread/closed"]})
+    quiet = server.client
     loud = await server.connect()
     for client in (quiet, loud):
         await client.request(
@@ -139,8 +142,10 @@ async def test_opt_outs_are_per_connection(app_server: AppServerFactory) -> None
     assert quiet.received("thread/closed") == []
 
 
-async def test_initialize_without_capabilities_or_title(app_server: AppServerFactory) -> None:
-    server = await app_server(initialize=False)
+async def test_initialize_without_capabilities_or_title(
+    memory_server: MemoryServerFactory,
+) -> None:
+    server = await memory_server(initialize=False)
     answer = await server.client.call(
         "initialize", {"clientInfo": {"name": "bare", "version": "1"}, "someFutureField": {"x": 1}}
     )
@@ -148,9 +153,9 @@ async def test_initialize_without_capabilities_or_title(app_server: AppServerFac
 
 
 async def test_requests_work_before_the_initialized_notification(
-    app_server: AppServerFactory,
+    memory_server: MemoryServerFactory,
 ) -> None:
-    server = await app_server(initialize=False)
+    server = await memory_server(initialize=False)
     await server.client.initialize(send_initialized=False)
     assert await server.client.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
 
@@ -158,7 +163,7 @@ async def test_requests_work_before_the_initialized_notification(
 async def test_stdout_carries_protocol_only_and_logs_go_to_stderr(
     app_server: AppServerFactory,
 ) -> None:
-    env = {**TEST_METHODS, "THREADLINE_LOG": "DEBUG"}
+    env = {"THREADLINE_TEST_SLOW_METHOD": "1", "THREADLINE_LOG": "DEBUG"}
     server = await app_server(env=env)
     client = server.client
     await client.request_error("test/raise", {"message": "noisy failure"})

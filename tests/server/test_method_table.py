@@ -1,12 +1,12 @@
 """The method table: every method the server answers takes its params and response types
 from ``protocol.methods``, and a real answer to each validates against the reference schema.
 
-The server runs in-process on the in-memory transport, against the mock model.
+The server runs in-process on the in-memory transport (``tests/support/memory_server.py``),
+against the mock model.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from pydantic import BaseModel
+from tests.support.appserver import AppServerClient
+from tests.support.memory_server import MemoryServerFactory
 from tests.support.mock_model import Gate, MockModel, text
 from tests.support.schema import SchemaRegistry
 
@@ -21,21 +23,19 @@ from threadline.core.config import load_config
 from threadline.protocol.methods import CLIENT_REQUESTS, THREADLINE_REQUESTS, client_request_types
 from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
 from threadline.protocol.v2.turn import TurnStartParams
-from threadline.server import AppServer, build_app_server
+from threadline.server import build_app_server
 from threadline.server.dispatch import MethodTable, RequestContext
 from threadline.server.handlers import HANDLERS
-from threadline.server.transports.memory import MemoryClientChannel, memory_pair
 
 
 def served_table(home: Path) -> MethodTable:
-    server, _manager = build_app_server(load_config(home=home))
+    server, _manager = build_app_server(load_config(home=home), test_methods=False)
     return server.method_table
 
 
 def test_every_served_method_has_its_types_in_the_protocol_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: SchemaRegistry
+    tmp_path: Path, schema: SchemaRegistry
 ) -> None:
-    monkeypatch.delenv("THREADLINE_TEST_SLOW_METHOD", raising=False)
     table = served_table(tmp_path)
     assert set(table) == set(HANDLERS)
     for method in table:
@@ -72,55 +72,10 @@ def test_registering_checks_the_handler_against_the_table() -> None:
         table.register("thread/loaded/list", loaded)
 
 
-class Client:
-    """The client end of an in-process connection; every server message is schema-checked."""
-
-    def __init__(self, channel: MemoryClientChannel, schema: SchemaRegistry) -> None:
-        self.channel = channel
-        self.schema = schema
-        self.ids = 0
-        self.methods: dict[int, str] = {}
-        self.notifications: list[dict[str, Any]] = []
-
-    async def _next(self) -> dict[str, Any]:
-        message = await self.channel.receive(timeout=20)
-        assert message is not None, "server closed the channel"
-        request_method = self.methods.get(message["id"]) if "id" in message else None
-        self.schema.validate_s2c(message, request_method if "method" not in message else None)
-        return message
-
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        self.ids += 1
-        self.methods[self.ids] = method
-        self.channel.send({"id": self.ids, "method": method, "params": params})
-        while True:
-            message = await self._next()
-            if message.get("id") == self.ids and "method" not in message:
-                assert "result" in message, (method, message)
-                result: dict[str, Any] = message["result"]
-                return result
-            if "method" in message and "id" not in message:
-                self.notifications.append(message)
-
-    async def notification(self, method: str) -> dict[str, Any]:
-        for index, message in enumerate(self.notifications):
-            if message["method"] == method:
-                del self.notifications[: index + 1]
-                return message
-        while True:
-            message = await self._next()
-            if message.get("method") == method and "id" not in message:
-                self.notifications.clear()
-                return message
-            if "method" in message and "id" not in message:
-                self.notifications.append(message)
-
-
 @pytest_asyncio.fixture
 async def served(
-    tmp_path: Path, schema: SchemaRegistry, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[Client, MockModel, AppServer]]:
-    monkeypatch.delenv("THREADLINE_TEST_SLOW_METHOD", raising=False)
+    tmp_path: Path, memory_server: MemoryServerFactory
+) -> AsyncIterator[tuple[AppServerClient, MockModel]]:
     with MockModel() as mock:
         home = tmp_path / "home"
         home.mkdir()
@@ -131,30 +86,21 @@ async def served(
             "request_max_retries = 0\n",
             encoding="utf-8",
         )
-        server, manager = build_app_server(load_config(home=home))
-        server_end, client_end = memory_pair()
-        task = asyncio.ensure_future(server.serve_channel(server_end))
-        client = Client(client_end, schema)
-        await client.request("initialize", {"clientInfo": {"name": "walk", "version": "1"}})
-        try:
-            yield client, mock, server
-        finally:
-            client_end.close()
-            await asyncio.wait_for(task, 10)
-            await manager.shutdown()
+        server = await memory_server(home=home, test_methods=False, name="walk", version="1")
+        yield server.client, mock
 
 
 async def test_every_method_answers_with_its_response_type(
-    served: tuple[Client, MockModel, AppServer], tmp_path: Path
+    served: tuple[AppServerClient, MockModel], tmp_path: Path
 ) -> None:
-    client, mock, _server = served
+    client, mock = served
     answered: set[str] = set()
 
     async def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
-        result = await client.request(method, params)
+        result = await client.request(method, params, timeout=20)
         _, response = client_request_types(method) or (None, None)
         assert response is not None
-        response.model_validate(result)  # and the schema check in Client._next
+        response.model_validate(result)  # and the harness's schema check on arrival
         answered.add(method)
         return result
 
@@ -167,7 +113,7 @@ async def test_every_method_answers_with_its_response_type(
 
     mock.enqueue(text("first answer"))
     await call("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "one"}]})
-    await client.notification("turn/completed")
+    await client.wait_for_notification("turn/completed", timeout=20)
     await call("thread/read", {"threadId": tid, "includeTurns": True})
     await call("thread/list", {})
     await call("thread/name/set", {"threadId": tid, "name": "walked"})
@@ -193,7 +139,7 @@ async def test_every_method_answers_with_its_response_type(
         {"threadId": tid, "expectedTurnId": turn_id, "input": [{"type": "text", "text": "more"}]},
     )
     await call("turn/interrupt", {"threadId": tid, "turnId": turn_id})
-    await client.notification("turn/completed")
+    await client.wait_for_notification("turn/completed", timeout=20)
     gate.set()
 
     forked = await call("thread/fork", {"threadId": tid})

@@ -1,4 +1,7 @@
-"""Server→client requests: integer ids from 0 per connection, answers matched by id."""
+"""Server→client requests: integer ids from 0 per connection, answers matched by id.
+
+One round trip over a real stdio subprocess; the rest in-process on the memory transport.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ConfigDict
 from tests.conftest import AppServerFactory
+from tests.support.memory_server import MemoryServerFactory
 from tests.support.schema import SchemaRegistry
 
 from threadline.protocol.v2.common import Empty, WireModel
@@ -68,9 +72,9 @@ async def test_server_request_round_trip_over_stdio(app_server: AppServerFactory
     assert await pending == {"error": {"code": -32000, "message": "user went away"}}
 
 
-async def test_server_request_ids_are_per_connection(app_server: AppServerFactory) -> None:
-    server = await app_server(transport="ws", env=TEST_METHODS)
-    first, second = await server.connect(), await server.connect()
+async def test_server_request_ids_are_per_connection(memory_server: MemoryServerFactory) -> None:
+    server = await memory_server()
+    first, second = server.client, await server.connect()
     for client in (first, second):
         pending = asyncio.ensure_future(
             client.request(

@@ -1,10 +1,11 @@
-"""The websocket transport of the real server: probes, Origin refusal, token auth, many clients."""
+"""The websocket transport of the real server: probes, Origin refusal, token auth, frames,
+command-line checks, SIGTERM. (Several connections served at once, each with its own
+initialize gate, are in ``test_connections.py``, in-process.)"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from tests.support.appserver import AppServerProcess, server_argv, server_env
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-TEST_METHODS = {"THREADLINE_TEST_SLOW_METHOD": "1"}
 TOKEN = "s3cret-capability-token"
 
 
@@ -119,33 +119,6 @@ async def test_token_sha256_and_codex_ws_auth_flag(app_server: AppServerFactory)
         await connect(server.url, open_timeout=5)
 
 
-async def test_two_connections_are_served_at_once(app_server: AppServerFactory) -> None:
-    server = await app_server(transport="ws", env=TEST_METHODS)
-    slow = await server.connect(name="slow_client")
-    fast = await server.connect(name="fast_client")
-    started = time.monotonic()
-    sleeping = asyncio.ensure_future(slow.request("test/sleep", {"ms": 3000}))
-    await asyncio.sleep(0.1)
-    assert await fast.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
-    assert time.monotonic() - started < 2.0  # not queued behind the other connection
-    assert not sleeping.done()
-    assert await sleeping == {"sleptMs": 3000}
-
-
-async def test_each_connection_has_its_own_initialize_gate(app_server: AppServerFactory) -> None:
-    server = await app_server(transport="ws")
-    ready = await server.connect()
-    fresh = await server.connect(initialize=False)
-    error = await fresh.request_error("thread/loaded/list", {})
-    assert error == {"code": -32600, "message": "Not initialized"}
-    assert await ready.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
-    assert (await ready.request_error("initialize", {"clientInfo": {"name": "a", "version": "1"}}))[
-        "message"
-    ] == "Already initialized"
-    await fresh.initialize()
-    assert await fresh.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
-
-
 async def test_malformed_frames_get_errors_and_the_socket_stays_open(
     app_server: AppServerFactory,
 ) -> None:
@@ -157,19 +130,6 @@ async def test_malformed_frames_get_errors_and_the_socket_stays_open(
     assert (await client.next_message())["error"]["code"] == -32600
     assert await client.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
     assert not client.closed
-
-
-async def test_closing_one_connection_leaves_the_others(app_server: AppServerFactory) -> None:
-    server = await app_server(transport="ws")
-    first = await server.connect()
-    second = await server.connect()
-    await server._websockets[0].close()
-    for _ in range(250):
-        if first.closed:
-            break
-        await asyncio.sleep(0.02)
-    assert first.closed
-    assert await second.request("thread/loaded/list", {}) == {"data": [], "nextCursor": None}
 
 
 async def test_non_loopback_bind_needs_a_token(tmp_path: Path) -> None:

@@ -77,7 +77,8 @@ class AppServerClient:
 
     # -- incoming ---------------------------------------------------------------
 
-    async def _on_text(self, text: str) -> None:
+    async def on_text(self, text: str) -> None:
+        """A message from the server, as the transport carried it (schema-checked here)."""
         try:
             message = json.loads(text)
         except ValueError:
@@ -101,7 +102,8 @@ class AppServerClient:
                 self._inbox.append(message)
                 self._changed.notify_all()
 
-    async def _on_closed(self) -> None:
+    async def on_closed(self) -> None:
+        """The server closed the connection."""
         self.closed = True
         for future in self._pending.values():
             if not future.done():
@@ -305,6 +307,11 @@ class AppServerProcess:
     def stderr(self) -> str:
         return "".join(self.stderr_lines)
 
+    @property
+    def websockets(self) -> list[ClientConnection]:
+        """The websocket connections :meth:`connect` opened, in order."""
+        return list(self._websockets)
+
     async def _pump_stderr(self) -> None:
         assert self.proc.stderr is not None
         while line := await self.proc.stderr.readline():
@@ -329,8 +336,8 @@ class AppServerProcess:
         async def pump() -> None:
             assert self.proc.stdout is not None
             while line := await self.proc.stdout.readline():
-                await client._on_text(line.decode("utf-8"))
-            await client._on_closed()
+                await client.on_text(line.decode("utf-8"))
+            await client.on_closed()
 
         self._tasks.append(asyncio.create_task(pump()))
         self._client = client
@@ -361,8 +368,8 @@ class AppServerProcess:
         async def pump() -> None:
             with contextlib.suppress(Exception):
                 async for frame in ws:
-                    await client._on_text(frame if isinstance(frame, str) else frame.decode())
-            await client._on_closed()
+                    await client.on_text(frame if isinstance(frame, str) else frame.decode())
+            await client.on_closed()
 
         self._tasks.append(asyncio.create_task(pump()))
         self.clients.append(client)

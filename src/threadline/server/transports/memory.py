@@ -52,8 +52,9 @@ class MemoryClientChannel:
     def send(self, message: object) -> None:
         self._out.put_nowait(message)
 
-    async def receive(self, timeout: float = 5.0) -> JsonObject | None:
-        """The next server message, or ``None`` once the server closed the channel."""
+    async def receive(self, timeout: float | None = 5.0) -> JsonObject | None:
+        """The next server message, or ``None`` once the server closed the channel
+        (``timeout=None`` waits as long as it takes)."""
         item = await asyncio.wait_for(self._in.get(), timeout)
         if item is _EOF:
             return None
