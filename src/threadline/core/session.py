@@ -46,7 +46,6 @@ from threadline.protocol.v2.item import (
 )
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.paths import new_thread_id
-from threadline.rollout.policy import is_persisted_event
 from threadline.rollout.writer import RolloutWriter
 from threadline.tools.registry import DecisionHook, ToolRegistry
 
@@ -154,20 +153,29 @@ class Session:
         return await self._queue.get()
 
     async def emit(self, turn_id: str, msg: ev.EventMsg) -> None:
-        """Persist ``msg`` when the rollout keeps it, deliver it, then honour the flow gates."""
-        if type(msg) not in _STREAM_DELTAS and msg.type in _PERSISTABLE:
-            payload = msg.payload()
-            if is_persisted_event(payload, extended=self.settings.persist_extended_history):
-                await self.persist([EventMsg.model_validate(payload)])
+        """Offer ``msg`` to the rollout, deliver it, then honour the flow gates.
+
+        Whether an event is written is decided once, by the sink's persistence policy
+        (``rollout.policy``, applied where the writer turns items into lines); the
+        session offers every event that has an ``event_msg`` form, i.e. all but the
+        streamed deltas (:class:`~threadline.protocol.events.StreamDelta`).
+        """
+        if not isinstance(msg, ev.StreamDelta):
+            event = EventMsg.model_validate(msg.rollout_payload(self.thread_id))
+            await self.persist([event], offered=True)
         self.deliver(ev.Event(turn_id, msg))
         for gate in self._flow_gates:
             waiter = gate()
             if waiter is not None:
                 await waiter
 
-    async def persist(self, items: Sequence[RolloutItem]) -> None:
+    async def persist(self, items: Sequence[RolloutItem], *, offered: bool = False) -> None:
         """Queue rollout lines. A write failure never ends the turn: the writer keeps the
-        unwritten suffix for the next flush, and the client hears about it once."""
+        unwritten suffix for the next flush, and the client hears about it once.
+
+        ``offered``: events the policy may drop, so an append that returns is no sign
+        that the rollout writes again (only history and turn context are always written).
+        """
         try:
             await self.sink.append(items)
         except Exception as exc:
@@ -178,7 +186,8 @@ class Session:
                 )
             self._write_failing = True
         else:
-            self._write_failing = False
+            if not offered:
+                self._write_failing = False
 
     async def append_rollout(
         self, items: Sequence[RolloutItem], *, or_discard: bool = False
@@ -540,27 +549,6 @@ def _without(items: tuple[_T, ...], item: _T) -> tuple[_T, ...]:
     with contextlib.suppress(ValueError):
         rest.remove(item)
     return tuple(rest)
-
-
-_STREAM_DELTAS = frozenset({ev.AgentMessageDelta, ev.ReasoningSummaryDelta, ev.CommandOutputDelta})
-"""Never persisted: checked by exact class before anything else on the per-token path."""
-
-_PERSISTABLE = frozenset(
-    {
-        "task_started",
-        "task_complete",
-        "turn_aborted",
-        "user_message",
-        "agent_message",
-        "agent_reasoning",
-        "token_count",
-        "thread_name_updated",
-        "thread_rolled_back",
-        "context_compacted",
-        "error",
-        "exec_command_end",
-    }
-)
 
 
 _IMAGE_TYPES = {

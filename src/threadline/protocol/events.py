@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from threadline.protocol.usage import TokenUsageInfo
+from threadline.protocol.v2.item import PlanThreadItem
+from threadline.protocol.v2.item_parts import CommandAction
 
 
 class _Msg(BaseModel):
@@ -22,6 +24,11 @@ class _Msg(BaseModel):
     def payload(self) -> dict[str, Any]:
         """The rollout ``event_msg`` payload."""
         return self.model_dump(mode="json", exclude_none=False)
+
+    def rollout_payload(self, thread_id: str) -> dict[str, Any]:
+        """The ``event_msg`` payload this event is written as, should the rollout policy
+        keep it (``rollout.policy`` decides; this only gives the shape)."""
+        return self.payload()
 
 
 # ---- persisted (Codex event_msg shapes) ---------------------------------------
@@ -140,6 +147,30 @@ class ItemCompleted(_Msg):
     item: Any
     completed_at_ms: int | None = None
 
+    def rollout_payload(self, thread_id: str) -> dict[str, Any]:
+        """Codex's ``item_completed`` (``thread_id``, ``turn_id``, its core ``TurnItem``).
+
+        The rollout keeps it for plan items only, which are written as Codex's
+        ``{"type": "Plan", "id", "text"}``; other kinds keep their v2 dump (never written).
+        """
+        item = self.item
+        if isinstance(item, PlanThreadItem):
+            core: Any = {"type": "Plan", "id": item.id, "text": item.text}
+            started = item.started_at_ms
+        else:
+            core = self.payload()["item"]
+            started = getattr(item, "started_at_ms", None)
+        payload: dict[str, Any] = {
+            "type": self.type,
+            "thread_id": thread_id,
+            "turn_id": self.turn_id,
+            "item": core,
+        }
+        if started is not None:
+            payload["started_at_ms"] = started
+        payload["completed_at_ms"] = self.completed_at_ms
+        return payload
+
 
 # Streamed deltas are the hot path (one per model token) and never persisted or
 # validated from outside, so they are plain slotted records rather than pydantic models:
@@ -147,7 +178,10 @@ class ItemCompleted(_Msg):
 
 
 @dataclass(slots=True, kw_only=True)
-class _Delta:
+class StreamDelta:
+    """A streamed fragment: a runtime record with no ``event_msg`` form (Codex never writes
+    a delta, in any mode), so a session never offers one to its rollout."""
+
     turn_id: str
     item_id: str
     delta: str
@@ -157,12 +191,12 @@ class _Delta:
 
 
 @dataclass(slots=True, kw_only=True)
-class AgentMessageDelta(_Delta):
+class AgentMessageDelta(StreamDelta):
     type: Literal["agent_message_delta"] = "agent_message_delta"
 
 
 @dataclass(slots=True, kw_only=True)
-class ReasoningSummaryDelta(_Delta):
+class ReasoningSummaryDelta(StreamDelta):
     summary_index: int = 0
     type: Literal["reasoning_summary_delta"] = "reasoning_summary_delta"
 
@@ -175,7 +209,7 @@ class ReasoningSummaryPartAdded(_Msg):
 
 
 @dataclass(slots=True, kw_only=True)
-class CommandOutputDelta(_Delta):
+class CommandOutputDelta(StreamDelta):
     type: Literal["command_output_delta"] = "command_output_delta"
 
 
@@ -236,6 +270,10 @@ class ExecApprovalRequest(_Msg):
     cwd: str
     reason: str | None = None
     proposed_amendment: list[str] | None = None
+    started_at_ms: int | None = None
+    """When the command item started (the request's ``startedAtMs``; else when it is sent)."""
+    command_actions: list[CommandAction] | None = None
+    """The parsed command for display (else one ``unknown`` action)."""
 
 
 class ApprovalResolved(_Msg):

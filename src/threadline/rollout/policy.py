@@ -6,6 +6,11 @@ except unknown ones are always written. Of the ``event_msg`` payloads, the
 counts and markers; *extended* mode (``persist_extended_history=True``) adds
 errors and tool results. Deltas, begin events, approvals, warnings and the
 like are never written.
+
+The policy is the one place that decides: a live session offers the rollout every
+event that has an ``event_msg`` form (all but the streamed deltas), and
+:class:`PersistencePolicy` is applied once, where ``RolloutWriter`` turns items into
+lines.
 """
 
 from __future__ import annotations
@@ -93,7 +98,14 @@ def is_persisted_event(payload: dict[str, Any], *, extended: bool = False) -> bo
 def is_persisted_item(item: RolloutItem, *, extended: bool = False) -> bool:
     """Whether a typed rollout item is written under the given mode."""
     if isinstance(item, EventMsg):
-        return is_persisted_event(item.dump(), extended=extended)
+        # ``is_persisted_event(item.dump())`` without dumping: only the type and, for
+        # ``item_completed``, the item's kind matter.
+        kind = item.type
+        if kind in LIMITED_EVENT_TYPES:
+            return True
+        if kind == "item_completed":
+            return _is_plan_item_completed({"item": item.get("item")})
+        return extended and kind in EXTENDED_EVENT_TYPES
     # Unknown response items are never persisted (Codex's ``Other``).
     return not isinstance(item, OtherItem)
 

@@ -19,7 +19,9 @@ from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
 from threadline.protocol.ops import ExecApproval
+from threadline.protocol.v2.common import dump_wire
 from threadline.server.connection import Connection
+from threadline.server.events import APPROVAL_METHOD, approval_request
 from threadline.server.translate import translate
 
 log = logging.getLogger(__name__)
@@ -173,37 +175,6 @@ class ThreadRouter:
 
     # ---- approvals ----------------------------------------------------------------
 
-    def _approval_params(self, thread_id: str, req: ev.ExecApprovalRequest) -> dict[str, Any]:
-        """``item/commandExecution/requestApproval`` params in the reference's field order."""
-        extra = req.model_extra or {}
-        params: dict[str, Any] = {
-            "kind": "command",
-            "threadId": thread_id,
-            "turnId": req.turn_id,
-            "itemId": req.item_id,
-            "startedAtMs": extra.get("started_at_ms") or now_ms(),
-            "environmentId": "local",
-            "command": req.command,
-            "cwd": req.cwd,
-            "commandActions": extra.get("command_actions")
-            or [{"type": "unknown", "command": req.command}],
-        }
-        if req.reason is not None:
-            params["reason"] = req.reason
-        decisions: list[Any] = ["accept"]
-        if req.proposed_amendment:
-            params["proposedExecpolicyAmendment"] = list(req.proposed_amendment)
-            decisions.append(
-                {
-                    "acceptWithExecpolicyAmendment": {
-                        "execpolicy_amendment": list(req.proposed_amendment)
-                    }
-                }
-            )
-        decisions.append("cancel")
-        params["availableDecisions"] = decisions
-        return params
-
     def _ask_approval(self, thread_id: str, req: ev.ExecApprovalRequest) -> None:
         pending = _PendingApproval(thread_id, req)
         self._approvals[req.approval_id] = pending
@@ -212,8 +183,7 @@ class ThreadRouter:
 
     def _ask_one(self, pending: _PendingApproval, conn: Connection) -> None:
         request_id, fut = conn.send_request_with_id(
-            "item/commandExecution/requestApproval",
-            self._approval_params(pending.thread_id, pending.request),
+            APPROVAL_METHOD, dump_wire(approval_request(pending.thread_id, pending.request))
         )
         pending.asked[conn.id] = (conn, request_id)
         task = asyncio.ensure_future(self._await_decision(pending, conn, fut))

@@ -57,20 +57,37 @@ class NetworkApprovalContext(WireModel):
 
 
 class CommandExecutionRequestApprovalParams(WireModel):
-    item_id: str
-    started_at_ms: int
+    """``item/commandExecution/requestApproval`` params, members in the order Codex sends them.
+
+    ``available_decisions`` is not in the generated schema but Codex sends it (the
+    reference traces); the optional members Codex leaves out when unset are omitted.
+    """
+
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
+        {
+            "approval_id",
+            "network_approval_context",
+            "reason",
+            "proposed_execpolicy_amendment",
+            "proposed_network_policy_amendments",
+            "available_decisions",
+        }
+    )
+    kind: CommandExecutionApprovalKind = "command"
     thread_id: str
     turn_id: str
+    item_id: str
+    started_at_ms: int
     approval_id: str | None = None
-    command: str | None = None
-    command_actions: list[CommandAction] | None = None
-    cwd: LegacyAppPathString | None = None
     environment_id: str | None = None
-    kind: CommandExecutionApprovalKind = "command"
+    command: str | None = None
+    cwd: LegacyAppPathString | None = None
+    command_actions: list[CommandAction] | None = None
     network_approval_context: NetworkApprovalContext | None = None
+    reason: str | None = None
     proposed_execpolicy_amendment: list[str] | None = None
     proposed_network_policy_amendments: list[NetworkPolicyAmendment] | None = None
-    reason: str | None = None
+    available_decisions: list[CommandExecutionApprovalDecision] | None = None
 
 
 class CommandExecutionRequestApprovalResponse(WireModel):

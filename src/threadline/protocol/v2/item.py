@@ -35,10 +35,10 @@ AgentMessageDelivery = Literal["async"]
 
 
 class AgentMessageDeltaNotification(WireModel):
-    delta: str
-    item_id: str
     thread_id: str
     turn_id: str
+    item_id: str
+    delta: str
 
 
 class ByteRange(WireModel):
@@ -63,10 +63,10 @@ CollabAgentToolCallStatus = Literal["inProgress", "completed", "failed", "interr
 
 
 class CommandExecutionOutputDeltaNotification(WireModel):
-    delta: str
-    item_id: str
     thread_id: str
     turn_id: str
+    item_id: str
+    delta: str
 
 
 CommandExecutionSource = Literal[
@@ -398,18 +398,18 @@ ThreadItem = Annotated[
 
 
 class ItemCompletedNotification(WireModel):
-    completed_at_ms: int
     item: ThreadItem
     thread_id: str
     turn_id: str
     content_token_count: int | None = None
+    completed_at_ms: int
 
 
 class ItemStartedNotification(WireModel):
     item: ThreadItem
-    started_at_ms: int
     thread_id: str
     turn_id: str
+    started_at_ms: int
 
 
 class McpToolCallProgressNotification(WireModel):
@@ -427,18 +427,18 @@ class PlanDeltaNotification(WireModel):
 
 
 class ReasoningSummaryPartAddedNotification(WireModel):
-    item_id: str
-    summary_index: int
     thread_id: str
     turn_id: str
+    item_id: str
+    summary_index: int
 
 
 class ReasoningSummaryTextDeltaNotification(WireModel):
-    delta: str
-    item_id: str
-    summary_index: int
     thread_id: str
     turn_id: str
+    item_id: str
+    delta: str
+    summary_index: int
 
 
 class ReasoningTextDeltaNotification(WireModel):

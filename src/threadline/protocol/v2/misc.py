@@ -92,16 +92,16 @@ class SpendControlLimitSnapshot(WireModel):
 
 
 class RateLimitSnapshot(WireModel):
-    credits: CreditsSnapshot | None = None
-    individual_limit: SpendControlLimitSnapshot | None = None
     limit_id: str | None = None
     limit_name: str | None = None
     normal_model_slug: str | None = None
-    plan_type: PlanType | None = None
     primary: RateLimitWindow | None = None
-    rate_limit_reached_type: RateLimitReachedType | None = None
     secondary: RateLimitWindow | None = None
+    credits: CreditsSnapshot | None = None
+    individual_limit: SpendControlLimitSnapshot | None = None
     spend_control_reached: bool | None = None
+    plan_type: PlanType | None = None
+    rate_limit_reached_type: RateLimitReachedType | None = None
 
 
 class AccountRateLimitsUpdatedNotification(WireModel):
@@ -175,9 +175,9 @@ class DeprecationNoticeNotification(WireModel):
 
 class ErrorNotification(WireModel):
     error: TurnError
+    will_retry: bool
     thread_id: str
     turn_id: str
-    will_retry: bool
 
 
 class GetAccountParams(WireModel):
@@ -327,5 +327,5 @@ class RemoteControlStatusChangedNotification(WireModel):
 
 
 class WarningNotification(WireModel):
-    message: str
     thread_id: str | None = None
+    message: str

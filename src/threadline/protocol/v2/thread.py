@@ -448,8 +448,8 @@ class ThreadStartedNotification(WireModel):
 
 
 class ThreadStatusChangedNotification(WireModel):
-    status: ThreadStatus
     thread_id: str
+    status: ThreadStatus
 
 
 class ThreadTurnsListParams(WireModel):

@@ -47,5 +47,5 @@ class ThreadTokenUsage(WireModel):
 
 class ThreadTokenUsageUpdatedNotification(WireModel):
     thread_id: str
-    token_usage: ThreadTokenUsage
     turn_id: str
+    token_usage: ThreadTokenUsage

@@ -1,0 +1,374 @@
+"""The event table: which v2 message each core event becomes, and who gets it.
+
+:data:`EVENT_TABLE` maps a core event class (``protocol.events``) to its routes: the
+notification method, its v2 params model (the one ``protocol.methods`` names for that
+method) and the :data:`Scope`. :data:`NOT_SENT` lists every other core event class with
+the reason it sends nothing; a test walks both against the ``EventMsg`` union and the
+reference schema. The command approval request is a server request, not a
+notification: :func:`approval_request` builds its typed params.
+
+The three streamed deltas are the hot path (one per model token): their rows build
+the params dict directly, in exactly the shape of the row's model, instead of
+validating a model per token. Every other row builds its v2 model and dumps it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from threadline.protocol import events as ev
+from threadline.protocol.usage import TokenUsageInfo
+from threadline.protocol.v2.approval import (
+    AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision,
+    AcceptWithExecpolicyAmendmentDetails,
+    CommandExecutionApprovalDecision,
+    CommandExecutionRequestApprovalParams,
+)
+from threadline.protocol.v2.common import dump_wire
+from threadline.protocol.v2.item import (
+    AgentMessageDeltaNotification,
+    CommandExecutionOutputDeltaNotification,
+    ItemCompletedNotification,
+    ItemStartedNotification,
+    ReasoningSummaryPartAddedNotification,
+    ReasoningSummaryTextDeltaNotification,
+)
+from threadline.protocol.v2.item_parts import UnknownCommandAction
+from threadline.protocol.v2.misc import (
+    AccountRateLimitsUpdatedNotification,
+    ErrorNotification,
+    RateLimitSnapshot,
+    WarningNotification,
+)
+from threadline.protocol.v2.thread import (
+    ActiveThreadStatus,
+    IdleThreadStatus,
+    NotLoadedThreadStatus,
+    SystemErrorThreadStatus,
+    ThreadStatusChangedNotification,
+)
+from threadline.protocol.v2.turn import (
+    TurnCompletedNotification,
+    TurnError,
+    TurnStartedNotification,
+)
+from threadline.protocol.v2.usage import ThreadTokenUsage, ThreadTokenUsageUpdatedNotification
+
+Scope = Literal["subscribers", "requester", "all"]
+"""Who gets a notification: ``subscribers`` of the thread; the ``requester`` only (the
+connection whose request caused it: the usage replay after ``thread/resume`` and
+``thread/fork``, sent by the handler); ``all`` initialized connections."""
+
+Notification = tuple[str, dict[str, Any], Scope]
+"""``(method, params, scope)``: what :func:`translate` hands the router."""
+
+Build = Callable[[str, Any], dict[str, Any] | None]
+"""``(thread_id, event) -> params`` (``None``: nothing to send for this event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One row of the table: a core event becomes ``method`` with ``params`` to ``scope``."""
+
+    method: str
+    params: type[BaseModel]
+    """The v2 params model of ``method`` (the built params always have its shape)."""
+    scope: Scope
+    build: Build
+
+
+def _typed(fn: Callable[[str, Any], BaseModel | None]) -> Build:
+    def build(thread_id: str, event: Any) -> dict[str, Any] | None:
+        model = fn(thread_id, event)
+        return None if model is None else dump_wire(model)
+
+    return build
+
+
+# ---- the hot path: streamed deltas ------------------------------------------------------
+
+
+def _delta(thread_id: str, event: ev.Event) -> dict[str, Any]:
+    msg: Any = event.msg
+    return {"threadId": thread_id, "turnId": msg.turn_id, "itemId": msg.item_id, "delta": msg.delta}
+
+
+def _summary_delta(thread_id: str, event: ev.Event) -> dict[str, Any]:
+    msg: Any = event.msg
+    return {
+        "threadId": thread_id,
+        "turnId": msg.turn_id,
+        "itemId": msg.item_id,
+        "delta": msg.delta,
+        "summaryIndex": msg.summary_index,
+    }
+
+
+# ---- typed rows -------------------------------------------------------------------------
+
+
+def _summary_part(thread_id: str, event: ev.Event) -> ReasoningSummaryPartAddedNotification:
+    msg: Any = event.msg
+    return ReasoningSummaryPartAddedNotification(
+        thread_id=thread_id,
+        turn_id=msg.turn_id,
+        item_id=msg.item_id,
+        summary_index=msg.summary_index,
+    )
+
+
+def _item_started(thread_id: str, event: ev.Event) -> ItemStartedNotification:
+    msg: Any = event.msg
+    return ItemStartedNotification(
+        item=msg.item,
+        thread_id=thread_id,
+        turn_id=msg.turn_id,
+        started_at_ms=msg.started_at_ms or 0,
+    )
+
+
+def _item_completed(thread_id: str, event: ev.Event) -> ItemCompletedNotification:
+    msg: Any = event.msg
+    return ItemCompletedNotification(
+        item=msg.item,
+        thread_id=thread_id,
+        turn_id=msg.turn_id,
+        content_token_count=None,
+        completed_at_ms=msg.completed_at_ms or 0,
+    )
+
+
+_STATUS_TYPES: dict[str, type[BaseModel]] = {
+    "idle": IdleThreadStatus,
+    "notLoaded": NotLoadedThreadStatus,
+    "systemError": SystemErrorThreadStatus,
+}
+
+
+def status_notification(
+    thread_id: str, status: str, flags: list[str]
+) -> ThreadStatusChangedNotification:
+    """``thread/status/changed`` for an agent status (``active`` carries its flags)."""
+    if status == "active":
+        body: BaseModel = ActiveThreadStatus.model_validate({"activeFlags": list(flags)})
+    else:
+        body = _STATUS_TYPES[status]()
+    return ThreadStatusChangedNotification.model_validate({"threadId": thread_id, "status": body})
+
+
+def _status(thread_id: str, event: ev.Event) -> ThreadStatusChangedNotification:
+    msg: Any = event.msg
+    return status_notification(thread_id, msg.status, msg.active_flags)
+
+
+def _turn_started(thread_id: str, event: ev.Event) -> TurnStartedNotification:
+    msg: Any = event.msg
+    return TurnStartedNotification(thread_id=thread_id, turn=msg.turn)
+
+
+def _turn_completed(thread_id: str, event: ev.Event) -> TurnCompletedNotification:
+    msg: Any = event.msg
+    return TurnCompletedNotification(thread_id=thread_id, turn=msg.turn)
+
+
+def token_usage_notification(
+    thread_id: str, turn_id: str, info: TokenUsageInfo
+) -> ThreadTokenUsageUpdatedNotification:
+    """``thread/tokenUsage/updated`` with the session's usage snapshot."""
+    return ThreadTokenUsageUpdatedNotification(
+        thread_id=thread_id, turn_id=turn_id, token_usage=ThreadTokenUsage.from_info(info)
+    )
+
+
+def _token_usage(thread_id: str, event: ev.Event) -> ThreadTokenUsageUpdatedNotification:
+    msg: Any = event.msg
+    return token_usage_notification(thread_id, msg.turn_id, msg.info)
+
+
+def empty_rate_limits() -> AccountRateLimitsUpdatedNotification:
+    """The rate limits threadline reports: Codex's ``codex`` limit with nothing known."""
+    return AccountRateLimitsUpdatedNotification(rate_limits=RateLimitSnapshot(limit_id="codex"))
+
+
+def _rate_limits(thread_id: str, event: ev.Event) -> AccountRateLimitsUpdatedNotification:
+    return empty_rate_limits()
+
+
+def _usage_less_count(
+    thread_id: str, event: ev.Event
+) -> AccountRateLimitsUpdatedNotification | None:
+    # With usage, ``token_usage_updated`` (sent alongside) carries it to clients; a
+    # usage-less count (a steer cut the stream, or an interrupt before any usage)
+    # still refreshes rate limits, as Codex does.
+    msg: Any = event.msg
+    return empty_rate_limits() if msg.info is None else None
+
+
+def _stream_retry(thread_id: str, event: ev.Event) -> ErrorNotification:
+    msg: Any = event.msg
+    error = TurnError(
+        message=msg.message,
+        codex_error_info={"responseStreamDisconnected": {"httpStatusCode": None}},
+        additional_details=f"retry {msg.attempt}/{msg.max_attempts} in {msg.delay_s:.2f}s",
+    )
+    return ErrorNotification(error=error, will_retry=True, thread_id=thread_id, turn_id=msg.turn_id)
+
+
+def _error(thread_id: str, event: ev.Event) -> ErrorNotification:
+    msg: Any = event.msg
+    error = TurnError(message=msg.message, codex_error_info=msg.codex_error_info)
+    return ErrorNotification(error=error, will_retry=False, thread_id=thread_id, turn_id=event.id)
+
+
+def _warning(thread_id: str, event: ev.Event) -> WarningNotification:
+    msg: Any = event.msg
+    return WarningNotification(thread_id=thread_id, message=msg.message)
+
+
+def _row(
+    method: str,
+    params: type[BaseModel],
+    fn: Callable[[str, Any], BaseModel | None],
+    scope: Scope = "subscribers",
+) -> Route:
+    return Route(method, params, scope, _typed(fn))
+
+
+_RATE_LIMITS = _row(
+    "account/rateLimits/updated", AccountRateLimitsUpdatedNotification, _rate_limits
+)
+
+EVENT_TABLE: dict[type, tuple[Route, ...]] = {
+    ev.AgentMessageDelta: (
+        Route("item/agentMessage/delta", AgentMessageDeltaNotification, "subscribers", _delta),
+    ),
+    ev.ReasoningSummaryDelta: (
+        Route(
+            "item/reasoning/summaryTextDelta",
+            ReasoningSummaryTextDeltaNotification,
+            "subscribers",
+            _summary_delta,
+        ),
+    ),
+    ev.CommandOutputDelta: (
+        Route(
+            "item/commandExecution/outputDelta",
+            CommandExecutionOutputDeltaNotification,
+            "subscribers",
+            _delta,
+        ),
+    ),
+    ev.ReasoningSummaryPartAdded: (
+        _row(
+            "item/reasoning/summaryPartAdded", ReasoningSummaryPartAddedNotification, _summary_part
+        ),
+    ),
+    ev.ItemStarted: (_row("item/started", ItemStartedNotification, _item_started),),
+    ev.ItemCompleted: (_row("item/completed", ItemCompletedNotification, _item_completed),),
+    ev.StatusChanged: (
+        _row("thread/status/changed", ThreadStatusChangedNotification, _status, "all"),
+    ),
+    ev.TurnStartedEvent: (_row("turn/started", TurnStartedNotification, _turn_started),),
+    ev.TurnCompletedEvent: (_row("turn/completed", TurnCompletedNotification, _turn_completed),),
+    ev.TokenUsageUpdated: (
+        _row("thread/tokenUsage/updated", ThreadTokenUsageUpdatedNotification, _token_usage),
+        _RATE_LIMITS,
+    ),
+    ev.TokenCount: (
+        _row("account/rateLimits/updated", AccountRateLimitsUpdatedNotification, _usage_less_count),
+    ),
+    ev.StreamRetry: (_row("error", ErrorNotification, _stream_retry),),
+    ev.ErrorEvent: (_row("error", ErrorNotification, _error),),
+    ev.WarningEvent: (_row("warning", WarningNotification, _warning),),
+}
+"""Core event class → the notifications it becomes, in the order they are sent."""
+
+NOT_SENT: dict[type, str] = {
+    ev.TaskStarted: "turn/started is sent from TurnStartedEvent",
+    ev.TaskComplete: "turn/completed is sent from TurnCompletedEvent",
+    ev.TurnAborted: "turn/completed (status interrupted) is sent from TurnCompletedEvent",
+    ev.UserMessage: "the userMessage item's item/started and item/completed carry it",
+    ev.AgentMessage: "the agentMessage item's item/completed carries it",
+    ev.AgentReasoning: "the reasoning item's item/completed carries it",
+    ev.ThreadNameUpdated: "thread/name/set broadcasts thread/name/updated itself",
+    ev.ThreadRolledBack: "the thread/rollback response carries the remaining turns",
+    ev.ContextCompacted: "a rollout marker; the contextCompaction item carries it",
+    ev.ExecCommandEnd: "the commandExecution item's item/completed carries the result",
+    ev.SessionConfigured: "never emitted (the thread/start response says it)",
+    ev.ExecApprovalRequest: (
+        "a server request, not a notification: item/commandExecution/requestApproval "
+        "(approval_request), sent by the router to every subscriber"
+    ),
+    ev.ApprovalResolved: "the router sends serverRequest/resolved to the connections it asked",
+    ev.ShutdownComplete: "the conduit's own end; the server learns it from the thread",
+}
+"""Every other core event class, and why it sends nothing."""
+
+
+def translate(thread_id: str, event: ev.Event) -> list[Notification]:
+    """The notifications ``event`` becomes (none for the classes in :data:`NOT_SENT`)."""
+    routes = EVENT_TABLE.get(type(event.msg))
+    if routes is None:
+        return []
+    out: list[Notification] = []
+    for route in routes:
+        params = route.build(thread_id, event)
+        if params is not None:
+            out.append((route.method, params, route.scope))
+    return out
+
+
+# ---- server requests --------------------------------------------------------------------
+
+APPROVAL_METHOD = "item/commandExecution/requestApproval"
+
+
+def approval_request(
+    thread_id: str, req: ev.ExecApprovalRequest
+) -> CommandExecutionRequestApprovalParams:
+    """The typed params of :data:`APPROVAL_METHOD` for a core approval request."""
+    decisions: list[CommandExecutionApprovalDecision] = ["accept"]
+    amendment = list(req.proposed_amendment) if req.proposed_amendment else None
+    if amendment:
+        decisions.append(
+            AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision(
+                accept_with_execpolicy_amendment=AcceptWithExecpolicyAmendmentDetails(
+                    execpolicy_amendment=amendment
+                )
+            )
+        )
+    decisions.append("cancel")
+    return CommandExecutionRequestApprovalParams(
+        kind="command",
+        thread_id=thread_id,
+        turn_id=req.turn_id,
+        item_id=req.item_id,
+        started_at_ms=req.started_at_ms or int(time.time() * 1000),
+        environment_id="local",
+        command=req.command,
+        cwd=req.cwd,
+        command_actions=req.command_actions or [UnknownCommandAction(command=req.command)],
+        reason=req.reason,
+        proposed_execpolicy_amendment=amendment,
+        available_decisions=decisions,
+    )
+
+
+__all__ = [
+    "APPROVAL_METHOD",
+    "EVENT_TABLE",
+    "NOT_SENT",
+    "Notification",
+    "Route",
+    "Scope",
+    "approval_request",
+    "empty_rate_limits",
+    "status_notification",
+    "token_usage_notification",
+    "translate",
+]
