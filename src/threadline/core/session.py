@@ -27,6 +27,7 @@ from threadline.core.errors import (
     NoActiveTurn,
     TurnNotSteerable,
 )
+from threadline.core.ids import new_thread_id
 from threadline.core.recorder import RolloutSink
 from threadline.core.settings import ThreadSettings
 from threadline.core.turn import ActiveTurn, TurnRunner, now_ms
@@ -45,8 +46,6 @@ from threadline.protocol.v2.item import (
     UserMessageThreadItem,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.rollout.paths import new_thread_id
-from threadline.rollout.writer import RolloutWriter
 from threadline.tools.registry import DecisionHook, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -193,8 +192,8 @@ class Session:
         self, items: Sequence[RolloutItem], *, or_discard: bool = False
     ) -> None:
         """Append items to the rollout and flush them when the file exists; ``or_discard``:
-        written now and synced, or dropped when the write fails (a rollout writer only)."""
-        if or_discard and isinstance(self.sink, RolloutWriter):
+        written now and synced, or dropped when the write fails."""
+        if or_discard:
             await self.sink.append_or_discard(items)
             return
         await self.sink.append(items)
