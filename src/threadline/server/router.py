@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,10 +45,6 @@ async def _drain(conns: list[Connection]) -> None:
                 )
                 return
             await asyncio.sleep(_DRAIN_POLL_S)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
