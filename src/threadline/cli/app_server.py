@@ -95,7 +95,7 @@ def websocket_token_digest(
 def build_server(ctx: typer.Context) -> tuple[AppServer, ThreadManager]:
     """The AppServer for this process and the manager behind it (config overrides are in
     ``ctx.obj``)."""
-    from threadline.cli.main import GlobalOptions
+    from threadline.cli.options import GlobalOptions
     from threadline.core.config import ConfigError, load_config
 
     opts = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()

@@ -14,7 +14,7 @@ from rich.console import Console
 from threadline.core.config import Config, ConfigError, load_config
 from threadline.core.errors import CoreError, InvalidRequest
 from threadline.core.manager import ThreadManager
-from threadline.store.base import StoreError
+from threadline.core.storage import StoreError
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def out_console() -> Console:
 
 def cli_config(ctx: typer.Context) -> Config:
     """The effective config for this invocation; a bad config exits 2 with a readable message."""
-    from threadline.cli.main import GlobalOptions
+    from threadline.cli.options import GlobalOptions
 
     opts = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
     try:

@@ -16,6 +16,7 @@ from rich.text import Text
 from threadline.cli.common import cli_config, err_console, out_console, run_with_manager
 from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
+from threadline.core.storage import MAX_LIST_LIMIT, ListQuery, ThreadRecord
 from threadline.protocol.v2.item import (
     AgentMessageThreadItem,
     CommandExecutionThreadItem,
@@ -24,7 +25,6 @@ from threadline.protocol.v2.item import (
     UserMessageThreadItem,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.store.base import MAX_LIST_LIMIT, ListQuery, ThreadRecord
 
 
 class SortChoice(StrEnum):

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from threadline.core.errors import CoreError
+from threadline.core.storage import StoreError
 from threadline.protocol import codes
 from threadline.protocol.jsonrpc import ErrorObject
 
@@ -63,26 +64,14 @@ class ConnectionClosedError(Exception):
     """The connection closed before a server→client request was answered."""
 
 
-def _is_store_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a ``threadline.store.base.StoreError``.
-
-    The server may not import ``store`` (DESIGN's layers: it sees storage only through
-    ``core``), so the class is recognised by where it is defined.
-    """
-    return any(
-        klass.__name__ == "StoreError" and klass.__module__ == "threadline.store.base"
-        for klass in type(exc).__mro__
-    )
-
-
 def error_object_for(exc: BaseException) -> tuple[ErrorObject, bool]:
     """The error object for ``exc``, and whether it is unexpected (to be logged)."""
     if isinstance(exc, RpcError):
         return exc.to_error_object(), False
     if isinstance(exc, CoreError):
         return ErrorObject(codes.INVALID_REQUEST, exc.message, exc.data), False
-    if _is_store_error(exc):
-        return ErrorObject(codes.INVALID_REQUEST, str(getattr(exc, "message", exc))), False
+    if isinstance(exc, StoreError):
+        return ErrorObject(codes.INVALID_REQUEST, exc.message), False
     text = str(exc) or type(exc).__name__
     return ErrorObject(codes.INTERNAL_ERROR, f"Internal error: {text}"), True
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from threadline.core.errors import InvalidRequest
-from threadline.core.persistence import MAX_LIST_LIMIT, ListQuery, ThreadRecord
+from threadline.core.storage import MAX_LIST_LIMIT, ListQuery, ThreadRecord
 from threadline.core.thread import Thread
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.thread import (
