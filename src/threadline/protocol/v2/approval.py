@@ -156,3 +156,17 @@ class McpServerElicitationRequestParams(WireModel):
         elif self.requested_schema is None:
             raise ValueError(f"{self.mode} mode needs requestedSchema")
         return self
+
+
+__all__ = [
+    "AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision",
+    "AcceptWithExecpolicyAmendmentDetails",
+    "ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecision",
+    "ApplyNetworkPolicyAmendmentDetails", "CommandExecutionApprovalDecision",
+    "CommandExecutionApprovalKind", "CommandExecutionRequestApprovalParams",
+    "CommandExecutionRequestApprovalResponse", "FileChangeApprovalDecision",
+    "FileChangeRequestApprovalParams", "FileChangeRequestApprovalResponse",
+    "McpElicitationMode", "McpServerElicitationAction", "McpServerElicitationRequestParams",
+    "McpServerElicitationRequestResponse", "NetworkApprovalContext", "NetworkApprovalProtocol",
+    "NetworkPolicyAmendment", "NetworkPolicyRuleAction", "ServerRequestResolvedNotification",
+]

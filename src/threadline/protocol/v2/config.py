@@ -237,3 +237,18 @@ class ConfigReadResponse(WireModel):
     config: dict[str, Any]
     origins: dict[str, ConfigLayerMetadata]
     layers: list[ConfigLayer] | None = None
+
+
+__all__ = [
+    "AllowDenyRequirement", "AnalyticsConfig", "AutoCompactTokenLimitScope",
+    "BrowserUseConfig", "BrowserUseOriginPolicyConfig", "ComputerUseConfig",
+    "ComputerUseMacosConfig", "ComputerUseWindowsConfig", "ComputerUseWindowsExeConfig",
+    "Config", "ConfigLayer", "ConfigLayerMetadata", "ConfigLayerSource", "ConfigReadParams",
+    "ConfigReadResponse", "EnterpriseManagedConfigLayerSource", "ForcedChatgptWorkspaceIds",
+    "ForcedLoginMethod", "LegacyManagedConfigTomlFromFileConfigLayerSource",
+    "LegacyManagedConfigTomlFromMdmConfigLayerSource", "MdmConfigLayerSource",
+    "PackagedDefaultsConfigLayerSource", "ProjectConfigLayerSource", "SandboxWorkspaceWrite",
+    "SessionFlagsConfigLayerSource", "SystemConfigLayerSource", "ToolsV2",
+    "UserConfigLayerSource", "Verbosity", "WebSearchContextSize", "WebSearchLocation",
+    "WebSearchMode", "WebSearchProvider", "WebSearchToolConfig",
+]

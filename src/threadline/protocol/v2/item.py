@@ -462,3 +462,25 @@ thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 
 user_input_adapter: TypeAdapter[UserInput] = TypeAdapter(UserInput)
 """Validates and dumps any ``UserInput`` variant (dispatch on ``type``)."""
+
+
+__all__ = [
+    "AgentMessageDelivery", "AgentMessageDeltaNotification", "AgentMessageThreadItem",
+    "AudioUserInput", "ByteRange", "CollabAgentTool", "CollabAgentToolCallStatus",
+    "CollabAgentToolCallThreadItem", "CommandExecutionOutputDeltaNotification",
+    "CommandExecutionSource", "CommandExecutionStatus", "CommandExecutionThreadItem",
+    "ContextCompactionThreadItem", "DynamicToolCallStatus", "DynamicToolCallThreadItem",
+    "EnteredReviewModeThreadItem", "ExitedReviewModeThreadItem",
+    "FileChangeOutputDeltaNotification", "FileChangeThreadItem",
+    "FunctionCallOutputThreadItem", "HookPromptThreadItem", "ImageGenerationThreadItem",
+    "ImageUserInput", "ImageViewThreadItem", "ItemCompletedNotification",
+    "ItemStartedNotification", "LocalAudioUserInput", "LocalImageUserInput",
+    "McpToolCallProgressNotification", "McpToolCallStatus", "McpToolCallThreadItem",
+    "MentionUserInput", "MessagePhase", "PatchApplyStatus", "PlanDeltaNotification",
+    "PlanThreadItem", "ReasoningSummaryPartAddedNotification",
+    "ReasoningSummaryTextDeltaNotification", "ReasoningTextDeltaNotification",
+    "ReasoningThreadItem", "SkillUserInput", "SleepThreadItem", "SubAgentActivityKind",
+    "SubAgentActivityThreadItem", "TerminalInteractionNotification", "TextElement",
+    "TextUserInput", "ThreadItem", "UserInput", "UserMessageThreadItem", "WebSearchThreadItem",
+    "thread_item_adapter", "user_input_adapter",
+]

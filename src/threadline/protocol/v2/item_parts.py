@@ -245,3 +245,21 @@ WebSearchAction = Annotated[
     | OtherWebSearchAction,
     Field(discriminator="type"),
 ]
+
+
+__all__ = [
+    "AddPatchChangeKind", "AgentMessageDisplay", "AgentMessageModeration",
+    "AsyncUserInputQuestion", "CollabAgentState", "CollabAgentStatus", "CommandAction",
+    "DeletePatchChangeKind", "DynamicToolCallOutputContentItem",
+    "EncryptedContentFunctionCallOutputContentItem", "FileUpdateChange",
+    "FindInPageWebSearchAction", "FunctionCallOutputBody", "FunctionCallOutputContentItem",
+    "HookPromptFragment", "ImageDetail", "ImageGenerationFailure", "ImageGenerationInputImage",
+    "InputAudioDynamicToolCallOutputContentItem", "InputAudioFunctionCallOutputContentItem",
+    "InputImageDynamicToolCallOutputContentItem", "InputImageFunctionCallOutputContentItem",
+    "InputTextDynamicToolCallOutputContentItem", "InputTextFunctionCallOutputContentItem",
+    "ListFilesCommandAction", "McpAppDisplayMode", "McpAppUi", "McpToolCallAppContext",
+    "McpToolCallError", "McpToolCallResult", "MemoryCitation", "MemoryCitationEntry",
+    "OpenPageWebSearchAction", "OtherWebSearchAction", "PatchChangeKind", "ReadCommandAction",
+    "SearchCommandAction", "SearchWebSearchAction", "UnknownCommandAction",
+    "UpdatePatchChangeKind", "UsageLimitExceededImageGenerationFailure", "WebSearchAction",
+]

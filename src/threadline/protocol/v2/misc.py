@@ -329,3 +329,21 @@ class RemoteControlStatusChangedNotification(WireModel):
 class WarningNotification(WireModel):
     thread_id: str | None = None
     message: str
+
+
+__all__ = [
+    "Account", "AccountRateLimitsUpdatedNotification", "AmazonBedrockAccount", "ApiKeyAccount",
+    "ChatgptAccount", "CommandExecOutputDeltaNotification", "CommandExecOutputStream",
+    "CommandExecParams", "CommandExecResponse", "CommandExecTerminalSize",
+    "ConfigWarningNotification", "CreditsSnapshot", "CyberAccessProgram",
+    "DeprecationNoticeNotification", "ErrorNotification", "GcpAccount", "GetAccountParams",
+    "GetAccountResponse", "InputModality", "McpResourceReadParams", "McpResourceReadResponse",
+    "McpResourceReadTarget", "McpServerStartupFailureReason", "McpServerStartupState",
+    "McpServerStatusUpdatedNotification", "McpServerToolCallParams",
+    "McpServerToolCallResponse", "Model", "ModelAccessPrograms", "ModelAvailabilityNux",
+    "ModelListParams", "ModelListResponse", "ModelServiceTier", "ModelUpgradeInfo",
+    "MultiAgentVersion", "PlanType", "RateLimitReachedType", "RateLimitSnapshot",
+    "RateLimitWindow", "ReasoningEffortOption", "RemoteControlConnectionStatus",
+    "RemoteControlStatusChangedNotification", "ResourceContent", "ResourceContentMeta",
+    "SpendControlLimitSnapshot", "TextPosition", "TextRange", "WarningNotification",
+]

@@ -102,3 +102,12 @@ SortDirection = Literal["asc", "desc"]
 
 
 ThreadId = str
+
+
+__all__ = [
+    "AbsolutePathBuf", "ApprovalsReviewer", "AskForApproval", "CollaborationMode",
+    "DangerFullAccessSandboxPolicy", "ExternalSandboxSandboxPolicy", "GranularAskForApproval",
+    "GranularDetails", "LegacyAppPathString", "ModeKind", "NetworkAccess", "Personality",
+    "ReadOnlySandboxPolicy", "ReasoningEffort", "ReasoningSummary", "RequestId", "SandboxMode",
+    "SandboxPolicy", "Settings", "SortDirection", "ThreadId", "WorkspaceWriteSandboxPolicy",
+]

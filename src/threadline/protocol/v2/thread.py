@@ -487,3 +487,30 @@ ThreadUnsubscribeStatus = Literal["notLoaded", "notSubscribed", "unsubscribed"]
 
 class ThreadUnsubscribeResponse(WireModel):
     status: ThreadUnsubscribeStatus
+
+
+__all__ = [
+    "ActiveThreadStatus", "AgentPath", "ContextCompactedNotification", "CustomSessionSource",
+    "GitInfo", "IdleThreadStatus", "ItemThreadItemsListAnchor", "NotLoadedThreadStatus",
+    "OtherSubAgentSource", "SessionSource", "SubAgentSessionSource", "SubAgentSource",
+    "SystemErrorThreadStatus", "Thread", "ThreadActiveFlag", "ThreadArchiveParams",
+    "ThreadArchiveResponse", "ThreadArchivedNotification", "ThreadClosedNotification",
+    "ThreadCompactStartParams", "ThreadCompactStartResponse", "ThreadDeleteParams",
+    "ThreadDeleteResponse", "ThreadDeletedNotification", "ThreadForkParams",
+    "ThreadForkResponse", "ThreadGoalClearedNotification", "ThreadHistoryMode",
+    "ThreadInjectItemsParams", "ThreadInjectItemsResponse", "ThreadItemEntry",
+    "ThreadItemOutputDeferral", "ThreadItemsListAnchor", "ThreadItemsListCursor",
+    "ThreadItemsListParams", "ThreadItemsListResponse", "ThreadListCwdFilter",
+    "ThreadListParams", "ThreadListResponse", "ThreadLoadedListParams",
+    "ThreadLoadedListResponse", "ThreadNameUpdatedNotification", "ThreadReadParams",
+    "ThreadReadResponse", "ThreadReadState", "ThreadReadStateChangedNotification",
+    "ThreadResumeParams", "ThreadResumeResponse", "ThreadSection", "ThreadSectionAppearance",
+    "ThreadSetNameParams", "ThreadSetNameResponse", "ThreadSortKey", "ThreadSource",
+    "ThreadSourceKind", "ThreadSpawnDetails", "ThreadSpawnSubAgentSource", "ThreadStartParams",
+    "ThreadStartResponse", "ThreadStartSource", "ThreadStartThreadUnreadPosition",
+    "ThreadStartedNotification", "ThreadStatus", "ThreadStatusChangedNotification",
+    "ThreadTurnsListParams", "ThreadTurnsListResponse", "ThreadUnarchiveParams",
+    "ThreadUnarchiveResponse", "ThreadUnarchivedNotification", "ThreadUnreadPosition",
+    "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse", "ThreadUnsubscribeStatus",
+    "TurnThreadUnreadPosition",
+]

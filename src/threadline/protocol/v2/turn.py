@@ -213,3 +213,18 @@ class TurnSteerParams(WireModel):
 
 class TurnSteerResponse(WireModel):
     turn_id: str
+
+
+__all__ = [
+    "ActiveTurnNotSteerableCodexErrorInfo", "ActiveTurnNotSteerableDetails", "CodexErrorInfo",
+    "HttpConnectionFailedCodexErrorInfo", "HttpConnectionFailedDetails",
+    "MisalignmentErrorDetails", "MisalignmentSteer", "NonSteerableTurnKind",
+    "ResponseStreamConnectionFailedCodexErrorInfo", "ResponseStreamConnectionFailedDetails",
+    "ResponseStreamDisconnectedCodexErrorInfo", "ResponseStreamDisconnectedDetails",
+    "ResponseTooManyFailedAttemptsCodexErrorInfo", "ResponseTooManyFailedAttemptsDetails",
+    "Turn", "TurnCompletedNotification", "TurnDiffUpdatedNotification", "TurnError",
+    "TurnInterruptParams", "TurnInterruptResponse", "TurnItemsView", "TurnPlanStep",
+    "TurnPlanStepStatus", "TurnPlanUpdatedNotification", "TurnStartParams",
+    "TurnStartResponse", "TurnStartedNotification", "TurnStatus", "TurnSteerParams",
+    "TurnSteerResponse", "TurnToolOutput",
+]

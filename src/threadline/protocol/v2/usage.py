@@ -49,3 +49,8 @@ class ThreadTokenUsageUpdatedNotification(WireModel):
     thread_id: str
     turn_id: str
     token_usage: ThreadTokenUsage
+
+
+__all__ = [
+    "ThreadTokenUsage", "ThreadTokenUsageUpdatedNotification", "TokenUsageBreakdown",
+]
