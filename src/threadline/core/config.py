@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as _dt
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -21,18 +20,26 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
 
+from threadline.core.config_sections import (
+    WIRE_APIS,
+    McpServerConfig,
+    ModelProviderConfig,
+    SandboxLimits,
+    SandboxWorkspaceWrite,
+    frozen_copy,
+    jsonable,
+    no_entries,
+)
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
 from threadline.tools.shell import DEFAULT_TIMEOUT_S
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
-WireApi = Literal["responses", "chat"]
 ReasoningSummary = Literal["auto", "concise", "detailed", "none"]
 
 APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = ("untrusted", "on-failure", "on-request", "never")
 SANDBOX_MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "danger-full-access")
-WIRE_APIS: tuple[WireApi, ...] = ("responses", "chat")
 REASONING_SUMMARIES: tuple[ReasoningSummary, ...] = ("auto", "concise", "detailed", "none")
 
 CONFIG_FILE_NAME = "config.toml"
@@ -64,113 +71,6 @@ def threadline_home(env: Mapping[str, str] | None = None) -> Path:
     return Path.home() / ".threadline"
 
 
-# ---- typed sections -----------------------------------------------------------------------
-
-
-def _no_entries() -> Mapping[str, Any]:
-    return _EMPTY
-
-
-def _freeze(value: Mapping[str, _T]) -> Mapping[str, _T]:
-    return MappingProxyType(dict(value))
-
-
-@dataclass(frozen=True, slots=True)
-class ModelProviderConfig:
-    """One ``[model_providers.<id>]`` table as written; ``None`` means "not set here"."""
-
-    name: str | None = None
-    base_url: str | None = None
-    env_key: str | None = None
-    wire_api: WireApi | None = None
-    query_params: Mapping[str, str] = field(default_factory=_no_entries)
-    http_headers: Mapping[str, str] = field(default_factory=_no_entries)
-    request_max_retries: int | None = None
-    stream_max_retries: int | None = None
-    stream_idle_timeout_ms: int | None = None
-    model_path: Path | None = None
-    extra: Mapping[str, Any] = field(default_factory=_no_entries)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "base_url": self.base_url,
-            "env_key": self.env_key,
-            "wire_api": self.wire_api,
-            "query_params": dict(self.query_params) or None,
-            "http_headers": dict(self.http_headers) or None,
-            "request_max_retries": self.request_max_retries,
-            "stream_max_retries": self.stream_max_retries,
-            "stream_idle_timeout_ms": self.stream_idle_timeout_ms,
-            "model_path": str(self.model_path) if self.model_path else None,
-        }
-        out = {k: v for k, v in out.items() if v is not None}
-        out.update(_jsonable(dict(self.extra)))
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxWorkspaceWrite:
-    """``[sandbox_workspace_write]``: extra writable roots and network access for workspace-write."""
-
-    writable_roots: tuple[str, ...] = ()
-    network_access: bool = False
-    exclude_tmpdir_env_var: bool = False
-    exclude_slash_tmp: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "writable_roots": list(self.writable_roots),
-            "network_access": self.network_access,
-            "exclude_tmpdir_env_var": self.exclude_tmpdir_env_var,
-            "exclude_slash_tmp": self.exclude_slash_tmp,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxLimits:
-    """``[sandbox_limits]`` (threadline's own table): bounds on every command the model runs.
-
-    ``max_processes`` is how many processes (threads included) a sandboxed command may
-    have at once; ``0`` switches the bound off, which is the only way to run sandboxed
-    commands as root on a machine without a writable ``pids`` cgroup.
-    ``command_timeout_sec`` bounds the wall time of a command's whole process tree.
-    """
-
-    max_processes: int = DEFAULT_MAX_PROCESSES
-    command_timeout_sec: float = DEFAULT_TIMEOUT_S
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "max_processes": self.max_processes,
-            "command_timeout_sec": self.command_timeout_sec,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class McpServerConfig:
-    """One ``[mcp_servers.<name>]`` table: a stdio ``command`` or a streamable-HTTP ``url``."""
-
-    command: str | None = None
-    args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=_no_entries)
-    url: str | None = None
-    enabled: bool = True
-    extra: Mapping[str, Any] = field(default_factory=_no_entries)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"enabled": self.enabled}
-        if self.command is not None:
-            out["command"] = self.command
-            out["args"] = list(self.args)
-            if self.env:
-                out["env"] = dict(self.env)
-        if self.url is not None:
-            out["url"] = self.url
-        out.update(_jsonable(dict(self.extra)))
-        return out
-
-
 # ---- the config ---------------------------------------------------------------------------
 
 
@@ -182,27 +82,27 @@ class Config:
     config_file: Path
     model: str | None = None
     model_provider: str | None = None
-    model_providers: Mapping[str, ModelProviderConfig] = field(default_factory=_no_entries)
+    model_providers: Mapping[str, ModelProviderConfig] = field(default_factory=no_entries)
     approval_policy: ApprovalPolicy = "on-request"
     sandbox_mode: SandboxMode = "read-only"
-    sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
-    sandbox_limits: SandboxLimits = SandboxLimits()
+    sandbox_workspace_write: SandboxWorkspaceWrite = field(default_factory=SandboxWorkspaceWrite)
+    sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
     shell_environment_policy: ShellEnvironmentPolicy = field(default_factory=ShellEnvironmentPolicy)
     """``[shell_environment_policy]``: which variables commands the model runs get."""
     model_reasoning_effort: str | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_context_window: int | None = None
-    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=_no_entries)
-    features: Mapping[str, bool] = field(default_factory=_no_entries)
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=no_entries)
+    features: Mapping[str, bool] = field(default_factory=no_entries)
     profile: str | None = None
-    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=_no_entries)
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=no_entries)
     persist_extended_history: bool = False
     rollout_fsync: bool = True
     instructions: str | None = None
     developer_instructions: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=_no_entries)
+    extra: Mapping[str, Any] = field(default_factory=no_entries)
     """Top-level keys threadline does not interpret (kept, and echoed by :meth:`to_json`)."""
-    _tree: Mapping[str, Any] = field(default_factory=_no_entries, repr=False, compare=False)
+    _tree: Mapping[str, Any] = field(default_factory=no_entries, repr=False, compare=False)
     _origins: Mapping[_Path, tuple[str, str]] = field(
         default_factory=lambda: _NO_ORIGINS, repr=False, compare=False
     )
@@ -245,7 +145,7 @@ class Config:
         Codex 0.169 no longer has an ``on-failure`` value.
         """
         approval = "on-request" if self.approval_policy == "on-failure" else self.approval_policy
-        out: dict[str, Any] = _jsonable(dict(self.extra))
+        out: dict[str, Any] = jsonable(dict(self.extra))
         out.update(
             {
                 "model": self.model,
@@ -264,7 +164,7 @@ class Config:
                 "model_providers": {k: v.to_json() for k, v in self.model_providers.items()},
                 "mcp_servers": {k: v.to_json() for k, v in self.mcp_servers.items()},
                 "features": dict(self.features),
-                "profiles": _jsonable({k: dict(v) for k, v in self.profiles.items()}),
+                "profiles": jsonable({k: dict(v) for k, v in self.profiles.items()}),
                 "persist_extended_history": self.persist_extended_history,
                 "rollout_fsync": self.rollout_fsync,
             }
@@ -413,18 +313,6 @@ def _to_tree_value(value: Any) -> Any:
     return value
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, _dt.date | _dt.time):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
@@ -493,7 +381,7 @@ class _Where:
 
     def str_map(self, value: Any, path: _Path) -> Mapping[str, str]:
         table = self.table(value, path)
-        return _freeze({k: self.str_(v, (*path, k)) for k, v in table.items()})
+        return frozen_copy({k: self.str_(v, (*path, k)) for k, v in table.items()})
 
 
 def _opt(
@@ -520,7 +408,7 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
         for k, v in w.table(tree.get("features", {}), ("features",)).items()
     }
     profiles = {
-        k: _freeze(w.table(v, ("profiles", k)))
+        k: frozen_copy(w.table(v, ("profiles", k)))
         for k, v in w.table(tree.get("profiles", {}), ("profiles",)).items()
     }
     swr = w.table(tree.get("sandbox_workspace_write", {}), ("sandbox_workspace_write",))
@@ -548,7 +436,7 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
         config_file=w.config_file,
         model=_opt(tree, "model", top, w.str_),
         model_provider=_opt(tree, "model_provider", top, w.str_),
-        model_providers=_freeze(model_providers),
+        model_providers=frozen_copy(model_providers),
         approval_policy=_opt(
             tree, "approval_policy", top, lambda v, p: w.enum(v, p, APPROVAL_POLICIES)
         )
@@ -573,15 +461,15 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
         model_context_window=_opt(
             tree, "model_context_window", top, lambda v, p: w.int_(v, p, minimum=1)
         ),
-        mcp_servers=_freeze(mcp_servers),
-        features=_freeze(features),
+        mcp_servers=frozen_copy(mcp_servers),
+        features=frozen_copy(features),
         profile=profile,
-        profiles=_freeze(profiles),
+        profiles=frozen_copy(profiles),
         persist_extended_history=flag("persist_extended_history", False),
         rollout_fsync=flag("rollout_fsync", True),
         instructions=_opt(tree, "instructions", top, w.str_),
         developer_instructions=_opt(tree, "developer_instructions", top, w.str_),
-        extra=_freeze({k: v for k, v in tree.items() if k not in known}),
+        extra=frozen_copy({k: v for k, v in tree.items() if k not in known}),
         _tree=tree,
         _origins=MappingProxyType(dict(where.origins)),
     )
@@ -611,7 +499,7 @@ def _provider(raw: dict[str, Any], path: _Path, w: _Where, home: Path) -> ModelP
             raw, "stream_idle_timeout_ms", path, lambda v, p: w.int_(v, p, minimum=1)
         ),
         model_path=resolved,
-        extra=_freeze({k: v for k, v in raw.items() if k not in _PROVIDER_KEYS}),
+        extra=frozen_copy({k: v for k, v in raw.items() if k not in _PROVIDER_KEYS}),
     )
 
 
@@ -627,7 +515,7 @@ def _mcp_server(raw: dict[str, Any], path: _Path, w: _Where) -> McpServerConfig:
         env=_opt(raw, "env", path, w.str_map) or _EMPTY,
         url=url,
         enabled=True if enabled is None else enabled,
-        extra=_freeze({k: v for k, v in raw.items() if k not in _MCP_KEYS}),
+        extra=frozen_copy({k: v for k, v in raw.items() if k not in _MCP_KEYS}),
     )
 
 
@@ -690,7 +578,7 @@ def _shell_environment_policy(tree: Mapping[str, Any], w: _Where) -> ShellEnviro
         inherit=inherit or "all",
         ignore_default_excludes=bool(ignore),
         exclude=tuple(exclude),
-        set=_freeze(set_vars),
+        set=frozen_copy(set_vars),
         include_only=tuple(include_only),
         experimental_use_profile=bool(use_profile),
     )

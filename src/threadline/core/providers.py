@@ -22,7 +22,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from threadline.core.config import CONFIG_FILE_NAME, Config, ModelProviderConfig
+from threadline.core.config import CONFIG_FILE_NAME, Config
+from threadline.core.config_sections import ModelProviderConfig
 from threadline.model.base import (
     ModelClient,
     ModelConfigError,
