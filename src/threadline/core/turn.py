@@ -35,6 +35,7 @@ from threadline.model.base import (
     RetryScheduled,
 )
 from threadline.protocol import events as ev
+from threadline.protocol.clock import now_ms
 from threadline.protocol.items import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -107,10 +108,6 @@ class _Sample:
     outputs: list[ResponseItem] = field(default_factory=list)
     calls: list[FunctionCallItem] = field(default_factory=list)
     usage: TokenUsage | None = None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class TurnHost(Protocol):

@@ -125,13 +125,6 @@ class ExecCommandEnd(_Msg):
 # ---- runtime only -------------------------------------------------------------
 
 
-class SessionConfigured(_Msg):
-    type: Literal["session_configured"] = "session_configured"
-    thread_id: str
-    model: str
-    rollout_path: str | None = None
-
-
 class ItemStarted(_Msg):
     """A v2 ``ThreadItem`` began (``item`` is a ``threadline.protocol.v2`` item model)."""
 
@@ -298,7 +291,6 @@ EventMsg = (
     | ContextCompacted
     | ErrorEvent
     | ExecCommandEnd
-    | SessionConfigured
     | ItemStarted
     | ItemCompleted
     | AgentMessageDelta

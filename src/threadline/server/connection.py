@@ -28,7 +28,6 @@ import collections
 import inspect
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from threadline.protocol import codes
+from threadline.protocol.clock import now_ms
 from threadline.protocol.jsonrpc import (
     ErrorObject,
     InvalidMessage,
@@ -70,10 +70,6 @@ DEFAULT_EGRESS_CAPACITY = 8192
 
 _STOP = None
 _Inbound = JSONRPCRequest | JSONRPCNotification | InvalidMessage
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 _WRITE_BATCH = 256

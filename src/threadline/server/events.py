@@ -299,7 +299,6 @@ NOT_SENT: dict[type, str] = {
     ev.ThreadRolledBack: "the thread/rollback response carries the remaining turns",
     ev.ContextCompacted: "a rollout marker; the contextCompaction item carries it",
     ev.ExecCommandEnd: "the commandExecution item's item/completed carries the result",
-    ev.SessionConfigured: "never emitted (the thread/start response says it)",
     ev.ExecApprovalRequest: (
         "a server request, not a notification: item/commandExecution/requestApproval "
         "(approval_request), sent by the router to every subscriber"

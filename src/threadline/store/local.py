@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from threadline.protocol.clock import now_ms
 from threadline.protocol.rollout import RolloutItem, SessionMeta
 from threadline.rollout.files import rollout_file_problem
 from threadline.rollout.paths import (
@@ -70,10 +71,6 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _BATCH = 512
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _scan_rollouts(home: Path) -> dict[str, Path]:
@@ -387,7 +384,7 @@ class LocalThreadStore:
             os.replace(source, target)
 
         await self._io(move)
-        now = _now_ms()
+        now = now_ms()
         await self._index.update(
             record.id, rollout_path=str(target), archived=1, archived_at_ms=now
         )
@@ -401,7 +398,7 @@ class LocalThreadStore:
         target = unarchived_path_for(self._home, source.name)
         if target is None or not source.name.endswith(f"{record.id}.jsonl"):
             raise StoreError(f"rollout `{source}` does not belong to thread {record.id}")
-        now = _now_ms()
+        now = now_ms()
 
         def move() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)

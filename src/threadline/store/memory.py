@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
+from threadline.protocol.clock import now_ms, parse_timestamp
 from threadline.protocol.rollout import (
     EventMsg,
     RolloutItem,
@@ -51,12 +51,6 @@ from threadline.store.query import clamp_limit, matches, normalize_cwd, sort_val
 from threadline.store.records import bound_preview
 
 __all__ = ["MemoryThreadStore"]
-
-
-def _now_ms() -> int:
-    import time
-
-    return time.time_ns() // 1_000_000
 
 
 class MemorySink:
@@ -175,7 +169,7 @@ class MemoryThreadStore:
     # -- stored histories --------------------------------------------------------------------
     def path_of(self, meta: SessionMeta) -> Path:
         """The ``thread.path`` a history is shown under (nothing is written there)."""
-        created = datetime.fromisoformat(meta.timestamp.replace("Z", "+00:00"))
+        created = parse_timestamp(meta.timestamp)
         return rollout_path_for(self._home, meta.id, created.astimezone())
 
     async def locate(self, thread_id: str | None = None, *, path: str | None = None) -> StoredRef:
@@ -210,9 +204,9 @@ class MemoryThreadStore:
         if meta is None:
             raise StoreError(f"failed to load rollout `{ref.path}`: empty file")
         rollout = RolloutFile(path=ref.path or self.path_of(meta), meta=meta, lines=lines)
-        created = datetime.fromisoformat(meta.timestamp.replace("Z", "+00:00")).timestamp()
+        created = parse_timestamp(meta.timestamp).timestamp()
         stamp = lines[-1].timestamp if lines else meta.timestamp
-        updated = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        updated = parse_timestamp(stamp).timestamp()
         return StoredThread(
             ref=ref,
             meta=meta,
@@ -317,7 +311,7 @@ class MemoryThreadStore:
             raise StoreError(f"thread {row.id} is already archived")
         target = archived_path_for(self._home, row.rollout_path.name)
         return await self._update(
-            row.id, rollout_path=target, archived=True, archived_at_ms=_now_ms()
+            row.id, rollout_path=target, archived=True, archived_at_ms=now_ms()
         )
 
     async def unarchive(self, thread_id: str) -> ThreadRecord:
@@ -329,7 +323,7 @@ class MemoryThreadStore:
         target = unarchived_path_for(self._home, row.rollout_path.name) or row.rollout_path
         return await self._update(
             row.id, rollout_path=target, archived=False, archived_at_ms=None,
-            updated_at_ms=_now_ms(),
+            updated_at_ms=now_ms(),
         )
 
     async def reindex(self) -> ReindexReport:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from threadline.protocol.clock import parse_timestamp
 from threadline.protocol.items import dump_response_item, user_text_message
 from threadline.protocol.rollout import (
     RolloutItem,
@@ -111,7 +112,7 @@ def file_state(path: Path) -> tuple[int, int, int] | None:
 def _ms_of_timestamp(value: str | None, fallback: float) -> int:
     if value:
         try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+            return int(parse_timestamp(value).timestamp() * 1000)
         except ValueError:
             pass
     return int(fallback * 1000)
@@ -193,7 +194,7 @@ async def fork_source(stored: StoredThread, *, interrupted_marker: str) -> ForkS
 def create_writer(home: Path, meta: SessionMeta, *, extended_history: bool, fsync: bool) -> RolloutWriter:
     """The rollout writer of a new thread; its first line will be ``meta``; the file is
     named by ``meta``'s id and time (local wall clock, as Codex does)."""
-    created = datetime.fromisoformat(meta.timestamp.replace("Z", "+00:00"))
+    created = parse_timestamp(meta.timestamp)
     return RolloutWriter.create(
         rollout_path_for(home, meta.id, created.astimezone()),
         meta,

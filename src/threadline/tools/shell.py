@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline.protocol import events as ev
+from threadline.protocol.clock import now_ms
 from threadline.protocol.v2.item import CommandExecutionThreadItem
 from threadline.sandbox.bwrap import Launch, SandboxUnavailable, prepare_launch
 from threadline.sandbox.env_policy import ShellEnvironmentPolicy
@@ -69,10 +70,6 @@ REJECTED_BY_USER = (
 """What the model is told about a declined command (the text Codex sends)."""
 
 _ACCEPTS = frozenset({"accept", "acceptForSession", "acceptWithExecpolicyAmendment"})
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
