@@ -16,8 +16,9 @@ import typer
 from threadline.cli.common import run_event_loop
 from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
+from threadline.protocol.net import is_loopback_host
 from threadline.server import AppServer, build_app_server
-from threadline.server.transports.websocket import ListenAddress, is_loopback, token_digest
+from threadline.server.transports.websocket import ListenAddress, token_digest
 
 DEFAULT_LISTEN = "stdio://"
 
@@ -111,7 +112,7 @@ def _announce(address: ListenAddress) -> None:
     print(f"listening on: {address.url}", file=sys.stderr, flush=True)
     print(f"readyz: {address.http_base}/readyz", file=sys.stderr, flush=True)
     print(f"healthz: {address.http_base}/healthz", file=sys.stderr, flush=True)
-    if is_loopback(address.host):
+    if is_loopback_host(address.host):
         print("note: binds localhost only", file=sys.stderr, flush=True)
 
 
@@ -206,7 +207,7 @@ def app_server(
             f"--stdio contradicts --listen {listen}; give one of them", param_hint="--stdio"
         )
     digest = websocket_token_digest(ws_auth, ws_token_file, ws_token_sha256)
-    if kind == "ws" and host is not None and not is_loopback(host) and digest is None:
+    if kind == "ws" and host is not None and not is_loopback_host(host) and digest is None:
         typer.echo(
             f"error: refusing to listen on non-loopback address {host} without --ws-token-file",
             err=True,

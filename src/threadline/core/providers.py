@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from threadline.core.config import CONFIG_FILE_NAME, Config
 from threadline.core.config_sections import ModelProviderConfig
@@ -31,6 +29,7 @@ from threadline.model.base import (
     ModelEvent,
     ModelRequest,
 )
+from threadline.protocol.net import is_loopback_url
 
 ProviderKind = Literal["responses", "chat", "local"]
 
@@ -67,7 +66,7 @@ class ProviderInfo:
     @property
     def is_loopback(self) -> bool:
         """True when ``base_url`` points at this machine (no credentials needed)."""
-        return _is_loopback(self.base_url)
+        return is_loopback_url(self.base_url)
 
 
 BUILTIN_PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
@@ -239,20 +238,6 @@ def _merge(
         stream_idle_timeout_s=idle_ms / 1000 if idle_ms is not None else base.stream_idle_timeout_s,
         model_path=cfg.model_path or base.model_path,
     )
-
-
-def _is_loopback(url: str | None) -> bool:
-    if not url:
-        return False
-    host = urlsplit(url).hostname
-    if host is None:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 _WARM_AFTER_S = 0.5

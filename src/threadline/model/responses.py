@@ -9,11 +9,9 @@ fields from newer servers pass through to :func:`parse_response_item` untouched.
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import logging
 from collections.abc import AsyncGenerator
 from typing import Any
-from urllib.parse import urlsplit
 
 import openai
 import pydantic_core
@@ -39,6 +37,7 @@ from threadline.model.retry import (
     stream_with_retries,
 )
 from threadline.protocol.items import dump_response_item, parse_response_item
+from threadline.protocol.net import is_loopback_url
 from threadline.protocol.text import scrub_surrogates
 from threadline.protocol.usage import TokenUsage
 
@@ -184,19 +183,6 @@ class _RawEventStream(openai.AsyncStream[object]):
                 body=error,
             )
         return payload
-
-
-def is_loopback_url(url: str | None) -> bool:
-    """True for ``http(s)://localhost…``, ``127.x`` and ``[::1]`` base URLs."""
-    if not url:
-        return False
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _int(value: Any) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from threadline.protocol.jsonrpc import MAX_MESSAGE_BYTES, JsonObject, decode_message, dumps
+from threadline.protocol.net import is_loopback_host
 from threadline.server.transports.base import Incoming, MessageChannel
 
 logger = logging.getLogger("threadline.server.websocket")
@@ -67,15 +67,6 @@ class WebSocketChannel:
         else:
             code = 1008
         await self._ws.close(code, reason[:120])
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +149,7 @@ async def websocket_listener(
 
     Refuses a non-loopback ``host`` unless a capability token is configured.
     """
-    if not is_loopback(host) and token_sha256 is None:
+    if not is_loopback_host(host) and token_sha256 is None:
         raise ValueError(
             f"refusing to listen on non-loopback address {host!r} without --ws-token-file"
         )
