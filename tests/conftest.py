@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import pytest_asyncio
@@ -39,6 +39,32 @@ def schema() -> SchemaRegistry:
     return registry()
 
 
+
+def offline_home(home: Path) -> Path:
+    """``home`` (created if needed) holding :data:`OFFLINE_CONFIG` unless it has a config."""
+    home.mkdir(exist_ok=True)
+    config = home / "config.toml"
+    if not config.exists():
+        config.write_text(OFFLINE_CONFIG, encoding="utf-8")
+    return home
+
+
+class _CheckedServer(Protocol):
+    async def stop(self) -> None: ...
+
+    def violations(self) -> Sequence[object]: ...
+
+
+async def stop_and_check(servers: Sequence[_CheckedServer]) -> None:
+    """Stop every server, then fail the test if any sent a message the schema rejects."""
+    problems: list[str] = []
+    for server in servers:
+        await server.stop()
+        problems += [str(v) for v in server.violations()]
+    if problems:
+        pytest.fail("server sent non-conforming messages:\n" + "\n".join(problems[:5]))
+
+
 @pytest_asyncio.fixture
 async def app_server(tmp_path: Path, schema: SchemaRegistry) -> AsyncIterator[AppServerFactory]:
     """Factory: ``await app_server(transport="stdio"|"ws", home=…, env=…, config=[…], args=[…],
@@ -55,22 +81,13 @@ async def app_server(tmp_path: Path, schema: SchemaRegistry) -> AsyncIterator[Ap
     async def start(**kwargs: Any) -> AppServerProcess:
         home = kwargs.pop("home", None)
         if home is None:
-            home = tmp_path / f"home{len(started) or ''}"
-            home.mkdir(exist_ok=True)
-            config = home / "config.toml"
-            if not config.exists():
-                config.write_text(OFFLINE_CONFIG, encoding="utf-8")
+            home = offline_home(tmp_path / f"home{len(started) or ''}")
         server = await start_app_server(home=Path(home), **kwargs)
         started.append(server)
         return server
 
     yield start
-    problems: list[str] = []
-    for server in started:
-        await server.stop()
-        problems += [str(v) for v in server.violations()]
-    if problems:
-        pytest.fail("server sent non-conforming messages:\n" + "\n".join(problems[:5]))
+    await stop_and_check(started)
 
 
 @pytest_asyncio.fixture

@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
-from tests.conftest import OFFLINE_CONFIG
+from tests.conftest import offline_home, stop_and_check
 from tests.support.memory_server import InProcessServer, MemoryServerFactory
 from tests.support.schema import SchemaRegistry
 
@@ -36,23 +35,14 @@ async def memory_server(
         *, home: Path | None = None, initialize: bool = True, test_methods: bool = True, **init: Any
     ) -> InProcessServer:
         if home is None:
-            home = tmp_path / f"home{len(started) or ''}"
-            home.mkdir(exist_ok=True)
-            config = home / "config.toml"
-            if not config.exists():
-                config.write_text(OFFLINE_CONFIG, encoding="utf-8")
+            home = offline_home(tmp_path / f"home{len(started) or ''}")
         server = InProcessServer(home, test_methods=test_methods)
         started.append(server)
         await server.connect(initialize=initialize, **init)
         return server
 
     yield start
-    problems: list[str] = []
-    for server in started:
-        await server.stop()
-        problems += [str(v) for v in server.violations()]
-    if problems:
-        pytest.fail("server sent non-conforming messages:\n" + "\n".join(problems[:5]))
+    await stop_and_check(started)
 
 
 @pytest_asyncio.fixture
