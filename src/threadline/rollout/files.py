@@ -17,13 +17,36 @@ read-only home), :func:`unmovable_reason` whether it could be moved (archived).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
 
+
+def append_lines_synced(fd: int, data: bytes) -> int:
+    """Append whole lines to the file open at ``fd`` and sync them, or leave the file as it
+    was: a failed or short write is cut back to the previous end (blocking). A torn last
+    line already there gets a newline first, so it cannot swallow the new lines. Returns
+    the offset where the appended bytes start."""
+    start = os.fstat(fd).st_size
+    if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+        data = b"\n" + data
+    try:
+        written = os.write(fd, data)
+        if written < len(data):
+            raise OSError(f"short write ({written} of {len(data)} bytes)")
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise
+    return start
+
+
 __all__ = [
+    "append_lines_synced",
     "NotRegularFileError",
     "describe_mode",
     "open_regular",

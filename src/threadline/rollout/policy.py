@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from threadline.protocol.items import OtherItem
-from threadline.protocol.rollout import EventMsg, RolloutItem, RolloutLine
+from threadline.protocol.rollout import EventMsg, RolloutItem, RolloutLine, line_from_item
 
 __all__ = [
     "EXTENDED_EVENT_TYPES",
@@ -157,3 +157,14 @@ class PersistencePolicy:
 
     def keeps_line(self, line: RolloutLine) -> bool:
         return is_persisted_line(line, extended=self.extended)
+
+    def line_for(self, item: RolloutItem | RolloutLine) -> RolloutLine | None:
+        """The line this thread's rollout gets for ``item``, or ``None`` when it is not kept
+        (the one place the decision is made, for every sink)."""
+        if isinstance(item, RolloutLine):
+            return item if self.keeps_line(item) else None
+        if not self.keeps(item):
+            return None
+        if isinstance(item, EventMsg) and item.type == "exec_command_end":
+            item = EventMsg.model_validate(sanitize_event(item.dump()))
+        return line_from_item(item)

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import IO, Literal
 
 from threadline.protocol.rollout import (
-    EventMsg,
     RolloutItem,
     RolloutLine,
     SessionMeta,
@@ -54,8 +53,12 @@ from threadline.protocol.rollout import (
     line_from_item,
 )
 from threadline.rollout.errors import RolloutClosedError, RolloutWriteError
-from threadline.rollout.files import open_regular_append, rollout_file_problem
-from threadline.rollout.policy import PersistencePolicy, sanitize_event
+from threadline.rollout.files import (
+    append_lines_synced,
+    open_regular_append,
+    rollout_file_problem,
+)
+from threadline.rollout.policy import PersistencePolicy
 
 __all__ = ["RolloutWriter", "append_synced", "append_to_rollout"]
 
@@ -162,7 +165,7 @@ class RolloutWriter:
         lines: list[RolloutLine] = []
         materialize = False
         for item in items:
-            line = self._to_line(item)
+            line = self._policy.line_for(item)
             if line is None:
                 continue
             if line.event_type == "user_message":
@@ -181,7 +184,7 @@ class RolloutWriter:
         pending are written first; if they fail, ``items`` are not attempted. Before
         the file is materialized the lines are buffered like :meth:`append`'s.
         """
-        lines = [line for item in items if (line := self._to_line(item)) is not None]
+        lines = [line for item in items if (line := self._policy.line_for(item)) is not None]
         if lines:
             await self._submit(_Command("write_now", self._future(), lines=lines))
 
@@ -210,15 +213,6 @@ class RolloutWriter:
         await self._submit(_Command("close", self._future()))
 
     # internals ------------------------------------------------------------------------------
-    def _to_line(self, item: RolloutItem | RolloutLine) -> RolloutLine | None:
-        if isinstance(item, RolloutLine):
-            return item if self._policy.keeps_line(item) else None
-        if not self._policy.keeps(item):
-            return None
-        if isinstance(item, EventMsg) and item.type == "exec_command_end":
-            item = EventMsg.model_validate(sanitize_event(item.dump()))
-        return line_from_item(item)
-
     @staticmethod
     def _future() -> asyncio.Future[None]:
         return asyncio.get_running_loop().create_future()
@@ -382,17 +376,9 @@ class RolloutWriter:
     def _write_now(self, data: bytes, count: int) -> None:
         self._drain(False, False)
         handle = self._open()
-        fd = handle.fileno()
-        start = os.fstat(fd).st_size
         try:
-            chunk = b"\n" + data if self._torn else data
-            written = handle.write(chunk) or 0
-            if written < len(chunk):
-                raise OSError(f"short write ({written} of {len(chunk)} bytes)")
-            os.fsync(fd)
+            append_lines_synced(handle.fileno(), data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)
             self._close_handle()
             log.error("rollout write to %s failed, %d line(s) discarded: %s", self._path, count, exc)
             raise RolloutWriteError(self._path, exc, len(self._pending)) from exc
@@ -435,16 +421,4 @@ def append_synced(path: Path, data: bytes) -> None:
     leave the file as it was: on failure it is cut back to its previous end (blocking).
     Only an existing regular file is appended to (never created, never through a link)."""
     with open_regular_append(path, readable=True) as handle:
-        fd = handle.fileno()
-        start = os.fstat(fd).st_size
-        if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
-            data = b"\n" + data
-        try:
-            written = handle.write(data) or 0
-            if written < len(data):
-                raise OSError(f"short write ({written} of {len(data)} bytes)")
-            os.fsync(fd)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)
-            raise
+        append_lines_synced(handle.fileno(), data)

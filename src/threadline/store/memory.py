@@ -19,7 +19,6 @@ from pathlib import Path
 
 from threadline.protocol.clock import now_ms, parse_timestamp
 from threadline.protocol.rollout import (
-    EventMsg,
     RolloutItem,
     RolloutLine,
     SessionMeta,
@@ -28,7 +27,7 @@ from threadline.protocol.rollout import (
 )
 from threadline.rollout.history import reconstruct
 from threadline.rollout.paths import archived_path_for, rollout_path_for, unarchived_path_for
-from threadline.rollout.policy import PersistencePolicy, sanitize_event
+from threadline.rollout.policy import PersistencePolicy
 from threadline.rollout.reader import RolloutFile
 from threadline.store import rollouts
 from threadline.store.base import (
@@ -83,17 +82,8 @@ class MemorySink:
     def materialized(self) -> bool:
         return self._lines is not None
 
-    def _to_line(self, item: RolloutItem | RolloutLine) -> RolloutLine | None:
-        if isinstance(item, RolloutLine):
-            return item if self._policy.keeps_line(item) else None
-        if not self._policy.keeps(item):
-            return None
-        if isinstance(item, EventMsg) and item.type == "exec_command_end":
-            item = EventMsg.model_validate(sanitize_event(item.dump()))
-        return line_from_item(item)
-
     async def append(self, items: Sequence[RolloutItem | RolloutLine]) -> None:
-        lines = [line for item in items if (line := self._to_line(item)) is not None]
+        lines = [line for item in items if (line := self._policy.line_for(item)) is not None]
         self._pending.extend(lines)
         if any(line.event_type == "user_message" for line in lines):
             await self.materialize()
@@ -101,7 +91,7 @@ class MemorySink:
             await self.flush()
 
     async def append_or_discard(self, items: Sequence[RolloutItem]) -> None:
-        self._pending.extend(line for item in items if (line := self._to_line(item)) is not None)
+        self._pending.extend(line for item in items if (line := self._policy.line_for(item)) is not None)
         if self._lines is not None:
             await self.flush()
 

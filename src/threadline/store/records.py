@@ -11,7 +11,6 @@ and threadline record on ``thread/name/set``. No rollout is ever read whole.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from typing import Any
 
 from threadline.protocol.rollout import SessionMeta
 from threadline.protocol.text import dumps_compact
-from threadline.rollout.files import open_regular, open_regular_append
+from threadline.rollout.files import append_lines_synced, open_regular, open_regular_append
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     parse_rollout_file_name,
@@ -166,20 +165,7 @@ def append_session_name(home: Path, thread_id: str, name: str | None) -> int:
     data = (line + "\n").encode("utf-8")
     home.mkdir(parents=True, exist_ok=True)
     with open_regular_append(home / SESSION_INDEX_FILE, create=True, readable=True) as handle:
-        fd = handle.fileno()
-        start = os.fstat(fd).st_size
-        if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
-            data = b"\n" + data  # a torn last line must not swallow ours
-        try:
-            written = os.write(fd, data)
-            if written < len(data):
-                raise OSError(f"short write ({written} of {len(data)} bytes)")
-            os.fsync(fd)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)
-            raise
-        return start
+        return append_lines_synced(handle.fileno(), data)
 
 
 def discard_session_names(home: Path, offset: int) -> None:
