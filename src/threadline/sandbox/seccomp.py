@@ -37,6 +37,7 @@ filter only exists when network is off: with network access a socket is allowed 
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections.abc import Sequence
@@ -172,6 +173,7 @@ def _table_block(table: _SyscallTable) -> list[_Insn | _Label]:
     return block
 
 
+@functools.cache
 def network_filter() -> bytes:
     """The filter as the raw ``struct sock_filter`` array bubblewrap reads from its fd."""
     program: list[_Insn | _Label] = [_load(_OFF_ARCH)]
