@@ -51,6 +51,8 @@ class RecordingHost:
         self.events: list[ev.EventMsg] = []
         self.approvals: list[ev.ExecApprovalRequest] = []
         self.decision = "decline"
+        self.answer: Any = None
+        """What :meth:`ask` answers any other question with."""
         self.unpaused = asyncio.Event()
         self.unpaused.set()
         self._ids = 0
@@ -96,6 +98,14 @@ class RecordingHost:
         if on_decision is not None:
             await on_decision(self.decision)
         return self.decision
+
+    async def ask(
+        self, request: ev.ClientAsk, started_item: Any | None, on_decision: Any | None
+    ) -> Any:
+        self.calls.append(("ask", type(request).__name__))
+        if on_decision is not None:
+            await on_decision(self.answer)
+        return self.answer
 
     async def wait_unpaused(self) -> None:
         await self.unpaused.wait()
@@ -299,3 +309,82 @@ async def test_nothing_is_sampled_while_the_host_is_paused(
     host.unpaused.set()
     final = await asyncio.wait_for(running, 5)
     assert final.status == "completed" and len(mock_model.requests) == 1
+
+
+class _EchoFreeform:
+    """A freeform (custom) test tool: echoes its input and keeps every partial input."""
+
+    name = "echo_freeform"
+
+    def __init__(self) -> None:
+        self.partials: list[str] = []
+        self.inputs: list[str] = []
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "custom", "name": self.name, "description": "echo"}
+
+    async def input_progress(self, ctx: Any, partial_input: str) -> None:
+        self.partials.append(partial_input)
+
+    async def run(self, ctx: Any, arguments: str) -> Any:
+        from threadline.tools.registry import ToolOutput
+
+        self.inputs.append(arguments)
+        return ToolOutput(text=f"echo:{arguments}")
+
+
+async def test_a_custom_tool_call_streams_its_input_and_gets_a_custom_output(
+    client: ResponsesClient, mock_model: MockModel, tmp_path: Path
+) -> None:
+    from tests.support.mock_model import custom_tool_call
+
+    tool = _EchoFreeform()
+    mock_model.enqueue(
+        custom_tool_call("echo_freeform", "abcdefghi", chunks=3, call_id="c1"), text("done")
+    )
+    host = RecordingHost(client, tmp_path, tools=ToolRegistry([tool]))
+
+    final = await TurnRunner(host, new_turn()).run(say("go"), None)
+
+    assert final.status == "completed"
+    assert tool.partials == ["abc", "abcdef", "abcdefghi"]
+    assert tool.inputs == ["abcdefghi"]
+    assert mock_model.requests[0].body["tools"] == [tool.spec()]
+    sent = mock_model.requests[1].body["input"]
+    call = next(i for i in sent if i["type"] == "custom_tool_call")
+    output = next(i for i in sent if i["type"] == "custom_tool_call_output")
+    assert call["input"] == "abcdefghi" and call["call_id"] == "c1"
+    assert output == {
+        "type": "custom_tool_call_output",
+        "call_id": "c1",
+        "output": "echo:abcdefghi",
+    }
+
+
+class _Pictures:
+    name = "pictures"
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "function", "name": self.name, "parameters": {"type": "object"}}
+
+    async def run(self, ctx: Any, arguments: str) -> Any:
+        from threadline.protocol.items import ContentItem
+        from threadline.tools.registry import ToolOutput
+
+        url = "data:image/png;base64,iVBORw0KGgo="
+        return ToolOutput(text="", content=[ContentItem(type="input_image", image_url=url)])
+
+
+async def test_a_tool_output_with_content_parts_reaches_the_model_as_parts(
+    client: ResponsesClient, mock_model: MockModel, tmp_path: Path
+) -> None:
+    mock_model.enqueue(function_call("pictures", {}, call_id="p1"), text("seen"))
+    host = RecordingHost(client, tmp_path, tools=ToolRegistry([_Pictures()]))
+
+    await TurnRunner(host, new_turn()).run(say("look"), None)
+
+    sent = mock_model.requests[1].body["input"]
+    output = next(i for i in sent if i["type"] == "function_call_output")
+    assert output["output"] == [
+        {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}
+    ]

@@ -22,13 +22,8 @@ from threadline.protocol.v2.item import (
 )
 from threadline.protocol.v2.item_parts import ReadCommandAction
 from threadline.protocol.v2.turn import Turn
-from threadline.server.events import (
-    APPROVAL_METHOD,
-    EVENT_TABLE,
-    NOT_SENT,
-    approval_request,
-    translate,
-)
+from threadline.server.events import EVENT_TABLE, NOT_SENT, translate
+from threadline.server.requests import APPROVAL_METHOD, ASK_TABLE, approval_request
 from threadline.server.translate import token_usage_params
 
 CORE_EVENTS: tuple[type, ...] = typing.get_args(ev.EventMsg)
@@ -100,10 +95,12 @@ SAMPLES: dict[type, list[Any]] = {
 
 
 def test_every_core_event_is_routed_or_listed_as_not_sent() -> None:
-    routed, silent = set(EVENT_TABLE), set(NOT_SENT)
-    assert not routed & silent
-    assert routed | silent == set(CORE_EVENTS)
+    routed, silent, asked = set(EVENT_TABLE), set(NOT_SENT), set(ASK_TABLE)
+    assert not routed & silent and not routed & asked and not silent & asked
+    assert routed | silent | asked == set(CORE_EVENTS)
     assert all(reason for reason in NOT_SENT.values())
+    for route in ASK_TABLE.values():
+        assert route.method in SERVER_REQUESTS, route.method
 
 
 def test_every_route_names_its_methods_model() -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "ScriptSource",
     "Usage",
     "disconnect_after",
+    "custom_tool_call",
     "failed",
     "function_call",
     "http_error",
@@ -117,7 +118,18 @@ class _Call:
     item_id: str | None
 
 
-_Output = _Reasoning | _Message | _Call
+@dataclass(frozen=True, slots=True)
+class _CustomCall:
+    """A freeform (``custom``) tool call whose ``input`` streams in ``chunks`` deltas."""
+
+    name: str
+    input: str
+    chunks: int
+    call_id: str | None
+    item_id: str | None
+
+
+_Output = _Reasoning | _Message | _Call | _CustomCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +200,23 @@ def function_call(
     outputs: tuple[_Output, ...] = (_Call(name, args, call_id, item_id),)
     if text_before is not None:
         outputs = (_Message(text_before, None, None), *outputs)
+    return Script(outputs=outputs, usage=usage)
+
+
+def custom_tool_call(
+    name: str,
+    input: str,
+    *,
+    chunks: int = 1,
+    call_id: str | None = None,
+    usage: Usage | None = None,
+    item_id: str | None = None,
+) -> Script:
+    """A freeform tool call (``custom_tool_call``) with its input streamed in ``chunks`` pieces.
+
+    Chat Completions has no custom tools: there it renders as a function call whose
+    arguments are ``{"input": ...}``."""
+    outputs: tuple[_Output, ...] = (_CustomCall(name, input, max(1, chunks), call_id, item_id),)
     return Script(outputs=outputs, usage=usage)
 
 
@@ -344,6 +373,27 @@ def _render_responses(script: Script, model: str, ids: _Ids) -> _Plan:
                 "summary": [part],
                 "encrypted_content": f"enc:{item_id}",
             }
+        elif isinstance(out, _CustomCall):
+            item_id = out.item_id or ids.next("ctc")
+            call_id = out.call_id or ids.next("call")
+            base = {"id": item_id, "type": "custom_tool_call", "name": out.name, "call_id": call_id}
+            loc = {"item_id": item_id, "output_index": index}
+            emit(
+                {
+                    "type": "response.output_item.added",
+                    "output_index": index,
+                    "item": {**base, "status": "in_progress", "input": ""},
+                }
+            )
+            size = max(1, -(-len(out.input) // out.chunks))
+            for start in range(0, len(out.input), size):
+                piece = out.input[start : start + size]
+                emit(
+                    {"type": "response.custom_tool_call_input.delta", **loc, "delta": piece},
+                    delta=True,
+                )
+            emit({"type": "response.custom_tool_call_input.done", **loc, "input": out.input})
+            item = {**base, "status": "completed", "input": out.input}
         else:
             item_id = out.item_id or ids.next("fc")
             call_id = out.call_id or ids.next("call")
@@ -413,8 +463,11 @@ def _render_chat(script: Script, model: str, ids: _Ids, include_usage: bool) -> 
                 "function": {"name": out.name, "arguments": ""},
             }
             plan.frames.append(_Frame(chunk({"tool_calls": [head]})))
-            half = len(out.arguments) // 2
-            for piece in (out.arguments[:half], out.arguments[half:]):
+            arguments = (
+                json.dumps({"input": out.input}) if isinstance(out, _CustomCall) else out.arguments
+            )
+            half = len(arguments) // 2
+            for piece in (arguments[:half], arguments[half:]):
                 args = {"index": tool_index, "function": {"arguments": piece}}
                 plan.frames.append(_Frame(chunk({"tool_calls": [args]}), delta=True))
             tool_index += 1

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from threadline.core.errors import (
     ElicitationCountError,
@@ -46,7 +46,7 @@ from threadline.protocol.v2.item import (
     UserMessageThreadItem,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.tools.registry import DecisionHook, ToolRegistry
+from threadline.tools.registry import AnswerHook, DecisionHook, ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Session:
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._turn_task: asyncio.Task[Turn] | None = None
-        self._pending_approvals: dict[str, asyncio.Future[str]] = {}
+        self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
 
     def new_id(self) -> str:
         return new_thread_id()
@@ -314,16 +314,28 @@ class Session:
         started_item: Any | None = None,
         on_decision: DecisionHook | None = None,
     ) -> str:
-        """Ask the client(s) about ``request`` and wait for the decision.
+        """Ask the client(s) about a command and wait for the decision string."""
+        decision = await self.ask(request, started_item, on_decision)
+        return decision if isinstance(decision, str) else "decline"
 
-        Codex's order: waitingOnApproval, item/started (``started_item``), the request;
+    async def ask(
+        self,
+        request: ev.ClientAsk,
+        started_item: Any | None = None,
+        on_decision: AnswerHook | None = None,
+    ) -> Any:
+        """Ask the client(s) ``request`` and wait for the answer (whatever its kind defines).
+
+        Codex's order: the waiting flag, item/started (``started_item``), the request;
         after the answer serverRequest/resolved, ``on_decision`` (a declined item
         completes there), then the flag clears.
         """
         turn_id = request.turn_id
-        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        flag = request.WAITING_FLAG
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending_approvals[request.approval_id] = fut
-        self.set_status("active", ["waitingOnApproval"])
+        if flag is not None:
+            self.set_status("active", [flag])
         try:
             if started_item is not None:
                 started_at = getattr(started_item, "started_at_ms", None) or now_ms()
@@ -331,28 +343,32 @@ class Session:
                     turn_id,
                     ev.ItemStarted(turn_id=turn_id, item=started_item, started_at_ms=started_at),
                 )
-            await self.emit(turn_id, request)
-            decision = await fut
+            # Every concrete ClientAsk subclass is a member of ev.EventMsg.
+            await self.emit(turn_id, cast(ev.EventMsg, request))
+            answer = await fut
         except asyncio.CancelledError:
             self.deliver(
                 ev.Event(id=turn_id, msg=ev.ApprovalResolved(approval_id=request.approval_id))
             )
-            self.set_status("active", [])
+            if flag is not None:
+                self.set_status("active", [])
             raise
         finally:
             self._pending_approvals.pop(request.approval_id, None)
         await self.emit(turn_id, ev.ApprovalResolved(approval_id=request.approval_id))
         if on_decision is not None:
-            await on_decision(decision)
-        self.set_status("active", [])
-        return decision
+            await on_decision(answer)
+        if flag is not None:
+            self.set_status("active", [])
+        return answer
 
-    def resolve_approval(self, approval_id: str, decision: str) -> None:
+    def resolve_approval(self, approval_id: str, answer: Any) -> None:
+        """Answer the open question ``approval_id`` (any ``ClientAsk`` kind)."""
         fut = self._pending_approvals.pop(approval_id, None)
         if fut is None:
             raise InvalidRequest(f"no pending approval {approval_id}")
         if not fut.done():
-            fut.set_result(decision)
+            fut.set_result(answer)
 
     def pending_approval_ids(self) -> list[str]:
         return list(self._pending_approvals)

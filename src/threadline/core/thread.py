@@ -28,7 +28,15 @@ from threadline.core.turn import ActiveTurn
 from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
-from threadline.protocol.ops import ExecApproval, Interrupt, Op, Shutdown, ThreadRollback, UserTurn
+from threadline.protocol.ops import (
+    ExecApproval,
+    Interrupt,
+    Op,
+    ResolveAsk,
+    Shutdown,
+    ThreadRollback,
+    UserTurn,
+)
 from threadline.protocol.rollout import RolloutItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import UserInput
@@ -188,6 +196,9 @@ class Thread:
         if isinstance(op, ExecApproval):
             self.session.resolve_approval(op.approval_id, op.decision)
             return op.approval_id
+        if isinstance(op, ResolveAsk):
+            self.session.resolve_approval(op.approval_id, op.answer)
+            return op.approval_id
         if isinstance(op, ThreadRollback):
             raise InvalidRequest("thread/rollback is not supported yet")
         if isinstance(op, Shutdown):
@@ -325,6 +336,7 @@ class Thread:
                     await asyncio.shield(turn.done)
         self._closed = True
         try:
+            await self.session.tools.aclose()
             await self.session.sink.close()
         finally:
             self.session.deliver(ev.Event(id="", msg=ev.ShutdownComplete()))

@@ -33,10 +33,14 @@ from threadline.model.base import (
     ReasoningSummaryPartAdded,
     ResponseCompleted,
     RetryScheduled,
+    ToolInputDelta,
 )
 from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import (
+    ContentItem,
+    CustomToolCallItem,
+    CustomToolCallOutputItem,
     FunctionCallItem,
     FunctionCallOutputItem,
     MessageItem,
@@ -53,6 +57,7 @@ from threadline.protocol.v2.item import (
 )
 from threadline.protocol.v2.turn import Turn, TurnError
 from threadline.tools.registry import (
+    AnswerHook,
     DecisionHook,
     ToolContext,
     ToolOutput,
@@ -106,8 +111,21 @@ class ActiveTurn:
 @dataclass(slots=True)
 class _Sample:
     outputs: list[ResponseItem] = field(default_factory=list)
-    calls: list[FunctionCallItem] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
     usage: TokenUsage | None = None
+
+
+ToolCall = FunctionCallItem | CustomToolCallItem
+"""A call the turn runs: a JSON function call or a freeform custom-tool call."""
+
+
+@dataclass(slots=True)
+class _StreamingCall:
+    """A custom-tool call whose input is still streaming."""
+
+    name: str
+    call_id: str
+    parts: list[str] = field(default_factory=list)
 
 
 class TurnHost(Protocol):
@@ -169,6 +187,15 @@ class TurnHost(Protocol):
         on_decision: DecisionHook | None,
     ) -> str:
         """Ask the client(s) about ``request`` and wait for the decision."""
+        ...
+
+    async def ask(
+        self,
+        request: ev.ClientAsk,
+        started_item: Any | None,
+        on_decision: AnswerHook | None,
+    ) -> Any:
+        """Ask the client(s) any question and wait for the answer its kind defines."""
         ...
 
     async def wait_unpaused(self) -> None:
@@ -298,6 +325,7 @@ class TurnRunner:
             client_metadata={"thread_id": th.thread_id, "turn_id": turn.id},
         )
         sample = _Sample()
+        streaming: dict[str, _StreamingCall] = {}
         open_items: dict[str, ThreadItem] = {}
         texts: dict[str, list[str]] = {}
         summaries: dict[str, list[str]] = {}
@@ -337,9 +365,18 @@ class TurnRunner:
                         turn_id=turn.id, item_id=event.item_id, summary_index=event.summary_index
                     ),
                 )
+            elif isinstance(event, ToolInputDelta):
+                call = streaming.get(event.item_id)
+                if call is not None and event.delta:
+                    call.parts.append(event.delta)
+                    await th.tools.input_progress(
+                        call.name, self._context(call.call_id), "".join(call.parts)
+                    )
             elif isinstance(event, OutputItemAdded):
                 item = event.item
-                if isinstance(item, MessageItem) and item.role == "assistant" and item.id:
+                if isinstance(item, CustomToolCallItem) and item.id:
+                    streaming[item.id] = _StreamingCall(item.name, item.call_id)
+                elif isinstance(item, MessageItem) and item.role == "assistant" and item.id:
                     await self._open_agent_message(item.id, open_items)
                 elif isinstance(item, ReasoningItem) and item.id:
                     await self._open_reasoning(item.id, open_items)
@@ -413,10 +450,11 @@ class TurnRunner:
                 id=item_id, summary=summary, content=[], completed_at_ms=now_ms()
             )
             await th.complete_item(turn, done_r)
-        elif isinstance(item, FunctionCallItem):
+        elif isinstance(item, FunctionCallItem | CustomToolCallItem):
             sample.calls.append(item)
 
-    async def _run_tools(self, calls: list[FunctionCallItem]) -> None:
+    def _context(self, call_id: str) -> ToolContext:
+        """The context one tool call runs with."""
         th = self.host
         turn = self.turn
         settings = th.settings
@@ -427,21 +465,28 @@ class TurnRunner:
         async def complete_item(item: Any) -> None:
             await th.complete_item(turn, item)
 
+        return ToolContext(
+            thread_id=th.thread_id,
+            turn_id=turn.id,
+            call_id=call_id,
+            cwd=Path(settings.cwd),
+            emit=emit,
+            complete_item=complete_item,
+            request_approval=th.request_approval,
+            ask_client=th.ask,
+            approval_policy=settings.approval_policy,
+            sandbox_mode=settings.sandbox_mode,
+        )
+
+    async def _run_tools(self, calls: list[ToolCall]) -> None:
+        th = self.host
+        turn = self.turn
         for call in calls:
-            ctx = ToolContext(
-                thread_id=th.thread_id,
-                turn_id=turn.id,
-                call_id=call.call_id,
-                cwd=Path(settings.cwd),
-                emit=emit,
-                complete_item=complete_item,
-                request_approval=th.request_approval,
-                approval_policy=settings.approval_policy,
-                sandbox_mode=settings.sandbox_mode,
-            )
+            ctx = self._context(call.call_id)
+            arguments = call.input if isinstance(call, CustomToolCallItem) else call.arguments
             try:
                 output = await self._race(
-                    th.tools.dispatch(call.name, call.arguments, ctx), steerable=False
+                    th.tools.dispatch(call.name, arguments, ctx), steerable=False
                 )
             except UnknownTool as exc:
                 output = ToolOutput(text=str(exc), success=False)
@@ -450,8 +495,7 @@ class TurnRunner:
             except Exception as exc:  # a tool bug must not kill the turn
                 log.exception("tool %s failed", call.name)
                 output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
-            result = FunctionCallOutputItem(call_id=call.call_id, output=output.text)
-            await th.record([result])
+            await th.record([_output_item(call, output)])
             if output.abort_turn:  # the user chose "cancel": the turn ends as interrupted
                 turn.interrupt.set()
                 turn.release.set()
@@ -541,6 +585,20 @@ class TurnRunner:
             turn.id, ev.ErrorEvent(message=exc.message, codex_error_info=error.codex_error_info)
         )
         return await self._finish("failed", error=error)
+
+
+def _output_item(call: ToolCall, output: ToolOutput) -> ResponseItem:
+    """The history item answering ``call``: its output text, or its content parts."""
+    value: str | list[dict[str, Any]] = output.text
+    if output.content is not None:
+        value = [_content_part(part) for part in output.content]
+    if isinstance(call, CustomToolCallItem):
+        return CustomToolCallOutputItem(call_id=call.call_id, output=value)
+    return FunctionCallOutputItem(call_id=call.call_id, output=value)
+
+
+def _content_part(part: ContentItem) -> dict[str, Any]:
+    return part.model_dump(mode="json", exclude_none=True)
 
 
 __all__ = ["TURN_ABORTED_MESSAGE", "ActiveTurn", "TurnHost", "TurnRunner", "now_ms"]

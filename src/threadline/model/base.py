@@ -62,6 +62,14 @@ class ReasoningSummaryDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolInputDelta:
+    """More of a freeform (``custom``) tool call's input, while the model still streams it."""
+
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutputItemDone:
     item: ResponseItem
 
@@ -88,6 +96,7 @@ ModelEvent = (
     | OutputTextDelta
     | ReasoningSummaryPartAdded
     | ReasoningSummaryDelta
+    | ToolInputDelta
     | OutputItemDone
     | ResponseCompleted
     | RetryScheduled

@@ -29,6 +29,7 @@ from threadline.model.base import (
     ReasoningSummaryPartAdded,
     ResponseCompleted,
     ResponseCreated,
+    ToolInputDelta,
 )
 from threadline.model.retry import (
     RetryableFailure,
@@ -398,6 +399,8 @@ class ResponsesClient(OpenAISdkClient):
             return ReasoningSummaryPartAdded(
                 item_id=str(data.get("item_id", "")), summary_index=_int(data.get("summary_index"))
             )
+        if kind == "response.custom_tool_call_input.delta":
+            return ToolInputDelta(item_id=str(data.get("item_id", "")), delta=data.get("delta", ""))
         if kind == "response.output_item.added":
             try:
                 return OutputItemAdded(item=parse_response_item(data.get("item")))

@@ -9,7 +9,7 @@ approval requests, status) are never persisted; ``rollout.policy`` decides.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -252,13 +252,27 @@ class StatusChanged(_Msg):
     active_flags: list[str] = []
 
 
-class ExecApprovalRequest(_Msg):
-    """The turn waits for a decision on a command; answer with ``ops.ExecApproval``."""
+class ClientAsk(_Msg):
+    """A question the turn waits on: the server turns it into a server request to the
+    client(s) and answers with ``ops.ResolveAsk`` (``ops.ExecApproval`` for commands).
 
-    type: Literal["exec_approval_request"] = "exec_approval_request"
+    ``approval_id`` keys the answer. Each subclass is one kind of question; the server's
+    request table says which JSON-RPC method it becomes and how the client's result is
+    read back into the answer object the asking tool expects.
+    """
+
+    WAITING_FLAG: ClassVar[str | None] = "waitingOnApproval"
+    """The thread's active flag while the question is open (``None``: no flag)."""
+
     approval_id: str
     turn_id: str
     item_id: str
+
+
+class ExecApprovalRequest(ClientAsk):
+    """The turn waits for a decision on a command; answer with ``ops.ExecApproval``."""
+
+    type: Literal["exec_approval_request"] = "exec_approval_request"
     command: str
     cwd: str
     reason: str | None = None

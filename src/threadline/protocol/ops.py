@@ -42,6 +42,15 @@ class ExecApproval:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolveAsk:
+    """The answer to any pending ``events.ClientAsk``: the object that ask's kind defines
+    (a decision string for approvals; see each ask class)."""
+
+    approval_id: str
+    answer: Any
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadRollback:
     num_turns: int
 
@@ -51,4 +60,4 @@ class Shutdown:
     """Finish the running turn's bookkeeping, flush the rollout and stop the thread task."""
 
 
-Op = UserTurn | Interrupt | ExecApproval | ThreadRollback | Shutdown
+Op = UserTurn | Interrupt | ExecApproval | ResolveAsk | ThreadRollback | Shutdown

@@ -14,7 +14,6 @@ validating a model per token. Every other row builds its v2 model and dumps it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,12 +22,6 @@ from pydantic import BaseModel
 
 from threadline.protocol import events as ev
 from threadline.protocol.usage import TokenUsageInfo
-from threadline.protocol.v2.approval import (
-    AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision,
-    AcceptWithExecpolicyAmendmentDetails,
-    CommandExecutionApprovalDecision,
-    CommandExecutionRequestApprovalParams,
-)
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import (
     AgentMessageDeltaNotification,
@@ -38,7 +31,6 @@ from threadline.protocol.v2.item import (
     ReasoningSummaryPartAddedNotification,
     ReasoningSummaryTextDeltaNotification,
 )
-from threadline.protocol.v2.item_parts import UnknownCommandAction
 from threadline.protocol.v2.misc import (
     AccountRateLimitsUpdatedNotification,
     ErrorNotification,
@@ -299,10 +291,6 @@ NOT_SENT: dict[type, str] = {
     ev.ThreadRolledBack: "the thread/rollback response carries the remaining turns",
     ev.ContextCompacted: "a rollout marker; the contextCompaction item carries it",
     ev.ExecCommandEnd: "the commandExecution item's item/completed carries the result",
-    ev.ExecApprovalRequest: (
-        "a server request, not a notification: item/commandExecution/requestApproval "
-        "(approval_request), sent by the router to every subscriber"
-    ),
     ev.ApprovalResolved: "the router sends serverRequest/resolved to the connections it asked",
     ev.ShutdownComplete: "the conduit's own end; the server learns it from the thread",
 }
@@ -322,50 +310,12 @@ def translate(thread_id: str, event: ev.Event) -> list[Notification]:
     return out
 
 
-# ---- server requests --------------------------------------------------------------------
-
-APPROVAL_METHOD = "item/commandExecution/requestApproval"
-
-
-def approval_request(
-    thread_id: str, req: ev.ExecApprovalRequest
-) -> CommandExecutionRequestApprovalParams:
-    """The typed params of :data:`APPROVAL_METHOD` for a core approval request."""
-    decisions: list[CommandExecutionApprovalDecision] = ["accept"]
-    amendment = list(req.proposed_amendment) if req.proposed_amendment else None
-    if amendment:
-        decisions.append(
-            AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision(
-                accept_with_execpolicy_amendment=AcceptWithExecpolicyAmendmentDetails(
-                    execpolicy_amendment=amendment
-                )
-            )
-        )
-    decisions.append("cancel")
-    return CommandExecutionRequestApprovalParams(
-        kind="command",
-        thread_id=thread_id,
-        turn_id=req.turn_id,
-        item_id=req.item_id,
-        started_at_ms=req.started_at_ms or int(time.time() * 1000),
-        environment_id="local",
-        command=req.command,
-        cwd=req.cwd,
-        command_actions=req.command_actions or [UnknownCommandAction(command=req.command)],
-        reason=req.reason,
-        proposed_execpolicy_amendment=amendment,
-        available_decisions=decisions,
-    )
-
-
 __all__ = [
-    "APPROVAL_METHOD",
     "EVENT_TABLE",
     "NOT_SENT",
     "Notification",
     "Route",
     "Scope",
-    "approval_request",
     "empty_rate_limits",
     "status_notification",
     "token_usage_notification",

@@ -1,9 +1,11 @@
 """Routes each loaded thread's events to the connections that should see them.
 
 Subscribers get turn and item notifications; every initialized connection
-gets ``thread/status/changed``. Approval requests become server→client
+gets ``thread/status/changed``. A turn's questions (approvals, user input,
+client-side tool calls: :mod:`threadline.server.requests`) become server→client
 requests to every subscriber; the first answer wins and the others are told
-through ``serverRequest/resolved``.
+through ``serverRequest/resolved``. When every asked client answers with an error,
+the question's fallback answer is used so the turn does not wait forever.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
-from threadline.protocol.ops import ExecApproval
+from threadline.protocol.ops import ResolveAsk
 from threadline.protocol.v2.common import dump_wire
 from threadline.server.connection import Connection
-from threadline.server.events import APPROVAL_METHOD, approval_request
+from threadline.server.errors import ConnectionClosedError
+from threadline.server.requests import AskRoute, route_for
 from threadline.server.translate import translate
 
 log = logging.getLogger(__name__)
@@ -50,8 +53,11 @@ async def _drain(conns: list[Connection]) -> None:
 @dataclass(slots=True)
 class _PendingApproval:
     thread_id: str
-    request: ev.ExecApprovalRequest
+    request: ev.ClientAsk
+    route: AskRoute
     asked: dict[int, tuple[Connection, Any]] = field(default_factory=dict)
+    failed: set[int] = field(default_factory=set)
+    """Connections that answered with a JSON-RPC error."""
 
 
 Broadcast = Callable[[str, Any], int]
@@ -133,7 +139,7 @@ class ThreadRouter:
 
     def _route(self, thread_id: str, event: ev.Event) -> None:
         msg = event.msg
-        if isinstance(msg, ev.ExecApprovalRequest):
+        if isinstance(msg, ev.ClientAsk):
             self._ask_approval(thread_id, msg)
             return
         if isinstance(msg, ev.ApprovalResolved):
@@ -170,16 +176,20 @@ class ThreadRouter:
 
     # ---- approvals ----------------------------------------------------------------
 
-    def _ask_approval(self, thread_id: str, req: ev.ExecApprovalRequest) -> None:
-        pending = _PendingApproval(thread_id, req)
+    def _ask_approval(self, thread_id: str, req: ev.ClientAsk) -> None:
+        route = route_for(req)
+        if route is None:  # a core ask without a table line is a programming error
+            log.error("no server request for %s; answering with None", type(req).__name__)
+            self._answer(thread_id, req.approval_id, None)
+            return
+        pending = _PendingApproval(thread_id, req, route)
         self._approvals[req.approval_id] = pending
         for conn in self.subscribers(thread_id):
             self._ask_one(pending, conn)
 
     def _ask_one(self, pending: _PendingApproval, conn: Connection) -> None:
-        request_id, fut = conn.send_request_with_id(
-            APPROVAL_METHOD, dump_wire(approval_request(pending.thread_id, pending.request))
-        )
+        params = dump_wire(pending.route.params(pending.thread_id, pending.request))
+        request_id, fut = conn.send_request_with_id(pending.route.method, params)
         pending.asked[conn.id] = (conn, request_id)
         task = asyncio.ensure_future(self._await_decision(pending, conn, fut))
         self._tasks.add(task)
@@ -188,25 +198,36 @@ class ThreadRouter:
     async def _await_decision(
         self, pending: _PendingApproval, conn: Connection, fut: asyncio.Future[Any]
     ) -> None:
+        approval_id = pending.request.approval_id
         try:
             result = await fut
-        except Exception as exc:
-            log.info("approval request on connection %d ended: %s", conn.id, exc)
+        except ConnectionClosedError as exc:
+            # Kept open: the thread's next subscriber is asked again.
+            log.info("request %s on connection %d ended: %s", approval_id, conn.id, exc)
             return
-        decision = "decline"
-        if isinstance(result, dict):
-            raw = result.get("decision")
-            if isinstance(raw, str):
-                decision = raw
-            elif isinstance(raw, dict) and raw:
-                decision = next(iter(raw))
-        thread = self.manager.find(pending.thread_id)
-        if thread is None or pending.request.approval_id not in self._approvals:
+        except Exception as exc:
+            log.info("connection %d could not answer %s: %s", conn.id, approval_id, exc)
+            pending.failed.add(conn.id)
+            if approval_id in self._approvals and pending.failed >= set(pending.asked):
+                self._answer(pending.thread_id, approval_id, pending.route.fallback)
+            return
+        if approval_id not in self._approvals:
             return
         try:
-            thread.submit(ExecApproval(approval_id=pending.request.approval_id, decision=decision))
+            answer = pending.route.answer(result)
         except Exception as exc:
-            log.info("late approval answer ignored: %s", exc)
+            log.info("unreadable answer to %s from connection %d: %s", approval_id, conn.id, exc)
+            answer = pending.route.fallback
+        self._answer(pending.thread_id, approval_id, answer)
+
+    def _answer(self, thread_id: str, approval_id: str, answer: Any) -> None:
+        thread = self.manager.find(thread_id)
+        if thread is None:
+            return
+        try:
+            thread.submit(ResolveAsk(approval_id=approval_id, answer=answer))
+        except Exception as exc:
+            log.info("late answer ignored: %s", exc)
 
     def _approval_resolved(self, approval_id: str) -> None:
         pending = self._approvals.pop(approval_id, None)

@@ -1,28 +1,57 @@
-"""The tool registry: specs offered to the model and dispatch of calls by name."""
+"""The tool registry: specs offered to the model and dispatch of calls by name.
+
+A tool is offered either as a JSON ``function`` (its call carries JSON ``arguments``) or
+as a freeform ``custom`` tool (its call carries raw ``input`` text); the turn loop hands
+either string to :meth:`Tool.run` and answers with the matching output item
+(``function_call_output`` / ``custom_tool_call_output``).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from threadline.protocol import events as ev
+from threadline.protocol.items import ContentItem
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """What goes back to the model as ``function_call_output.output``."""
+    """What goes back to the model as the call's output item.
+
+    ``content`` (Responses ``input_text`` / ``input_image`` parts) replaces ``text`` as
+    the output when given: that is how an image reaches the model."""
 
     text: str
     success: bool = True
     abort_turn: bool = False
     """The user cancelled: the turn ends as interrupted once this output is recorded."""
+    content: list[ContentItem] | None = None
 
 
 DecisionHook = Callable[[str], Awaitable[None]]
 """Called with the decision after ``serverRequest/resolved`` and before the thread leaves
 ``waitingOnApproval`` (a declined command completes its item there, as Codex orders it)."""
+
+AnswerHook = Callable[[Any], Awaitable[None]]
+""":data:`DecisionHook` for any kind of question: called with the answer object."""
+
+
+class ClientAsker(Protocol):
+    def __call__(
+        self,
+        request: ev.ClientAsk,
+        started_item: Any | None,
+        on_decision: AnswerHook | None,
+    ) -> Awaitable[Any]:
+        """Ask the client ``request`` (any :class:`~threadline.protocol.events.ClientAsk`);
+        returns the answer object that kind defines."""
+        ...
 
 
 class ApprovalRequester(Protocol):
@@ -51,6 +80,8 @@ class ToolContext:
     """Completes a v2 item of the turn (``item/completed``, kept in the turn's items)."""
     request_approval: ApprovalRequester | None = None
     """Asks the user for a decision; ``None`` when nobody can be asked."""
+    ask_client: ClientAsker | None = None
+    """Asks the client any other question (patch approval, user input, a client-side tool)."""
     approval_policy: str = "never"
     sandbox_mode: str = "read-only"
     extras: dict[str, Any] = field(default_factory=dict)
@@ -61,10 +92,28 @@ class Tool(Protocol):
     def name(self) -> str: ...
 
     def spec(self) -> dict[str, Any]:
-        """The Responses-API tool spec (``{"type": "function", "name", ...}``)."""
+        """The Responses-API tool spec: ``{"type": "function", "name", ...}`` or a freeform
+        ``{"type": "custom", "name", "format", ...}``."""
         ...
 
-    async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput: ...
+    async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
+        """Run one call; ``arguments`` is the JSON arguments of a function call or the
+        raw input of a custom-tool call."""
+        ...
+
+
+class StreamingInput(Protocol):
+    """A tool that wants to see its (custom-tool) input while the model still streams it."""
+
+    async def input_progress(self, ctx: ToolContext, partial_input: str) -> None:
+        """Called with everything received so far, after each delta."""
+        ...
+
+
+class Closable(Protocol):
+    async def aclose(self) -> None:
+        """Release what the tool holds for its thread (processes, sessions)."""
+        ...
 
 
 class UnknownTool(Exception):
@@ -100,3 +149,21 @@ class ToolRegistry:
         if tool is None:
             raise UnknownTool(name)
         return await tool.run(ctx, arguments)
+
+    async def input_progress(self, name: str, ctx: ToolContext, partial_input: str) -> None:
+        """Hand a streaming custom-tool call's input so far to its tool, if it wants it."""
+        tool = self._tools.get(name)
+        hook = getattr(tool, "input_progress", None)
+        if hook is not None:
+            await hook(ctx, partial_input)
+
+    async def aclose(self) -> None:
+        """Close every tool that holds resources (the thread is unloading)."""
+        for tool in self._tools.values():
+            close = getattr(tool, "aclose", None)
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception:  # one tool's failure must not keep the others open
+                log.exception("closing tool %s failed", tool.name)

@@ -1,0 +1,111 @@
+"""The questions a turn asks a client: which server request each core ask becomes.
+
+A tool that needs the client (a command or patch approval, the user's input, a
+client-side tool) asks through its turn with an :class:`~threadline.protocol.events.ClientAsk`
+subclass. :data:`ASK_TABLE` maps each such class to an :class:`AskRoute`: the JSON-RPC
+method, the typed params built from the core event, how the client's result is read
+back into the answer object the tool expects, and the answer to use when no client can
+answer (every asked client returned a JSON-RPC error). The router does the sending.
+
+Adding a kind of question: a ``ClientAsk`` subclass in ``protocol/events.py`` (added to
+``EventMsg``), its params/response pair in ``protocol/methods.SERVER_REQUESTS``, and one
+line here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from threadline.protocol import events as ev
+from threadline.protocol.v2.approval import (
+    AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision,
+    AcceptWithExecpolicyAmendmentDetails,
+    CommandExecutionApprovalDecision,
+    CommandExecutionRequestApprovalParams,
+)
+from threadline.protocol.v2.item_parts import UnknownCommandAction
+
+
+@dataclass(frozen=True, slots=True)
+class AskRoute:
+    method: str
+    params: Callable[[str, Any], BaseModel]
+    """``(thread_id, core ask) -> wire params``."""
+    answer: Callable[[Any], Any]
+    """The client's JSON result → the answer object the asking tool gets."""
+    fallback: Any
+    """The answer when no asked client could answer (each returned an error)."""
+
+
+# ---- command approval ------------------------------------------------------------------
+
+APPROVAL_METHOD = "item/commandExecution/requestApproval"
+
+
+def approval_request(
+    thread_id: str, req: ev.ExecApprovalRequest
+) -> CommandExecutionRequestApprovalParams:
+    """The typed params of :data:`APPROVAL_METHOD` for a core approval request."""
+    decisions: list[CommandExecutionApprovalDecision] = ["accept"]
+    amendment = list(req.proposed_amendment) if req.proposed_amendment else None
+    if amendment:
+        decisions.append(
+            AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision(
+                accept_with_execpolicy_amendment=AcceptWithExecpolicyAmendmentDetails(
+                    execpolicy_amendment=amendment
+                )
+            )
+        )
+    decisions.append("cancel")
+    return CommandExecutionRequestApprovalParams(
+        kind="command",
+        thread_id=thread_id,
+        turn_id=req.turn_id,
+        item_id=req.item_id,
+        started_at_ms=req.started_at_ms or int(time.time() * 1000),
+        environment_id="local",
+        command=req.command,
+        cwd=req.cwd,
+        command_actions=req.command_actions or [UnknownCommandAction(command=req.command)],
+        reason=req.reason,
+        proposed_execpolicy_amendment=amendment,
+        available_decisions=decisions,
+    )
+
+
+def decision_of(result: Any) -> str:
+    """The decision string of an approval response (``{"decision": "accept"}`` or a
+    one-key object such as ``{"acceptWithExecpolicyAmendment": {...}}``); anything else,
+    ``{}`` included, declines."""
+    if isinstance(result, dict):
+        raw = result.get("decision")
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, dict) and raw:
+            return str(next(iter(raw)))
+    return "decline"
+
+
+ASK_TABLE: dict[type[ev.ClientAsk], AskRoute] = {
+    ev.ExecApprovalRequest: AskRoute(APPROVAL_METHOD, approval_request, decision_of, "decline"),
+}
+"""Every core ask class and the server request it becomes."""
+
+
+def route_for(ask: ev.ClientAsk) -> AskRoute | None:
+    return ASK_TABLE.get(type(ask))
+
+
+__all__ = [
+    "APPROVAL_METHOD",
+    "ASK_TABLE",
+    "AskRoute",
+    "approval_request",
+    "decision_of",
+    "route_for",
+]
