@@ -389,5 +389,7 @@ def test_context_window_lookup() -> None:
         context_windows={"big": 1_000_000},
     )
     assert client.context_window("big") == 1_000_000
-    assert client.context_window("other") == 258400
+    # No built-in fallback: the window of a model it has no entry for comes from the
+    # model table (threadline.core.model_catalog), not from the client.
+    assert client.context_window("other") is None
     assert client.provider_id == "p"

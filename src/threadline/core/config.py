@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,7 @@ from threadline.core.config_sections import (
     jsonable,
     no_entries,
 )
+from threadline.core.model_catalog import APPLY_PATCH_TOOL_TYPES, ApplyPatchConfig
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
 from threadline.tools.shell import DEFAULT_TIMEOUT_S
@@ -92,6 +94,10 @@ class Config:
     model_reasoning_effort: str | None = None
     model_reasoning_summary: ReasoningSummary | None = None
     model_context_window: int | None = None
+    model_max_output_tokens: int | None = None
+    model_supports_reasoning_summaries: bool | None = None
+    model_auto_compact_token_limit: int | None = None
+    apply_patch_tool_type: ApplyPatchConfig | None = None  # threadline's own key
     mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=no_entries)
     features: Mapping[str, bool] = field(default_factory=no_entries)
     profile: str | None = None
@@ -158,6 +164,10 @@ class Config:
                 "model_reasoning_effort": self.model_reasoning_effort,
                 "model_reasoning_summary": self.model_reasoning_summary,
                 "model_context_window": self.model_context_window,
+                "model_max_output_tokens": self.model_max_output_tokens,
+                "model_supports_reasoning_summaries": self.model_supports_reasoning_summaries,
+                "model_auto_compact_token_limit": self.model_auto_compact_token_limit,
+                "apply_patch_tool_type": self.apply_patch_tool_type,
                 "instructions": self.instructions,
                 "developer_instructions": self.developer_instructions,
                 "profile": self.profile,
@@ -428,6 +438,8 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
     def swr_flag(key: str) -> bool:
         return bool(_opt(swr, key, swr_path, w.bool_))
 
+    positive = functools.partial(w.int_, minimum=1)
+    summaries = _opt(tree, "model_supports_reasoning_summaries", top, w.bool_)
     effort = _opt(tree, "model_reasoning_effort", top, w.str_)
     if effort == "":
         raise w.error(("model_reasoning_effort",), "expected a non-empty string")
@@ -458,8 +470,12 @@ def _build(tree: dict[str, Any], where: _Where, home: Path, profile: str | None)
         model_reasoning_summary=_opt(
             tree, "model_reasoning_summary", top, lambda v, p: w.enum(v, p, REASONING_SUMMARIES)
         ),
-        model_context_window=_opt(
-            tree, "model_context_window", top, lambda v, p: w.int_(v, p, minimum=1)
+        model_context_window=_opt(tree, "model_context_window", top, positive),
+        model_max_output_tokens=_opt(tree, "model_max_output_tokens", top, positive),
+        model_supports_reasoning_summaries=summaries,
+        model_auto_compact_token_limit=_opt(tree, "model_auto_compact_token_limit", top, positive),
+        apply_patch_tool_type=_opt(
+            tree, "apply_patch_tool_type", top, lambda v, p: w.enum(v, p, APPLY_PATCH_TOOL_TYPES)
         ),
         mcp_servers=frozen_copy(mcp_servers),
         features=frozen_copy(features),

@@ -182,8 +182,6 @@ def build_model_client(config: Config, env: Mapping[str, str] | None = None) -> 
         "stream_idle_timeout_s": info.stream_idle_timeout_s,
         "env_key": info.env_key,
     }
-    if config.model_context_window is not None:
-        kwargs["default_context_window"] = config.model_context_window
     if info.wire_api == "chat":
         from threadline.model.chat import ChatCompletionsClient
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from threadline.core.model_catalog import ModelInfo, ModelOverrides, model_info
 from threadline.protocol.ops import TurnOverrides
 
 DEFAULT_BASE_INSTRUCTIONS = """\
@@ -39,7 +40,19 @@ class ThreadSettings:
     session_source: str = "vscode"
     originator: str = "threadline"
     memory_mode: str | None = None
-    model_context_window: int | None = None
+    model_overrides: ModelOverrides = field(default_factory=ModelOverrides)
+    """The config keys that adjust the model's metadata (see :attr:`model_info`)."""
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """The metadata of :attr:`model` (``core.model_catalog``), with the overrides;
+        it follows the model when a turn overrides it."""
+        return model_info(self.model, self.model_overrides)
+
+    @property
+    def model_context_window(self) -> int | None:
+        """The window a remote model's token usage reports (the table's effective window)."""
+        return self.model_info.effective_context_window
 
     def with_turn_overrides(self, o: TurnOverrides) -> ThreadSettings:
         return replace(

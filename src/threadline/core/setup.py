@@ -16,6 +16,7 @@ from pathlib import Path
 
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
+from threadline.core.model_catalog import ModelOverrides
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
@@ -133,7 +134,13 @@ class ThreadSetup:
             persist_extended_history=opts.persist_extended_history or cfg.persist_extended_history,
             session_source=opts.source,
             originator=opts.originator,
-            model_context_window=cfg.model_context_window,
+            model_overrides=ModelOverrides(
+                context_window=cfg.model_context_window,
+                max_output_tokens=cfg.model_max_output_tokens,
+                supports_reasoning_summaries=cfg.model_supports_reasoning_summaries,
+                apply_patch_tool_type=cfg.apply_patch_tool_type,
+                auto_compact_token_limit=cfg.model_auto_compact_token_limit,
+            ),
         )
 
     def restored_settings(
@@ -163,6 +170,8 @@ class ThreadSetup:
         return settings
 
     def tools_for(self, settings: ThreadSettings) -> ToolRegistry:
+        """The tools offered to the model. What the model gets is decided by its metadata,
+        ``settings.model_info`` (``apply_patch_tool_type``, ``offers_view_image``, …)."""
         swr = self.config.sandbox_workspace_write
         shell = ExecCommandTool(
             writable_roots=tuple(swr.writable_roots),

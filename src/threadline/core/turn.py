@@ -312,8 +312,9 @@ class TurnRunner:
             input=list(th.history),
             tools=th.tools.specs(),
             instructions=settings.base_instructions,
-            reasoning_effort=settings.reasoning_effort,
-            reasoning_summary=settings.reasoning_summary or "auto",
+            reasoning_effort=settings.model_info.reasoning_effort(settings.reasoning_effort),
+            reasoning_summary=settings.model_info.reasoning_summary(settings.reasoning_summary),
+            parallel_tool_calls=settings.model_info.parallel_tool_calls,
             prompt_cache_key=th.thread_id,
             # The identifying headers Codex sends with every request.
             extra_headers={

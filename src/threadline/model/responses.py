@@ -339,9 +339,6 @@ class OpenAISdkClient:
 class ResponsesClient(OpenAISdkClient):
     """A :class:`~threadline.model.base.ModelClient` for the OpenAI Responses API."""
 
-    FALLBACK_CONTEXT_WINDOW = 258400
-    """What Codex assumes for a model it has no metadata for."""
-
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         self._check_key()
         # A lone surrogate (a non-UTF-8 cwd) cannot be sent as UTF-8: U+FFFD, as stored.
