@@ -644,8 +644,9 @@ async def test_inject_items_loaded_list_model_list_config_read(
     assert user_texts(mock_model.requests[0])[-2:] == ["injected context", "go"]
 
     models = await client.request("model/list", {})
-    assert [m["model"] for m in models["data"]] == ["mock-model"]
-    assert models["data"][0]["isDefault"] is True
+    # Codex's catalog first (its default flagged), then the configured model it lacks.
+    assert models["data"][-1]["model"] == "mock-model"
+    assert [m["model"] for m in models["data"] if m["isDefault"]] == ["gpt-6.1-sol"]
     config = await client.request("config/read", {})
     assert config["config"]["model"] == "mock-model"
     assert config["config"]["model_provider"] == "mock"

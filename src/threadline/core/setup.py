@@ -86,6 +86,19 @@ class ThreadSetup:
         except ModelError as exc:
             raise InvalidRequest(exc.message) from exc
 
+    def is_embedded(self, provider_id: str) -> bool:
+        """Whether ``provider_id`` runs the embedded llama.cpp model, to which the model
+        table (``core.model_catalog``) does not apply."""
+        from threadline.core.providers import BUILTIN_PROVIDERS, resolve_provider
+
+        if provider_id not in self.config.model_providers and provider_id not in BUILTIN_PROVIDERS:
+            raise InvalidRequest(f'model_provider "{provider_id}" is not defined')
+        try:
+            config = self.config.with_overrides(model_provider=provider_id)
+            return resolve_provider(config).wire_api == "local"
+        except ModelError:  # a missing API key: only remote providers need one
+            return False
+
     def client_for(self, provider_id: str) -> ModelClient:
         """The shared client for ``provider_id``, built lazily (see :class:`LazyModelClient`)."""
         client = self._clients.get(provider_id)
