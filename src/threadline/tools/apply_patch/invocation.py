@@ -5,7 +5,8 @@ itself instead of running a program:
 
 * argv ``["apply_patch", PATCH]`` or ``["applypatch", PATCH]``;
 * argv ``[SHELL, "-lc" | "-c", SCRIPT]`` with SHELL ``bash``, ``zsh`` or ``sh`` (any
-  directory, by file stem), where SCRIPT is the single statement
+  directory, by file stem; also ``pwsh``/``powershell`` ``[-NoProfile] -Command`` and
+  ``cmd /c``, which Codex reads the same way), where SCRIPT is the single statement
   ``apply_patch <<'EOF'`` ... ``EOF`` (any delimiter word, quoted or not), optionally
   preceded by ``cd DIR &&`` (DIR one word, or one single- or double-quoted string).
   Anything before or after that statement (``echo x;``, ``&& echo done``) means it is an
@@ -38,13 +39,22 @@ _HEREDOC = re.compile(
 )
 
 
+def _shell_flag_ok(stem: str, flag: str) -> bool:
+    if stem in ("bash", "zsh", "sh"):
+        return flag in ("-lc", "-c")
+    if stem in ("pwsh", "powershell"):
+        return flag.lower() == "-command"
+    return stem == "cmd" and flag.lower() == "/c"
+
+
 def _shell_script(argv: list[str]) -> str | None:
-    if len(argv) != 3:
+    if not argv:
         return None
-    shell, flag, script = argv
-    stem = os.path.splitext(os.path.basename(shell))[0].lower()
-    if stem in ("bash", "zsh", "sh") and flag in ("-lc", "-c"):
-        return script
+    stem = os.path.splitext(os.path.basename(argv[0].replace("\\", "/")))[0].lower()
+    if len(argv) == 4 and stem in ("pwsh", "powershell") and argv[1].lower() == "-noprofile":
+        argv = [argv[0], argv[2], argv[3]]
+    if len(argv) == 3 and _shell_flag_ok(stem, argv[1]):
+        return argv[2]
     return None
 
 
