@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threadline.tools.apply_patch import (
     TurnDiffTracker,
@@ -129,3 +131,63 @@ def test_text_diff_marks_a_missing_final_newline_on_both_sides() -> None:
 def test_git_blob_oid_is_gits() -> None:
     assert git_blob_oid(b"") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
     assert git_blob_oid(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+def _apply_unified(old: str, diff: str) -> str:
+    """Apply a headerless unified diff (our own reader, strict about every line)."""
+    src = old.split("\n")
+    src_lines = [ln + "\n" for ln in src[:-1]] + ([src[-1]] if src[-1] else [])
+    out: list[str] = []
+    pos = 0
+    lines = diff.split("\n")
+    k = 0
+    while k < len(lines) and lines[k]:
+        header = lines[k]
+        assert header.startswith("@@ -"), header
+        old_range = header.split(" ")[1][1:]
+        start = int(old_range.split(",")[0])
+        count = int(old_range.split(",")[1]) if "," in old_range else 1
+        first = start - 1 if count else start
+        out.extend(src_lines[pos:first])
+        pos = first
+        k += 1
+        while k < len(lines) and lines[k] and not lines[k].startswith("@@"):
+            sign, body = lines[k][0], lines[k][1:]
+            no_newline = k + 1 < len(lines) and lines[k + 1] == "\\ No newline at end of file"
+            text = body if no_newline else body + "\n"
+            if sign in " -":
+                assert src_lines[pos] == text, (pos, src_lines[pos], text)
+                pos += 1
+            if sign in " +":
+                out.append(text)
+            k += 2 if no_newline else 1
+    out.extend(src_lines[pos:])
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "a", "", "x y"]), max_size=30),
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),
+            st.integers(0, 3),
+            st.lists(st.sampled_from(["a", "n", "c"]), max_size=3),
+        )
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_text_diff_round_trips(
+    base: list[str], edits: list[tuple[int, int, list[str]]], old_nl: bool, new_nl: bool
+) -> None:
+    new_lines = list(base)
+    for at, drop, insert in edits:
+        at = min(at, len(new_lines))
+        new_lines[at : at + drop] = insert
+    old = "\n".join(base) + ("\n" if old_nl and base else "")
+    new = "\n".join(new_lines) + ("\n" if new_nl and new_lines else "")
+    for context in (0, 1, 3):
+        diff = text_diff(old, new, context=context)
+        assert (diff == "") == (old == new)
+        assert _apply_unified(old, diff) == new

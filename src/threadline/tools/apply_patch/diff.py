@@ -1,8 +1,9 @@
 """Unified diffs as Codex renders them: one file's change and a whole turn's git diff.
 
-Codex renders with the ``similar`` crate (Myers line diff). We use
-:class:`difflib.SequenceMatcher` for the line matching and reproduce ``similar``'s text
-layout: hunk headers ``@@ -a,b +c,d @@`` (a count of 1 is left out, an empty range
+Codex renders with the ``similar`` crate (Myers line diff). We match lines with an
+anchored diff (common head and tail, then lines unique on both sides, then
+:class:`difflib.SequenceMatcher` on what is left: see :func:`_blocks`) and reproduce
+``similar``'s text layout: hunk headers ``@@ -a,b +c,d @@`` (a count of 1 is left out, an empty range
 starts one line earlier), ``\\ No newline at end of file`` after a last line without
 one, hunks merged when their context overlaps. For ordinary edits the two algorithms
 pick the same lines; for ambiguous ones (repeated lines) they may pair them differently,
@@ -20,6 +21,7 @@ which changes the hunk layout but never the result the diff describes.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
 import os
@@ -54,17 +56,149 @@ def _emit(out: list[str], sign: str, line: str) -> None:
         out.append("\n" + NO_NEWLINE)
 
 
+def _lines(text: str) -> list[str]:
+    """``text`` split after each ``\\n`` only (as ``similar``'s ``from_lines``; no ``\\f``...)."""
+    parts = text.split("\n")
+    out = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+Block = tuple[int, int, int]
+Opcode = tuple[str, int, int, int, int]
+
+
+def _blocks(a: list[str], alo: int, ahi: int, b: list[str], blo: int, bhi: int) -> list[Block]:
+    """Matching line runs ``(i, j, n)`` of ``a[alo:ahi]`` and ``b[blo:bhi]``, in order.
+
+    Common head and tail lines match first; in between, lines that occur exactly once on
+    each side anchor the match (their longest increasing run, as patience diff does) and
+    each gap between anchors is matched the same way; a gap without anchors goes to
+    :class:`difflib.SequenceMatcher`. Linear-ish for the usual few edits in a big file,
+    where a plain SequenceMatcher is quadratic.
+    """
+    head: list[Block] = []
+    tail: list[Block] = []
+    start = alo
+    while alo < ahi and blo < bhi and a[alo] == b[blo]:
+        alo += 1
+        blo += 1
+    if alo > start:
+        head.append((start, blo - (alo - start), alo - start))
+    end = ahi
+    while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+        ahi -= 1
+        bhi -= 1
+    if ahi < end:
+        tail.append((ahi, bhi, end - ahi))
+    if alo == ahi or blo == bhi:
+        return head + tail
+    count_a: dict[str, int] = {}
+    for line in a[alo:ahi]:
+        count_a[line] = count_a.get(line, 0) + 1
+    where_b: dict[str, int] = {}
+    count_b: dict[str, int] = {}
+    for j in range(blo, bhi):
+        line = b[j]
+        count_b[line] = count_b.get(line, 0) + 1
+        where_b[line] = j
+    pairs = [
+        (i, where_b[a[i]]) for i in range(alo, ahi) if count_a[a[i]] == 1 and count_b.get(a[i]) == 1
+    ]
+    middle: list[Block] = []
+    if not pairs:
+        matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
+        middle = [(alo + i, blo + j, n) for i, j, n in matcher.get_matching_blocks() if n]
+        return head + middle + tail
+    i_prev, j_prev = alo, blo
+    for i, j in _increasing_run(pairs):
+        middle.extend(_blocks(a, i_prev, i, b, j_prev, j))
+        middle.append((i, j, 1))
+        i_prev, j_prev = i + 1, j + 1
+    middle.extend(_blocks(a, i_prev, ahi, b, j_prev, bhi))
+    return head + middle + tail
+
+
+def _increasing_run(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of ``pairs`` (sorted by the first item) increasing in the second."""
+    tops: list[int] = []
+    top_index: list[int] = []
+    back: list[int] = [-1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        pos = bisect.bisect_left(tops, j)
+        if pos == len(tops):
+            tops.append(j)
+            top_index.append(k)
+        else:
+            tops[pos] = j
+            top_index[pos] = k
+        back[k] = top_index[pos - 1] if pos else -1
+    run: list[tuple[int, int]] = []
+    k = top_index[-1]
+    while k >= 0:
+        run.append(pairs[k])
+        k = back[k]
+    return run[::-1]
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+    codes: list[Opcode] = []
+    i = j = 0
+    merged: list[Block] = []
+    for bi, bj, n in _blocks(a, 0, len(a), b, 0, len(b)):
+        if merged and merged[-1][0] + merged[-1][2] == bi and merged[-1][1] + merged[-1][2] == bj:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+        else:
+            merged.append((bi, bj, n))
+    for bi, bj, n in [*merged, (len(a), len(b), 0)]:
+        if i < bi and j < bj:
+            codes.append(("replace", i, bi, j, bj))
+        elif i < bi:
+            codes.append(("delete", i, bi, j, bj))
+        elif j < bj:
+            codes.append(("insert", i, bi, j, bj))
+        if n:
+            codes.append(("equal", bi, bi + n, bj, bj + n))
+        i, j = bi + n, bj + n
+    return codes
+
+
+def _groups(codes: list[Opcode], n: int) -> list[list[Opcode]]:
+    """Change runs with ``n`` lines of context; runs closer than ``2n`` lines share a hunk."""
+    if not codes:
+        return []
+    codes = list(codes)
+    if codes[0][0] == "equal":
+        t, i1, i2, j1, j2 = codes[0]
+        codes[0] = (t, max(i1, i2 - n), i2, max(j1, j2 - n), j2)
+    if codes[-1][0] == "equal":
+        t, i1, i2, j1, j2 = codes[-1]
+        codes[-1] = (t, i1, min(i2, i1 + n), j1, min(j2, j1 + n))
+    groups: list[list[Opcode]] = []
+    group: list[Opcode] = []
+    for t, i1, i2, j1, j2 in codes:
+        if t == "equal" and i2 - i1 > 2 * n:
+            group.append((t, i1, min(i2, i1 + n), j1, min(j2, j1 + n)))
+            groups.append(group)
+            group = []
+            i1, j1 = max(i1, i2 - n), max(j1, j2 - n)
+        group.append((t, i1, i2, j1, j2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        groups.append(group)
+    return groups
+
+
 def text_diff(old: str, new: str, *, context: int, header: tuple[str, str] | None = None) -> str:
     """``old`` → ``new`` as a unified diff with ``context`` lines around each change."""
     if old == new:
         return ""
-    a = old.splitlines(keepends=True)
-    b = new.splitlines(keepends=True)
+    a = _lines(old)
+    b = _lines(new)
     out: list[str] = []
     if header is not None:
         out.append(f"--- {header[0]}\n+++ {header[1]}\n")
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for group in matcher.get_grouped_opcodes(context):
+    for group in _groups(_opcodes(a, b), context):
         first, last = group[0], group[-1]
         out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
         for tag, i1, i2, j1, j2 in group:
