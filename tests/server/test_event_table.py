@@ -20,7 +20,12 @@ from threadline.protocol.v2.item import (
     PlanThreadItem,
     UserMessageThreadItem,
 )
-from threadline.protocol.v2.item_parts import ReadCommandAction
+from threadline.protocol.v2.item_parts import (
+    AddPatchChangeKind,
+    FileUpdateChange,
+    ReadCommandAction,
+    UpdatePatchChangeKind,
+)
 from threadline.protocol.v2.turn import Turn
 from threadline.server.events import EVENT_TABLE, NOT_SENT, translate
 from threadline.server.requests import APPROVAL_METHOD, ASK_TABLE, approval_request
@@ -91,6 +96,18 @@ SAMPLES: dict[type, list[Any]] = {
         ev.ErrorEvent(message="x", codex_error_info="other"),
     ],
     ev.WarningEvent: [ev.WarningEvent(message="careful")],
+    ev.ContextCompacted: [ev.ContextCompacted()],
+    ev.PatchApplyUpdated: [
+        ev.PatchApplyUpdated(
+            turn_id=TURN,
+            item_id="call_p",
+            changes=[
+                FileUpdateChange(path="a.txt", kind=UpdatePatchChangeKind(), diff="@@\n-x\n+y\n"),
+                FileUpdateChange(path="n.txt", kind=AddPatchChangeKind(), diff="hi\n"),
+            ],
+        )
+    ],
+    ev.TurnDiff: [ev.TurnDiff(turn_id=TURN, unified_diff="diff --git a/a b/a\n")],
 }
 
 

@@ -129,6 +129,9 @@ async def test_every_method_answers_with_its_response_type(
     await call("thread/increment_elicitation", {"threadId": tid})
     await call("thread/decrement_elicitation", {"threadId": tid})
     await call("thread/memoryMode/set", {"threadId": tid, "mode": "disabled"})
+    mock.enqueue(text("a hand-off note"))
+    await call("thread/compact/start", {"threadId": tid})
+    await client.wait_for_notification("turn/completed", timeout=20)
 
     gate = Gate()
     mock.enqueue(text("held answer", gate=gate))

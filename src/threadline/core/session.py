@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from threadline.core.compaction import Compactor
 from threadline.core.errors import (
     ElicitationCountError,
     EmptyInput,
@@ -101,6 +102,7 @@ class Session:
         self._unpaused.set()
         self._turn_task: asyncio.Task[Turn] | None = None
         self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
+        self.compactor = Compactor(self, remote=settings.remote_compaction)
 
     def new_id(self) -> str:
         return new_thread_id()
@@ -226,19 +228,26 @@ class Session:
             return self.steer(op.items, None, op.client_user_message_id), False
         # Idle, or the running turn is already writing its ending: a new turn follows it.
         self.settings = self.settings.with_turn_overrides(op.overrides)
+        return self._launch("regular", list(op.items), op.client_user_message_id), True
+
+    def start_compaction(self) -> str:
+        """A turn that only compacts the history; it interrupts and follows a running one."""
+        if self.active is not None and not self.active.closing:
+            self.interrupt_now()
+        return self._launch("compact", [], None)
+
+    def _launch(self, kind: str, items: list[UserInput], client_id: str | None) -> str:
         loop = asyncio.get_running_loop()
-        turn = ActiveTurn(id=new_thread_id(), started_at=time.time())
+        turn = ActiveTurn(id=new_thread_id(), started_at=time.time(), kind=kind)
         turn.done = loop.create_future()
         turn.abort_ack = loop.create_future()
+        after = self._turn_task if self.active is not None else None
         self.active = turn
-        after = self._turn_task if previous is not None else None
         self._turn_task = asyncio.create_task(
-            self._run_turn(
-                TurnRunner(self, turn), list(op.items), op.client_user_message_id, after
-            ),
+            self._run_turn(TurnRunner(self, turn, self.compactor), items, client_id, after),
             name=f"turn-{turn.id}",
         )
-        return turn.id, True
+        return turn.id
 
     async def _run_turn(
         self,
@@ -406,6 +415,11 @@ class Session:
 
     async def record_context(self) -> None:
         """Record the developer instructions and the environment context (once per thread)."""
+        self.context_recorded = True
+        await self.record(self.context_items())
+
+    def context_items(self) -> list[ResponseItem]:
+        """The developer instructions and the environment context, as a history opens."""
         s = self.settings
         now = datetime.now(UTC)
         env = (
@@ -427,8 +441,7 @@ class Session:
                 )
             )
         items.append(MessageItem(role="user", content=[ContentItem(type="input_text", text=env)]))
-        self.context_recorded = True
-        await self.record(items)
+        return items
 
     def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
         if self.active is not None:
@@ -461,18 +474,18 @@ class Session:
         self.deliver(ev.Event(id=turn.id, msg=ev.TurnStartedEvent(turn=live)))
         if not self.context_recorded:
             await self.record_context()
-        await self.persist(
-            [
-                TurnContextItem(
-                    turn_id=turn.id,
-                    cwd=s.cwd,
-                    approval_policy=s.approval_policy,
-                    sandbox_policy={"type": s.sandbox_mode},
-                    model=s.model,
-                    effort=s.reasoning_effort,
-                    summary=s.reasoning_summary or "auto",
-                )
-            ]
+        await self.persist([self.turn_context_item(turn.id)])
+
+    def turn_context_item(self, turn_id: str) -> TurnContextItem:
+        s = self.settings
+        return TurnContextItem(
+            turn_id=turn_id,
+            cwd=s.cwd,
+            approval_policy=s.approval_policy,
+            sandbox_policy={"type": s.sandbox_mode},
+            model=s.model,
+            effort=s.reasoning_effort,
+            summary=s.reasoning_summary or "auto",
         )
 
     async def record_user_input(

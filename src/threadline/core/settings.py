@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from threadline.core.model_catalog import ModelInfo, ModelOverrides, model_info
 from threadline.protocol.ops import TurnOverrides
+from threadline.tools.dynamic import DynamicToolSpec
 
 DEFAULT_BASE_INSTRUCTIONS = """\
 You are threadline's coding agent. You work inside the user's project directory and help \
@@ -40,8 +41,12 @@ class ThreadSettings:
     session_source: str = "vscode"
     originator: str = "threadline"
     memory_mode: str | None = None
+    dynamic_tools: tuple[DynamicToolSpec, ...] = ()
+    """The client-defined tools of ``thread/start`` (kept in ``session_meta``)."""
     model_overrides: ModelOverrides = field(default_factory=ModelOverrides)
     """The config keys that adjust the model's metadata (see :attr:`model_info`)."""
+    remote_compaction: bool = False
+    """Compact through the provider's ``compaction_trigger`` (``core.compaction``), not locally."""
 
     @property
     def model_info(self) -> ModelInfo:

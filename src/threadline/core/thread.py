@@ -25,6 +25,7 @@ from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.session import FlowGate, Listener, Session
 from threadline.core.settings import ConfigSnapshot, ThreadSettings
 from threadline.core.turn import ActiveTurn
+from threadline.core.user_shell import UserShell
 from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
@@ -33,6 +34,7 @@ from threadline.protocol.ops import (
     Interrupt,
     Op,
     ResolveAsk,
+    RunUserShellCommand,
     Shutdown,
     ThreadRollback,
     UserTurn,
@@ -88,6 +90,13 @@ class Thread:
         """The state behind this conduit; only ``core`` touches it."""
         self._closed = False
         self._shutdown_task: asyncio.Future[None] | None = None
+        shell_tool = self.session.tools.get("exec_command")
+        self._user_shell = UserShell(
+            self.session,
+            env_policy=getattr(shell_tool, "env_policy", None),
+            secret_env_names=tuple(getattr(shell_tool, "secret_env_names", ())),
+        )
+        """``thread/shellCommand``: the user's own commands (the exec tool's environment)."""
 
     # ---- identity and state (read from the session) ----------------------------------
 
@@ -201,6 +210,8 @@ class Thread:
             return op.approval_id
         if isinstance(op, ThreadRollback):
             raise InvalidRequest("thread/rollback is not supported yet")
+        if isinstance(op, RunUserShellCommand):
+            return self._user_shell.submit(op)
         if isinstance(op, Shutdown):
             self._shutdown_task = asyncio.ensure_future(self.shutdown_and_wait())
             return self.session.new_id()
@@ -227,6 +238,10 @@ class Thread:
     def start_turn(self, op: UserTurn) -> tuple[str, bool]:
         """Start a turn, or steer the running one. Returns ``(turn_id, started)``."""
         return self.session.start_turn(op)
+
+    def compact(self) -> str:
+        """Compact the history now, in a turn of its own (``thread/compact/start``)."""
+        return self.session.start_compaction()
 
     def steer_input(
         self,
@@ -336,6 +351,7 @@ class Thread:
                     await asyncio.shield(turn.done)
         self._closed = True
         try:
+            await self._user_shell.aclose()
             await self.session.tools.aclose()
             await self.session.sink.close()
         finally:

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from threadline.core.compaction import Compactor, Phase
 from threadline.core.settings import ThreadSettings
 from threadline.model.base import (
+    ContextWindowExceeded,
     ModelClient,
     ModelError,
     ModelRequest,
@@ -113,6 +115,7 @@ class _Sample:
     outputs: list[ResponseItem] = field(default_factory=list)
     calls: list[ToolCall] = field(default_factory=list)
     usage: TokenUsage | None = None
+    history_len: int = 0  # the history's length when the response completed
 
 
 ToolCall = FunctionCallItem | CustomToolCallItem
@@ -210,9 +213,10 @@ class TurnHost(Protocol):
 class TurnRunner:
     """Runs one turn on ``host`` to completion (completed, interrupted or failed)."""
 
-    def __init__(self, host: TurnHost, turn: ActiveTurn) -> None:
+    def __init__(self, host: TurnHost, turn: ActiveTurn, compactor: Compactor | None = None) -> None:
         self.host = host
         self.turn = turn
+        self.compactor = compactor
 
     # ---- racing helpers ------------------------------------------------------
 
@@ -255,6 +259,10 @@ class TurnRunner:
         turn = self.turn
         await th.turn_started(turn)
         try:
+            if await self._compact_if_needed("standalone" if turn.kind == "compact" else "pre_turn"):
+                return await self._finish_interrupted()
+            if turn.kind == "compact":  # thread/compact/start: a turn that only compacts
+                return await self._finish("completed")
             await th.record_user_input(turn, items, client_id)
             while True:
                 try:
@@ -280,9 +288,13 @@ class TurnRunner:
                         await self._count_usage(sample)
                         return await self._finish_interrupted()
                     await self._count_usage(sample)
+                    if await self._compact_if_needed("mid_turn"):
+                        return await self._finish_interrupted()
                     continue
                 await self._count_usage(sample)
                 if turn.pending_input:
+                    if await self._compact_if_needed("mid_turn"):
+                        return await self._finish_interrupted()
                     continue
                 return await self._finish("completed")
         except ModelError as exc:
@@ -291,7 +303,18 @@ class TurnRunner:
     async def _count_usage(self, sample: _Sample) -> None:
         if sample.usage is not None:
             usage, sample.usage = sample.usage, None
+            if self.compactor is not None:
+                self.compactor.usage_mark = sample.history_len
             await self.host.add_usage(self.turn.id, usage)
+
+    async def _compact_if_needed(self, phase: Phase) -> bool:
+        """Compact when due (always in a compact turn); ``True`` when an interrupt cut it."""
+        if self.compactor is not None:
+            try:
+                await self._race(self.compactor.maybe_compact(self.turn.id, phase), steerable=False)
+            except _Preempted:
+                return True
+        return False
 
     async def _drain_pending(self) -> None:
         """Record steered input as user messages of this turn, in arrival order."""
@@ -386,6 +409,7 @@ class TurnRunner:
             elif isinstance(event, ResponseCompleted):
                 # Counted once the response's tool calls have run, as Codex reports it.
                 sample.usage = event.usage
+                sample.history_len = len(th.history)
             elif isinstance(event, RetryScheduled):
                 await th.emit(
                     turn.id,
@@ -577,6 +601,8 @@ class TurnRunner:
         info: Any = "other"
         if isinstance(exc, ModelRetriesExhausted):
             info = {"responseTooManyFailedAttempts": {"httpStatusCode": exc.status_code}}
+        elif isinstance(exc, ContextWindowExceeded):
+            info = "contextWindowExceeded"
         elif exc.status_code == 401:
             info = "unauthorized"
         elif exc.status_code == 400:

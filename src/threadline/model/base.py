@@ -119,6 +119,15 @@ class ModelRetriesExhausted(ModelError):
     """Every retry failed; the last cause is in the message."""
 
 
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+"""The error code OpenAI-compatible servers send when a request does not fit the window."""
+
+
+class ContextWindowExceeded(ModelError):
+    """The model reported that the request does not fit its context window
+    (``context_length_exceeded``)."""
+
+
 class ModelConfigError(ModelError):
     """The provider is misconfigured (missing API key, bad base URL, missing model file)."""
 

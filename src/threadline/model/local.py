@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from threadline.model.base import (
+    ContextWindowExceeded,
     ModelConfigError,
     ModelError,
     ModelEvent,
@@ -329,7 +330,7 @@ class LocalModelClient:
                 turns = [_shorten(llama, turns[0], excess + 16, keep_start=False)]
             else:
                 break
-        raise ModelError(
+        raise ContextWindowExceeded(
             "the conversation does not fit the local model's context window "
             f"({int(llama.n_ctx())} tokens)"
         )

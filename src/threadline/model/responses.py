@@ -18,6 +18,8 @@ import pydantic_core
 from pydantic import ValidationError
 
 from threadline.model.base import (
+    CONTEXT_LENGTH_EXCEEDED,
+    ContextWindowExceeded,
     ModelConfigError,
     ModelError,
     ModelEvent,
@@ -255,6 +257,8 @@ def _failure_from_error(error: Any, fallback: str) -> ModelError | RetryableFail
         text = f"{text} ({code})"
     if code in _RETRYABLE_FAILURE_CODES:
         return RetryableFailure(text)
+    if code == CONTEXT_LENGTH_EXCEEDED:
+        return ContextWindowExceeded(text)
     return ModelError(text)
 
 

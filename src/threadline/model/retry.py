@@ -20,6 +20,8 @@ from typing import Any
 import openai
 
 from threadline.model.base import (
+    CONTEXT_LENGTH_EXCEEDED,
+    ContextWindowExceeded,
     ModelError,
     ModelEvent,
     ModelRetriesExhausted,
@@ -135,6 +137,15 @@ def _body_message(body: Any) -> str | None:
     return None
 
 
+def _body_code(body: Any) -> str | None:
+    """The ``code`` of an error body (``{"error": {"code"}}`` or ``{"code"}``)."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("code"), str):
+            return str(inner["code"])
+    return None
+
+
 def classify_sdk_error(err: openai.APIError) -> ModelError | RetryableFailure:
     """Translate an SDK exception: 429/5xx/connection problems retry, other statuses do not."""
     if isinstance(err, openai.APIStatusError):
@@ -144,6 +155,8 @@ def classify_sdk_error(err: openai.APIError) -> ModelError | RetryableFailure:
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(err.response.headers)
             return RetryableFailure(message, status_code=status, retry_after_s=retry_after)
+        if _body_code(err.body) == CONTEXT_LENGTH_EXCEEDED:
+            return ContextWindowExceeded(message, status_code=status)
         return ModelError(message, status_code=status)
     if isinstance(err, openai.APITimeoutError):
         return RetryableFailure("timed out waiting for the model server")
@@ -152,4 +165,6 @@ def classify_sdk_error(err: openai.APIError) -> ModelError | RetryableFailure:
         detail = f"{type(cause).__name__}: {cause}" if cause is not None else err.message
         return RetryableFailure(f"connection to the model server failed ({detail})")
     detail = _body_message(err.body) or err.message
+    if _body_code(err.body) == CONTEXT_LENGTH_EXCEEDED:
+        return ContextWindowExceeded(f"model stream error: {detail}")
     return ModelError(f"model stream error: {detail}")

@@ -26,6 +26,7 @@ from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import (
     AgentMessageDeltaNotification,
     CommandExecutionOutputDeltaNotification,
+    FileChangePatchUpdatedNotification,
     ItemCompletedNotification,
     ItemStartedNotification,
     ReasoningSummaryPartAddedNotification,
@@ -39,6 +40,7 @@ from threadline.protocol.v2.misc import (
 )
 from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
+    ContextCompactedNotification,
     IdleThreadStatus,
     NotLoadedThreadStatus,
     SystemErrorThreadStatus,
@@ -46,6 +48,7 @@ from threadline.protocol.v2.thread import (
 )
 from threadline.protocol.v2.turn import (
     TurnCompletedNotification,
+    TurnDiffUpdatedNotification,
     TurnError,
     TurnStartedNotification,
 )
@@ -222,6 +225,24 @@ def _warning(thread_id: str, event: ev.Event) -> WarningNotification:
     return WarningNotification(thread_id=thread_id, message=msg.message)
 
 
+def _compacted(thread_id: str, event: ev.Event) -> ContextCompactedNotification:
+    return ContextCompactedNotification(thread_id=thread_id, turn_id=event.id)
+
+
+def _patch_updated(thread_id: str, event: ev.Event) -> FileChangePatchUpdatedNotification:
+    msg: Any = event.msg
+    return FileChangePatchUpdatedNotification(
+        thread_id=thread_id, turn_id=msg.turn_id, item_id=msg.item_id, changes=msg.changes
+    )
+
+
+def _turn_diff(thread_id: str, event: ev.Event) -> TurnDiffUpdatedNotification:
+    msg: Any = event.msg
+    return TurnDiffUpdatedNotification(
+        thread_id=thread_id, turn_id=msg.turn_id, diff=msg.unified_diff
+    )
+
+
 def _row(
     method: str,
     params: type[BaseModel],
@@ -262,6 +283,12 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ),
     ev.ItemStarted: (_row("item/started", ItemStartedNotification, _item_started),),
     ev.ItemCompleted: (_row("item/completed", ItemCompletedNotification, _item_completed),),
+    ev.PatchApplyUpdated: (
+        _row(
+            "item/fileChange/patchUpdated", FileChangePatchUpdatedNotification, _patch_updated
+        ),
+    ),
+    ev.TurnDiff: (_row("turn/diff/updated", TurnDiffUpdatedNotification, _turn_diff),),
     ev.StatusChanged: (
         _row("thread/status/changed", ThreadStatusChangedNotification, _status, "all"),
     ),
@@ -277,6 +304,7 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ev.StreamRetry: (_row("error", ErrorNotification, _stream_retry),),
     ev.ErrorEvent: (_row("error", ErrorNotification, _error),),
     ev.WarningEvent: (_row("warning", WarningNotification, _warning),),
+    ev.ContextCompacted: (_row("thread/compacted", ContextCompactedNotification, _compacted),),
 }
 """Core event class → the notifications it becomes, in the order they are sent."""
 
@@ -289,7 +317,6 @@ NOT_SENT: dict[type, str] = {
     ev.AgentReasoning: "the reasoning item's item/completed carries it",
     ev.ThreadNameUpdated: "thread/name/set broadcasts thread/name/updated itself",
     ev.ThreadRolledBack: "the thread/rollback response carries the remaining turns",
-    ev.ContextCompacted: "a rollout marker; the contextCompaction item carries it",
     ev.ExecCommandEnd: "the commandExecution item's item/completed carries the result",
     ev.ApprovalResolved: "the router sends serverRequest/resolved to the connections it asked",
     ev.ShutdownComplete: "the conduit's own end; the server learns it from the thread",

@@ -16,11 +16,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from threadline.server.dispatch import MethodTable, RequestContext
-from threadline.server.handlers import account, config, model, thread, thread_meta, turn
+from threadline.server.handlers import (
+    account,
+    command,
+    compact,
+    config,
+    model,
+    thread,
+    thread_meta,
+    turn,
+)
 from threadline.server.handlers.common import Runtime
 from threadline.server.handlers.testing import methods_enabled, register_test_methods
 
-__all__ = ["HANDLERS", "Runtime", "register_handlers"]
+__all__ = ["DETACHED", "HANDLERS", "Runtime", "register_handlers"]
 
 RuntimeHandler = Callable[[Runtime, RequestContext, Any], Awaitable[BaseModel]]
 
@@ -35,6 +44,7 @@ HANDLERS: dict[str, RuntimeHandler] = {
     "thread/memoryMode/set": thread.thread_memory_mode_set,
     "thread/increment_elicitation": thread.thread_increment_elicitation,
     "thread/decrement_elicitation": thread.thread_decrement_elicitation,
+    "thread/compact/start": compact.thread_compact_start,
     "thread/list": thread_meta.thread_list,
     "thread/read": thread_meta.thread_read,
     "thread/name/set": thread_meta.thread_name_set,
@@ -46,8 +56,17 @@ HANDLERS: dict[str, RuntimeHandler] = {
     "model/list": model.model_list,
     "config/read": config.config_read,
     "account/read": account.account_read,
+    "command/exec": command.command_exec,
+    "command/exec/write": command.command_exec_write,
+    "command/exec/terminate": command.command_exec_terminate,
+    "command/exec/resize": command.command_exec_resize,
+    "thread/shellCommand": command.thread_shell_command,
 }
 """Every client→server method this server answers (``initialize`` is the connection's)."""
+
+DETACHED = frozenset({"command/exec"})
+"""Methods whose answer may take long (it comes when the process ends): the connection
+serves its next requests meanwhile (``MethodTable.register(..., detached=True)``)."""
 
 
 def register_handlers(
@@ -56,6 +75,6 @@ def register_handlers(
     """Register :data:`HANDLERS`, bound to ``runtime``, in ``table``; with ``test_methods``
     (default: whether ``THREADLINE_TEST_SLOW_METHOD=1`` is set) the test-only methods too."""
     for method, handler in HANDLERS.items():
-        table.register(method, partial(handler, runtime))
+        table.register(method, partial(handler, runtime), detached=method in DETACHED)
     if methods_enabled() if test_methods is None else test_methods:
         register_test_methods(table)
