@@ -154,7 +154,25 @@ class ThreadSetup:
                 apply_patch_tool_type=cfg.apply_patch_tool_type,
                 auto_compact_token_limit=cfg.model_auto_compact_token_limit,
             ),
+            remote_compaction=self._remote_compaction(provider),
         )
+
+    def _remote_compaction(self, provider_id: str) -> bool:
+        """Remote compaction for the built-in OpenAI provider (as Codex), for another
+        provider when its table sets ``remote_compaction = true``; never off the Responses API."""
+        configured = self.config.model_providers.get(provider_id)
+        flag = configured.extra.get("remote_compaction") if configured is not None else None
+        if provider_id == "openai" and flag is None:
+            flag = True
+        if flag is not True:
+            return False
+        from threadline.core.providers import resolve_provider
+
+        try:
+            config = self.config.with_overrides(model_provider=provider_id)
+            return resolve_provider(config).wire_api == "responses"
+        except Exception:
+            return False
 
     def restored_settings(
         self, stored: StoredThread, opts: StartOptions, record: ThreadRecord | None

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from threadline.protocol.usage import TokenUsageInfo
-from threadline.protocol.v2.item import PlanThreadItem
+from threadline.protocol.v2.item import ContextCompactionThreadItem, PlanThreadItem
 from threadline.protocol.v2.item_parts import CommandAction
 
 
@@ -149,6 +149,9 @@ class ItemCompleted(_Msg):
         item = self.item
         if isinstance(item, PlanThreadItem):
             core: Any = {"type": "Plan", "id": item.id, "text": item.text}
+            started = item.started_at_ms
+        elif isinstance(item, ContextCompactionThreadItem):
+            core = {"type": "ContextCompaction", "id": item.id}
             started = item.started_at_ms
         else:
             core = self.payload()["item"]
