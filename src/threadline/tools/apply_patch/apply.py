@@ -2,7 +2,9 @@
 
 :func:`plan_patch` reads every file the patch touches and computes each new content in
 memory (nothing is written); the hunks see each other's effects in order, as Codex's
-applier does (an Add followed by an Update of the same file works). :func:`commit_changes`
+applier does (an Add followed by an Update of the same file works). One deliberate
+difference: an Update whose ``*** Move to:`` names its own path updates the file in
+place, where Codex 0.169 writes it and then removes it (losing the file). :func:`commit_changes`
 writes the plan.
 
 **Stricter than Codex.** Codex 0.169 applies hunk after hunk and stops at the first
@@ -18,8 +20,11 @@ was made (say, while an approval was pending).
 Matching follows Codex's ``seek_sequence``: exact lines, then ignoring trailing
 whitespace, then ignoring surrounding whitespace, then with typographic dashes, quotes
 and spaces folded to ASCII. A chunk with no old lines appends at the end of the file.
-An updated file always ends with a newline; new lines take the line ending of the file's
-first line (so CRLF files stay CRLF), lines the patch did not touch keep theirs.
+An updated file always ends with a line ending (a file left with no line is empty).
+Lines a chunk keeps as context stay exactly as the file has them (whitespace and line
+ending, even where the match was fuzzy); added lines take the line ending of the file's
+first line, so CRLF files stay CRLF. (Behaviour checked against the real Codex 0.169
+binary with a differential fuzzer; only the move-onto-itself case differs.)
 
 **Paths.** A relative path is joined to ``cwd``; ``..`` segments are folded and the
 parent directory is resolved through symlinks, so ``FileChange.path`` names the real
@@ -32,6 +37,7 @@ Whether the path is allowed (writable roots) is the caller's decision.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import os
 import tempfile
@@ -155,10 +161,12 @@ def _decode(data: bytes, path: Path, line: int) -> str:
         ) from None
 
 
-def _replacements(
-    lines: list[str], path: Path, chunks: list[UpdateChunk]
-) -> list[tuple[int, int, list[str]]]:
-    out: list[tuple[int, int, list[str]]] = []
+Replacement = tuple[int, int, list[str], list[str]]
+"""(first line, number of lines replaced, the chunk's old lines matched, its new lines)."""
+
+
+def _replacements(lines: list[str], path: Path, chunks: list[UpdateChunk]) -> list[Replacement]:
+    out: list[Replacement] = []
     index = 0
     for chunk in chunks:
         if chunk.change_context is not None:
@@ -173,8 +181,7 @@ def _replacements(
                 )
             index = found + 1
         if not chunk.old_lines:
-            at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
-            out.append((at, 0, list(chunk.new_lines)))
+            out.append((len(lines), 0, [], list(chunk.new_lines)))
             continue
         pattern, new = chunk.old_lines, chunk.new_lines
         found = seek_sequence(lines, pattern, index, eof=chunk.is_end_of_file)
@@ -191,26 +198,44 @@ def _replacements(
                 line=chunk.line,
                 stage="plan",
             )
-        out.append((found, len(pattern), list(new)))
+        out.append((found, len(pattern), list(pattern), list(new)))
         index = found + len(pattern)
     out.sort(key=lambda r: r[0])
     return out
 
 
+Line = tuple[str, str]
+"""A line's text and its ending: ``"\\n"``, ``"\\r\\n"`` or ``""`` (last line, none)."""
+
+
+def _split_ends(text: str) -> list[Line]:
+    parts = text.split("\n")
+    lines: list[Line] = [(p[:-1], "\r\n") if p.endswith("\r") else (p, "\n") for p in parts[:-1]]
+    if parts[-1]:
+        lines.append((parts[-1], ""))
+    return lines
+
+
 def updated_contents(original: str, path: Path, chunks: list[UpdateChunk]) -> str:
-    """The text after applying ``chunks`` to ``original`` (raises :class:`PatchError`)."""
-    lines = original.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    first_newline = original.find("\n")
-    crlf = first_newline > 0 and original[first_newline - 1] == "\r"
-    for start, old_len, new in reversed(_replacements(lines, path, chunks)):
-        if crlf:
-            new = [ln if ln.endswith("\r") else ln + "\r" for ln in new]
-        lines[start : start + old_len] = new
-    if not lines or lines[-1] != "":
-        lines.append("")
-    return "\n".join(lines)
+    """The text after applying ``chunks`` to ``original`` (raises :class:`PatchError`).
+
+    Lines the chunk keeps as context stay as the file has them (its whitespace and line
+    ending, even where the match was fuzzy); added lines take the line ending of the
+    file's first line, and so does a last line that had none.
+    """
+    lines = _split_ends(original)
+    eol = lines[0][1] if lines and lines[0][1] else "\n"
+    texts = [text for text, _ in lines]
+    for start, old_len, old, new in reversed(_replacements(texts, path, chunks)):
+        segment: list[Line] = []
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                segment.extend(lines[start + i1 : start + i2])
+            else:
+                segment.extend((text, eol) for text in new[j1:j2])
+        lines[start : start + old_len] = segment
+    return "".join(text + (end or eol) for text, end in lines)
 
 
 def plan_patch(hunks: list[Hunk], cwd: Path) -> list[FileChange]:
@@ -289,7 +314,7 @@ def success_text(changes: list[FileChange], cwd: Path) -> str:
     lines = ["Success. Updated the following files:"]
     for letter, kind in (("A", "add"), ("M", "update"), ("D", "delete")):
         lines.extend(f"{letter} {shown(c)}" for c in changes if c.kind == kind)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 # ---- writing -------------------------------------------------------------------

@@ -14,8 +14,8 @@ The format (Codex's Lark grammar is shipped next to this module as ``grammar.lar
 Where this parser is lenient, it is lenient exactly where Codex 0.169 is: the outer
 markers and hunk headers may be padded with whitespace, the whole patch may be
 wrapped in a ``<<EOF`` / ``<<'EOF'`` / ``<<"EOF"`` heredoc, CRLF line breaks are read
-as LF, blank lines between chunks are skipped and a chunk line with nothing on it is
-read as an empty context line. Everything else is an error naming the patch line.
+as LF, a chunk line with nothing on it is read as an empty context line, and ``@@`` and
+``*** End of File`` may carry trailing whitespace. Everything else is an error naming the patch line.
 
 Line numbers in errors are 1-based and count from the ``*** Begin Patch`` line of the
 whitespace-trimmed patch (the heredoc opener, when present, is not counted), as Codex
@@ -253,10 +253,6 @@ def _parse_update(
     chunks: list[UpdateChunk] = []
     while pos < len(lines):
         current = lines[pos]
-        if not current.strip():
-            pos += 1
-            used += 1
-            continue
         if current.startswith("*"):
             break
         if streaming and current == "@":
@@ -288,7 +284,7 @@ def _parse_chunk(
 ) -> tuple[UpdateChunk, int]:
     head = lines[start]
     context: str | None
-    if head == EMPTY_CONTEXT:
+    if head.rstrip() == EMPTY_CONTEXT:
         context, skip = None, 1
     elif head.startswith(CONTEXT):
         context, skip = head[len(CONTEXT) :], 1
@@ -307,7 +303,7 @@ def _parse_chunk(
     is_eof = False
     parsed = 0
     for text in lines[start + skip :]:
-        if text == END_OF_FILE:
+        if text.rstrip() == END_OF_FILE:
             if parsed == 0:
                 raise _hunk_error(_EMPTY_CHUNK, line_number + 1, path)
             is_eof = True

@@ -36,15 +36,17 @@ def seek_sequence(lines: list[str], pattern: list[str], start: int, *, eof: bool
 
     Each pass is looser than the one before: exact, trailing whitespace ignored, both
     ends' whitespace ignored, punctuation folded (:func:`normalise_punctuation`). With
-    ``eof`` only the position that ends at the last line is tried (Codex 0.169 does not
-    fall back to an earlier match). An empty pattern matches at ``start``.
+    ``eof`` only the position that ends at the last line is tried, and only if it is not
+    before ``start`` (Codex 0.169 does not fall back to an earlier match). An empty pattern matches at ``start``.
     """
     if not pattern:
         return start
     if len(pattern) > len(lines):
         return None
-    first = len(lines) - len(pattern) if eof else start
     last = len(lines) - len(pattern)
+    first = last if eof else start
+    if first < start:
+        return None
     n = len(pattern)
     head = pattern[0]
     i = first
