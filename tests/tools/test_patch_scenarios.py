@@ -1,7 +1,7 @@
 """Codex's apply_patch scenario fixtures, run through our parser and applier.
 
 ``patch_scenarios/NNN_*`` are Codex 0.169's ``codex-rs/apply-patch/tests/fixtures/
-scenarios`` (001-022) plus scenarios of ours (101-109); every ``expected/`` tree and
+scenarios`` (001-022) plus scenarios of ours (101-116, several found by a differential fuzz against the binary); every ``expected/`` tree and
 ``codex-0.169.0-results.json`` (exit code, stdout, stderr) were recorded by running the
 real Codex 0.169 ``apply_patch`` on ``input/`` with ``patch.txt``.
 
@@ -53,7 +53,7 @@ def patch_text(name: str) -> str:
 def test_every_fixture_dir_has_a_recorded_codex_result() -> None:
     dirs = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
     assert dirs == NAMES
-    assert len([n for n in NAMES if n < "100"]) == 23
+    assert len([n for n in NAMES if n < "100"]) == 23  # Codex's own fixtures
 
 
 @pytest.mark.parametrize("name", NAMES)
