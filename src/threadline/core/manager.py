@@ -182,6 +182,7 @@ class ThreadManager:
             base_instructions=BaseInstructions(text=settings.base_instructions),
             forked_from_id=forked_from_id,
             git=git_info(settings.cwd),
+            dynamic_tools=[spec.wire() for spec in settings.dynamic_tools] or None,
         )
 
     # ---- writer leases ----------------------------------------------------------------

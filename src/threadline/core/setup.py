@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
@@ -21,9 +22,19 @@ from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
 from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
+from threadline.tools.dynamic import (
+    DynamicTool,
+    DynamicToolSpec,
+    InvalidDynamicTool,
+    parse_dynamic_tools,
+)
+from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
+from threadline.tools.permissions import GrantingShell, PermissionGrants, RequestPermissionsTool
 from threadline.tools.plan import UpdatePlanTool
-from threadline.tools.registry import ToolRegistry
+from threadline.tools.registry import Tool, ToolRegistry
 from threadline.tools.shell import ExecCommandTool
+from threadline.tools.user_input import RequestUserInputTool
+from threadline.tools.view_image import ORIGINAL_DETAIL_MODELS, ViewImageTool
 
 __all__ = ["ClientFactory", "StartOptions", "ThreadSetup"]
 
@@ -50,6 +61,16 @@ class StartOptions:
     persist_extended_history: bool = False
     source: str = "vscode"
     originator: str = "threadline"
+    dynamic_tools: tuple[Any, ...] | None = None
+    """``dynamicTools`` as the client sent them (``None``: none, or on resume the stored
+    ones); checked when the settings are made."""
+
+
+def _dynamic_tools(raw: tuple[Any, ...] | None) -> tuple[DynamicToolSpec, ...]:
+    try:
+        return parse_dynamic_tools(raw)
+    except InvalidDynamicTool as exc:
+        raise InvalidRequest(str(exc)) from exc
 
 
 def default_client_factory(config: Config, provider_id: str) -> ModelClient:
@@ -147,6 +168,7 @@ class ThreadSetup:
             persist_extended_history=opts.persist_extended_history or cfg.persist_extended_history,
             session_source=opts.source,
             originator=opts.originator,
+            dynamic_tools=_dynamic_tools(opts.dynamic_tools),
             model_overrides=ModelOverrides(
                 context_window=cfg.model_context_window,
                 max_output_tokens=cfg.model_max_output_tokens,
@@ -194,6 +216,8 @@ class ThreadSetup:
             effort = record.reasoning_effort if record else None
             if opts.reasoning_effort is None and effort:
                 merged = replace(merged, reasoning_effort=effort)
+        if opts.dynamic_tools is None and meta.dynamic_tools:
+            merged = replace(merged, dynamic_tools=tuple(meta.dynamic_tools))
         settings = self.settings_for(merged)
         memory_mode = (record.memory_mode if record else None) or meta.memory_mode
         if memory_mode:
@@ -212,7 +236,33 @@ class ThreadSetup:
             max_processes=self.config.sandbox_limits.max_processes,
             timeout_s=self.config.sandbox_limits.command_timeout_sec,
         )
-        return ToolRegistry([shell, UpdatePlanTool()])
+        grants = PermissionGrants() if self.config.feature_enabled(PERMISSIONS_FEATURE) else None
+        first: Tool = shell if grants is None else GrantingShell(shell, grants)
+        builtin: list[Tool] = [first, UpdatePlanTool(), *self._client_side_tools(settings, grants)]
+        taken = {t.name for t in builtin}
+        dynamic = [DynamicTool(s) for s in settings.dynamic_tools if s.name not in taken]
+        return ToolRegistry([*builtin, *dynamic])
+
+    def _client_side_tools(
+        self, settings: ThreadSettings, grants: PermissionGrants | None
+    ) -> list[Tool]:
+        """request_user_input, request_permissions (with ``features.
+        request_permissions_tool``; the shell then honours what it grants) and view_image,
+        as the model's metadata offers them."""
+        info = settings.model_info
+        tools: list[Tool] = []
+        if info.offers_request_user_input:
+            tools.append(RequestUserInputTool())
+        if grants is not None:
+            tools.append(RequestPermissionsTool(grants))
+        if info.offers("view_image"):
+            tools.append(
+                ViewImageTool(
+                    supports_images="image" in info.input_modalities,
+                    original_detail=settings.model in ORIGINAL_DETAIL_MODELS,
+                )
+            )
+        return tools
 
     # ---- the one Thread factory -------------------------------------------------------
 

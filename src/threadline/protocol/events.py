@@ -286,6 +286,41 @@ class ExecApprovalRequest(ClientAsk):
     """The parsed command for display (else one ``unknown`` action)."""
 
 
+class UserInputRequest(ClientAsk):
+    """``request_user_input``: the turn waits for the user's answers to ``questions``
+    (Codex's question objects: id, header, question, isOther, isSecret, options). The
+    answer is ``{question id: [answer, ...]}``; ``None`` when nobody answered."""
+
+    WAITING_FLAG: ClassVar[str | None] = "waitingOnUserInput"
+
+    type: Literal["user_input_request"] = "user_input_request"
+    questions: list[dict[str, Any]]
+
+
+class DynamicToolCallRequest(ClientAsk):
+    """A call of a client-defined tool: the client runs it. The answer is the client's
+    ``{"contentItems": [...], "success": bool}``; ``None`` when the request failed."""
+
+    WAITING_FLAG: ClassVar[str | None] = None
+
+    type: Literal["dynamic_tool_call_request"] = "dynamic_tool_call_request"
+    tool: str
+    namespace: str | None = None
+    arguments: Any = None
+
+
+class PermissionsRequest(ClientAsk):
+    """``request_permissions``: the model asks for more sandbox access (camelCase
+    ``permissions`` profile as the wire sends it). The answer is the client's
+    ``{"permissions": {...}, "scope": "turn" | "session"}``; ``None``: nothing granted."""
+
+    type: Literal["permissions_request"] = "permissions_request"
+    cwd: str
+    reason: str | None = None
+    permissions: dict[str, Any]
+    started_at_ms: int | None = None
+
+
 class ApprovalResolved(_Msg):
     type: Literal["approval_resolved"] = "approval_resolved"
     approval_id: str
@@ -321,6 +356,9 @@ EventMsg = (
     | WarningEvent
     | StatusChanged
     | ExecApprovalRequest
+    | UserInputRequest
+    | DynamicToolCallRequest
+    | PermissionsRequest
     | ApprovalResolved
     | ShutdownComplete
 )

@@ -20,7 +20,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from threadline.protocol.v2 import approval, extensions, initialize, item, misc, thread, turn, usage
+from threadline.protocol.v2 import (
+    approval,
+    client_tools,
+    extensions,
+    initialize,
+    item,
+    misc,
+    thread,
+    turn,
+    usage,
+)
 from threadline.protocol.v2 import config as config_types
 
 ClientRequestEntry = tuple[type[BaseModel], type[BaseModel]]
@@ -104,6 +114,15 @@ SERVER_REQUESTS: dict[str, ServerRequestEntry] = {
     "mcpServer/elicitation/request": (
         approval.McpServerElicitationRequestParams,
         approval.McpServerElicitationRequestResponse,
+    ),
+    "item/tool/requestUserInput": (
+        client_tools.ToolRequestUserInputParams,
+        client_tools.ToolRequestUserInputResponse,
+    ),
+    "item/tool/call": (client_tools.DynamicToolCallParams, client_tools.DynamicToolCallResponse),
+    "item/permissions/requestApproval": (
+        client_tools.PermissionsRequestApprovalParams,
+        client_tools.PermissionsRequestApprovalResponse,
     ),
 }
 

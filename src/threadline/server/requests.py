@@ -28,6 +28,16 @@ from threadline.protocol.v2.approval import (
     CommandExecutionApprovalDecision,
     CommandExecutionRequestApprovalParams,
 )
+from threadline.protocol.v2.client_tools import (
+    DynamicToolCallParams,
+    DynamicToolCallResponse,
+    PermissionProfile,
+    PermissionsRequestApprovalParams,
+    PermissionsRequestApprovalResponse,
+    ToolRequestUserInputParams,
+    ToolRequestUserInputQuestion,
+    ToolRequestUserInputResponse,
+)
 from threadline.protocol.v2.item_parts import UnknownCommandAction
 
 
@@ -91,8 +101,82 @@ def decision_of(result: Any) -> str:
     return "decline"
 
 
+# ---- the questions of client-side tools ------------------------------------------------
+
+
+def user_input_request(thread_id: str, req: ev.UserInputRequest) -> ToolRequestUserInputParams:
+    return ToolRequestUserInputParams(
+        thread_id=thread_id,
+        turn_id=req.turn_id,
+        item_id=req.item_id,
+        questions=[ToolRequestUserInputQuestion.model_validate(q) for q in req.questions],
+    )
+
+
+def user_answers_of(result: Any) -> dict[str, list[str]] | None:
+    """``{question id: answers}`` of a ``ToolRequestUserInputResponse``; ``None`` (no
+    answer) for anything else, ``{}`` included."""
+    if not isinstance(result, dict) or not isinstance(result.get("answers"), dict):
+        return None
+    answers = ToolRequestUserInputResponse.model_validate(result).answers
+    return {qid: list(a.answers) for qid, a in answers.items()}
+
+
+def dynamic_tool_request(thread_id: str, req: ev.DynamicToolCallRequest) -> DynamicToolCallParams:
+    return DynamicToolCallParams(
+        thread_id=thread_id,
+        turn_id=req.turn_id,
+        call_id=req.item_id,
+        namespace=req.namespace,
+        tool=req.tool,
+        arguments=req.arguments,
+    )
+
+
+def dynamic_result_of(result: Any) -> dict[str, Any] | str:
+    """The client's ``DynamicToolCallResponse`` as JSON, or ``"invalid"`` when the reply
+    is not one (``{}`` included); the fallback ``None`` stands for a failed request."""
+    try:
+        reply = DynamicToolCallResponse.model_validate(result)
+    except ValueError:
+        return "invalid"
+    return reply.model_dump(mode="json", by_alias=True)
+
+
+def permissions_request(
+    thread_id: str, req: ev.PermissionsRequest
+) -> PermissionsRequestApprovalParams:
+    return PermissionsRequestApprovalParams(
+        thread_id=thread_id,
+        turn_id=req.turn_id,
+        item_id=req.item_id,
+        started_at_ms=req.started_at_ms or int(time.time() * 1000),
+        cwd=req.cwd,
+        reason=req.reason,
+        permissions=PermissionProfile.model_validate(req.permissions),
+    )
+
+
+def granted_of(result: Any) -> dict[str, Any] | None:
+    """The client's ``PermissionsRequestApprovalResponse`` as JSON; ``None`` (nothing
+    granted) when it is not one."""
+    if not isinstance(result, dict) or not isinstance(result.get("permissions"), dict):
+        return None
+    granted = PermissionsRequestApprovalResponse.model_validate(result)
+    return granted.model_dump(mode="json", by_alias=True)
+
+
 ASK_TABLE: dict[type[ev.ClientAsk], AskRoute] = {
     ev.ExecApprovalRequest: AskRoute(APPROVAL_METHOD, approval_request, decision_of, "decline"),
+    ev.UserInputRequest: AskRoute(
+        "item/tool/requestUserInput", user_input_request, user_answers_of, None
+    ),
+    ev.DynamicToolCallRequest: AskRoute(
+        "item/tool/call", dynamic_tool_request, dynamic_result_of, None
+    ),
+    ev.PermissionsRequest: AskRoute(
+        "item/permissions/requestApproval", permissions_request, granted_of, None
+    ),
 }
 """Every core ask class and the server request it becomes."""
 

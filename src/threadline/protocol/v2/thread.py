@@ -437,6 +437,7 @@ class ThreadStartParams(WireModel):
     thread_source: ThreadSource | None = None
     # Accepted by Codex beyond its generated schema (experimental):
     persist_extended_history: bool | None = None
+    dynamic_tools: list[Any] | None = None
 
 
 class ThreadStartResponse(ThreadSessionResponse):

@@ -73,6 +73,7 @@ async def thread_start(
             persist_extended_history=bool(p.persist_extended_history),
             source="vscode",
             originator=ctx.client_name or "threadline",
+            dynamic_tools=tuple(p.dynamic_tools) if p.dynamic_tools is not None else None,
         )
     )
     if ctx.client_name:
