@@ -13,6 +13,7 @@ from threadline.tools.apply_patch import (
     PatchError,
     UpdateChunk,
     UpdateFile,
+    freeform_tool_spec,
     lark_grammar,
     parse_patch,
     parse_patch_streaming,
@@ -222,3 +223,10 @@ def test_lark_grammar_accepts_every_canonical_scenario_patch() -> None:
         parser.parse(text)
     with pytest.raises(lark.exceptions.LarkError):
         parser.parse("*** Begin Patch\n*** End Patch\n")
+
+
+def test_freeform_tool_spec_is_what_codex_sends() -> None:
+    recorded = json.loads(
+        (SCENARIOS / "codex-0.169.0-freeform-tool.json").read_text(encoding="utf-8")
+    )
+    assert freeform_tool_spec() == recorded

@@ -41,6 +41,7 @@ from threadline.tools.apply_patch.parser import (
 __all__ = [
     "AddFile",
     "DeleteFile",
+    "FREEFORM_TOOL_DESCRIPTION",
     "FileChange",
     "Hunk",
     "PatchError",
@@ -51,6 +52,7 @@ __all__ = [
     "commit_changes",
     "extract_invocation",
     "file_diff",
+    "freeform_tool_spec",
     "lark_grammar",
     "parse_patch",
     "parse_patch_streaming",
@@ -59,6 +61,23 @@ __all__ = [
     "success_text",
     "unified_diff_for_turn",
 ]
+
+
+FREEFORM_TOOL_DESCRIPTION = (
+    "The `apply_patch` tool can be used to edit files. This is a FREEFORM tool, "
+    "so do not wrap the patch in JSON."
+)
+"""The ``description`` Codex 0.169 gives the freeform ``apply_patch`` custom tool."""
+
+
+def freeform_tool_spec() -> dict[str, object]:
+    """The Responses-API custom tool Codex 0.169 offers GPT-5-class models, verbatim."""
+    return {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": FREEFORM_TOOL_DESCRIPTION,
+        "format": {"type": "grammar", "syntax": "lark", "definition": lark_grammar()},
+    }
 
 
 def lark_grammar() -> str:
