@@ -60,6 +60,10 @@ CLIENT_REQUESTS: dict[str, ClientRequestEntry] = {
     "mcpServer/resource/read": (misc.McpResourceReadParams, misc.McpResourceReadResponse),
     "mcpServer/tool/call": (misc.McpServerToolCallParams, misc.McpServerToolCallResponse),
     "command/exec": (misc.CommandExecParams, misc.CommandExecResponse),
+    "command/exec/write": (misc.CommandExecWriteParams, misc.CommandExecWriteResponse),
+    "command/exec/terminate": (misc.CommandExecTerminateParams, misc.CommandExecTerminateResponse),
+    "command/exec/resize": (misc.CommandExecResizeParams, misc.CommandExecResizeResponse),
+    "thread/shellCommand": (misc.ThreadShellCommandParams, misc.ThreadShellCommandResponse),
     "config/read": (config_types.ConfigReadParams, config_types.ConfigReadResponse),
     "account/read": (misc.GetAccountParams, misc.GetAccountResponse),
 }

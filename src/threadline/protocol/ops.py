@@ -17,6 +17,8 @@ class TurnOverrides:
     reasoning_effort: str | None = None
     reasoning_summary: str | None = None
     personality: str | None = None
+    collaboration_mode: str | None = None
+    """``plan`` or ``default`` (``turn/start``'s ``collaborationMode.mode``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,25 @@ class ThreadRollback:
 
 
 @dataclass(frozen=True, slots=True)
+class RunUserShellCommand:
+    """A command the user runs in the thread (``thread/shellCommand``, the TUI's ``!cmd``):
+    through the shell, with full access, recorded in the thread for the model to see."""
+
+    command: str
+    timeout_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Shutdown:
     """Finish the running turn's bookkeeping, flush the rollout and stop the thread task."""
 
 
-Op = UserTurn | Interrupt | ExecApproval | ResolveAsk | ThreadRollback | Shutdown
+Op = (
+    UserTurn
+    | Interrupt
+    | ExecApproval
+    | ResolveAsk
+    | ThreadRollback
+    | RunUserShellCommand
+    | Shutdown
+)

@@ -89,6 +89,7 @@ class AppServer:
             channel,
             connection_id=next(self._ids),
             dispatch=self.method_table.dispatch,
+            detached=self.method_table.is_detached,
             on_initialize=self._initialize,
             ingress_capacity=self.ingress_capacity,
             egress_capacity=self.egress_capacity,

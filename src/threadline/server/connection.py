@@ -107,8 +107,12 @@ class Connection:
         on_initialize: OnInitialize,
         ingress_capacity: int = DEFAULT_INGRESS_CAPACITY,
         egress_capacity: int = DEFAULT_EGRESS_CAPACITY,
+        detached: Callable[[str], bool] | None = None,
     ) -> None:
         self.channel = channel
+        self._is_detached = detached
+        """Which methods run in their own task (``MethodTable.is_detached``)."""
+        self._detached_tasks: set[asyncio.Task[None]] = set()
         self._dispatch = dispatch
         self._on_initialize = on_initialize
         self.id = connection_id
@@ -258,6 +262,8 @@ class Connection:
             return
         self._closed = True
         self._accepting = False
+        for task in list(self._detached_tasks):
+            task.cancel()
         for future in list(self._pending.values()):
             if not future.done():
                 future.set_exception(ConnectionClosedError(f"connection {self.id} closed"))
@@ -319,13 +325,25 @@ class Connection:
                 if message is None:
                     return
                 if isinstance(message, JSONRPCRequest):
-                    await self._handle_request(message)
+                    if self._is_detached is not None and self._is_detached(message.method):
+                        self._start_detached(message)
+                        # One step of the loop: the handler runs up to its first wait
+                        # (what it registers is there for the next request).
+                        await asyncio.sleep(0)
+                    else:
+                        await self._handle_request(message)
                 elif isinstance(message, InvalidMessage):
                     self._reject(message)
                 else:
                     self._handle_notification(message)
         finally:
             self._accepting_stop()
+
+    def _start_detached(self, request: JSONRPCRequest) -> None:
+        # Answered when its handler returns; cancelled when the connection ends.
+        task = asyncio.get_running_loop().create_task(self._handle_request(request))
+        self._detached_tasks.add(task)
+        task.add_done_callback(self._detached_tasks.discard)
 
     def _accepting_stop(self) -> None:
         # No more requests will be answered: let the writer drain and finish.

@@ -90,6 +90,9 @@ class MethodSpec:
     params_type: type[BaseModel]
     response_type: type[BaseModel]
     handler: Handler
+    detached: bool = False
+    """The connection serves later requests while this one runs (its answer comes when
+    the handler returns); closing the connection cancels it."""
 
 
 def _check_annotations(
@@ -119,15 +122,22 @@ class MethodTable:
     def __init__(self) -> None:
         self._specs: dict[str, MethodSpec] = {}
 
-    def register(self, method: str, handler: Callable[[RequestContext, P], Awaitable[R]]) -> None:
+    def register(
+        self,
+        method: str,
+        handler: Callable[[RequestContext, P], Awaitable[R]],
+        *,
+        detached: bool = False,
+    ) -> None:
         """Answer ``method`` with ``handler``; its types are ``protocol.methods``' entry.
 
         A method that is not in the protocol's table, or registered twice, is an error.
+        ``detached``: see :attr:`MethodSpec.detached`.
         """
         types = client_request_types(method)
         if types is None:
             raise ValueError(f"method not in threadline.protocol.methods: {method}")
-        self._add(method, types[0], types[1], handler)
+        self._add(method, types[0], types[1], handler, detached=detached)
 
     def register_unlisted(
         self,
@@ -148,11 +158,18 @@ class MethodTable:
         params_type: type[BaseModel],
         response_type: type[BaseModel],
         handler: Callable[[RequestContext, Any], Awaitable[BaseModel]],
+        *,
+        detached: bool = False,
     ) -> None:
         if method in self._specs:
             raise ValueError(f"method already registered: {method}")
         _check_annotations(method, handler, params_type, response_type)
-        self._specs[method] = MethodSpec(method, params_type, response_type, handler)
+        self._specs[method] = MethodSpec(method, params_type, response_type, handler, detached)
+
+    def is_detached(self, method: str) -> bool:
+        """Whether ``method`` is served without holding up the connection's next requests."""
+        spec = self._specs.get(method)
+        return spec is not None and spec.detached
 
     def get(self, method: str) -> MethodSpec | None:
         return self._specs.get(method)

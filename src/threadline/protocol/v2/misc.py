@@ -148,6 +148,44 @@ class CommandExecResponse(WireModel):
     stdout: str
 
 
+class CommandExecWriteParams(WireModel):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"close_stdin"})
+    process_id: str
+    close_stdin: bool | None = None
+    delta_base64: str | None = None
+
+
+class CommandExecWriteResponse(WireModel):
+    pass
+
+
+class CommandExecTerminateParams(WireModel):
+    process_id: str
+
+
+class CommandExecTerminateResponse(WireModel):
+    pass
+
+
+class CommandExecResizeParams(WireModel):
+    process_id: str
+    size: CommandExecTerminalSize
+
+
+class CommandExecResizeResponse(WireModel):
+    pass
+
+
+class ThreadShellCommandParams(WireModel):
+    command: str
+    thread_id: str
+    timeout_ms: int | None = None
+
+
+class ThreadShellCommandResponse(WireModel):
+    pass
+
+
 class TextPosition(WireModel):
     column: int
     line: int
@@ -334,7 +372,9 @@ class WarningNotification(WireModel):
 __all__ = [
     "Account", "AccountRateLimitsUpdatedNotification", "AmazonBedrockAccount", "ApiKeyAccount",
     "ChatgptAccount", "CommandExecOutputDeltaNotification", "CommandExecOutputStream",
-    "CommandExecParams", "CommandExecResponse", "CommandExecTerminalSize",
+    "CommandExecParams", "CommandExecResizeParams", "CommandExecResizeResponse",
+    "CommandExecResponse", "CommandExecTerminalSize", "CommandExecTerminateParams",
+    "CommandExecTerminateResponse", "CommandExecWriteParams", "CommandExecWriteResponse",
     "ConfigWarningNotification", "CreditsSnapshot", "CyberAccessProgram",
     "DeprecationNoticeNotification", "ErrorNotification", "GcpAccount", "GetAccountParams",
     "GetAccountResponse", "InputModality", "McpResourceReadParams", "McpResourceReadResponse",
@@ -345,5 +385,6 @@ __all__ = [
     "MultiAgentVersion", "PlanType", "RateLimitReachedType", "RateLimitSnapshot",
     "RateLimitWindow", "ReasoningEffortOption", "RemoteControlConnectionStatus",
     "RemoteControlStatusChangedNotification", "ResourceContent", "ResourceContentMeta",
-    "SpendControlLimitSnapshot", "TextPosition", "TextRange", "WarningNotification",
+    "SpendControlLimitSnapshot", "TextPosition", "TextRange", "ThreadShellCommandParams",
+    "ThreadShellCommandResponse", "WarningNotification",
 ]

@@ -3,9 +3,10 @@ live threads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from threadline.core.command_exec import CommandExecRunner
 from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
 from threadline.protocol.v2.settings import (
@@ -35,6 +36,8 @@ class Runtime:
     manager: ThreadManager
     router: ThreadRouter
     broadcast: Broadcast
+    commands: CommandExecRunner = field(default_factory=CommandExecRunner)
+    """The ``command/exec`` processes, by connection."""
 
 
 def wire_status(thread: Thread) -> ThreadStatus:
