@@ -223,3 +223,20 @@ def test_entry_point_rolls_back_in_a_read_only_directory(tmp_path: Path) -> None
     assert (result["ok"], result["stage"]) == (False, "commit")
     assert result["path"] == str(tmp_path / "locked" / "last.txt")
     assert snapshot(tmp_path) == before
+
+
+def test_entry_point_imports_only_the_standard_library_and_this_package() -> None:
+    code = (
+        "import sys, threadline.tools.apply_patch.__main__\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('threadline', 'pydantic', 'openai', 'typer', 'rich', 'websockets', 'mcp'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    loaded = proc.stdout.split()
+    assert {"threadline", "threadline.tools", "threadline.tools.apply_patch"} <= set(loaded)
+    assert all(
+        m in ("threadline", "threadline.tools") or m.startswith("threadline.tools.apply_patch")
+        for m in loaded
+    ), loaded
