@@ -42,6 +42,8 @@ class ThreadSettings:
     originator: str = "threadline"
     memory_mode: str | None = None
     dynamic_tools: tuple[DynamicToolSpec, ...] = ()
+    collaboration_mode: str = "default"
+    """``default`` or ``plan``: the last ``turn/start`` that named one decides."""
     """The client-defined tools of ``thread/start`` (kept in ``session_meta``)."""
     model_overrides: ModelOverrides = field(default_factory=ModelOverrides)
     """The config keys that adjust the model's metadata (see :attr:`model_info`)."""
@@ -69,6 +71,7 @@ class ThreadSettings:
             reasoning_effort=o.reasoning_effort or self.reasoning_effort,
             reasoning_summary=o.reasoning_summary or self.reasoning_summary,
             personality=o.personality or self.personality,
+            collaboration_mode=o.collaboration_mode or self.collaboration_mode,
         )
 
 

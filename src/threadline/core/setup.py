@@ -33,6 +33,7 @@ from threadline.tools.permissions import GrantingShell, PermissionGrants, Reques
 from threadline.tools.plan import UpdatePlanTool
 from threadline.tools.registry import Tool, ToolRegistry
 from threadline.tools.shell import ExecCommandTool
+from threadline.tools.user_input import DEFAULT_MODE_FEATURE as USER_INPUT_DEFAULT_MODE
 from threadline.tools.user_input import RequestUserInputTool
 from threadline.tools.view_image import ORIGINAL_DETAIL_MODELS, ViewImageTool
 
@@ -252,7 +253,8 @@ class ThreadSetup:
         info = settings.model_info
         tools: list[Tool] = []
         if info.offers_request_user_input:
-            tools.append(RequestUserInputTool())
+            allowed = self.config.feature_enabled(USER_INPUT_DEFAULT_MODE)
+            tools.append(RequestUserInputTool(default_mode_allowed=allowed))
         if grants is not None:
             tools.append(RequestPermissionsTool(grants))
         if info.offers("view_image"):

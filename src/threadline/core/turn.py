@@ -501,6 +501,7 @@ class TurnRunner:
             ask_client=th.ask,
             approval_policy=settings.approval_policy,
             sandbox_mode=settings.sandbox_mode,
+            extras={"collaboration_mode": settings.collaboration_mode},
         )
 
     async def _run_tools(self, calls: list[ToolCall]) -> None:

@@ -1,4 +1,4 @@
-"""``request_user_input``: the model asks the user one to three short questions.
+"""``request_user_input``: the model asks the user one to three short questions (Plan mode).
 
 The call becomes an ``item/tool/requestUserInput`` server request (the thread shows
 ``waitingOnUserInput`` meanwhile) and the answers go back to the model as Codex formats
@@ -16,7 +16,10 @@ from typing import Any
 from threadline.protocol import events as ev
 from threadline.tools.registry import ToolContext, ToolOutput
 
-__all__ = ["MAX_QUESTIONS", "RequestUserInputTool", "format_answers"]
+__all__ = ["DEFAULT_MODE_FEATURE", "MAX_QUESTIONS", "RequestUserInputTool", "format_answers"]
+
+DEFAULT_MODE_FEATURE = "default_mode_request_user_input"
+"""The ``[features]`` key that allows the tool outside Plan mode (Codex's name)."""
 
 MAX_QUESTIONS = 3
 
@@ -70,9 +73,17 @@ def _questions(arguments: str) -> list[dict[str, Any]]:
 
 
 class RequestUserInputTool:
-    """Asks the client's user and hands the answers to the model."""
+    """Asks the client's user and hands the answers to the model.
+
+    Only in Plan mode (the turn's ``collaborationMode``), as in Codex 0.169, which offers
+    the tool in every mode and refuses the call outside Plan mode; with
+    ``features.default_mode_request_user_input`` (Codex's flag) also in Default mode.
+    """
 
     name = "request_user_input"
+
+    def __init__(self, *, default_mode_allowed: bool = False) -> None:
+        self.default_mode_allowed = default_mode_allowed
 
     def spec(self) -> dict[str, Any]:
         option = {
@@ -129,6 +140,11 @@ class RequestUserInputTool:
         }
 
     async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
+        mode = str(ctx.extras.get("collaboration_mode") or "default")
+        if mode != "plan" and not (mode == "default" and self.default_mode_allowed):
+            return ToolOutput(
+                f"request_user_input is unavailable in {mode.capitalize()} mode", success=False
+            )
         try:
             questions = _questions(arguments)
         except _BadQuestions as exc:

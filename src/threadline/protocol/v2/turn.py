@@ -13,6 +13,7 @@ from threadline.protocol.v2.item_parts import FunctionCallOutputBody
 from threadline.protocol.v2.settings import (
     ApprovalsReviewer,
     AskForApproval,
+    CollaborationMode,
     Personality,
     ReasoningEffort,
     ReasoningSummary,
@@ -193,6 +194,8 @@ class TurnStartParams(WireModel):
     summary: ReasoningSummary | None = None
     tool_output: TurnToolOutput | None = None
     turn_trigger: str | None = None
+    # Accepted by Codex beyond its generated schema (experimental):
+    collaboration_mode: CollaborationMode | None = None
 
 
 class TurnStartResponse(WireModel):

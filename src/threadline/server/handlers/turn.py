@@ -43,6 +43,7 @@ async def turn_start(rt: Runtime, ctx: RequestContext, p: TurnStartParams) -> Tu
             reasoning_effort=p.effort,
             reasoning_summary=p.summary,
             personality=p.personality,
+            collaboration_mode=p.collaboration_mode.mode if p.collaboration_mode else None,
         ),
         client_user_message_id=p.client_user_message_id,
     )
