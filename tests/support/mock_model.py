@@ -43,6 +43,8 @@ __all__ = [
     "Usage",
     "disconnect_after",
     "custom_tool_call",
+    "compaction",
+    "context_length_exceeded",
     "failed",
     "function_call",
     "http_error",
@@ -129,7 +131,15 @@ class _CustomCall:
     item_id: str | None
 
 
-_Output = _Reasoning | _Message | _Call | _CustomCall
+@dataclass(frozen=True, slots=True)
+class _Compaction:
+    """A ``compaction`` output item (the answer to a ``compaction_trigger`` input item)."""
+
+    encrypted_content: str
+    item_id: str | None
+
+
+_Output = _Reasoning | _Message | _Call | _CustomCall | _Compaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +244,23 @@ def disconnect_after(chunks: int, message: str = "this stream will break") -> Sc
     """
     padded = message.ljust(chunks + 1, ".")
     return Script(outputs=(_Message(padded, chunks + 1, None),), cut_after_deltas=chunks)
+
+
+def compaction(
+    encrypted_content: str = "opaque-compaction-state", *, usage: Usage | None = None
+) -> Script:
+    """One ``compaction`` output item, as a remote compaction request is answered."""
+    return Script(outputs=(_Compaction(encrypted_content, None),), usage=usage)
+
+
+def context_length_exceeded(*, streamed: bool = True) -> Script:
+    """The model's "does not fit" failure: ``response.failed`` with the
+    ``context_length_exceeded`` code, or (``streamed=False``) an HTTP 400 carrying it."""
+    message = "Your input exceeds the context window of this model."
+    if not streamed:
+        error = {"message": message, "type": "invalid_request_error"}
+        return http_error(400, {"error": {**error, "code": "context_length_exceeded"}})
+    return failed(message, code="context_length_exceeded")
 
 
 def failed(message: str, *, code: str = "server_error") -> Script:
@@ -373,6 +400,10 @@ def _render_responses(script: Script, model: str, ids: _Ids) -> _Plan:
                 "summary": [part],
                 "encrypted_content": f"enc:{item_id}",
             }
+        elif isinstance(out, _Compaction):
+            item_id = out.item_id or ids.next("cmp")
+            item = {"id": item_id, "type": "compaction", "encrypted_content": out.encrypted_content}
+            emit({"type": "response.output_item.added", "output_index": index, "item": item})
         elif isinstance(out, _CustomCall):
             item_id = out.item_id or ids.next("ctc")
             call_id = out.call_id or ids.next("call")
@@ -454,6 +485,8 @@ def _render_chat(script: Script, model: str, ids: _Ids, include_usage: bool) -> 
         elif isinstance(out, _Reasoning):
             for piece in _split(out.text, None):
                 plan.frames.append(_Frame(chunk({"reasoning_content": piece}), delta=True))
+        elif isinstance(out, _Compaction):
+            continue  # Chat Completions has no compaction items
         else:
             call_id = out.call_id or ids.next("call")
             head = {

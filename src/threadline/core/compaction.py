@@ -34,7 +34,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -106,6 +106,9 @@ WARNING_MESSAGE = (
 _CODEX_SUMMARY_PREFIX_START = "Another language model started to solve this problem"
 """How Codex's own summaries begin: a resumed Codex thread's summaries are not retained as
 user messages either."""
+
+ItemSink = Callable[[Any], Awaitable[None]]
+"""Where a finished compaction item goes (the turn's ``complete_item``)."""
 
 Trigger = Literal["auto", "manual"]
 Phase = Literal["pre_turn", "mid_turn", "standalone"]
@@ -374,13 +377,15 @@ class Compactor:
         limit = self.limit()
         return limit is not None and self.estimated_usage() >= limit
 
-    async def maybe_compact(self, turn_id: str, phase: Phase) -> bool:
+    async def maybe_compact(
+        self, turn_id: str, phase: Phase, complete: ItemSink | None = None
+    ) -> bool:
         """Compact when the usage reached the limit; ``True`` when it did.
 
         Raises :class:`CompactionExhausted` instead of compacting a fourth time in a row.
         """
         if phase == "standalone":
-            await self.compact(turn_id, trigger="manual", phase=phase)
+            await self.compact(turn_id, trigger="manual", phase=phase, complete=complete)
             return True
         if not self.needs_compaction():
             self.consecutive = 0
@@ -394,13 +399,16 @@ class Compactor:
                 "and bring over only what the next step needs, or use a model with a larger "
                 "context window."
             )
-        await self.compact(turn_id, trigger="auto", phase=phase)
+        await self.compact(turn_id, trigger="auto", phase=phase, complete=complete)
         return True
 
     # ---- how ------------------------------------------------------------------------
 
-    async def compact(self, turn_id: str, *, trigger: Trigger, phase: Phase) -> None:
-        """Run one compaction inside turn ``turn_id`` and install its history."""
+    async def compact(
+        self, turn_id: str, *, trigger: Trigger, phase: Phase, complete: ItemSink | None = None
+    ) -> None:
+        """Run one compaction inside turn ``turn_id`` and install its history; ``complete``
+        keeps the finished item in the turn (else it is only announced)."""
         th = self.host
         started = now_ms()
         item = ContextCompactionThreadItem(id=th.new_id(), started_at_ms=started)
@@ -429,7 +437,12 @@ class Compactor:
         await self._report_estimate(turn_id, estimate)
         ended = now_ms()
         done = ContextCompactionThreadItem(id=item.id, started_at_ms=started, completed_at_ms=ended)
-        await th.emit(turn_id, ev.ItemCompleted(turn_id=turn_id, item=done, completed_at_ms=ended))
+        if complete is not None:
+            await complete(done)
+        else:
+            await th.emit(
+                turn_id, ev.ItemCompleted(turn_id=turn_id, item=done, completed_at_ms=ended)
+            )
         th.deliver(ev.Event(turn_id, ev.ContextCompacted()))
         await th.emit(turn_id, ev.WarningEvent(message=WARNING_MESSAGE))
         log.info(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Sequence
@@ -38,6 +39,7 @@ from threadline.model.base import (
     ToolInputDelta,
 )
 from threadline.protocol import events as ev
+from threadline.protocol.asks import CutOffTurn, unknown_outcome_text
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import (
     ContentItem,
@@ -96,6 +98,9 @@ class ActiveTurn:
     started_at: float
     kind: str = "regular"
     pending_input: list[tuple[list[UserInput], str | None]] = field(default_factory=list)
+    pending_items: list[ResponseItem] = field(default_factory=list)
+    """Model-visible items that join the history before the next sampling (a user shell
+    command's record); unlike steered input they do not cut the running stream."""
     steer: asyncio.Event = field(default_factory=asyncio.Event)
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Future[Turn] | None = None
@@ -243,27 +248,37 @@ class TurnRunner:
 
     # ---- the loop -------------------------------------------------------------
 
-    async def run(self, items: list[UserInput], client_id: str | None) -> Turn:
+    async def run(
+        self, items: list[UserInput], client_id: str | None, cut: CutOffTurn | None = None
+    ) -> Turn:
         """Run the turn; it always ends with a final state, a crash included (``failed``).
 
+        ``cut``: continue a turn a restart cut off instead (its calls, then on as usual).
         ``CancelledError`` propagates: cancelling the task is not an interrupt.
         """
         try:
-            return await self._run(items, client_id)
+            return await self._run(items, client_id, cut)
         except Exception as exc:
             log.exception("thread %s: turn %s crashed", self.host.thread_id, self.turn.id)
             return await self._finish_failed(ModelError(f"internal error: {exc}"))
 
-    async def _run(self, items: list[UserInput], client_id: str | None) -> Turn:
+    async def _run(
+        self, items: list[UserInput], client_id: str | None, cut: CutOffTurn | None
+    ) -> Turn:
         th = self.host
         turn = self.turn
-        await th.turn_started(turn)
+        if cut is None:
+            await th.turn_started(turn)
         try:
-            if await self._compact_if_needed("standalone" if turn.kind == "compact" else "pre_turn"):
+            if cut is not None:
+                if not await self._resume_calls(cut):
+                    return await self._finish_interrupted()
+            elif await self._compact_if_needed("standalone" if turn.kind == "compact" else "pre_turn"):
                 return await self._finish_interrupted()
-            if turn.kind == "compact":  # thread/compact/start: a turn that only compacts
+            elif turn.kind == "compact":  # thread/compact/start: a turn that only compacts
                 return await self._finish("completed")
-            await th.record_user_input(turn, items, client_id)
+            else:
+                await th.record_user_input(turn, items, client_id)
             while True:
                 try:
                     # While an out-of-band elicitation holds the thread, nothing is sampled.
@@ -292,7 +307,7 @@ class TurnRunner:
                         return await self._finish_interrupted()
                     continue
                 await self._count_usage(sample)
-                if turn.pending_input:
+                if turn.pending_input or turn.pending_items:
                     if await self._compact_if_needed("mid_turn"):
                         return await self._finish_interrupted()
                     continue
@@ -311,7 +326,9 @@ class TurnRunner:
         """Compact when due (always in a compact turn); ``True`` when an interrupt cut it."""
         if self.compactor is not None:
             try:
-                await self._race(self.compactor.maybe_compact(self.turn.id, phase), steerable=False)
+                done = functools.partial(self.host.complete_item, self.turn)
+                step = self.compactor.maybe_compact(self.turn.id, phase, done)
+                await self._race(step, steerable=False)
             except _Preempted:
                 return True
         return False
@@ -319,6 +336,9 @@ class TurnRunner:
     async def _drain_pending(self) -> None:
         """Record steered input as user messages of this turn, in arrival order."""
         turn = self.turn
+        if turn.pending_items:
+            pending, turn.pending_items = turn.pending_items, []
+            await self.host.record(pending)
         while turn.pending_input:
             items, client_id = turn.pending_input.pop(0)
             await self.host.record_user_input(turn, items, client_id)
@@ -503,6 +523,23 @@ class TurnRunner:
             sandbox_mode=settings.sandbox_mode,
             extras={"collaboration_mode": settings.collaboration_mode},
         )
+
+    async def _resume_calls(self, cut: CutOffTurn) -> bool:
+        """The calls of a turn a restart cut off (``protocol.asks``): one whose answer was
+        recorded is not run again (the model hears its outcome is unknown); the others run
+        again under their call ids. ``False`` when an interrupt cut them short."""
+        again: list[ToolCall] = []
+        for pending in cut.calls:
+            if pending.state == "answered":
+                unknown = ToolOutput(text=unknown_outcome_text(pending), success=False)
+                await self.host.record([_output_item(pending.call, unknown)])
+            else:
+                again.append(pending.call)
+        try:
+            await self._run_tools(again)
+        except _Preempted:
+            return False
+        return True
 
     async def _run_tools(self, calls: list[ToolCall]) -> None:
         th = self.host
