@@ -123,7 +123,9 @@ async def test_dynamic_tool_empty_and_error_replies_fail_the_call(
     assert done["d1"]["contentItems"] == [
         {"type": "inputText", "text": "dynamic tool response was invalid"}
     ]
-    assert done["d2"]["contentItems"] == [{"type": "inputText", "text": "dynamic tool request failed"}]
+    assert done["d2"]["contentItems"] == [
+        {"type": "inputText", "text": "dynamic tool request failed"}
+    ]
 
 
 async def test_dynamic_tool_specs_are_checked_and_kept_across_resume(
@@ -132,7 +134,9 @@ async def test_dynamic_tool_specs_are_checked_and_kept_across_resume(
     server = await launch_server()
     client = server.client
     bad = {**TICKET, "name": "bad name!"}
-    error = await client.request_error("thread/start", {"cwd": str(tmp_path), "dynamicTools": [bad]})
+    error = await client.request_error(
+        "thread/start", {"cwd": str(tmp_path), "dynamicTools": [bad]}
+    )
     assert error["code"] == -32600
     assert error["message"] == (
         "dynamic tool name must match ^[a-zA-Z0-9_-]+$ to match Responses API: bad name!"

@@ -99,7 +99,9 @@ async def test_view_image_sends_the_image_and_shows_an_item(
         "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "again"}]}
     )
     await client.wait_for_notification(
-        "turn/completed", timeout=30, predicate=lambda p: p["turn"]["items"][0]["text"] == "still red"
+        "turn/completed",
+        timeout=30,
+        predicate=lambda p: p["turn"]["items"][0]["text"] == "still red",
     )
     assert outputs(mock_model)["v1"][0]["image_url"] == url
 
