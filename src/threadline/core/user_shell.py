@@ -14,9 +14,8 @@ As Codex 0.169 does it (recorded against the real app-server):
 * the timeout defaults to one hour; a command that overruns it is killed, the item
   fails with exit code -1.
 
-Where this differs from Codex: while a turn runs, Codex folds the record into that
-turn's pending input (the turn samples once more); here it joins the history when the
-command ends and reaches the model with the turn's next request.
+While a turn runs, the record becomes that turn's pending input, as in Codex: the turn
+samples once more if its model stream had already ended without tool calls.
 """
 
 from __future__ import annotations
@@ -114,13 +113,15 @@ class UserShell:
 
     async def _run(self, turn: ActiveTurn, op: RunUserShellCommand, own: bool) -> None:
         session = self.session
+        # A thread whose first act is a shell command has a rollout from then on, as in Codex.
+        await session.sink.materialize()
         if own:
             await session.turn_started(turn)
-        interrupted = await self._command(turn, op)
+        interrupted = await self._command(turn, op, own)
         if own:
             await self._finish(turn, "interrupted" if interrupted else "completed")
 
-    async def _command(self, turn: ActiveTurn, op: RunUserShellCommand) -> bool:
+    async def _command(self, turn: ActiveTurn, op: RunUserShellCommand, own: bool) -> bool:
         """Run the command as an item of ``turn``; whether an interrupt stopped it."""
         session = self.session
         cwd = session.settings.cwd
@@ -180,9 +181,12 @@ class UserShell:
         )
         await session.complete_item(turn, done)
         text = shell_command_record(op.command, code, duration, output)
-        await session.record(
-            [MessageItem(role="user", content=[ContentItem(type="input_text", text=text)])]
-        )
+        record = MessageItem(role="user", content=[ContentItem(type="input_text", text=text)])
+        if own or turn.closing:
+            await session.record([record])
+        else:
+            # The running turn takes it in before its next sampling (and samples again).
+            turn.pending_items.append(record)
         return interrupted
 
     async def _wait(
