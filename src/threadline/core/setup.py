@@ -28,6 +28,7 @@ from threadline.tools.dynamic import (
     InvalidDynamicTool,
     parse_dynamic_tools,
 )
+from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier
 from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
 from threadline.tools.permissions import GrantingShell, PermissionGrants, RequestPermissionsTool
 from threadline.tools.plan import UpdatePlanTool
@@ -240,9 +241,21 @@ class ThreadSetup:
         grants = PermissionGrants() if self.config.feature_enabled(PERMISSIONS_FEATURE) else None
         first: Tool = shell if grants is None else GrantingShell(shell, grants)
         builtin: list[Tool] = [first, UpdatePlanTool(), *self._client_side_tools(settings, grants)]
+        builtin.extend(self._patch_tools(settings, shell))
         taken = {t.name for t in builtin}
         dynamic = [DynamicTool(s) for s in settings.dynamic_tools if s.name not in taken]
         return ToolRegistry([*builtin, *dynamic])
+
+    def _patch_tools(self, settings: ThreadSettings, shell: ExecCommandTool) -> list[Tool]:
+        """``apply_patch`` in the form the model's metadata says (freeform, function, or
+        none); ``exec_command`` hands an ``apply_patch`` invocation to it in every case."""
+        swr = self.config.sandbox_workspace_write
+        applier = PatchApplier(
+            writable_roots=tuple(swr.writable_roots), network_access=swr.network_access
+        )
+        shell.patch_interceptor = applier.intercept
+        kind = settings.model_info.apply_patch_tool_type
+        return [] if kind is None else [ApplyPatchTool(applier, kind)]
 
     def _client_side_tools(
         self, settings: ThreadSettings, grants: PermissionGrants | None

@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from threadline.protocol.usage import TokenUsageInfo
-from threadline.protocol.v2.item import ContextCompactionThreadItem, PlanThreadItem
-from threadline.protocol.v2.item_parts import CommandAction
+from threadline.protocol.v2.item import (
+    ContextCompactionThreadItem,
+    FileChangeThreadItem,
+    PlanThreadItem,
+)
+from threadline.protocol.v2.item_parts import CommandAction, FileUpdateChange
 
 
 class _Msg(BaseModel):
@@ -153,6 +157,9 @@ class ItemCompleted(_Msg):
         elif isinstance(item, ContextCompactionThreadItem):
             core = {"type": "ContextCompaction", "id": item.id}
             started = item.started_at_ms
+        elif isinstance(item, FileChangeThreadItem):
+            core = file_change_turn_item(item)
+            started = item.started_at_ms
         else:
             core = self.payload()["item"]
             started = getattr(item, "started_at_ms", None)
@@ -166,6 +173,62 @@ class ItemCompleted(_Msg):
             payload["started_at_ms"] = started
         payload["completed_at_ms"] = self.completed_at_ms
         return payload
+
+
+class FileChangeOutcome(FileChangeThreadItem):
+    """A finished ``fileChange`` item as the apply_patch tool completes it: the v2 item
+    plus what the patch run printed, which Codex keeps in the rollout's ``FileChange``
+    item. ``stdout`` and ``stderr`` never go on the wire."""
+
+    stdout: str = Field(default="", exclude=True)
+    stderr: str = Field(default="", exclude=True)
+
+
+def file_change_turn_item(item: FileChangeThreadItem) -> dict[str, Any]:
+    """Codex's core ``FileChange`` turn item (the rollout's ``item_completed`` form):
+    ``changes`` keyed by path, add/delete carrying the ``content``, update its
+    ``unified_diff`` (without the v2 diff's ``Moved to:`` trailer) and ``move_path``."""
+    changes: dict[str, Any] = {}
+    for change in item.changes:
+        kind = change.kind
+        if kind.type == "update":
+            diff = change.diff
+            trailer = f"\n\nMoved to: {kind.move_path}"
+            if kind.move_path is not None and diff.endswith(trailer):
+                diff = diff[: -len(trailer)]
+            changes[change.path] = {
+                "type": "update",
+                "unified_diff": diff,
+                "move_path": kind.move_path,
+            }
+        else:
+            changes[change.path] = {"type": kind.type, "content": change.diff}
+    return {
+        "type": "FileChange",
+        "id": item.id,
+        "changes": changes,
+        "status": item.status,
+        "stdout": getattr(item, "stdout", ""),
+        "stderr": getattr(item, "stderr", ""),
+    }
+
+
+class PatchApplyUpdated(_Msg):
+    """The changes an ``apply_patch`` call has streamed so far (Codex's
+    ``patch_apply_updated``): paths as the patch writes them, never persisted."""
+
+    type: Literal["patch_apply_updated"] = "patch_apply_updated"
+    turn_id: str
+    item_id: str
+    changes: list[FileUpdateChange]
+
+
+class TurnDiff(_Msg):
+    """The turn's aggregated git-style diff changed (Codex's ``turn_diff``); never persisted."""
+
+    type: Literal["turn_diff"] = "turn_diff"
+    turn_id: str
+    unified_diff: str
 
 
 # Streamed deltas are the hot path (one per model token) and never persisted or
@@ -321,6 +384,18 @@ class PermissionsRequest(ClientAsk):
     started_at_ms: int | None = None
 
 
+class PatchApprovalRequest(ClientAsk):
+    """The turn waits for a decision on a patch (``item/fileChange/requestApproval``); the
+    answer is the decision string (``accept``, ``acceptForSession``, ``decline``,
+    ``cancel``). ``changes`` (v2 ``FileUpdateChange`` dumps) are for a terminal to show."""
+
+    type: Literal["apply_patch_approval_request"] = "apply_patch_approval_request"
+    reason: str | None = None
+    grant_root: str | None = None
+    started_at_ms: int | None = None
+    changes: list[dict[str, Any]] = []
+
+
 class ApprovalResolved(_Msg):
     type: Literal["approval_resolved"] = "approval_resolved"
     approval_id: str
@@ -356,6 +431,9 @@ EventMsg = (
     | WarningEvent
     | StatusChanged
     | ExecApprovalRequest
+    | PatchApprovalRequest
+    | PatchApplyUpdated
+    | TurnDiff
     | UserInputRequest
     | DynamicToolCallRequest
     | PermissionsRequest

@@ -98,6 +98,7 @@ SERVER_NOTIFICATIONS: dict[str, type[BaseModel]] = {
     "item/commandExecution/outputDelta": item.CommandExecutionOutputDeltaNotification,
     "item/commandExecution/terminalInteraction": item.TerminalInteractionNotification,
     "item/fileChange/outputDelta": item.FileChangeOutputDeltaNotification,
+    "item/fileChange/patchUpdated": item.FileChangePatchUpdatedNotification,
     "item/mcpToolCall/progress": item.McpToolCallProgressNotification,
     "serverRequest/resolved": approval.ServerRequestResolvedNotification,
     "command/exec/outputDelta": misc.CommandExecOutputDeltaNotification,

@@ -27,6 +27,7 @@ from threadline.protocol.v2.approval import (
     AcceptWithExecpolicyAmendmentDetails,
     CommandExecutionApprovalDecision,
     CommandExecutionRequestApprovalParams,
+    FileChangeRequestApprovalParams,
 )
 from threadline.protocol.v2.client_tools import (
     DynamicToolCallParams,
@@ -166,8 +167,25 @@ def granted_of(result: Any) -> dict[str, Any] | None:
     return granted.model_dump(mode="json", by_alias=True)
 
 
+def patch_approval_request(
+    thread_id: str, req: ev.PatchApprovalRequest
+) -> FileChangeRequestApprovalParams:
+    """``item/fileChange/requestApproval`` for a core patch approval request."""
+    return FileChangeRequestApprovalParams(
+        thread_id=thread_id,
+        turn_id=req.turn_id,
+        item_id=req.item_id,
+        started_at_ms=req.started_at_ms or int(time.time() * 1000),
+        reason=req.reason,
+        grant_root=req.grant_root,
+    )
+
+
 ASK_TABLE: dict[type[ev.ClientAsk], AskRoute] = {
     ev.ExecApprovalRequest: AskRoute(APPROVAL_METHOD, approval_request, decision_of, "decline"),
+    ev.PatchApprovalRequest: AskRoute(
+        "item/fileChange/requestApproval", patch_approval_request, decision_of, "decline"
+    ),
     ev.UserInputRequest: AskRoute(
         "item/tool/requestUserInput", user_input_request, user_answers_of, None
     ),

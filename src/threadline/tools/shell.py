@@ -29,6 +29,7 @@ import shlex
 import signal
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ class _Run:
 # ---- the tool ---------------------------------------------------------------------------------
 
 
+PatchInterceptor = Callable[[ToolContext, str, str | None], Awaitable[ToolOutput | None]]
+
+
 class ExecCommandTool:
     """The model's way to run shell commands in the thread's working directory."""
 
@@ -118,6 +122,9 @@ class ExecCommandTool:
         self.capture_bytes = capture_bytes
         self.default_shell = default_shell
         self.approved = SessionApprovals()
+        self.patch_interceptor: PatchInterceptor | None = None
+        """Set by ``tools_for``: answers a command that is an ``apply_patch`` invocation
+        (``(ctx, cmd, workdir) -> output``, ``None``: not one, run it)."""
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -206,6 +213,10 @@ class ExecCommandTool:
             )
         except ValueError as exc:
             return ToolOutput(f"exec_command: {exc}", success=False)
+        if self.patch_interceptor is not None:
+            patched = await self.patch_interceptor(ctx, args.cmd, args.workdir)
+            if patched is not None:
+                return patched
         if plan.reject is not None:
             return ToolOutput(f"exec_command failed: {plan.reject}", success=False)
         cwd = Path(os.path.normpath(ctx.cwd / args.workdir)) if args.workdir else ctx.cwd

@@ -87,6 +87,13 @@ class FileChangeOutputDeltaNotification(WireModel):
     turn_id: str
 
 
+class FileChangePatchUpdatedNotification(WireModel):
+    changes: list[FileUpdateChange]
+    item_id: str
+    thread_id: str
+    turn_id: str
+
+
 MessagePhase = Literal["commentary", "partial_answer", "final_answer"]
 
 
@@ -471,7 +478,8 @@ __all__ = [
     "CommandExecutionSource", "CommandExecutionStatus", "CommandExecutionThreadItem",
     "ContextCompactionThreadItem", "DynamicToolCallStatus", "DynamicToolCallThreadItem",
     "EnteredReviewModeThreadItem", "ExitedReviewModeThreadItem",
-    "FileChangeOutputDeltaNotification", "FileChangeThreadItem",
+    "FileChangeOutputDeltaNotification", "FileChangePatchUpdatedNotification",
+    "FileChangeThreadItem",
     "FunctionCallOutputThreadItem", "HookPromptThreadItem", "ImageGenerationThreadItem",
     "ImageUserInput", "ImageViewThreadItem", "ItemCompletedNotification",
     "ItemStartedNotification", "LocalAudioUserInput", "LocalImageUserInput",
