@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,51 @@ async def test_dynamic_tool_specs_are_checked_and_kept_across_resume(
     await again.client.wait_for_notification("turn/completed", timeout=20)
     assert outputs(mock_model)["d3"] == [{"type": "input_text", "text": "three"}]
     await asyncio.sleep(0)
+
+
+async def test_image_view_and_dynamic_items_survive_a_restart(
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path, mock_home: Path
+) -> None:
+    (tmp_path / "dot.png").write_bytes(png(1, 1))
+    mock_model.enqueue(
+        function_call("view_image", {"path": "dot.png"}, call_id="v1"),
+        function_call("lookup_ticket", {"id": "9"}, call_id="d9"),
+        text("seen"),
+    )
+    server = await launch_server()
+    client = server.client
+    tid = await start_thread(client, tmp_path, dynamicTools=[TICKET])
+    await run_turn(client, tid)
+    request = await client.wait_for_request("item/tool/call", timeout=20)
+    answer = [{"type": "inputText", "text": "nine"}]
+    await client.respond(request["id"], {"contentItems": answer, "success": True})
+    await client.wait_for_notification("turn/completed", timeout=20)
+    await server.stop()
+
+    # The rollout has Codex's core items.
+    (rollout,) = (mock_home / "sessions").rglob("*.jsonl")
+    lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    meta = lines[0]["payload"]
+    assert meta["dynamic_tools"] == [TICKET]
+    kept = {
+        p["item"]["type"]: p["item"]
+        for p in (line["payload"] for line in lines if line["type"] == "event_msg")
+        if p["type"] == "item_completed"
+    }
+    assert kept["ImageView"] == {
+        "type": "ImageView",
+        "id": "v1",
+        "path": (tmp_path / "dot.png").as_uri(),
+    }
+    assert kept["DynamicToolCall"]["content_items"] == answer
+    assert kept["DynamicToolCall"]["status"] == "completed"
+
+    again = await launch_server()
+    read = await again.client.request("thread/read", {"threadId": tid, "includeTurns": True})
+    items = read["thread"]["turns"][0]["items"]
+    view = next(i for i in items if i["type"] == "imageView")
+    assert view["path"] == str(tmp_path / "dot.png")
+    call = next(i for i in items if i["type"] == "dynamicToolCall")
+    assert (call["id"], call["tool"], call["arguments"]) == ("d9", "lookup_ticket", {"id": "9"})
+    assert call["contentItems"] == answer
+    assert call["success"] is True

@@ -13,10 +13,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from threadline.protocol.tool_items import dynamic_tool_turn_item, image_view_turn_item
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2.item import (
     ContextCompactionThreadItem,
+    DynamicToolCallThreadItem,
     FileChangeThreadItem,
+    ImageViewThreadItem,
     PlanThreadItem,
 )
 from threadline.protocol.v2.item_parts import CommandAction, FileUpdateChange
@@ -159,6 +162,12 @@ class ItemCompleted(_Msg):
             started = item.started_at_ms
         elif isinstance(item, FileChangeThreadItem):
             core = file_change_turn_item(item)
+            started = item.started_at_ms
+        elif isinstance(item, ImageViewThreadItem):
+            core = image_view_turn_item(item)
+            started = item.started_at_ms
+        elif isinstance(item, DynamicToolCallThreadItem):
+            core = dynamic_tool_turn_item(item)
             started = item.started_at_ms
         else:
             core = self.payload()["item"]

@@ -80,7 +80,8 @@ def _is_plan_item_completed(payload: dict[str, Any]) -> bool:
     item = payload.get("item")
     if not isinstance(item, dict):
         return False
-    return str(item.get("type", "")).lower() in ("plan", "contextcompaction")
+    kept = ("plan", "contextcompaction", "imageview", "dynamictoolcall")
+    return str(item.get("type", "")).lower() in kept
 
 
 def is_persisted_event(payload: dict[str, Any], *, extended: bool = False) -> bool:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from threadline.protocol.tool_items import dynamic_tool_to_wire, image_view_to_wire
+
 __all__ = [
     "camel",
     "camel_keys",
@@ -257,6 +259,10 @@ def core_item_to_wire(item: dict[str, Any]) -> dict[str, Any] | None:
         return patch_end_to_wire(item)
     if kind == "McpToolCall":
         return mcp_end_to_wire(item)
+    if kind == "ImageView":
+        return image_view_to_wire(item)
+    if kind == "DynamicToolCall":
+        return dynamic_tool_to_wire(item)
     if isinstance(kind, str) and kind:
         generic = camel_keys(item)
         generic["type"] = camel(kind)
