@@ -362,3 +362,24 @@ async def test_fifty_turns_in_a_small_window_keep_working(
     assert biggest < 4000
     read = await client.request("thread/read", {"threadId": tid, "includeTurns": True})
     assert len(read["thread"]["turns"]) == 50
+
+
+CODEX_ROLLOUT = Path(__file__).parent / "data" / "codex_0169_compacted.jsonl"
+"""Written by the real Codex 0.169 app-server against the mock (window 4,000, limit 3,000):
+a turn reporting 3,550 tokens, then a turn that compacted before its user message."""
+
+
+def test_codex_rollout_with_a_compacted_line_rebuilds_from_it() -> None:
+    lines = parse_lines(CODEX_ROLLOUT.read_bytes())[0]
+    raw = [json.loads(x) for x in CODEX_ROLLOUT.read_text().splitlines()]
+    compacted = next(x["payload"] for x in raw if x["type"] == "compacted")
+    history = model_history(lines)
+    replaced = [(m["role"], m["content"][0]["text"]) for m in compacted["replacement_history"]]
+    rebuilt = [(i.role, i.text()) for i in history if isinstance(i, MessageItem)]
+    assert [(r, t[:40]) for r, t in rebuilt[: len(replaced)]] == [(r, t[:40]) for r, t in replaced]
+    assert rebuilt[len(replaced) :] == [("user", "hello two"), ("assistant", "second answer")]
+    assert not any(t == "first answer" for _, t in rebuilt)
+    # The line carries the fields threadline writes too, with the same meaning.
+    assert {"message", "replacement_history", "window_number", "window_id"} <= set(compacted)
+    assert compacted["window_number"] == 1
+    assert compacted["previous_window_id"] == compacted["first_window_id"]
