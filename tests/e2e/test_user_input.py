@@ -5,11 +5,14 @@ while the turn completes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import LaunchServer
+from tests.e2e.conftest import LaunchServer, write_mock_config
 from tests.e2e.test_view_image import outputs
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, function_call, text
@@ -116,3 +119,40 @@ async def test_refused_outside_plan_mode(
     assert "request_user_input" in [t.get("name") for t in mock_model.requests[0].body["tools"]]
     assert outputs(mock_model)["u1"] == "request_user_input is unavailable in Default mode"
     assert client.received("item/tool/requestUserInput") == []
+
+
+async def test_threadline_exec_does_not_wait_for_an_answer(
+    mock_model: MockModel, tmp_path: Path
+) -> None:
+    """Without a terminal nobody can answer: the question is answered with nothing at
+    once and the run finishes (Default mode allowed by Codex's feature flag)."""
+    home = tmp_path / "exec-home"
+    write_mock_config(home, mock_model.base_url)
+    permissions = {"permissions": {"network": {"enabled": True}}, "reason": "fetch"}
+    mock_model.enqueue(
+        function_call("request_user_input", QUESTIONS, call_id="u1"),
+        function_call("request_permissions", permissions, call_id="p1"),
+        text("finished without answers"),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "THREADLINE_"))}
+    env.update({"THREADLINE_HOME": str(home), "NO_COLOR": "1"})
+    argv = [sys.executable, "-m", "threadline", "exec", "--enable"]
+    argv += ["default_mode_request_user_input", "--enable", "request_permissions_tool", "ask"]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    assert "finished without answers" in stdout.decode()
+    assert "the agent asked: Which color?; nobody can answer here" in stderr.decode()
+    out = outputs(mock_model)
+    assert json.loads(out["u1"]) == {"answers": {}}
+    assert json.loads(out["p1"]) == {
+        "permissions": {"network": None, "file_system": None},
+        "scope": "turn",
+    }

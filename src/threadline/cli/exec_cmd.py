@@ -28,6 +28,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
+from threadline.cli.client_asks import CLI_ASKS, answer_on_terminal, describe
 from threadline.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -43,7 +44,7 @@ from threadline.core.config import Config
 from threadline.core.manager import StartOptions, ThreadManager
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
-from threadline.protocol.ops import ExecApproval, UserTurn
+from threadline.protocol.ops import ExecApproval, ResolveAsk, UserTurn
 from threadline.protocol.v2.item import LocalImageUserInput, TextUserInput, UserInput
 
 EXEC_SOURCE = "exec"
@@ -240,6 +241,21 @@ class Approvals:
             task = asyncio.get_running_loop().create_task(self._answer(event.msg))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif isinstance(event.msg, CLI_ASKS):
+            task = asyncio.get_running_loop().create_task(self._answer_ask(event.msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer_ask(self, request: ev.ClientAsk) -> None:
+        """A client-side tool's question: on a terminal the user answers, else none."""
+        answer: Any = None
+        if self._interactive and not isinstance(request, ev.DynamicToolCallRequest):
+            async with self._lock:
+                answer = await asyncio.to_thread(answer_on_terminal, request)
+        else:
+            self._renderer.note(f"threadline: {describe(request)}; nobody can answer here")
+        with contextlib.suppress(Exception):
+            self._thread.submit(ResolveAsk(approval_id=request.approval_id, answer=answer))
 
     async def _answer(self, request: ev.ExecApprovalRequest) -> None:
         if self._interactive:
