@@ -102,7 +102,9 @@ def populate(root: Path, files: dict[str, str]) -> None:
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (relative path → bytes)."""
     return {
-        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -205,13 +207,17 @@ async def test_a_patch_adds_updates_deletes_and_moves_files(
     updates = of(messages, "item/fileChange/patchUpdated")
     assert updates and all(u["itemId"] == "call_mixed" for u in updates)
     assert updates[-1]["changes"] == [
-        {"path": "a.txt", "kind": {"type": "update", "move_path": None}, "diff": (
-            "@@\n-one\n-two\n-three\n+one\n+TWO\n+three\n"
-        )},
+        {
+            "path": "a.txt",
+            "kind": {"type": "update", "move_path": None},
+            "diff": ("@@\n-one\n-two\n-three\n+one\n+TWO\n+three\n"),
+        },
         {"path": "gone.txt", "kind": {"type": "delete"}, "diff": ""},
-        {"path": "m.txt", "kind": {"type": "update", "move_path": "moved/m2.txt"}, "diff": (
-            "@@\n-x\n+y\n"
-        )},
+        {
+            "path": "m.txt",
+            "kind": {"type": "update", "move_path": "moved/m2.txt"},
+            "diff": ("@@\n-x\n+y\n"),
+        },
         {"path": "new.txt", "kind": {"type": "add"}, "diff": "hello\nworld\n"},
     ]
 
@@ -434,9 +440,7 @@ async def test_the_heredoc_through_exec_command_is_applied_as_a_patch(
 
     assert (workspace / "sub/a.txt").read_bytes() == b"one\nTWO\n"
     # A fileChange item, not a command: the shell never ran `apply_patch`.
-    assert not [
-        p for p in of(messages, "item/started") if p["item"]["type"] == "commandExecution"
-    ]
+    assert not [p for p in of(messages, "item/started") if p["item"]["type"] == "commandExecution"]
     [done] = file_items(messages, "item/completed")
     assert done["id"] == "call_heredoc" and done["status"] == "completed"
     assert done["changes"][0]["path"] == f"{workspace}/sub/a.txt"
