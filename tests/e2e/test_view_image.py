@@ -128,3 +128,35 @@ async def test_view_image_original_detail_for_models_that_allow_it(
         "view_image.detail only supports `original`; omit `detail` for default resized "
         "behavior, got `low`"
     )
+
+
+async def test_view_image_over_chat_completions_follows_as_a_user_message(
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path
+) -> None:
+    """A chat ``tool`` message holds text only: the image follows the tool messages."""
+    home = tmp_path / "chat-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        'model_provider = "mock"\nmodel = "mock-model"\n'
+        'approval_policy = "never"\nsandbox_mode = "workspace-write"\n'
+        f'[model_providers.mock]\nname = "Mock chat"\nbase_url = "{mock_model.base_url}"\n'
+        'wire_api = "chat"\nrequest_max_retries = 0\n',
+        encoding="utf-8",
+    )
+    picture = png(2, 2)
+    (tmp_path / "two.png").write_bytes(picture)
+    mock_model.enqueue(function_call("view_image", {"path": "two.png"}, call_id="v1"), text("ok"))
+    server = await launch_server(home=home)
+    client = server.client
+    tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "x"}]})
+    await client.wait_for_notification("turn/completed", timeout=30)
+    last = mock_model.requests[-1]
+    assert last.path.endswith("/chat/completions")
+    messages = last.body["messages"]
+    tool_at = next(i for i, m in enumerate(messages) if m["role"] == "tool")
+    assert messages[tool_at]["content"] == "[1 image(s) attached in the next message]"
+    follow = messages[tool_at + 1]
+    assert follow["role"] == "user"
+    url = "data:image/png;base64," + base64.b64encode(picture).decode()
+    assert {"type": "image_url", "image_url": {"url": url}} in follow["content"]

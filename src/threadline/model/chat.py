@@ -62,6 +62,17 @@ def _message_content(item: MessageItem) -> str | list[dict[str, Any]]:
     return parts
 
 
+def _output_images(output: Any) -> list[dict[str, Any]]:
+    """The ``input_image`` parts of a tool output as chat ``image_url`` parts."""
+    if not isinstance(output, list):
+        return []
+    return [
+        {"type": "image_url", "image_url": {"url": p["image_url"]}}
+        for p in output
+        if isinstance(p, dict) and p.get("type") == "input_image" and p.get("image_url")
+    ]
+
+
 def _output_text(output: Any) -> str:
     if isinstance(output, str):
         return output
@@ -76,8 +87,17 @@ def _output_text(output: Any) -> str:
 
 def chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
     """Responses-shaped history → chat messages. Reasoning and unknown items are dropped;
-    consecutive tool calls join the assistant message before them."""
+    consecutive tool calls join the assistant message before them. A chat ``tool``
+    message carries text only, so the images of tool outputs (``view_image``, a client
+    tool's ``inputImage``) follow the run of tool messages as one ``user`` message."""
     messages: list[dict[str, Any]] = []
+    tool_images: list[dict[str, Any]] = []
+
+    def flush_tool_images() -> None:
+        if tool_images:
+            intro = {"type": "text", "text": "Images returned by the tool calls above:"}
+            messages.append({"role": "user", "content": [intro, *tool_images]})
+            tool_images.clear()
     if request.instructions:
         messages.append({"role": "system", "content": request.instructions})
 
@@ -94,6 +114,8 @@ def chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
             messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
 
     for item in request.input:
+        if not isinstance(item, FunctionCallOutputItem | CustomToolCallOutputItem):
+            flush_tool_images()
         if isinstance(item, MessageItem):
             role = _ROLES.get(item.role)
             if role is not None:
@@ -103,9 +125,13 @@ def chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
         elif isinstance(item, CustomToolCallItem):
             add_tool_call(item.call_id, item.name, item.input)
         elif isinstance(item, FunctionCallOutputItem | CustomToolCallOutputItem):
-            messages.append(
-                {"role": "tool", "tool_call_id": item.call_id, "content": _output_text(item.output)}
-            )
+            images = _output_images(item.output)
+            text = _output_text(item.output)
+            if images and not text:
+                text = f"[{len(images)} image(s) attached in the next message]"
+            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": text})
+            tool_images.extend(images)
+    flush_tool_images()
     return messages
 
 
