@@ -22,6 +22,7 @@ from threadline.core.errors import InvalidRequest, ThreadNotFound, storing
 from threadline.core.gitinfo import git_info
 from threadline.core.ids import check_thread_id, new_thread_id
 from threadline.core.indexing import IndexKeeper, git_record, record_for
+from threadline.core.pending_asks import mark_continuing
 from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.settings import ThreadSettings
 from threadline.core.setup import (
@@ -321,6 +322,15 @@ class ThreadManager:
             forked_from_id=meta.forked_from_id,
         )
         thread.updated_at = stored.updated_at
+        cut = recon.cut_off
+        if cut is not None:  # the turn's own policy, unless this resume sets one
+            cut = replace(
+                cut,
+                approval_policy=None if opts.approval_policy else cut.approval_policy,
+                sandbox_mode=None if opts.sandbox_mode else cut.sandbox_mode,
+            )
+        thread.session.cut_off = cut  # continued by continue_cut_off_turn
+        mark_continuing(thread.session.turns, cut)
         self._usage_owner[thread.id] = recon.usage_turn_id
         path = sink.path
         if path is not None and (record is None or record.rollout_path != path):
@@ -329,6 +339,11 @@ class ThreadManager:
             )
         self._register(thread, meta.git, lease)
         return thread
+
+    def continue_cut_off_turn(self, thread: Thread) -> str | None:
+        """Continue the turn a restart cut off while it waited on the client (once, after
+        the resuming connection subscribed: it is asked again). Its id, or ``None``."""
+        return thread.session.continue_cut_off()
 
     async def fork_thread(
         self,

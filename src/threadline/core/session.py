@@ -29,13 +29,15 @@ from threadline.core.errors import (
     TurnNotSteerable,
 )
 from threadline.core.ids import new_thread_id
+from threadline.core.pending_asks import answered_record, opened_record, reopen_turn
 from threadline.core.recorder import RolloutSink
 from threadline.core.settings import ThreadSettings
 from threadline.core.turn import ActiveTurn, TurnRunner, now_ms
 from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
+from threadline.protocol.asks import CutOffTurn
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
-from threadline.protocol.ops import UserTurn
+from threadline.protocol.ops import TurnOverrides, UserTurn
 from threadline.protocol.rollout import EventMsg, RolloutItem, TurnContextItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import (
@@ -102,6 +104,8 @@ class Session:
         self._unpaused.set()
         self._turn_task: asyncio.Task[Turn] | None = None
         self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
+        self.cut_off: CutOffTurn | None = None
+        """A turn a restart cut off while it waited on the client (see ``continue_cut_off``)."""
         self.compactor = Compactor(self, remote=settings.remote_compaction)
 
     def new_id(self) -> str:
@@ -236,15 +240,31 @@ class Session:
             self.interrupt_now()
         return self._launch("compact", [], None)
 
-    def _launch(self, kind: str, items: list[UserInput], client_id: str | None) -> str:
+    def continue_cut_off(self) -> str | None:
+        """Continue the turn a restart cut off while it waited on the client (same id; its
+        interrupted call asks again: ``core.pending_asks``). ``None`` when there is none."""
+        cut, self.cut_off = self.cut_off, None
+        if cut is None or self.active is not None:
+            return None
+        policy = TurnOverrides(approval_policy=cut.approval_policy, sandbox_mode=cut.sandbox_mode)
+        self.settings = self.settings.with_turn_overrides(policy)
+        return self._launch("regular", [], None, cut)
+
+    def _launch(
+        self, kind: str, items: list[UserInput], client_id: str | None, cut: CutOffTurn | None = None
+    ) -> str:
         loop = asyncio.get_running_loop()
         turn = ActiveTurn(id=new_thread_id(), started_at=time.time(), kind=kind)
+        if cut is not None:
+            turn, live = reopen_turn(self.turns, cut)
+            self.set_status("active", [])
+            self.deliver(ev.Event(id=turn.id, msg=ev.TurnStartedEvent(turn=live)))
         turn.done = loop.create_future()
         turn.abort_ack = loop.create_future()
         after = self._turn_task if self.active is not None else None
         self.active = turn
         self._turn_task = asyncio.create_task(
-            self._run_turn(TurnRunner(self, turn, self.compactor), items, client_id, after),
+            self._run_turn(TurnRunner(self, turn, self.compactor), items, client_id, after, cut),
             name=f"turn-{turn.id}",
         )
         return turn.id
@@ -255,12 +275,13 @@ class Session:
         items: list[UserInput],
         client_id: str | None,
         after: asyncio.Task[Turn] | None,
+        cut: CutOffTurn | None = None,
     ) -> Turn:
         turn = runner.turn
         if after is not None:
             await asyncio.wait([after])
         try:
-            result = await runner.run(items, client_id)
+            result = await runner.run(items, client_id, cut)
         except asyncio.CancelledError:
             if self.active is turn:
                 self.active = None
@@ -352,6 +373,7 @@ class Session:
                     turn_id,
                     ev.ItemStarted(turn_id=turn_id, item=started_item, started_at_ms=started_at),
                 )
+            await self.persist([opened_record(request)])  # what a restart asks again
             # Every concrete ClientAsk subclass is a member of ev.EventMsg.
             await self.emit(turn_id, cast(ev.EventMsg, request))
             answer = await fut
@@ -364,6 +386,11 @@ class Session:
             raise
         finally:
             self._pending_approvals.pop(request.approval_id, None)
+        try:  # synced before the tool acts on it: a restart never acts on it twice
+            await self.sink.append_or_discard([answered_record(request, answer)])
+        except Exception as exc:
+            log.error("thread %s: the answer to %s was not recorded: %s", self.thread_id,
+                      request.approval_id, exc)
         await self.emit(turn_id, ev.ApprovalResolved(approval_id=request.approval_id))
         if on_decision is not None:
             await on_decision(answer)

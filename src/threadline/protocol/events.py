@@ -13,9 +13,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from threadline.protocol.core_items import command_execution_turn_item
 from threadline.protocol.tool_items import dynamic_tool_turn_item, image_view_turn_item
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2.item import (
+    CommandExecutionThreadItem,
     ContextCompactionThreadItem,
     DynamicToolCallThreadItem,
     FileChangeThreadItem,
@@ -162,6 +164,9 @@ class ItemCompleted(_Msg):
             started = item.started_at_ms
         elif isinstance(item, FileChangeThreadItem):
             core = file_change_turn_item(item)
+            started = item.started_at_ms
+        elif isinstance(item, CommandExecutionThreadItem):
+            core = command_execution_turn_item(item)
             started = item.started_at_ms
         elif isinstance(item, ImageViewThreadItem):
             core = image_view_turn_item(item)

@@ -23,10 +23,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadline.protocol.asks import CutOffTurn
 from threadline.protocol.items import MessageItem, ResponseItem, user_text_message
 from threadline.protocol.rollout import RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
+from threadline.rollout.pending import find_cut_off
 from threadline.rollout.reader import RolloutFile, RolloutFormat, strip_preview, user_message_text
 from threadline.rollout.turns import TurnBuilder
 
@@ -207,6 +209,9 @@ class Reconstruction:
     open_turn_id: str | None = None
     """The last turn when the rollout ends inside it (no completion or abort marker):
     a running thread's turn, or one torn by a crash. Shown ``interrupted`` unless ``live``."""
+    cut_off: CutOffTurn | None = None
+    """That last turn, when it was torn while a tool call waited on the client's answer:
+    what a resume continues (``rollout.pending``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -269,4 +274,5 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
         format=rollout.format,
         parse_errors=rollout.parse_errors,
         open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
+        cut_off=find_cut_off(lines),
     )

@@ -7,6 +7,16 @@ counts and markers; *extended* mode (``persist_extended_history=True``) adds
 errors and tool results. Deltas, begin events, approvals, warnings and the
 like are never written.
 
+``item_completed`` is kept, in every mode, for the items Codex 0.169 records that way:
+plans, context compactions, and finished command executions and file changes (Codex's
+core ``CommandExecution`` / ``FileChange`` items), so a reload shows them. A command or
+patch the user declined is not written (Codex does not write it either).
+
+Two lines of threadline's own are always kept: ``client_ask_opened`` (a turn asked the
+client something and waits) and ``client_ask_answered`` (the answer, synced before the
+asking tool acts on it). They let a restarted server ask again, or know not to act
+twice (``rollout.pending``); Codex skips them as event types it does not know.
+
 The policy is the one place that decides: a live session offers the rollout every
 event that has an ``event_msg`` form (all but the streamed deltas), and
 :class:`PersistencePolicy` is applied once, where ``RolloutWriter`` turns items into
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from threadline.protocol.asks import ASK_ANSWERED, ASK_OPENED
 from threadline.protocol.items import OtherItem
 from threadline.protocol.rollout import EventMsg, RolloutItem, RolloutLine, line_from_item
 
@@ -50,6 +61,8 @@ LIMITED_EVENT_TYPES: frozenset[str] = frozenset(
         "task_complete",
         "turn_complete",
         "image_generation_end",
+        ASK_OPENED,
+        ASK_ANSWERED,
     }
 )
 
@@ -76,12 +89,19 @@ _ALWAYS_LINE_TYPES = frozenset({"session_meta", "turn_context", "compacted"})
 _EXEC_OUTPUT_LIMIT = 10_000
 
 
-def _is_plan_item_completed(payload: dict[str, Any]) -> bool:
+_KEPT_CORE_ITEMS = frozenset(
+    {"plan", "contextcompaction", "commandexecution", "filechange", "imageview", "dynamictoolcall"}
+)
+"""Core item kinds whose ``item_completed`` is written (lower-cased ``type``)."""
+
+
+def _is_kept_item_completed(payload: dict[str, Any]) -> bool:
     item = payload.get("item")
     if not isinstance(item, dict):
         return False
-    kept = ("plan", "contextcompaction", "imageview", "dynamictoolcall")
-    return str(item.get("type", "")).lower() in kept
+    if str(item.get("type", "")).lower() not in _KEPT_CORE_ITEMS:
+        return False
+    return item.get("status") != "declined"
 
 
 def is_persisted_event(payload: dict[str, Any], *, extended: bool = False) -> bool:
@@ -92,7 +112,7 @@ def is_persisted_event(payload: dict[str, Any], *, extended: bool = False) -> bo
     if kind in LIMITED_EVENT_TYPES:
         return True
     if kind == "item_completed":
-        return _is_plan_item_completed(payload)
+        return _is_kept_item_completed(payload)
     return extended and kind in EXTENDED_EVENT_TYPES
 
 
@@ -100,12 +120,12 @@ def is_persisted_item(item: RolloutItem, *, extended: bool = False) -> bool:
     """Whether a typed rollout item is written under the given mode."""
     if isinstance(item, EventMsg):
         # ``is_persisted_event(item.dump())`` without dumping: only the type and, for
-        # ``item_completed``, the item's kind matter.
+        # ``item_completed``, the item's kind and status matter.
         kind = item.type
         if kind in LIMITED_EVENT_TYPES:
             return True
         if kind == "item_completed":
-            return _is_plan_item_completed({"item": item.get("item")})
+            return _is_kept_item_completed({"item": item.get("item")})
         return extended and kind in EXTENDED_EVENT_TYPES
     # Unknown response items are never persisted (Codex's ``Other``).
     return not isinstance(item, OtherItem)

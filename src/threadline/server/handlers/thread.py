@@ -154,6 +154,9 @@ async def thread_resume(
     def after() -> None:
         _send_usage_replay(rt, ctx, thread)
         rt.router.resend_pending_approvals(ctx.connection_id, thread.id)
+        # A turn cut off by a restart while it waited on a client goes on now: its
+        # question reaches this connection (now subscribed) after the response.
+        rt.manager.continue_cut_off_turn(thread)
 
     ctx.after_response(after)
     return session_response(ThreadResumeResponse, thread, wire)

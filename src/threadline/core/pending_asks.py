@@ -1,0 +1,78 @@
+"""Questions to the client that survive a restart (the session's side of ``protocol.asks``).
+
+While a turn waits on the client, its rollout holds a ``client_ask_opened`` line; the
+answer is written as ``client_ask_answered`` and synced before the asking tool acts on
+it. When the server dies in between, a resume finds the turn cut off
+(``Reconstruction.cut_off``, built by ``rollout.pending``) and the thread continues it
+once the resuming client has its answer: the turn keeps its id and its items, the
+interrupted call is run again under its call id (so the tool asks the client again, the
+same server request for the same item), and the turn goes on to the model. A call
+whose answer was already recorded is not run again: the model is told its outcome is
+unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from threadline.core.turn import ActiveTurn
+from threadline.protocol import events as ev
+from threadline.protocol.asks import CutOffTurn, ask_answered_payload, ask_opened_payload
+from threadline.protocol.rollout import EventMsg
+from threadline.protocol.v2.turn import Turn
+
+__all__ = ["answered_record", "mark_continuing", "opened_record", "reopen_turn"]
+
+log = logging.getLogger(__name__)
+
+
+def opened_record(request: ev.ClientAsk) -> EventMsg:
+    """The ``client_ask_opened`` line for a question about to be sent."""
+    return EventMsg.model_validate(
+        ask_opened_payload(request.turn_id, request.approval_id, request.item_id, request.payload())
+    )
+
+
+def answered_record(request: ev.ClientAsk, answer: Any) -> EventMsg:
+    """The ``client_ask_answered`` line for the answer to ``request``."""
+    return EventMsg.model_validate(
+        ask_answered_payload(request.turn_id, request.approval_id, request.item_id, answer)
+    )
+
+
+def mark_continuing(turns: list[Turn], cut: CutOffTurn | None) -> None:
+    """Show the cut-off turn in progress (not interrupted) to the resuming client, since
+    it goes on right after the resume is answered."""
+    if cut is None:
+        return
+    for index, existing in enumerate(turns):
+        if existing.id == cut.turn_id:
+            turns[index] = existing.model_copy(update={"status": "inProgress"})
+
+
+def reopen_turn(turns: list[Turn], cut: CutOffTurn) -> tuple[ActiveTurn, Turn]:
+    """The running turn that continues ``cut`` (its id, start time and items so far) and
+    its in-progress snapshot, which replaces the stored turn in ``turns``."""
+    stored = next((t for t in turns if t.id == cut.turn_id), None)
+    started = cut.started_at or (stored.started_at if stored is not None else None)
+    turn = ActiveTurn(id=cut.turn_id, started_at=float(started or time.time()))
+    if stored is not None:
+        turn.items = list(stored.items)
+    live = Turn(
+        id=turn.id,
+        root_turn_id=turn.id,
+        items=list(turn.items),
+        items_view="full",
+        status="inProgress",
+        started_at=int(turn.started_at),
+    )
+    for index, existing in enumerate(turns):
+        if existing.id == turn.id:
+            turns[index] = live
+            break
+    else:
+        turns.append(live)
+    log.info("continuing turn %s cut off by a restart (%d call(s))", turn.id, len(cut.calls))
+    return turn, live
