@@ -161,8 +161,67 @@ def _decode(data: bytes, path: Path, line: int) -> str:
         ) from None
 
 
-Replacement = tuple[int, int, list[str], list[str]]
-"""(first line, number of lines replaced, the chunk's old lines matched, its new lines)."""
+Replacement = tuple[int, int, list[str]]
+"""(first line, number of lines removed there, lines inserted there)."""
+
+
+def _chunk_edits(
+    chunk: UpdateChunk, found: int, old: list[str], new: list[str]
+) -> list[Replacement]:
+    """The line-level edits of a chunk matched at ``found`` (context lines are not edits).
+
+    ``old``/``new`` are the chunk's lines as matched (a trailing empty line may have been
+    dropped from each). The edits follow the chunk's own ``-``/``+`` lines; a chunk built
+    by hand (no ``kinds``) is aligned with :class:`difflib.SequenceMatcher`.
+    """
+    entries: list[tuple[str, str | None, str | None]] = []
+    if len(chunk.kinds) == len(chunk.old_lines) + chunk.kinds.count("+") and len(
+        chunk.new_lines
+    ) == len(chunk.kinds) - chunk.kinds.count("-"):
+        oi = ni = 0
+        for kind in chunk.kinds:
+            o = chunk.old_lines[oi] if kind in " -" else None
+            n = chunk.new_lines[ni] if kind in " +" else None
+            oi += kind in " -"
+            ni += kind in " +"
+            entries.append((kind, o, n))
+        for side, kept in ((1, len(old)), (2, len(new))):
+            extra = sum(e[side] is not None for e in entries) - kept
+            for k in range(len(entries) - 1, -1, -1):
+                if extra <= 0:
+                    break
+                if entries[k][side] is not None:
+                    kind, o, n = entries[k]
+                    entries[k] = (kind, None, n) if side == 1 else (kind, o, None)
+                    extra -= 1
+    else:
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                entries.extend((" ", line, line) for line in old[i1:i2])
+            else:
+                entries.extend(("-", line, None) for line in old[i1:i2])
+                entries.extend(("+", None, line) for line in new[j1:j2])
+    edits: list[Replacement] = []
+    at = found
+    pending: Replacement | None = None
+    for kind, o, n in entries:
+        if kind == " " and o is not None and n is not None:
+            if pending is not None:
+                edits.append(pending)
+                pending = None
+            at += 1
+            continue
+        if pending is None:
+            pending = (at, 0, [])
+        if o is not None:
+            pending = (pending[0], pending[1] + 1, pending[2])
+            at += 1
+        if n is not None:
+            pending[2].append(n)
+    if pending is not None:
+        edits.append(pending)
+    return [e for e in edits if e[1] or e[2]]
 
 
 def _replacements(lines: list[str], path: Path, chunks: list[UpdateChunk]) -> list[Replacement]:
@@ -181,7 +240,7 @@ def _replacements(lines: list[str], path: Path, chunks: list[UpdateChunk]) -> li
                 )
             index = found + 1
         if not chunk.old_lines:
-            out.append((len(lines), 0, [], list(chunk.new_lines)))
+            out.append((len(lines), 0, list(chunk.new_lines)))
             continue
         pattern, new = chunk.old_lines, chunk.new_lines
         found = seek_sequence(lines, pattern, index, eof=chunk.is_end_of_file)
@@ -198,7 +257,7 @@ def _replacements(lines: list[str], path: Path, chunks: list[UpdateChunk]) -> li
                 line=chunk.line,
                 stage="plan",
             )
-        out.append((found, len(pattern), list(pattern), list(new)))
+        out.extend(_chunk_edits(chunk, found, list(pattern), list(new)))
         index = found + len(pattern)
     out.sort(key=lambda r: r[0])
     return out
@@ -226,15 +285,8 @@ def updated_contents(original: str, path: Path, chunks: list[UpdateChunk]) -> st
     lines = _split_ends(original)
     eol = lines[0][1] if lines and lines[0][1] else "\n"
     texts = [text for text, _ in lines]
-    for start, old_len, old, new in reversed(_replacements(texts, path, chunks)):
-        segment: list[Line] = []
-        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                segment.extend(lines[start + i1 : start + i2])
-            else:
-                segment.extend((text, eol) for text in new[j1:j2])
-        lines[start : start + old_len] = segment
+    for start, old_len, new in reversed(_replacements(texts, path, chunks)):
+        lines[start : start + old_len] = [(text, eol) for text in new]
     return "".join(text + (end or eol) for text, end in lines)
 
 

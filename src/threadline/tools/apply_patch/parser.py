@@ -120,6 +120,9 @@ class UpdateChunk:
     is_end_of_file: bool
     line: int = field(default=0, compare=False)
     """Patch line where the chunk starts (its ``@@`` line, or its first diff line)."""
+    kinds: str = field(default="", compare=False)
+    """One character per chunk line as written: ``" "`` context, ``"-"``, ``"+"``
+    (empty when built by hand: the applier then aligns ``old_lines`` and ``new_lines``)."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,11 @@ def _parse_update(
     chunks: list[UpdateChunk] = []
     while pos < len(lines):
         current = lines[pos]
+        if current.rstrip() == END_OF_FILE:
+            # A marker with no chunk before it: Codex 0.169 passes over it.
+            pos += 1
+            used += 1
+            continue
         if current.startswith("*"):
             break
         if streaming and current == "@":
@@ -300,6 +308,7 @@ def _parse_chunk(
         raise _hunk_error(_EMPTY_CHUNK, line_number + 1, path)
     old: list[str] = []
     new: list[str] = []
+    kinds: list[str] = []
     is_eof = False
     parsed = 0
     for text in lines[start + skip :]:
@@ -313,13 +322,17 @@ def _parse_chunk(
         if marker == "":
             old.append("")
             new.append("")
+            kinds.append(" ")
         elif marker == " ":
             old.append(text[1:])
             new.append(text[1:])
+            kinds.append(" ")
         elif marker == "+":
             new.append(text[1:])
+            kinds.append("+")
         elif marker == "-":
             old.append(text[1:])
+            kinds.append("-")
         else:
             if parsed == 0:
                 raise _hunk_error(
@@ -330,5 +343,5 @@ def _parse_chunk(
                 )
             break
         parsed += 1
-    chunk = UpdateChunk(context, old, new, is_eof, line=line_number)
+    chunk = UpdateChunk(context, old, new, is_eof, line=line_number, kinds="".join(kinds))
     return chunk, parsed + skip
