@@ -241,6 +241,10 @@ class Approvals:
             task = asyncio.get_running_loop().create_task(self._answer(event.msg))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif isinstance(event.msg, ev.PatchApprovalRequest):
+            task = asyncio.get_running_loop().create_task(self._answer_patch(event.msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif isinstance(event.msg, CLI_ASKS):
             task = asyncio.get_running_loop().create_task(self._answer_ask(event.msg))
             self._tasks.add(task)
@@ -275,6 +279,21 @@ class Approvals:
         with contextlib.suppress(Exception):
             self._thread.submit(ExecApproval(approval_id=request.approval_id, decision=decision))
 
+    async def _answer_patch(self, request: ev.PatchApprovalRequest) -> None:
+        if self._interactive:
+            async with self._lock:  # one question at a time
+                decision = await asyncio.to_thread(_ask_patch, request)
+        else:
+            decision = "decline"
+            files = ", ".join(str(c.get("path", "?")) for c in request.changes) or "files"
+            self._renderer.note(
+                f"threadline: the agent asked to apply a patch to {files}; declined because "
+                "stdin is not a terminal, so nobody can approve it; use --ask-for-approval "
+                "never with a writable --sandbox to apply patches without asking"
+            )
+        with contextlib.suppress(Exception):
+            self._thread.submit(ResolveAsk(approval_id=request.approval_id, answer=decision))
+
     def cancel(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -298,6 +317,28 @@ def _ask(request: ev.ExecApprovalRequest) -> str:
     console.print(f"  in {request.cwd}" + (f" — {request.reason}" if request.reason else ""))
     for _ in range(5):
         console.print("Allow? [y]es / [a]lways this session / [n]o / [c]ancel turn: ", end="")
+        try:
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            return "decline"
+        if not line:
+            return "decline"
+        answer = _ANSWERS.get(line.strip().lower())
+        if answer is not None:
+            return answer
+    return "decline"
+
+
+def _ask_patch(request: ev.PatchApprovalRequest) -> str:
+    console = err_console()
+    console.print("\n[bold yellow]The agent wants to apply a patch to:[/]")
+    for change in request.changes:
+        kind = change.get("kind") or {}
+        move = kind.get("move_path")
+        target = f" -> {move}" if move else ""
+        console.print(f"  {kind.get('type', '?')} {change.get('path', '?')}{target}", markup=False)
+    for _ in range(5):
+        console.print("Allow? [y]es / [a]lways for these files / [n]o / [c]ancel turn: ", end="")
         try:
             line = sys.stdin.readline()
         except (OSError, ValueError):
