@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.e2e.conftest import StartClient
 from tests.support.appserver import AppServerClient
+
+import threadline
 
 
 def b64(text: str) -> str:
@@ -362,3 +372,149 @@ async def test_control_errors(start_client: StartClient) -> None:
     assert error["code"] == -32602 and error["message"].startswith("invalid deltaBase64")
     await client.request("command/exec/terminate", {"processId": "busy"})
     assert (await answer(client, rid))["exitCode"] == 137
+
+
+def running_with(marker: str) -> bool:
+    """Whether a process whose command line holds ``marker`` is alive (zombies excluded)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            return True
+    return False
+
+
+async def test_processes_belong_to_their_connection(launch_server: Any, tmp_path: Path) -> None:
+    server = await launch_server(transport="ws")
+    a = await server.connect()
+    b = await server.connect()
+    marker_a, marker_b = "31.1234567", "31.7654321"  # unique sleep lengths to find them by
+    rid = await start_exec(a, {"command": ["sleep", marker_a], "processId": "same"})
+    await until(lambda: running_with(marker_a))
+    # Another connection cannot reach it, and may use the same id for its own process.
+    for method, params in [
+        ("command/exec/terminate", {"processId": "same"}),
+        ("command/exec/write", {"processId": "same", "closeStdin": True}),
+    ]:
+        error = await b.request_error(method, params)
+        assert error == {"code": -32600, "message": 'no active command/exec for process id "same"'}
+    rid_b = await start_exec(b, {"command": ["sleep", marker_b], "processId": "same"})
+    await until(lambda: running_with(marker_b))
+    assert running_with(marker_a)
+    # Closing a's connection kills a's process, not b's.
+    await server.websockets[0].close()
+    await until(lambda: not running_with(marker_a))
+    assert running_with(marker_b)
+    # Stopping the server kills what is left.
+    await server.stop()
+    await until(lambda: not running_with(marker_b))
+    assert rid and rid_b
+
+
+async def test_stdio_disconnect_kills_the_process(launch_server: Any) -> None:
+    server = await launch_server()
+    marker = "32.7777777"
+    await start_exec(server.client, {"command": ["sleep", marker], "processId": "gone"})
+    await until(lambda: running_with(marker))
+    await server.stop()  # stdin closed: the connection ends, its request is cancelled
+    await until(lambda: not running_with(marker))
+
+
+_UNPRIVILEGED = "tluser"
+_AS_USER_DRIVER = """
+import asyncio, json, sys
+from threadline.core.command_exec import CommandExecRunner, ExecOptions
+from threadline.core.config import load_config
+from pathlib import Path
+
+async def main():
+    args = json.loads(sys.argv[1])
+    config = load_config(home=Path(args["home"]))
+    runner = CommandExecRunner()
+    running = await runner.start(1, ExecOptions(command=args["command"], cwd=args["cwd"]), config)
+    result = await running.result()
+    print(json.dumps({"exitCode": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}))
+
+asyncio.run(main())
+"""
+
+
+def _python_for(user: Any) -> tuple[str, dict[str, str]] | None:
+    """An interpreter ``user`` can run that imports this checkout's threadline."""
+
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": user.pw_dir,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": f"{Path(threadline.__file__).resolve().parents[1]}:{sysconfig.get_paths()['purelib']}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for python in dict.fromkeys([sys.executable, f"/usr/bin/{version}"]):
+        try:
+            probe = subprocess.run(
+                [python, "-c", "import threadline.core.command_exec"],
+                env=env,
+                cwd="/",
+                user=user.pw_uid,
+                group=user.pw_gid,
+                extra_groups=[],
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return python, env
+    return None
+
+
+async def test_sandbox_holds_for_an_unprivileged_server(tmp_path: Path) -> None:
+    """The same workspace-write refusal when the server runs as ``tluser`` (no root, so the
+    process bound is RLIMIT_NPROC inside the sandbox rather than a cgroup)."""
+
+    if os.geteuid() != 0:
+        pytest.skip("runs as the unprivileged user only when the suite runs as root")
+    try:
+        user = pwd.getpwnam(_UNPRIVILEGED)
+    except KeyError:
+        pytest.skip(f"no user {_UNPRIVILEGED!r}")
+    found = _python_for(user)
+    if found is None:
+        pytest.skip(f"no interpreter {_UNPRIVILEGED} can run that imports threadline")
+    python, env = found
+    base = Path(tempfile.mkdtemp(prefix="threadline-cmdexec-", dir="/var/tmp"))
+    try:
+        work, outside, home = base / "ws", base / "outside", base / "home"
+        for path in (work, outside, home):
+            path.mkdir()
+        (home / "config.toml").write_text('sandbox_mode = "workspace-write"\n')
+        for path in (base, work, outside, home, home / "config.toml"):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        script = f"echo a > {work}/in.txt; echo rc=$?; echo b > {outside}/out.txt; echo rc=$?"
+        args = {"home": str(home), "cwd": str(work), "command": ["sh", "-c", script]}
+        proc = await asyncio.create_subprocess_exec(
+            python,
+            "-c",
+            _AS_USER_DRIVER,
+            json.dumps(args),
+            env=env,
+            cwd="/",
+            user=user.pw_uid,
+            group=user.pw_gid,
+            extra_groups=[],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        result = json.loads(out)
+        assert result["stdout"] == "rc=0\nrc=2\n", result
+        assert (work / "in.txt").exists() and not (outside / "out.txt").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -153,3 +153,17 @@ async def test_timeout_and_refusals(start_client: StartClient, tmp_path: Path) -
         "thread/shellCommand", {"threadId": thread_id, "command": ""}
     )
     assert error == {"code": -32600, "message": "command must not be empty"}
+
+
+async def test_interrupt_stops_it(start_client: StartClient, tmp_path: Path) -> None:
+    client = await start_client()
+    thread_id = await start_thread(client, tmp_path)
+    await shell(client, thread_id, "sleep 30")
+    started = await client.wait_for_notification("turn/started")
+    turn_id = started["params"]["turn"]["id"]
+    await client.wait_for_notification("item/started")
+    await client.request("turn/interrupt", {"threadId": thread_id, "turnId": turn_id})
+    messages = await collect_turn(client, turn_id, timeout=5)
+    assert of(messages, "turn/completed")[0]["turn"]["status"] == "interrupted"
+    item = of(messages, "item/completed")[0]["item"]
+    assert item["status"] == "failed" and item["exitCode"] == -1

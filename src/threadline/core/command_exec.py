@@ -297,13 +297,6 @@ class CommandExecRunner:
         """Ids taken by a start still under way (controls for them wait for it)."""
         self._generated = itertools.count(1)
 
-    def __len__(self) -> int:
-        return len(self._running)
-
-    def running(self, owner: int) -> list[str]:
-        """The client-visible process ids ``owner`` has running."""
-        return sorted(pid for (o, pid) in self._running if o == owner)
-
     async def start(
         self,
         owner: int,
@@ -409,17 +402,6 @@ class CommandExecRunner:
 
     async def terminate(self, owner: int, process_id: str) -> None:
         (await self._get(owner, process_id)).terminate()
-
-    def kill_owner(self, owner: int) -> int:
-        """Kill every process ``owner`` started (their requests then answer); how many."""
-        victims = [r for (o, _), r in self._running.items() if o == owner]
-        for running in victims:
-            running.terminate()
-        return len(victims)
-
-    def kill_all(self) -> None:
-        for running in list(self._running.values()):
-            running.terminate()
 
 
 def _policy(options: ExecOptions, config: Config) -> SandboxPolicy | None:

@@ -21,6 +21,7 @@ samples once more if its model stream had already ended without tool calls.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shlex
 import time
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from threadline.core.session import Session
 
 __all__ = ["DEFAULT_TIMEOUT_MS", "UserShell", "shell_command_record"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_MS = 60 * 60 * 1000
 SHELL = "/bin/bash"
@@ -113,13 +116,20 @@ class UserShell:
 
     async def _run(self, turn: ActiveTurn, op: RunUserShellCommand, own: bool) -> None:
         session = self.session
-        # A thread whose first act is a shell command has a rollout from then on, as in Codex.
-        await session.sink.materialize()
-        if own:
-            await session.turn_started(turn)
-        interrupted = await self._command(turn, op, own)
-        if own:
-            await self._finish(turn, "interrupted" if interrupted else "completed")
+        status = "failed"
+        try:
+            # A thread whose first act is a shell command has a rollout from then on, as in Codex.
+            await session.sink.materialize()
+            if own:
+                await session.turn_started(turn)
+            interrupted = await self._command(turn, op, own)
+            status = "interrupted" if interrupted else "completed"
+        except Exception:
+            log.exception("thread %s: user shell command failed", session.thread_id)
+        finally:
+            # Its own turn always ends (also when cancelled: the thread is unloading).
+            if own:
+                await asyncio.shield(self._finish(turn, status))
 
     async def _command(self, turn: ActiveTurn, op: RunUserShellCommand, own: bool) -> bool:
         """Run the command as an item of ``turn``; whether an interrupt stopped it."""
