@@ -4,7 +4,6 @@ content items go back to the model; ``{}`` and an error reply fail the call as C
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from pathlib import Path
@@ -163,8 +162,23 @@ async def test_dynamic_tool_specs_are_checked_and_kept_across_resume(
         request["id"], {"contentItems": [{"type": "inputText", "text": "three"}], "success": True}
     )
     await again.client.wait_for_notification("turn/completed", timeout=20)
-    assert outputs(mock_model)["d3"] == [{"type": "input_text", "text": "three"}]
-    await asyncio.sleep(0)
+    assert outputs(mock_model)["d3"] == "three"  # one text item: a plain string, as Codex
+
+    # A fork keeps them too (Codex copies them into the fork's session_meta).
+    fork = (await again.client.request("thread/fork", {"threadId": tid}))["thread"]["id"]
+    mock_model.enqueue(function_call("lookup_ticket", {"id": "4"}, call_id="d4"), text("ok"))
+    await run_turn(again.client, fork)
+    request = await again.client.wait_for_request("item/tool/call", timeout=20)
+    assert request["params"]["threadId"] == fork
+    await again.client.respond(
+        request["id"], {"contentItems": [{"type": "inputText", "text": "four"}], "success": False}
+    )
+    await again.client.wait_for_notification(
+        "turn/completed", timeout=20, predicate=lambda p: p["threadId"] == fork
+    )
+    assert outputs(mock_model)["d4"] == "four"
+    done = [i for i in dynamic_items(again.client, "item/completed") if i["id"] == "d4"]
+    assert [(i["status"], i["success"]) for i in done] == [("failed", False)]
 
 
 async def test_image_view_and_dynamic_items_survive_a_restart(

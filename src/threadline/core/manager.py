@@ -374,6 +374,8 @@ class ThreadManager:
         opts_cwd = opts if opts.cwd is not None else replace(opts, cwd=parent.cwd or None)
         if opts_cwd.cwd is not None and not Path(opts_cwd.cwd).is_dir():
             opts_cwd = replace(opts_cwd, cwd=None)
+        if opts_cwd.dynamic_tools is None and parent.dynamic_tools:  # kept, as Codex keeps them
+            opts_cwd = replace(opts_cwd, dynamic_tools=tuple(parent.dynamic_tools))
         settings = self.settings_for(opts_cwd)
         client = self.client_for(settings.model_provider)
         new_id = new_thread_id()

@@ -179,7 +179,11 @@ class DynamicTool:
         if isinstance(answer, dict):
             items = [i for i in answer.get("contentItems") or [] if isinstance(i, dict)]
             success = bool(answer.get("success"))
-            output = ToolOutput(text="", success=success, content=[_model_part(i) for i in items])
+            parts = [_model_part(i) for i in items]
+            if len(parts) == 1 and parts[0].type == "input_text":  # one text: a plain string
+                output = ToolOutput(text=parts[0].text or "", success=success)
+            else:
+                output = ToolOutput(text="", success=success, content=parts)
             wire_items: list[Any] = items
         else:
             failure = INVALID_RESPONSE if answer == "invalid" else REQUEST_FAILED
