@@ -512,3 +512,42 @@ async def test_the_function_form_takes_the_patch_as_input(
     assert done["status"] == "completed"
     output = tool_outputs(mock_model.requests[1])["call_fn"]
     assert output.endswith("Success. Updated the following files:\nM a.txt\n")
+
+
+@pytest.mark.parametrize("git", [True, False], ids=["in-a-git-repo", "no-repo"])
+async def test_turn_diff_paths_are_relative_to_the_repository_as_codex_shows_them(
+    start_client: StartClient, mock_model: MockModel, workspace: Path, git: bool
+) -> None:
+    """In a git repository the turn diff names files from the repository's root; else
+    from the thread's cwd, with a file outside it shown by its absolute path."""
+    populate(workspace, {"sub/a.txt": "one\n", "top.txt": "t\n"})
+    if git:
+        populate(workspace, {".git/HEAD": "ref: refs/heads/main\n"})
+    patch = (
+        "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+ONE\n"
+        "*** Update File: ../top.txt\n@@\n-t\n+T\n*** End Patch\n"
+    )
+    mock_model.enqueue(custom_tool_call("apply_patch", patch, call_id="call_root"), text("ok"))
+    client = await start_client()
+    thread_id = await start_thread(client, workspace / "sub", sandbox="danger-full-access")
+    turn_id = await start_turn(client, thread_id, "edit")
+    messages = await collect_turn(client, turn_id)
+
+    a_diff = (
+        "index 5626abf0f72e58d7a153368ba57db4c673c0e171..a2628c1e0953c4bbb3f2195093dab29f1f7ee77e\n"
+        "--- a/{p}\n+++ b/{p}\n@@ -1 +1 @@\n-one\n+ONE\n"
+    )
+    top_diff = (
+        "index 718f4d2ff533cf8ead8d3556cf43912bd245fbc4..62a6e3c9dfcb5f2a009cb85d9562145c1ea803a1\n"
+        "--- a/{p}\n+++ b/{p}\n@@ -1 +1 @@\n-t\n+T\n"
+    )
+
+    def section(path: str, body: str) -> str:
+        return f"diff --git a/{path} b/{path}\n" + body.format(p=path)
+
+    if git:  # Codex 0.169, the same files and patch
+        expected = section("sub/a.txt", a_diff) + section("top.txt", top_diff)
+    else:
+        expected = section(f"{workspace}/top.txt", top_diff) + section("a.txt", a_diff)
+    [diff] = of(messages, "turn/diff/updated")
+    assert diff["diff"] == expected

@@ -21,7 +21,8 @@ Codex 0.169 (recorded against the real ``codex app-server``):
    patch the sandbox would refuse (``read-only``);
 5. ``item/completed`` (``completed`` / ``failed``), then ``turn/diff/updated`` with the
    turn's whole git-style diff (each file against its content before the turn first
-   touched it). The model gets ``Exit code: 0`` / ``Wall time`` / ``Output:`` and
+   touched it; paths from the git repository's root, else from the thread's cwd, as
+   Codex names them). The model gets ``Exit code: 0`` / ``Wall time`` / ``Output:`` and
    Codex's ``Success. Updated the following files:`` list.
 
 The same flow serves a model that runs ``apply_patch`` (or a heredoc of it) through
@@ -240,11 +241,22 @@ class PatchApplier:
     async def _track(self, ctx: ToolContext, changes: list[FileChange]) -> None:
         if self._diff is None or self._diff_turn != ctx.turn_id:
             self._diff_turn = ctx.turn_id
-            self._diff = TurnDiffTracker(display_root=Path(os.path.realpath(ctx.cwd)))
+            self._diff = TurnDiffTracker(display_root=diff_root(ctx.cwd))
         self._diff.track(changes)
         diff = self._diff.unified_diff()
         if diff is not None:
             await _emit(ctx, ev.TurnDiff(turn_id=ctx.turn_id, unified_diff=diff))
+
+
+def diff_root(cwd: Path) -> Path:
+    """What the turn diff's paths are relative to, as Codex shows them: the root of the
+    git repository holding ``cwd``, else ``cwd`` itself (paths outside it stay absolute)."""
+    start = Path(os.path.realpath(cwd))
+    for candidate in (start, *start.parents):
+        git = candidate / ".git"
+        if git.is_file() or (git / "HEAD").is_file():  # a worktree's link, or a repository
+            return candidate
+    return start
 
 
 def _plan(patch: str, cwd: Path) -> list[FileChange]:
@@ -395,4 +407,5 @@ __all__ = [
     "ApplyPatchTool",
     "PatchApplier",
     "PatchToolKind",
+    "diff_root",
 ]
