@@ -248,6 +248,18 @@ async def test_sandbox_default_and_per_request(start_client: StartClient, tmp_pa
             },
         )
         assert result["stdout"] == "rc=2\n" and not (work / "ro.txt").exists()
+        # workspaceWrite with an extra writable root.
+        extra = outside.with_name(outside.name + "-root")  # not under /tmp, which is writable
+        extra.mkdir()
+        result = await client.request(
+            "command/exec",
+            {
+                "command": ["sh", "-c", f"echo w > {extra}/e.txt; echo rc=$?"],
+                "cwd": str(work),
+                "sandboxPolicy": {"type": "workspaceWrite", "writableRoots": [str(extra)]},
+            },
+        )
+        assert result["stdout"] == "rc=0\n" and (extra / "e.txt").exists()
         # dangerFullAccess from the request: runs as is.
         result = await client.request(
             "command/exec",
@@ -259,6 +271,7 @@ async def test_sandbox_default_and_per_request(start_client: StartClient, tmp_pa
         assert result["stdout"] == "rc=0\n" and outside.exists()
     finally:
         outside.unlink(missing_ok=True)
+        shutil.rmtree(outside.with_name(outside.name + "-root"), ignore_errors=True)
 
 
 async def test_cwd_relative_and_env_overrides(start_client: StartClient, tmp_path: Path) -> None:

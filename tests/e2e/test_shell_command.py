@@ -149,10 +149,18 @@ async def test_timeout_and_refusals(start_client: StartClient, tmp_path: Path) -
         "thread/shellCommand", {"threadId": missing, "command": "true"}
     )
     assert error["code"] == -32600 and missing in error["message"]
+    for command in ("", "   "):
+        error = await client.request_error(
+            "thread/shellCommand", {"threadId": thread_id, "command": command}
+        )
+        assert error == {"code": -32600, "message": "command must not be empty"}
     error = await client.request_error(
-        "thread/shellCommand", {"threadId": thread_id, "command": ""}
+        "thread/shellCommand", {"threadId": thread_id, "command": "true", "timeoutMs": -1}
     )
-    assert error == {"code": -32600, "message": "command must not be empty"}
+    assert error == {
+        "code": -32602,
+        "message": "thread/shellCommand timeoutMs must be non-negative, got -1",
+    }
 
 
 async def test_interrupt_stops_it(start_client: StartClient, tmp_path: Path) -> None:

@@ -134,6 +134,11 @@ async def command_exec_resize(
 async def thread_shell_command(
     rt: Runtime, ctx: RequestContext, p: ThreadShellCommandParams
 ) -> ThreadShellCommandResponse:
+    if p.timeout_ms is not None and p.timeout_ms < 0:
+        raise RpcError(
+            codes.INVALID_PARAMS,
+            f"thread/shellCommand timeoutMs must be non-negative, got {p.timeout_ms}",
+        )
     thread = rt.manager.get(p.thread_id)
     rt.router.subscribe(ctx.connection_id, thread.id)
     thread.submit(RunUserShellCommand(command=p.command, timeout_ms=p.timeout_ms))
