@@ -26,10 +26,17 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient, AppServerProcess
-from tests.support.mock_model import MockModel, RecordedRequest, function_call, text
+from tests.support.mock_model import (
+    MockModel,
+    RecordedRequest,
+    custom_tool_call,
+    function_call,
+    text,
+)
 
 INCREMENT = "n=$(cat counter.txt 2>/dev/null || echo 0); echo $((n+1)) > counter.txt"
 CALL_ID = "call_counter"
+PATCH_APPROVAL = "item/fileChange/requestApproval"
 
 
 @pytest.fixture
@@ -238,3 +245,51 @@ async def test_kill_after_the_answer_never_runs_the_command_twice(
     assert counter.read_text() == "1\n", "the command ran a second time"
     told = _outputs(mock_model.requests[1])[CALL_ID]
     assert "unknown" in told and "not run again" in told
+
+
+async def test_kill_while_a_patch_waits_then_accept_applies_it_once(
+    launch_server: LaunchServer, mock_model: MockModel, workspace: Path
+) -> None:
+    (workspace / "a.txt").write_text("one\ntwo\n")
+    patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n*** Add File: n.txt\n+1\n*** End Patch\n"
+    mock_model.enqueue(
+        custom_tool_call("apply_patch", patch, call_id="call_patch"), text("Patched.")
+    )
+    server = await launch_server()
+    client = server.client
+    started = await client.request(
+        "thread/start",
+        {"cwd": str(workspace), "approvalPolicy": "on-request", "sandbox": "read-only",
+         "model": "gpt-5.5"},
+    )
+    thread_id = started["thread"]["id"]
+    turn = await client.request(
+        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "edit"}]}
+    )
+    turn_id = turn["turn"]["id"]
+    first = await client.wait_for_request(PATCH_APPROVAL)
+    assert first["params"]["itemId"] == "call_patch"
+    await _kill(server)
+    assert (workspace / "a.txt").read_text() == "one\ntwo\n"
+
+    client, result, _ = await _resume(launch_server, thread_id)
+    assert _turn(result, turn_id)["status"] == "inProgress"
+    again = await client.wait_for_request(PATCH_APPROVAL)
+    assert (again["params"]["turnId"], again["params"]["itemId"]) == (turn_id, "call_patch")
+    await client.respond(again["id"], {"decision": "accept"})
+    done = await client.wait_for_notification(
+        "turn/completed", timeout=30, predicate=lambda p: p["turn"]["id"] == turn_id
+    )
+    assert done["params"]["turn"]["status"] == "completed"
+    assert (workspace / "a.txt").read_text() == "one\nTWO\n"
+    assert (workspace / "n.txt").read_text() == "1\n"
+    [item] = [
+        m["params"]["item"] for m in client.received("item/completed")
+        if m["params"]["item"]["type"] == "fileChange"
+    ]
+    assert item["status"] == "completed"
+    answer = {
+        i["call_id"]: i["output"] for i in mock_model.requests[1].body["input"]
+        if i.get("type") == "custom_tool_call_output"
+    }["call_patch"]
+    assert "Success. Updated the following files:" in str(answer)
