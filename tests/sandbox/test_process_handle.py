@@ -117,15 +117,21 @@ async def test_pty_resize_and_interactive_python(tmp_path: Path) -> None:
         SpawnSpec([sys.executable, "-q", "-i"], tmp_path, _env(TERM="dumb"), tty=True)
     )
     handle.resize(40, 132)
-    await handle.write(b"import os; print(os.get_terminal_size(0), 6*7)\n")
     seen = b""
+    # Typed-ahead input may be flushed when the REPL sets the terminal up: wait for it.
     async with asyncio.timeout(20):
-        while b"42" not in seen:
+        while b">>> " not in seen:
+            chunk = await handle.output.get()
+            assert chunk is not None
+            seen += chunk[1]
+    await handle.write(b"import os; print(os.get_terminal_size(0), 6*7)\n")
+    async with asyncio.timeout(20):
+        while not seen.endswith(b">>> ") or b"42" not in seen:
             chunk = await handle.output.get()
             assert chunk is not None
             seen += chunk[1]
     assert b"columns=132, lines=40" in seen
-    await handle.close_stdin()  # ^D ends the REPL
+    await handle.close_stdin()  # ^D at the prompt ends the REPL
     await _drain(handle)
     assert await handle.wait() == 0
     await handle.aclose()
@@ -201,7 +207,9 @@ async def test_a_missing_program_raises_and_leaks_nothing(tmp_path: Path) -> Non
 async def test_sandboxed_argv_with_seccomp_fd(tmp_path: Path, tty: bool) -> None:
     """The bubblewrap argv of the read-only policy (no network: a seccomp descriptor passed)."""
     policy = SandboxPolicy.from_mode("read-only")
-    script = "echo inside; touch denied 2>/dev/null || echo refused; tty >/dev/null && echo tty; true"
+    script = (
+        "echo inside; touch denied 2>/dev/null || echo refused; tty >/dev/null && echo tty; true"
+    )
     launch = await prepare_launch(policy, tmp_path, ["sh", "-c", script])
     try:
         try:

@@ -33,7 +33,7 @@ from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
 from threadline.tools.permissions import GrantingShell, PermissionGrants, RequestPermissionsTool
 from threadline.tools.plan import UpdatePlanTool
 from threadline.tools.registry import Tool, ToolRegistry
-from threadline.tools.shell import ExecCommandTool
+from threadline.tools.shell import ExecCommandTool, WriteStdinTool
 from threadline.tools.user_input import DEFAULT_MODE_FEATURE as USER_INPUT_DEFAULT_MODE
 from threadline.tools.user_input import RequestUserInputTool
 from threadline.tools.view_image import ORIGINAL_DETAIL_MODELS, ViewImageTool
@@ -240,7 +240,12 @@ class ThreadSetup:
         )
         grants = PermissionGrants() if self.config.feature_enabled(PERMISSIONS_FEATURE) else None
         first: Tool = shell if grants is None else GrantingShell(shell, grants)
-        builtin: list[Tool] = [first, UpdatePlanTool(), *self._client_side_tools(settings, grants)]
+        builtin: list[Tool] = [
+            first,
+            WriteStdinTool(shell.sessions),
+            UpdatePlanTool(),
+            *self._client_side_tools(settings, grants),
+        ]
         builtin.extend(self._patch_tools(settings, shell))
         taken = {t.name for t in builtin}
         dynamic = [DynamicTool(s) for s in settings.dynamic_tools if s.name not in taken]

@@ -410,6 +410,17 @@ class PatchApprovalRequest(ClientAsk):
     changes: list[dict[str, Any]] = []
 
 
+class TerminalInteraction(_Msg):
+    """The model wrote to (or polled) an exec session: ``write_stdin`` on the session's
+    commandExecution item ``item_id``; ``process_id`` is the session id."""
+
+    type: Literal["terminal_interaction"] = "terminal_interaction"
+    turn_id: str
+    item_id: str
+    process_id: str
+    stdin: str
+
+
 class ApprovalResolved(_Msg):
     type: Literal["approval_resolved"] = "approval_resolved"
     approval_id: str
@@ -438,6 +449,7 @@ EventMsg = (
     | ReasoningSummaryDelta
     | ReasoningSummaryPartAdded
     | CommandOutputDelta
+    | TerminalInteraction
     | TurnStartedEvent
     | TurnCompletedEvent
     | TokenUsageUpdated

@@ -31,6 +31,7 @@ from threadline.protocol.v2.item import (
     ItemStartedNotification,
     ReasoningSummaryPartAddedNotification,
     ReasoningSummaryTextDeltaNotification,
+    TerminalInteractionNotification,
 )
 from threadline.protocol.v2.misc import (
     AccountRateLimitsUpdatedNotification,
@@ -243,6 +244,17 @@ def _turn_diff(thread_id: str, event: ev.Event) -> TurnDiffUpdatedNotification:
     )
 
 
+def _terminal_interaction(thread_id: str, event: ev.Event) -> TerminalInteractionNotification:
+    msg: Any = event.msg
+    return TerminalInteractionNotification(
+        thread_id=thread_id,
+        turn_id=msg.turn_id,
+        item_id=msg.item_id,
+        process_id=msg.process_id,
+        stdin=msg.stdin,
+    )
+
+
 def _row(
     method: str,
     params: type[BaseModel],
@@ -274,6 +286,13 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
             CommandExecutionOutputDeltaNotification,
             "subscribers",
             _delta,
+        ),
+    ),
+    ev.TerminalInteraction: (
+        _row(
+            "item/commandExecution/terminalInteraction",
+            TerminalInteractionNotification,
+            _terminal_interaction,
         ),
     ),
     ev.ReasoningSummaryPartAdded: (

@@ -35,22 +35,18 @@ class ExecArgs:
     justification: str | None = None
     max_output_tokens: int | None = None
     prefix_rule: tuple[str, ...] | None = None
+    yield_time_ms: int | None = None
+    tty: bool = False
 
     @classmethod
     def parse(cls, arguments: str) -> ExecArgs:
-        try:
-            raw = json.loads(arguments or "{}")
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"arguments are not valid JSON: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ValueError("arguments must be a JSON object")
+        raw = _object(arguments)
         cmd = raw.get("cmd")
         if not isinstance(cmd, str) or not cmd.strip():
             raise ValueError("`cmd` must be a non-empty string")
         perms = raw.get("sandbox_permissions") or "use_default"
         if perms not in ("use_default", "require_escalated"):
             raise ValueError("`sandbox_permissions` must be use_default or require_escalated")
-        max_tokens = raw.get("max_output_tokens")
         prefix = raw.get("prefix_rule")
         return cls(
             cmd=cmd,
@@ -59,9 +55,54 @@ class ExecArgs:
             login=bool(raw.get("login", True)),
             sandbox_permissions=perms,
             justification=_opt_str(raw, "justification"),
-            max_output_tokens=int(max_tokens) if isinstance(max_tokens, int | float) else None,
+            max_output_tokens=_opt_int(raw, "max_output_tokens"),
             prefix_rule=tuple(str(p) for p in prefix) if isinstance(prefix, list) else None,
+            yield_time_ms=_opt_int(raw, "yield_time_ms"),
+            tty=bool(raw.get("tty", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteStdinArgs:
+    session_id: int
+    chars: str = ""
+    yield_time_ms: int | None = None
+    max_output_tokens: int | None = None
+
+    @classmethod
+    def parse(cls, arguments: str) -> WriteStdinArgs:
+        raw = _object(arguments)
+        session_id = raw.get("session_id")
+        if isinstance(session_id, bool) or not isinstance(session_id, int | float):
+            raise ValueError("`session_id` must be a number")
+        chars = raw.get("chars") or ""
+        if not isinstance(chars, str):
+            raise ValueError("`chars` must be a string")
+        return cls(
+            session_id=int(session_id),
+            chars=chars,
+            yield_time_ms=_opt_int(raw, "yield_time_ms"),
+            max_output_tokens=_opt_int(raw, "max_output_tokens"),
+        )
+
+
+def _object(arguments: str) -> dict[str, Any]:
+    try:
+        raw = json.loads(arguments or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError("arguments must be a JSON object")
+    return raw
+
+
+def _opt_int(raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"`{key}` must be a number")
+    return int(value)
 
 
 def _opt_str(raw: dict[str, Any], key: str) -> str | None:
@@ -142,4 +183,153 @@ def truncate_middle(text: str, max_tokens: int) -> str:
     return f"{text[:half]}\n…{omitted} tokens truncated…\n{text[len(text) - half :]}"
 
 
-__all__ = ["BYTES_PER_TOKEN", "ExecArgs", "OutputCapture", "command_actions", "truncate_middle"]
+def token_count(total_bytes: int) -> int:
+    """Codex's rough token count of ``total_bytes`` of output."""
+    return math.ceil(total_bytes / BYTES_PER_TOKEN)
+
+
+def exec_output_text(
+    *,
+    chunk_id: str,
+    wall_time_s: float,
+    exit_code: int | None,
+    session_id: int | None,
+    original_tokens: int,
+    output: str,
+) -> str:
+    """What the model reads after ``exec_command`` / ``write_stdin`` (Codex's layout): the
+    exit code once the process has ended, else the session id to continue with."""
+    lines = [f"Chunk ID: {chunk_id}", f"Wall time: {wall_time_s:.4f} seconds"]
+    if exit_code is not None:
+        lines.append(f"Process exited with code {exit_code}")
+    if session_id is not None:
+        lines.append(f"Process running with session ID {session_id}")
+    lines += [f"Original token count: {original_tokens}", "Output:", output]
+    return "\n".join(lines)
+
+
+# ---- tool specs (the descriptions the model reads are Codex 0.169's) ----------------------
+
+_TOKENS_DESCRIPTION = (
+    "Output token budget. Defaults to 10000 tokens; larger requests may be capped by policy."
+)
+
+
+def exec_command_spec() -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": "exec_command",
+        "description": (
+            "Runs a command in a PTY, returning output or a session ID for ongoing interaction."
+        ),
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "cmd": {"type": "string", "description": "Shell command to execute."},
+                "justification": {
+                    "type": "string",
+                    "description": (
+                        "User-facing approval question for `require_escalated`; omit otherwise."
+                    ),
+                },
+                "login": {
+                    "type": "boolean",
+                    "description": (
+                        "True runs the shell with -l/-i semantics; false disables them. "
+                        "Defaults to true."
+                    ),
+                },
+                "max_output_tokens": {"type": "number", "description": _TOKENS_DESCRIPTION},
+                "prefix_rule": {
+                    "type": "array",
+                    "description": (
+                        "Reusable approval prefix for `cmd`, only with `sandbox_permissions: "
+                        '"require_escalated"`; for example ["git", "pull"].'
+                    ),
+                    "items": {"type": "string"},
+                },
+                "sandbox_permissions": {
+                    "type": "string",
+                    "description": (
+                        "Per-command sandbox override. Defaults to `use_default`; use "
+                        "`require_escalated` for unsandboxed execution."
+                    ),
+                    "enum": ["use_default", "require_escalated"],
+                },
+                "shell": {
+                    "type": "string",
+                    "description": "Shell binary to launch. Defaults to the user's default shell.",
+                },
+                "tty": {
+                    "type": "boolean",
+                    "description": (
+                        "True allocates a PTY for the command; false or omitted uses plain pipes."
+                    ),
+                },
+                "workdir": {
+                    "type": "string",
+                    "description": "Working directory for the command. Defaults to the turn cwd.",
+                },
+                "yield_time_ms": {
+                    "type": "number",
+                    "description": (
+                        "Wait before yielding output. Defaults to 10000 ms; effective range is "
+                        "250-30000 ms."
+                    ),
+                },
+            },
+            "required": ["cmd"],
+            "additionalProperties": False,
+        },
+    }
+
+
+def write_stdin_spec() -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": "write_stdin",
+        "description": (
+            "Writes characters to an existing unified exec session and returns recent output."
+        ),
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "chars": {
+                    "type": "string",
+                    "description": (
+                        "Bytes to write to stdin. Defaults to empty, which polls without writing."
+                    ),
+                },
+                "max_output_tokens": {"type": "number", "description": _TOKENS_DESCRIPTION},
+                "session_id": {
+                    "type": "number",
+                    "description": "Identifier of the running unified exec session.",
+                },
+                "yield_time_ms": {
+                    "type": "number",
+                    "description": (
+                        "Wait before yielding output. Non-empty writes default to 250 ms and cap "
+                        "at 30000 ms; empty polls wait 5000-300000 ms by default."
+                    ),
+                },
+            },
+            "required": ["session_id"],
+            "additionalProperties": False,
+        },
+    }
+
+
+__all__ = [
+    "BYTES_PER_TOKEN",
+    "ExecArgs",
+    "OutputCapture",
+    "WriteStdinArgs",
+    "command_actions",
+    "exec_command_spec",
+    "exec_output_text",
+    "token_count",
+    "truncate_middle",
+    "write_stdin_spec",
+]

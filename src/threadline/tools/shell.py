@@ -1,17 +1,24 @@
-"""``exec_command``: run a shell command for the model, sandboxed and approved per policy.
+"""``exec_command`` and ``write_stdin``: shell commands for the model, sandboxed and approved
+per policy, that may keep running as exec sessions (:mod:`threadline.tools.exec_sessions`).
 
-One call = one ``commandExecution`` item whose id is the function call's ``call_id``.
-The command runs as ``<shell> -lc <cmd>`` (``-c`` when ``login`` is false), under
-bubblewrap unless the sandbox mode is ``danger-full-access`` or the user approved an
-escalation. Output (stdout and stderr merged, as a terminal shows them) streams out as
-``CommandOutputDelta`` events; the model gets a plain-text summary with the exit code
-and the (middle-truncated) output.
+One ``exec_command`` call = one ``commandExecution`` item whose id is the function call's
+``call_id`` and whose ``processId`` is the session id. The command runs as
+``<shell> -lc <cmd>`` (``-c`` when ``login`` is false), under bubblewrap unless the
+sandbox mode is ``danger-full-access`` or the user approved an escalation, on pipes
+(stdout and stderr merged, stdin ``/dev/null``) or, with ``tty``, on a pseudo-terminal
+(24 rows, 80 columns) whose input stays open for ``write_stdin``. The call waits up to
+``yield_time_ms``; the model then gets the output so far and either the exit code or the
+session id. Output streams out as ``CommandOutputDelta`` events while the process runs,
+also after its call (or turn) has ended; the item completes when the process exits, and
+each ``write_stdin`` call is reported as ``TerminalInteraction`` on that item.
 
-Nothing here blocks the event loop: the process is an asyncio subprocess in its own
-process group, killed as a group on timeout or when the turn is interrupted. A sandboxed
-command runs in its own PID namespace, which dies with it: processes that left the group
-(``setsid``, double forks) go too. Its number of processes is bounded as well
-(``max_processes``, see :mod:`threadline.sandbox.limits`).
+Nothing here blocks the event loop (:mod:`threadline.tools.process`). A process runs in
+its own process group, killed as a group on timeout (``timeout_s`` bounds the wall time
+of every process, sessions included), when its ``exec_command`` call is cancelled (an
+interrupted turn), when the session is reaped to make room, and when the thread unloads.
+A sandboxed command runs in its own PID namespace, which dies with it: processes that
+left the group (``setsid``, double forks) go too. Its number of processes is bounded as
+well (``max_processes``, see :mod:`threadline.sandbox.limits`).
 
 ``workdir`` is only where the command starts (relative to the thread's cwd); what the
 command may write is decided by the thread's cwd and the sandbox policy alone.
@@ -22,11 +29,9 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import math
 import os
 import secrets
 import shlex
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -48,42 +53,82 @@ from threadline.sandbox.policy import (
     looks_like_sandbox_denial,
     split_words,
 )
-from threadline.tools.exec_text import (
-    BYTES_PER_TOKEN,
-    ExecArgs,
-    OutputCapture,
-    command_actions,
-    truncate_middle,
+from threadline.tools.exec_sessions import (
+    EARLY_EXIT_GRACE_S,
+    POST_WRITE_PAUSE_S,
+    TIMEOUT_EXIT_CODE,
+    ExecSession,
+    SessionPool,
+    StdinClosed,
+    exec_yield_s,
+    write_yield_s,
 )
+from threadline.tools.exec_text import (
+    ExecArgs,
+    WriteStdinArgs,
+    command_actions,
+    exec_command_spec,
+    exec_output_text,
+    token_count,
+    truncate_middle,
+    write_stdin_spec,
+)
+from threadline.tools.process import DEFAULT_PTY_SIZE, ProcessHandle, SpawnSpec
 from threadline.tools.registry import ToolContext, ToolOutput
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_OUTPUT_TOKENS = 10_000
 DEFAULT_CAPTURE_BYTES = 1024 * 1024
-"""Aggregated output kept per command (head and tail halves; the middle is dropped)."""
-TIMEOUT_EXIT_CODE = 124
-_READ_CHUNK = 64 * 1024
-_DRAIN_AFTER_EXIT_S = 1.0
+"""Output kept per session (head and tail halves; the middle is dropped)."""
 
 REJECTED_BY_USER = (
     'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }'
 )
 """What the model is told about a declined command (the text Codex sends)."""
+STDIN_CLOSED = (
+    "write_stdin failed: stdin is closed for this session; rerun exec_command with tty=true "
+    "to keep stdin open"
+)
 
 _ACCEPTS = frozenset({"accept", "acceptForSession", "acceptWithExecpolicyAmendment"})
+_SESSION_ENV = {
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "GH_PAGER": "cat",
+    "NO_COLOR": "1",
+    "COLORTERM": "",
+    "CODEX_CI": "1",
+}
+"""Set for every command, as Codex's unified exec sets them."""
+
+
+def unknown_session(session_id: int) -> str:
+    return f"write_stdin failed: Unknown process id {session_id}"
 
 
 @dataclass(slots=True)
-class _Run:
-    exit_code: int
+class _Answer:
+    """What one call hands the model."""
+
     output: str
-    duration_s: float
-    pid: int | None
-    timed_out: bool = False
-    total_bytes: int = 0
+    total_bytes: int
+    wall_s: float
+    exit_code: int | None
+    session_id: int | None
+
+    def text(self, max_tokens: int | None) -> str:
+        budget = max(max_tokens or DEFAULT_MAX_OUTPUT_TOKENS, 1)
+        return exec_output_text(
+            chunk_id=secrets.token_hex(3),
+            wall_time_s=self.wall_s,
+            exit_code=self.exit_code,
+            session_id=self.session_id,
+            original_tokens=token_count(self.total_bytes),
+            output=truncate_middle(self.output, budget),
+        )
 
 
-# ---- the tool ---------------------------------------------------------------------------------
+# ---- the tools --------------------------------------------------------------------------------
 
 
 PatchInterceptor = Callable[[ToolContext, str, str | None], Awaitable[ToolOutput | None]]
@@ -105,10 +150,12 @@ class ExecCommandTool:
         env_policy: ShellEnvironmentPolicy | None = None,
         secret_env_names: tuple[str, ...] = (),
         max_processes: int | None = DEFAULT_MAX_PROCESSES,
+        sessions: SessionPool | None = None,
     ) -> None:
-        """``timeout_s`` bounds a command's wall time (its whole process tree);
-        ``max_processes`` bounds how many processes it has at once inside the sandbox
-        (``None`` or ``0``: no limit)."""
+        """``timeout_s`` bounds a command's wall time (its whole process tree, also as a
+        session); ``max_processes`` bounds how many processes it has at once inside the
+        sandbox (``None`` or ``0``: no limit); ``sessions`` is the thread's session pool
+        (shared with :class:`WriteStdinTool`)."""
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s}")
         self.max_processes = resolve_max_processes(max_processes)
@@ -122,81 +169,22 @@ class ExecCommandTool:
         self.capture_bytes = capture_bytes
         self.default_shell = default_shell
         self.approved = SessionApprovals()
+        self.sessions = sessions if sessions is not None else SessionPool()
         self.patch_interceptor: PatchInterceptor | None = None
         """Set by ``tools_for``: answers a command that is an ``apply_patch`` invocation
         (``(ctx, cmd, workdir) -> output``, ``None``: not one, run it)."""
 
     def spec(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "name": self.name,
-            "description": (
-                "Run a shell command in the workspace and return its exit code and output "
-                "(stdout and stderr together). Commands run inside the configured sandbox; "
-                "some may need the user's approval first."
-            ),
-            "strict": False,
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "cmd": {"type": "string", "description": "The shell command line to run."},
-                    "justification": {
-                        "type": "string",
-                        "description": (
-                            "With require_escalated: one sentence telling the user why the "
-                            "command needs to leave the sandbox."
-                        ),
-                    },
-                    "login": {
-                        "type": "boolean",
-                        "description": "Run through a login shell (default true).",
-                    },
-                    "max_output_tokens": {
-                        "type": "number",
-                        "description": "Longest output to return, in tokens; the middle is cut.",
-                    },
-                    "prefix_rule": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "description": (
-                            "With require_escalated: a command prefix the user may approve "
-                            "once for similar commands later."
-                        ),
-                    },
-                    "sandbox_permissions": {
-                        "type": "string",
-                        "enum": ["use_default", "require_escalated"],
-                        "description": (
-                            "use_default runs in the sandbox; require_escalated asks the user "
-                            "to run it without the sandbox."
-                        ),
-                    },
-                    "shell": {
-                        "type": "string",
-                        "description": "Shell executable to use (default /bin/bash).",
-                    },
-                    "tty": {
-                        "type": "boolean",
-                        "description": "Accepted for compatibility; output is never a terminal.",
-                    },
-                    "workdir": {
-                        "type": "string",
-                        "description": "Directory to run in (default: the thread's cwd).",
-                    },
-                    "yield_time_ms": {
-                        "type": "number",
-                        "description": "Accepted for compatibility; commands run to completion.",
-                    },
-                },
-                "required": ["cmd"],
-                "additionalProperties": False,
-            },
-        }
+        return exec_command_spec()
 
     def sandbox_policy(self, mode: str) -> SandboxPolicy:
         return SandboxPolicy.from_mode(
             mode, writable_roots=self.writable_roots, network_access=self.network_access
         )
+
+    async def aclose(self) -> None:
+        """The thread unloads: every session is killed."""
+        await self.sessions.close_all()
 
     async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
         try:
@@ -230,8 +218,71 @@ class ExecCommandTool:
         return await _Call(self, ctx, args, plan, policy, cwd, argv).run()
 
 
+class WriteStdinTool:
+    """Writes to (or polls) a session ``exec_command`` left running."""
+
+    name = "write_stdin"
+
+    def __init__(self, sessions: SessionPool) -> None:
+        self.sessions = sessions
+
+    def spec(self) -> dict[str, Any]:
+        return write_stdin_spec()
+
+    async def aclose(self) -> None:
+        await self.sessions.close_all()
+
+    async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
+        try:
+            args = WriteStdinArgs.parse(arguments)
+        except ValueError as exc:
+            return ToolOutput(f"failed to parse write_stdin arguments: {exc}", success=False)
+        session = self.sessions.get(args.session_id)
+        if session is None:
+            return ToolOutput(unknown_session(args.session_id), success=False)
+        if args.chars and not session.tty:
+            return ToolOutput(STDIN_CLOSED, success=False)
+        async with session.lock:
+            if args.chars:
+                with contextlib.suppress(StdinClosed):
+                    await session.write(args.chars)
+                await asyncio.sleep(POST_WRITE_PAUSE_S)
+            started = time.monotonic()
+            await session.collect(started + write_yield_s(args.yield_time_ms, empty=not args.chars))
+            wall = time.monotonic() - started
+            exited = not session.running
+            if args.chars or not exited:
+                await _emit(
+                    ctx,
+                    ev.TerminalInteraction(
+                        turn_id=ctx.turn_id,
+                        item_id=session.item_id,
+                        process_id=str(session.id),
+                        stdin=args.chars,
+                    ),
+                )
+        if exited:
+            await asyncio.shield(session.ended.wait())
+            self.sessions.remove(session.id)
+        taken = session.take()
+        answer = _Answer(
+            taken.text,
+            taken.total_bytes,
+            wall,
+            session.exit_code if exited else None,
+            None if exited else session.id,
+        )
+        return ToolOutput(answer.text(args.max_output_tokens))
+
+
+async def _emit(ctx: ToolContext, msg: Any) -> None:
+    if ctx.emit is not None:
+        await ctx.emit(msg)
+
+
 class _Call:
-    """One ``exec_command`` call from approval to the model's answer."""
+    """One ``exec_command`` call from approval to the model's answer, and then its session's
+    item until the process ends."""
 
     def __init__(
         self,
@@ -260,21 +311,20 @@ class _Call:
             started_at_ms=now_ms(),
         )
         self.announced = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._streamed = 0
 
     # -- events --
-
-    async def _emit(self, msg: Any) -> None:
-        if self.ctx.emit is not None:
-            await self.ctx.emit(msg)
 
     async def _start(self, **update: Any) -> None:
         self.item = self.item.model_copy(update=update)
         if not self.announced:
             self.announced = True
-            await self._emit(
+            await _emit(
+                self.ctx,
                 ev.ItemStarted(
                     turn_id=self.ctx.turn_id, item=self.item, started_at_ms=self.item.started_at_ms
-                )
+                ),
             )
 
     async def _complete(self, *, keep: bool = True, **update: Any) -> None:
@@ -283,9 +333,51 @@ class _Call:
         if keep and self.ctx.complete_item is not None:
             await self.ctx.complete_item(self.item)
         else:
-            await self._emit(
-                ev.ItemCompleted(turn_id=self.ctx.turn_id, item=self.item, completed_at_ms=done)
+            await _emit(
+                self.ctx,
+                ev.ItemCompleted(turn_id=self.ctx.turn_id, item=self.item, completed_at_ms=done),
             )
+
+    async def _on_output(self, data: bytes) -> None:
+        if self._streamed >= self.tool.capture_bytes:
+            return
+        self._streamed += len(data)
+        delta = self._decoder.decode(data)
+        if delta:
+            await _emit(
+                self.ctx,
+                ev.CommandOutputDelta(
+                    turn_id=self.ctx.turn_id, item_id=self.ctx.call_id, delta=delta
+                ),
+            )
+
+    async def _on_end(self, session: ExecSession) -> None:
+        """The process has ended (maybe long after the call): the item completes."""
+        code = session.exit_code if session.exit_code is not None else -1
+        ended = session.ended_at or time.monotonic()
+        duration_s = max(ended - session.started, 0.0)
+        output = session.transcript.text()
+        await self._complete(
+            status="completed" if code == 0 else "failed",
+            exit_code=code,
+            aggregated_output=output or None,
+            duration_ms=int(duration_s * 1000),
+        )
+        secs = int(duration_s)
+        await _emit(
+            self.ctx,
+            ev.ExecCommandEnd(
+                call_id=self.ctx.call_id,
+                turn_id=self.ctx.turn_id,
+                command=self.argv,
+                cwd=str(self.cwd),
+                exit_code=code,
+                aggregated_output=output,
+                stdout=output,
+                formatted_output=truncate_middle(output, DEFAULT_MAX_OUTPUT_TOKENS),
+                duration={"secs": secs, "nanos": int((duration_s - secs) * 1e9)},
+            ),
+        )
 
     # -- approval --
 
@@ -338,7 +430,7 @@ class _Call:
             if decision not in _ACCEPTS:
                 return self._declined(decision)
         try:
-            result = await self._execute(sandboxed=plan.sandboxed)
+            answer = await self._execute(sandboxed=plan.sandboxed)
         except SandboxUnavailable as exc:
             message = f"exec_command failed: {exc}"
             await self._start()
@@ -346,17 +438,41 @@ class _Call:
             return ToolOutput(message, success=False)
         if (
             plan.ask_on_sandbox_failure
-            and result.exit_code != 0
-            and looks_like_sandbox_denial(result.exit_code, result.output)
+            and answer.exit_code not in (None, 0)
+            and looks_like_sandbox_denial(answer.exit_code or 0, answer.output)
         ):
             decision = await self._ask(
                 "the command failed inside the sandbox; run it again without the sandbox?"
             )
             if decision in _ACCEPTS:
-                result = await self._execute(sandboxed=False)
-        return await self._finish(result)
+                self._reset_item()
+                answer = await self._execute(sandboxed=False)
+        success = answer.exit_code in (None, 0)
+        return ToolOutput(answer.text(self.args.max_output_tokens), success=success)
 
-    async def _execute(self, *, sandboxed: bool) -> _Run:
+    def _reset_item(self) -> None:
+        """A second run (without the sandbox) of the same call reports on the same item."""
+        self.item = self.item.model_copy(
+            update={"status": "inProgress", "exit_code": None, "aggregated_output": None}
+        )
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._streamed = 0
+
+    def _env(self, mode: str) -> dict[str, str]:
+        env = self.tool.env_policy.build(os.environ, secret_names=self.tool.secret_env_names)
+        env.update(_SESSION_ENV)
+        env.update(
+            {
+                "THREADLINE_SANDBOX": mode,
+                "CODEX_THREAD_ID": self.ctx.thread_id,
+            }
+        )
+        if not self.policy.allows_network and mode != "danger-full-access":
+            env["THREADLINE_SANDBOX_NETWORK_DISABLED"] = "1"
+            env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
+        return env
+
+    async def _execute(self, *, sandboxed: bool) -> _Answer:
         if sandboxed and self.policy.sandboxed:
             # Writable roots come from the thread's cwd; ``workdir`` is only the start.
             launch = await prepare_launch(
@@ -370,155 +486,92 @@ class _Call:
         else:
             launch = Launch(list(self.argv))
             mode = "danger-full-access"
-        argv = launch.argv
-        env = self.tool.env_policy.build(os.environ, secret_names=self.tool.secret_env_names)
-        env.update(
-            {
-                "THREADLINE_SANDBOX": mode,
-                "PAGER": "cat",
-                "GIT_PAGER": "cat",
-                "NO_COLOR": "1",
-                "CODEX_THREAD_ID": self.ctx.thread_id,
-            }
+        pool = self.tool.sessions
+        session_id = pool.allocate_id()
+        tty = self.args.tty
+        spec = SpawnSpec(
+            launch.argv,
+            self.cwd,
+            self._env(mode),
+            tty=tty,
+            size=DEFAULT_PTY_SIZE if tty else None,
+            pass_fds=launch.pass_fds,
+            stdin=tty,
+            merge_stderr=True,
         )
-        if not self.policy.allows_network and mode != "danger-full-access":
-            env["THREADLINE_SANDBOX_NETWORK_DISABLED"] = "1"
-            env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
-        started = time.monotonic()
         try:
             try:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv,
-                    cwd=self.cwd,
-                    env=env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT,
-                    start_new_session=True,
-                    pass_fds=launch.pass_fds,
-                )
+                handle = await ProcessHandle.spawn(spec)
             finally:
                 launch.close_fds()
         except OSError as exc:
+            pool.release_id(session_id)
             await launch.finish()
-            return _Run(127, f"failed to start {argv[0]}: {exc}\n", 0.0, None)
+            message = f"failed to start {launch.argv[0]}: {exc}\n"
+            await self._start(process_id=str(session_id), source="unifiedExecStartup")
+            await self._complete(status="failed", exit_code=127, aggregated_output=message)
+            return _Answer(message, len(message), 0.0, 127, None)
+        session = ExecSession(
+            session_id,
+            handle,
+            command=self.args.cmd,
+            item_id=self.ctx.call_id,
+            tty=tty,
+            capture_bytes=self.tool.capture_bytes,
+            timeout_s=self.tool.timeout_s,
+            on_output=self._on_output,
+            on_end=self._on_end,
+            cleanup=launch.finish,
+        )
+        session.start()
+        reaped = pool.add(session)
         try:
-            return await self._wait(proc, started)
-        finally:
-            # Also when cancelled: whatever the command left behind is killed, its
-            # cgroup removed (shielded, so a second cancellation cannot skip it).
-            await asyncio.shield(launch.finish())
-
-    async def _wait(self, proc: asyncio.subprocess.Process, started: float) -> _Run:
-        await self._start(process_id=str(proc.pid), source="unifiedExecStartup")
-        capture = OutputCapture(self.tool.capture_bytes)
-        reader = asyncio.ensure_future(self._pump(proc, capture))
-        timed_out = False
-        try:
-            try:
-                await asyncio.wait_for(proc.wait(), self.tool.timeout_s)
-            except TimeoutError:
-                timed_out = True
-                _kill_group(proc.pid)
-                await proc.wait()
-            # Output still buffered in the pipe is read; a leftover background child
-            # holding the pipe open is killed after a short grace period.
-            try:
-                await asyncio.wait_for(asyncio.shield(reader), _DRAIN_AFTER_EXIT_S)
-            except TimeoutError:
-                _kill_group(proc.pid)
-                reader.cancel()
-        finally:
-            if proc.returncode is None:  # cancelled (interrupt): take the whole group down
-                _kill_group(proc.pid)
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-            if not reader.done():
-                reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-        output = capture.text()
-        code = proc.returncode if proc.returncode is not None else -1
-        if timed_out:
-            code = TIMEOUT_EXIT_CODE
-            output += f"\ncommand timed out after {self.tool.timeout_s:g} seconds\n"
-        elif code < 0:  # killed by a signal: report it the way a shell does
-            code = 128 - code
-        return _Run(
-            code,
+            await self._start(process_id=str(session_id), source="unifiedExecStartup")
+            await session.wait_for_exit(EARLY_EXIT_GRACE_S)
+            started = time.monotonic()
+            async with session.lock:
+                await session.collect(started + exec_yield_s(self.args.yield_time_ms))
+            wall = time.monotonic() - started
+            exited = not session.running
+            if exited:
+                await asyncio.shield(session.ended.wait())
+        except asyncio.CancelledError:
+            # An interrupted turn: the command goes with it (its item is not completed).
+            pool.remove(session_id)
+            await asyncio.shield(session.close(silent=True))
+            raise
+        if exited:
+            pool.remove(session_id)
+        taken = session.take()
+        output = taken.text
+        if reaped is not None:
+            output = _reaped_note(reaped, pool.limit) + output
+        return _Answer(
             output,
-            time.monotonic() - started,
-            proc.pid,
-            timed_out=timed_out,
-            total_bytes=capture.total,
+            taken.total_bytes,
+            wall,
+            session.exit_code if exited else None,
+            None if exited else session_id,
         )
 
-    async def _pump(self, proc: asyncio.subprocess.Process, capture: OutputCapture) -> None:
-        assert proc.stdout is not None
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        streamed = 0
-        while True:
-            data = await proc.stdout.read(_READ_CHUNK)
-            if not data:
-                break
-            capture.add(data)
-            if streamed >= self.tool.capture_bytes:
-                continue
-            streamed += len(data)
-            delta = decoder.decode(data)
-            if delta:
-                await self._emit(
-                    ev.CommandOutputDelta(
-                        turn_id=self.ctx.turn_id, item_id=self.ctx.call_id, delta=delta
-                    )
-                )
 
-    async def _finish(self, result: _Run) -> ToolOutput:
-        duration_ms = int(result.duration_s * 1000)
-        status = "completed" if result.exit_code == 0 else "failed"
-        await self._complete(
-            status=status,
-            exit_code=result.exit_code,
-            aggregated_output=result.output or None,
-            duration_ms=duration_ms,
-        )
-        max_tokens = self.args.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
-        shown = truncate_middle(result.output, max(max_tokens, 1))
-        text = (
-            f"Chunk ID: {secrets.token_hex(3)}\n"
-            f"Wall time: {result.duration_s:.4f} seconds\n"
-            f"Process exited with code {result.exit_code}\n"
-            f"Original token count: {math.ceil(result.total_bytes / BYTES_PER_TOKEN)}\n"
-            f"Output:\n{shown}"
-        )
-        secs = int(result.duration_s)
-        await self._emit(
-            ev.ExecCommandEnd(
-                call_id=self.ctx.call_id,
-                turn_id=self.ctx.turn_id,
-                command=self.argv,
-                cwd=str(self.cwd),
-                exit_code=result.exit_code,
-                aggregated_output=result.output,
-                stdout=result.output,
-                formatted_output=shown,
-                duration={"secs": secs, "nanos": int((result.duration_s - secs) * 1e9)},
-            )
-        )
-        return ToolOutput(text, success=status == "completed")
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def _reaped_note(reaped: ExecSession, limit: int) -> str:
+    return (
+        f"[session {reaped.id} (`{reaped.command}`) was ended to keep at most {limit} "
+        "sessions open]\n"
+    )
 
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
     "DEFAULT_TIMEOUT_S",
     "REJECTED_BY_USER",
+    "STDIN_CLOSED",
     "TIMEOUT_EXIT_CODE",
     "ExecArgs",
     "ExecCommandTool",
+    "WriteStdinTool",
     "command_actions",
     "truncate_middle",
+    "unknown_session",
 ]
