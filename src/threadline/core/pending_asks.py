@@ -17,13 +17,14 @@ import logging
 import time
 from typing import Any
 
+from threadline.core.recorder import RolloutSink
 from threadline.core.turn import ActiveTurn
 from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn, ask_answered_payload, ask_opened_payload
 from threadline.protocol.rollout import EventMsg
 from threadline.protocol.v2.turn import Turn
 
-__all__ = ["answered_record", "mark_continuing", "opened_record", "reopen_turn"]
+__all__ = ["mark_continuing", "opened_record", "record_answer", "reopen_turn"]
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,16 @@ def opened_record(request: ev.ClientAsk) -> EventMsg:
     )
 
 
-def answered_record(request: ev.ClientAsk, answer: Any) -> EventMsg:
-    """The ``client_ask_answered`` line for the answer to ``request``."""
-    return EventMsg.model_validate(
+async def record_answer(sink: RolloutSink, request: ev.ClientAsk, answer: Any) -> None:
+    """Write the ``client_ask_answered`` line for ``answer`` and sync it, before the asking
+    tool acts on the answer (a failure is logged: the tool still gets its answer)."""
+    line = EventMsg.model_validate(
         ask_answered_payload(request.turn_id, request.approval_id, request.item_id, answer)
     )
+    try:
+        await sink.append_or_discard([line])
+    except Exception as exc:
+        log.error("the answer to %s was not recorded: %s", request.approval_id, exc)
 
 
 def mark_continuing(turns: list[Turn], cut: CutOffTurn | None) -> None:

@@ -29,7 +29,7 @@ from threadline.core.errors import (
     TurnNotSteerable,
 )
 from threadline.core.ids import new_thread_id
-from threadline.core.pending_asks import answered_record, opened_record, reopen_turn
+from threadline.core.pending_asks import opened_record, record_answer, reopen_turn
 from threadline.core.recorder import RolloutSink
 from threadline.core.settings import ThreadSettings
 from threadline.core.turn import ActiveTurn, TurnRunner, now_ms
@@ -247,7 +247,7 @@ class Session:
         if cut is None or self.active is not None:
             return None
         policy = TurnOverrides(approval_policy=cut.approval_policy, sandbox_mode=cut.sandbox_mode)
-        self.settings = self.settings.with_turn_overrides(policy)
+        self.settings = self.settings.with_turn_overrides(policy)  # as the turn ran before
         return self._launch("regular", [], None, cut)
 
     def _launch(
@@ -386,11 +386,7 @@ class Session:
             raise
         finally:
             self._pending_approvals.pop(request.approval_id, None)
-        try:  # synced before the tool acts on it: a restart never acts on it twice
-            await self.sink.append_or_discard([answered_record(request, answer)])
-        except Exception as exc:
-            log.error("thread %s: the answer to %s was not recorded: %s", self.thread_id,
-                      request.approval_id, exc)
+        await record_answer(self.sink, request, answer)  # synced: never acted on twice
         await self.emit(turn_id, ev.ApprovalResolved(approval_id=request.approval_id))
         if on_decision is not None:
             await on_decision(answer)

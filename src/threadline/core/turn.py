@@ -39,7 +39,7 @@ from threadline.model.base import (
     ToolInputDelta,
 )
 from threadline.protocol import events as ev
-from threadline.protocol.asks import CutOffTurn, unknown_outcome_text
+from threadline.protocol.asks import CutOffTurn, resumed_calls
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import (
     ContentItem,
@@ -270,8 +270,12 @@ class TurnRunner:
         if cut is None:
             await th.turn_started(turn)
         try:
-            if cut is not None:
-                if not await self._resume_calls(cut):
+            if cut is not None:  # a cut-off turn: its calls first (``protocol.asks``)
+                settled, again = resumed_calls(cut)
+                await th.record(settled)
+                try:
+                    await self._run_tools(again)
+                except _Preempted:
                     return await self._finish_interrupted()
             elif await self._compact_if_needed("standalone" if turn.kind == "compact" else "pre_turn"):
                 return await self._finish_interrupted()
@@ -523,23 +527,6 @@ class TurnRunner:
             sandbox_mode=settings.sandbox_mode,
             extras={"collaboration_mode": settings.collaboration_mode},
         )
-
-    async def _resume_calls(self, cut: CutOffTurn) -> bool:
-        """The calls of a turn a restart cut off (``protocol.asks``): one whose answer was
-        recorded is not run again (the model hears its outcome is unknown); the others run
-        again under their call ids. ``False`` when an interrupt cut them short."""
-        again: list[ToolCall] = []
-        for pending in cut.calls:
-            if pending.state == "answered":
-                unknown = ToolOutput(text=unknown_outcome_text(pending), success=False)
-                await self.host.record([_output_item(pending.call, unknown)])
-            else:
-                again.append(pending.call)
-        try:
-            await self._run_tools(again)
-        except _Preempted:
-            return False
-        return True
 
     async def _run_tools(self, calls: list[ToolCall]) -> None:
         th = self.host

@@ -29,7 +29,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from threadline.protocol.items import CustomToolCallItem, FunctionCallItem
+from threadline.protocol.items import (
+    CustomToolCallItem,
+    CustomToolCallOutputItem,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    ResponseItem,
+)
 
 __all__ = [
     "ASK_ANSWERED",
@@ -39,6 +45,7 @@ __all__ = [
     "ask_answered_payload",
     "ask_opened_payload",
     "json_answer",
+    "resumed_calls",
     "unknown_outcome_text",
 ]
 
@@ -122,3 +129,20 @@ def unknown_outcome_text(call: CutOffCall) -> str:
         f"(answer: {answer}) and before its result was recorded. It was not run again, "
         "so whether it ran and what it did is unknown; check before repeating it."
     )
+
+
+def resumed_calls(cut: CutOffTurn) -> tuple[list[ResponseItem], list[ToolCallItem]]:
+    """How a continued turn treats its cut-off calls: the outputs to record for the ones
+    whose answer was recorded (never run again), and the calls to run again."""
+    settled: list[ResponseItem] = []
+    again: list[ToolCallItem] = []
+    for pending in cut.calls:
+        if pending.state != "answered":
+            again.append(pending.call)
+        elif isinstance(pending.call, CustomToolCallItem):
+            text = unknown_outcome_text(pending)
+            settled.append(CustomToolCallOutputItem(call_id=pending.call.call_id, output=text))
+        else:
+            text = unknown_outcome_text(pending)
+            settled.append(FunctionCallOutputItem(call_id=pending.call.call_id, output=text))
+    return settled, again
