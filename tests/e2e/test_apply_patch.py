@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -551,3 +552,29 @@ async def test_turn_diff_paths_are_relative_to_the_repository_as_codex_shows_the
         expected = section(f"{workspace}/top.txt", top_diff) + section("a.txt", a_diff)
     [diff] = of(messages, "turn/diff/updated")
     assert diff["diff"] == expected
+
+
+async def test_patch_updates_are_throttled_while_the_patch_streams(
+    start_client: StartClient, mock_model: MockModel, workspace: Path
+) -> None:
+    """A slow stream of 30 deltas over about 1.5 s gives a few patchUpdated (the first at
+    once, then at most one per 0.5 s, and the whole patch last), not one per delta."""
+    lines = "".join(f"+line {i}\n" for i in range(30))
+    patch = f"*** Begin Patch\n*** Add File: long.txt\n{lines}*** End Patch\n"
+    script = replace(
+        custom_tool_call("apply_patch", patch, chunks=30, call_id="call_slow"), delay_s=0.05
+    )
+    mock_model.enqueue(script, text("ok"))
+    client = await start_client()
+    thread_id = await start_thread(client, workspace)
+    turn_id = await start_turn(client, thread_id, "write a long file")
+    messages = await collect_turn(client, turn_id, timeout=20)
+
+    updates = of(messages, "item/fileChange/patchUpdated")
+    assert 2 <= len(updates) <= 6, len(updates)
+    sizes = [len(u["changes"][0]["diff"]) for u in updates]
+    assert sizes == sorted(sizes)
+    assert updates[-1]["changes"] == [
+        {"path": "long.txt", "kind": {"type": "add"}, "diff": lines.replace("+", "")}
+    ]
+    assert (workspace / "long.txt").read_text() == lines.replace("+", "")
