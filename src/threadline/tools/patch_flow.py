@@ -237,7 +237,6 @@ def _runner_env() -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "PYTHONPATH": source_root,
-        "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
         "LANG": "C.UTF-8",
     }
@@ -270,7 +269,8 @@ async def run_patch(
     bubblewrap with ``policy`` (writable roots from ``root``, the thread's cwd) when
     ``sandboxed``. A sandbox that cannot be built is a failed run, never a silent
     unsandboxed write."""
-    argv = [sys.executable, "-P", "-B", "-m", "threadline.tools.apply_patch", "--cwd", str(cwd)]
+    # -P: nothing in the workspace (the runner's cwd) can shadow threadline's modules.
+    argv = [sys.executable, "-P", "-m", "threadline.tools.apply_patch", "--cwd", str(cwd)]
     inside = sandboxed and policy.sandboxed
     try:
         launch = await prepare_launch(policy, root, argv, start_dir=cwd) if inside else Launch(argv)
