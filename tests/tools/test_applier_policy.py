@@ -338,3 +338,18 @@ def test_the_sandbox_refuses_the_escape_for_an_unprivileged_user(base: Path) -> 
     assert "Read-only file system" in result["output"]
     assert target.read_bytes() == b"keep\n"
     assert not (ws / "inside.txt").exists()
+
+
+async def test_a_package_in_the_workspace_cannot_stand_in_for_the_runner(base: Path) -> None:
+    ws = base / "ws"
+    (ws / "threadline").mkdir()
+    (ws / "threadline" / "__init__.py").write_text("raise SystemExit('hijacked')\n")
+    run = await run_patch(
+        "*** Begin Patch\n*** Add File: ok.txt\n+ok\n*** End Patch\n",
+        ws,
+        policy=SandboxPolicy.from_mode("danger-full-access"),
+        root=ws,
+        sandboxed=False,
+    )
+    assert run.ok, run.output
+    assert (ws / "ok.txt").read_bytes() == b"ok\n"
