@@ -9,6 +9,7 @@ the same files and patch (recorded against this mock model).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -578,3 +579,47 @@ async def test_patch_updates_are_throttled_while_the_patch_streams(
         {"path": "long.txt", "kind": {"type": "add"}, "diff": lines.replace("+", "")}
     ]
     assert (workspace / "long.txt").read_text() == lines.replace("+", "")
+
+
+async def test_the_rollout_records_the_patch_as_codex_does(
+    start_client: StartClient, mock_model: MockModel, workspace: Path
+) -> None:
+    """Codex 0.169 writes a finished patch as an ``item_completed`` line holding its core
+    ``FileChange`` item (changes keyed by path, the runner's stdout) in every mode."""
+    populate(workspace, {"a.txt": "one\ntwo\n"})
+    patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n*** End Patch\n"
+    mock_model.enqueue(custom_tool_call("apply_patch", patch, call_id="call_rec"), text("ok"))
+    client = await start_client()
+    started = await client.request(
+        "thread/start", {"cwd": str(workspace), "model": MODEL, "sandbox": "workspace-write"}
+    )
+    await client.wait_for_notification("thread/started")
+    thread_id = started["thread"]["id"]
+    turn_id = await start_turn(client, thread_id, "edit")
+    await collect_turn(client, turn_id)
+    await client.request("thread/unsubscribe", {"threadId": thread_id})
+
+    lines = [json.loads(line) for line in Path(started["thread"]["path"]).read_text().splitlines()]
+    [record] = [
+        line["payload"]
+        for line in lines
+        if line["type"] == "event_msg"
+        and line["payload"].get("type") == "item_completed"
+        and line["payload"]["item"].get("type") == "FileChange"
+    ]
+    assert record["thread_id"] == thread_id and record["turn_id"] == turn_id
+    assert record["item"] == {
+        "type": "FileChange",
+        "id": "call_rec",
+        "changes": {
+            f"{workspace}/a.txt": {
+                "type": "update",
+                "unified_diff": "@@ -1,2 +1,2 @@\n one\n-two\n+TWO\n",
+                "move_path": None,
+            }
+        },
+        "status": "completed",
+        "stdout": "Success. Updated the following files:\nM a.txt\n",
+        "stderr": "",
+    }
+    assert isinstance(record["started_at_ms"], int) and isinstance(record["completed_at_ms"], int)
