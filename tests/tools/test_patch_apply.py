@@ -240,3 +240,34 @@ def test_entry_point_imports_only_the_standard_library_and_this_package() -> Non
         m in ("threadline", "threadline.tools") or m.startswith("threadline.tools.apply_patch")
         for m in loaded
     ), loaded
+
+
+def test_a_writable_file_in_a_read_only_directory_is_rewritten_in_place(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    target = locked / "f.txt"
+    target.write_bytes(b"old\n")
+    inode = target.stat().st_ino
+    changes = plan_patch(
+        parse_patch(
+            "*** Begin Patch\n*** Update File: locked/f.txt\n@@\n-old\n+new\n*** End Patch"
+        ),
+        tmp_path,
+    )
+    # The directory is a read-only mount; the file is a writable bind mount on top of it.
+    if os.geteuid() != 0:
+        pytest.skip("needs mount(8): runs as root")
+    subprocess.run(["mount", "--bind", str(locked), str(locked)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(locked)], check=True)
+        subprocess.run(["mount", "--bind", str(target), str(target)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,rw", str(target)], check=True)
+        try:
+            commit_changes(changes)
+            assert target.read_bytes() == b"new\n"
+        finally:
+            subprocess.run(["umount", str(target)], check=True)
+    finally:
+        subprocess.run(["umount", str(locked)], check=True)
+    assert target.read_bytes() == b"new\n"
+    assert target.stat().st_ino == inode

@@ -397,7 +397,20 @@ def _on_disk(path: Path) -> bytes | None:
 
 
 def _atomic_write(path: Path, data: bytes, mode: int | None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tl-patch", dir=path.parent)
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    When the directory refuses new entries but the file itself exists (a writable file
+    in a read-only directory), the file is rewritten in place instead, as Codex's
+    ``std::fs::write`` would; the rollback restores it the same way.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tl-patch", dir=path.parent)
+    except (PermissionError, OSError) as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not path.is_file():
+            raise
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
