@@ -14,7 +14,8 @@ and rules follow Codex 0.169's unified exec:
   (at most 50 ms after the exit when a leftover child holds the output open);
 * only a pty session has a stdin (a pipe session's stdin is ``/dev/null``);
 * at most 64 sessions per thread: adding one more ends the least recently used one,
-  sparing the 8 most recently used and preferring one that has exited already.
+  sparing the 8 most recently used (fewer in a smaller pool) and preferring one that
+  has exited already.
 
 A session's output is kept twice: what the model has not seen yet (``pending``) and the
 whole transcript (for the item's ``aggregatedOutput``), each as the head and tail of at
@@ -297,7 +298,7 @@ class SessionPool:
 
     def _pick_victim(self) -> int | None:
         by_recency = sorted(self._sessions.values(), key=lambda s: s.last_used, reverse=True)
-        spared = {s.id for s in by_recency[:RECENT_SPARED]}
+        spared = {s.id for s in by_recency[: min(RECENT_SPARED, self.limit // 2)]}
         oldest_first = [s for s in reversed(by_recency) if s.id not in spared]
         for session in oldest_first:
             if not session.running:
