@@ -137,6 +137,8 @@ async def test_kill_while_asked_then_accept_runs_the_command_exactly_once(
     # question, the answer resolved, the item completes, the model answers, the turn ends.
     [restarted] = client.received("turn/started")
     assert restarted["params"]["turn"]["id"] == turn_id
+    assert restarted["params"]["turn"]["status"] == "inProgress"
+    assert restarted["params"]["turn"]["startedAt"] == _turn(result, turn_id)["startedAt"]
     names = _after(client, "thread/resume")
     expected = [
         "turn/started",

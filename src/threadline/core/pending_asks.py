@@ -59,8 +59,9 @@ def mark_continuing(turns: list[Turn], cut: CutOffTurn | None) -> None:
 
 
 def reopen_turn(turns: list[Turn], cut: CutOffTurn) -> tuple[ActiveTurn, Turn]:
-    """The running turn that continues ``cut`` (its id, start time and items so far) and
-    its in-progress snapshot, which replaces the stored turn in ``turns``."""
+    """The running turn that continues ``cut`` (its id, start time and items so far), put
+    in progress in ``turns``, and the snapshot ``turn/started`` announces (no items, as for
+    any turn that starts)."""
     stored = next((t for t in turns if t.id == cut.turn_id), None)
     started = cut.started_at or (stored.started_at if stored is not None else None)
     turn = ActiveTurn(id=cut.turn_id, started_at=float(started or time.time()))
@@ -81,4 +82,4 @@ def reopen_turn(turns: list[Turn], cut: CutOffTurn) -> tuple[ActiveTurn, Turn]:
     else:
         turns.append(live)
     log.info("continuing turn %s cut off by a restart (%d call(s))", turn.id, len(cut.calls))
-    return turn, live
+    return turn, live.model_copy(update={"items": [], "items_view": "notLoaded"})
