@@ -319,3 +319,23 @@ async def test_codex_resumes_a_file_cut_off_while_an_approval_was_pending(
     assert [i["type"] for i in turn["items"]] == ["userMessage"]
     assert done["params"]["turn"]["status"] == "completed"
     assert not (workspace / "x").exists()
+
+    # threadline continues the turn (asked again, accepted); Codex reads the result too.
+    mock_model.enqueue(text("touched"))
+    server = await launch_server()
+    client = server.client
+    await client.request("thread/resume", {"threadId": thread_id})
+    again = await client.wait_for_request("item/commandExecution/requestApproval")
+    await client.respond(again["id"], {"decision": "accept"})
+    await client.wait_for_notification("turn/completed", timeout=30)
+    await server.stop()
+    assert (workspace / "x").exists()
+    kinds = [json.loads(raw)["payload"].get("type") for raw in rollout.read_text().splitlines()]
+    assert (kinds.count("client_ask_opened"), kinds.count("client_ask_answered")) == (2, 1)
+    resumed, done = await _codex_resume_and_turn(
+        binary, rollout, thread_id, tmp_path / "three", mock_model
+    )
+    [turn] = resumed["thread"]["turns"]
+    assert turn["status"] == "completed"
+    assert [i["type"] for i in turn["items"]] == ["userMessage", "agentMessage"]
+    assert done["params"]["turn"]["status"] == "completed"
