@@ -113,8 +113,13 @@ def _blocks(a: list[str], alo: int, ahi: int, b: list[str], blo: int, bhi: int) 
         return head + middle + tail
     i_prev, j_prev = alo, blo
     for i, j in _increasing_run(pairs):
-        middle.extend(_blocks(a, i_prev, i, b, j_prev, j))
-        middle.append((i, j, 1))
+        if i > i_prev or j > j_prev:
+            middle.extend(_blocks(a, i_prev, i, b, j_prev, j))
+        if middle and middle[-1][0] + middle[-1][2] == i and middle[-1][1] + middle[-1][2] == j:
+            start_i, start_j, size = middle[-1]
+            middle[-1] = (start_i, start_j, size + 1)
+        else:
+            middle.append((i, j, 1))
         i_prev, j_prev = i + 1, j + 1
     middle.extend(_blocks(a, i_prev, ahi, b, j_prev, bhi))
     return head + middle + tail
