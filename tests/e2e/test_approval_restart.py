@@ -295,3 +295,42 @@ async def test_kill_while_a_patch_waits_then_accept_applies_it_once(
         if i.get("type") == "custom_tool_call_output"
     }["call_patch"]
     assert "Success. Updated the following files:" in str(answer)
+
+
+async def test_kill_while_a_client_tool_call_waits_asks_the_resuming_client(
+    launch_server: LaunchServer, mock_model: MockModel, workspace: Path
+) -> None:
+    # Not only approvals: any question a tool asks the client (here a client-defined
+    # tool's item/tool/call) is asked again after a restart and its answer reaches the model.
+    ticket = {
+        "type": "function",
+        "name": "lookup_ticket",
+        "description": "Look up a ticket by id",
+        "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}}},
+    }
+    mock_model.enqueue(
+        function_call("lookup_ticket", {"id": "7"}, call_id="call_ticket"), text("It is open.")
+    )
+    server = await launch_server()
+    client = server.client
+    started = await client.request(
+        "thread/start", {"cwd": str(workspace), "dynamicTools": [ticket]}
+    )
+    thread_id = started["thread"]["id"]
+    turn = await client.request(
+        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "ticket 7?"}]}
+    )
+    turn_id = turn["turn"]["id"]
+    first = await client.wait_for_request("item/tool/call")
+    await _kill(server)
+
+    client, _, _ = await _resume(launch_server, thread_id)
+    again = await client.wait_for_request("item/tool/call")
+    assert again["params"] == {**first["params"], "turnId": turn_id}
+    reply = {"contentItems": [{"type": "inputText", "text": "ticket 7: open"}], "success": True}
+    await client.respond(again["id"], reply)
+    done = await client.wait_for_notification(
+        "turn/completed", timeout=30, predicate=lambda p: p["turn"]["id"] == turn_id
+    )
+    assert done["params"]["turn"]["status"] == "completed"
+    assert "ticket 7: open" in json.dumps(_outputs(mock_model.requests[1])["call_ticket"])
