@@ -152,8 +152,9 @@ class ItemCompleted(_Msg):
     def rollout_payload(self, thread_id: str) -> dict[str, Any]:
         """Codex's ``item_completed`` (``thread_id``, ``turn_id``, its core ``TurnItem``).
 
-        The rollout keeps it for plan items only, which are written as Codex's
-        ``{"type": "Plan", "id", "text"}``; other kinds keep their v2 dump (never written).
+        Items Codex records this way get its core shape (``Plan``, ``ContextCompaction``,
+        ``FileChange``, ``CommandExecution``, ...); which of them are written is the
+        rollout policy's decision. Other kinds keep their v2 dump (never written).
         """
         item = self.item
         if isinstance(item, PlanThreadItem):
