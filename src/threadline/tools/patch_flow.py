@@ -290,19 +290,24 @@ async def run_patch(
             )
         finally:
             launch.close_fds()
+        talk = asyncio.ensure_future(
+            asyncio.wait_for(proc.communicate(patch.encode("utf-8", "surrogateescape")), timeout_s)
+        )
         try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(patch.encode("utf-8", "surrogateescape")), timeout_s
-            )
+            out, err = await asyncio.shield(talk)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
             return PatchRun(False, f"apply_patch timed out after {timeout_s:g} seconds")
-        finally:
-            if proc.returncode is None:  # cancelled: the runner must not outlive the call
+        except asyncio.CancelledError:
+            # The turn was interrupted mid-write: let the runner finish (it is short and
+            # bounded) rather than kill it half-way through its all-or-nothing commit.
+            await asyncio.wait({talk})
+            if proc.returncode is None:  # it timed out meanwhile: it must not outlive the call
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
+            raise
     except OSError as exc:
         return PatchRun(False, f"apply_patch failed to start: {exc}")
     finally:
