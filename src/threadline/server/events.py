@@ -303,9 +303,7 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ev.ItemStarted: (_row("item/started", ItemStartedNotification, _item_started),),
     ev.ItemCompleted: (_row("item/completed", ItemCompletedNotification, _item_completed),),
     ev.PatchApplyUpdated: (
-        _row(
-            "item/fileChange/patchUpdated", FileChangePatchUpdatedNotification, _patch_updated
-        ),
+        _row("item/fileChange/patchUpdated", FileChangePatchUpdatedNotification, _patch_updated),
     ),
     ev.TurnDiff: (_row("turn/diff/updated", TurnDiffUpdatedNotification, _turn_diff),),
     ev.StatusChanged: (
