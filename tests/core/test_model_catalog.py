@@ -76,7 +76,9 @@ def test_unknown_slugs_get_codex_fallback(slug: str) -> None:
     info = model_info(slug)
     assert info.used_fallback
     assert info.slug == info.display_name == slug
-    assert info.apply_patch_tool_type is None
+    # Issue #11: gpt-oss gets the JSON-function apply_patch (Codex 0.169 offers none).
+    expected_patch = "function" if slug.startswith("gpt-oss") else None
+    assert info.apply_patch_tool_type == expected_patch
     assert info.shell_type == "default"
     assert info.effective_context_window == 258_400
     assert info.supports_parallel_tool_calls is False
@@ -149,9 +151,16 @@ def test_overrides_as_codex_applies_them() -> None:
     )
     assert (
         model_info(
-            "gpt-oss-120b", ModelOverrides(apply_patch_tool_type="function")
+            "gpt-5.1-codex", ModelOverrides(apply_patch_tool_type="function")
         ).apply_patch_tool_type
         == "function"
+    )
+    assert (
+        model_info("openai/gpt-oss-20b").apply_patch_tool_type == "function"
+        and model_info(
+            "gpt-oss-120b", ModelOverrides(apply_patch_tool_type="none")
+        ).apply_patch_tool_type
+        is None
     )
     limits = model_info(
         "gpt-5.5", ModelOverrides(auto_compact_token_limit=5000, max_output_tokens=77)

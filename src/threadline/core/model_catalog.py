@@ -11,7 +11,8 @@ the file. :func:`model_info` looks a slug up the way Codex does:
 2. failing that, the same match on the part after one ``namespace/`` segment made of
    ASCII letters, digits, ``-`` and ``_`` (``openai/gpt-5.5``);
 3. failing that, Codex's fallback metadata (``mock-model``, ``gpt-5.1-codex``,
-   ``gpt-oss-120b``: none of them is in 0.169's catalog).
+   ``gpt-oss-120b``: none of them is in 0.169's catalog), except that ``gpt-oss*`` slugs
+   get the JSON-function ``apply_patch`` (see :func:`_fallback`).
 
 The returned :class:`ModelInfo` keeps the requested slug. User config then adjusts it as
 Codex's ``with_config_overrides`` does (:class:`ModelOverrides`).
@@ -316,8 +317,19 @@ def default_model_slug() -> str:
 
 
 def _fallback(slug: str) -> ModelInfo:
-    """Codex's ``model_info_from_slug``: what an unknown slug gets."""
-    return ModelInfo(slug=slug, display_name=slug, codex_tools=_table()[1])
+    """Codex's ``model_info_from_slug``: what an unknown slug gets.
+
+    One deliberate difference (issue #11): the open-weight ``gpt-oss`` family, which Codex
+    0.169 leaves without ``apply_patch``, gets the JSON-function form, as earlier Codex
+    releases gave it; those models were trained on the tool."""
+    base = slug.rpartition("/")[2]
+    patch_type: ApplyPatchToolType | None = "function" if base.startswith("gpt-oss") else None
+    return ModelInfo(
+        slug=slug,
+        display_name=slug,
+        codex_tools=_table()[1],
+        apply_patch_tool_type=patch_type,
+    )
 
 
 def _longest_prefix(slug: str) -> ModelInfo | None:
