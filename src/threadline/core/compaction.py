@@ -166,7 +166,7 @@ def _text_tokens(text: str) -> int:
             return len(enc.encode(text, disallowed_special=()))
         except Exception:  # a tokenizer bug must not stop the turn
             pass
-    return (len(text.encode("utf-8")) + 3) // 4
+    return (len(text.encode("utf-8", "surrogatepass")) + 3) // 4
 
 
 def estimate_tokens(items: Sequence[ResponseItem], instructions: str | None = None) -> int:
