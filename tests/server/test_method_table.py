@@ -21,6 +21,7 @@ from tests.support.schema import SchemaRegistry
 
 from threadline.core.config import load_config
 from threadline.protocol.methods import CLIENT_REQUESTS, THREADLINE_REQUESTS, client_request_types
+from threadline.protocol.v2.misc import CommandExecResponse
 from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
 from threadline.protocol.v2.turn import TurnStartParams
 from threadline.server import build_app_server
@@ -144,6 +145,24 @@ async def test_every_method_answers_with_its_response_type(
     await call("turn/interrupt", {"threadId": tid, "turnId": turn_id})
     await client.wait_for_notification("turn/completed", timeout=20)
     gate.set()
+
+    # command/exec answers when its process ends; its controls meanwhile (on a pty).
+    exec_id = client.new_id()
+    exec_params = {
+        "command": ["cat"],
+        "processId": "walk",
+        "tty": True,
+        "sandboxPolicy": {"type": "dangerFullAccess"},
+    }
+    await client.send({"id": exec_id, "method": "command/exec", "params": exec_params})
+    await call("command/exec/write", {"processId": "walk", "deltaBase64": "aGkK"})
+    await call("command/exec/resize", {"processId": "walk", "size": {"rows": 10, "cols": 40}})
+    await call("command/exec/terminate", {"processId": "walk"})
+    exec_answer = await client.wait_for_answer(exec_id, timeout=20)
+    CommandExecResponse.model_validate(exec_answer["result"])
+    answered.add("command/exec")
+    await call("thread/shellCommand", {"threadId": tid, "command": "true"})
+    await client.wait_for_notification("turn/completed", timeout=20)
 
     forked = await call("thread/fork", {"threadId": tid})
     fork_id = forked["thread"]["id"]
