@@ -41,10 +41,10 @@ import difflib
 import errno
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from threadline.tools.apply_patch.change import FileChange
+from threadline.tools.apply_patch.diff import file_diff
 from threadline.tools.apply_patch.parser import (
     AddFile,
     DeleteFile,
@@ -65,29 +65,6 @@ __all__ = [
     "success_text",
 ]
 
-ChangeKind = Literal["add", "delete", "update"]
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One hunk's effect on one file, computed but not yet written."""
-
-    path: Path
-    """Absolute and normalised (parent resolved through symlinks)."""
-    kind: ChangeKind
-    move_path: Path | None
-    old_contents: bytes | None
-    """The bytes before this hunk; ``None`` for an Add of a file that did not exist."""
-    new_contents: bytes | None
-    """The bytes after this hunk (at ``move_path`` for a move); ``None`` for a Delete."""
-    unified_diff: str
-    """``fileChange.changes[].diff`` as Codex sends it (see :func:`diff.file_diff`)."""
-    display_path: str = ""
-    """The path as the patch wrote it (the move target for a move): Codex's summary form."""
-    move_old_contents: bytes | None = None
-    """For a move onto an existing file: the bytes it overwrote."""
-    line: int = field(default=0, compare=False)
-    """Patch line of the hunk's header."""
 
 
 def resolve_path(raw: str, cwd: Path, *, follow_final_symlink: bool = True) -> Path:
@@ -292,8 +269,6 @@ def updated_contents(original: str, path: Path, chunks: list[UpdateChunk]) -> st
 
 def plan_patch(hunks: list[Hunk], cwd: Path) -> list[FileChange]:
     """Every hunk's :class:`FileChange`, computed in memory; nothing is written."""
-    from threadline.tools.apply_patch.diff import file_diff
-
     if not hunks:
         raise PatchError("No files were modified.", stage="empty")
     overlay = _Overlay()

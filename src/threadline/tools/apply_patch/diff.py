@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from threadline.tools.apply_patch.apply import FileChange
+    from threadline.tools.apply_patch.change import FileChange
 
 __all__ = ["TurnDiffTracker", "file_diff", "text_diff", "unified_diff_for_turn"]
 
