@@ -94,6 +94,8 @@ async def test_dynamic_tool_round_trip(
     assert done["success"] is True
     assert done["contentItems"] == reply
     assert isinstance(done["durationMs"], int)
+    # Codex announces no serverRequest/resolved for a client-side tool call.
+    assert client.received("serverRequest/resolved") == []
 
 
 async def test_dynamic_tool_empty_and_error_replies_fail_the_call(

@@ -51,6 +51,9 @@ class AskRoute:
     """The client's JSON result → the answer object the asking tool gets."""
     fallback: Any
     """The answer when no asked client could answer (each returned an error)."""
+    announces_resolution: bool = True
+    """Whether the asked clients get ``serverRequest/resolved`` once it is answered
+    (Codex sends none for a client-side tool call)."""
 
 
 # ---- command approval ------------------------------------------------------------------
@@ -190,7 +193,11 @@ ASK_TABLE: dict[type[ev.ClientAsk], AskRoute] = {
         "item/tool/requestUserInput", user_input_request, user_answers_of, None
     ),
     ev.DynamicToolCallRequest: AskRoute(
-        "item/tool/call", dynamic_tool_request, dynamic_result_of, None
+        "item/tool/call",
+        dynamic_tool_request,
+        dynamic_result_of,
+        None,
+        announces_resolution=False,
     ),
     ev.PermissionsRequest: AskRoute(
         "item/permissions/requestApproval", permissions_request, granted_of, None

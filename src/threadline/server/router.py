@@ -231,7 +231,7 @@ class ThreadRouter:
 
     def _approval_resolved(self, approval_id: str) -> None:
         pending = self._approvals.pop(approval_id, None)
-        if pending is None:
+        if pending is None or not pending.route.announces_resolution:
             return
         for conn, request_id in pending.asked.values():
             conn.send_notification(
