@@ -10,12 +10,10 @@ the turn list and the running turn, the settings, the status, and the sinks
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -33,17 +31,15 @@ from threadline.core.pending_asks import opened_record, record_answer, reopen_tu
 from threadline.core.recorder import RolloutSink
 from threadline.core.settings import ThreadSettings
 from threadline.core.turn import ActiveTurn, TurnRunner, now_ms
+from threadline.core.user_input import context_items, user_content
 from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn
-from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
+from threadline.protocol.items import MessageItem, ResponseItem
 from threadline.protocol.ops import TurnOverrides, UserTurn
 from threadline.protocol.rollout import EventMsg, RolloutItem, TurnContextItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import (
-    ImageUserInput,
-    LocalImageUserInput,
-    TextUserInput,
     ThreadItem,
     UserInput,
     UserMessageThreadItem,
@@ -443,28 +439,7 @@ class Session:
 
     def context_items(self) -> list[ResponseItem]:
         """The developer instructions and the environment context, as a history opens."""
-        s = self.settings
-        now = datetime.now(UTC)
-        env = (
-            "<environment_context>\n"
-            f"  <cwd>{s.cwd}</cwd>\n"
-            f"  <approval_policy>{s.approval_policy}</approval_policy>\n"
-            f"  <sandbox_mode>{s.sandbox_mode}</sandbox_mode>\n"
-            "  <shell>bash</shell>\n"
-            f"  <current_date>{now.date().isoformat()}</current_date>\n"
-            "  <timezone>Etc/UTC</timezone>\n"
-            "</environment_context>"
-        )
-        items: list[ResponseItem] = []
-        if s.developer_instructions:
-            items.append(
-                MessageItem(
-                    role="developer",
-                    content=[ContentItem(type="input_text", text=s.developer_instructions)],
-                )
-            )
-        items.append(MessageItem(role="user", content=[ContentItem(type="input_text", text=env)]))
-        return items
+        return context_items(self.settings)
 
     def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
         if self.active is not None:
@@ -514,23 +489,7 @@ class Session:
     async def record_user_input(
         self, turn: ActiveTurn, items: list[UserInput], client_id: str | None
     ) -> None:
-        text = "\n".join(i.text for i in items if isinstance(i, TextUserInput))
-        images = [i.url for i in items if isinstance(i, ImageUserInput)]
-        local_images = [i.path for i in items if isinstance(i, LocalImageUserInput)]
-        content = [
-            ContentItem(type="input_text", text=i.text)
-            for i in items
-            if isinstance(i, TextUserInput)
-        ]
-        content += [ContentItem(type="input_image", image_url=url) for url in images]
-        for local in local_images:
-            url = await asyncio.to_thread(_image_data_url, Path(self.settings.cwd) / local)
-            if url is not None:
-                content.append(ContentItem(type="input_image", image_url=url))
-            else:
-                content.append(
-                    ContentItem(type="input_text", text=f"[image {local} could not be read]")
-                )
+        text, images, local_images, content = await user_content(items, Path(self.settings.cwd))
         if not self.preview and text:
             self.preview = text
         item = UserMessageThreadItem(
@@ -600,28 +559,6 @@ def _without(items: tuple[_T, ...], item: _T) -> tuple[_T, ...]:
     with contextlib.suppress(ValueError):
         rest.remove(item)
     return tuple(rest)
-
-
-_IMAGE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
-_MAX_IMAGE_BYTES = 20 << 20
-
-
-def _image_data_url(path: Path) -> str | None:
-    """A local image as a ``data:`` URL for the model (None when unreadable or too big)."""
-    mime = _IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    try:
-        if path.stat().st_size > _MAX_IMAGE_BYTES:
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 __all__ = ["FlowGate", "Listener", "Session"]
