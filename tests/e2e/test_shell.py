@@ -376,3 +376,38 @@ async def test_exec_command_end_is_persisted_only_in_extended_mode(
         assert end["aggregated_output"] == "persisted\n"
     else:
         assert ends == []
+
+
+async def test_accept_for_session_is_not_asked_again_for_the_same_command(
+    start_client: StartClient, mock_model: MockModel, workspace: Path
+) -> None:
+    cmd = "echo ran >> session.log"
+    mock_model.enqueue(
+        function_call("exec_command", {"cmd": cmd}, call_id="call_s1"),
+        text("first done"),
+        function_call("exec_command", {"cmd": cmd}, call_id="call_s2"),
+        text("second done"),
+        function_call("exec_command", {"cmd": "touch other.txt"}, call_id="call_s3"),
+        text("third done"),
+    )
+    client = await start_client()
+    thread_id = await start_thread(client, workspace, approval="untrusted")
+    first = await start_turn(client, thread_id, "log once")
+    request = await client.wait_for_request("item/commandExecution/requestApproval")
+    assert request["params"]["itemId"] == "call_s1"
+    await client.respond(request["id"], {"decision": "acceptForSession"})
+    await collect_turn(client, first)
+    assert (workspace / "session.log").read_text() == "ran\n"
+
+    # The same command again in a later turn of the thread: it runs without a question.
+    messages = await collect_turn(client, await start_turn(client, thread_id, "log again"))
+    assert [m for m in messages if m.get("method", "").endswith("requestApproval")] == []
+    assert (workspace / "session.log").read_text() == "ran\nran\n"
+
+    # A different command is still asked about; declining leaves the disk alone.
+    third = await start_turn(client, thread_id, "touch other")
+    request = await client.wait_for_request("item/commandExecution/requestApproval")
+    assert request["params"]["itemId"] == "call_s3"
+    await client.respond(request["id"], {"decision": "decline"})
+    await collect_turn(client, third)
+    assert not (workspace / "other.txt").exists()
