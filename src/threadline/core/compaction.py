@@ -62,7 +62,7 @@ from threadline.protocol.items import (
     ResponseItem,
     dump_response_item,
 )
-from threadline.protocol.rollout import CompactedItem, RolloutItem
+from threadline.protocol.rollout import CompactedItem, CompactionWindow, RolloutItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import ContextCompactionThreadItem
 
@@ -331,7 +331,8 @@ class CompactionHost(Protocol):
 
 @dataclass(slots=True)
 class _Windows:
-    """Codex's context-window numbering, written on each ``compacted`` line."""
+    """Codex's context-window numbering, written on each ``compacted`` line; a resumed
+    thread continues from its newest one (:meth:`continuing`)."""
 
     first_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     current_id: str = ""
@@ -340,6 +341,12 @@ class _Windows:
     def __post_init__(self) -> None:
         if not self.current_id:
             self.current_id = self.first_id
+
+    @classmethod
+    def continuing(cls, window: CompactionWindow | None) -> _Windows:
+        if window is None:
+            return cls()
+        return cls(window.first_window_id, window.window_id, window.window_number)
 
     def advance(self) -> tuple[str, str, int]:
         """The next window: ``(previous_id, new_id, new_number)``."""
@@ -352,13 +359,16 @@ class _Windows:
 class Compactor:
     """Decides when a thread compacts and runs the compaction (one per session)."""
 
-    def __init__(self, host: CompactionHost, *, remote: bool = False) -> None:
+    def __init__(
+        self, host: CompactionHost, *, remote: bool = False, window: CompactionWindow | None = None
+    ) -> None:
         self.host = host
         self.remote = remote
         self.consecutive = 0
         self.usage_mark = len(host.history)
         """History length that the last reported usage covers."""
-        self.windows = _Windows()
+        self.windows = _Windows.continuing(window)
+        """The window numbering: a resumed thread's ``window`` (its newest compaction) on."""
 
     # ---- when -----------------------------------------------------------------------
 
@@ -408,15 +418,25 @@ class Compactor:
         self, turn_id: str, *, trigger: Trigger, phase: Phase, complete: ItemSink | None = None
     ) -> None:
         """Run one compaction inside turn ``turn_id`` and install its history; ``complete``
-        keeps the finished item in the turn (else it is only announced)."""
+        keeps the finished item in the turn (else it is only announced).
+
+        The item started here always ends: when an interrupt cancels the summary request,
+        or the request fails, it is completed all the same (the history is then unchanged)
+        before the cancellation or the error goes on.
+        """
         th = self.host
         started = now_ms()
         item = ContextCompactionThreadItem(id=th.new_id(), started_at_ms=started)
         await th.emit(turn_id, ev.ItemStarted(turn_id=turn_id, item=item, started_at_ms=started))
-        if self.remote:
-            history, message = await self._remote(turn_id, trigger, phase)
-        else:
-            history, message = await self._local(turn_id, trigger, phase)
+        try:
+            run = self._remote if self.remote else self._local
+            history, message = await run(turn_id)
+        except BaseException:
+            try:
+                await self._complete(turn_id, item, complete)
+            except Exception:
+                log.exception("thread %s: could not end the compaction item", th.thread_id)
+            raise
         previous, window_id, number = self.windows.advance()
         compacted = CompactedItem.model_validate(
             {
@@ -435,14 +455,7 @@ class Compactor:
             self.consecutive += 1
         estimate = estimate_tokens(history, th.settings.base_instructions)
         await self._report_estimate(turn_id, estimate)
-        ended = now_ms()
-        done = ContextCompactionThreadItem(id=item.id, started_at_ms=started, completed_at_ms=ended)
-        if complete is not None:
-            await complete(done)
-        else:
-            await th.emit(
-                turn_id, ev.ItemCompleted(turn_id=turn_id, item=done, completed_at_ms=ended)
-            )
+        await self._complete(turn_id, item, complete)
         th.deliver(ev.Event(turn_id, ev.ContextCompacted()))
         await th.emit(turn_id, ev.WarningEvent(message=WARNING_MESSAGE))
         log.info(
@@ -453,6 +466,18 @@ class Compactor:
             len(history),
             estimate,
         )
+
+    async def _complete(
+        self, turn_id: str, item: ContextCompactionThreadItem, complete: ItemSink | None
+    ) -> None:
+        ended = now_ms()
+        done = item.model_copy(update={"completed_at_ms": ended})
+        if complete is not None:
+            await complete(done)
+        else:
+            await self.host.emit(
+                turn_id, ev.ItemCompleted(turn_id=turn_id, item=done, completed_at_ms=ended)
+            )
 
     async def _report_estimate(self, turn_id: str, tokens: int) -> None:
         """The recomputed usage of the new history, as Codex reports it: the running total
@@ -488,8 +513,15 @@ class Compactor:
             client_metadata={"thread_id": th.thread_id, "turn_id": turn_id},
         )
 
-    async def _sample(self, turn_id: str, request: ModelRequest) -> list[ResponseItem]:
-        """One streamed request; its output items (usage is reported, deltas are not)."""
+    async def _sample(
+        self, turn_id: str, request: ModelRequest, *, record: bool = False
+    ) -> list[ResponseItem]:
+        """One streamed request; its output items (usage is reported, deltas are not).
+
+        ``record``: the outputs are written to the rollout as ``response_item`` lines ahead
+        of the usage, as Codex writes a local compaction's answer (never into the history:
+        the ``compacted`` line that follows replaces it).
+        """
         outputs: list[ResponseItem] = []
         usage: TokenUsage | None = None
         async for event in self.host.model.stream(request):
@@ -497,13 +529,13 @@ class Compactor:
                 outputs.append(event.item)
             elif isinstance(event, ResponseCompleted):
                 usage = event.usage
+        if record and outputs:
+            await self.host.persist(outputs)
         if usage is not None:
             await self.host.add_usage(turn_id, usage)
         return outputs
 
-    async def _local(
-        self, turn_id: str, trigger: Trigger, phase: Phase
-    ) -> tuple[list[ResponseItem], str]:
+    async def _local(self, turn_id: str) -> tuple[list[ResponseItem], str]:
         th = self.host
         context = th.context_items()
         prompt = _user(compact_prompt())
@@ -513,7 +545,7 @@ class Compactor:
         while True:
             request = self._request(turn_id, [*items, prompt])
             try:
-                outputs = await self._sample(turn_id, request)
+                outputs = await self._sample(turn_id, request, record=True)
                 break
             except ContextWindowExceeded:
                 gone = _drop_oldest(items, head)
@@ -537,9 +569,7 @@ class Compactor:
         retained = _retained_messages(th.history, budget=RETAINED_USER_TOKENS)
         return [*context, *retained, _user(message)], message
 
-    async def _remote(
-        self, turn_id: str, trigger: Trigger, phase: Phase
-    ) -> tuple[list[ResponseItem], str]:
+    async def _remote(self, turn_id: str) -> tuple[list[ResponseItem], str]:
         th = self.host
         trigger_item = OtherItem.model_validate({"type": "compaction_trigger"})
         request = self._request(turn_id, [*th.history, trigger_item])

@@ -37,7 +37,7 @@ from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn
 from threadline.protocol.items import MessageItem, ResponseItem
 from threadline.protocol.ops import TurnOverrides, UserTurn
-from threadline.protocol.rollout import EventMsg, RolloutItem, TurnContextItem
+from threadline.protocol.rollout import CompactionWindow, EventMsg, RolloutItem, TurnContextItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import (
     ThreadItem,
@@ -73,6 +73,7 @@ class Session:
         turns: Sequence[Turn],
         preview: str,
         updated_at: float,
+        window: CompactionWindow | None = None,
     ) -> None:
         self.thread_id = thread_id
         self.settings = settings
@@ -102,7 +103,7 @@ class Session:
         self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
         self.cut_off: CutOffTurn | None = None
         """A turn a restart cut off while it waited on the client (see ``continue_cut_off``)."""
-        self.compactor = Compactor(self, remote=settings.remote_compaction)
+        self.compactor = Compactor(self, remote=settings.remote_compaction, window=window)
 
     def new_id(self) -> str:
         return new_thread_id()

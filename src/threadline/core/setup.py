@@ -315,4 +315,5 @@ class ThreadSetup:
             name=name,
             forked_from_id=forked_from_id,
             preview=recon.preview if recon is not None else "",
+            window=recon.window if recon is not None else None,
         )

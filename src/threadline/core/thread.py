@@ -39,7 +39,7 @@ from threadline.protocol.ops import (
     ThreadRollback,
     UserTurn,
 )
-from threadline.protocol.rollout import RolloutItem
+from threadline.protocol.rollout import CompactionWindow, RolloutItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import UserInput
 from threadline.protocol.v2.turn import Turn
@@ -67,6 +67,7 @@ class Thread:
         name: str | None = None,
         forked_from_id: str | None = None,
         preview: str = "",
+        window: CompactionWindow | None = None,
     ) -> None:
         self.id = thread_id
         self.features = dict(features or {})
@@ -86,6 +87,7 @@ class Thread:
             turns=turns,
             preview=preview,
             updated_at=self.created_at,
+            window=window,
         )
         """The state behind this conduit; only ``core`` touches it."""
         self._closed = False

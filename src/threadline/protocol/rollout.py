@@ -41,6 +41,7 @@ from threadline.protocol.usage import TokenUsageInfo
 __all__ = [
     "BaseInstructions",
     "CompactedItem",
+    "CompactionWindow",
     "EventMsg",
     "GitInfo",
     "HistoryBase",
@@ -136,11 +137,41 @@ class TurnContextItem(_Open):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class CompactionWindow(BaseModel):
+    """Codex's numbering of a thread's context windows, as a ``compacted`` line records it:
+    the thread's first window, the one the line opens, and how many came before it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first_window_id: str
+    window_id: str
+    window_number: int = 0
+
+    @classmethod
+    def of(cls, payload: Any) -> CompactionWindow | None:
+        """The window a ``compacted`` payload opened (``None`` when it names none)."""
+        if not isinstance(payload, dict):
+            return None
+        window_id, first = payload.get("window_id"), payload.get("first_window_id")
+        number = payload.get("window_number")
+        if not isinstance(window_id, str) or not window_id:
+            return None
+        return cls(
+            first_window_id=first if isinstance(first, str) and first else window_id,
+            window_id=window_id,
+            window_number=number if isinstance(number, int) and number >= 0 else 0,
+        )
+
+
 class CompactedItem(_Open):
     """Payload of a ``compacted`` line; ``replacement_history`` is absent in legacy files."""
 
     message: str = ""
     replacement_history: list[ResponseItem] | None = None
+
+    def window(self) -> CompactionWindow | None:
+        """The window this compaction opened (``None`` in files written without one)."""
+        return CompactionWindow.of(self.model_extra or {})
 
     def dump(self) -> dict[str, Any]:
         out = self.model_dump(mode="json", exclude_none=True, exclude={"replacement_history"})

@@ -15,6 +15,10 @@ not null. It is attributed to the turn that was open when that line was
 written (by id, else by position when no rollback intervened), else to the
 newest completed or failed turn, else to the last turn. A restored
 ``last_token_usage.total_tokens`` above the context window is clamped.
+
+**Context windows.** The window numbering a thread continues with is that of its newest
+``compacted`` line (``window_number``, ``window_id``, ``first_window_id``), else the first
+window a Codex ``session_meta`` names (``context_window.window_id``, number 0).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from threadline.protocol.asks import CutOffTurn
 from threadline.protocol.items import MessageItem, ResponseItem, user_text_message
-from threadline.protocol.rollout import RolloutLine, SessionMeta
+from threadline.protocol.rollout import CompactionWindow, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
 from threadline.rollout.pending import find_cut_off
@@ -36,6 +40,7 @@ __all__ = [
     "Reconstruction",
     "is_contextual_user_message",
     "latest_token_info",
+    "latest_window",
     "model_history",
     "reconstruct",
     "sanitize_token_info",
@@ -177,6 +182,23 @@ def latest_token_info(lines: list[RolloutLine]) -> tuple[int, TokenUsageInfo] | 
     return None
 
 
+def latest_window(lines: list[RolloutLine], meta: SessionMeta | None) -> CompactionWindow | None:
+    """The context window the thread is in: that of its newest ``compacted`` line that
+    names one, else the first window of ``meta``; ``None`` when neither says."""
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        if line.type != "compacted":
+            continue
+        window = CompactionWindow.of(line.payload)  # without parsing its history
+        if window is not None:
+            return window
+    raw = (meta.model_extra or {}).get("context_window") if meta is not None else None
+    first = raw.get("window_id") if isinstance(raw, dict) else None
+    if isinstance(first, str) and first:
+        return CompactionWindow(first_window_id=first, window_id=first, window_number=0)
+    return None
+
+
 def sanitize_token_info(info: TokenUsageInfo) -> TokenUsageInfo:
     """Clamp an impossible ``last.total_tokens`` (above the context window) to the window."""
     window = info.model_context_window
@@ -212,6 +234,8 @@ class Reconstruction:
     cut_off: CutOffTurn | None = None
     """That last turn, when it was torn while a tool call waited on the client's answer:
     what a resume continues (``rollout.pending``)."""
+    window: CompactionWindow | None = None
+    """The context window a resumed thread continues from (:func:`latest_window`)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -275,4 +299,5 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
         parse_errors=rollout.parse_errors,
         open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
         cut_off=find_cut_off(lines),
+        window=latest_window(lines, rollout.meta),
     )
