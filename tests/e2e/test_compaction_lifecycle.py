@@ -275,3 +275,45 @@ async def test_an_interrupt_during_compaction_ends_the_item_and_the_turn(
     read = await client.request("thread/read", {"threadId": tid, "includeTurns": True})
     [_, interrupted, _] = read["thread"]["turns"]
     assert interrupted["status"] == "interrupted"
+
+
+async def test_compact_start_during_a_turn_replaces_it(
+    start: Start, mock_model: MockModel, tmp_path: Path
+) -> None:
+    """As the real Codex 0.169 did (probed against the mock): the running turn ends
+    ``interrupted`` with the abort reason ``replaced``, no ``<turn_aborted>`` message joins
+    the history, and the compaction turn that follows summarises what is there."""
+    server = await start(tmp_path / "home")
+    client = server.client
+    started = await client.request("thread/start", {"cwd": str(tmp_path)})
+    tid, path = started["thread"]["id"], Path(started["thread"]["path"])
+    gate = Gate()
+    mock_model.enqueue(text("slow answer", usage=SMALL, gate=gate), text("NOTE", usage=SMALL))
+    running = await client.request(
+        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "hi"}]}
+    )
+    first_id = running["turn"]["id"]
+    await client.wait_for_notification(
+        "item/completed", predicate=lambda p: p["item"]["type"] == "userMessage"
+    )
+    assert await client.request("thread/compact/start", {"threadId": tid}) == {}
+    replaced = await client.wait_for_notification(
+        "turn/completed", predicate=lambda p: p["turn"]["id"] == first_id, timeout=30
+    )
+    assert replaced["params"]["turn"]["status"] == "interrupted"
+    gate.set()
+    compacted = await client.wait_for_notification(
+        "turn/completed", predicate=lambda p: p["turn"]["id"] != first_id, timeout=30
+    )
+    assert compacted["params"]["turn"]["status"] == "completed"
+    sent = input_texts(mock_model.requests[-1].body)
+    assert sent[-2:] == ["hi", compact_prompt()]
+    assert not any(t.startswith("<turn_aborted>") for t in sent)
+    aborted = [
+        ln["payload"]
+        for ln in lines_of(path)
+        if ln["type"] == "event_msg" and ln["payload"]["type"] == "turn_aborted"
+    ]
+    assert [(a["turn_id"], a["reason"]) for a in aborted] == [(first_id, "replaced")]
+    read = await client.request("thread/read", {"threadId": tid, "includeTurns": True})
+    assert [t["status"] for t in read["thread"]["turns"]] == ["interrupted", "completed"]

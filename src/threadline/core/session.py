@@ -232,8 +232,10 @@ class Session:
         return self._launch("regular", list(op.items), op.client_user_message_id), True
 
     def start_compaction(self) -> str:
-        """A turn that only compacts the history; it interrupts and follows a running one."""
+        """A turn that only compacts the history; it replaces a running one (which ends
+        ``interrupted``, its abort reason ``replaced``, as in Codex) and follows it."""
         if self.active is not None and not self.active.closing:
+            self.active.abort_reason = "replaced"
             self.interrupt_now()
         return self._launch("compact", [], None)
 

@@ -491,7 +491,8 @@ class TurnRunner:
         th = self.host
         turn = self.turn
         turn.closing = True
-        await th.record([user_text_message(TURN_ABORTED_MESSAGE)])
+        if turn.abort_reason == "interrupted":
+            await th.record([user_text_message(TURN_ABORTED_MESSAGE)])
         info = th.token_info
         await th.emit(turn.id, ev.TokenCount(info=info, rate_limits=None))
         if info is not None:
@@ -501,7 +502,7 @@ class TurnRunner:
             turn.id,
             ev.TurnAborted(
                 turn_id=turn.id,
-                reason="interrupted",
+                reason=turn.abort_reason,
                 completed_at=snap.completed_at,
                 duration_ms=snap.duration_ms,
             ),

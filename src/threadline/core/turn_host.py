@@ -41,6 +41,9 @@ class ActiveTurn:
     """Set by the interrupter once it has answered; the interrupted turn then ends."""
     closing: bool = False
     """The turn is writing its ending; new input can no longer join it."""
+    abort_reason: str = "interrupted"
+    """Why an interrupt ends the turn: ``replaced`` when a compaction turn took its place
+    (then, as in Codex, no ``<turn_aborted>`` message joins the history)."""
     items: list[ThreadItem] = field(default_factory=list)
     last_agent_message: str | None = None
     first_token_at: float | None = None
