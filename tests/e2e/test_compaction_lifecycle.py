@@ -317,3 +317,24 @@ async def test_compact_start_during_a_turn_replaces_it(
     assert [(a["turn_id"], a["reason"]) for a in aborted] == [(first_id, "replaced")]
     read = await client.request("thread/read", {"threadId": tid, "includeTurns": True})
     assert [t["status"] for t in read["thread"]["turns"]] == ["interrupted", "completed"]
+
+
+async def test_a_fork_continues_its_parent_window_numbering(
+    start: Start, mock_model: MockModel, tmp_path: Path
+) -> None:
+    """Codex 0.169 (probed against the mock) numbers a fork's first compaction after its
+    parent's newest one: ``window_number`` 2, the parent's first window, and the parent's
+    window as the previous one."""
+    server = await start(tmp_path / "home")
+    client = server.client
+    started = await client.request("thread/start", {"cwd": str(tmp_path)})
+    tid, parent_path = started["thread"]["id"], Path(started["thread"]["path"])
+    mock_model.enqueue(text("one", usage=SMALL), text("NOTE ONE", usage=SMALL))
+    await run_turn(client, tid, "first")
+    await compact_now(client, tid)
+    forked = await client.request("thread/fork", {"threadId": tid})
+    fid, fork_path = forked["thread"]["id"], Path(forked["thread"]["path"])
+    mock_model.enqueue(text("NOTE IN FORK", usage=SMALL))
+    assert (await compact_now(client, fid))["status"] == "completed"
+    [(_, first, _, parent_window)] = windows(parent_path)
+    assert windows(fork_path)[-1][:3] == (2, first, parent_window)
