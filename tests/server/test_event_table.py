@@ -53,6 +53,9 @@ SAMPLES: dict[type, list[Any]] = {
         ev.ReasoningSummaryDelta(turn_id=TURN, item_id="r1", delta="why", summary_index=1)
     ],
     ev.CommandOutputDelta: [ev.CommandOutputDelta(turn_id=TURN, item_id="c1", delta="out\n")],
+    ev.McpToolCallProgress: [
+        ev.McpToolCallProgress(turn_id=TURN, item_id="call-9", message="half way")
+    ],
     ev.TerminalInteraction: [
         ev.TerminalInteraction(turn_id=TURN, item_id="c1", process_id="4242", stdin="ls\n")
     ],

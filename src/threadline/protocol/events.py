@@ -422,6 +422,16 @@ class TerminalInteraction(_Msg):
     stdin: str
 
 
+class McpToolCallProgress(_Msg):
+    """An MCP server reported progress on the call behind the ``mcpToolCall`` item
+    ``item_id`` (``notifications/progress``, its message or ``progress/total``)."""
+
+    type: Literal["mcp_tool_call_progress"] = "mcp_tool_call_progress"
+    turn_id: str
+    item_id: str
+    message: str
+
+
 class ApprovalResolved(_Msg):
     type: Literal["approval_resolved"] = "approval_resolved"
     approval_id: str
@@ -451,6 +461,7 @@ EventMsg = (
     | ReasoningSummaryPartAdded
     | CommandOutputDelta
     | TerminalInteraction
+    | McpToolCallProgress
     | TurnStartedEvent
     | TurnCompletedEvent
     | TokenUsageUpdated

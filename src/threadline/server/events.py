@@ -29,6 +29,7 @@ from threadline.protocol.v2.item import (
     FileChangePatchUpdatedNotification,
     ItemCompletedNotification,
     ItemStartedNotification,
+    McpToolCallProgressNotification,
     ReasoningSummaryPartAddedNotification,
     ReasoningSummaryTextDeltaNotification,
     TerminalInteractionNotification,
@@ -255,6 +256,13 @@ def _terminal_interaction(thread_id: str, event: ev.Event) -> TerminalInteractio
     )
 
 
+def _mcp_progress(thread_id: str, event: ev.Event) -> McpToolCallProgressNotification:
+    msg: Any = event.msg
+    return McpToolCallProgressNotification(
+        thread_id=thread_id, turn_id=msg.turn_id, item_id=msg.item_id, message=msg.message
+    )
+
+
 def _row(
     method: str,
     params: type[BaseModel],
@@ -294,6 +302,9 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
             TerminalInteractionNotification,
             _terminal_interaction,
         ),
+    ),
+    ev.McpToolCallProgress: (
+        _row("item/mcpToolCall/progress", McpToolCallProgressNotification, _mcp_progress),
     ),
     ev.ReasoningSummaryPartAdded: (
         _row(

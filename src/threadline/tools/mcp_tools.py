@@ -1,0 +1,323 @@
+"""Tools from MCP servers, as the model sees them.
+
+Every enabled tool of a ready server is offered two ways:
+
+* on the Responses API, one ``namespace`` tool per server named ``mcp__<server>`` holding
+  the server's tools as plain function tools (:func:`namespace_specs`);
+* on Chat Completions and for models without namespaces, one flat function tool per MCP
+  tool named ``mcp__<server>__<tool>`` (:func:`flat_names`): characters outside
+  ``[a-zA-Z0-9_-]`` become ``_``, and a name that is too long (over 64) or that collides
+  with another is cut and given a short hash of the qualified name, so every name is
+  valid and distinct.
+
+A call is an ``mcpToolCall`` item: ``item/started`` (``inProgress``), an
+``item/mcpToolCall/progress`` per progress notification the server sends, then
+``item/completed`` with ``result`` (``content``, ``structuredContent``) or ``error``.
+
+What the model gets back: the structured content (as JSON text) when the server sent
+any, else the content list; when the content holds an image the parts go back as
+``input_text`` / ``input_image`` so the model sees the picture. ``isError`` makes the
+output unsuccessful. A failed call (timeout, crash, unknown tool) tells the model the
+error text.
+
+This module talks to the connection manager only through :class:`McpCatalog` (the
+tools layer may not import ``threadline.mcp``); any object with those methods works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from threadline.protocol import events as ev
+from threadline.protocol.clock import now_ms
+from threadline.protocol.items import ContentItem
+from threadline.protocol.v2.item import McpToolCallThreadItem
+from threadline.tools.registry import ToolContext, ToolOutput
+
+__all__ = [
+    "MAX_NAME_LEN",
+    "McpCatalog",
+    "McpTool",
+    "McpToolLike",
+    "flat_names",
+    "mcp_tools",
+    "model_output",
+    "namespace_specs",
+    "needs_approval",
+]
+
+MAX_NAME_LEN = 64
+PREFIX = "mcp"
+DELIMITER = "__"
+_INVALID = re.compile(r"[^a-zA-Z0-9_-]")
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+class McpToolLike(Protocol):
+    """One MCP tool as the manager lists it (``threadline.mcp.McpToolInfo``)."""
+
+    @property
+    def server(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def input_schema(self) -> dict[str, Any]: ...
+    @property
+    def annotations(self) -> dict[str, Any] | None: ...
+
+
+class McpCatalog(Protocol):
+    """What the tools need of the connection manager (``threadline.mcp.McpManager``)."""
+
+    def tools(self) -> Sequence[McpToolLike]: ...
+
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        *,
+        meta: dict[str, Any] | None = None,
+        progress: ProgressFn | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Returns an ``mcp.types.CallToolResult``; raises with a clear message on failure."""
+        ...
+
+
+def _sanitize(name: str) -> str:
+    return _INVALID.sub("_", name) or "_"
+
+
+def _hashed(base: str, qualified: str) -> str:
+    digest = hashlib.sha1(qualified.encode()).hexdigest()[:8]
+    return base[: MAX_NAME_LEN - len(digest) - 1] + "_" + digest
+
+
+def flat_names(tools: Iterable[McpToolLike]) -> dict[str, McpToolLike]:
+    """Flat model-facing name → tool, every name valid for the APIs and distinct.
+
+    Tools keep the order given; when two tools sanitize to the same name, the later one
+    (and any over-long name) gets a hash of its ``server``/``tool`` pair."""
+    out: dict[str, McpToolLike] = {}
+    for tool in tools:
+        qualified = f"{PREFIX}{DELIMITER}{tool.server}{DELIMITER}{tool.name}"
+        name = _sanitize(qualified)
+        if len(name) > MAX_NAME_LEN or name in out:
+            name = _hashed(name, qualified)
+        while name in out:  # a hash collision after cutting: rehash deterministically
+            qualified += "'"
+            name = _hashed(name, qualified)
+        out[name] = tool
+    return out
+
+
+def _function_spec(name: str, tool: McpToolLike) -> dict[str, Any]:
+    schema = dict(tool.input_schema or {})
+    schema.setdefault("type", "object")
+    if schema.get("type") == "object":
+        schema.setdefault("properties", {})
+    return {
+        "type": "function",
+        "name": name,
+        "description": tool.description or "",
+        "strict": False,
+        "parameters": schema,
+    }
+
+
+def namespace_specs(tools: Iterable[McpToolLike]) -> list[dict[str, Any]]:
+    """One Responses-API ``namespace`` tool per server (``mcp__<server>``) holding its
+    tools as function tools under their own (sanitized) names."""
+    by_server: dict[str, list[McpToolLike]] = {}
+    for tool in tools:
+        by_server.setdefault(tool.server, []).append(tool)
+    specs: list[dict[str, Any]] = []
+    for server, members in by_server.items():
+        seen: set[str] = set()
+        inner: list[dict[str, Any]] = []
+        for tool in members:
+            name = _sanitize(tool.name)
+            if len(name) > MAX_NAME_LEN or name in seen:
+                name = _hashed(name, f"{server}/{tool.name}")
+            seen.add(name)
+            inner.append(_function_spec(name, tool))
+        specs.append(
+            {
+                "type": "namespace",
+                "name": _sanitize(f"{PREFIX}{DELIMITER}{server}")[:MAX_NAME_LEN],
+                "description": f"Tools of the {server} MCP server.",
+                "tools": inner,
+            }
+        )
+    return specs
+
+
+def needs_approval(approval_policy: str, annotations: dict[str, Any] | None) -> bool:
+    """Whether a call should be put to the user before it runs.
+
+    A tool that declares ``readOnlyHint`` runs without asking; under ``never`` nothing
+    is asked; otherwise a tool that declares ``destructiveHint`` (or leaves it out, as
+    the MCP spec's default is destructive) or ``openWorldHint`` is asked about."""
+    notes = annotations or {}
+    if notes.get("readOnlyHint") is True or approval_policy == "never":
+        return False
+    return notes.get("destructiveHint", True) is not False or notes.get("openWorldHint") is True
+
+
+def _dump(block: Any) -> dict[str, Any]:
+    if isinstance(block, dict):
+        return block
+    dump = getattr(block, "model_dump", None)
+    if dump is not None:
+        out: dict[str, Any] = dump(by_alias=True, exclude_none=True, mode="json")
+        return out
+    return {"type": "text", "text": str(block)}
+
+
+def _result_parts(result: Any) -> tuple[list[dict[str, Any]], Any, bool]:
+    content = [_dump(b) for b in getattr(result, "content", None) or []]
+    structured = getattr(result, "structured_content", None)
+    return content, structured, bool(getattr(result, "is_error", False))
+
+
+def model_output(result: Any) -> ToolOutput:
+    """A ``CallToolResult`` as the call's output item."""
+    content, structured, is_error = _result_parts(result)
+    success = not is_error
+    if any(block.get("type") == "image" for block in content):
+        parts: list[ContentItem] = []
+        for block in content:
+            if block.get("type") == "image":
+                mime = block.get("mimeType") or "image/png"
+                url = f"data:{mime};base64,{block.get('data', '')}"
+                parts.append(ContentItem(type="input_image", image_url=url))
+            elif block.get("type") == "text":
+                parts.append(ContentItem(type="input_text", text=str(block.get("text", ""))))
+            else:
+                parts.append(ContentItem(type="input_text", text=json.dumps(block)))
+        return ToolOutput(text="", success=success, content=parts)
+    if structured is not None:
+        return ToolOutput(text=json.dumps(structured, ensure_ascii=False), success=success)
+    return ToolOutput(text=json.dumps(content, ensure_ascii=False), success=success)
+
+
+def _progress_message(progress: float, total: float | None, message: str | None) -> str:
+    if message:
+        return message
+    if total:
+        return f"{progress:g}/{total:g}"
+    return f"{progress:g}"
+
+
+class McpTool:
+    """One MCP tool offered to the model under a flat function name."""
+
+    def __init__(
+        self, name: str, info: McpToolLike, catalog: McpCatalog, *, timeout_s: float | None = None
+    ) -> None:
+        self.name = name
+        self.info = info
+        self._catalog = catalog
+        self._timeout_s = timeout_s
+
+    def spec(self) -> dict[str, Any]:
+        return _function_spec(self.name, self.info)
+
+    async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
+        args: Any
+        try:
+            args = json.loads(arguments) if arguments.strip() else None
+        except json.JSONDecodeError as exc:
+            return ToolOutput(f"failed to parse function arguments: {exc}", success=False)
+        if args is not None and not isinstance(args, dict):
+            return ToolOutput("MCP tool arguments must be a JSON object", success=False)
+        notes = self.info.annotations or {}
+        started = now_ms()
+        clock = time.monotonic()
+        item = McpToolCallThreadItem(
+            id=ctx.call_id,
+            server=self.info.server,
+            tool=self.info.name,
+            arguments=args if args is not None else {},
+            status="inProgress",
+            started_at_ms=started,
+            read_only_hint=notes.get("readOnlyHint"),
+        )
+        await _emit(ctx, ev.ItemStarted(turn_id=ctx.turn_id, item=item, started_at_ms=started))
+
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            await _emit(
+                ctx,
+                ev.McpToolCallProgress(
+                    turn_id=ctx.turn_id,
+                    item_id=ctx.call_id,
+                    message=_progress_message(done, total, message),
+                ),
+            )
+
+        fields: dict[str, Any]
+        try:
+            result = await self._catalog.call_tool(
+                self.info.server,
+                self.info.name,
+                args,
+                progress=progress,
+                timeout_s=self._timeout_s,
+            )
+        except Exception as exc:  # the manager's error text is what the model and client see
+            message = str(exc) or type(exc).__name__
+            output = ToolOutput(f"tool call error: {message}", success=False)
+            fields = {"status": "failed", "error": {"message": message}}
+        else:
+            output = model_output(result)
+            content, structured, is_error = _result_parts(result)
+            meta = getattr(result, "meta", None)
+            fields = {
+                "status": "failed" if is_error else "completed",
+                "result": {"content": content, "structuredContent": structured, "_meta": meta},
+            }
+        done = item.model_validate(
+            {
+                **item.model_dump(by_alias=True),
+                **fields,
+                "durationMs": int((time.monotonic() - clock) * 1000),
+                "completedAtMs": now_ms(),
+            }
+        )
+        if ctx.complete_item is not None:
+            await ctx.complete_item(done)
+        else:
+            await _emit(
+                ctx,
+                ev.ItemCompleted(
+                    turn_id=ctx.turn_id, item=done, completed_at_ms=done.completed_at_ms
+                ),
+            )
+        return output
+
+
+def mcp_tools(
+    catalog: McpCatalog, *, reserved: Iterable[str] = (), timeout_s: float | None = None
+) -> list[McpTool]:
+    """The flat tools for every tool the catalog lists now; a name already taken by a
+    built-in tool (``reserved``) is left out, the built-in wins."""
+    taken = set(reserved)
+    return [
+        McpTool(name, info, catalog, timeout_s=timeout_s)
+        for name, info in flat_names(catalog.tools()).items()
+        if name not in taken
+    ]
+
+
+async def _emit(ctx: ToolContext, msg: ev.EventMsg) -> None:
+    if ctx.emit is not None:
+        await ctx.emit(msg)
