@@ -63,11 +63,12 @@ def build_app() -> typer.Typer:
     ) -> None:
         _configure_logging()
 
-    from threadline.cli import app_server, exec_cmd, threads
+    from threadline.cli import app_server, exec_cmd, mcp_server, threads
 
     exec_cmd.register(cli)
     threads.register(cli)
     app_server.register(cli)
+    mcp_server.register(cli)
     return cli
 
 

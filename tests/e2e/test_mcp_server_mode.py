@@ -1,0 +1,130 @@
+"""``threadline mcp-server`` driven by the ``mcp`` SDK's stdio client against the mock model:
+``codex`` then ``codex-reply`` on the same thread, and a command approval answered through
+MCP elicitation (as ``codex mcp-server`` 0.153.4 asked for it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import mcp.types as mt
+import pytest
+from mcp.client.session import ClientRequestContext
+from tests.e2e.conftest import write_mock_config
+from tests.support.mock_model import MockModel, function_call, text
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+pytestmark = pytest.mark.asyncio
+
+
+def _params(home: Path, cwd: Path) -> StdioServerParameters:
+    env = {"THREADLINE_HOME": str(home), "PATH": os.environ["PATH"], "HOME": str(home)}
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "threadline", "mcp-server"], env=env, cwd=str(cwd)
+    )
+
+
+def _inputs(body: dict[str, Any]) -> list[str]:
+    out = []
+    for item in body.get("input", []):
+        if item.get("type") == "message" and item.get("role") == "user":
+            out += [c.get("text", "") for c in item.get("content", [])]
+    return out
+
+
+async def test_codex_then_codex_reply_continue_one_thread(
+    tmp_path: Path, mock_model: MockModel
+) -> None:
+    home = tmp_path / "home"
+    write_mock_config(home, mock_model.base_url)
+    mock_model.enqueue(text("first answer"), text("second answer"))
+    async with stdio_client(_params(home, tmp_path)) as (r, w):
+        async with ClientSession(r, w) as session:
+            init = await session.initialize()
+            assert init.server_info.name == "threadline-mcp-server"
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            assert set(tools) == {"codex", "codex-reply"}
+            assert tools["codex"].input_schema["required"] == ["prompt"]
+            assert "approval-policy" in tools["codex"].input_schema["properties"]
+            first = await session.call_tool(
+                "codex", {"prompt": "hello there", "cwd": str(tmp_path)}
+            )
+            assert not first.is_error
+            assert isinstance(first.content[0], mt.TextContent)
+            assert first.content[0].text == "first answer"
+            assert first.structured_content is not None
+            thread_id = first.structured_content["threadId"]
+            assert first.structured_content["content"] == "first answer"
+            second = await session.call_tool(
+                "codex-reply", {"threadId": thread_id, "prompt": "again"}
+            )
+            assert second.structured_content == {"threadId": thread_id, "content": "second answer"}
+            missing = await session.call_tool("codex-reply", {"threadId": "nope", "prompt": "x"})
+            assert missing.is_error
+    requests = mock_model.requests
+    assert len(requests) == 2
+    # the reply's request carries the first turn: same thread, one more user message
+    assert "hello there" in _inputs(requests[1].body) and "again" in _inputs(requests[1].body)
+    assert any(
+        i.get("type") == "message" and i.get("role") == "assistant"
+        for i in requests[1].body["input"]
+    )
+
+
+@pytest.mark.parametrize(("action", "made"), [("accept", True), ("decline", False)])
+async def test_command_approval_reaches_the_host_as_elicitation(
+    tmp_path: Path, mock_model: MockModel, action: str, made: bool
+) -> None:
+    home = tmp_path / "home"
+    write_mock_config(home, mock_model.base_url)
+    work = tmp_path / "work"
+    work.mkdir()
+    mock_model.enqueue(
+        function_call(
+            "exec_command",
+            {
+                "cmd": "touch made_here",
+                "sandbox_permissions": "require_escalated",
+                "justification": "need it",
+            },
+            call_id="call_1",
+        ),
+        text("done"),
+    )
+    asked: list[mt.ElicitRequestParams] = []
+
+    async def elicit(
+        context: ClientRequestContext, params: mt.ElicitRequestParams
+    ) -> mt.ElicitResult | mt.ErrorData:
+        asked.append(params)
+        return mt.ElicitResult.model_validate({"action": action, "content": {}})
+
+    async with stdio_client(_params(home, tmp_path)) as (r, w):
+        async with ClientSession(r, w, elicitation_callback=elicit) as session:
+            await session.initialize()
+            result = await session.call_tool(
+                "codex",
+                {
+                    "prompt": "make a file",
+                    "cwd": str(work),
+                    "approval-policy": "on-request",
+                    "sandbox": "read-only",
+                },
+            )
+    assert not result.is_error, result
+    assert result.structured_content is not None and result.structured_content["content"] == "done"
+    assert len(asked) == 1
+    params = asked[0]
+    assert isinstance(params, mt.ElicitRequestFormParams)
+    assert params.message.startswith("Allow Codex to run `") and f"in `{work}`?" in params.message
+    meta: dict[str, Any] = dict(params.meta or {})
+    assert meta["codex_elicitation"] == "exec-approval"
+    assert meta["threadId"] == result.structured_content["threadId"]
+    assert (work / "made_here").exists() is made
+    outputs = [
+        i for i in mock_model.requests[1].body["input"] if i.get("type") == "function_call_output"
+    ]
+    assert len(outputs) == 1 and outputs[0]["call_id"] == "call_1"
