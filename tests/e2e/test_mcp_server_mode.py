@@ -4,6 +4,7 @@ MCP elicitation (as ``codex mcp-server`` 0.153.4 asked for it)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -11,13 +12,23 @@ from typing import Any
 
 import mcp.types as mt
 import pytest
+from mcp.client.extension import NotificationBinding
 from mcp.client.session import ClientRequestContext
+from pydantic import BaseModel, Field
 from tests.e2e.conftest import write_mock_config
 from tests.support.mock_model import MockModel, function_call, text
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 pytestmark = pytest.mark.asyncio
+
+
+class _CodexEvent(BaseModel):
+    """One ``codex/event`` notification's params."""
+
+    meta: dict[str, Any] = Field(alias="_meta")
+    msg: dict[str, Any]
+    id: str
 
 
 def _params(home: Path, cwd: Path) -> StdioServerParameters:
@@ -41,8 +52,14 @@ async def test_codex_then_codex_reply_continue_one_thread(
     home = tmp_path / "home"
     write_mock_config(home, mock_model.base_url)
     mock_model.enqueue(text("first answer"), text("second answer"))
+    events: list[dict[str, Any]] = []
+
+    async def on_event(params: _CodexEvent) -> None:
+        events.append({"_meta": params.meta, "msg": params.msg, "id": params.id})
+
+    binding = NotificationBinding(method="codex/event", params_type=_CodexEvent, handler=on_event)
     async with stdio_client(_params(home, tmp_path)) as (r, w):
-        async with ClientSession(r, w) as session:
+        async with ClientSession(r, w, notification_bindings=[binding]) as session:
             init = await session.initialize()
             assert init.server_info.name == "threadline-mcp-server"
             tools = {t.name: t for t in (await session.list_tools()).tools}
@@ -64,6 +81,24 @@ async def test_codex_then_codex_reply_continue_one_thread(
             assert second.structured_content == {"threadId": thread_id, "content": "second answer"}
             missing = await session.call_tool("codex-reply", {"threadId": "nope", "prompt": "x"})
             assert missing.is_error
+            # the bindings hand events over through a queue: let it drain
+            for _ in range(100):
+                if sum(e["msg"]["type"] == "task_complete" for e in events) == 2:
+                    break
+                await asyncio.sleep(0.02)
+    # codex/event: Codex's event_msg shapes, tagged with the tools/call id and the thread
+    first_call = [e for e in events if e["msg"]["type"] == "session_configured"]
+    assert len(first_call) == 1 and first_call[0]["msg"]["thread_id"] == thread_id
+    assert first_call[0]["id"] == ""
+    assert all(e["_meta"]["threadId"] == thread_id for e in events)
+    by_request: dict[Any, list[str]] = {}
+    for e in events:
+        by_request.setdefault(e["_meta"]["requestId"], []).append(e["msg"]["type"])
+    assert len(by_request) == 2
+    for kinds in by_request.values():
+        assert {"task_started", "user_message", "agent_message", "task_complete"} <= set(kinds)
+    finals = [e["msg"]["last_agent_message"] for e in events if e["msg"]["type"] == "task_complete"]
+    assert sorted(finals) == ["first answer", "second answer"]
     requests = mock_model.requests
     assert len(requests) == 2
     # the reply's request carries the first turn: same thread, one more user message

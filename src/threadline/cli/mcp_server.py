@@ -19,8 +19,16 @@ answer: ``accept`` approves (``content.decision``, when it is one of Codex's
 ``ReviewDecision`` strings, picks ``approved_for_session``, ``denied`` or ``abort``),
 ``decline`` denies, ``cancel`` aborts the turn. Codex 0.153.4 expected a bare
 ``{decision}`` result instead and denied every standard ``ElicitResult``; we follow the
-MCP schema. Codex's ``codex/event`` notifications are not sent (the SDK sends only the
-standard notifications).
+MCP schema.
+
+While a tool call runs, its events go to the host as Codex's ``codex/event``
+notifications: ``params = {_meta: {requestId, threadId}, msg, id}`` where ``msg`` is the
+event in Codex's ``event_msg`` shape and ``id`` the turn id (``""`` for the
+``session_configured`` that opens a ``codex`` call). Only the events whose shape is
+Codex's are sent (``session_configured``, ``task_started``, ``user_message``,
+``agent_message``, ``agent_reasoning``, ``token_count``, ``warning``, ``error``,
+``exec_command_end``, ``turn_aborted``, ``task_complete``, …); Codex 0.153.4 also sends
+its item, delta and raw-item events, which have no Codex-shaped counterpart here.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import asyncio
 import contextlib
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import mcp.types as mt
 import typer
@@ -50,7 +58,13 @@ from threadline.protocol import events as ev
 from threadline.protocol.ops import ExecApproval, ResolveAsk, UserTurn
 from threadline.protocol.v2.item import TextUserInput
 
-__all__ = ["CODEX_REPLY_TOOL", "CODEX_TOOL", "McpThreadServer", "register"]
+__all__ = [
+    "CODEX_REPLY_TOOL",
+    "CODEX_TOOL",
+    "CodexEventNotification",
+    "McpThreadServer",
+    "register",
+]
 
 MCP_SOURCE = "mcp"
 MCP_ORIGINATOR = "threadline_mcp_server"
@@ -147,6 +161,30 @@ CODEX_REPLY_TOOL = mt.Tool(
     output_schema=_RESULT_SCHEMA,
 )
 
+_CODEX_SHAPED: tuple[type[Any], ...] = (
+    ev.TaskStarted,
+    ev.TaskComplete,
+    ev.TurnAborted,
+    ev.UserMessage,
+    ev.AgentMessage,
+    ev.AgentReasoning,
+    ev.TokenCount,
+    ev.ThreadNameUpdated,
+    ev.ThreadRolledBack,
+    ev.ContextCompacted,
+    ev.ErrorEvent,
+    ev.ExecCommandEnd,
+    ev.WarningEvent,
+)
+"""The events whose ``model_dump`` is Codex's ``event_msg`` shape: sent as ``codex/event``."""
+
+
+class CodexEventNotification(mt.Notification[dict[str, Any], Literal["codex/event"]]):
+    """Codex's vendor notification carrying one event of a running tool call."""
+
+    method: Literal["codex/event"] = "codex/event"
+
+
 _REVIEW_DECISIONS = {
     "approved": "accept",
     "approved_for_session": "acceptForSession",
@@ -196,16 +234,20 @@ class McpThreadServer:
     ) -> mt.CallToolResult:
         args = dict(params.arguments or {})
         try:
+            prompt = args.get("prompt")
             if params.name == CODEX_TOOL.name:
+                if not isinstance(prompt, str):
+                    raise _ToolCallError("Missing or invalid 'prompt' argument")
                 thread = self._start(args)
+                configured = _session_configured(thread)
             elif params.name == CODEX_REPLY_TOOL.name:
+                if not isinstance(prompt, str):
+                    raise _ToolCallError("Missing or invalid 'prompt' argument")
                 thread = await self._find(args)
+                configured = None
             else:
                 return _error(f"Unknown tool '{params.name}'")
-            prompt = args.get("prompt")
-            if not isinstance(prompt, str):
-                raise _ToolCallError("Missing or invalid 'prompt' argument")
-            text = await self._run_turn(ctx, thread, prompt)
+            text = await self._run_turn(ctx, thread, prompt, configured)
         except _ToolCallError as exc:
             return _error(str(exc))
         except (CoreError, StoreError) as exc:
@@ -248,15 +290,27 @@ class McpThreadServer:
         except (CoreError, StoreError) as exc:
             raise _ToolCallError(f"Session not found for thread_id: {thread_id}") from exc
 
-    async def _run_turn(self, ctx: ServerRequestContext[Any], thread: Thread, prompt: str) -> str:
+    async def _run_turn(
+        self,
+        ctx: ServerRequestContext[Any],
+        thread: Thread,
+        prompt: str,
+        configured: dict[str, Any] | None,
+    ) -> str:
         if thread.active is not None:
             raise _ToolCallError(f"thread {thread.id} is already running a turn")
         final: list[str | None] = []
         asks: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
+        outbox: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+        pump = loop.create_task(self._pump(ctx, thread.id, outbox))
+        if configured is not None:
+            outbox.put_nowait(("", configured))
 
         def on_event(event: ev.Event) -> None:
             msg = event.msg
+            if isinstance(msg, _CODEX_SHAPED):
+                outbox.put_nowait((event.id, msg.rollout_payload(thread.id)))
             if isinstance(msg, ev.TaskComplete):
                 final.append(msg.last_agent_message)
             elif isinstance(msg, ev.ClientAsk):
@@ -273,12 +327,35 @@ class McpThreadServer:
             remove()
             for task in list(asks):
                 task.cancel()
+            outbox.put_nowait(None)
+            await pump  # every event reaches the host before the tool call's result
         if turn is not None and turn.status == "failed":
             why = turn.error.message if turn.error is not None else "the turn failed"
             raise _ToolCallError(why)
         if turn is not None and turn.status == "interrupted":
             raise _ToolCallError("the turn was interrupted")
         return (final[-1] if final else None) or ""
+
+    async def _pump(
+        self,
+        ctx: ServerRequestContext[Any],
+        thread_id: str,
+        outbox: asyncio.Queue[tuple[str, dict[str, Any]] | None],
+    ) -> None:
+        """Send the queued events as ``codex/event`` in order; a host gone away ends it."""
+        meta = {"requestId": ctx.request_id, "threadId": thread_id}
+        alive = True
+        while (entry := await outbox.get()) is not None:
+            if not alive:
+                continue
+            event_id, msg = entry
+            note = CodexEventNotification(params={"_meta": meta, "msg": msg, "id": event_id})
+            try:
+                await ctx.session.send_notification(
+                    cast(mt.ServerNotification, note), related_request_id=ctx.request_id
+                )
+            except Exception:  # the host closed the connection: keep draining
+                alive = False
 
     async def _answer(
         self, ctx: ServerRequestContext[Any], thread: Thread, ask: ev.ClientAsk
@@ -333,6 +410,24 @@ class McpThreadServer:
                 thread.submit(ExecApproval(approval_id=ask.approval_id, decision=decision))
             else:
                 thread.submit(ResolveAsk(approval_id=ask.approval_id, answer=decision))
+
+
+def _session_configured(thread: Thread) -> dict[str, Any]:
+    """Codex's ``session_configured`` event for a new thread (the first ``codex/event``)."""
+    s = thread.settings
+    path = thread.rollout_path()
+    return {
+        "type": "session_configured",
+        "session_id": thread.id,
+        "thread_id": thread.id,
+        "model": s.model,
+        "model_provider_id": s.model_provider,
+        "approval_policy": s.approval_policy,
+        "approvals_reviewer": s.approvals_reviewer,
+        "sandbox_mode": s.sandbox_mode,
+        "cwd": s.cwd,
+        "rollout_path": str(path) if path is not None else None,
+    }
 
 
 async def serve_stdio(config: Config) -> None:
