@@ -137,13 +137,21 @@ async def test_offered_flat_and_namespaced() -> None:
             "mcp__docs__weather",
             "mcp__docs__picture",
             "mcp__docs__slow",
+            "mcp__docs__signup",
         ]
         echo = tools[0].spec()
         assert echo["type"] == "function" and echo["description"] == "Echo the text back."
         assert echo["parameters"]["required"] == ["text"]
         [space] = namespace_specs(catalog.tools())
         assert space["type"] == "namespace" and space["name"] == "mcp__docs"
-        assert [t["name"] for t in space["tools"]] == ["echo", "weather", "picture", "boom", "slow"]
+        assert [t["name"] for t in space["tools"]] == [
+            "echo",
+            "weather",
+            "picture",
+            "boom",
+            "slow",
+            "signup",
+        ]
         assert all(t["type"] == "function" for t in space["tools"])
 
 

@@ -387,6 +387,24 @@ class DynamicToolCallRequest(ClientAsk):
     arguments: Any = None
 
 
+class McpElicitationRequest(ClientAsk):
+    """An MCP server asks the user for input (``elicitation/create``), during the model's
+    call ``item_id`` of ``turn_id`` (both ``""`` outside a turn). The answer is
+    ``{"action": "accept" | "decline" | "cancel", "content": ..., "_meta": ...}``; a reply
+    that is not one (``{}``) counts as ``decline``."""
+
+    WAITING_FLAG: ClassVar[str | None] = "waitingOnUserInput"
+
+    type: Literal["mcp_elicitation_request"] = "mcp_elicitation_request"
+    server_name: str
+    mode: str = "form"
+    message: str
+    requested_schema: Any = None
+    url: str | None = None
+    elicitation_id: str | None = None
+    meta: Any = None
+
+
 class PermissionsRequest(ClientAsk):
     """``request_permissions``: the model asks for more sandbox access (camelCase
     ``permissions`` profile as the wire sends it). The answer is the client's
@@ -475,6 +493,7 @@ EventMsg = (
     | UserInputRequest
     | DynamicToolCallRequest
     | PermissionsRequest
+    | McpElicitationRequest
     | ApprovalResolved
     | ShutdownComplete
 )

@@ -28,6 +28,7 @@ from threadline.protocol.v2.approval import (
     CommandExecutionApprovalDecision,
     CommandExecutionRequestApprovalParams,
     FileChangeRequestApprovalParams,
+    McpServerElicitationRequestParams,
 )
 from threadline.protocol.v2.client_tools import (
     DynamicToolCallParams,
@@ -184,6 +185,40 @@ def patch_approval_request(
     )
 
 
+# ---- MCP elicitation -------------------------------------------------------------------
+
+
+def elicitation_request(thread_id: str, req: ev.McpElicitationRequest) -> BaseModel:
+    return McpServerElicitationRequestParams.model_validate(
+        {
+            "serverName": req.server_name,
+            "threadId": thread_id,
+            "turnId": req.turn_id or None,
+            "mode": req.mode,
+            "message": req.message,
+            "requestedSchema": req.requested_schema,
+            "url": req.url,
+            "elicitationId": req.elicitation_id,
+            "_meta": req.meta,
+        }
+    )
+
+
+ELICITATION_DECLINED: dict[str, Any] = {"action": "decline", "content": None}
+
+
+def elicitation_answer_of(result: Any) -> dict[str, Any]:
+    """The client's reply; anything but an action (``{}`` from a client that does not
+    know the request) is a decline."""
+    if not isinstance(result, dict) or result.get("action") not in ("accept", "decline", "cancel"):
+        return dict(ELICITATION_DECLINED)
+    return {
+        "action": result["action"],
+        "content": result.get("content") if result["action"] == "accept" else None,
+        "_meta": result.get("_meta"),
+    }
+
+
 ASK_TABLE: dict[type[ev.ClientAsk], AskRoute] = {
     ev.ExecApprovalRequest: AskRoute(APPROVAL_METHOD, approval_request, decision_of, "decline"),
     ev.PatchApprovalRequest: AskRoute(
@@ -201,6 +236,12 @@ ASK_TABLE: dict[type[ev.ClientAsk], AskRoute] = {
     ),
     ev.PermissionsRequest: AskRoute(
         "item/permissions/requestApproval", permissions_request, granted_of, None
+    ),
+    ev.McpElicitationRequest: AskRoute(
+        "mcpServer/elicitation/request",
+        elicitation_request,
+        elicitation_answer_of,
+        ELICITATION_DECLINED,
     ),
 }
 """Every core ask class and the server request it becomes."""

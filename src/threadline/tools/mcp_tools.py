@@ -31,12 +31,14 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import ContentItem
 from threadline.protocol.v2.item import McpToolCallThreadItem
+from threadline.tools.mcp_elicitation import ElicitationBridge
 from threadline.tools.registry import ToolContext, ToolOutput
 
 __all__ = [
@@ -222,15 +224,28 @@ class McpTool:
     """One MCP tool offered to the model under a flat function name."""
 
     def __init__(
-        self, name: str, info: McpToolLike, catalog: McpCatalog, *, timeout_s: float | None = None
+        self,
+        name: str,
+        info: McpToolLike,
+        catalog: McpCatalog,
+        *,
+        timeout_s: float | None = None,
+        elicitations: ElicitationBridge | None = None,
     ) -> None:
         self.name = name
         self.info = info
         self._catalog = catalog
         self._timeout_s = timeout_s
+        self._elicitations = elicitations
 
     def spec(self) -> dict[str, Any]:
         return _function_spec(self.name, self.info)
+
+    def _in_call(self, ctx: ToolContext) -> AbstractContextManager[None]:
+        """Elicitations of this server during the call are asked on the call's behalf."""
+        if self._elicitations is None:
+            return nullcontext()
+        return self._elicitations.in_call(self.info.server, ctx.turn_id, ctx.call_id)
 
     async def run(self, ctx: ToolContext, arguments: str) -> ToolOutput:
         args: Any
@@ -266,13 +281,14 @@ class McpTool:
 
         fields: dict[str, Any]
         try:
-            result = await self._catalog.call_tool(
-                self.info.server,
-                self.info.name,
-                args,
-                progress=progress,
-                timeout_s=self._timeout_s,
-            )
+            with self._in_call(ctx):
+                result = await self._catalog.call_tool(
+                    self.info.server,
+                    self.info.name,
+                    args,
+                    progress=progress,
+                    timeout_s=self._timeout_s,
+                )
         except Exception as exc:  # the manager's error text is what the model and client see
             message = str(exc) or type(exc).__name__
             output = ToolOutput(f"tool call error: {message}", success=False)
@@ -306,13 +322,17 @@ class McpTool:
 
 
 def mcp_tools(
-    catalog: McpCatalog, *, reserved: Iterable[str] = (), timeout_s: float | None = None
+    catalog: McpCatalog,
+    *,
+    reserved: Iterable[str] = (),
+    timeout_s: float | None = None,
+    elicitations: ElicitationBridge | None = None,
 ) -> list[McpTool]:
     """The flat tools for every tool the catalog lists now; a name already taken by a
     built-in tool (``reserved``) is left out, the built-in wins."""
     taken = set(reserved)
     return [
-        McpTool(name, info, catalog, timeout_s=timeout_s)
+        McpTool(name, info, catalog, timeout_s=timeout_s, elicitations=elicitations)
         for name, info in flat_names(catalog.tools()).items()
         if name not in taken
     ]

@@ -1,7 +1,8 @@
 """A small MCP server over stdio for the model-facing MCP tool tests.
 
 Tools: ``echo`` (text), ``weather`` (structured content), ``picture`` (an image and a
-caption), ``boom`` (``isError``), ``slow`` (progress notifications, then text).
+caption), ``boom`` (``isError``), ``slow`` (progress notifications, then text),
+``signup`` (elicits a name and an age with the SDK's ``ctx.elicit``, then says what it got).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import zlib
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ImageContent, TextContent
+from pydantic import BaseModel
 
 
 def tiny_png() -> bytes:
@@ -60,6 +62,19 @@ async def slow(ctx: Context) -> str:
     await ctx.report_progress(1, 2, "half way")
     await ctx.report_progress(2, 2)
     return "done"
+
+
+class Signup(BaseModel):
+    name: str
+    age: int
+
+
+@server.tool(description="Asks the user for a name and an age.")
+async def signup(ctx: Context) -> str:
+    answer = await ctx.elicit("Who are you?", schema=Signup)
+    if answer.action == "accept":
+        return f"accepted {answer.data.name} {answer.data.age}"
+    return answer.action
 
 
 if __name__ == "__main__":
