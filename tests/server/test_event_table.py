@@ -53,6 +53,10 @@ SAMPLES: dict[type, list[Any]] = {
         ev.ReasoningSummaryDelta(turn_id=TURN, item_id="r1", delta="why", summary_index=1)
     ],
     ev.CommandOutputDelta: [ev.CommandOutputDelta(turn_id=TURN, item_id="c1", delta="out\n")],
+    ev.McpStartupUpdate: [
+        ev.McpStartupUpdate(server="docs", status="starting"),
+        ev.McpStartupUpdate(server="docs", status="failed", error="did not start within 0.5s"),
+    ],
     ev.McpToolCallProgress: [
         ev.McpToolCallProgress(turn_id=TURN, item_id="call-9", message="half way")
     ],

@@ -17,6 +17,7 @@ from typing import Any
 
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
+from threadline.core.mcp_host import McpHost
 from threadline.core.model_catalog import ModelOverrides
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
 from threadline.core.thread import Thread
@@ -301,7 +302,8 @@ class ThreadSetup:
         """A thread with ``settings`` writing to ``sink``; its history, turns and usage are
         those rebuilt from the stored history when ``restored`` (resume, fork)."""
         recon = restored.recon if restored is not None else None
-        return Thread(
+        mcp = McpHost(self.config.mcp_servers, lambda _msg: None)
+        thread = Thread(
             thread_id=thread_id,
             settings=settings,
             client=client,
@@ -316,4 +318,7 @@ class ThreadSetup:
             forked_from_id=forked_from_id,
             preview=recon.preview if recon is not None else "",
             window=recon.window if recon is not None else None,
+            mcp=mcp,
         )
+        mcp.launch()
+        return thread

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from threadline.core.errors import InvalidRequest, McpServerNotFound
+from threadline.core.errors import InvalidRequest
+from threadline.core.mcp_host import McpHost
 from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.session import FlowGate, Listener, Session
 from threadline.core.settings import ConfigSnapshot, ThreadSettings
@@ -68,6 +69,7 @@ class Thread:
         forked_from_id: str | None = None,
         preview: str = "",
         window: CompactionWindow | None = None,
+        mcp: McpHost | None = None,
     ) -> None:
         self.id = thread_id
         self.features = dict(features or {})
@@ -99,6 +101,9 @@ class Thread:
             secret_env_names=tuple(getattr(shell_tool, "secret_env_names", ())),
         )
         """``thread/shellCommand``: the user's own commands (the exec tool's environment)."""
+        self.mcp = mcp if mcp is not None else McpHost({}, self._deliver_msg)
+        """The thread's MCP connections (one manager per thread, as Codex has one per session)."""
+        self.mcp.bind(self._deliver_msg)
 
     # ---- identity and state (read from the session) ----------------------------------
 
@@ -316,11 +321,18 @@ class Thread:
 
     # ---- MCP -----------------------------------------------------------------------
 
-    async def call_mcp_tool(self, server: str, tool: str, arguments: Any = None) -> Any:
-        raise McpServerNotFound(server)
+    def _deliver_msg(self, msg: ev.EventMsg) -> None:
+        self.session.deliver(ev.Event(id="", msg=msg))
 
-    async def read_mcp_resource(self, server: str, uri: str) -> Any:
-        raise McpServerNotFound(server)
+    async def call_mcp_tool(
+        self, server: str, tool: str, arguments: Any = None, meta: Any = None
+    ) -> dict[str, Any]:
+        """``mcpServer/tool/call``: the result in wire shape (``content``, ``isError``, ...)."""
+        return await self.mcp.call_tool(server, tool, arguments, meta)
+
+    async def read_mcp_resource(self, server: str, uri: str) -> dict[str, Any]:
+        """``mcpServer/resource/read``: ``{"contents": [...]}`` in wire shape."""
+        return await self.mcp.read_resource(server, uri)
 
     # ---- out-of-band elicitation pause ---------------------------------------------
 
@@ -355,6 +367,7 @@ class Thread:
         try:
             await self._user_shell.aclose()
             await self.session.tools.aclose()
+            await self.mcp.aclose()
             await self.session.sink.close()
         finally:
             self.session.deliver(ev.Event(id="", msg=ev.ShutdownComplete()))

@@ -450,6 +450,16 @@ class McpToolCallProgress(_Msg):
     message: str
 
 
+class McpStartupUpdate(_Msg):
+    """A configured MCP server's startup moved on (``starting``, ``ready``, ``failed``,
+    ``cancelled``); ``error`` says why it failed."""
+
+    type: Literal["mcp_startup_update"] = "mcp_startup_update"
+    server: str
+    status: Literal["starting", "ready", "failed", "cancelled"]
+    error: str | None = None
+
+
 class ApprovalResolved(_Msg):
     type: Literal["approval_resolved"] = "approval_resolved"
     approval_id: str
@@ -480,6 +490,7 @@ EventMsg = (
     | CommandOutputDelta
     | TerminalInteraction
     | McpToolCallProgress
+    | McpStartupUpdate
     | TurnStartedEvent
     | TurnCompletedEvent
     | TokenUsageUpdated

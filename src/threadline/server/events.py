@@ -37,6 +37,7 @@ from threadline.protocol.v2.item import (
 from threadline.protocol.v2.misc import (
     AccountRateLimitsUpdatedNotification,
     ErrorNotification,
+    McpServerStatusUpdatedNotification,
     RateLimitSnapshot,
     WarningNotification,
 )
@@ -263,6 +264,13 @@ def _mcp_progress(thread_id: str, event: ev.Event) -> McpToolCallProgressNotific
     )
 
 
+def _mcp_startup(thread_id: str, event: ev.Event) -> McpServerStatusUpdatedNotification:
+    msg: Any = event.msg
+    return McpServerStatusUpdatedNotification(
+        thread_id=thread_id, name=msg.server, status=msg.status, error=msg.error
+    )
+
+
 def _row(
     method: str,
     params: type[BaseModel],
@@ -305,6 +313,9 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ),
     ev.McpToolCallProgress: (
         _row("item/mcpToolCall/progress", McpToolCallProgressNotification, _mcp_progress),
+    ),
+    ev.McpStartupUpdate: (
+        _row("mcpServer/startupStatus/updated", McpServerStatusUpdatedNotification, _mcp_startup),
     ),
     ev.ReasoningSummaryPartAdded: (
         _row(

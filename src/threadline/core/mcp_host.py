@@ -1,0 +1,152 @@
+"""A thread's MCP connections: one `McpManager` per thread, as Codex keeps one connection
+manager per session.
+
+The host builds the server specs from the config's ``[mcp_servers.<name>]`` tables, starts the
+servers in the background when the thread is built, reports every startup status change as a
+`McpStartupUpdate` event (the server sends ``mcpServer/startupStatus/updated``), and answers the
+client's ``mcpServer/tool/call`` and ``mcpServer/resource/read`` in wire shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from threadline.core.config_sections import McpServerConfig
+from threadline.core.errors import InvalidRequest, McpServerNotFound
+from threadline.mcp.manager import McpError, McpManager, McpServerState
+from threadline.mcp.specs import McpServerSpec, McpSpecError
+from threadline.protocol import events as ev
+
+
+def mcp_specs(servers: Mapping[str, McpServerConfig]) -> dict[str, McpServerSpec]:
+    """The specs of the configured servers; a table this package cannot use is left out
+    (its error is reported by the host as a failed startup)."""
+    out: dict[str, McpServerSpec] = {}
+    for name, cfg in servers.items():
+        with contextlib.suppress(McpSpecError):
+            out[name] = McpServerSpec.from_json(name, cfg.to_json())
+    return out
+
+
+def _spec_errors(servers: Mapping[str, McpServerConfig]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for name, cfg in servers.items():
+        try:
+            McpServerSpec.from_json(name, cfg.to_json())
+        except McpSpecError as exc:
+            errors[name] = str(exc)
+    return errors
+
+
+def _status_entry(state: McpServerState) -> dict[str, Any]:
+    tools = {
+        t.name: {
+            "name": t.name, "description": t.description, "inputSchema": t.input_schema,
+            **({"annotations": t.annotations} if t.annotations else {}),
+            **({"title": t.title} if t.title else {}),
+        }
+        for t in state.tools
+    }
+    return {
+        "name": state.name, "status": state.status, "error": state.error, "tools": tools,
+        "resources": state.resources, "resourceTemplates": state.resource_templates,
+    }
+
+
+class McpHost:
+    """The MCP side of one thread."""
+
+    def __init__(
+        self, servers: Mapping[str, McpServerConfig], deliver: Callable[[ev.EventMsg], None]
+    ) -> None:
+        self._deliver = deliver
+        self._bad = _spec_errors(servers)
+        self.manager = McpManager(mcp_specs(servers), on_status=self._on_status)
+        self._start: asyncio.Task[None] | None = None
+
+    def bind(self, deliver: Callable[[ev.EventMsg], None]) -> None:
+        """Send the status events to ``deliver`` (the thread, once it exists)."""
+        self._deliver = deliver
+
+    def _on_status(self, state: McpServerState) -> None:
+        self._deliver(ev.McpStartupUpdate(server=state.name, status=state.status, error=state.error))
+
+    def launch(self) -> None:
+        """Start every server in the background (needs a running loop; else `ready` starts them)."""
+        if self._start is not None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._start = asyncio.create_task(self.manager.start(), name="mcp-start")
+        self._start.add_done_callback(lambda t: t.cancelled() or t.exception())
+        for name, why in self._bad.items():
+            self._deliver(ev.McpStartupUpdate(server=name, status="failed", error=why))
+
+    async def ready(self) -> None:
+        """Wait for startup as `McpManager.start` bounds it; raises `McpStartupError` when a
+        required server failed."""
+        self.launch()
+        if self._start is not None:
+            await asyncio.shield(self._start)
+
+    # ---- the client's methods ----------------------------------------------------------
+    def status(self) -> list[dict[str, Any]]:
+        """One ``mcpServerStatus/list`` entry per server (configured names, tools, resources)."""
+        out = [_status_entry(state) for state in self.manager.states()]
+        for name, why in self._bad.items():
+            out.append({"name": name, "status": "failed", "error": why, "tools": {},
+                        "resources": [], "resourceTemplates": []})
+        return sorted(out, key=lambda e: str(e["name"]))
+
+    def _known(self, server: str) -> None:
+        if server not in self.manager.server_names():
+            raise McpServerNotFound(server)
+
+    async def call_tool(
+        self, server: str, tool: str, arguments: Any = None, meta: Any = None
+    ) -> dict[str, Any]:
+        await self.ready_quietly()
+        self._known(server)
+        if arguments is not None and not isinstance(arguments, dict):
+            raise InvalidRequest("arguments must be an object")
+        try:
+            result = await self.manager.call_tool(server, tool, arguments, meta=meta)
+        except McpError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        dumped: dict[str, Any] = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        dumped.pop("resultType", None)
+        dumped.setdefault("content", [])
+        return dumped
+
+    async def read_resource(self, server: str, uri: str) -> dict[str, Any]:
+        await self.ready_quietly()
+        self._known(server)
+        try:
+            result = await self.manager.read_resource(server, uri)
+        except McpError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        return {"contents": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.contents]}
+
+    async def ready_quietly(self) -> None:
+        with contextlib.suppress(McpError):
+            await self.ready()
+
+    async def reload(self, servers: Mapping[str, McpServerConfig]) -> None:
+        await self.ready_quietly()
+        self._bad = _spec_errors(servers)
+        await self.manager.reload(mcp_specs(servers))
+
+    async def aclose(self) -> None:
+        if self._start is not None and not self._start.done():
+            self._start.cancel()
+            with contextlib.suppress(BaseException):
+                await self._start
+        await self.manager.aclose()
+
+
+__all__ = ["McpHost", "mcp_specs"]
