@@ -16,7 +16,7 @@ from mcp.client.extension import NotificationBinding
 from mcp.client.session import ClientRequestContext
 from pydantic import BaseModel, Field
 from tests.e2e.conftest import write_mock_config
-from tests.support.mock_model import MockModel, function_call, text
+from tests.support.mock_model import MockModel, custom_tool_call, failed, function_call, text
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
@@ -163,3 +163,61 @@ async def test_command_approval_reaches_the_host_as_elicitation(
         i for i in mock_model.requests[1].body["input"] if i.get("type") == "function_call_output"
     ]
     assert len(outputs) == 1 and outputs[0]["call_id"] == "call_1"
+
+
+async def test_patch_approval_and_failures_come_back_as_codex_shapes(
+    tmp_path: Path, mock_model: MockModel
+) -> None:
+    home = tmp_path / "home"
+    write_mock_config(home, mock_model.base_url)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.txt").write_text("one\ntwo\n")
+    patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n*** End Patch\n"
+    mock_model.enqueue(
+        custom_tool_call("apply_patch", patch, call_id="call_p"),
+        text("patched"),
+        failed("the model broke"),
+    )
+    asked: list[mt.ElicitRequestParams] = []
+
+    async def elicit(
+        context: ClientRequestContext, params: mt.ElicitRequestParams
+    ) -> mt.ElicitResult | mt.ErrorData:
+        asked.append(params)
+        return mt.ElicitResult.model_validate({"action": "accept", "content": {}})
+
+    async with stdio_client(_params(home, tmp_path)) as (r, w):
+        async with ClientSession(r, w, elicitation_callback=elicit) as session:
+            await session.initialize()
+            result = await session.call_tool(
+                "codex",
+                {
+                    "prompt": "edit a",
+                    "cwd": str(work),
+                    "model": "gpt-5.5",
+                    "approval-policy": "on-request",
+                    "sandbox": "read-only",
+                },
+            )
+            assert result.structured_content is not None, result
+            thread_id = result.structured_content["threadId"]
+            assert result.structured_content["content"] == "patched"
+            broken = await session.call_tool(
+                "codex-reply", {"threadId": thread_id, "prompt": "again"}
+            )
+            no_id = await session.call_tool("codex-reply", {"prompt": "again"})
+            no_prompt = await session.call_tool("codex", {})
+    assert (work / "a.txt").read_text() == "one\nTWO\n"
+    [params] = asked
+    assert params.message == "Allow Codex to apply proposed code changes?"
+    meta: dict[str, Any] = dict(params.meta or {})
+    assert meta["codex_elicitation"] == "patch-approval"
+    assert meta["codex_changes"][str(work / "a.txt")]["type"] == "update"
+    # a failed turn: isError, the error text, and the thread it happened on
+    assert broken.is_error and broken.structured_content is not None
+    assert broken.structured_content["threadId"] == thread_id
+    assert no_id.is_error and isinstance(no_id.content[0], mt.TextContent)
+    assert "either threadId or conversationId must be provided" in no_id.content[0].text
+    assert no_prompt.is_error and isinstance(no_prompt.content[0], mt.TextContent)
+    assert "missing field `prompt`" in no_prompt.content[0].text

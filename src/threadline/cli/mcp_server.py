@@ -203,12 +203,23 @@ def _decision(result: mt.ElicitResult) -> str:
     return _REVIEW_DECISIONS.get(str(chosen), "accept") if chosen is not None else "accept"
 
 
-def _error(text: str) -> mt.CallToolResult:
-    return mt.CallToolResult(content=[mt.TextContent(type="text", text=text)], is_error=True)
+def _error(text: str, thread_id: str | None = None) -> mt.CallToolResult:
+    """An ``isError`` result; it names the thread (``structuredContent``) when there is one,
+    as Codex 0.153.4 does for a failed turn or an unknown thread id."""
+    structured = {"threadId": thread_id, "content": text} if thread_id is not None else None
+    return mt.CallToolResult(
+        content=[mt.TextContent(type="text", text=text)],
+        structured_content=structured,
+        is_error=True,
+    )
 
 
 class _ToolCallError(Exception):
-    """A refusal to show the host as an ``isError`` result."""
+    """A refusal to show the host as an ``isError`` result (for ``thread_id`` if known)."""
+
+    def __init__(self, message: str, thread_id: str | None = None) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
 
 
 class McpThreadServer:
@@ -237,19 +248,23 @@ class McpThreadServer:
             prompt = args.get("prompt")
             if params.name == CODEX_TOOL.name:
                 if not isinstance(prompt, str):
-                    raise _ToolCallError("Missing or invalid 'prompt' argument")
+                    raise _ToolCallError(
+                        "Failed to parse configuration for Codex tool: missing field `prompt`"
+                    )
                 thread = self._start(args)
-                configured = _session_configured(thread)
+                configured: dict[str, Any] | None = _session_configured(thread)
             elif params.name == CODEX_REPLY_TOOL.name:
-                if not isinstance(prompt, str):
-                    raise _ToolCallError("Missing or invalid 'prompt' argument")
                 thread = await self._find(args)
+                if not isinstance(prompt, str):
+                    raise _ToolCallError(
+                        "Failed to parse Codex reply: missing field `prompt`", thread.id
+                    )
                 configured = None
             else:
                 return _error(f"Unknown tool '{params.name}'")
             text = await self._run_turn(ctx, thread, prompt, configured)
         except _ToolCallError as exc:
-            return _error(str(exc))
+            return _error(str(exc), exc.thread_id)
         except (CoreError, StoreError) as exc:
             return _error(f"Codex runtime error: {exc.message}")
         return mt.CallToolResult(
@@ -281,14 +296,18 @@ class McpThreadServer:
     async def _find(self, args: dict[str, Any]) -> Thread:
         thread_id = args.get("threadId") or args.get("conversationId")
         if not isinstance(thread_id, str) or not thread_id:
-            raise _ToolCallError("Missing 'threadId' argument")
+            raise _ToolCallError(
+                "Failed to parse thread_id: either threadId or conversationId must be provided"
+            )
         found = self._manager.find(thread_id)
         if found is not None:
             return found
         try:
             return await self._manager.resume_thread(thread_id)
         except (CoreError, StoreError) as exc:
-            raise _ToolCallError(f"Session not found for thread_id: {thread_id}") from exc
+            raise _ToolCallError(
+                f"Session not found for thread_id: {thread_id}", thread_id
+            ) from exc
 
     async def _run_turn(
         self,
@@ -298,7 +317,7 @@ class McpThreadServer:
         configured: dict[str, Any] | None,
     ) -> str:
         if thread.active is not None:
-            raise _ToolCallError(f"thread {thread.id} is already running a turn")
+            raise _ToolCallError(f"thread {thread.id} is already running a turn", thread.id)
         final: list[str | None] = []
         asks: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
@@ -331,9 +350,9 @@ class McpThreadServer:
             await pump  # every event reaches the host before the tool call's result
         if turn is not None and turn.status == "failed":
             why = turn.error.message if turn.error is not None else "the turn failed"
-            raise _ToolCallError(why)
+            raise _ToolCallError(why, thread.id)
         if turn is not None and turn.status == "interrupted":
-            raise _ToolCallError("the turn was interrupted")
+            raise _ToolCallError("the turn was interrupted", thread.id)
         return (final[-1] if final else None) or ""
 
     async def _pump(
@@ -374,19 +393,20 @@ class McpThreadServer:
                 "codex_cwd": ask.cwd,
             }
         elif isinstance(ask, ev.PatchApprovalRequest):
-            message = (
-                f"{ask.reason}\n\n" if ask.reason else ""
-            ) + "Allow Codex to apply proposed code changes?"
+            lines = [ask.reason] if ask.reason else []
+            message = "\n".join([*lines, "Allow Codex to apply proposed code changes?"])
             meta = {
                 "threadId": thread.id,
                 "codex_elicitation": "patch-approval",
                 "codex_mcp_tool_call_id": str(ctx.request_id),
                 "codex_event_id": ask.turn_id,
                 "codex_call_id": ask.item_id,
-                "codex_reason": ask.reason,
-                "codex_grant_root": ask.grant_root,
-                "codex_changes": ask.changes,
+                "codex_changes": _codex_changes(ask.changes),
             }
+            if ask.reason:
+                meta["codex_reason"] = ask.reason
+            if ask.grant_root:
+                meta["codex_grant_root"] = ask.grant_root
         else:
             with contextlib.suppress(Exception):
                 thread.submit(ResolveAsk(approval_id=ask.approval_id, answer=None))
@@ -410,6 +430,25 @@ class McpThreadServer:
                 thread.submit(ExecApproval(approval_id=ask.approval_id, decision=decision))
             else:
                 thread.submit(ResolveAsk(approval_id=ask.approval_id, answer=decision))
+
+
+def _codex_changes(changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The patch's changes as Codex's ``{path: FileChange}`` map (``add``/``delete`` carry
+    ``content``, ``update`` its ``unified_diff`` and ``move_path``)."""
+    out: dict[str, Any] = {}
+    for change in changes:
+        kind = change.get("kind") or {}
+        tag = kind.get("type", "update")
+        diff = change.get("diff", "")
+        if tag == "update":
+            out[str(change.get("path"))] = {
+                "type": "update",
+                "unified_diff": diff,
+                "move_path": kind.get("move_path"),
+            }
+        else:
+            out[str(change.get("path"))] = {"type": tag, "content": diff}
+    return out
 
 
 def _session_configured(thread: Thread) -> dict[str, Any]:
