@@ -7,6 +7,8 @@ against the mock model.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from threadline.protocol.v2.turn import TurnStartParams
 from threadline.server import build_app_server
 from threadline.server.dispatch import MethodTable, RequestContext
 from threadline.server.handlers import HANDLERS
+
+TOOLBOX = str(Path(__file__).resolve().parents[1] / "support" / "mcp_servers" / "toolbox.py")
 
 
 def served_table(home: Path) -> MethodTable:
@@ -84,7 +88,9 @@ async def served(
             'model_provider = "mock"\nmodel = "mock-model"\napproval_policy = "never"\n'
             "[model_providers.mock]\n"
             f'name = "Mock"\nbase_url = "{mock.base_url}"\nwire_api = "responses"\n'
-            "request_max_retries = 0\n",
+            "request_max_retries = 0\n"
+            "[mcp_servers.box]\n"
+            f"command = {json.dumps(sys.executable)}\nargs = [{json.dumps(TOOLBOX)}]\n",
             encoding="utf-8",
         )
         server = await memory_server(home=home, test_methods=False, name="walk", version="1")
@@ -163,6 +169,11 @@ async def test_every_method_answers_with_its_response_type(
     answered.add("command/exec")
     await call("thread/shellCommand", {"threadId": tid, "command": "true"})
     await client.wait_for_notification("turn/completed", timeout=20)
+    await call("mcpServerStatus/list", {"threadId": tid})
+    await call("mcpServer/tool/call", {"threadId": tid, "server": "box", "tool": "echo",
+                                       "arguments": {"text": "walk"}})
+    await call("mcpServer/resource/read", {"threadId": tid, "server": "box", "uri": "memo://greeting"})
+    await call("config/mcpServer/reload", {})
 
     forked = await call("thread/fork", {"threadId": tid})
     fork_id = forked["thread"]["id"]

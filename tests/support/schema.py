@@ -27,6 +27,7 @@ _RESPONSE_OVERRIDES = {
     "configRequirements/read": "ConfigRequirementsReadResponse",
     "config/value/write": "ConfigWriteResponse",
     "config/batchWrite": "ConfigWriteResponse",
+    "config/mcpServer/reload": "McpServerRefreshResponse",
 }
 
 

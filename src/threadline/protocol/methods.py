@@ -26,6 +26,7 @@ from threadline.protocol.v2 import (
     extensions,
     initialize,
     item,
+    mcp_status,
     misc,
     thread,
     turn,
@@ -59,6 +60,12 @@ CLIENT_REQUESTS: dict[str, ClientRequestEntry] = {
     "model/list": (misc.ModelListParams, misc.ModelListResponse),
     "mcpServer/resource/read": (misc.McpResourceReadParams, misc.McpResourceReadResponse),
     "mcpServer/tool/call": (misc.McpServerToolCallParams, misc.McpServerToolCallResponse),
+    "mcpServerStatus/list": (
+        mcp_status.ListMcpServerStatusParams, mcp_status.ListMcpServerStatusResponse
+    ),
+    "config/mcpServer/reload": (
+        mcp_status.McpServerRefreshParams, mcp_status.McpServerRefreshResponse
+    ),
     "command/exec": (misc.CommandExecParams, misc.CommandExecResponse),
     "command/exec/write": (misc.CommandExecWriteParams, misc.CommandExecWriteResponse),
     "command/exec/terminate": (misc.CommandExecTerminateParams, misc.CommandExecTerminateResponse),

@@ -21,6 +21,7 @@ from threadline.server.handlers import (
     command,
     compact,
     config,
+    mcp,
     model,
     thread,
     thread_meta,
@@ -61,6 +62,10 @@ HANDLERS: dict[str, RuntimeHandler] = {
     "command/exec/terminate": command.command_exec_terminate,
     "command/exec/resize": command.command_exec_resize,
     "thread/shellCommand": command.thread_shell_command,
+    "mcpServerStatus/list": mcp.mcp_server_status_list,
+    "mcpServer/tool/call": mcp.mcp_tool_call,
+    "mcpServer/resource/read": mcp.mcp_resource_read,
+    "config/mcpServer/reload": mcp.config_mcp_server_reload,
 }
 """Every client→server method this server answers (``initialize`` is the connection's)."""
 

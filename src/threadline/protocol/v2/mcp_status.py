@@ -1,0 +1,54 @@
+"""``mcpServerStatus/list`` and ``config/mcpServer/reload`` payloads (Codex 0.169 schema:
+``ListMcpServerStatusParams``/``Response``, ``McpServerStatus``, ``McpServerRefreshResponse``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from threadline.protocol.v2.common import WireModel
+
+McpAuthStatus = Literal["unknown", "unsupported", "notLoggedIn", "bearerToken", "oAuth"]
+McpServerConnectionStatus = Literal[
+    "notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"
+]
+McpServerStatusDetail = Literal["full", "toolsAndAuthOnly"]
+
+
+class ListMcpServerStatusParams(WireModel):
+    cursor: str | None = None
+    detail: McpServerStatusDetail | None = None
+    limit: int | None = Field(default=None, ge=0)
+    server_name: str | None = None
+    thread_id: str | None = None
+
+
+class McpServerStatus(WireModel):
+    name: str
+    auth_status: McpAuthStatus
+    tools: dict[str, Any]
+    resources: list[Any]
+    resource_templates: list[Any]
+    runtime_status: McpServerConnectionStatus | None = None
+    http_origin: str | None = None
+    tools_error: str | None = None
+
+
+class ListMcpServerStatusResponse(WireModel):
+    data: list[McpServerStatus]
+    next_cursor: str | None = None
+
+
+class McpServerRefreshParams(WireModel):
+    """``config/mcpServer/reload`` takes no params (null)."""
+
+
+class McpServerRefreshResponse(WireModel):
+    pass
+
+
+__all__ = [
+    "ListMcpServerStatusParams", "ListMcpServerStatusResponse", "McpAuthStatus", "McpServerConnectionStatus",
+    "McpServerRefreshParams", "McpServerRefreshResponse", "McpServerStatus", "McpServerStatusDetail",
+]
