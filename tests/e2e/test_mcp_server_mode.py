@@ -221,3 +221,33 @@ async def test_patch_approval_and_failures_come_back_as_codex_shapes(
     assert "either threadId or conversationId must be provided" in no_id.content[0].text
     assert no_prompt.is_error and isinstance(no_prompt.content[0], mt.TextContent)
     assert "missing field `prompt`" in no_prompt.content[0].text
+
+
+async def test_config_argument_overrides_the_config_for_that_thread(
+    tmp_path: Path, mock_model: MockModel
+) -> None:
+    home = tmp_path / "home"
+    write_mock_config(home, mock_model.base_url)
+    mock_model.enqueue(text("one"), text("two"), text("three"))
+    async with stdio_client(_params(home, tmp_path)) as (r, w):
+        async with ClientSession(r, w) as session:
+            await session.initialize()
+            first = await session.call_tool(
+                "codex",
+                {"prompt": "hi", "config": {"model": "model-from-config"}},
+            )
+            assert first.structured_content is not None, first
+            thread_id = first.structured_content["threadId"]
+            again = await session.call_tool(
+                "codex-reply", {"threadId": thread_id, "prompt": "more"}
+            )
+            assert again.structured_content == {"threadId": thread_id, "content": "two"}
+            plain = await session.call_tool("codex", {"prompt": "hi"})
+            assert plain.structured_content is not None
+            bad = await session.call_tool(
+                "codex", {"prompt": "hi", "config": {"approval_policy": "sometimes"}}
+            )
+    models = [req.body["model"] for req in mock_model.requests]
+    assert models == ["model-from-config", "model-from-config", "mock-model"]
+    assert bad.is_error and isinstance(bad.content[0], mt.TextContent)
+    assert "Failed to load Codex configurations from overrides" in bad.content[0].text

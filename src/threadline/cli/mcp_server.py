@@ -3,8 +3,11 @@
 As ``codex mcp-server`` did (Codex 0.153.4, the last release that had it), two tools:
 
 - ``codex`` starts a thread with a prompt and settings (``model``, ``cwd``,
-  ``approval-policy``, ``sandbox``, ``base-instructions``, ``developer-instructions``),
-  runs one turn and answers with its final message;
+  ``approval-policy``, ``sandbox``, ``base-instructions``, ``developer-instructions``,
+  and ``config``: config keys as a JSON object, applied like ``-c key=value`` on top of
+  the command line's; one thread manager per distinct ``config``), runs one turn and
+  answers with its final message (``compact-prompt`` is accepted and not used: threadline's
+  compaction prompt is not configurable);
 - ``codex-reply`` runs one more turn on a thread, named by ``threadId`` (or the
   deprecated ``conversationId``); a thread that is not loaded is resumed from its rollout.
 
@@ -35,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -48,8 +53,8 @@ from mcp.shared.message import ServerMessageMetadata
 
 from threadline import __version__
 from threadline.cli.common import cli_config, run_event_loop
-from threadline.cli.options import shared_options
-from threadline.core.config import Config
+from threadline.cli.options import GlobalOptions, shared_options
+from threadline.core.config import Config, ConfigError, load_config
 from threadline.core.errors import CoreError
 from threadline.core.manager import StartOptions, ThreadManager
 from threadline.core.storage import StoreError
@@ -225,8 +230,12 @@ class _ToolCallError(Exception):
 class McpThreadServer:
     """The two tools over one :class:`ThreadManager`; one instance per process."""
 
-    def __init__(self, manager: ThreadManager) -> None:
-        self._manager = manager
+    def __init__(self, load: Callable[[tuple[str, ...]], Config]) -> None:
+        """``load(overrides)`` reads the config with these ``key=value`` overrides on top of
+        the command line's; one :class:`ThreadManager` serves each distinct ``config``
+        argument (the one without any is made at once)."""
+        self._load = load
+        self._managers: dict[tuple[str, ...], ThreadManager] = {(): ThreadManager(load(()))}
         self.server: Server[Any] = Server(
             "threadline-mcp-server",
             version=__version__,
@@ -272,9 +281,35 @@ class McpThreadServer:
             structured_content={"threadId": thread.id, "content": text},
         )
 
+    def _manager_for(self, config: Any) -> ThreadManager:
+        """The manager for the ``config`` argument (a JSON object of config keys, nested
+        tables or dotted keys, applied like ``-c key=value``)."""
+        if config is None or config == {}:
+            return self._managers[()]
+        if not isinstance(config, dict):
+            raise _ToolCallError(
+                "Failed to parse configuration for Codex tool: `config` must be an object"
+            )
+        overrides = tuple(sorted(_overrides(config)))
+        manager = self._managers.get(overrides)
+        if manager is None:
+            try:
+                manager = ThreadManager(self._load(overrides))
+            except ConfigError as exc:
+                raise _ToolCallError(
+                    f"Failed to load Codex configurations from overrides: {exc}"
+                ) from exc
+            self._managers[overrides] = manager
+        return manager
+
+    async def aclose(self) -> None:
+        """Stop every manager (running turns end, rollouts are flushed)."""
+        for manager in self._managers.values():
+            with contextlib.suppress(Exception):
+                await manager.shutdown()
+
     def _start(self, args: dict[str, Any]) -> Thread:
-        if args.get("config"):
-            raise _ToolCallError("the 'config' argument is not supported by threadline yet")
+        manager = self._manager_for(args.get("config"))
         cwd = args.get("cwd")
         if isinstance(cwd, str):
             cwd = str(Path(cwd).expanduser().resolve())
@@ -289,7 +324,7 @@ class McpThreadServer:
             originator=MCP_ORIGINATOR,
         )
         try:
-            return self._manager.start_thread(opts)
+            return manager.start_thread(opts)
         except (CoreError, StoreError) as exc:
             raise _ToolCallError(f"Failed to start Codex session: {exc.message}") from exc
 
@@ -299,11 +334,12 @@ class McpThreadServer:
             raise _ToolCallError(
                 "Failed to parse thread_id: either threadId or conversationId must be provided"
             )
-        found = self._manager.find(thread_id)
-        if found is not None:
-            return found
+        for manager in self._managers.values():
+            found = manager.find(thread_id)
+            if found is not None:
+                return found
         try:
-            return await self._manager.resume_thread(thread_id)
+            return await self._managers[()].resume_thread(thread_id)
         except (CoreError, StoreError) as exc:
             raise _ToolCallError(
                 f"Session not found for thread_id: {thread_id}", thread_id
@@ -469,15 +505,26 @@ def _session_configured(thread: Thread) -> dict[str, Any]:
     }
 
 
-async def serve_stdio(config: Config) -> None:
+async def serve_stdio(load: Callable[[tuple[str, ...]], Config]) -> None:
     """Serve the tools on stdin/stdout until the host closes the connection."""
-    manager = ThreadManager(config)
+    app = McpThreadServer(load)
     try:
-        app = McpThreadServer(manager)
         async with stdio_server() as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
     finally:
-        await manager.shutdown()
+        await app.aclose()
+
+
+def _overrides(config: dict[str, Any], prefix: str = "") -> list[str]:
+    """``{"a": {"b": 1}, "c.d": "x"}`` → ``["a.b=1", 'c.d="x"']`` (JSON values are TOML)."""
+    out: list[str] = []
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out += _overrides(value, f"{path}.")
+        else:
+            out.append(f"{path}={json.dumps(value)}")
+    return out
 
 
 def mcp_server(
@@ -491,7 +538,13 @@ def mcp_server(
     For MCP hosts (Claude Desktop, other agents): e.g. `{"command": "threadline",
     "args": ["mcp-server"]}`. Approvals reach the host as MCP elicitations.
     """
-    run_event_loop(serve_stdio(cli_config(ctx)))
+    cli_config(ctx)  # a bad config or -c override exits 2 before serving
+    opts = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
+
+    def load(extra: tuple[str, ...]) -> Config:
+        return load_config(overrides=(*opts.config_overrides, *extra), profile=opts.profile)
+
+    run_event_loop(serve_stdio(load))
 
 
 def register(cli: typer.Typer) -> None:
