@@ -21,10 +21,12 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from threadline.protocol import events as ev
+from threadline.protocol.items import FunctionCallItem, dump_response_item, parse_response_item
 from threadline.protocol.v2.item import McpToolCallProgressNotification, McpToolCallThreadItem
 from threadline.tools.mcp_tools import (
     MAX_NAME_LEN,
     McpTool,
+    dispatch_name,
     flat_names,
     mcp_tools,
     namespace_specs,
@@ -267,3 +269,46 @@ def test_approval_follows_policy_and_annotations() -> None:
     assert needs_approval("on-request", None)  # the MCP default is destructive
     assert not needs_approval("on-request", {"destructiveHint": False})
     assert needs_approval("untrusted", {"destructiveHint": False, "openWorldHint": True})
+
+
+async def test_a_namespaced_call_dispatches_to_its_tool() -> None:
+    async with open_catalog() as catalog:
+        registry = ToolRegistry(list(mcp_tools(catalog)))
+        # the model calls into the namespace tool: name and namespace come apart
+        call = parse_response_item(
+            {
+                "type": "function_call",
+                "namespace": "mcp__docs",
+                "name": "echo",
+                "arguments": '{"text": "ns"}',
+                "call_id": "c9",
+            }
+        )
+        assert isinstance(call, FunctionCallItem)
+        name = dispatch_name(registry, call.name, getattr(call, "namespace", None))
+        assert name == "mcp__docs__echo"
+        assert dump_response_item(call)["namespace"] == "mcp__docs"  # the history keeps it
+        rec = Recorder()
+        out = await registry.dispatch(name, call.arguments, rec.context(call.call_id))
+        assert json.loads(out.text) == {"result": "echo: ns"}
+        assert dispatch_name(registry, "echo", None) == "echo"
+
+
+def test_namespaced_names_match_the_namespace_specs() -> None:
+    schema: dict[str, Any] = {"type": "object"}
+    infos = [Info("a b", "x.y", None, schema), Info("a b", "x_y", None, schema)]
+
+    class Fixed:
+        def tools(self) -> list[Info]:
+            return infos
+
+        async def call_tool(self, *a: Any, **kw: Any) -> Any:
+            raise AssertionError("not called")
+
+    tools = mcp_tools(Fixed())
+    [space] = namespace_specs(infos)
+    assert space["name"] == "mcp__a_b" == tools[0].namespace == tools[1].namespace
+    inner = [t["name"] for t in space["tools"]]
+    assert inner == [t.namespaced_name for t in tools] and len(set(inner)) == 2
+    registry = ToolRegistry(list(tools))
+    assert [dispatch_name(registry, n, "mcp__a_b") for n in inner] == [t.name for t in tools]

@@ -59,6 +59,7 @@ from threadline.protocol.v2.item import (
     UserInput,
 )
 from threadline.protocol.v2.turn import Turn, TurnError
+from threadline.tools.mcp_tools import dispatch_name
 from threadline.tools.registry import (
     ToolContext,
     ToolOutput,
@@ -428,10 +429,10 @@ class TurnRunner:
         for call in calls:
             ctx = self._context(call.call_id)
             arguments = call.input if isinstance(call, CustomToolCallItem) else call.arguments
+            # A Responses-API call into a namespace tool names its namespace apart.
+            name = dispatch_name(th.tools, call.name, getattr(call, "namespace", None))
             try:
-                output = await self._race(
-                    th.tools.dispatch(call.name, arguments, ctx), steerable=False
-                )
+                output = await self._race(th.tools.dispatch(name, arguments, ctx), steerable=False)
             except UnknownTool as exc:
                 output = ToolOutput(text=str(exc), success=False)
             except _Preempted:

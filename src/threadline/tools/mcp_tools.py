@@ -39,16 +39,18 @@ from threadline.protocol.clock import now_ms
 from threadline.protocol.items import ContentItem
 from threadline.protocol.v2.item import McpToolCallThreadItem
 from threadline.tools.mcp_elicitation import ElicitationBridge
-from threadline.tools.registry import ToolContext, ToolOutput
+from threadline.tools.registry import ToolContext, ToolOutput, ToolRegistry
 
 __all__ = [
     "MAX_NAME_LEN",
     "McpCatalog",
     "McpTool",
     "McpToolLike",
+    "dispatch_name",
     "flat_names",
     "mcp_tools",
     "model_output",
+    "namespace_of",
     "namespace_specs",
     "needs_approval",
 ]
@@ -136,31 +138,54 @@ def _function_spec(name: str, tool: McpToolLike) -> dict[str, Any]:
     }
 
 
+def namespace_of(server: str) -> str:
+    """The Responses-API namespace a server's tools are offered in: ``mcp__<server>``."""
+    name = _sanitize(f"{PREFIX}{DELIMITER}{server}")
+    return name if len(name) <= MAX_NAME_LEN else _hashed(name, server)
+
+
+def _members(tools: Iterable[McpToolLike]) -> dict[str, list[tuple[str, McpToolLike]]]:
+    """Per server, each tool with its (valid, distinct) name inside the namespace."""
+    by_server: dict[str, list[tuple[str, McpToolLike]]] = {}
+    seen: dict[str, set[str]] = {}
+    for tool in tools:
+        taken = seen.setdefault(tool.server, set())
+        name = _sanitize(tool.name)
+        if len(name) > MAX_NAME_LEN or name in taken:
+            name = _hashed(name, f"{tool.server}/{tool.name}")
+        taken.add(name)
+        by_server.setdefault(tool.server, []).append((name, tool))
+    return by_server
+
+
 def namespace_specs(tools: Iterable[McpToolLike]) -> list[dict[str, Any]]:
     """One Responses-API ``namespace`` tool per server (``mcp__<server>``) holding its
     tools as function tools under their own (sanitized) names."""
-    by_server: dict[str, list[McpToolLike]] = {}
-    for tool in tools:
-        by_server.setdefault(tool.server, []).append(tool)
-    specs: list[dict[str, Any]] = []
-    for server, members in by_server.items():
-        seen: set[str] = set()
-        inner: list[dict[str, Any]] = []
-        for tool in members:
-            name = _sanitize(tool.name)
-            if len(name) > MAX_NAME_LEN or name in seen:
-                name = _hashed(name, f"{server}/{tool.name}")
-            seen.add(name)
-            inner.append(_function_spec(name, tool))
-        specs.append(
-            {
-                "type": "namespace",
-                "name": _sanitize(f"{PREFIX}{DELIMITER}{server}")[:MAX_NAME_LEN],
-                "description": f"Tools of the {server} MCP server.",
-                "tools": inner,
-            }
-        )
-    return specs
+    return [
+        {
+            "type": "namespace",
+            "name": namespace_of(server),
+            "description": f"Tools of the {server} MCP server.",
+            "tools": [_function_spec(name, tool) for name, tool in members],
+        }
+        for server, members in _members(tools).items()
+    ]
+
+
+def dispatch_name(registry: ToolRegistry, name: str, namespace: str | None) -> str:
+    """The registry name of a call the model made as ``namespace`` + ``name`` (a
+    Responses-API ``function_call`` with a ``namespace``); ``name`` itself otherwise."""
+    if not namespace:
+        return name
+    for registered in registry.names():
+        tool = registry.get(registered)
+        if (
+            isinstance(tool, McpTool)
+            and tool.namespace == namespace
+            and tool.namespaced_name == name
+        ):
+            return registered
+    return f"{namespace}{DELIMITER}{name}"
 
 
 def needs_approval(approval_policy: str, annotations: dict[str, Any] | None) -> bool:
@@ -231,12 +256,16 @@ class McpTool:
         *,
         timeout_s: float | None = None,
         elicitations: ElicitationBridge | None = None,
+        namespaced_name: str | None = None,
     ) -> None:
         self.name = name
         self.info = info
         self._catalog = catalog
         self._timeout_s = timeout_s
         self._elicitations = elicitations
+        self.namespace = namespace_of(info.server)
+        self.namespaced_name = namespaced_name or _sanitize(info.name)
+        """How the tool is named inside its server's namespace."""
 
     def spec(self) -> dict[str, Any]:
         return _function_spec(self.name, self.info)
@@ -331,9 +360,18 @@ def mcp_tools(
     """The flat tools for every tool the catalog lists now; a name already taken by a
     built-in tool (``reserved``) is left out, the built-in wins."""
     taken = set(reserved)
+    listed = list(catalog.tools())
+    inner = {id(tool): name for members in _members(listed).values() for name, tool in members}
     return [
-        McpTool(name, info, catalog, timeout_s=timeout_s, elicitations=elicitations)
-        for name, info in flat_names(catalog.tools()).items()
+        McpTool(
+            name,
+            info,
+            catalog,
+            timeout_s=timeout_s,
+            elicitations=elicitations,
+            namespaced_name=inner[id(info)],
+        )
+        for name, info in flat_names(listed).items()
         if name not in taken
     ]
 
