@@ -85,7 +85,7 @@ class ElicitationBridge:
 
     def _request(self, server: str, params: Any, call: _Call | None) -> ev.McpElicitationRequest:
         mode = getattr(params, "mode", None) or "form"
-        schema: Any = getattr(params, "requested_schema", None)
+        schema: Any = getattr(params, "requested_schema", getattr(params, "requestedSchema", None))
         dump = getattr(schema, "model_dump", None)
         if dump is not None:
             schema = dump(by_alias=True, exclude_none=True, mode="json")
@@ -100,7 +100,9 @@ class ElicitationBridge:
             message=str(getattr(params, "message", "")),
             requested_schema=schema if mode != "url" else None,
             url=getattr(params, "url", None),
-            elicitation_id=getattr(params, "elicitation_id", None),
+            elicitation_id=getattr(
+                params, "elicitation_id", getattr(params, "elicitationId", None)
+            ),
             meta=_meta_of(params),
         )
 

@@ -212,8 +212,10 @@ def _dump(block: Any) -> dict[str, Any]:
 
 def _result_parts(result: Any) -> tuple[list[dict[str, Any]], Any, bool]:
     content = [_dump(b) for b in getattr(result, "content", None) or []]
-    structured = getattr(result, "structured_content", None)
-    return content, structured, bool(getattr(result, "is_error", False))
+    # mcp 2.x names the fields in snake case, mcp 1.x as on the wire
+    structured = getattr(result, "structured_content", getattr(result, "structuredContent", None))
+    is_error = getattr(result, "is_error", getattr(result, "isError", False))
+    return content, structured, bool(is_error)
 
 
 def model_output(result: Any) -> ToolOutput:
