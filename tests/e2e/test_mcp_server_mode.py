@@ -5,6 +5,7 @@ MCP elicitation (as ``codex mcp-server`` 0.153.4 asked for it)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -251,3 +252,43 @@ async def test_config_argument_overrides_the_config_for_that_thread(
     assert models == ["model-from-config", "model-from-config", "mock-model"]
     assert bad.is_error and isinstance(bad.content[0], mt.TextContent)
     assert "Failed to load Codex configurations from overrides" in bad.content[0].text
+
+
+async def test_an_mcp_servers_elicitation_is_relayed_to_the_host(
+    tmp_path: Path, mock_model: MockModel
+) -> None:
+    home = tmp_path / "home"
+    toolbox = Path(__file__).parents[1] / "support" / "mcp_servers" / "toolbox.py"
+    write_mock_config(
+        home,
+        mock_model.base_url,
+        provider_extra=(
+            f"\n[mcp_servers.box]\ncommand = {json.dumps(sys.executable)}\n"
+            f"args = [{json.dumps(str(toolbox))}]\n"
+        ),
+    )
+    mock_model.enqueue(function_call("mcp__box__ask", {}, call_id="call_m"), text("greeted"))
+    asked: list[mt.ElicitRequestParams] = []
+
+    async def elicit(
+        context: ClientRequestContext, params: mt.ElicitRequestParams
+    ) -> mt.ElicitResult | mt.ErrorData:
+        asked.append(params)
+        return mt.ElicitResult.model_validate({"action": "accept", "content": {"name": "Ada"}})
+
+    async with stdio_client(_params(home, tmp_path)) as (r, w):
+        async with ClientSession(r, w, elicitation_callback=elicit) as session:
+            await session.initialize()
+            result = await session.call_tool("codex", {"prompt": "greet me", "cwd": str(tmp_path)})
+    assert result.structured_content is not None and not result.is_error, result
+    offered = [str(t.get("name", "")) for t in mock_model.requests[0].body.get("tools", [])]
+    if not any(name.startswith("mcp__box") for name in offered):
+        pytest.skip("the thread's MCP tools are not offered to the model yet (tools_for)")
+    [params] = asked
+    assert isinstance(params, mt.ElicitRequestFormParams)
+    assert params.message == "What is your name?"
+    assert "name" in params.requested_schema["properties"]
+    outputs = [
+        i for i in mock_model.requests[1].body["input"] if i.get("type") == "function_call_output"
+    ]
+    assert len(outputs) == 1 and "hello Ada" in json.dumps(outputs[0])
