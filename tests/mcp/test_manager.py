@@ -17,7 +17,9 @@ TOOLBOX = str(Path(__file__).resolve().parents[1] / "support" / "mcp_servers" / 
 
 
 def stdio(name: str, *extra: str, **kw: object) -> McpServerSpec:
-    return McpServerSpec(name=name, command=sys.executable, args=(TOOLBOX, "--label", name, *extra), **kw)  # type: ignore[arg-type]
+    return McpServerSpec(
+        name=name, command=sys.executable, args=(TOOLBOX, "--label", name, *extra), **kw
+    )  # type: ignore[arg-type]
 
 
 def text_of(result: mt.CallToolResult) -> str:
@@ -43,7 +45,9 @@ async def test_stdio_tools_call_error_resource_and_status() -> None:
         read = await mgr.read_resource("a", "memo://greeting")
         assert read.contents[0].text == "greetings from a"  # type: ignore[union-attr]
         state = mgr.states()[0]
-        assert state.status == "ready" and [r["uri"] for r in state.resources] == ["memo://greeting"]
+        assert state.status == "ready" and [r["uri"] for r in state.resources] == [
+            "memo://greeting"
+        ]
         with pytest.raises(McpError, match="unknown MCP server 'zz'"):
             await mgr.call_tool("zz", "echo", {})
     finally:
@@ -74,7 +78,9 @@ async def test_tool_timeout_and_progress() -> None:
 
 async def test_crash_at_start_leaves_others_working() -> None:
     seen: list[McpServerState] = []
-    mgr = McpManager({"bad": stdio("bad", "--crash-at-start"), "good": stdio("good")}, on_status=seen.append)
+    mgr = McpManager(
+        {"bad": stdio("bad", "--crash-at-start"), "good": stdio("good")}, on_status=seen.append
+    )
     try:
         await mgr.start()
         states = {s.name: s for s in mgr.states()}
@@ -90,7 +96,9 @@ async def test_crash_at_start_leaves_others_working() -> None:
 
 
 async def test_slow_optional_server_does_not_delay_start() -> None:
-    mgr = McpManager({"slow": stdio("slow", "--slow-start", "8", startup_timeout_sec=0.5), "fast": stdio("fast")})
+    mgr = McpManager(
+        {"slow": stdio("slow", "--slow-start", "8", startup_timeout_sec=0.5), "fast": stdio("fast")}
+    )
     try:
         t0 = time.monotonic()
         await mgr.start()
@@ -106,7 +114,9 @@ async def test_slow_optional_server_does_not_delay_start() -> None:
 async def test_required_server_failure_is_clear() -> None:
     mgr = McpManager({"need": stdio("need", "--crash-at-start", required=True), "ok": stdio("ok")})
     try:
-        with pytest.raises(McpStartupError, match="MCP server 'need' is required but failed to start"):
+        with pytest.raises(
+            McpStartupError, match="MCP server 'need' is required but failed to start"
+        ):
             await mgr.start()
     finally:
         await mgr.aclose()
@@ -173,7 +183,9 @@ async def test_elicitation_accept_decline_and_default() -> None:
 
 async def test_enabled_and_disabled_tools_and_env() -> None:
     spec = stdio(
-        "a", enabled_tools=("echo", "env", "fail"), disabled_tools=("fail",),
+        "a",
+        enabled_tools=("echo", "env", "fail"),
+        disabled_tools=("fail",),
         env={"TL_MCP_A": "from-env"},
     )
     mgr = McpManager({"a": spec, "off": stdio("off", enabled=False)})
@@ -208,11 +220,21 @@ async def test_reload_keeps_unchanged_restarts_changed() -> None:
 
 def test_spec_from_config_json() -> None:
     spec = McpServerSpec.from_json(
-        "s", {"command": "x", "args": ["-v"], "env": {"A": "b"}, "startup_timeout_ms": 2500,
-              "tool_timeout_sec": 7, "enabled_tools": ["t"], "required": True}
+        "s",
+        {
+            "command": "x",
+            "args": ["-v"],
+            "env": {"A": "b"},
+            "startup_timeout_ms": 2500,
+            "tool_timeout_sec": 7,
+            "enabled_tools": ["t"],
+            "required": True,
+        },
     )
     assert spec.transport == "stdio" and spec.args == ("-v",) and spec.startup_timeout_sec == 2.5
     assert spec.tool_timeout_sec == 7.0 and spec.enabled_tools == ("t",) and spec.required
     assert not spec.tool_enabled("u")
-    http = McpServerSpec.from_json("h", {"url": "http://127.0.0.1:1/mcp", "http_headers": {"X": "y"}})
+    http = McpServerSpec.from_json(
+        "h", {"url": "http://127.0.0.1:1/mcp", "http_headers": {"X": "y"}}
+    )
     assert http.transport == "streamable_http" and http.request_headers() == {"X": "y"}

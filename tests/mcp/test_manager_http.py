@@ -29,7 +29,8 @@ def http_url() -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, TOOLBOX, "--label", "web", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20
@@ -51,9 +52,13 @@ def text_of(result: mt.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, mt.TextContent))
 
 
-async def test_http_call_resource_elicit_and_bearer(http_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_http_call_resource_elicit_and_bearer(
+    http_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TL_MCP_TOKEN", "sekret")
-    spec = McpServerSpec(name="web", url=http_url, bearer_token_env_var="TL_MCP_TOKEN", http_headers={"X-A": "b"})
+    spec = McpServerSpec(
+        name="web", url=http_url, bearer_token_env_var="TL_MCP_TOKEN", http_headers={"X-A": "b"}
+    )
     assert spec.request_headers() == {"X-A": "b", "Authorization": "Bearer sekret"}
     mgr = McpManager({"web": spec})
     try:
@@ -76,7 +81,9 @@ async def test_http_call_resource_elicit_and_bearer(http_url: str, monkeypatch: 
 
 
 async def test_http_unreachable_optional_fails_with_reason() -> None:
-    spec = McpServerSpec(name="gone", url=f"http://127.0.0.1:{_free_port()}/mcp", startup_timeout_sec=3)
+    spec = McpServerSpec(
+        name="gone", url=f"http://127.0.0.1:{_free_port()}/mcp", startup_timeout_sec=3
+    )
     mgr = McpManager({"gone": spec})
     try:
         await mgr.start()

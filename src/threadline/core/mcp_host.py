@@ -44,15 +44,21 @@ def _spec_errors(servers: Mapping[str, McpServerConfig]) -> dict[str, str]:
 def _status_entry(state: McpServerState) -> dict[str, Any]:
     tools = {
         t.name: {
-            "name": t.name, "description": t.description, "inputSchema": t.input_schema,
+            "name": t.name,
+            "description": t.description,
+            "inputSchema": t.input_schema,
             **({"annotations": t.annotations} if t.annotations else {}),
             **({"title": t.title} if t.title else {}),
         }
         for t in state.tools
     }
     return {
-        "name": state.name, "status": state.status, "error": state.error, "tools": tools,
-        "resources": state.resources, "resourceTemplates": state.resource_templates,
+        "name": state.name,
+        "status": state.status,
+        "error": state.error,
+        "tools": tools,
+        "resources": state.resources,
+        "resourceTemplates": state.resource_templates,
     }
 
 
@@ -72,7 +78,9 @@ class McpHost:
         self._deliver = deliver
 
     def _on_status(self, state: McpServerState) -> None:
-        self._deliver(ev.McpStartupUpdate(server=state.name, status=state.status, error=state.error))
+        self._deliver(
+            ev.McpStartupUpdate(server=state.name, status=state.status, error=state.error)
+        )
 
     def launch(self) -> None:
         """Start every server in the background (needs a running loop; else `ready` starts them)."""
@@ -99,8 +107,16 @@ class McpHost:
         """One ``mcpServerStatus/list`` entry per server (configured names, tools, resources)."""
         out = [_status_entry(state) for state in self.manager.states()]
         for name, why in self._bad.items():
-            out.append({"name": name, "status": "failed", "error": why, "tools": {},
-                        "resources": [], "resourceTemplates": []})
+            out.append(
+                {
+                    "name": name,
+                    "status": "failed",
+                    "error": why,
+                    "tools": {},
+                    "resources": [],
+                    "resourceTemplates": [],
+                }
+            )
         return sorted(out, key=lambda e: str(e["name"]))
 
     def _known(self, server: str) -> None:
@@ -130,7 +146,21 @@ class McpHost:
             result = await self.manager.read_resource(server, uri)
         except McpError as exc:
             raise InvalidRequest(str(exc)) from exc
-        return {"contents": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.contents]}
+        return {
+            "contents": [
+                c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.contents
+            ]
+        }
+
+    async def require(self) -> None:
+        """When a configured server is ``required``: wait for startup, and raise
+        `InvalidRequest` naming the server when one failed. No-op otherwise."""
+        if not any(spec.required for spec in self.manager.specs()):
+            return
+        try:
+            await self.ready()
+        except McpError as exc:
+            raise InvalidRequest(str(exc)) from exc
 
     async def ready_quietly(self) -> None:
         with contextlib.suppress(McpError):

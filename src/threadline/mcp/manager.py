@@ -90,7 +90,11 @@ class _Server:
 
     def state(self) -> McpServerState:
         return McpServerState(
-            self.spec.name, self.status, self.error, list(self.tools), list(self.resources),
+            self.spec.name,
+            self.status,
+            self.error,
+            list(self.tools),
+            list(self.resources),
             list(self.resource_templates),
         )
 
@@ -118,7 +122,8 @@ class _Server:
                 read, write = await stack.enter_async_context(self._transport(stack))
                 session = await stack.enter_async_context(
                     ClientSession(
-                        read, write,
+                        read,
+                        write,
                         elicitation_callback=self._on_elicit,
                         message_handler=self._on_message,
                         client_info=mt.Implementation(name="threadline", version="0"),
@@ -148,15 +153,22 @@ class _Server:
         await session.initialize()
         await self._refresh(session)
 
-    def _transport(self, stack: contextlib.AsyncExitStack) -> contextlib.AbstractAsyncContextManager[Any]:
+    def _transport(
+        self, stack: contextlib.AsyncExitStack
+    ) -> contextlib.AbstractAsyncContextManager[Any]:
         spec = self.spec
         if spec.command is not None:
             params = StdioServerParameters(
-                command=spec.command, args=list(spec.args), env=spec.process_env() or None, cwd=spec.cwd
+                command=spec.command,
+                args=list(spec.args),
+                env=spec.process_env() or None,
+                cwd=spec.cwd,
             )
             return stdio_client(params, errlog=_errlog())
         assert spec.url is not None
-        client = httpx2.AsyncClient(headers=spec.request_headers(), timeout=httpx2.Timeout(30.0, read=300.0))
+        client = httpx2.AsyncClient(
+            headers=spec.request_headers(), timeout=httpx2.Timeout(30.0, read=300.0)
+        )
         stack.push_async_callback(client.aclose)
         return streamable_http_client(spec.url, http_client=client)
 
@@ -169,7 +181,11 @@ class _Server:
                 page = await session.list_tools(
                     params=mt.PaginatedRequestParams(cursor=cursor) if cursor else None
                 )
-                tools.extend(_tool_info(self.spec.name, t) for t in page.tools if self.spec.tool_enabled(t.name))
+                tools.extend(
+                    _tool_info(self.spec.name, t)
+                    for t in page.tools
+                    if self.spec.tool_enabled(t.name)
+                )
                 cursor = page.next_cursor
                 if not cursor:
                     break
@@ -187,7 +203,9 @@ class _Server:
             try:
                 await self._refresh(self.session)
             except Exception as exc:
-                log.warning("MCP server %s: tools/list after list_changed failed: %s", self.spec.name, exc)
+                log.warning(
+                    "MCP server %s: tools/list after list_changed failed: %s", self.spec.name, exc
+                )
                 return
             self.manager.tools_changed()
             self.manager.report(self)
@@ -316,7 +334,9 @@ class McpManager:
             if name not in new or new[name] != self._servers[name].spec or not new[name].enabled:
                 await self._servers.pop(name).shutdown()
         self._specs = new
-        await self._start_specs([s for s in new.values() if s.enabled and s.name not in self._servers])
+        await self._start_specs(
+            [s for s in new.values() if s.enabled and s.name not in self._servers]
+        )
         self.tools_changed()
 
     async def aclose(self) -> None:
@@ -331,6 +351,10 @@ class McpManager:
     def tools(self) -> list[McpToolInfo]:
         return [t for s in self._servers.values() if s.status == "ready" for t in s.tools]
 
+    def specs(self) -> list[McpServerSpec]:
+        """The configured servers (enabled or not)."""
+        return list(self._specs.values())
+
     def server_names(self) -> list[str]:
         return sorted(self._servers)
 
@@ -338,7 +362,9 @@ class McpManager:
         entry = self._servers.get(server)
         if entry is None:
             raise McpError(f"unknown MCP server {server!r}")
-        if entry.status in ("failed", "cancelled") or (entry.task is not None and entry.task.done()):
+        if entry.status in ("failed", "cancelled") or (
+            entry.task is not None and entry.task.done()
+        ):
             entry.launch()  # a crashed server is restarted on the next call
         if entry.status == "starting":
             with contextlib.suppress(TimeoutError):
@@ -376,7 +402,9 @@ class McpManager:
         try:
             result = await asyncio.wait_for(
                 session.call_tool(
-                    tool, arguments, progress_callback=on_progress,
+                    tool,
+                    arguments,
+                    progress_callback=on_progress,
                     meta=meta,  # type: ignore[arg-type]  # a plain dict is what goes on the wire
                 ),
                 timeout,
@@ -411,10 +439,20 @@ class McpManager:
 
 
 def _is_connection_loss(exc: MCPError) -> bool:
-    return exc.code == mt.CONNECTION_CLOSED if hasattr(mt, "CONNECTION_CLOSED") else "closed" in exc.message.lower()
+    return (
+        exc.code == mt.CONNECTION_CLOSED
+        if hasattr(mt, "CONNECTION_CLOSED")
+        else "closed" in exc.message.lower()
+    )
 
 
 __all__ = [
-    "ElicitationHandler", "McpError", "McpManager", "McpServerSpec", "McpServerState", "McpSpecError",
-    "McpStartupError", "McpToolInfo",
+    "ElicitationHandler",
+    "McpError",
+    "McpManager",
+    "McpServerSpec",
+    "McpServerState",
+    "McpSpecError",
+    "McpStartupError",
+    "McpToolInfo",
 ]

@@ -82,7 +82,9 @@ class McpServerSpec:
         command = _opt_str(raw, "command", name)
         url = _opt_str(raw, "url", name)
         if (command is None) == (url is None):
-            raise McpSpecError(f"MCP server {name!r}: set exactly one of command (stdio) or url (HTTP)")
+            raise McpSpecError(
+                f"MCP server {name!r}: set exactly one of command (stdio) or url (HTTP)"
+            )
         enabled_tools = raw.get("enabled_tools")
         return cls(
             name=name,
@@ -95,7 +97,9 @@ class McpServerSpec:
             bearer_token_env_var=_opt_str(raw, "bearer_token_env_var", name),
             http_headers=_str_map(raw, "http_headers", name),
             env_http_headers=_str_map(raw, "env_http_headers", name),
-            startup_timeout_sec=_seconds(raw, "startup_timeout_sec", name, DEFAULT_STARTUP_TIMEOUT_SEC),
+            startup_timeout_sec=_seconds(
+                raw, "startup_timeout_sec", name, DEFAULT_STARTUP_TIMEOUT_SEC
+            ),
             tool_timeout_sec=_seconds(raw, "tool_timeout_sec", name, DEFAULT_TOOL_TIMEOUT_SEC),
             enabled=bool(raw.get("enabled", True)),
             enabled_tools=None if enabled_tools is None else _str_tuple(raw, "enabled_tools", name),
@@ -140,4 +144,9 @@ def _seconds(raw: Mapping[str, Any], key: str, name: str, default: float) -> flo
     return float(value)
 
 
-__all__ = ["DEFAULT_STARTUP_TIMEOUT_SEC", "DEFAULT_TOOL_TIMEOUT_SEC", "McpServerSpec", "McpSpecError"]
+__all__ = [
+    "DEFAULT_STARTUP_TIMEOUT_SEC",
+    "DEFAULT_TOOL_TIMEOUT_SEC",
+    "McpServerSpec",
+    "McpSpecError",
+]

@@ -11,7 +11,13 @@ from threadline.protocol.v2.common import WireModel
 
 McpAuthStatus = Literal["unknown", "unsupported", "notLoggedIn", "bearerToken", "oAuth"]
 McpServerConnectionStatus = Literal[
-    "notStarted", "starting", "connected", "authenticationRequired", "failed", "cancelled", "disabled"
+    "notStarted",
+    "starting",
+    "connected",
+    "authenticationRequired",
+    "failed",
+    "cancelled",
+    "disabled",
 ]
 McpServerStatusDetail = Literal["full", "toolsAndAuthOnly"]
 
@@ -49,6 +55,12 @@ class McpServerRefreshResponse(WireModel):
 
 
 __all__ = [
-    "ListMcpServerStatusParams", "ListMcpServerStatusResponse", "McpAuthStatus", "McpServerConnectionStatus",
-    "McpServerRefreshParams", "McpServerRefreshResponse", "McpServerStatus", "McpServerStatusDetail",
+    "ListMcpServerStatusParams",
+    "ListMcpServerStatusResponse",
+    "McpAuthStatus",
+    "McpServerConnectionStatus",
+    "McpServerRefreshParams",
+    "McpServerRefreshResponse",
+    "McpServerStatus",
+    "McpServerStatusDetail",
 ]

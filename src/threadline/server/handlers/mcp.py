@@ -31,10 +31,18 @@ from threadline.protocol.v2.misc import (
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime
 
-__all__ = ["config_mcp_server_reload", "mcp_resource_read", "mcp_server_status_list", "mcp_tool_call"]
+__all__ = [
+    "config_mcp_server_reload",
+    "mcp_resource_read",
+    "mcp_server_status_list",
+    "mcp_tool_call",
+]
 
 _RUNTIME: dict[str, McpServerConnectionStatus] = {
-    "starting": "starting", "ready": "connected", "failed": "failed", "cancelled": "cancelled",
+    "starting": "starting",
+    "ready": "connected",
+    "failed": "failed",
+    "cancelled": "cancelled",
 }
 
 
@@ -78,10 +86,16 @@ async def mcp_server_status_list(
         )
     for name, cfg in config.items():
         if not cfg.enabled and (p.server_name is None or p.server_name == name):
-            data.append(McpServerStatus(
-                name=name, auth_status="unsupported", tools={}, resources=[], resource_templates=[],
-                runtime_status="disabled",
-            ))
+            data.append(
+                McpServerStatus(
+                    name=name,
+                    auth_status="unsupported",
+                    tools={},
+                    resources=[],
+                    resource_templates=[],
+                    runtime_status="disabled",
+                )
+            )
     data.sort(key=lambda s: s.name)
     return ListMcpServerStatusResponse(data=data)
 

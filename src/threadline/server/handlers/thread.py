@@ -76,6 +76,11 @@ async def thread_start(
             dynamic_tools=tuple(p.dynamic_tools) if p.dynamic_tools is not None else None,
         )
     )
+    try:
+        await thread.mcp.require()  # a required MCP server that fails fails thread/start
+    except InvalidRequest:
+        await rt.manager.unload(thread.id)
+        raise
     if ctx.client_name:
         thread.set_app_server_client_info(ctx.client_name, ctx.client_version or "")
     rt.router.subscribe(ctx.connection_id, thread.id)

@@ -1,0 +1,129 @@
+"""The MCP methods over the real app-server on stdio, against the toolbox MCP server:
+startup status notifications, mcpServerStatus/list, mcpServer/tool/call,
+mcpServer/resource/read, a required server failing thread/start, config/mcpServer/reload."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import StartClient, write_mock_config
+from tests.support.mock_model import MockModel
+
+TOOLBOX = str(Path(__file__).resolve().parents[1] / "support" / "mcp_servers" / "toolbox.py")
+
+
+def server_table(name: str, *flags: str, extra: str = "") -> str:
+    args = json.dumps([TOOLBOX, "--label", name, *flags])
+    return f"[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\nargs = {args}\n{extra}\n"
+
+
+def home_with(tmp_path: Path, mock_model: MockModel, tables: str) -> Path:
+    home = tmp_path / "mcphome"
+    write_mock_config(home, mock_model.base_url, extra=tables)
+    return home
+
+
+async def test_status_call_and_resource(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    home = home_with(
+        tmp_path, mock_model, server_table("good") + server_table("bad", "--crash-at-start")
+    )
+    client = await start_client(home=home)
+    started = await client.request("thread/start", {"cwd": str(tmp_path)})
+    tid = started["thread"]["id"]
+    ready = await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["status"] == "ready"
+    )
+    assert ready["params"]["name"] == "good" and ready["params"]["threadId"] == tid
+    failed = await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["status"] == "failed"
+    )
+    assert failed["params"]["name"] == "bad" and failed["params"]["error"]
+
+    listed = await client.request("mcpServerStatus/list", {"threadId": tid})
+    by_name = {s["name"]: s for s in listed["data"]}
+    assert by_name["good"]["runtimeStatus"] == "connected"
+    assert "echo" in by_name["good"]["tools"]
+    assert by_name["good"]["tools"]["echo"]["inputSchema"]["properties"]["text"]["type"] == "string"
+    assert [r["uri"] for r in by_name["good"]["resources"]] == ["memo://greeting"]
+    assert by_name["bad"]["runtimeStatus"] == "failed"
+
+    # without a thread: the configured servers, started for the answer
+    global_list = await client.request("mcpServerStatus/list", {"serverName": "good"})
+    assert [(s["name"], s["runtimeStatus"]) for s in global_list["data"]] == [("good", "connected")]
+
+    called = await client.request(
+        "mcpServer/tool/call",
+        {"threadId": tid, "server": "good", "tool": "echo", "arguments": {"text": "hello"}},
+    )
+    assert called["content"] == [{"type": "text", "text": "good:hello"}]
+    assert not called.get("isError")
+    structured = await client.request(
+        "mcpServer/tool/call",
+        {"threadId": tid, "server": "good", "tool": "add", "arguments": {"a": 1, "b": 2}},
+    )
+    assert structured["structuredContent"] == {"sum": 3}
+    errored = await client.request(
+        "mcpServer/tool/call",
+        {"threadId": tid, "server": "good", "tool": "fail", "arguments": {"reason": "x1"}},
+    )
+    assert errored["isError"] is True and "x1" in errored["content"][0]["text"]
+    read = await client.request(
+        "mcpServer/resource/read", {"threadId": tid, "server": "good", "uri": "memo://greeting"}
+    )
+    assert read["contents"][0]["text"] == "greetings from good"
+    assert read["contents"][0]["uri"] == "memo://greeting"
+    error = await client.request_error(
+        "mcpServer/tool/call", {"threadId": tid, "server": "nope", "tool": "echo", "arguments": {}}
+    )
+    assert "nope" in error["message"]
+
+
+async def test_required_server_failure_fails_thread_start(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    home = home_with(
+        tmp_path, mock_model, server_table("need", "--crash-at-start", extra="required = true")
+    )
+    client = await start_client(home=home)
+    error = await client.request_error("thread/start", {"cwd": str(tmp_path)})
+    assert "MCP server 'need' is required but failed to start" in error["message"]
+    assert (await client.request("thread/loaded/list", {}))["data"] == []
+
+
+async def test_reload_starts_new_and_keeps_unchanged(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    home = home_with(tmp_path, mock_model, server_table("one"))
+    client = await start_client(home=home)
+    tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["status"] == "ready"
+    )
+    write_mock_config(home, mock_model.base_url, extra=server_table("one") + server_table("two"))
+    assert await client.request("config/mcpServer/reload", None) == {}
+    two_ready = await client.wait_for_notification(
+        "mcpServer/startupStatus/updated",
+        timeout=20,
+        predicate=lambda p: p["status"] == "ready" and p["name"] == "two",
+    )
+    assert two_ready["params"]["threadId"] == tid
+    # "one" was kept: no second startup for it
+    assert [
+        n["params"]["status"]
+        for n in client.received("mcpServer/startupStatus/updated")
+        if n["params"]["name"] == "one"
+    ].count("ready") == 1
+    names = {
+        s["name"]: s["runtimeStatus"]
+        for s in (await client.request("mcpServerStatus/list", {"threadId": tid}))["data"]
+    }
+    assert names == {"one": "connected", "two": "connected"}
+    called = await client.request(
+        "mcpServer/tool/call",
+        {"threadId": tid, "server": "two", "tool": "echo", "arguments": {"text": "t"}},
+    )
+    assert called["content"][0]["text"] == "two:t"
