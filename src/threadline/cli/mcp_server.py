@@ -46,7 +46,7 @@ import json
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import mcp.types as mt
 import typer
@@ -475,12 +475,7 @@ def _overrides(config: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def mcp_server(
-    ctx: typer.Context,
-    stdio: Annotated[
-        bool, typer.Option("--stdio", help="Serve on stdio (the default and only transport).")
-    ] = True,
-) -> None:
+def mcp_server(ctx: typer.Context) -> None:
     """Serve threadline as an MCP server on stdio: the tools `codex` and `codex-reply`.
 
     For MCP hosts (Claude Desktop, other agents): e.g. `{"command": "threadline",
