@@ -10,6 +10,11 @@ the session is initialized, warmed up, then ``--calls`` sequential ``tools/call`
 ``echo`` are timed one by one (one call in flight, a ``--payload``-character string);
 the script prints the median, p90, p99 and max per call and the calls/second of the
 median. Every phase is bounded by ``--calls`` and a 60 s timeout; loopback only.
+
+A third line measures the other direction, ``threadline mcp-server`` as the server:
+``--turns`` sequential ``codex-reply`` calls on one thread, each a whole turn against the
+mock model (``tests/support/mock_model.py``, in this process, answering a short text), so
+the figure is a turn's cost as an MCP host sees it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import os
 import socket
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +36,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 ECHO = Path(__file__).with_name("mcp_echo_server.py")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.mock_model import MockModel, text  # noqa: E402
+
 PHASE_TIMEOUT = 60.0
 
 
@@ -80,6 +91,43 @@ async def _http_session() -> AsyncIterator[ClientSession]:
             await asyncio.wait_for(proc.wait(), 10)
 
 
+MOCK_CONFIG = """\
+model_provider = "mock"
+model = "mock-model"
+approval_policy = "never"
+[model_providers.mock]
+name = "Mock"
+base_url = "{base_url}"
+wire_api = "responses"
+request_max_retries = 0
+"""
+
+
+async def _threadline_turns(turns: int) -> list[float]:
+    with MockModel() as mock, tempfile.TemporaryDirectory() as tmp:
+        mock.set_default(text("ok"))
+        home = Path(tmp)
+        (home / "config.toml").write_text(MOCK_CONFIG.format(base_url=mock.base_url))
+        env = dict(os.environ, THREADLINE_HOME=str(home))
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "threadline", "mcp-server"], env=env, cwd=tmp
+        )
+        async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
+            await session.initialize()
+            first = await session.call_tool("codex", {"prompt": "hi", "cwd": tmp})
+            assert first.structured_content is not None, first
+            thread_id = first.structured_content["threadId"]
+            times: list[float] = []
+            for _ in range(turns):
+                t0 = time.perf_counter()
+                result = await session.call_tool(
+                    "codex-reply", {"threadId": thread_id, "prompt": "again"}
+                )
+                times.append(time.perf_counter() - t0)
+                assert not result.is_error, result
+            return times
+
+
 async def _measure(session: ClientSession, calls: int, warmup: int, payload: str) -> list[float]:
     for _ in range(warmup):
         await session.call_tool("echo", {"text": payload})
@@ -110,6 +158,7 @@ async def main() -> None:
     ap.add_argument("--calls", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--payload", type=int, default=64)
+    ap.add_argument("--turns", type=int, default=50, help="codex-reply calls (0: skip)")
     args = ap.parse_args()
     payload = "x" * args.payload
     print(
@@ -121,6 +170,10 @@ async def main() -> None:
                 _measure(session, args.calls, args.warmup, payload), PHASE_TIMEOUT
             )
         _report(name, times)
+    if args.turns > 0:
+        times = await asyncio.wait_for(_threadline_turns(args.turns), PHASE_TIMEOUT)
+        _report("turn", times)
+        print("(turn: threadline mcp-server codex-reply, one turn against the mock model)")
 
 
 if __name__ == "__main__":
