@@ -118,6 +118,7 @@ class _Call:
     arguments: str
     call_id: str | None
     item_id: str | None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,10 +205,12 @@ def function_call(
     usage: Usage | None = None,
     text_before: str | None = None,
     item_id: str | None = None,
+    namespace: str | None = None,
 ) -> Script:
-    """A function call item (optionally preceded by an assistant message)."""
+    """A function call item (optionally preceded by an assistant message); ``namespace``
+    names the namespace tool it belongs to (Responses API only)."""
     args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    outputs: tuple[_Output, ...] = (_Call(name, args, call_id, item_id),)
+    outputs: tuple[_Output, ...] = (_Call(name, args, call_id, item_id, namespace),)
     if text_before is not None:
         outputs = (_Message(text_before, None, None), *outputs)
     return Script(outputs=outputs, usage=usage)
@@ -429,6 +432,8 @@ def _render_responses(script: Script, model: str, ids: _Ids) -> _Plan:
             item_id = out.item_id or ids.next("fc")
             call_id = out.call_id or ids.next("call")
             base = {"id": item_id, "type": "function_call", "name": out.name, "call_id": call_id}
+            if out.namespace is not None:
+                base["namespace"] = out.namespace
             loc = {"item_id": item_id, "output_index": index}
             emit(
                 {

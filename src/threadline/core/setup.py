@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from threadline.tools.dynamic import (
     InvalidDynamicTool,
     parse_dynamic_tools,
 )
+from threadline.tools.mcp_elicitation import ElicitationBridge
+from threadline.tools.mcp_tools import McpTool, mcp_tools, namespace_specs
 from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier
 from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
 from threadline.tools.permissions import GrantingShell, PermissionGrants, RequestPermissionsTool
@@ -320,5 +322,35 @@ class ThreadSetup:
             window=recon.window if recon is not None else None,
             mcp=mcp,
         )
+        self._offer_mcp_tools(thread, mcp, settings)
         mcp.launch()
         return thread
+
+    def _offer_mcp_tools(self, thread: Thread, mcp: McpHost, settings: ThreadSettings) -> None:
+        """The thread's MCP tools, as its servers list them at each request: one
+        ``mcp__<server>`` namespace per server on the Responses API, flat
+        ``mcp__<server>__<tool>`` names elsewhere (Chat Completions, the embedded model).
+        A server's elicitations reach the client through the thread's ``ask``."""
+        session = thread.session
+        bridge = ElicitationBridge(session.ask, session)
+        mcp.manager.set_elicitation_handler(bridge)
+        reserved = tuple(session.tools.names())
+        manager = mcp.manager
+
+        def listed() -> list[Tool]:
+            return list(mcp_tools(manager, reserved=reserved, elicitations=bridge))
+
+        def grouped(tools: Sequence[Tool]) -> list[dict[str, Any]]:
+            return namespace_specs([t.info for t in tools if isinstance(t, McpTool)])
+
+        namespaced = self._wire_api(settings.model_provider) == "responses"
+        session.tools.set_source(listed, grouped if namespaced else None)
+
+    def _wire_api(self, provider_id: str) -> str | None:
+        from threadline.core.providers import resolve_provider
+
+        try:
+            config = self.config.with_overrides(model_provider=provider_id)
+            return resolve_provider(config).wire_api
+        except Exception:  # an unusable provider fails its turn; no tools to group then
+            return None

@@ -9,7 +9,7 @@ either string to :meth:`Tool.run` and answers with the matching output item
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,13 +122,39 @@ class UnknownTool(Exception):
         self.name = name
 
 
+ToolSource = Callable[[], Sequence[Tool]]
+"""Tools that come and go while the thread lives (an MCP server's listing), asked for
+each time the registry is consulted."""
+
+SpecsOf = Callable[[Sequence[Tool]], list[dict[str, Any]]]
+"""How a source's tools are offered (e.g. grouped into namespaces); default: each spec."""
+
+
 class ToolRegistry:
-    """Holds the tools one turn may call, keyed by name."""
+    """Holds the tools one turn may call, keyed by name: the fixed ones registered, then
+    those of a changing source (a registered tool wins a name clash)."""
 
     def __init__(self, tools: list[Tool] | None = None) -> None:
         self._tools: dict[str, Tool] = {}
+        self._source: ToolSource | None = None
+        self._specs_of: SpecsOf | None = None
         for tool in tools or []:
             self.register(tool)
+
+    def set_source(self, source: ToolSource | None, specs_of: SpecsOf | None = None) -> None:
+        """Offer ``source``'s tools too, listed anew for every request."""
+        self._source = source
+        self._specs_of = specs_of
+
+    def _sourced(self) -> list[Tool]:
+        if self._source is None:
+            return []
+        try:
+            listed = self._source()
+        except Exception:  # a failing source offers nothing rather than break the turn
+            log.exception("listing the changing tools failed")
+            return []
+        return [tool for tool in listed if tool.name not in self._tools]
 
     def register(self, tool: Tool) -> None:
         if tool.name in self._tools:
@@ -136,16 +162,25 @@ class ToolRegistry:
         self._tools[tool.name] = tool
 
     def names(self) -> list[str]:
-        return sorted(self._tools)
+        return sorted([*self._tools, *(t.name for t in self._sourced())])
 
     def specs(self) -> list[dict[str, Any]]:
-        return [tool.spec() for tool in self._tools.values()]
+        fixed = [tool.spec() for tool in self._tools.values()]
+        sourced = self._sourced()
+        if not sourced:
+            return fixed
+        if self._specs_of is not None:
+            return fixed + self._specs_of(sourced)
+        return fixed + [tool.spec() for tool in sourced]
 
     def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+        tool = self._tools.get(name)
+        if tool is not None:
+            return tool
+        return next((t for t in self._sourced() if t.name == name), None)
 
     async def dispatch(self, name: str, arguments: str, ctx: ToolContext) -> ToolOutput:
-        tool = self._tools.get(name)
+        tool = self.get(name)
         if tool is None:
             raise UnknownTool(name)
         return await tool.run(ctx, arguments)
