@@ -17,7 +17,7 @@ from mcp.client.extension import NotificationBinding
 from mcp.client.session import ClientRequestContext
 from pydantic import BaseModel, Field
 from tests.e2e.conftest import write_mock_config
-from tests.support.mock_model import MockModel, custom_tool_call, failed, function_call, text
+from tests.support.mock_model import Gate, MockModel, custom_tool_call, failed, function_call, text
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
@@ -292,3 +292,41 @@ async def test_an_mcp_servers_elicitation_is_relayed_to_the_host(
         i for i in mock_model.requests[1].body["input"] if i.get("type") == "function_call_output"
     ]
     assert len(outputs) == 1 and "hello Ada" in json.dumps(outputs[0])
+
+
+async def test_a_cancelled_call_interrupts_its_turn(tmp_path: Path, mock_model: MockModel) -> None:
+    home = tmp_path / "home"
+    write_mock_config(home, mock_model.base_url)
+    gate = Gate()
+    mock_model.enqueue(text("never seen", gate=gate), text("after the cancel"))
+    started: list[str] = []
+
+    async def on_event(params: _CodexEvent) -> None:
+        if params.msg["type"] == "session_configured":
+            started.append(params.msg["thread_id"])
+
+    binding = NotificationBinding(method="codex/event", params_type=_CodexEvent, handler=on_event)
+    try:
+        async with stdio_client(_params(home, tmp_path)) as (r, w):
+            async with ClientSession(r, w, notification_bindings=[binding]) as session:
+                await session.initialize()
+                call = asyncio.ensure_future(session.call_tool("codex", {"prompt": "slow"}))
+                await asyncio.to_thread(mock_model.wait_for_requests, 1)  # held by the gate
+                call.cancel()  # the SDK sends notifications/cancelled
+                with pytest.raises(asyncio.CancelledError):
+                    await call
+                assert started, "no session_configured before the model request"
+                reply = None
+                for _ in range(50):  # the interrupt lands shortly after the cancel
+                    reply = await session.call_tool(
+                        "codex-reply", {"threadId": started[0], "prompt": "go on"}
+                    )
+                    if not reply.is_error:
+                        break
+                    await asyncio.sleep(0.1)
+                assert reply is not None and reply.structured_content is not None
+                assert reply.structured_content["content"] == "after the cancel", reply
+    finally:
+        gate.set()
+    # the cancelled turn's request, then the reply's
+    assert len(mock_model.requests) == 2

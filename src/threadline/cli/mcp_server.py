@@ -44,7 +44,7 @@ import asyncio
 import contextlib
 import json
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -149,6 +149,7 @@ class McpThreadServer:
         argument (the one without any is made at once)."""
         self._load = load
         self._managers: dict[tuple[str, ...], ThreadManager] = {(): ThreadManager(load(()))}
+        self._detached: set[asyncio.Task[Any]] = set()
         self.server: Server[Any] = Server(
             "threadline-mcp-server",
             version=__version__,
@@ -215,8 +216,17 @@ class McpThreadServer:
             self._managers[overrides] = manager
         return manager
 
+    def _detach(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` on its own (it must outlive a cancelled tool call)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+
     async def aclose(self) -> None:
         """Stop every manager (running turns end, rollouts are flushed)."""
+        for task in list(self._detached):
+            with contextlib.suppress(BaseException):
+                await task
         for manager in self._managers.values():
             with contextlib.suppress(Exception):
                 await manager.shutdown()
@@ -291,12 +301,18 @@ class McpThreadServer:
             thread.start_turn(UserTurn(items=[TextUserInput(text=prompt)]))
             turn = await thread.wait_turn()
             await thread.flush_rollout()
+        except BaseException:
+            # The host cancelled the call (notifications/cancelled) or the server stops:
+            # the turn is interrupted, as Codex does, instead of running on unseen.
+            pump.cancel()
+            self._detach(_interrupt(thread))
+            raise
         finally:
             remove()
             for task in list(asks):
                 task.cancel()
-            outbox.put_nowait(None)
-            await pump  # every event reaches the host before the tool call's result
+        outbox.put_nowait(None)
+        await pump  # every event reaches the host before the tool call's result
         if turn is not None and turn.status == "failed":
             why = turn.error.message if turn.error is not None else "the turn failed"
             raise _ToolCallError(why, thread.id)
@@ -414,6 +430,11 @@ class McpThreadServer:
                 thread.submit(ExecApproval(approval_id=ask.approval_id, decision=decision))
             else:
                 thread.submit(ResolveAsk(approval_id=ask.approval_id, answer=decision))
+
+
+async def _interrupt(thread: Thread) -> None:
+    with contextlib.suppress(Exception):  # the turn may have ended meanwhile
+        await thread.interrupt()
 
 
 def _codex_changes(changes: list[dict[str, Any]]) -> dict[str, Any]:
