@@ -48,7 +48,7 @@ async def test_status_call_and_resource(
     assert by_name["good"]["runtimeStatus"] == "connected"
     assert "echo" in by_name["good"]["tools"]
     assert by_name["good"]["tools"]["echo"]["inputSchema"]["properties"]["text"]["type"] == "string"
-    assert [r["uri"] for r in by_name["good"]["resources"]] == ["memo://greeting"]
+    assert [r["uri"] for r in by_name["good"]["resources"]] == ["memo://greeting", "memo://pixel"]
     assert by_name["bad"]["runtimeStatus"] == "failed"
 
     # without a thread: the configured servers, started for the answer
@@ -76,6 +76,16 @@ async def test_status_call_and_resource(
     )
     assert read["contents"][0]["text"] == "greetings from good"
     assert read["contents"][0]["uri"] == "memo://greeting"
+    blob = await client.request(
+        "mcpServer/resource/read", {"threadId": tid, "server": "good", "uri": "memo://pixel"}
+    )
+    [part] = blob["contents"]
+    assert (part["uri"], part["mimeType"], part["blob"]) == (
+        "memo://pixel",
+        "application/octet-stream",
+        "AAECAw==",
+    )
+    assert "text" not in part
     error = await client.request_error(
         "mcpServer/tool/call", {"threadId": tid, "server": "nope", "tool": "echo", "arguments": {}}
     )

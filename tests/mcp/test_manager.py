@@ -45,9 +45,8 @@ async def test_stdio_tools_call_error_resource_and_status() -> None:
         read = await mgr.read_resource("a", "memo://greeting")
         assert read.contents[0].text == "greetings from a"  # type: ignore[union-attr]
         state = mgr.states()[0]
-        assert state.status == "ready" and [r["uri"] for r in state.resources] == [
-            "memo://greeting"
-        ]
+        assert state.status == "ready"
+        assert [r["uri"] for r in state.resources] == ["memo://greeting", "memo://pixel"]
         with pytest.raises(McpError, match="unknown MCP server 'zz'"):
             await mgr.call_tool("zz", "echo", {})
     finally:

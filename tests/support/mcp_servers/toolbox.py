@@ -78,6 +78,12 @@ def build(label: str) -> MCPServer:
     def greeting() -> str:
         return f"greetings from {label}"
 
+    @server.resource(
+        "memo://pixel", description="Four bytes.", mime_type="application/octet-stream"
+    )
+    def pixel() -> bytes:
+        return b"\x00\x01\x02\x03"
+
     return server
 
 

@@ -253,7 +253,14 @@ class ResourceContentMeta(WireModel):
     mime_type: str | None = None
 
 
-ResourceContent = ResourceContentMeta
+class ResourceContentBlob(WireModel):
+    blob: str
+    uri: str
+    meta: Any = Field(default=None, alias="_meta")
+    mime_type: str | None = None
+
+
+ResourceContent = ResourceContentMeta | ResourceContentBlob
 
 
 class McpResourceReadResponse(WireModel):
@@ -378,7 +385,7 @@ __all__ = [
     "ConfigWarningNotification", "CreditsSnapshot", "CyberAccessProgram",
     "DeprecationNoticeNotification", "ErrorNotification", "GcpAccount", "GetAccountParams",
     "GetAccountResponse", "InputModality", "McpResourceReadParams", "McpResourceReadResponse",
-    "McpResourceReadTarget", "McpServerStartupFailureReason", "McpServerStartupState",
+    "McpResourceReadTarget", "ResourceContentBlob", "McpServerStartupFailureReason", "McpServerStartupState",
     "McpServerStatusUpdatedNotification", "McpServerToolCallParams",
     "McpServerToolCallResponse", "Model", "ModelAccessPrograms", "ModelAvailabilityNux",
     "ModelListParams", "ModelListResponse", "ModelServiceTier", "ModelUpgradeInfo",
