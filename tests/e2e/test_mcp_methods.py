@@ -137,3 +137,27 @@ async def test_reload_starts_new_and_keeps_unchanged(
         {"threadId": tid, "server": "two", "tool": "echo", "arguments": {"text": "t"}},
     )
     assert called["content"][0]["text"] == "two:t"
+
+
+async def test_crash_mid_thread_reported_and_restarted(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    home = home_with(tmp_path, mock_model, server_table("box"))
+    client = await start_client(home=home)
+    tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["status"] == "ready"
+    )
+    error = await client.request_error(
+        "mcpServer/tool/call", {"threadId": tid, "server": "box", "tool": "crash", "arguments": {}}
+    )
+    assert "box" in error["message"]
+    failed = await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["status"] == "failed"
+    )
+    assert failed["params"]["name"] == "box" and "connection lost" in failed["params"]["error"]
+    again = await client.request(
+        "mcpServer/tool/call",
+        {"threadId": tid, "server": "box", "tool": "echo", "arguments": {"text": "back"}},
+    )
+    assert again["content"][0]["text"] == "box:back"
