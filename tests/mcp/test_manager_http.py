@@ -66,6 +66,7 @@ async def test_http_call_resource_elicit_and_bearer(
         assert mgr.states()[0].status == "ready"
         assert "echo" in {t.name for t in mgr.tools()}
         assert text_of(await mgr.call_tool("web", "echo", {"text": "hi"})) == "web:hi"
+        assert text_of(await mgr.call_tool("web", "whoami", {})) == "Bearer sekret|b"
         failed = await mgr.call_tool("web", "fail", {"reason": "http-nope"})
         assert failed.is_error and "http-nope" in text_of(failed)
         read = await mgr.read_resource("web", "memo://greeting")

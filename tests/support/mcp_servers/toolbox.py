@@ -74,6 +74,12 @@ def build(label: str) -> MCPServer:
     def env(name: str) -> str:
         return os.environ.get(name, "<unset>")
 
+    @server.tool(description="The HTTP request's Authorization and X-A headers (HTTP only).")
+    def whoami(ctx: Context) -> str:
+        request = ctx.request_context.request
+        headers = getattr(request, "headers", None) or {}
+        return f"{headers.get('authorization', '-')}|{headers.get('x-a', '-')}"
+
     @server.resource("memo://greeting", description="A greeting.", mime_type="text/plain")
     def greeting() -> str:
         return f"greetings from {label}"
