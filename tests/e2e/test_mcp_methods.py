@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from tests.e2e.conftest import StartClient, write_mock_config
-from tests.support.mock_model import MockModel
+from tests.support.mock_model import MockModel, text
 
 TOOLBOX = str(Path(__file__).resolve().parents[1] / "support" / "mcp_servers" / "toolbox.py")
 
@@ -161,3 +162,27 @@ async def test_crash_mid_thread_reported_and_restarted(
         {"threadId": tid, "server": "box", "tool": "echo", "arguments": {"text": "back"}},
     )
     assert again["content"][0]["text"] == "box:back"
+
+
+async def test_first_turn_waits_for_a_starting_server_within_its_timeout(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    tables = server_table(
+        "late", "--slow-start", "1.5", extra="startup_timeout_sec = 20"
+    ) + server_table("never", "--slow-start", "30", extra="startup_timeout_sec = 2")
+    client = await start_client(home=home_with(tmp_path, mock_model, tables))
+    tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    mock_model.enqueue(text("hi"))
+    t0 = time.monotonic()
+    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "go"}]})
+    await client.wait_for_notification("turn/completed", timeout=30)
+    # the turn waited for "late" (ready after ~1.5 s) and for "never" only up to its 2 s
+    assert time.monotonic() - t0 < 8
+    offered = mock_model.requests[0].body["tools"]
+    spaces = {t["name"] for t in offered if t.get("type") == "namespace"}
+    assert "mcp__late" in spaces and "mcp__never" not in spaces
+    statuses = {
+        (n["params"]["name"], n["params"]["status"])
+        for n in client.received("mcpServer/startupStatus/updated")
+    }
+    assert ("never", "failed") in statuses and ("late", "ready") in statuses

@@ -97,6 +97,9 @@ class Session:
         self._status = "idle"
         self._active_flags: list[str] = []
         self._elicitations = 0
+        self.tools_ready: Callable[[], Awaitable[None]] | None = None
+        """Awaited as a turn starts, before its first request: the thread's MCP servers
+        finishing startup (each bounded by its startup timeout)."""
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._turn_task: asyncio.Task[Turn] | None = None
@@ -476,6 +479,8 @@ class Session:
         if not self.context_recorded:
             await self.record_context()
         await self.persist([self.turn_context_item(turn.id)])
+        if self.tools_ready is not None:
+            await self.tools_ready()
 
     def turn_context_item(self, turn_id: str) -> TurnContextItem:
         s = self.settings

@@ -104,6 +104,7 @@ class Thread:
         self.mcp = mcp if mcp is not None else McpHost({}, self._deliver_msg)
         """The thread's MCP connections (one manager per thread, as Codex has one per session)."""
         self.mcp.bind(self._deliver_msg)
+        self.session.tools_ready = self.mcp.ready_quietly
 
     # ---- identity and state (read from the session) ----------------------------------
 
