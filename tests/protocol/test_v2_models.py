@@ -97,10 +97,15 @@ def test_every_union_member_validates_as_the_union(name: str) -> None:
         assert schema_errors(name, dump_wire(minimal(member))) == [], member.__name__
 
 
+NULL_PARAMS = {"config/mcpServer/reload"}
+"""Methods whose params the reference schema types as ``null`` (no definition to name)."""
+
+
 def test_method_tables_name_schema_definitions() -> None:
     models: list[type[BaseModel]] = []
-    for params, response in CLIENT_REQUESTS.values():
-        models.append(params)
+    for method, (params, response) in CLIENT_REQUESTS.items():
+        if method not in NULL_PARAMS:
+            models.append(params)
         if response is not None:
             models.append(response)
     models += SERVER_NOTIFICATIONS.values()
