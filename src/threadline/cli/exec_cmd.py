@@ -315,18 +315,7 @@ def _ask(request: ev.ExecApprovalRequest) -> str:
     console = err_console()
     console.print(f"\n[bold yellow]The agent wants to run:[/] [bold]{request.command}[/]")
     console.print(f"  in {request.cwd}" + (f" — {request.reason}" if request.reason else ""))
-    for _ in range(5):
-        console.print("Allow? [y]es / [a]lways this session / [n]o / [c]ancel turn: ", end="")
-        try:
-            line = sys.stdin.readline()
-        except (OSError, ValueError):
-            return "decline"
-        if not line:
-            return "decline"
-        answer = _ANSWERS.get(line.strip().lower())
-        if answer is not None:
-            return answer
-    return "decline"
+    return _read_decision("Allow? [y]es / [a]lways this session / [n]o / [c]ancel turn: ")
 
 
 def _ask_patch(request: ev.PatchApprovalRequest) -> str:
@@ -337,8 +326,15 @@ def _ask_patch(request: ev.PatchApprovalRequest) -> str:
         move = kind.get("move_path")
         target = f" -> {move}" if move else ""
         console.print(f"  {kind.get('type', '?')} {change.get('path', '?')}{target}", markup=False)
+    return _read_decision("Allow? [y]es / [a]lways for these files / [n]o / [c]ancel turn: ")
+
+
+def _read_decision(prompt: str) -> str:
+    """Ask ``prompt`` on the terminal until an answer is understood (five tries); a closed
+    or unreadable stdin declines."""
+    console = err_console()
     for _ in range(5):
-        console.print("Allow? [y]es / [a]lways for these files / [n]o / [c]ancel turn: ", end="")
+        console.print(prompt, end="")
         try:
             line = sys.stdin.readline()
         except (OSError, ValueError):
