@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.unprivileged import user_python as _user_python
 
-import threadline
 from threadline.protocol import events as ev
 from threadline.tools.exec_sessions import SessionPool
 from threadline.tools.registry import ToolContext
@@ -228,36 +227,6 @@ class Identity:
     user: pwd.struct_passwd | None
     python: list[str]
     env: dict[str, str]
-
-
-def _user_python(user: pwd.struct_passwd) -> tuple[list[str], dict[str, str]]:
-    src = str(Path(threadline.__file__).resolve().parents[1])
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": user.pw_dir,
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": f"{src}:{sysconfig.get_paths()['purelib']}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [sys.executable, getattr(sys, "_base_executable", ""), f"/usr/bin/{version}"]
-    for python in dict.fromkeys(c for c in candidates if c):
-        try:
-            probe = subprocess.run(
-                [python, "-c", "import threadline.tools.shell"],
-                env=env,
-                cwd="/",
-                user=user.pw_uid,
-                group=user.pw_gid,
-                extra_groups=[],
-                capture_output=True,
-                check=False,
-            )
-        except OSError:
-            continue
-        if probe.returncode == 0:
-            return [python], env
-    pytest.fail(f"no Python interpreter {user.pw_name} can run that imports threadline")
 
 
 @pytest.fixture(params=["self", "unprivileged"])
