@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import LaunchServer
+from tests.support.codex_ref import codex_binary as _codex_binary
 from tests.support.mock_model import MockModel, custom_tool_call, function_call, text
 
 DATA = Path(__file__).parent / "data"
@@ -33,8 +34,17 @@ CODEX_ROLLOUT = DATA / "codex_0169_command_and_patch.jsonl"
 CODEX_RESUME = DATA / "codex_0169_command_and_patch.resume.json"
 PATCH = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n*** Add File: b.txt\n+new\n*** End Patch\n"
 COMMAND_KEYS = (
-    "id", "command", "cwd", "source", "status", "commandActions", "aggregatedOutput",
-    "exitCode", "durationMs", "startedAtMs", "completedAtMs",
+    "id",
+    "command",
+    "cwd",
+    "source",
+    "status",
+    "commandActions",
+    "aggregatedOutput",
+    "exitCode",
+    "durationMs",
+    "startedAtMs",
+    "completedAtMs",
 )
 FILE_KEYS = ("id", "changes", "status", "startedAtMs", "completedAtMs")
 
@@ -70,8 +80,12 @@ async def _command_and_patch_turn(
     client = server.client
     started = await client.request(
         "thread/start",
-        {"cwd": str(workspace), "approvalPolicy": "never", "sandbox": "workspace-write",
-         "model": "gpt-5.5"},
+        {
+            "cwd": str(workspace),
+            "approvalPolicy": "never",
+            "sandbox": "workspace-write",
+            "model": "gpt-5.5",
+        },
     )
     thread_id = started["thread"]["id"]
     turn = await client.request(
@@ -111,7 +125,10 @@ async def test_commands_and_file_changes_come_back_after_a_restart(
         assert set(ours[kind]) == set(codex[kind]), kind
     assert ours["CommandExecution"]["command"] == ["/bin/bash", "-c", "echo hi"]
     assert ours["CommandExecution"]["cwd"] == "file://" + str(workspace)
-    assert set(ours["FileChange"]["changes"]) == {str(workspace / "a.txt"), str(workspace / "b.txt")}
+    assert set(ours["FileChange"]["changes"]) == {
+        str(workspace / "a.txt"),
+        str(workspace / "b.txt"),
+    }
 
     server = await launch_server()
     client = server.client
@@ -119,7 +136,10 @@ async def test_commands_and_file_changes_come_back_after_a_restart(
     [turn] = read["thread"]["turns"]
     assert turn["id"] == turn_id
     assert [i["type"] for i in turn["items"]] == [
-        "userMessage", "commandExecution", "fileChange", "agentMessage"
+        "userMessage",
+        "commandExecution",
+        "fileChange",
+        "agentMessage",
     ]
     assert _tool_items(turn["items"]) == live
     resumed = await client.request("thread/resume", {"threadId": thread_id})
@@ -147,16 +167,6 @@ async def test_a_rollout_codex_wrote_shows_its_commands_and_file_changes(
 
 
 # ---- the real Codex reads threadline's files ------------------------------------------------
-
-
-def _codex_binary() -> Path | None:
-    explicit = os.environ.get("CODEX_REF_BIN")
-    if explicit:
-        return Path(explicit) if Path(explicit).is_file() else None
-    found = sorted(
-        Path("/var/tmp/codex-ref-0.169.0").glob("node_modules/@openai/codex-linux-*/vendor/*/bin/codex")
-    )
-    return found[0] if found else None
 
 
 CODEX_CONFIG = """\
@@ -240,12 +250,20 @@ async def _codex_resume_and_turn(
     (home / "config.toml").write_text(CODEX_CONFIG.format(base_url=mock.base_url))
     env = {**os.environ, "CODEX_HOME": str(home), "MOCK_OPENAI_API_KEY": "k", "RUST_LOG": "error"}
     proc = await asyncio.create_subprocess_exec(
-        str(binary), "app-server", cwd=cwd, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, limit=1 << 24,
+        str(binary),
+        "app-server",
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        limit=1 << 24,
     )
     codex = _Codex(proc)
     try:
-        await codex.request("initialize", {"clientInfo": {"name": "t", "title": "t", "version": "0"}})
+        await codex.request(
+            "initialize", {"clientInfo": {"name": "t", "title": "t", "version": "0"}}
+        )
         await codex.send({"method": "initialized"})
         resumed = await codex.request("thread/resume", {"threadId": thread_id})
         mock.enqueue(text("read it"))
@@ -281,8 +299,12 @@ async def test_codex_resumes_what_threadline_wrote(
     assert done["params"]["turn"]["status"] == "completed"
     # Codex sent the model the whole history, the command's and the patch's results included.
     sent = _input_types(mock_model.requests[-1].body)
-    assert {"function_call", "function_call_output", "custom_tool_call",
-            "custom_tool_call_output"} <= set(sent)
+    assert {
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+    } <= set(sent)
 
 
 async def test_codex_resumes_a_file_cut_off_while_an_approval_was_pending(

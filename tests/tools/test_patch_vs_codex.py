@@ -16,27 +16,18 @@ installs it (``/var/tmp/codex-ref-0.169.0``); the test is skipped when neither e
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from tests.support.codex_ref import codex_binary as _codex_binary
 
 from threadline.tools.apply_patch import PatchError, apply_patch_text
 
 CASES = 150
 WORDS = ["alpha", "beta", "  gamma", "delta  ", "", "x = 1", "\u201cq\u201d", "tab\t", "beta"]
-
-
-def _codex_binary() -> Path | None:
-    explicit = os.environ.get("CODEX_REF_BIN")
-    if explicit:
-        return Path(explicit) if Path(explicit).is_file() else None
-    cached = Path("/var/tmp/codex-ref-0.169.0")
-    found = sorted(cached.glob("node_modules/@openai/codex-linux-*/vendor/*/bin/codex"))
-    return found[0] if found else None
 
 
 def _file(rng: random.Random) -> str:
