@@ -21,15 +21,22 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from threadline.protocol.v2 import (
+    account,
     approval,
     client_tools,
     extensions,
+    fs,
     initialize,
     item,
     mcp_status,
     misc,
+    providers,
+    review,
+    skills,
     thread,
+    thread_state,
     turn,
+    unsupported,
     usage,
 )
 from threadline.protocol.v2 import config as config_types
@@ -137,6 +144,11 @@ SERVER_REQUESTS: dict[str, ServerRequestEntry] = {
         client_tools.PermissionsRequestApprovalResponse,
     ),
 }
+
+# Areas whose wire types live in their own module bring their own rows.
+for _area in (account, fs, providers, review, skills, thread_state, unsupported):
+    CLIENT_REQUESTS.update(_area.REQUESTS)
+    SERVER_NOTIFICATIONS.update(_area.NOTIFICATIONS)
 
 
 THREADLINE_REQUESTS: dict[str, ClientRequestEntry] = {

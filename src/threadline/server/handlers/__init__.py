@@ -21,11 +21,18 @@ from threadline.server.handlers import (
     command,
     compact,
     config,
+    fs,
+    history,
     mcp,
     model,
+    providers,
+    review,
+    skills,
     thread,
     thread_meta,
+    thread_state,
     turn,
+    unsupported,
 )
 from threadline.server.handlers.common import Runtime
 from threadline.server.handlers.testing import methods_enabled, register_test_methods
@@ -68,6 +75,10 @@ HANDLERS: dict[str, RuntimeHandler] = {
     "config/mcpServer/reload": mcp.config_mcp_server_reload,
 }
 """Every client→server method this server answers (``initialize`` is the connection's)."""
+
+# Areas with their own handler module bring their own rows.
+for _area in (fs, history, providers, review, skills, thread_state, unsupported):
+    HANDLERS.update(_area.HANDLERS)
 
 DETACHED = frozenset({"command/exec"})
 """Methods whose answer may take long (it comes when the process ends): the connection
