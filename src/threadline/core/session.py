@@ -30,7 +30,7 @@ from threadline.core.ids import new_thread_id
 from threadline.core.pending_asks import opened_record, record_answer, reopen_turn
 from threadline.core.recorder import RolloutSink
 from threadline.core.settings import ThreadSettings
-from threadline.core.turn import ActiveTurn, TurnRunner, now_ms
+from threadline.core.turn import ActiveTurn, TurnRunner, TurnTask, now_ms
 from threadline.core.user_input import context_items, user_content
 from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
@@ -242,6 +242,12 @@ class Session:
             self.interrupt_now()
         return self._launch("compact", [], None)
 
+    def start_review(self, task: TurnTask) -> str:
+        """A review turn (``core.review.ReviewTask``); refused while a turn runs."""
+        if self.active is not None:
+            raise InvalidRequest("a turn is already running on this thread")
+        return self._launch("review", [], None, task=task)
+
     def continue_cut_off(self) -> str | None:
         """Continue the turn a restart cut off while it waited on the client (same id; its
         interrupted call asks again: ``core.pending_asks``). ``None`` when there is none."""
@@ -253,7 +259,12 @@ class Session:
         return self._launch("regular", [], None, cut)
 
     def _launch(
-        self, kind: str, items: list[UserInput], client_id: str | None, cut: CutOffTurn | None = None
+        self,
+        kind: str,
+        items: list[UserInput],
+        client_id: str | None,
+        cut: CutOffTurn | None = None,
+        task: TurnTask | None = None,
     ) -> str:
         loop = asyncio.get_running_loop()
         turn = ActiveTurn(id=new_thread_id(), started_at=time.time(), kind=kind)
@@ -266,7 +277,9 @@ class Session:
         after = self._turn_task if self.active is not None else None
         self.active = turn
         self._turn_task = asyncio.create_task(
-            self._run_turn(TurnRunner(self, turn, self.compactor), items, client_id, after, cut),
+            self._run_turn(
+                TurnRunner(self, turn, self.compactor, task), items, client_id, after, cut
+            ),
             name=f"turn-{turn.id}",
         )
         return turn.id

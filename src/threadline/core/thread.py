@@ -23,6 +23,7 @@ from typing import Any
 from threadline.core.errors import InvalidRequest
 from threadline.core.mcp_host import McpHost
 from threadline.core.recorder import NullSink, RolloutSink
+from threadline.core.review import ReviewRequest, ReviewTask
 from threadline.core.session import FlowGate, Listener, Session
 from threadline.core.settings import ConfigSnapshot, ThreadSettings
 from threadline.core.turn import ActiveTurn
@@ -246,6 +247,12 @@ class Thread:
     def start_turn(self, op: UserTurn) -> tuple[str, bool]:
         """Start a turn, or steer the running one. Returns ``(turn_id, started)``."""
         return self.session.start_turn(op)
+
+    def start_review(self, request: ReviewRequest) -> str:
+        """Start a review turn (``review/start``); returns its id."""
+        if self._closed:
+            raise InvalidRequest(f"thread {self.id} is shut down")
+        return self.session.start_review(ReviewTask(request))
 
     def compact(self) -> str:
         """Compact the history now, in a turn of its own (``thread/compact/start``)."""

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,6 +97,9 @@ class _Sample:
     history_len: int = 0  # the history's length when the response completed
 
 
+TurnTask = Callable[[TurnHost, ActiveTurn], Awaitable[None]]
+"""A turn's own work in place of sampling (``TurnRunner(task=...)``)."""
+
 ToolCall = FunctionCallItem | CustomToolCallItem
 """A call the turn runs: a JSON function call or a freeform custom-tool call."""
 
@@ -113,10 +116,18 @@ class _StreamingCall:
 class TurnRunner:
     """Runs one turn on ``host`` to completion (completed, interrupted or failed)."""
 
-    def __init__(self, host: TurnHost, turn: ActiveTurn, compactor: Compactor | None = None) -> None:
+    def __init__(
+        self,
+        host: TurnHost,
+        turn: ActiveTurn,
+        compactor: Compactor | None = None,
+        task: TurnTask | None = None,
+    ) -> None:
         self.host = host
         self.turn = turn
         self.compactor = compactor
+        self.task = task
+        """The work of a turn that does not sample itself (a review: ``core.review``)."""
 
     # ---- racing helpers ------------------------------------------------------
 
@@ -175,6 +186,12 @@ class TurnRunner:
             elif await self._compact_if_needed("standalone" if turn.kind == "compact" else "pre_turn"):
                 return await self._finish_interrupted()
             elif turn.kind == "compact":  # thread/compact/start: a turn that only compacts
+                return await self._finish("completed")
+            elif self.task is not None:  # review/start: the task runs the turn
+                try:
+                    await self._race(self.task(th, turn), steerable=False)
+                except _Preempted:
+                    return await self._finish_interrupted()
                 return await self._finish("completed")
             else:
                 await th.record_user_input(turn, items, client_id)
@@ -549,4 +566,4 @@ def _content_part(part: ContentItem) -> dict[str, Any]:
     return part.model_dump(mode="json", exclude_none=True)
 
 
-__all__ = ["TURN_ABORTED_MESSAGE", "ActiveTurn", "TurnHost", "TurnRunner", "now_ms"]
+__all__ = ["TURN_ABORTED_MESSAGE", "ActiveTurn", "TurnHost", "TurnRunner", "TurnTask", "now_ms"]

@@ -107,6 +107,21 @@ class ContextCompacted(_Msg):
     type: Literal["context_compacted"] = "context_compacted"
 
 
+class EnteredReviewMode(_Msg):
+    """A review began (Codex's ``ReviewRequest``: the target and the hint a UI shows)."""
+
+    type: Literal["entered_review_mode"] = "entered_review_mode"
+    target: dict[str, Any]
+    user_facing_hint: str | None = None
+
+
+class ExitedReviewMode(_Msg):
+    """A review ended: its parsed output (``None`` when it was interrupted)."""
+
+    type: Literal["exited_review_mode"] = "exited_review_mode"
+    review_output: dict[str, Any] | None = None
+
+
 class ErrorEvent(_Msg):
     """A turn-ending error (persisted only in extended mode)."""
 
@@ -480,6 +495,8 @@ EventMsg = (
     | ThreadNameUpdated
     | ThreadRolledBack
     | ContextCompacted
+    | EnteredReviewMode
+    | ExitedReviewMode
     | ErrorEvent
     | ExecCommandEnd
     | ItemStarted

@@ -359,6 +359,8 @@ NOT_SENT: dict[type, str] = {
     ev.ExecCommandEnd: "the commandExecution item's item/completed carries the result",
     ev.ApprovalResolved: "the router sends serverRequest/resolved to the connections it asked",
     ev.ShutdownComplete: "the conduit's own end; the server learns it from the thread",
+    ev.EnteredReviewMode: "the enteredReviewMode item's item/started and item/completed carry it",
+    ev.ExitedReviewMode: "the exitedReviewMode item's item/started and item/completed carry it",
 }
 """Every other core event class, and why it sends nothing."""
 

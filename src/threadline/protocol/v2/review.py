@@ -2,12 +2,76 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated, Literal
 
-REQUESTS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {}
+from pydantic import BaseModel, Field
+
+from threadline.protocol.v2.common import WireModel
+from threadline.protocol.v2.turn import Turn
+
+
+class UncommittedChangesReviewTarget(WireModel):
+    """The working tree: staged, unstaged and untracked files."""
+
+    type: Literal["uncommittedChanges"] = "uncommittedChanges"
+
+
+class BaseBranchReviewTarget(WireModel):
+    """The current branch against ``branch``."""
+
+    branch: str
+    type: Literal["baseBranch"] = "baseBranch"
+
+
+class CommitReviewTarget(WireModel):
+    """The changes of one commit; ``title`` is a label for UIs (e.g. its subject)."""
+
+    sha: str
+    title: str | None = None
+    type: Literal["commit"] = "commit"
+
+
+class CustomReviewTarget(WireModel):
+    """Free-form review instructions."""
+
+    instructions: str
+    type: Literal["custom"] = "custom"
+
+
+ReviewTarget = Annotated[
+    UncommittedChangesReviewTarget
+    | BaseBranchReviewTarget
+    | CommitReviewTarget
+    | CustomReviewTarget,
+    Field(discriminator="type"),
+]
+
+ReviewDelivery = Literal["inline"]
+"""Codex 0.169 reviews on the given thread only; for another thread, start it first."""
+
+
+class ReviewStartParams(WireModel):
+    target: ReviewTarget
+    thread_id: str
+    delivery: ReviewDelivery | None = None
+
+
+class ReviewStartResponse(WireModel):
+    review_thread_id: str
+    """The thread the review runs on: the one named in the request."""
+    turn: Turn
+
+
+REQUESTS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
+    "review/start": (ReviewStartParams, ReviewStartResponse),
+}
 """Client requests of this area: method -> (params type, response type)."""
 
 NOTIFICATIONS: dict[str, type[BaseModel]] = {}
 """Server notifications of this area: method -> params type."""
 
-__all__ = ["NOTIFICATIONS", "REQUESTS"]
+__all__ = [
+    "NOTIFICATIONS", "REQUESTS", "BaseBranchReviewTarget", "CommitReviewTarget",
+    "CustomReviewTarget", "ReviewDelivery", "ReviewStartParams", "ReviewStartResponse",
+    "ReviewTarget", "UncommittedChangesReviewTarget",
+]  # fmt: skip
