@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from threadline.core.command_exec import CommandExecRunner
+from threadline.core.files_watch import ConnectionFiles
 from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
 from threadline.protocol.v2.settings import (
@@ -38,6 +39,8 @@ class Runtime:
     broadcast: Broadcast
     commands: CommandExecRunner = field(default_factory=CommandExecRunner)
     """The ``command/exec`` processes, by connection."""
+    files: ConnectionFiles = field(default_factory=ConnectionFiles)
+    """The ``fs/watch`` watches and ``fuzzyFileSearch`` cancellations, by connection."""
 
 
 def wire_status(thread: Thread) -> ThreadStatus:

@@ -1,0 +1,316 @@
+"""``fuzzyFileSearch``: the best fuzzy matches of a query among the files under roots.
+
+Like Codex: every file and directory below each root is a candidate (hidden ones
+too), except what ``.gitignore`` / ``.ignore`` rules leave out; the query is split on
+whitespace into atoms that must all match the path (relative to its root) as
+case-insensitive subsequences; the best :data:`MATCH_LIMIT` are returned by score
+(descending), then path.
+
+The score follows the fzf / nucleo scheme Codex uses: 16 per matched character, a
+bonus for a match at a word start (9 after ``/`` or at the start, 10 after
+whitespace, 8 after other punctuation, 7 at a camelCase or digit boundary), doubled
+for an atom's first character, consecutive characters carrying their run's bonus
+(at least 4), and gaps costing 3 to open and 1 per further character. On top, a file
+whose own name matches the whole query gains 65 536, and an entry whose name *is*
+the query 131 072, so that names beat deep directories.
+
+Speed on big trees: the walk lists paths into one newline-joined text per root, a
+single regular expression per atom finds the candidates in C, a linear greedy
+alignment scores them, and only the best few hundred are rescored exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from threadline.core.files_ignore import IgnoreRules, read_rules
+
+__all__ = ["MATCH_LIMIT", "FuzzyMatch", "search", "walk"]
+
+MATCH_LIMIT = 50
+MAX_ENTRIES = 2_000_000
+"""A walk stops after this many entries (a runaway root cannot exhaust memory)."""
+RESCORE = 400
+
+SCORE_MATCH = 16
+GAP_START = 3
+GAP_EXTEND = 1
+BONUS_WHITE = 10
+BONUS_DELIMITER = 9
+BONUS_BOUNDARY = 8
+BONUS_NON_WORD = 8
+BONUS_CAMEL = 7
+BONUS_CONSECUTIVE = GAP_START + GAP_EXTEND
+NAME_BONUS = 1 << 16
+EXACT_NAME_BONUS = 2 << 16
+
+_WHITE, _DELIM, _NONWORD, _LOWER, _UPPER, _NUMBER = range(6)
+_DELIMITERS = frozenset("/,:;|")
+
+
+def _class(ch: str) -> int:
+    if ch.isspace():
+        return _WHITE
+    if ch in _DELIMITERS:
+        return _DELIM
+    if ch.isdigit():
+        return _NUMBER
+    if ch.isalpha():
+        return _UPPER if ch.isupper() else _LOWER
+    return _NONWORD
+
+
+def _bonus(prev: int, cur: int) -> int:
+    if cur >= _LOWER:
+        if prev == _WHITE:
+            return BONUS_WHITE
+        if prev == _DELIM:
+            return BONUS_DELIMITER
+        if prev == _NONWORD:
+            return BONUS_BOUNDARY
+    if (prev == _LOWER and cur == _UPPER) or (prev != _NUMBER and cur == _NUMBER):
+        return BONUS_CAMEL
+    if cur == _WHITE:
+        return BONUS_WHITE
+    if cur in (_NONWORD, _DELIM):
+        return BONUS_NON_WORD
+    return 0
+
+
+def _bonuses(text: str) -> list[int]:
+    out: list[int] = []
+    prev = _DELIM
+    for ch in text:
+        cur = _class(ch)
+        out.append(_bonus(prev, cur))
+        prev = cur
+    return out
+
+
+def _exact(atom: str, text: str, low: str, bonus: list[int]) -> tuple[int, list[int]] | None:
+    """The best alignment of ``atom`` (lower case) in ``text``: (score, indices)."""
+    m, n = len(atom), len(text)
+    neg = -(1 << 30)
+    # score[i][j]: best score with atom[i] matched at text[j]; run[i][j]: its run bonus.
+    prev_score = [neg] * n
+    prev_run = [0] * n
+    back: list[list[int]] = []
+    for i in range(m):
+        ch = atom[i]
+        score = [neg] * n
+        run = [0] * n
+        from_ = [-1] * n
+        gap_best, gap_at = neg, -1
+        for j in range(n):
+            if i > 0 and j >= 2:
+                cand = prev_score[j - 2] - GAP_START
+                if gap_best - GAP_EXTEND >= cand:
+                    gap_best -= GAP_EXTEND
+                else:
+                    gap_best, gap_at = cand, j - 2
+            elif i > 0:
+                gap_best -= GAP_EXTEND
+            if low[j] != ch:
+                continue
+            b = bonus[j]
+            if i == 0:
+                score[j], run[j] = SCORE_MATCH + 2 * b, b
+                continue
+            best, best_run, best_from = neg, 0, -1
+            if j >= 1 and prev_score[j - 1] > neg:
+                chunk = prev_run[j - 1]
+                add = max(b, chunk, BONUS_CONSECUTIVE)
+                new_run = b if b >= BONUS_BOUNDARY and b > chunk else chunk
+                best, best_run, best_from = prev_score[j - 1] + SCORE_MATCH + add, new_run, j - 1
+            if gap_best > neg // 2:
+                cand = gap_best + SCORE_MATCH + b
+                if cand > best:
+                    best, best_run, best_from = cand, b, gap_at
+            score[j], run[j], from_[j] = best, best_run, best_from
+        back.append(from_)
+        prev_score, prev_run = score, run
+    top = max(range(n), key=lambda j: prev_score[j], default=-1)
+    if top < 0 or prev_score[top] <= neg // 2:
+        return None
+    indices = [top]
+    j = top
+    for i in range(m - 1, 0, -1):
+        j = back[i][j]
+        indices.append(j)
+    indices.reverse()
+    return prev_score[top], indices
+
+
+def _greedy(atom: str, low: str, bonus: list[int]) -> int:
+    """A quick lower bound of the atom's score: the leftmost match, tightened back."""
+    j = -1
+    for ch in atom:
+        j = low.find(ch, j + 1)
+        if j < 0:
+            return -1
+    end = j
+    i = len(atom) - 1
+    k = end
+    while i >= 0:  # walk back to the latest start that still fits
+        if low[k] == atom[i]:
+            i -= 1
+        k -= 1
+    start = k + 1
+    total, run, last = 0, 0, -2
+    i = 0
+    for pos in range(start, end + 1):
+        if i < len(atom) and low[pos] == atom[i]:
+            b = bonus[pos]
+            if i == 0:
+                total += SCORE_MATCH + 2 * b
+                run = b
+            elif pos == last + 1:
+                total += SCORE_MATCH + max(b, run, BONUS_CONSECUTIVE)
+                if b >= BONUS_BOUNDARY and b > run:
+                    run = b
+            else:
+                total += SCORE_MATCH + b - GAP_START - (pos - last - 2) * GAP_EXTEND
+                run = b
+            last = pos
+            i += 1
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzyMatch:
+    root: str
+    path: str
+    is_dir: bool
+    score: int
+    indices: list[int]
+
+    @property
+    def file_name(self) -> str:
+        return os.path.basename(self.path) or self.path
+
+
+def walk(root: str, cancelled: threading.Event | None = None) -> Iterator[tuple[str, bool]]:
+    """``(path relative to root, is directory)`` for what lies below ``root``, minus what
+    ignore files leave out. Symlinks are listed, never followed."""
+    top = [(0, r) for r in read_rules(root)]
+    stack: list[tuple[str, str, list[tuple[int, IgnoreRules]]]] = [(root, "", top)]
+    count = 0
+    while stack:
+        directory, rel_dir, rules = stack.pop()
+        if cancelled is not None and cancelled.is_set():
+            return
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}{entry.name}"
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            ignored: bool | None = None
+            for offset, ruleset in rules:
+                verdict = ruleset.verdict(rel[offset:], is_dir)
+                if verdict is not None:
+                    ignored = verdict
+            if ignored:
+                continue
+            count += 1
+            if count > MAX_ENTRIES:
+                return
+            yield rel, is_dir
+            if is_dir:
+                below = rel + "/"
+                child = [(len(below), r) for r in read_rules(entry.path)]
+                stack.append((entry.path, below, rules + child if child else rules))
+
+
+def _atom_regex(atom: str) -> re.Pattern[str]:
+    body = "".join(f"[^\n]*?{re.escape(c)}" for c in atom)
+    return re.compile(f"^(?={body})[^\n]*$", re.MULTILINE | re.IGNORECASE)
+
+
+def _score(atoms: list[str], path: str, exact: bool) -> tuple[int, list[int]] | None:
+    low = path.lower()
+    bonus = _bonuses(path)
+    total = 0
+    indices: set[int] = set()
+    for atom in atoms:
+        if exact:
+            got = _exact(atom, path, low, bonus)
+            if got is None:
+                return None
+            total += got[0]
+            indices.update(got[1])
+        else:
+            s = _greedy(atom, low, bonus)
+            if s < 0:
+                return None
+            total += s
+    return total, sorted(indices)
+
+
+def _name_bonus(query: str, path: str, is_dir: bool) -> int:
+    name = os.path.basename(path).lower()
+    q = query.lower()
+    extra = 0
+    if not is_dir and _greedy(q, name, _bonuses(name)) >= 0:
+        extra += NAME_BONUS
+    if name == q:
+        extra += EXACT_NAME_BONUS
+    return extra
+
+
+def search(
+    query: str,
+    roots: list[str],
+    *,
+    limit: int = MATCH_LIMIT,
+    cancelled: threading.Event | None = None,
+) -> list[FuzzyMatch]:
+    """The best ``limit`` matches of ``query`` under ``roots`` (already checked)."""
+    atoms = [a.lower() for a in query.split()]
+    if not atoms or not roots:
+        return []
+    regexes = [_atom_regex(a) for a in atoms]
+    rough: list[tuple[int, str, str, bool]] = []
+    for root in roots:
+        listing = list(walk(root, cancelled))
+        dirs = {p for p, d in listing if d}
+        text = "\n".join(p for p, _ in listing)
+        candidates: set[str] | None = None
+        for rx in regexes:
+            found = {m.group(0) for m in rx.finditer(text)}
+            candidates = found if candidates is None else candidates & found
+        for path in candidates or ():
+            if cancelled is not None and cancelled.is_set():
+                return []
+            got = _score(atoms, path, exact=False)
+            if got is None:
+                continue
+            is_dir = path in dirs
+            rough.append((got[0] + _name_bonus(query, path, is_dir), root, path, is_dir))
+    rough.sort(key=lambda t: (-t[0], t[2]))
+    matches: list[FuzzyMatch] = []
+    for _, root, path, is_dir in rough[: max(RESCORE, limit)]:
+        got = _score(atoms, path, exact=True)
+        if got is None:
+            continue
+        score = got[0] + _name_bonus(query, path, is_dir)
+        matches.append(FuzzyMatch(root, path, is_dir, score, got[1]))
+    matches.sort(key=lambda m: (-m.score, m.path))
+    return matches[:limit]
+
+
+def is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
