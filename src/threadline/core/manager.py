@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +31,9 @@ from threadline.core.setup import (
     ThreadSetup,
     default_client_factory,
 )
-from threadline.core.stored import StoredThreads, as_invalid, label
+from threadline.core.stored import StoredThreads, TurnHistory, as_invalid, label
 from threadline.core.thread import Thread
+from threadline.core.thread_state import ThreadStateService
 from threadline.core.turn import TURN_ABORTED_MESSAGE
 from threadline.model.base import ModelClient
 from threadline.protocol.items import ResponseItem
@@ -91,6 +92,9 @@ class ThreadManager:
         self._usage_owner: dict[str, str | None] = {}
         self._leases: dict[str, ThreadLease] = {}
         self._resuming: dict[str, asyncio.Lock] = {}
+        self.thread_state = ThreadStateService(self)
+        """Goals, sections, attachments, metadata edits, delete and revert."""
+        self.setup.goal_backend = self.thread_state
 
     # ---- lookup ---------------------------------------------------------------------
 
@@ -442,6 +446,21 @@ class ThreadManager:
             return record, list(loaded.turns)
         stored = await self._stored.load(StoredRef(record.id, record.rollout_path, record.archived))
         return record, stored.recon.turns
+
+    async def turn_history(self, thread_id: str) -> TurnHistory:
+        """A thread's turns for ``thread/turns/list`` and ``thread/items/list``: a loaded
+        thread's from memory, a stored one's through the store's offset index."""
+        canonical = check_thread_id(thread_id)
+        loaded = self._threads.get(canonical)
+        if loaded is not None:
+            turns = list(loaded.turns)
+
+            async def read(positions: Sequence[int]) -> list[Turn]:
+                return [turns[p] for p in positions if 0 <= p < len(turns)]
+
+            return TurnHistory(ids=[t.id for t in turns], reader=read, live=True)
+        ref = await self._stored.locate(canonical)
+        return await self._stored.turn_history(ref)
 
     async def latest_thread_id(self, cwd: str | None = None) -> str | None:
         page = await self.store.list(

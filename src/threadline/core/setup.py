@@ -17,9 +17,12 @@ from typing import Any
 
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
+from threadline.core.hooks import hooks_enabled
+from threadline.core.hooks_run import HookRunner
 from threadline.core.mcp_host import McpHost
 from threadline.core.model_catalog import ModelOverrides
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
+from threadline.core.skills import skills_context_item
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
 from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
@@ -29,6 +32,7 @@ from threadline.tools.dynamic import (
     InvalidDynamicTool,
     parse_dynamic_tools,
 )
+from threadline.tools.goal_tools import GoalBackend, goal_tools
 from threadline.tools.mcp_elicitation import ElicitationBridge
 from threadline.tools.mcp_tools import McpTool, mcp_tools, namespace_specs
 from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier
@@ -91,6 +95,8 @@ class ThreadSetup:
         self.config = config
         self._client_factory = client_factory or default_client_factory
         self._clients: dict[str, ModelClient] = {}
+        self.goal_backend: GoalBackend | None = None
+        """Where the model's goal tools read and write (the manager's thread state)."""
 
     # ---- model and provider -----------------------------------------------------------
 
@@ -248,6 +254,7 @@ class ThreadSetup:
             WriteStdinTool(shell.sessions),
             UpdatePlanTool(),
             *self._client_side_tools(settings, grants),
+            *goal_tools(self.goal_backend),
         ]
         builtin.extend(self._patch_tools(settings, shell))
         taken = {t.name for t in builtin}
@@ -323,8 +330,20 @@ class ThreadSetup:
             mcp=mcp,
         )
         self._offer_mcp_tools(thread, mcp, settings)
+        self._offer_skills_and_hooks(thread, settings, restored is not None)
         mcp.launch()
         return thread
+
+    def _offer_skills_and_hooks(
+        self, thread: Thread, settings: ThreadSettings, resumed: bool
+    ) -> None:
+        """The skills message the model gets (``core.skills``) and the thread's hooks
+        (``core.hooks_run``), both read from the home and the thread's cwd."""
+        cfg = self.config
+        cwd = Path(settings.cwd)
+        thread.session.skills_context = lambda: skills_context_item(cfg.home, cwd, cfg.extra)
+        if hooks_enabled(dict(cfg.features)):
+            thread.session.hooks = HookRunner(cfg.home, thread.rollout_path, resumed=resumed)
 
     def _offer_mcp_tools(self, thread: Thread, mcp: McpHost, settings: ThreadSettings) -> None:
         """The thread's MCP tools, as its servers list them at each request: one

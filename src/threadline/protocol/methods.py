@@ -51,7 +51,6 @@ CLIENT_REQUESTS: dict[str, ClientRequestEntry] = {
     "thread/fork": (thread.ThreadForkParams, thread.ThreadForkResponse),
     "thread/archive": (thread.ThreadArchiveParams, thread.ThreadArchiveResponse),
     "thread/unarchive": (thread.ThreadUnarchiveParams, thread.ThreadUnarchiveResponse),
-    "thread/delete": (thread.ThreadDeleteParams, thread.ThreadDeleteResponse),
     "thread/unsubscribe": (thread.ThreadUnsubscribeParams, thread.ThreadUnsubscribeResponse),
     "thread/name/set": (thread.ThreadSetNameParams, thread.ThreadSetNameResponse),
     "thread/compact/start": (thread.ThreadCompactStartParams, thread.ThreadCompactStartResponse),
@@ -78,8 +77,6 @@ CLIENT_REQUESTS: dict[str, ClientRequestEntry] = {
     "command/exec/terminate": (misc.CommandExecTerminateParams, misc.CommandExecTerminateResponse),
     "command/exec/resize": (misc.CommandExecResizeParams, misc.CommandExecResizeResponse),
     "thread/shellCommand": (misc.ThreadShellCommandParams, misc.ThreadShellCommandResponse),
-    "config/read": (config_types.ConfigReadParams, config_types.ConfigReadResponse),
-    "account/read": (misc.GetAccountParams, misc.GetAccountResponse),
 }
 
 SERVER_NOTIFICATIONS: dict[str, type[BaseModel]] = {
@@ -146,7 +143,7 @@ SERVER_REQUESTS: dict[str, ServerRequestEntry] = {
 }
 
 # Areas whose wire types live in their own module bring their own rows.
-for _area in (account, fs, providers, review, skills, thread_state, unsupported):
+for _area in (account, config_types, fs, providers, review, skills, thread_state, unsupported):
     CLIENT_REQUESTS.update(_area.REQUESTS)
     SERVER_NOTIFICATIONS.update(_area.NOTIFICATIONS)
 
@@ -166,6 +163,9 @@ THREADLINE_REQUESTS: dict[str, ClientRequestEntry] = {
         extensions.ThreadElicitationResponse,
     ),
 }
+
+
+THREADLINE_REQUESTS.update(providers.THREADLINE_REQUESTS)  # Codex 0.171's modelProvider/default/set
 
 
 def client_request_types(method: str) -> ClientRequestEntry | None:

@@ -21,10 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from threadline.protocol.rollout import RolloutItem, RolloutLine, SessionMeta
+from threadline.protocol.v2.turn import Turn
 from threadline.rollout.history import Reconstruction
+
+if TYPE_CHECKING:
+    from threadline.store.thread_state import ThreadState
 
 SortKey = Literal["created_at", "updated_at"]
 SortDirection = Literal["asc", "desc"]
@@ -128,6 +132,8 @@ class ListQuery:
     cwds: tuple[str, ...] | None = None
     search_term: str | None = None
     excluded_ids: tuple[str, ...] = ()
+    included_ids: tuple[str, ...] | None = None
+    """Keep only these thread ids (0.171's ``includedThreadIds``); None keeps every id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +301,17 @@ class ThreadStore(Protocol):
         """Read and rebuild the history at ``ref``; ``live`` keeps an unfinished last
         turn ``inProgress`` (else it reads ``interrupted``)."""
 
+    async def turn_ids(self, ref: StoredRef) -> list[str]:
+        """The ids of the stored thread's visible turns, oldest first: what the positions
+        of :meth:`read_turns` refer to. A store finds them without rebuilding the turns
+        (the local store keeps an offset index of each rollout)."""
+
+    async def read_turns(
+        self, ref: StoredRef, positions: Sequence[int]
+    ) -> list[Turn]:
+        """The visible turns at ``positions`` (indexes into :meth:`turn_ids`), in the
+        order given, reading only what those turns need."""
+
     async def changed_since(self, stored: StoredThread) -> bool:
         """Whether the history grew or was replaced since ``stored`` was loaded."""
 
@@ -351,6 +368,15 @@ class ThreadStore(Protocol):
 
     async def reindex(self) -> ReindexReport:
         """Rebuild every row from the rollout files."""
+
+    async def delete_thread(self, thread_id: str) -> int:
+        """Remove the thread's history (live and archived copies), its row and its state
+        (:attr:`state`); returns how many histories were removed (0: none existed)."""
+
+    @property
+    def state(self) -> ThreadState:
+        """Goals, sections, attachments, Git metadata edits: kept apart from what a
+        reindex rebuilds (see :mod:`threadline.store.thread_state`)."""
 
     def lock_thread(self, thread_id: str) -> ThreadLease:
         """Take the thread's writer lease, or raise :class:`ThreadInUse` naming the holder.

@@ -504,6 +504,8 @@ class ThreadIndex:
             params.extend((folded, folded))
         if query.excluded_ids:
             where.append(_in_clause("id", query.excluded_ids, params, negate=True))
+        if query.included_ids is not None:
+            where.append(_in_clause("id", query.included_ids, params))
         if query.cursor:
             cursor = decode_cursor(query.cursor)
             if cursor.thread_id is None:
@@ -519,6 +521,17 @@ class ThreadIndex:
         )
         params.append(limit + 1)
         return sql, list(_bindable(params)), column, limit
+
+    async def run_sql(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(connection)`` on the index's worker thread (the state tables of
+        :mod:`threadline.store.thread_state` share the database and its worker)."""
+        return await self._run(lambda: fn(self._db()))
+
+    async def live_paths(self) -> builtins.list[tuple[str, str, int]]:
+        """``(id, rollout path, updated_at_ms)`` of every row not archived."""
+        return await self._run(lambda: self._db().execute(
+            "SELECT id, rollout_path, updated_at_ms FROM threads WHERE archived = 0"
+        ).fetchall())
 
     async def explain(self, query: ListQuery) -> builtins.list[str]:
         """The query plan of a list query (used by tests to prove no full scan / temp B-tree)."""

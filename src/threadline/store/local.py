@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -29,6 +30,7 @@ from typing import TypeVar
 
 from threadline.protocol.clock import now_ms
 from threadline.protocol.rollout import RolloutItem, SessionMeta
+from threadline.protocol.v2.turn import Turn
 from threadline.rollout.files import rollout_file_problem
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
@@ -64,6 +66,7 @@ from threadline.store.records import (
     read_session_names,
     record_from_rollout,
 )
+from threadline.store.thread_state import ThreadState, with_git_edits
 
 __all__ = ["LocalThreadStore"]
 
@@ -123,6 +126,7 @@ class LocalThreadStore:
         self._closed = False
         self._backfill: asyncio.Task[ReindexReport] | None = None
         self._first_batch: asyncio.Event | None = None
+        self._state = ThreadState(self._run_state)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -132,6 +136,14 @@ class LocalThreadStore:
     @property
     def index(self) -> ThreadIndex:
         return self._index
+
+    @property
+    def state(self) -> ThreadState:
+        return self._state
+
+    async def _run_state(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        await self.open()
+        return await self._index.run_sql(fn)
 
     @property
     def backfilling(self) -> bool:
@@ -236,6 +248,12 @@ class LocalThreadStore:
     async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
         return await rollouts.load_history(ref, live=live)
 
+    async def turn_ids(self, ref: StoredRef) -> list[str]:
+        return await rollouts.turn_ids(self._home, ref)
+
+    async def read_turns(self, ref: StoredRef, positions: Sequence[int]) -> list[Turn]:
+        return await rollouts.read_turns(self._home, ref, positions)
+
     async def changed_since(self, stored: StoredThread) -> bool:
         return await rollouts.changed_since(stored)
 
@@ -253,6 +271,7 @@ class LocalThreadStore:
     # -- rows --------------------------------------------------------------------------------
     async def upsert(self, record: ThreadRecord) -> None:
         await self.open()
+        (record,) = await self._with_git_edits([record])
         await self._index.upsert(record)
 
     async def note_activity(
@@ -323,8 +342,12 @@ class LocalThreadStore:
                 tokens_used=record.tokens_used or stale.tokens_used,
                 updated_at_ms=max(record.updated_at_ms, stale.updated_at_ms),
             )
+        record = (await self._with_git_edits([record]))[0]
         await self._index.upsert(record)
         return record
+
+    async def _with_git_edits(self, records: Sequence[ThreadRecord]) -> list[ThreadRecord]:
+        return await with_git_edits(self._state, records)
 
     async def find_rollout(self, thread_id: str) -> Path | None:
         record = await self.get(thread_id)
@@ -343,7 +366,41 @@ class LocalThreadStore:
                 await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 waiter.cancel()
+        if not query.archived:
+            await self._notice_appends()
         return await self._index.list(query)
+
+    async def _notice_appends(self) -> None:
+        """Re-read the rows whose rollout changed since it was last seen (its size or
+        mtime differs, or it is newer than the row when never seen): another program,
+        Codex for one, may append to a rollout without telling this index. One ``stat``
+        per listed-able thread; a changed one costs a head and tail read."""
+        rows = await self._index.live_paths()
+        known = await self._state.rollout_stats()
+
+        def scan() -> tuple[list[str], dict[str, tuple[int, int]]]:
+            changed: list[str] = []
+            seen: dict[str, tuple[int, int]] = {}
+            for thread_id, path, updated_at_ms in rows:
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                now = (st.st_size, st.st_mtime_ns)
+                before = known.get(thread_id)
+                if before == now:
+                    continue
+                seen[thread_id] = now
+                if before is not None or st.st_mtime_ns // 1_000_000 > updated_at_ms + 1000:
+                    changed.append(thread_id)
+            return changed, seen
+
+        changed, seen = await self._io(scan)
+        for thread_id in changed:
+            stale = await self._index.get(thread_id)
+            if stale is not None:
+                await self._repair(thread_id, stale)
+        await self._state.set_rollout_stats(seen)
 
     async def _require(self, thread_id: str) -> ThreadRecord:
         record = await self.get(thread_id)
@@ -414,6 +471,37 @@ class LocalThreadStore:
             record, rollout_path=target, archived=False, archived_at_ms=None, updated_at_ms=now
         )
 
+    # -- delete ------------------------------------------------------------------------------
+    async def delete_thread(self, thread_id: str) -> int:
+        """Unlink every rollout of the thread (live and archived; only regular files
+        inside this home), then its row and state rows."""
+        canonical = thread_id.lower()
+        if not is_valid_thread_id(canonical):
+            raise StoreThreadNotFound(canonical)
+        record = await self._index.get(canonical)
+        home = self._home
+
+        def unlink_all() -> int:
+            removed = 0
+            first = record.rollout_path if record is not None else None
+            if first is not None and self._usable(first) and first.name.endswith(
+                f"{canonical}.jsonl"
+            ):
+                first.unlink()
+                removed += 1
+            for _ in range(16):  # a live and an archived copy, at most a few
+                path = find_rollout_path(home, canonical)
+                if path is None:
+                    break
+                path.unlink()
+                removed += 1
+            return removed
+
+        removed = await self._io(unlink_all)
+        await self._index.delete([canonical])
+        await self._state.forget(canonical)
+        return removed
+
     # -- writer lease ------------------------------------------------------------------------
     def lock_thread(self, thread_id: str) -> ThreadLease:
         """An ``flock`` under ``<home>/locks/`` (see :mod:`threadline.store.locks`)."""
@@ -447,6 +535,7 @@ class LocalThreadStore:
             records, bad = await self._io(lambda c=chunk: _build_records(c, found.get, names))  # type: ignore[misc]
             skipped += bad
             if records:
+                records = await self._with_git_edits(records)
                 await self._index.upsert_many(records, only_missing=only_missing)
             indexed += len(records)
             if first_batch is not None:

@@ -25,6 +25,7 @@ from threadline.protocol.rollout import (
     format_rollout_timestamp,
     line_from_item,
 )
+from threadline.protocol.v2.turn import Turn
 from threadline.rollout.history import reconstruct
 from threadline.rollout.paths import archived_path_for, rollout_path_for, unarchived_path_for
 from threadline.rollout.policy import PersistencePolicy
@@ -48,6 +49,7 @@ from threadline.store.cursor import decode_cursor, encode_backwards_cursor, enco
 from threadline.store.locks import NullThreadLease
 from threadline.store.query import clamp_limit, matches, normalize_cwd, sort_value
 from threadline.store.records import bound_preview
+from threadline.store.thread_state import MemoryStateDb, ThreadState, with_git_edits
 
 __all__ = ["MemoryThreadStore"]
 
@@ -118,10 +120,24 @@ class MemoryThreadStore:
         self._rows: dict[str, ThreadRecord] = {}
         self._histories: dict[str, tuple[Path, list[RolloutLine]]] = {}
         self._lock = asyncio.Lock()
+        self._state_db = MemoryStateDb()
+        self._state = ThreadState(self._state_db.run)
 
     @property
     def home(self) -> Path:
         return self._home
+
+    @property
+    def state(self) -> ThreadState:
+        return self._state
+
+    async def delete_thread(self, thread_id: str) -> int:
+        canonical = thread_id.lower()
+        async with self._lock:
+            self._rows.pop(canonical, None)
+            removed = self._histories.pop(canonical, None)
+        await self._state.forget(canonical)
+        return 1 if removed is not None else 0
 
     def new_history(self, meta: SessionMeta, shown: Path) -> list[RolloutLine]:
         """The (new) history of ``meta``'s thread, starting with ``meta``."""
@@ -208,6 +224,13 @@ class MemoryThreadStore:
             native=rollout,
         )
 
+    async def turn_ids(self, ref: StoredRef) -> list[str]:
+        return [turn.id for turn in (await self.load_history(ref)).recon.turns]
+
+    async def read_turns(self, ref: StoredRef, positions: Sequence[int]) -> list[Turn]:
+        turns = (await self.load_history(ref)).recon.turns
+        return [turns[p] for p in positions if 0 <= p < len(turns)]
+
     async def changed_since(self, stored: StoredThread) -> bool:
         return bool(len(self._lines_of(stored.ref)) != stored.version)
 
@@ -228,6 +251,7 @@ class MemoryThreadStore:
 
     # -- rows ------------------------------------------------------------------------------------
     async def upsert(self, record: ThreadRecord) -> None:
+        (record,) = await with_git_edits(self._state, [record])
         async with self._lock:
             self._rows[record.id] = replace(
                 record, cwd=normalize_cwd(record.cwd), preview=bound_preview(record.preview)
@@ -269,7 +293,11 @@ class MemoryThreadStore:
         cursor = decode_cursor(query.cursor) if query.cursor else None
         limit = clamp_limit(query.limit)
         desc = query.sort_direction != "asc"
-        rows = [r for r in self._rows.values() if matches(r, query, cursor)]
+        included = set(query.included_ids) if query.included_ids is not None else None
+        rows = [
+            r for r in self._rows.values()
+            if matches(r, query, cursor) and (included is None or r.id in included)
+        ]
         rows.sort(key=lambda r: (sort_value(r, query.sort_key), r.id), reverse=desc)
         page = rows[:limit]
         next_cursor = None
@@ -325,4 +353,4 @@ class MemoryThreadStore:
         return NullThreadLease(thread_id.lower())
 
     async def close(self) -> None:
-        return None
+        await self._state_db.close()

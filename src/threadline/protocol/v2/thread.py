@@ -311,6 +311,8 @@ class ThreadListParams(WireModel):
     cursor: str | None = None
     cwd: ThreadListCwdFilter | None = None
     excluded_thread_ids: list[str] | None = None
+    included_thread_ids: list[str] | None = None
+    """0.171: only these threads (an empty list matches none)."""
     limit: int | None = None
     model_providers: list[str] | None = None
     originators: list[str] | None = None
@@ -377,9 +379,23 @@ class ThreadReadStateChangedNotification(WireModel):
     thread_id: str
 
 
+class ThreadResumeInitialTurnsPageParams(WireModel):
+    """The first ``thread/turns/list`` page a resume should carry (experimental)."""
+
+    items_view: TurnItemsView | None = None
+    limit: int | None = Field(default=None, ge=0)
+    sort_direction: SortDirection | None = None
+
+
+class TurnsPage(WireModel):
+    data: list[Turn]
+    backwards_cursor: str | None = None
+    next_cursor: str | None = None
+
+
 class ThreadResumeParams(WireModel):
     _omit_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"exclude_turns", "path", "history", "persist_extended_history"}
+        {"exclude_turns", "path", "history", "persist_extended_history", "initial_turns_page"}
     )
     thread_id: str
     approval_policy: AskForApproval | None = None
@@ -398,12 +414,21 @@ class ThreadResumeParams(WireModel):
     path: str | None = None
     history: list[Any] | None = None
     persist_extended_history: bool | None = None
+    initial_turns_page: ThreadResumeInitialTurnsPageParams | None = None
 
 
 class ThreadResumeResponse(ThreadSessionResponse):
+    """The ``thread/resume`` answer. Beyond the 0.169 schema's members, the ones real
+    Codex 0.169 sends too: ``runtimeWorkspaceRoots``, ``activePermissionProfile``,
+    ``multiAgentMode`` and ``initialTurnsPage``."""
+
     collaboration_mode: CollaborationMode | None = None
     items_backwards_cursor: str | None = None
     turns_backwards_cursor: str | None = None
+    runtime_workspace_roots: list[str] = Field(default_factory=list)
+    active_permission_profile: dict[str, Any] | None = None
+    multi_agent_mode: str = "explicitRequestOnly"
+    initial_turns_page: TurnsPage | None = None
 
 
 class ThreadSetNameParams(WireModel):
@@ -505,7 +530,7 @@ __all__ = [
     "ThreadListParams", "ThreadListResponse", "ThreadLoadedListParams",
     "ThreadLoadedListResponse", "ThreadNameUpdatedNotification", "ThreadReadParams",
     "ThreadReadResponse", "ThreadReadState", "ThreadReadStateChangedNotification",
-    "ThreadResumeParams", "ThreadResumeResponse", "ThreadSection", "ThreadSectionAppearance",
+    "ThreadResumeInitialTurnsPageParams", "ThreadResumeParams", "ThreadResumeResponse", "ThreadSection", "ThreadSectionAppearance",
     "ThreadSetNameParams", "ThreadSetNameResponse", "ThreadSortKey", "ThreadSource",
     "ThreadSourceKind", "ThreadSpawnDetails", "ThreadSpawnSubAgentSource", "ThreadStartParams",
     "ThreadStartResponse", "ThreadStartSource", "ThreadStartThreadUnreadPosition",
@@ -513,5 +538,5 @@ __all__ = [
     "ThreadTurnsListParams", "ThreadTurnsListResponse", "ThreadUnarchiveParams",
     "ThreadUnarchiveResponse", "ThreadUnarchivedNotification", "ThreadUnreadPosition",
     "ThreadUnsubscribeParams", "ThreadUnsubscribeResponse", "ThreadUnsubscribeStatus",
-    "TurnThreadUnreadPosition",
+    "TurnThreadUnreadPosition", "TurnsPage",
 ]

@@ -130,6 +130,11 @@ async def thread_list(rt: Runtime, ctx: RequestContext, p: ThreadListParams) -> 
             cwds=cwds,
             search_term=p.search_term or None,
             excluded_ids=tuple(p.excluded_thread_ids or ()),
+            included_ids=(
+                tuple(i.strip().lower() for i in p.included_thread_ids)
+                if p.included_thread_ids is not None
+                else None
+            ),
         )
     )
     return ThreadListResponse(
