@@ -1,11 +1,10 @@
 """Configuration: ``$THREADLINE_HOME/config.toml`` with Codex's key names → a frozen :class:`Config`.
 
-Layers, lowest to highest precedence: built-in defaults, the config file, the
-selected profile (``[profiles.<name>]``), ``-c key=value`` overrides, and
-explicit per-thread overrides (:meth:`Config.with_overrides`). Every problem
-is reported as a :class:`ConfigError` whose message names where the value came
-from (the file, ``-c override`` or ``override``), the dotted key and what is
-wrong with it. Unknown keys are kept in :attr:`Config.extra`, never rejected.
+Layers, lowest to highest precedence: built-in defaults, the config file, the selected profile
+(``[profiles.<name>]``), ``-c key=value`` overrides, and explicit per-thread overrides
+(:meth:`Config.with_overrides`). Every problem is reported as a :class:`ConfigError` whose
+message names where the value came from (the file, ``-c override`` or ``override``), the dotted
+key and what is wrong with it. Unknown keys are kept in :attr:`Config.extra`, never rejected.
 """
 
 from __future__ import annotations
@@ -108,6 +107,7 @@ class Config:
     developer_instructions: str | None = None
     extra: Mapping[str, Any] = field(default_factory=no_entries)
     """Top-level keys threadline does not interpret (kept, and echoed by :meth:`to_json`)."""
+    overrides: tuple[str, ...] = ()  # the raw ``-c`` overrides load_config applied (for reloads)
     _tree: Mapping[str, Any] = field(default_factory=no_entries, repr=False, compare=False)
     _origins: Mapping[_Path, tuple[str, str]] = field(
         default_factory=lambda: _NO_ORIGINS, repr=False, compare=False
@@ -235,7 +235,7 @@ def load_config(
         for path, value in parsed:  # -c beats the profile
             _set_path(tree, tuple(path), copy.deepcopy(value))
             origins[tuple(path)] = (OVERRIDE_SOURCE, ".".join(path))
-    return _build(tree, where, home, active)
+    return dataclasses.replace(_build(tree, where, home, active), overrides=tuple(overrides))
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -108,7 +108,7 @@ def resolve_provider(config: Config, env: Mapping[str, str] | None = None) -> Pr
     Raises :class:`ModelConfigError` for an unknown provider id or when the
     provider's ``env_key`` variable is not set in ``env`` (default ``os.environ``).
     """
-    environ = os.environ if env is None else env
+    environ = _with_login(config) if env is None else env
     provider_id = config.model_provider or default_provider_id(environ)
     configured = config.model_providers.get(provider_id)
     builtin = BUILTIN_PROVIDERS.get(provider_id)
@@ -162,7 +162,7 @@ def default_provider_notice(config: Config, env: Mapping[str, str] | None = None
 
 def build_model_client(config: Config, env: Mapping[str, str] | None = None) -> ModelClient:
     """Create the client for the configured provider (the model modules are imported lazily)."""
-    environ = os.environ if env is None else env
+    environ = _with_login(config) if env is None else env
     info = resolve_provider(config, environ)
     if info.wire_api == "local":
         from threadline.model.local import LocalModelClient
@@ -192,6 +192,17 @@ def build_model_client(config: Config, env: Mapping[str, str] | None = None) -> 
 
 
 # ---- helpers ------------------------------------------------------------------------------
+
+
+def _with_login(config: Config) -> Mapping[str, str]:
+    """The environment, plus the API key of ``account/login/start`` (``auth.json``) as
+    ``OPENAI_API_KEY`` when the variable itself is not set."""
+    if os.environ.get(OPENAI_API_KEY_ENV):
+        return os.environ
+    from threadline.core.accounts import stored_api_key
+
+    key = stored_api_key(config.home)
+    return {**os.environ, OPENAI_API_KEY_ENV: key} if key else os.environ
 
 
 def _merge(

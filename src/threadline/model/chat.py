@@ -18,6 +18,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
 
+from threadline.model import rate_limits
 from threadline.model.base import (
     ModelEvent,
     ModelRequest,
@@ -197,6 +198,7 @@ class ChatCompletionsClient(OpenAISdkClient):
             )
         except openai.APIError as err:
             raise classify_sdk_error(err) from err
+        rate_limits.record(self._provider_id, stream.response.headers)
         state = _StreamState()
         try:
             async for chunk in stream:

@@ -17,6 +17,7 @@ import openai
 import pydantic_core
 from pydantic import ValidationError
 
+from threadline.model import rate_limits
 from threadline.model.base import (
     CONTEXT_LENGTH_EXCEEDED,
     ContextWindowExceeded,
@@ -367,6 +368,7 @@ class ResponsesClient(OpenAISdkClient):
             )
         except openai.APIError as err:
             raise classify_sdk_error(err) from err
+        rate_limits.record(self._provider_id, stream.response.headers)
         try:
             async for batch in stream.batches():
                 for data in batch:

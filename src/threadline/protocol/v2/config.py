@@ -239,6 +239,126 @@ class ConfigReadResponse(WireModel):
     layers: list[ConfigLayer] | None = None
 
 
+# ---- writes (config/value/write, config/batchWrite) ----------------------------------------
+
+MergeStrategy = Literal["replace", "upsert"]
+WriteStatus = Literal["ok", "okOverridden"]
+
+
+class ConfigEdit(WireModel):
+    key_path: str
+    merge_strategy: MergeStrategy
+    value: Any
+
+
+class ConfigValueWriteParams(WireModel):
+    key_path: str
+    merge_strategy: MergeStrategy
+    value: Any
+    expected_version: str | None = None
+    file_path: str | None = None
+
+
+class ConfigBatchWriteParams(WireModel):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"reload_user_config"})
+    edits: list[ConfigEdit]
+    expected_version: str | None = None
+    file_path: str | None = None
+    reload_user_config: bool | None = None
+
+
+class OverriddenMetadata(WireModel):
+    effective_value: Any = None
+    message: str
+    overriding_layer: ConfigLayerMetadata
+
+
+class ConfigWriteResponse(WireModel):
+    file_path: AbsolutePathBuf
+    status: WriteStatus
+    version: str
+    overridden_metadata: OverriddenMetadata | None = None
+
+
+# ---- requirements, features, permission profiles -----------------------------------------
+
+
+class ConfigRequirementsReadParams(WireModel):
+    """``configRequirements/read`` takes no params (null)."""
+
+
+class ConfigRequirementsReadResponse(WireModel):
+    # No managed requirements (requirements.toml / MDM) exist in threadline: always null.
+    requirements: dict[str, Any] | None = None
+    supports_independent_speed_modes: bool | None = None
+
+
+ExperimentalFeatureStage = Literal["beta", "underDevelopment", "stable", "deprecated", "removed"]
+
+
+class ExperimentalFeature(WireModel):
+    name: str
+    stage: ExperimentalFeatureStage
+    display_name: str | None = None
+    description: str | None = None
+    announcement: str | None = None
+    enabled: bool
+    default_enabled: bool
+
+
+class ExperimentalFeatureListParams(WireModel):
+    cursor: str | None = None
+    limit: int | None = Field(default=None, ge=0)
+    thread_id: str | None = None
+
+
+class ExperimentalFeatureListResponse(WireModel):
+    data: list[ExperimentalFeature]
+    next_cursor: str | None = None
+
+
+class ExperimentalFeatureEnablementSetParams(WireModel):
+    enablement: dict[str, bool]
+
+
+class ExperimentalFeatureEnablementSetResponse(WireModel):
+    enablement: dict[str, bool]
+
+
+class PermissionProfileListParams(WireModel):
+    cursor: str | None = None
+    cwd: str | None = None
+    limit: int | None = Field(default=None, ge=0)
+
+
+class PermissionProfileSummary(WireModel):
+    id: str
+    description: str | None = None
+    allowed: bool
+
+
+class PermissionProfileListResponse(WireModel):
+    data: list[PermissionProfileSummary]
+    next_cursor: str | None = None
+
+
+REQUESTS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
+    "config/read": (ConfigReadParams, ConfigReadResponse),
+    "config/value/write": (ConfigValueWriteParams, ConfigWriteResponse),
+    "config/batchWrite": (ConfigBatchWriteParams, ConfigWriteResponse),
+    "configRequirements/read": (ConfigRequirementsReadParams, ConfigRequirementsReadResponse),
+    "experimentalFeature/list": (ExperimentalFeatureListParams, ExperimentalFeatureListResponse),
+    "experimentalFeature/enablement/set": (
+        ExperimentalFeatureEnablementSetParams,
+        ExperimentalFeatureEnablementSetResponse,
+    ),
+    "permissionProfile/list": (PermissionProfileListParams, PermissionProfileListResponse),
+}
+"""Client requests of this area: method -> (params type, response type)."""
+
+NOTIFICATIONS: dict[str, type[WireModel]] = {}
+
+
 __all__ = [
     "AllowDenyRequirement", "AnalyticsConfig", "AutoCompactTokenLimitScope",
     "BrowserUseConfig", "BrowserUseOriginPolicyConfig", "ComputerUseConfig",
@@ -251,4 +371,11 @@ __all__ = [
     "SessionFlagsConfigLayerSource", "SystemConfigLayerSource", "ToolsV2",
     "UserConfigLayerSource", "Verbosity", "WebSearchContextSize", "WebSearchLocation",
     "WebSearchMode", "WebSearchProvider", "WebSearchToolConfig",
+    "ConfigBatchWriteParams", "ConfigEdit", "ConfigRequirementsReadParams",
+    "ConfigRequirementsReadResponse", "ConfigValueWriteParams", "ConfigWriteResponse",
+    "ExperimentalFeature", "ExperimentalFeatureEnablementSetParams",
+    "ExperimentalFeatureEnablementSetResponse", "ExperimentalFeatureListParams",
+    "ExperimentalFeatureListResponse", "ExperimentalFeatureStage", "MergeStrategy",
+    "OverriddenMetadata", "PermissionProfileListParams", "PermissionProfileListResponse",
+    "PermissionProfileSummary", "WriteStatus",
 ]

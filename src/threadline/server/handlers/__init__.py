@@ -62,8 +62,6 @@ HANDLERS: dict[str, RuntimeHandler] = {
     "turn/steer": turn.turn_steer,
     "turn/interrupt": turn.turn_interrupt,
     "model/list": model.model_list,
-    "config/read": config.config_read,
-    "account/read": account.account_read,
     "command/exec": command.command_exec,
     "command/exec/write": command.command_exec_write,
     "command/exec/terminate": command.command_exec_terminate,
@@ -77,7 +75,7 @@ HANDLERS: dict[str, RuntimeHandler] = {
 """Every client→server method this server answers (``initialize`` is the connection's)."""
 
 # Areas with their own handler module bring their own rows.
-for _area in (fs, history, providers, review, skills, thread_state, unsupported):
+for _area in (account, config, fs, history, providers, review, skills, thread_state, unsupported):
     HANDLERS.update(_area.HANDLERS)
 
 DETACHED = frozenset({"command/exec"})

@@ -1,15 +1,154 @@
-"""``config/read``: the effective config with Codex's key names."""
+"""The ``config`` methods: ``config/read``, the writes (``config/value/write``,
+``config/batchWrite``), ``configRequirements/read``, the experimental features and the
+permission profiles.
+
+A write edits the user's ``config.toml`` (``core.config_write``) and installs the reloaded
+config for the threads started after it; threads already loaded keep the settings they
+started with.
+"""
 
 from __future__ import annotations
 
-from threadline.protocol.v2.config import ConfigReadParams, ConfigReadResponse
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from threadline.core.config import Config, ConfigError
+from threadline.core.config_write import Edit, reload_config, write_edits
+from threadline.core.errors import InvalidRequest
+from threadline.core.features import FEATURES, feature_enabled, runtime_toggle
+from threadline.protocol.v2.config import (
+    ConfigBatchWriteParams,
+    ConfigReadParams,
+    ConfigReadResponse,
+    ConfigRequirementsReadParams,
+    ConfigRequirementsReadResponse,
+    ConfigValueWriteParams,
+    ConfigWriteResponse,
+    ExperimentalFeature,
+    ExperimentalFeatureEnablementSetParams,
+    ExperimentalFeatureEnablementSetResponse,
+    ExperimentalFeatureListParams,
+    ExperimentalFeatureListResponse,
+    PermissionProfileListParams,
+    PermissionProfileListResponse,
+    PermissionProfileSummary,
+)
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime
 
-__all__ = ["config_read"]
+__all__ = ["HANDLERS", "install_config", "page"]
+
+T = TypeVar("T")
+
+PERMISSION_PROFILES = (":read-only", ":workspace", ":danger-full-access")
+"""Codex's built-in permission profiles (read-only, workspace-write, full access), in its order."""
 
 
-async def config_read(
-    rt: Runtime, ctx: RequestContext, p: ConfigReadParams
-) -> ConfigReadResponse:
+def install_config(rt: Runtime, config: Config) -> None:
+    """Make ``config`` the one new threads (and ``config/read``) see."""
+    rt.manager.config = config
+    rt.manager.setup.config = config
+
+
+def page(items: Sequence[T], cursor: str | None, limit: int | None) -> tuple[list[T], str | None]:
+    """One page of ``items``: the cursor is the offset of its first item, as Codex's is."""
+    try:
+        start = int(cursor) if cursor else 0
+    except ValueError:
+        raise InvalidRequest(f"invalid cursor: {cursor}") from None
+    if start < 0 or start > len(items):
+        raise InvalidRequest(f"invalid cursor: {cursor}")
+    end = len(items) if limit is None or limit == 0 else min(len(items), start + limit)
+    return list(items[start:end]), (str(end) if end < len(items) else None)
+
+
+async def config_read(rt: Runtime, ctx: RequestContext, p: ConfigReadParams) -> ConfigReadResponse:
     return ConfigReadResponse(config=rt.manager.config.to_json(), origins={}, layers=None)
+
+
+def _write(
+    rt: Runtime, edits: list[Edit], expected: str | None, path: str | None
+) -> ConfigWriteResponse:
+    result = write_edits(rt.manager.config, edits, expected_version=expected, file_path=path)
+    install_config(rt, result.config)
+    return ConfigWriteResponse(file_path=str(result.file_path), status="ok", version=result.version)
+
+
+async def config_value_write(
+    rt: Runtime, ctx: RequestContext, p: ConfigValueWriteParams
+) -> ConfigWriteResponse:
+    edit = Edit(p.key_path, p.value, p.merge_strategy)
+    return _write(rt, [edit], p.expected_version, p.file_path)
+
+
+async def config_batch_write(
+    rt: Runtime, ctx: RequestContext, p: ConfigBatchWriteParams
+) -> ConfigWriteResponse:
+    edits = [Edit(e.key_path, e.value, e.merge_strategy) for e in p.edits]
+    return _write(rt, edits, p.expected_version, p.file_path)
+
+
+async def config_requirements_read(
+    rt: Runtime, ctx: RequestContext, p: ConfigRequirementsReadParams
+) -> ConfigRequirementsReadResponse:
+    # threadline reads no managed requirements (requirements.toml, MDM): nothing is enforced.
+    return ConfigRequirementsReadResponse(requirements=None, supports_independent_speed_modes=True)
+
+
+async def experimental_feature_list(
+    rt: Runtime, ctx: RequestContext, p: ExperimentalFeatureListParams
+) -> ExperimentalFeatureListResponse:
+    if p.thread_id is not None:
+        rt.manager.get(p.thread_id)  # an unknown thread is an error; loaded ones share the config
+    config = rt.manager.config
+    data = [
+        ExperimentalFeature(
+            name=f.name,
+            stage=f.stage,
+            display_name=f.display_name,
+            description=f.description,
+            announcement="" if f.stage == "beta" else None,
+            enabled=feature_enabled(config, f),
+            default_enabled=f.default,
+        )
+        for f in FEATURES
+    ]
+    items, cursor = page(data, p.cursor, p.limit)
+    return ExperimentalFeatureListResponse(data=items, next_cursor=cursor)
+
+
+async def experimental_feature_enablement_set(
+    rt: Runtime, ctx: RequestContext, p: ExperimentalFeatureEnablementSetParams
+) -> ExperimentalFeatureEnablementSetResponse:
+    applied = {name: on for name, on in p.enablement.items() if runtime_toggle(name) is not None}
+    if applied:
+        flags = [f"features.{name}={'true' if on else 'false'}" for name, on in applied.items()]
+        try:
+            install_config(rt, reload_config(rt.manager.config, flags))
+        except ConfigError as exc:
+            raise InvalidRequest(f"cannot apply the features: {exc}") from exc
+    return ExperimentalFeatureEnablementSetResponse(enablement=applied)
+
+
+async def permission_profile_list(
+    rt: Runtime, ctx: RequestContext, p: PermissionProfileListParams
+) -> PermissionProfileListResponse:
+    data = [
+        PermissionProfileSummary(id=i, description=None, allowed=True) for i in PERMISSION_PROFILES
+    ]
+    items, cursor = page(data, p.cursor, p.limit)
+    return PermissionProfileListResponse(data=items, next_cursor=cursor)
+
+
+HANDLERS: dict[str, Callable[..., Awaitable[BaseModel]]] = {
+    "config/read": config_read,
+    "config/value/write": config_value_write,
+    "config/batchWrite": config_batch_write,
+    "configRequirements/read": config_requirements_read,
+    "experimentalFeature/list": experimental_feature_list,
+    "experimentalFeature/enablement/set": experimental_feature_enablement_set,
+    "permissionProfile/list": permission_profile_list,
+}
+"""method -> ``async (rt: Runtime, ctx: RequestContext, params) -> response``."""
