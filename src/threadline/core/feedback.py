@@ -94,8 +94,11 @@ def save_feedback(roots: FileRoots, save_path: str, report: FeedbackReport, vers
     if report.logs is not None:
         attachments.append(("threadline-logs.log", report.logs.encode("utf-8")))
     if report.rollout is not None:
+        # A thread without a first turn has no rollout file yet: nothing to attach.
         try:
             attachments.append((report.rollout.name, _read_capped(str(report.rollout))))
+        except FileNotFoundError:
+            pass
         except OSError as exc:
             raise FeedbackSaveError(f"failed to save feedback: cannot read rollout: {exc}") from exc
     for extra in report.extra_files:
