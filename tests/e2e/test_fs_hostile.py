@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from tests.e2e.conftest import StartClient
-from tests.support.appserver import AppServerClient
 from tests.support.unprivileged import user_python
 
 
