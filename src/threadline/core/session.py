@@ -26,6 +26,7 @@ from threadline.core.errors import (
     NoActiveTurn,
     TurnNotSteerable,
 )
+from threadline.core.hooks_run import HookRunner
 from threadline.core.ids import new_thread_id
 from threadline.core.pending_asks import opened_record, record_answer, reopen_turn
 from threadline.core.recorder import RolloutSink
@@ -105,6 +106,10 @@ class Session:
         self._turn_task: asyncio.Task[Turn] | None = None
         self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
         self.cut_off: CutOffTurn | None = None
+        self.skills_context: Callable[[], ResponseItem | None] | None = None
+        """The skills message for the model (``core.skills``), set by the thread's setup."""
+        self.hooks: HookRunner | None = None
+        """The thread's hooks (``core.hooks_run``; None: none run)."""
         """A turn a restart cut off while it waited on the client (see ``continue_cut_off``)."""
         self.compactor = Compactor(self, remote=settings.remote_compaction, window=window)
 
@@ -278,7 +283,11 @@ class Session:
         self.active = turn
         self._turn_task = asyncio.create_task(
             self._run_turn(
-                TurnRunner(self, turn, self.compactor, task), items, client_id, after, cut
+                TurnRunner(self, turn, self.compactor, task, hooks=self.hooks),
+                items,
+                client_id,
+                after,
+                cut,
             ),
             name=f"turn-{turn.id}",
         )
@@ -457,8 +466,13 @@ class Session:
         await self.record(self.context_items())
 
     def context_items(self) -> list[ResponseItem]:
-        """The developer instructions and the environment context, as a history opens."""
-        return context_items(self.settings)
+        """The developer instructions and the environment context, as a history opens;
+        the skills message (``core.skills``) goes before the environment context."""
+        items = context_items(self.settings)
+        skills = self.skills_context() if self.skills_context is not None else None
+        if skills is not None:
+            items.insert(len(items) - 1, skills)
+        return items
 
     def replace_history(self, history: Sequence[ResponseItem], turns: Sequence[Turn]) -> None:
         if self.active is not None:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from threadline.core import hook_events
 from threadline.core.compaction import Compactor, Phase
+from threadline.core.hooks_run import HookRunner
 from threadline.core.turn_host import ActiveTurn, TurnHost
 from threadline.model.base import (
     ContextWindowExceeded,
@@ -122,11 +124,15 @@ class TurnRunner:
         turn: ActiveTurn,
         compactor: Compactor | None = None,
         task: TurnTask | None = None,
+        *,
+        hooks: HookRunner | None = None,
     ) -> None:
         self.host = host
         self.turn = turn
         self.compactor = compactor
         self.task = task
+        self.hooks = hooks
+        """The thread's hooks (``core.hook_events`` says where the turn runs them)."""
         """The work of a turn that does not sample itself (a review: ``core.review``)."""
 
     # ---- racing helpers ------------------------------------------------------
@@ -194,7 +200,13 @@ class TurnRunner:
                     return await self._finish_interrupted()
                 return await self._finish("completed")
             else:
+                hooked = []
+                if self.hooks is not None:
+                    hooked = await hook_events.before_prompt(self.hooks, th, turn, items)
                 await th.record_user_input(turn, items, client_id)
+                if hooked:
+                    await th.record(hook_events.context_message(hooked))
+            stop_hook_active = False
             while True:
                 try:
                     # While an out-of-band elicitation holds the thread, nothing is sampled.
@@ -227,6 +239,12 @@ class TurnRunner:
                     if await self._compact_if_needed("mid_turn"):
                         return await self._finish_interrupted()
                     continue
+                if self.hooks is not None and turn.kind == "regular":
+                    go_on = await hook_events.at_stop(self.hooks, th, turn, stop_hook_active)
+                    if go_on is not None:  # a Stop hook blocked the ending: one more round
+                        stop_hook_active = True
+                        await th.record([user_text_message(go_on)])
+                        continue
                 return await self._finish("completed")
         except ModelError as exc:
             return await self._finish_failed(exc)
@@ -448,8 +466,16 @@ class TurnRunner:
             arguments = call.input if isinstance(call, CustomToolCallItem) else call.arguments
             # A Responses-API call into a namespace tool names its namespace apart.
             name = dispatch_name(th.tools, call.name, getattr(call, "namespace", None))
+            hooks = self.hooks
+            blocked = None
+            if hooks is not None:
+                blocked = await hook_events.before_tool(hooks, th, turn, name, arguments, call.call_id)
             try:
-                output = await self._race(th.tools.dispatch(name, arguments, ctx), steerable=False)
+                if blocked is not None:  # a PreToolUse hook said no: the tool does not run
+                    output = ToolOutput(text=blocked, success=False)
+                else:
+                    dispatch = th.tools.dispatch(name, arguments, ctx)
+                    output = await self._race(dispatch, steerable=False)
             except UnknownTool as exc:
                 output = ToolOutput(text=str(exc), success=False)
             except _Preempted:
@@ -458,6 +484,12 @@ class TurnRunner:
                 log.exception("tool %s failed", call.name)
                 output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
             await th.record([_output_item(call, output)])
+            if hooks is not None and blocked is None:
+                notes = await hook_events.after_tool(
+                    hooks, th, turn, name, arguments, call.call_id, output.text
+                )
+                if notes:
+                    await th.record(hook_events.context_message(notes))
             if output.abort_turn:  # the user chose "cancel": the turn ends as interrupted
                 turn.interrupt.set()
                 turn.release.set()

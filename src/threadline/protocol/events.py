@@ -475,6 +475,23 @@ class McpStartupUpdate(_Msg):
     error: str | None = None
 
 
+class HookStarted(_Msg):
+    """A configured hook began running (``core.hooks_run``); ``run`` is the
+    ``HookRunSummary`` members in snake_case."""
+
+    type: Literal["hook_started"] = "hook_started"
+    turn_id: str | None = None
+    run: dict[str, Any]
+
+
+class HookCompleted(_Msg):
+    """A hook finished: ``run`` carries its status and output entries."""
+
+    type: Literal["hook_completed"] = "hook_completed"
+    turn_id: str | None = None
+    run: dict[str, Any]
+
+
 class ApprovalResolved(_Msg):
     type: Literal["approval_resolved"] = "approval_resolved"
     approval_id: str
@@ -523,6 +540,8 @@ EventMsg = (
     | PermissionsRequest
     | McpElicitationRequest
     | ApprovalResolved
+    | HookStarted
+    | HookCompleted
     | ShutdownComplete
 )
 

@@ -41,6 +41,11 @@ from threadline.protocol.v2.misc import (
     RateLimitSnapshot,
     WarningNotification,
 )
+from threadline.protocol.v2.skills import (
+    HookCompletedNotification,
+    HookStartedNotification,
+    hook_run_summary,
+)
 from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
     ContextCompactedNotification,
@@ -271,6 +276,20 @@ def _mcp_startup(thread_id: str, event: ev.Event) -> McpServerStatusUpdatedNotif
     )
 
 
+def _hook_started(thread_id: str, event: ev.Event) -> HookStartedNotification:
+    msg: Any = event.msg
+    return HookStartedNotification(
+        thread_id=thread_id, turn_id=msg.turn_id, run=hook_run_summary(msg.run)
+    )
+
+
+def _hook_completed(thread_id: str, event: ev.Event) -> HookCompletedNotification:
+    msg: Any = event.msg
+    return HookCompletedNotification(
+        thread_id=thread_id, turn_id=msg.turn_id, run=hook_run_summary(msg.run)
+    )
+
+
 def _row(
     method: str,
     params: type[BaseModel],
@@ -344,6 +363,8 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ev.ErrorEvent: (_row("error", ErrorNotification, _error),),
     ev.WarningEvent: (_row("warning", WarningNotification, _warning),),
     ev.ContextCompacted: (_row("thread/compacted", ContextCompactedNotification, _compacted),),
+    ev.HookStarted: (_row("hook/started", HookStartedNotification, _hook_started),),
+    ev.HookCompleted: (_row("hook/completed", HookCompletedNotification, _hook_completed),),
 }
 """Core event class → the notifications it becomes, in the order they are sent."""
 

@@ -1,0 +1,127 @@
+"""Where a turn meets its hooks (``core.hooks_run``): the turn loop calls these at the
+user's prompt, around each tool call and before it ends, and applies what they decide.
+
+- ``SessionStart`` (once per loaded thread, at its first turn; ``source`` is
+  ``startup`` or ``resume``) and ``UserPromptSubmit``: their context reaches the model
+  as developer messages after the user's message;
+- ``PreToolUse``: a block replaces the call's output (the tool does not run) with
+  ``Command blocked by PreToolUse hook: <reason>. Command: <cmd>``, as Codex words it;
+- ``PostToolUse``: its context follows the call's output;
+- ``Stop``: a block sends the reason to the model as the next prompt and the turn goes
+  on (once: the next ``Stop`` has ``stop_hook_active = true`` and cannot block again).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, tool_hook_name
+from threadline.core.turn_host import ActiveTurn, TurnHost
+from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
+from threadline.protocol.v2.item import TextUserInput, UserInput
+
+
+def context_message(texts: list[str]) -> list[ResponseItem]:
+    """One developer message per hook context (none when there is none)."""
+    return [
+        MessageItem(role="developer", content=[ContentItem(type="input_text", text=t)])
+        for t in texts
+        if t
+    ]
+
+
+async def _run(
+    runner: HookRunner,
+    th: TurnHost,
+    turn: ActiveTurn,
+    event: str,
+    fields: dict[str, Any],
+    *,
+    target: str | None = None,
+    call_id: str | None = None,
+) -> HookOutcome:
+    s = th.settings
+
+    async def emit(msg: Any) -> None:
+        await th.emit(turn.id, msg)
+
+    return await runner.run(
+        event,
+        emit=emit,
+        thread_id=th.thread_id,
+        turn_id=turn.id,
+        cwd=s.cwd,
+        model=s.model,
+        approval_policy=s.approval_policy,
+        fields=fields,
+        target=target,
+        call_id=call_id,
+    )
+
+
+async def before_prompt(
+    runner: HookRunner, th: TurnHost, turn: ActiveTurn, items: list[UserInput]
+) -> list[str]:
+    """Run ``SessionStart`` (first turn of this load) and ``UserPromptSubmit``; the
+    contexts they give, in order."""
+    contexts: list[str] = []
+    if not runner.session_started:
+        runner.session_started = True
+        source = runner.session_source
+        started = await _run(runner, th, turn, "sessionStart", {"source": source}, target=source)
+        contexts += started.contexts
+    prompt = "\n".join(i.text for i in items if isinstance(i, TextUserInput))
+    submitted = await _run(runner, th, turn, "userPromptSubmit", {"prompt": prompt})
+    return contexts + submitted.contexts
+
+
+async def before_tool(
+    runner: HookRunner, th: TurnHost, turn: ActiveTurn, name: str, arguments: Any, call_id: str
+) -> str | None:
+    """Run ``PreToolUse``; the output the model gets instead of the call when a hook
+    blocks it (None: the call runs)."""
+    tool = tool_hook_name(name)
+    tool_input = tool_hook_input(name, arguments)
+    fields = {"tool_name": tool, "tool_input": tool_input, "tool_use_id": call_id}
+    outcome = await _run(runner, th, turn, "preToolUse", fields, target=tool, call_id=call_id)
+    if not (outcome.blocked or outcome.stopped):
+        return None
+    if tool == "Bash" and isinstance(tool_input, dict):
+        return f"Command blocked by PreToolUse hook: {outcome.reason}. Command: {tool_input.get('command')}"
+    return f"Tool call blocked by PreToolUse hook: {outcome.reason}. Tool: {tool}"
+
+
+async def after_tool(
+    runner: HookRunner,
+    th: TurnHost,
+    turn: ActiveTurn,
+    name: str,
+    arguments: Any,
+    call_id: str,
+    output: str,
+) -> list[str]:
+    """Run ``PostToolUse``; the contexts (and block reasons) for the model."""
+    tool = tool_hook_name(name)
+    fields = {
+        "tool_name": tool,
+        "tool_input": tool_hook_input(name, arguments),
+        "tool_use_id": call_id,
+        "tool_response": output,
+    }
+    outcome = await _run(runner, th, turn, "postToolUse", fields, target=tool, call_id=call_id)
+    texts = list(outcome.contexts)
+    if outcome.blocked:
+        texts.append(f"PostToolUse hook feedback: {outcome.reason}")
+    return texts
+
+
+async def at_stop(runner: HookRunner, th: TurnHost, turn: ActiveTurn, active: bool) -> str | None:
+    """Run ``Stop``; the prompt to continue with when a hook blocks the ending."""
+    fields = {"stop_hook_active": active, "last_assistant_message": turn.last_agent_message}
+    outcome = await _run(runner, th, turn, "stop", fields)
+    if outcome.blocked and not active:
+        return outcome.reason
+    return None
+
+
+__all__ = ["after_tool", "at_stop", "before_prompt", "before_tool", "context_message"]
