@@ -160,6 +160,8 @@ class Script:
     0 drops it before the first output item."""
     failure: dict[str, Any] | None = None
     """Send ``response.failed`` with this error instead of ``response.completed``."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra HTTP headers of a streamed answer (``x-ratelimit-*``): ``replace(text("x"), headers=...)``."""
 
     def __add__(self, other: Script) -> Script:
         return replace(
@@ -172,6 +174,7 @@ class Script:
             if other.cut_after_deltas is not None
             else self.cut_after_deltas,
             failure=other.failure or self.failure,
+            headers=self.headers + other.headers,
         )
 
 
@@ -631,6 +634,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in script.headers:
+            self.send_header(name, value)
         self.end_headers()
         simple = script.delay_s <= 0 and script.gate is None and script.cut_after_deltas is None
         if simple:
