@@ -7,6 +7,7 @@ requests (driven against the mock model)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -385,3 +386,36 @@ async def test_goal_tools_offered_and_used_by_the_model(
     got = json.loads(output_of(3))
     assert got["goal"]["status"] == "complete"
     assert "token_budget" in output_of(4)  # the bad budget was refused with a reason
+
+
+async def test_list_included_ids_and_a_rollout_appended_by_another_program(
+    launch_server: LaunchServer, mock_model: MockModel
+) -> None:
+    server = await launch_server()
+    client = server.client
+    a = await _thread_with_turn(client, mock_model, "older")
+    b = await _thread_with_turn(client, mock_model, "newer")
+    c = await _thread_with_turn(client, mock_model, "newest")
+    only = await client.request("thread/list", {"includedThreadIds": [a, c]})
+    assert [t["id"] for t in only["data"]] == [c, a]
+    none = await client.request("thread/list", {"includedThreadIds": []})
+    assert none["data"] == []
+    path = Path((await client.request("thread/read", {"threadId": a}))["thread"]["path"])
+    await server.stop()
+
+    server2 = await launch_server()
+    client2 = server2.client
+    by_update = {"sortKey": "updated_at"}
+    before = await client2.request("thread/list", by_update)
+    assert [t["id"] for t in before["data"]] == [c, b, a]
+    # Codex (another program) appends a turn to `a` while this server runs.
+    later = int(before["data"][0]["updatedAt"]) + 3600
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps({
+            "timestamp": "2030-01-01T00:00:00.000Z", "type": "event_msg",
+            "payload": {"type": "user_message", "message": "from codex", "images": []},
+        }) + "\n")
+    os.utime(path, (later, later))
+    after = await client2.request("thread/list", by_update)
+    assert [t["id"] for t in after["data"]] == [a, c, b]
+    assert after["data"][0]["updatedAt"] == later

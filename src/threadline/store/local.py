@@ -478,6 +478,7 @@ class LocalThreadStore:
         canonical = thread_id.lower()
         if not is_valid_thread_id(canonical):
             raise StoreThreadNotFound(canonical)
+        await self.open()
         record = await self._index.get(canonical)
         home = self._home
 
