@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient
-from tests.support.mock_model import MockModel, function_call, text
+from tests.support.mock_model import MockModel, function_call, text, usage
 
 UNKNOWN = "019a0000-0000-7000-8000-000000000000"
 PINNED = "01984de2-8f74-7c91-a3b2-5c5e937cf318"
@@ -419,3 +419,27 @@ async def test_list_included_ids_and_a_rollout_appended_by_another_program(
     after = await client2.request("thread/list", by_update)
     assert [t["id"] for t in after["data"]] == [a, c, b]
     assert after["data"][0]["updatedAt"] == later
+
+
+async def test_a_turn_is_charged_to_the_active_goal(
+    launch_server: LaunchServer, mock_model: MockModel
+) -> None:
+    server = await launch_server()
+    client = server.client
+    tid = await _thread_with_turn(client, mock_model)
+    await client.request("thread/goal/set", {"threadId": tid, "objective": "o", "tokenBudget": 100})
+    await client.wait_for_notification("thread/goal/updated")
+    mock_model.enqueue(text("working", usage=usage(input=50, output=10)))
+    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "go"}]})
+    charged = await client.wait_for_notification("thread/goal/updated", timeout=20)
+    assert charged["params"]["goal"]["tokensUsed"] == 60
+    assert charged["params"]["goal"]["status"] == "active"
+    mock_model.enqueue(text("more", usage=usage(input=40, output=10)))
+    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "again"}]})
+    limited = await client.wait_for_notification("thread/goal/updated", timeout=20)
+    assert limited["params"]["goal"]["tokensUsed"] == 110
+    assert limited["params"]["goal"]["status"] == "budgetLimited"
+    # A goal that is not active is not charged any more.
+    await _turn(client, mock_model, tid, "third")
+    goal = (await client.request("thread/goal/get", {"threadId": tid}))["goal"]
+    assert goal["tokensUsed"] == 110

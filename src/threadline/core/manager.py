@@ -211,6 +211,7 @@ class ThreadManager:
         if lease is not None:
             self._leases[thread.id] = lease
         self._index.attach(thread, git=git_record(git))
+        self.thread_state.watch(thread)
         for cb in list(self._on_loaded):
             try:
                 cb(thread)

@@ -10,6 +10,7 @@ by the model's tools through :meth:`ThreadStateService.on_goal_changed`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadline.core.errors import InvalidRequest, storing
 from threadline.core.ids import check_thread_id, new_thread_id
+from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
 from threadline.protocol.rollout import EventMsg
 from threadline.store.base import GitRecord, StoredRef, StoreError, ThreadRecord
@@ -33,6 +35,7 @@ from threadline.tools.goal_tools import GoalError
 
 if TYPE_CHECKING:
     from threadline.core.manager import ThreadManager
+    from threadline.core.thread import Thread
 
 __all__ = [
     "GOAL_STATUSES",
@@ -82,6 +85,7 @@ class ThreadStateService:
     def __init__(self, manager: ThreadManager) -> None:
         self._manager = manager
         self._listeners: list[GoalListener] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def _state(self) -> ThreadState:
@@ -181,6 +185,35 @@ class ThreadStateService:
         )
         if goal is not None:
             self._notify(GoalChange(thread_id, None, goal))
+
+    def watch(self, thread: Thread) -> Callable[[], None]:
+        """Charge each finished turn of ``thread`` (its model responses' tokens, its
+        duration) to the thread's active goal, as Codex accounts a goal's usage."""
+        tokens: dict[str, int] = {}
+
+        def on_event(event: ev.Event) -> None:
+            msg = event.msg
+            if isinstance(msg, ev.TokenUsageUpdated):
+                last = msg.info.last_token_usage.total_tokens
+                tokens[msg.turn_id] = tokens.get(msg.turn_id, 0) + last
+            elif isinstance(msg, ev.TurnCompletedEvent):
+                turn_id = getattr(msg.turn, "id", None)
+                spent = tokens.pop(turn_id, 0) if isinstance(turn_id, str) else 0
+                duration_ms = getattr(msg.turn, "duration_ms", None) or 0
+                if spent or duration_ms:
+                    task = asyncio.get_running_loop().create_task(
+                        self._charge(thread.id, spent, int(duration_ms) // 1000)
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+        return thread.add_listener(on_event)
+
+    async def _charge(self, thread_id: str, tokens: int, seconds: int) -> None:
+        try:
+            await self.count_goal_usage(thread_id, tokens=tokens, seconds=seconds)
+        except Exception:
+            log.exception("could not charge a turn to the goal of %s", thread_id)
 
     # -- the model's tools (GoalBackend) ---------------------------------------------------
     async def get_goal(self, thread_id: str) -> dict[str, Any] | None:
