@@ -228,7 +228,7 @@ class Session:
 
     # ---- turns ---------------------------------------------------------------------
 
-    def start_turn(self, op: UserTurn) -> tuple[str, bool]:
+    def start_turn(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
         """Start a turn, or steer the running one. Returns ``(turn_id, started)``."""
         if not op.items:
             raise EmptyInput()
@@ -236,7 +236,7 @@ class Session:
         if previous is not None and not previous.closing:
             return self.steer(op.items, None, op.client_user_message_id), False
         # Idle, or the running turn is already writing its ending: a new turn follows it.
-        self.settings = self.settings.with_turn_overrides(op.overrides)
+        self.settings = self.settings.with_turn_overrides(op.overrides).for_turn(output_schema)
         return self._launch("regular", list(op.items), op.client_user_message_id), True
 
     def start_compaction(self) -> str:
@@ -251,7 +251,7 @@ class Session:
         """A review turn (``core.review.ReviewTask``); refused while a turn runs."""
         if self.active is not None:
             raise InvalidRequest("a turn is already running on this thread")
-        return self._launch("review", [], None, task=task)
+        return self._launch("review", [], None, None, task)
 
     def continue_cut_off(self) -> str | None:
         """Continue the turn a restart cut off while it waited on the client (same id; its

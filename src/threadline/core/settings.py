@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from threadline.core.model_catalog import ModelInfo, ModelOverrides, model_info
 from threadline.protocol.ops import TurnOverrides
@@ -49,6 +50,8 @@ class ThreadSettings:
     """The config keys that adjust the model's metadata (see :attr:`model_info`)."""
     remote_compaction: bool = False
     """Compact through the provider's ``compaction_trigger`` (``core.compaction``), not locally."""
+    output_schema: dict[str, Any] | None = None
+    """The running turn's ``outputSchema`` (for that turn only: each ``turn/start`` sets it)."""
 
     @property
     def model_info(self) -> ModelInfo:
@@ -60,6 +63,28 @@ class ThreadSettings:
     def model_context_window(self) -> int | None:
         """The window a remote model's token usage reports (the table's effective window)."""
         return self.model_info.effective_context_window
+
+    def for_turn(self, output_schema: dict[str, Any] | None) -> ThreadSettings:
+        """These settings for one turn: its output schema (or none)."""
+        return replace(self, output_schema=output_schema)
+
+    def visible(self) -> dict[str, Any]:
+        """What ``thread/settings/updated`` reports; a turn that changes any of it is
+        announced (``core.session``)."""
+        return {
+            "model": self.model,
+            "model_provider": self.model_provider,
+            "cwd": self.cwd,
+            "approval_policy": self.approval_policy,
+            "approvals_reviewer": self.approvals_reviewer,
+            "sandbox_mode": self.sandbox_mode,
+            "reasoning_effort": self.reasoning_effort,
+            "reasoning_summary": self.reasoning_summary,
+            "personality": self.personality,
+            "service_tier": self.service_tier,
+            "collaboration_mode": self.collaboration_mode,
+            "developer_instructions": self.developer_instructions,
+        }
 
     def with_turn_overrides(self, o: TurnOverrides) -> ThreadSettings:
         return replace(

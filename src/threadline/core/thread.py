@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from threadline.core.errors import InvalidRequest
 from threadline.core.mcp_host import McpHost
@@ -106,6 +107,10 @@ class Thread:
         """The thread's MCP connections (one manager per thread, as Codex has one per session)."""
         self.mcp.bind(self._deliver_msg)
         self.session.tools_ready = self.mcp.ready_quietly
+        self.first_unread: str | None = None
+        """The read state's first unread turn: the first that ended (nothing in the stable
+        API marks a thread read, so in Codex it stays)."""
+        self.session.add_listener(self._on_event)
 
     # ---- identity and state (read from the session) ----------------------------------
 
@@ -244,9 +249,18 @@ class Thread:
             if token is not None and otel_context is not None:
                 otel_context.detach(token)
 
-    def start_turn(self, op: UserTurn) -> tuple[str, bool]:
-        """Start a turn, or steer the running one. Returns ``(turn_id, started)``."""
-        return self.session.start_turn(op)
+    def start_turn(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
+        """Start a turn, or steer the running one. Returns ``(turn_id, started)``.
+
+        ``output_schema``: the JSON schema that turn's answer follows (that turn only). A
+        turn that changes the settings announces them before it starts, as Codex does
+        (``thread/settings/updated``: model, effort, approval, sandbox, cwd, ...)."""
+        before = self.settings.visible()
+        turn_id, started = self.session.start_turn(op, output_schema)
+        if started and self.settings.visible() != before:
+            changed = ev.SettingsUpdated(settings=self.settings.visible())
+            self.session.deliver(ev.Event(id="", msg=changed))
+        return turn_id, started
 
     def start_review(self, request: ReviewRequest) -> str:
         """Start a review turn (``review/start``); returns its id."""
@@ -326,6 +340,15 @@ class Thread:
         if mode not in ("enabled", "disabled"):
             raise InvalidRequest(f"unknown memory mode {mode!r}; expected enabled or disabled")
         self.memory_mode = mode
+
+    def _on_event(self, event: ev.Event) -> None:
+        """A turn ending changes the read state (``thread/readState/changed``, sent before
+        the thread goes idle, as in Codex)."""
+        if isinstance(event.msg, ev.TaskComplete | ev.TurnAborted) and event.msg.turn_id:
+            self.first_unread = self.first_unread or event.msg.turn_id
+            first, revision = self.first_unread, str(uuid4())
+            changed = ev.ReadStateChanged(first_unread_turn_id=first, revision=revision)
+            self.session.deliver(ev.Event(id=event.id, msg=changed))
 
     # ---- MCP -----------------------------------------------------------------------
 

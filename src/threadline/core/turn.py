@@ -301,6 +301,7 @@ class TurnRunner:
                 "x-client-request-id": th.thread_id,
             },
             client_metadata={"thread_id": th.thread_id, "turn_id": turn.id},
+            output_schema=settings.output_schema,
         )
         sample = _Sample()
         streaming: dict[str, _StreamingCall] = {}

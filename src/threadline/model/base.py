@@ -25,6 +25,8 @@ class ModelRequest:
     prompt_cache_key: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
     client_metadata: dict[str, str] = field(default_factory=dict)
+    output_schema: dict[str, Any] | None = None
+    """The JSON schema the answer must follow (``turn/start``'s ``outputSchema``)."""
 
 
 # ---- events -----------------------------------------------------------------

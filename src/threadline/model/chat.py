@@ -194,6 +194,7 @@ class ChatCompletionsClient(OpenAISdkClient):
                 else openai.omit,
                 stream=True,
                 stream_options={"include_usage": True},
+                response_format=_response_format(request),
                 extra_headers=request.extra_headers or None,
             )
         except openai.APIError as err:
@@ -271,3 +272,12 @@ class _StreamState:
             events.append(OutputItemDone(item=item))
         events.append(ResponseCompleted(response_id=self.response_id, usage=self.usage))
         return events
+
+
+def _response_format(request: ModelRequest) -> Any:
+    """``response_format`` for a turn's output schema (Chat Completions' counterpart of the
+    Responses API's ``text.format``); omitted without one."""
+    if request.output_schema is None:
+        return openai.omit
+    schema = {"name": "codex_output_schema", "schema": request.output_schema, "strict": True}
+    return {"type": "json_schema", "json_schema": schema}

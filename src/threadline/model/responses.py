@@ -212,6 +212,15 @@ def responses_usage(raw: Any) -> TokenUsage | None:
     )
 
 
+OUTPUT_SCHEMA_NAME = "codex_output_schema"
+"""The name Codex gives a turn's output schema in the request."""
+
+
+def structured_output(schema: dict[str, Any]) -> dict[str, Any]:
+    """The Responses API's ``text.format`` for a strict JSON schema."""
+    return {"type": "json_schema", "strict": True, "schema": schema, "name": OUTPUT_SCHEMA_NAME}
+
+
 def build_responses_body(request: ModelRequest) -> dict[str, Any]:
     """The JSON body Codex sends, in Codex's key order.
 
@@ -243,6 +252,8 @@ def build_responses_body(request: ModelRequest) -> dict[str, Any]:
     body["store"] = False
     if reasoning:
         body["include"] = ["reasoning.encrypted_content"]
+    if request.output_schema is not None:  # as Codex sends turn/start's outputSchema
+        body["text"] = {"format": structured_output(request.output_schema)}
     if request.prompt_cache_key is not None:
         body["prompt_cache_key"] = request.prompt_cache_key
     if request.client_metadata:

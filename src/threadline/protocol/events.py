@@ -115,6 +115,22 @@ class EnteredReviewMode(_Msg):
     user_facing_hint: str | None = None
 
 
+class SettingsUpdated(_Msg):
+    """A turn changed the thread's settings (``ThreadSettings.visible()``: model, provider,
+    cwd, approval, sandbox, effort, summary, personality, tier, collaboration mode)."""
+
+    type: Literal["settings_updated"] = "settings_updated"
+    settings: dict[str, Any]
+
+
+class ReadStateChanged(_Msg):
+    """The thread's read state after a turn: its first unread turn, and a new revision."""
+
+    type: Literal["read_state_changed"] = "read_state_changed"
+    first_unread_turn_id: str | None = None
+    revision: str
+
+
 class ExitedReviewMode(_Msg):
     """A review ended: its parsed output (``None`` when it was interrupted)."""
 
@@ -514,6 +530,8 @@ EventMsg = (
     | ContextCompacted
     | EnteredReviewMode
     | ExitedReviewMode
+    | SettingsUpdated
+    | ReadStateChanged
     | ErrorEvent
     | ExecCommandEnd
     | ItemStarted

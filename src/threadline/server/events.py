@@ -14,6 +14,7 @@ validating a model per token. Every other row builds its v2 model and dumps it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import (
     AgentMessageDeltaNotification,
     CommandExecutionOutputDeltaNotification,
+    CommandExecutionThreadItem,
     FileChangePatchUpdatedNotification,
     ItemCompletedNotification,
     ItemStartedNotification,
@@ -34,12 +36,21 @@ from threadline.protocol.v2.item import (
     ReasoningSummaryTextDeltaNotification,
     TerminalInteractionNotification,
 )
+from threadline.protocol.v2.item_parts import ReadCommandAction
 from threadline.protocol.v2.misc import (
     AccountRateLimitsUpdatedNotification,
     ErrorNotification,
     McpServerStatusUpdatedNotification,
     RateLimitSnapshot,
     WarningNotification,
+)
+from threadline.protocol.v2.settings import (
+    CollaborationMode,
+    DangerFullAccessSandboxPolicy,
+    ReadOnlySandboxPolicy,
+    SandboxPolicy,
+    Settings,
+    WorkspaceWriteSandboxPolicy,
 )
 from threadline.protocol.v2.skills import (
     HookCompletedNotification,
@@ -52,9 +63,14 @@ from threadline.protocol.v2.thread import (
     IdleThreadStatus,
     NotLoadedThreadStatus,
     SystemErrorThreadStatus,
+    ThreadReadState,
+    ThreadReadStateChangedNotification,
     ThreadStatusChangedNotification,
+    TurnThreadUnreadPosition,
 )
 from threadline.protocol.v2.turn import (
+    ThreadSettings,
+    ThreadSettingsUpdatedNotification,
     TurnCompletedNotification,
     TurnDiffUpdatedNotification,
     TurnError,
@@ -125,10 +141,25 @@ def _summary_part(thread_id: str, event: ev.Event) -> ReasoningSummaryPartAddedN
     )
 
 
+def _wire_item(item: Any) -> Any:
+    """``item`` as the wire shows it: a command's ``read`` actions name the file by its
+    absolute path (resolved against the command's cwd), as Codex's app-server does; the
+    core item (and the rollout's ``parsed_cmd``) keep the path the command gave."""
+    if not isinstance(item, CommandExecutionThreadItem) or not item.cwd:
+        return item
+    actions = [
+        a.model_copy(update={"path": os.path.join(item.cwd, a.path)})
+        if isinstance(a, ReadCommandAction) and a.path and not os.path.isabs(a.path)
+        else a
+        for a in item.command_actions
+    ]
+    return item.model_copy(update={"command_actions": actions})
+
+
 def _item_started(thread_id: str, event: ev.Event) -> ItemStartedNotification:
     msg: Any = event.msg
     return ItemStartedNotification(
-        item=msg.item,
+        item=_wire_item(msg.item),
         thread_id=thread_id,
         turn_id=msg.turn_id,
         started_at_ms=msg.started_at_ms or 0,
@@ -138,7 +169,7 @@ def _item_started(thread_id: str, event: ev.Event) -> ItemStartedNotification:
 def _item_completed(thread_id: str, event: ev.Event) -> ItemCompletedNotification:
     msg: Any = event.msg
     return ItemCompletedNotification(
-        item=msg.item,
+        item=_wire_item(msg.item),
         thread_id=thread_id,
         turn_id=msg.turn_id,
         content_token_count=None,
@@ -290,6 +321,44 @@ def _hook_completed(thread_id: str, event: ev.Event) -> HookCompletedNotificatio
     )
 
 
+_SANDBOXES: dict[str, Callable[[], SandboxPolicy]] = {
+    "danger-full-access": DangerFullAccessSandboxPolicy,
+    "read-only": ReadOnlySandboxPolicy,
+    "workspace-write": WorkspaceWriteSandboxPolicy,
+}
+
+
+def _settings_updated(thread_id: str, event: ev.Event) -> ThreadSettingsUpdatedNotification:
+    s: dict[str, Any] = event.msg.settings  # type: ignore[union-attr]
+    mode = Settings(
+        model=s["model"],
+        developer_instructions=s.get("developer_instructions"),
+        reasoning_effort=s.get("reasoning_effort"),
+    )
+    wire = ThreadSettings(
+        approval_policy=s["approval_policy"],
+        approvals_reviewer=s["approvals_reviewer"],
+        collaboration_mode=CollaborationMode(mode=s["collaboration_mode"], settings=mode),
+        cwd=s["cwd"],
+        model=s["model"],
+        model_provider=s["model_provider"],
+        sandbox_policy=_SANDBOXES.get(s["sandbox_mode"], WorkspaceWriteSandboxPolicy)(),
+        effort=s.get("reasoning_effort"),
+        personality=s.get("personality"),
+        service_tier=s.get("service_tier"),
+        summary=s.get("reasoning_summary"),
+    )
+    return ThreadSettingsUpdatedNotification(thread_id=thread_id, thread_settings=wire)
+
+
+def _read_state(thread_id: str, event: ev.Event) -> ThreadReadStateChangedNotification:
+    msg: Any = event.msg
+    first = msg.first_unread_turn_id
+    position = TurnThreadUnreadPosition(turn_id=first) if first else None
+    state = ThreadReadState(revision=msg.revision, first_unread=position)
+    return ThreadReadStateChangedNotification(thread_id=thread_id, read_state=state)
+
+
 def _row(
     method: str,
     params: type[BaseModel],
@@ -363,6 +432,12 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ev.ErrorEvent: (_row("error", ErrorNotification, _error),),
     ev.WarningEvent: (_row("warning", WarningNotification, _warning),),
     ev.ContextCompacted: (_row("thread/compacted", ContextCompactedNotification, _compacted),),
+    ev.SettingsUpdated: (
+        _row("thread/settings/updated", ThreadSettingsUpdatedNotification, _settings_updated),
+    ),
+    ev.ReadStateChanged: (
+        _row("thread/readState/changed", ThreadReadStateChangedNotification, _read_state),
+    ),
     ev.HookStarted: (_row("hook/started", HookStartedNotification, _hook_started),),
     ev.HookCompleted: (_row("hook/completed", HookCompletedNotification, _hook_completed),),
 }

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from threadline.protocol.v2.common import WireModel
-from threadline.protocol.v2.turn import Turn
+from threadline.protocol.v2.turn import ThreadSettingsUpdatedNotification, Turn
 
 
 class UncommittedChangesReviewTarget(WireModel):
@@ -67,7 +67,10 @@ REQUESTS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
 }
 """Client requests of this area: method -> (params type, response type)."""
 
-NOTIFICATIONS: dict[str, type[BaseModel]] = {}
+NOTIFICATIONS: dict[str, type[BaseModel]] = {
+    # A turn's lifecycle detail, listed here because this area brings it (issue #14).
+    "thread/settings/updated": ThreadSettingsUpdatedNotification,
+}
 """Server notifications of this area: method -> params type."""
 
 __all__ = [

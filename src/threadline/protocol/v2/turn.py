@@ -174,6 +174,29 @@ class TurnToolOutput(WireModel):
     retain: bool | None = None
 
 
+class ThreadSettings(WireModel):
+    """A thread's settings as ``thread/settings/updated`` reports them."""
+
+    approval_policy: AskForApproval
+    approvals_reviewer: ApprovalsReviewer
+    collaboration_mode: CollaborationMode
+    cwd: str
+    model: str
+    model_provider: str
+    sandbox_policy: SandboxPolicy
+    active_permission_profile: Any = None
+    disabled_plugin_ids: list[str] = []
+    effort: ReasoningEffort | None = None
+    personality: Personality | None = None
+    service_tier: str | None = None
+    summary: ReasoningSummary | None = None
+
+
+class ThreadSettingsUpdatedNotification(WireModel):
+    thread_id: str
+    thread_settings: ThreadSettings
+
+
 class TurnStartParams(WireModel):
     input: list[UserInput]
     thread_id: str
@@ -229,5 +252,5 @@ __all__ = [
     "TurnInterruptParams", "TurnInterruptResponse", "TurnItemsView", "TurnPlanStep",
     "TurnPlanStepStatus", "TurnPlanUpdatedNotification", "TurnStartParams",
     "TurnStartResponse", "TurnStartedNotification", "TurnStatus", "TurnSteerParams",
-    "TurnSteerResponse", "TurnToolOutput",
+    "TurnSteerResponse", "TurnToolOutput", "ThreadSettings", "ThreadSettingsUpdatedNotification",
 ]
