@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from threadline.core.errors import InvalidRequest, NotWritable, storing
 from threadline.core.ids import check_thread_id
 from threadline.core.thread import Thread
 from threadline.protocol.rollout import EventMsg
+from threadline.protocol.v2.turn import Turn
 from threadline.store.base import Change, StoredRef, StoredThread, StoreError, ThreadStore
 
-__all__ = ["StoredThreads", "as_invalid"]
+__all__ = ["StoredThreads", "TurnHistory", "as_invalid"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,21 @@ def label(ref: StoredRef) -> str:
     return ref.path.name if ref.path is not None else str(ref.thread_id)
 
 
+@dataclass(frozen=True, slots=True)
+class TurnHistory:
+    """A thread's visible turns for paging: their ids (oldest first) and a reader of the
+    turns at given positions (a loaded thread's from memory, a stored one's from the
+    store, which reads only those turns)."""
+
+    ids: list[str]
+    reader: Callable[[Sequence[int]], Awaitable[list[Turn]]]
+    live: bool = False
+    """Whether the turns are a loaded thread's (its last one may be running)."""
+
+    async def read(self, positions: Sequence[int]) -> list[Turn]:
+        return await self.reader(positions) if positions else []
+
+
 class StoredThreads:
     """Locating, loading and changing stored threads through one ``ThreadStore``."""
 
@@ -55,6 +72,17 @@ class StoredThreads:
     async def load(self, ref: StoredRef) -> StoredThread:
         with as_invalid():
             return await self.store.load_history(ref)
+
+    async def turn_history(self, ref: StoredRef) -> TurnHistory:
+        """The stored turns of ``ref`` for paging (see :class:`TurnHistory`)."""
+        with as_invalid():
+            ids = await self.store.turn_ids(ref)
+
+        async def read(positions: Sequence[int]) -> list[Turn]:
+            with as_invalid():
+                return await self.store.read_turns(ref, positions)
+
+        return TurnHistory(ids=ids, reader=read)
 
     # ---- writability (a read-only home) ------------------------------------------------
 

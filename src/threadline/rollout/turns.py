@@ -96,10 +96,12 @@ def _int_or_none(value: Any) -> int | None:
 class TurnBuilder:
     """Feeds rollout lines in order and produces v2 turns."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, item_counter: int = 0) -> None:
+        """``item_counter``: where item ids continue from (a turn rebuilt alone from its
+        byte range starts from the count its predecessors used)."""
         self._turns: list[_TurnState] = []
         self._open: _TurnState | None = None
-        self._item_counter = 0
+        self._item_counter = item_counter
         self._rollbacks = 0
         self.marks: dict[int, TurnMark] = {}
         self.open_turn_id: str | None = None

@@ -12,6 +12,7 @@ All functions are blocking unless ``async``; those run their file work off the l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +27,11 @@ from threadline.protocol.rollout import (
     format_rollout_timestamp,
     line_from_item,
 )
+from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
 from threadline.rollout.history import reconstruct
+from threadline.rollout.offsets import OffsetIndex, current_index, render_turns
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     archived_path_for,
@@ -52,9 +55,12 @@ __all__ = [
     "is_archived",
     "load_history",
     "missing_rollout",
+    "offset_index",
     "read_meta",
+    "read_turns",
     "refused_rollout",
     "resume_writer",
+    "turn_ids",
     "writable_problem",
 ]
 
@@ -244,3 +250,56 @@ def writable_problem(home: Path, ref: StoredRef | None, change: Change) -> str |
         # without a target the store names what is wrong with the file name
         return unmovable_reason(path, target) if target is not None else None
     return unwritable_reason(path)
+
+
+# --- paged history: the offset index of a rollout -------------------------------------------
+
+OFFSETS_CACHE_SUBDIR = "cache/rollout-offsets"
+"""Where the offset indexes of the home's rollouts are kept between processes: derived
+data, keyed by the rollout's path and checked against its inode, size, modification
+time and first bytes before use, so a stale or missing file costs one pass, never a
+wrong page."""
+
+
+def offset_index(home: Path, ref: StoredRef) -> OffsetIndex:
+    """The current offset index of ``ref``'s rollout (see :mod:`threadline.rollout.offsets`)."""
+    assert ref.path is not None
+    try:
+        return current_index(ref.path, home / OFFSETS_CACHE_SUBDIR)
+    except OSError as exc:
+        raise StoreError(f"failed to load rollout `{ref.path}`: {exc.strerror or exc}") from exc
+
+
+async def turn_ids(home: Path, ref: StoredRef) -> list[str]:
+    def work() -> list[str]:
+        index = offset_index(home, ref)
+        if index.unsupported is not None:
+            return [turn.id for turn in _whole(ref).recon.turns]
+        return [span.id for span in index.visible()]
+
+    return await asyncio.to_thread(work)
+
+
+async def read_turns(home: Path, ref: StoredRef, positions: Sequence[int]) -> list[Turn]:
+    def work() -> list[Turn]:
+        index = offset_index(home, ref)
+        if index.unsupported is not None:
+            turns = _whole(ref).recon.turns
+            return [turns[p] for p in positions if 0 <= p < len(turns)]
+        spans = index.visible()
+        return render_turns(index, [spans[p] for p in positions if 0 <= p < len(spans)])
+
+    return await asyncio.to_thread(work)
+
+
+def _whole(ref: StoredRef) -> StoredThread:
+    """A history the index cannot page (a paginated fork): read and rebuilt whole."""
+    assert ref.path is not None
+    rollout = read_rollout(ref.path)
+    if rollout.meta is None:
+        raise StoreError(f"failed to load rollout `{ref.path}`: no session_meta line")
+    mtime = ref.path.stat().st_mtime
+    return StoredThread(
+        ref=ref, meta=rollout.meta, recon=reconstruct(rollout), lines=rollout.lines,
+        created_at=mtime, updated_at=mtime, native=rollout,
+    )

@@ -7,6 +7,8 @@ Listing, reading, naming and archiving (threads loaded or not) are in
 
 from __future__ import annotations
 
+from typing import Any
+
 from threadline.core.errors import InvalidRequest
 from threadline.core.manager import StartOptions
 from threadline.core.thread import Thread
@@ -20,9 +22,11 @@ from threadline.protocol.v2.extensions import (
     ThreadRollbackParams,
     ThreadRollbackResponse,
 )
+from threadline.protocol.v2.settings import CollaborationMode, Settings
 from threadline.protocol.v2.thread import (
     ThreadForkParams,
     ThreadForkResponse,
+    ThreadGoalClearedNotification,
     ThreadInjectItemsParams,
     ThreadInjectItemsResponse,
     ThreadLoadedListParams,
@@ -32,11 +36,15 @@ from threadline.protocol.v2.thread import (
     ThreadStartedNotification,
     ThreadStartParams,
     ThreadStartResponse,
+    ThreadStatusChangedNotification,
+    ThreadTurnsListParams,
     ThreadUnsubscribeParams,
     ThreadUnsubscribeResponse,
+    TurnsPage,
 )
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime, session_response, wire_thread
+from threadline.server.handlers.history import newest_cursors, thread_turns_list
 from threadline.server.translate import token_usage_params
 
 __all__ = [
@@ -130,10 +138,51 @@ def _send_usage_replay(rt: Runtime, ctx: RequestContext, thread: Thread) -> None
     ctx.send_notification("thread/tokenUsage/updated", token_usage_params(thread.id, owner, info))
 
 
+async def _resume_extras(
+    rt: Runtime, ctx: RequestContext, p: ThreadResumeParams, thread: Thread
+) -> dict[str, Any]:
+    """The members of Codex's resume answer beyond the shared ones: the collaboration
+    mode, the workspace roots, the backwards cursors of paged history and, when asked
+    for, the first turns page."""
+    s = thread.settings
+    history = await rt.manager.turn_history(thread.id)
+    turns_cursor, items_cursor = await newest_cursors(history, thread.id)
+    extras: dict[str, Any] = {
+        "collaboration_mode": CollaborationMode(
+            mode="default",
+            settings=Settings(
+                model=s.model,
+                reasoning_effort=s.reasoning_effort,
+                developer_instructions=s.developer_instructions,
+            ),
+        ),
+        "runtime_workspace_roots": [s.cwd],
+        "turns_backwards_cursor": turns_cursor,
+        "items_backwards_cursor": items_cursor,
+    }
+    first = p.initial_turns_page
+    if first is not None:
+        page = await thread_turns_list(
+            rt,
+            ctx,
+            ThreadTurnsListParams(
+                thread_id=thread.id,
+                limit=first.limit,
+                sort_direction=first.sort_direction,
+                items_view=first.items_view,
+            ),
+        )
+        extras["initial_turns_page"] = TurnsPage(
+            data=page.data, next_cursor=page.next_cursor, backwards_cursor=page.backwards_cursor
+        )
+    return extras
+
+
 async def thread_resume(
     rt: Runtime, ctx: RequestContext, p: ThreadResumeParams
 ) -> ThreadResumeResponse:
     loaded = rt.manager.find(p.thread_id) if p.thread_id else None
+    cold = loaded is None
     if loaded is not None:
         if p.history:
             raise InvalidRequest(
@@ -155,16 +204,22 @@ async def thread_resume(
         thread.set_app_server_client_info(ctx.client_name, ctx.client_version or "")
     rt.router.subscribe(ctx.connection_id, thread.id)
     wire = wire_thread(thread, include_turns=not p.exclude_turns)
+    extras = await _resume_extras(rt, ctx, p, thread)
+    if cold:  # as Codex: every connection learns the thread is loaded, before the answer
+        status = ThreadStatusChangedNotification(thread_id=thread.id, status=wire.status)
+        rt.broadcast("thread/status/changed", dump_wire(status))
+    cleared = dump_wire(ThreadGoalClearedNotification(thread_id=thread.id))
 
     def after() -> None:
         _send_usage_replay(rt, ctx, thread)
+        rt.broadcast("thread/goal/cleared", cleared)
         rt.router.resend_pending_approvals(ctx.connection_id, thread.id)
         # A turn cut off by a restart while it waited on a client goes on now: its
         # question reaches this connection (now subscribed) after the response.
         rt.manager.continue_cut_off_turn(thread)
 
     ctx.after_response(after)
-    return session_response(ThreadResumeResponse, thread, wire)
+    return session_response(ThreadResumeResponse, thread, wire).model_copy(update=extras)
 
 
 async def thread_fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> ThreadForkResponse:

@@ -1,0 +1,481 @@
+"""The offset index of a rollout: where each visible turn's lines are in the JSONL file.
+
+``thread/turns/list`` and ``thread/items/list`` of a thread that is not loaded read a
+page of turns without reading the rest of the file: :func:`scan` finds the turn
+boundaries in one streaming pass, and :func:`render_turns` reads only the byte
+ranges of the turns a page needs and rebuilds them with the same
+:class:`~threadline.rollout.turns.TurnBuilder` a full read uses.
+
+**The pass.** Each line's kind is taken from its first bytes (``{"timestamp":…,
+["ordinal":…,] "type":…, "payload":{"type":…``); only the small lines that move a
+boundary (``task_started``, ``task_complete``, ``turn_aborted``,
+``thread_rolled_back``, tool and ``item_completed`` events that name a turn) are
+decoded, and a line whose head does not have the expected shape is decoded whole,
+so an unusual writer costs time, never correctness. The state machine mirrors the
+turn builder's boundary rules (explicit and implicit turns, rollbacks, a
+compaction-only implicit turn) and its running item counter, so a turn rendered
+from its range has the ids a whole-file read gives it.
+
+**Spans.** A turn's range runs from its first line to the start of the next turn
+(or the next rollback, or the end of what was scanned): late lines of a finished
+turn (its token count, a tool end that names it) stay in its range.
+
+**Freshness.** The index remembers the file's inode, size, modification time, a
+hash of its first 4 KiB and of the 64 bytes before the scanned end. When the file
+only grew (same inode and head, same bytes before the old end) the pass continues
+from where it stopped, with the saved state; anything else rebuilds it. Only
+complete lines (ending in ``\\n``) are scanned, so a line being written is picked up
+by the next extension.
+
+**What the index does not cover.** A paginated Codex fork whose ``session_meta``
+carries ``history_base`` inherits turns from another file: :attr:`OffsetIndex.
+unsupported` says so and callers read such a thread whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from threadline.protocol.v2 import Turn
+from threadline.rollout.files import open_regular
+from threadline.rollout.reader import parse_lines
+from threadline.rollout.turns import TurnBuilder
+
+__all__ = [
+    "INDEX_VERSION",
+    "OffsetIndex",
+    "TurnSpan",
+    "current_index",
+    "forget_cached",
+    "is_current",
+    "load_cached",
+    "render_turns",
+    "save_cached",
+    "scan",
+]
+
+INDEX_VERSION = 1
+_HEAD_BYTES = 4096
+_TAIL_BYTES = 64
+_PEEK = 512
+_SMALL_LINE = 256 << 10
+
+_HEAD_RE = re.compile(
+    rb'\{"timestamp":"[^"\\]*",(?:"ordinal":\d+,)?"type":"([a-z_]+)","payload":\{(?:"type":"([a-z_]+)")?'
+)
+_TURN_ID_RE = re.compile(rb'"turn_id":"([^"\\]*)"')
+_ITEM_TYPE_RE = re.compile(rb'"item":\{"type":"([A-Za-z]+)"')
+
+_OPEN = frozenset({"task_started", "turn_started"})
+_CLOSE = frozenset({"task_complete", "turn_complete", "turn_aborted"})
+_TOOL_ENDS = frozenset({"exec_command_end", "patch_apply_end", "mcp_tool_call_end"})
+_COUNTED = frozenset({"context_compacted", "entered_review_mode", "exited_review_mode"})
+_NEEDS_DECODE = _OPEN | _CLOSE | {"thread_rolled_back"}
+
+
+@dataclass(slots=True)
+class TurnSpan:
+    """One visible turn: its id and where its lines are."""
+
+    id: str
+    start: int
+    """Byte offset of the turn's first line."""
+    line: int
+    """Index of that line among the file's readable lines (the builder's line index)."""
+    counter: int
+    """The builder's item counter before the turn (item ids continue from it)."""
+    end: int = -1
+    """Byte offset where the turn's range ends; -1 while it runs to the scanned end."""
+    explicit: bool = True
+    has_items: bool = False
+    saw_compaction: bool = False
+    last_item: str = ""
+
+
+@dataclass
+class OffsetIndex:
+    """Turn spans of one rollout file, and what is needed to extend them."""
+
+    path: str
+    inode: int = 0
+    size: int = 0
+    mtime_ns: int = 0
+    head: str = ""
+    tail: str = ""
+    scanned_to: int = 0
+    lines: int = 0
+    turns: list[TurnSpan] = field(default_factory=list)
+    open: TurnSpan | None = None
+    counter: int = 0
+    compacted: int | None = None
+    """Byte offset of the newest ``compacted`` line, if any."""
+    unsupported: str | None = None
+    version: int = INDEX_VERSION
+
+    def visible(self) -> list[TurnSpan]:
+        """The turns a full read would show, oldest first (the open one last)."""
+        spans = list(self.turns)
+        current = self.open
+        if current is not None and (
+            current.explicit or current.has_items or current.saw_compaction
+        ):
+            spans.append(current)
+        return spans
+
+    def range_of(self, span: TurnSpan) -> tuple[int, int]:
+        return span.start, span.end if span.end >= 0 else self.scanned_to
+
+    # -- serialisation --------------------------------------------------------------------
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["turns"] = [_span_row(s) for s in self.turns]
+        data["open"] = _span_row(self.open) if self.open is not None else None
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> OffsetIndex | None:
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+                return None
+            data["turns"] = [_span_of(row) for row in data["turns"]]
+            data["open"] = _span_of(data["open"]) if data.get("open") is not None else None
+            return cls(**data)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def _span_row(span: TurnSpan) -> list[Any]:
+    return [span.id, span.start, span.line, span.counter, span.end, span.explicit,
+            span.has_items, span.saw_compaction, span.last_item]
+
+
+def _span_of(row: list[Any]) -> TurnSpan:
+    return TurnSpan(*row)
+
+
+# -- the pass -----------------------------------------------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+class _Scanner:
+    """The boundary state machine (see the module docstring); mutates ``index``."""
+
+    def __init__(self, index: OffsetIndex) -> None:
+        self.ix = index
+        self.closed_ids = {s.id for s in index.turns}
+
+    def _finish_open(self) -> None:
+        span, self.ix.open = self.ix.open, None
+        if span is None:
+            return
+        if not span.explicit and not span.has_items and not span.saw_compaction:
+            return
+        self.ix.turns.append(span)
+        self.closed_ids.add(span.id)
+
+    def _end_ranges(self, offset: int) -> None:
+        for span in reversed(self.ix.turns):
+            if span.end >= 0:
+                break
+            span.end = offset
+
+    def _begin(self, span: TurnSpan) -> None:
+        self._end_ranges(span.start)
+        self.ix.open = span
+
+    def _ensure(self, offset: int, line: int) -> TurnSpan:
+        if self.ix.open is None:
+            self._begin(TurnSpan(f"rollout-{line}", offset, line, self.ix.counter, explicit=False))
+        assert self.ix.open is not None
+        return self.ix.open
+
+    def _item(self, offset: int, line: int, kind: str) -> None:
+        span = self._ensure(offset, line)
+        self.ix.counter += 1
+        span.has_items = True
+        span.last_item = kind
+
+    def _targets_open(self, turn_id: str | None) -> bool:
+        """Whether an event naming ``turn_id`` lands in the open turn (the builder's
+        ``_find(turn_id) or open``)."""
+        current = self.ix.open
+        if turn_id and current is not None and current.id == turn_id:
+            return True
+        return not (turn_id and turn_id in self.closed_ids)
+
+    def feed(self, raw: bytes, offset: int, line: int) -> bool:
+        """One complete line; False when it is not a readable rollout line."""
+        match = _HEAD_RE.match(raw, 0, _PEEK)
+        payload: dict[str, Any] | None = None
+        if match is None:
+            obj = _decode(raw)
+            if obj is None:
+                return False
+            kind = obj["type"]
+            payload = obj["payload"] if isinstance(obj["payload"], dict) else None
+            event = payload.get("type") if payload is not None and kind == "event_msg" else None
+        else:
+            kind = match.group(1).decode()
+            event = match.group(2).decode() if match.group(2) else None
+            if kind == "event_msg" and event is None:
+                obj = _decode(raw)
+                if obj is None:
+                    return False
+                payload = obj["payload"] if isinstance(obj["payload"], dict) else None
+                event = payload.get("type") if payload is not None else None
+        if kind == "session_meta" and self.ix.lines == 0 and b'"history_base"' in raw:
+            meta = payload if payload is not None else (_decode(raw) or {}).get("payload")
+            if isinstance(meta, dict) and meta.get("history_base"):
+                self.ix.unsupported = "a fork whose history is in its parent's rollout"
+        if kind == "compacted":
+            self.ix.compacted = offset
+            if self.ix.open is not None:
+                self.ix.open.saw_compaction = True
+            return True
+        if kind != "event_msg" or not isinstance(event, str):
+            return True
+        self._event(event, raw, payload, offset, line)
+        return True
+
+    def _fields(self, raw: bytes, payload: dict[str, Any] | None) -> dict[str, Any]:
+        if payload is not None:
+            return payload
+        if len(raw) <= _SMALL_LINE:
+            obj = _decode(raw)
+            if obj is not None and isinstance(obj["payload"], dict):
+                return obj["payload"]
+        found = _TURN_ID_RE.search(raw)
+        return {"turn_id": found.group(1).decode()} if found else {}
+
+    def _event(
+        self, event: str, raw: bytes, payload: dict[str, Any] | None, offset: int, line: int
+    ) -> None:
+        ix = self.ix
+        if event in _NEEDS_DECODE or event in _TOOL_ENDS:
+            fields = self._fields(raw, payload)
+        else:
+            fields = payload or {}
+        if event in _OPEN:
+            self._finish_open()
+            tid = fields.get("turn_id")
+            tid = tid if isinstance(tid, str) and tid else f"rollout-{line}"
+            self._begin(TurnSpan(tid, offset, line, ix.counter, explicit=True))
+        elif event in _CLOSE:
+            tid = fields.get("turn_id")
+            tid = tid if isinstance(tid, str) else None
+            if ix.open is not None and self._targets_open(tid):
+                self._finish_open()
+        elif event == "user_message":
+            current = ix.open
+            if current is not None and not current.explicit:
+                if current.has_items or not current.saw_compaction:
+                    self._finish_open()
+            self._item(offset, line, "userMessage")
+        elif event == "agent_message":
+            if payload is not None:
+                message = payload.get("message")
+                empty = not (isinstance(message, str) and message)
+            else:
+                head = raw[:_PEEK]
+                if b',"message":""' in head:
+                    empty = True
+                elif b',"message":"' in head:
+                    empty = False
+                else:
+                    obj = _decode(raw) or {}
+                    message = (obj.get("payload") or {}).get("message")
+                    empty = not (isinstance(message, str) and message)
+            if not empty:
+                self._item(offset, line, "agentMessage")
+        elif event in ("agent_reasoning", "agent_reasoning_raw_content"):
+            span = self._ensure(offset, line)
+            if span.last_item != "reasoning":
+                ix.counter += 1
+            span.has_items = True
+            span.last_item = "reasoning"
+        elif event in _COUNTED:
+            self._item(offset, line, event)
+        elif event in _TOOL_ENDS:
+            tid = fields.get("turn_id")
+            if self._targets_open(tid if isinstance(tid, str) else None):
+                span = self._ensure(offset, line)
+                span.has_items = True
+                span.last_item = event
+        elif event == "item_completed":
+            head = raw[:_PEEK]
+            found = _TURN_ID_RE.search(head)
+            tid = found.group(1).decode() if found else None
+            if payload is not None:
+                tid = payload.get("turn_id") if isinstance(payload.get("turn_id"), str) else tid
+            if self._targets_open(tid):
+                span = self._ensure(offset, line)
+                kind = _ITEM_TYPE_RE.search(raw, 0, 4096)
+                span.has_items = True
+                span.last_item = "reasoning" if kind and kind.group(1) == b"Reasoning" else event
+        elif event == "thread_rolled_back":
+            self._finish_open()
+            self._end_ranges(offset)
+            count = fields.get("num_turns")
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                dropped = ix.turns[max(0, len(ix.turns) - count) :]
+                del ix.turns[max(0, len(ix.turns) - count) :]
+                for span in dropped:
+                    self.closed_ids.discard(span.id)
+            ix.counter = 0
+
+
+def _decode(raw: bytes) -> dict[str, Any] | None:
+    """A readable rollout line's object (what ``parse_lines`` keeps), else None."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        return None
+    if not isinstance(obj.get("timestamp"), str) or "payload" not in obj:
+        return None
+    return obj
+
+
+def scan(path: Path, previous: OffsetIndex | None = None) -> OffsetIndex:
+    """The index of ``path``, extending ``previous`` when the file only grew."""
+    with open_regular(path) as handle:
+        info = os.fstat(handle.fileno())
+        head = _digest(handle.read(_HEAD_BYTES))
+        index = previous if previous is not None and _extends(previous, handle, info, head) else None
+        if index is None:
+            index = OffsetIndex(path=str(path), inode=info.st_ino, head=head)
+        scanner = _Scanner(index)
+        handle.seek(index.scanned_to)
+        offset = index.scanned_to
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break  # a line still being written: the next extension reads it
+            if raw.strip() and scanner.feed(raw.rstrip(b"\r\n"), offset, index.lines):
+                index.lines += 1
+            offset += len(raw)
+        index.scanned_to = offset
+        handle.seek(max(0, offset - _TAIL_BYTES))
+        index.tail = _digest(handle.read(min(offset, _TAIL_BYTES)))
+        index.size = info.st_size
+        index.mtime_ns = info.st_mtime_ns
+        index.inode = info.st_ino
+        index.head = head
+    return index
+
+
+def _extends(previous: OffsetIndex, handle: Any, info: os.stat_result, head: str) -> bool:
+    if previous.version != INDEX_VERSION or previous.inode != info.st_ino:
+        return False
+    if info.st_size < previous.scanned_to or head != previous.head:
+        return False
+    if previous.scanned_to < _HEAD_BYTES and info.st_size != previous.size:
+        return False  # the head hash covered bytes that were not complete lines yet
+    handle.seek(max(0, previous.scanned_to - _TAIL_BYTES))
+    tail = _digest(handle.read(min(previous.scanned_to, _TAIL_BYTES)))
+    return tail == previous.tail
+
+
+def is_current(index: OffsetIndex, path: Path) -> bool:
+    """Whether ``index`` still describes ``path`` exactly (inode, size, mtime)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return (info.st_ino, info.st_size, info.st_mtime_ns) == (
+        index.inode,
+        index.size,
+        index.mtime_ns,
+    )
+
+
+# -- the cache ------------------------------------------------------------------------------
+
+_MEMORY: dict[str, OffsetIndex] = {}
+_MEMORY_LIMIT = 32
+
+
+def forget_cached() -> None:
+    """Drop this process's remembered indexes (the cache files stay)."""
+    _MEMORY.clear()
+
+
+def _cache_file(cache_dir: Path, path: Path) -> Path:
+    return cache_dir / (hashlib.blake2b(str(path).encode(), digest_size=16).hexdigest() + ".json")
+
+
+def load_cached(cache_dir: Path | None, path: Path) -> OffsetIndex | None:
+    """The remembered index of ``path`` (this process's, else the cache file's)."""
+    key = str(path)
+    index = _MEMORY.get(key)
+    if index is not None or cache_dir is None:
+        return index
+    try:
+        text = _cache_file(cache_dir, path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    index = OffsetIndex.from_json(text)
+    return index if index is not None and index.path == key else None
+
+
+def save_cached(cache_dir: Path | None, index: OffsetIndex) -> None:
+    """Remember ``index`` here and, best effort, in the cache file (written whole, then
+    renamed, so a reader never sees half of one)."""
+    if len(_MEMORY) >= _MEMORY_LIMIT and index.path not in _MEMORY:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[index.path] = index
+    if cache_dir is None:
+        return
+    target = _cache_file(cache_dir, Path(index.path))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = target.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(index.to_json(), encoding="utf-8")
+        os.replace(scratch, target)
+    except OSError:
+        pass  # a read-only home: the index lives for this process only
+
+
+def current_index(path: Path, cache_dir: Path | None) -> OffsetIndex:
+    """The index of ``path``: the cached one when current, extended when the file grew,
+    rebuilt otherwise; the result is cached again when it changed."""
+    cached = load_cached(cache_dir, path)
+    if cached is not None and is_current(cached, path):
+        _MEMORY[str(path)] = cached
+        return cached
+    index = scan(path, cached)
+    save_cached(cache_dir, index)
+    return index
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def render_turns(index: OffsetIndex, spans: list[TurnSpan], *, live: bool = False) -> list[Turn]:
+    """The turns of ``spans`` (in the order given), each rebuilt from its own byte range."""
+    out: list[Turn] = []
+    path = Path(index.path)
+    with open_regular(path) as handle:
+        for span in spans:
+            start, end = index.range_of(span)
+            handle.seek(start)
+            data = handle.read(max(0, end - start))
+            lines, _ = parse_lines(data, source=index.path)
+            builder = TurnBuilder(item_counter=span.counter)
+            for number, line in enumerate(lines):
+                builder.feed(span.line + number, line)
+            built = builder.finish(live=live)
+            match = next((t for t in built if t.id == span.id), built[0] if built else None)
+            if match is not None:
+                out.append(match)
+    return out

@@ -1,0 +1,182 @@
+"""The offset index of a rollout (threadline.rollout.offsets): every turn rendered from
+its own byte range equals the same turn of a whole-file read (Codex's own rollouts,
+threadline's, and hand-made edge cases: implicit turns, rollbacks, compaction-only
+turns, merged reasoning, empty agent messages, late tool ends); the index extends
+when the file grows, rebuilds when it was rewritten, skips a line still being
+written, survives the process in its cache file and refuses a paginated fork."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from threadline.rollout.offsets import (
+    OffsetIndex,
+    current_index,
+    forget_cached,
+    load_cached,
+    render_turns,
+    scan,
+)
+from threadline.rollout.reader import read_rollout
+from threadline.rollout.turns import build_turns
+
+REFERENCE = Path("/work/shared/reference/codex-0.169.0/rollouts/sessions")
+DATA = Path(__file__).resolve().parents[1] / "e2e" / "data"
+TS = "2026-11-20T10:00:00.000Z"
+
+
+def _line(kind: str, payload: dict[str, Any], **extra: Any) -> str:
+    return json.dumps({"timestamp": TS, **extra, "type": kind, "payload": payload})
+
+
+def _event(kind: str, **fields: Any) -> str:
+    return _line("event_msg", {"type": kind, **fields})
+
+
+META = _line("session_meta", {"id": "019a0000-0000-7000-8000-0000000000aa", "timestamp": TS,
+                              "cwd": "/", "originator": "t", "cli_version": "0", "source": "cli"})
+
+
+def _assert_same(path: Path) -> OffsetIndex:
+    index = scan(path)
+    assert index.unsupported is None
+    whole = build_turns(read_rollout(path).lines)
+    paged = render_turns(index, index.visible())
+    assert [t.model_dump() for t in paged] == [t.model_dump() for t in whole]
+    # Any single turn alone, too (what a page of one turn reads).
+    for position, span in enumerate(index.visible()):
+        assert render_turns(index, [span])[0].model_dump() == whole[position].model_dump()
+    return index
+
+
+def _write(tmp_path: Path, lines: list[str], name: str = "rollout.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _reference_files() -> list[Path]:
+    files = sorted(REFERENCE.rglob("*.jsonl")) if REFERENCE.is_dir() else []
+    return files + sorted(DATA.glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", _reference_files(), ids=lambda p: p.name[-24:])
+def test_codex_rollouts_render_like_a_whole_read(path: Path) -> None:
+    index = scan(path)
+    if index.unsupported is not None:
+        assert "fork" in index.unsupported  # history in the parent's file: read whole
+        return
+    _assert_same(path)
+
+
+def test_edge_cases_render_like_a_whole_read(tmp_path: Path) -> None:
+    lines = [
+        META,
+        # implicit turns (no task_started): each user message opens one
+        _event("user_message", message="one"),
+        _event("agent_message", message=""),  # empty: no item, no id used
+        _event("agent_message", message="reply one"),
+        _event("agent_reasoning", text="a"),
+        _event("agent_reasoning", text="b"),  # merged into the same reasoning item
+        _event("user_message", message="two"),
+        _line("compacted", {"message": "summary"}),
+        # explicit turns
+        _event("task_started", turn_id="t1"),
+        _event("user_message", message="three"),
+        _event("agent_reasoning", text="c"),
+        _event("agent_message", message="reply three"),
+        _event("agent_reasoning", text="d"),
+        _event("task_complete", turn_id="t1"),
+        _event("exec_command_end", turn_id="t1", call_id="c1", command=["ls"], cwd="/",
+               exit_code=0, aggregated_output="x", stdout="", stderr="", formatted_output="",
+               duration={"secs": 0, "nanos": 5}),  # late, for a finished turn
+        _event("task_started", turn_id="t2"),
+        _event("user_message", message="four"),
+        _event("task_started", turn_id="t3"),
+        _event("user_message", message="five"),
+        _event("turn_aborted", turn_id="t3", reason="interrupted"),
+        _event("thread_rolled_back", num_turns=2),  # t2 and t3 go
+        _event("user_message", message="six"),  # item ids restart after a rollback
+        _event("context_compacted"),
+        _event("task_started", turn_id="t4"),
+        _event("user_message", message="seven"),  # still running at the end
+        _event("agent_message", message="partial"),
+    ]
+    index = _assert_same(_write(tmp_path, lines))
+    assert [s.id for s in index.visible()] == ["rollout-1", "rollout-6", "t1", "rollout-21", "t4"]
+    assert index.compacted is not None
+
+
+def test_unusual_line_shapes_are_decoded_whole(tmp_path: Path) -> None:
+    lines = [
+        META,
+        json.dumps({"type": "event_msg", "timestamp": TS,
+                    "payload": {"turn_id": "t1", "type": "task_started"}}),
+        json.dumps({"payload": {"message": "hi", "type": "user_message"}, "type": "event_msg",
+                    "timestamp": TS}),
+        "not json at all",
+        _event("task_complete", turn_id="t1"),
+        _line("event_msg", {"type": "task_started", "turn_id": "t2"}, ordinal=7),
+        _line("event_msg", {"type": "user_message", "message": "x"}, ordinal=8),
+    ]
+    index = _assert_same(_write(tmp_path, lines))
+    assert [s.id for s in index.visible()] == ["t1", "t2"]
+
+
+def test_growth_extends_and_a_rewrite_rebuilds(tmp_path: Path) -> None:
+    turn = [_event("task_started", turn_id="t1"), _event("user_message", message="a" * 5000),
+            _event("task_complete", turn_id="t1")]
+    path = _write(tmp_path, [META, *turn])
+    first = scan(path)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(_event("task_started", turn_id="t2") + "\n")
+        handle.write(_event("user_message", message="b")[:20])  # a line still being written
+    grown = scan(path, first)
+    assert [s.id for s in grown.visible()] == ["t1", "t2"]
+    assert grown.scanned_to < path.stat().st_size  # the torn line is not indexed yet
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(_event("user_message", message="b")[20:] + "\n")
+    done = scan(path, grown)
+    assert done.scanned_to == path.stat().st_size
+    _assert_same(path)
+    assert [t.model_dump() for t in render_turns(done, done.visible())] == [
+        t.model_dump() for t in build_turns(read_rollout(path).lines)
+    ]
+    # Rewritten from the start (another file at the same path): rebuilt, not extended.
+    _write(tmp_path, [META, _event("task_started", turn_id="other"),
+                      _event("user_message", message="c"), _event("task_complete", turn_id="other"),
+                      _event("task_started", turn_id="other2"), _event("user_message", message="d")])
+    rebuilt = scan(path, done)
+    assert [s.id for s in rebuilt.visible()] == ["other", "other2"]
+
+
+def test_cache_file_serves_a_new_process_and_is_checked(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    path = _write(tmp_path, [META, _event("task_started", turn_id="t1"),
+                             _event("user_message", message="q"), _event("task_complete", turn_id="t1")])
+    built = current_index(path, cache)
+    assert list(cache.iterdir())
+    forget_cached()  # as a fresh process
+    cached = load_cached(cache, path)
+    assert cached is not None and cached.to_json() == built.to_json()
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(_event("task_started", turn_id="t2") + "\n")
+    forget_cached()
+    grown = current_index(path, cache)
+    assert [s.id for s in grown.visible()] == ["t1", "t2"]
+    (next(cache.iterdir())).write_text("{broken", encoding="utf-8")
+    forget_cached()
+    assert [s.id for s in current_index(path, cache).visible()] == ["t1", "t2"]
+
+
+def test_paginated_fork_is_left_to_a_whole_read(tmp_path: Path) -> None:
+    fork = _line("session_meta", {"id": "019a0000-0000-7000-8000-0000000000bb", "timestamp": TS,
+                                  "cwd": "/", "originator": "t", "cli_version": "0", "source": "cli",
+                                  "history_base": {"thread_id": "019a0000-0000-7000-8000-0000000000aa",
+                                                   "end_byte_offset": 10}})
+    index = scan(_write(tmp_path, [fork, _event("user_message", message="x")]))
+    assert index.unsupported is not None
