@@ -296,3 +296,32 @@ async def test_cancelling_the_call_kills_the_sandboxed_command(tmp_path: Path) -
     await asyncio.sleep(0.1)
     stat = Path(f"/proc/{child}/stat")
     assert not stat.exists() or stat.read_text().split()[2] == "Z"
+
+
+@pytest.mark.parametrize(
+    ("cmd", "rule"),
+    [
+        ("echo hi > made.txt", ["/bin/bash", "-lc", "echo hi > made.txt"]),
+        ("touch a | wc -l", ["/bin/bash", "-lc", "touch a | wc -l"]),
+        ("touch $HOME", ["/bin/bash", "-lc", "touch $HOME"]),
+        ("touch 'a b.txt'", ["touch", "a b.txt"]),
+    ],
+)
+async def test_proposed_rule_of_a_command_with_shell_syntax_is_the_whole_invocation(
+    tmp_path: Path, cmd: str, rule: list[str]
+) -> None:
+    """Codex 0.169 proposes ``[shell, -lc, cmd]`` for a command with redirections, pipes or
+    expansions (seen through the ACP bridge); a word prefix with a literal ``>`` would be a
+    wrong rule."""
+    rec = Recorder()
+    asked: list[ev.ExecApprovalRequest] = []
+
+    async def requester(request: ev.ExecApprovalRequest, started: Any, on_decision: Any) -> str:
+        asked.append(request)
+        await on_decision("decline")
+        return "decline"
+
+    ctx = context(tmp_path, rec, sandbox="workspace-write", approval="untrusted")
+    ctx.request_approval = requester
+    await ExecCommandTool().run(ctx, json.dumps({"cmd": cmd}))
+    assert asked and asked[0].proposed_amendment == rule

@@ -386,8 +386,7 @@ class _Call:
         requester = self.ctx.request_approval
         if requester is None:
             return "decline"
-        words = split_words(self.args.cmd)
-        amendment = list(self.args.prefix_rule) if self.args.prefix_rule else words
+        amendment = list(self.args.prefix_rule) if self.args.prefix_rule else self._rule()
         request = ev.ExecApprovalRequest(
             approval_id=uuid.uuid4().hex,
             turn_id=self.ctx.turn_id,
@@ -417,6 +416,15 @@ class _Call:
         elif decision == "acceptWithExecpolicyAmendment":
             self.tool.approved.remember(self.args.cmd, amendment)
         return decision
+
+    def _rule(self) -> list[str] | None:
+        """The rule proposed for "don't ask again": the command's words when it is one plain
+        command, else (redirections, pipes, expansions) the whole shell invocation, as Codex
+        proposes it -- a prefix rule with a literal ``>`` in it would be wrong."""
+        words = split_words(self.args.cmd)
+        if words is not None and _plain(self.args.cmd):
+            return words
+        return [self.args.shell or self.tool.default_shell, "-lc", self.args.cmd]
 
     def _declined(self, decision: str) -> ToolOutput:
         return ToolOutput(REJECTED_BY_USER, success=False, abort_turn=decision == "cancel")
@@ -575,3 +583,16 @@ __all__ = [
     "truncate_middle",
     "unknown_session",
 ]
+
+
+def _plain(cmd: str) -> bool:
+    """Whether ``cmd`` is words only: no operators, redirections or expansions."""
+    if any(c in cmd for c in "$`\n"):
+        return False
+    lexer = shlex.shlex(cmd, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return False
+    return not any(t and all(c in "();<>|&" for c in t) for t in tokens)
