@@ -201,11 +201,19 @@ async def test_stop_block_timeout_and_failing_hooks(
         "hook/completed", predicate=lambda p: p["run"]["eventName"] == "postToolUse"
     )
     assert post["params"]["run"]["status"] == "failed"
-    assert post["params"]["run"]["entries"][0]["text"] == "hook exited with code 3: post failed"
+    assert post["params"]["run"]["entries"] == [
+        {"kind": "error", "text": "hook exited with code 3"}
+    ]
     first_stop = await client.wait_for_notification(
         "hook/completed", predicate=lambda p: p["run"]["eventName"] == "stop"
     )
     assert first_stop["params"]["run"]["status"] == "blocked"
+    prompt = await client.wait_for_notification(
+        "item/completed", predicate=lambda p: p["item"]["type"] == "hookPrompt"
+    )
+    assert prompt["params"]["item"]["fragments"] == [
+        {"hookRunId": f"stop:5:{mock_home / 'config.toml'}", "text": "check the tests first"}
+    ]
     second_stop = await client.wait_for_notification(
         "hook/completed", predicate=lambda p: p["run"]["eventName"] == "stop"
     )
@@ -222,7 +230,10 @@ async def test_stop_block_timeout_and_failing_hooks(
         if i.get("type") == "message" and i["role"] == "user"
         for c in i["content"]
     ]
-    assert users[-1] == "check the tests first"
+    config_path = mock_home / "config.toml"
+    assert users[-1] == (
+        f'<hook_prompt hook_run_id="stop:5:{config_path}">check the tests first</hook_prompt>'
+    )
     stops = [
         json.loads(line)
         for line in log.read_text(encoding="utf-8").splitlines()

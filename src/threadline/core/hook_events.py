@@ -9,6 +9,8 @@ user's prompt, around each tool call and before it ends, and applies what they d
 - ``PostToolUse``: its context follows the call's output;
 - ``Stop``: a block sends the reason to the model as the next prompt and the turn goes
   on (once: the next ``Stop`` has ``stop_hook_active = true`` and cannot block again).
+  As in Codex, the prompt is a ``hookPrompt`` item for the client and a user message
+  ``<hook_prompt hook_run_id="<run id>">reason</hook_prompt>`` for the model.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import Any
 
 from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, tool_hook_name
 from threadline.core.turn_host import ActiveTurn, TurnHost
+from threadline.protocol import events as ev
+from threadline.protocol.clock import now_ms
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
-from threadline.protocol.v2.item import TextUserInput, UserInput
+from threadline.protocol.v2.item import HookPromptThreadItem, TextUserInput, UserInput
+from threadline.protocol.v2.item_parts import HookPromptFragment
 
 
 def context_message(texts: list[str]) -> list[ResponseItem]:
@@ -116,12 +121,22 @@ async def after_tool(
 
 
 async def at_stop(runner: HookRunner, th: TurnHost, turn: ActiveTurn, active: bool) -> str | None:
-    """Run ``Stop``; the prompt to continue with when a hook blocks the ending."""
+    """Run ``Stop``; the prompt to continue with when a hook blocks the ending (its
+    ``hookPrompt`` item already sent)."""
     fields = {"stop_hook_active": active, "last_assistant_message": turn.last_agent_message}
     outcome = await _run(runner, th, turn, "stop", fields)
-    if outcome.blocked and not active:
-        return outcome.reason
-    return None
+    if not outcome.blocked or active:
+        return None
+    fragments = outcome.fragments or [("", outcome.reason)]
+    item = HookPromptThreadItem(
+        id=th.new_id(),
+        fragments=[HookPromptFragment(hook_run_id=rid, text=text) for rid, text in fragments],
+    )
+    await th.emit(turn.id, ev.ItemStarted(turn_id=turn.id, item=item, started_at_ms=now_ms()))
+    await th.complete_item(turn, item)
+    return "".join(
+        f'<hook_prompt hook_run_id="{rid}">{text}</hook_prompt>' for rid, text in fragments
+    )
 
 
 __all__ = ["after_tool", "at_stop", "before_prompt", "before_tool", "context_message"]

@@ -16,8 +16,9 @@ What a hook answers:
   ``continue = false`` with ``stopReason`` (``stopped``). Plain text on stdout is
   context for ``SessionStart`` and ``UserPromptSubmit`` and ignored otherwise;
 - exit 2: ``blocked`` with stderr as the reason (for events that can block);
-- any other exit, bad JSON or the timeout: ``failed`` with an ``error`` entry; the
-  event goes on as if the hook were not there.
+- any other exit (``hook exited with code N``), bad JSON or the timeout (``hook timed
+  out after Ns``): ``failed`` with an ``error`` entry, Codex's words; the event goes on
+  as if the hook were not there.
 
 Hooks run one after another in display order, as the user's own commands: they are
 not sandboxed (Codex runs them outside the tool sandbox too). ``async`` hooks are
@@ -54,6 +55,8 @@ class HookOutcome:
 
     blocked: bool = False
     reasons: list[str] = field(default_factory=list)
+    fragments: list[tuple[str, str]] = field(default_factory=list)
+    """``(hook run id, reason)`` of each hook that blocked."""
     contexts: list[str] = field(default_factory=list)
     stopped: bool = False
 
@@ -72,10 +75,8 @@ def interpret(
     """``(status, entries)`` of one finished run (``code`` None: it timed out)."""
     if code == 2 and event in _CAN_BLOCK:
         return "blocked", [{"kind": "feedback", "text": stderr.strip() or "blocked by hook"}]
-    if code != 0:
-        detail = stderr.strip()
-        text = f"hook exited with code {code}" + (f": {detail}" if detail else "")
-        return "failed", [{"kind": "error", "text": text}]
+    if code != 0:  # Codex reports the code alone (stderr is not shown)
+        return "failed", [{"kind": "error", "text": f"hook exited with code {code}"}]
     out = stdout.strip()
     if not out:
         return "completed", []
@@ -235,6 +236,7 @@ class HookRunner:
                     outcome.contexts.append(e["text"])
                 elif e["kind"] == "feedback" and status == "blocked":
                     outcome.reasons.append(e["text"])
+                    outcome.fragments.append((run_id, e["text"]))
                 elif e["kind"] == "stop":
                     outcome.reasons.append(e["text"])
             if status == "blocked":

@@ -112,6 +112,10 @@ class SkillsExtraRootsSetParams(WireModel):
     extra_roots: list[str]
 
 
+class SkillsExtraRootsSetResponse(Empty):
+    """``skills/extraRoots/set`` answers an empty object."""
+
+
 class SkillsConfigWriteParams(WireModel):
     enabled: bool
     name: str | None = None
@@ -212,7 +216,7 @@ def hook_run_summary(data: dict[str, Any]) -> HookRunSummary:
 
 REQUESTS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "skills/list": (SkillsListParams, SkillsListResponse),
-    "skills/extraRoots/set": (SkillsExtraRootsSetParams, Empty),
+    "skills/extraRoots/set": (SkillsExtraRootsSetParams, SkillsExtraRootsSetResponse),
     "skills/config/write": (SkillsConfigWriteParams, SkillsConfigWriteResponse),
     "hooks/list": (HooksListParams, HooksListResponse),
 }
@@ -246,6 +250,7 @@ __all__ = [
     "SkillsConfigWriteParams",
     "SkillsConfigWriteResponse",
     "SkillsExtraRootsSetParams",
+    "SkillsExtraRootsSetResponse",
     "SkillsListEntry",
     "SkillsListParams",
     "SkillsListResponse",

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from threadline.core import hooks as core_hooks
 from threadline.core.skills import Skill, project_root_markers, registry_for, write_rule
 from threadline.protocol import codes
-from threadline.protocol.v2.common import Empty, dump_wire
+from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.skills import (
     HookErrorInfo,
     HookMetadata,
@@ -27,6 +27,7 @@ from threadline.protocol.v2.skills import (
     SkillsConfigWriteParams,
     SkillsConfigWriteResponse,
     SkillsExtraRootsSetParams,
+    SkillsExtraRootsSetResponse,
     SkillsListEntry,
     SkillsListParams,
     SkillsListResponse,
@@ -87,11 +88,11 @@ def _changed(rt: Runtime, ctx: RequestContext) -> None:
 
 async def skills_extra_roots_set(
     rt: Runtime, ctx: RequestContext, p: SkillsExtraRootsSetParams
-) -> Empty:
+) -> SkillsExtraRootsSetResponse:
     roots = [_absolute(r, f"extraRoots[{i}]") for i, r in enumerate(p.extra_roots)]
     registry_for(rt.manager.config.home).set_extra_roots(roots)
     _changed(rt, ctx)  # Codex signals after every set, changed or not
-    return Empty()
+    return SkillsExtraRootsSetResponse()
 
 
 async def skills_config_write(
