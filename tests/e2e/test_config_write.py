@@ -8,9 +8,20 @@ import hashlib
 import tomllib
 from pathlib import Path
 
+import pytest
 from tests.e2e.conftest import StartClient
+from tests.support.schema import SchemaRegistry
 
 COMMENTED = "# my own notes: keep me\n"
+
+
+@pytest.fixture(autouse=True)
+def _histories_response_name(schema: SchemaRegistry) -> None:
+    # readHistories takes null params, so the harness cannot derive its response definition
+    # (tests/support/schema.py's _RESPONSE_OVERRIDES should name it; until then, here).
+    method = "externalAgentConfig/import/readHistories"
+    if schema.client_methods.get(method) is None:
+        schema.client_methods[method] = "ExternalAgentConfigImportHistoriesReadResponse"
 
 
 def _version(path: Path) -> str:
@@ -145,3 +156,78 @@ async def test_permission_profiles_and_features(start_client: StartClient) -> No
     assert {f["name"]: f["enabled"] for f in features["data"]}["request_permissions_tool"]
     requirements = await client.request("configRequirements/read")
     assert requirements["requirements"] is None
+
+
+async def test_claude_setup_is_detected_and_imported(
+    start_client: StartClient, mock_home: Path, tmp_path: Path
+) -> None:
+    user = tmp_path / "user"
+    claude = user / ".claude"
+    (claude / "skills" / "lint" / "ref").mkdir(parents=True)
+    (claude / "CLAUDE.md").write_text("Ask Claude Code before pushing; see CLAUDE.md.\n")
+    (claude / "skills" / "lint" / "SKILL.md").write_text("---\nname: lint\n---\nClaude lints.\n")
+    (claude / "skills" / "lint" / "ref" / "leak").symlink_to("/etc/passwd")
+    (claude / "settings.json").write_text(
+        '{"env": {"FOO": "bar", "N": 3}, "sandbox": {"enabled": true}}'
+    )
+    (user / ".claude.json").write_text(
+        '{"mcpServers": {"files": {"command": "npx", "args": ["-y", "srv"], "env": {"A": "b"}},'
+        ' "web": {"url": "http://127.0.0.1:9/mcp"}, "bad name!": {"command": "x"}}}'
+    )
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "sub").mkdir()
+    (repo / "CLAUDE.md").write_text("Repo rules for claude.\n")
+    config_path = mock_home / "config.toml"
+    config_path.write_text(COMMENTED + config_path.read_text(encoding="utf-8"))
+
+    client = await start_client(env={"HOME": str(user)})
+    detected = await client.request(
+        "externalAgentConfig/detect", {"includeHome": True, "cwds": [str(repo / "sub")]}
+    )
+    kinds = [(i["itemType"], i["cwd"]) for i in detected["items"]]
+    assert sorted(kinds, key=str) == sorted(
+        [
+            ("AGENTS_MD", None),
+            ("SKILLS", None),
+            ("CONFIG", None),
+            ("MCP_SERVER_CONFIG", None),
+            ("AGENTS_MD", str(repo)),
+        ],
+        key=str,
+    )
+    mcp = next(i for i in detected["items"] if i["itemType"] == "MCP_SERVER_CONFIG")
+    assert [s["name"] for s in mcp["details"]["mcpServers"]] == ["files", "web"]
+
+    imported = await client.request(
+        "externalAgentConfig/import", {"migrationItems": detected["items"], "providerId": "t"}
+    )
+    done = await client.wait_for_notification("externalAgentConfig/import/completed")
+    assert done["params"]["importId"] == imported["importId"]
+    assert all(r["failures"] == [] for r in done["params"]["itemTypeResults"])
+
+    assert (mock_home / "AGENTS.md").read_text() == "Ask Codex before pushing; see AGENTS.md.\n"
+    assert (repo / "AGENTS.md").read_text() == "Repo rules for Codex.\n"
+    skill = mock_home / "skills" / "lint"
+    assert "Codex lints." in (skill / "SKILL.md").read_text()
+    assert not (skill / "ref" / "leak").exists()  # the symlink was not followed or copied
+    text = config_path.read_text(encoding="utf-8")
+    assert text.startswith(COMMENTED)
+    tree = tomllib.loads(text)
+    assert tree["sandbox_mode"] == "workspace-write"  # the mock config had it already: kept
+    assert tree["shell_environment_policy"] == {"inherit": "core", "set": {"FOO": "bar", "N": "3"}}
+    assert tree["mcp_servers"]["files"] == {
+        "command": "npx",
+        "args": ["-y", "srv"],
+        "env": {"A": "b"},
+    }
+    assert tree["mcp_servers"]["web"] == {"url": "http://127.0.0.1:9/mcp"}
+    assert "bad name!" not in tree["mcp_servers"]
+
+    histories = await client.request("externalAgentConfig/import/readHistories")
+    assert [h["importId"] for h in histories["data"]] == [imported["importId"]]
+    assert histories["data"][0]["providerId"] == "t"
+    again = await client.request(
+        "externalAgentConfig/detect", {"includeHome": True, "cwds": [str(repo)]}
+    )
+    assert again["items"] == []

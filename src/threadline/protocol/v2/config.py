@@ -342,6 +342,122 @@ class PermissionProfileListResponse(WireModel):
     next_cursor: str | None = None
 
 
+# ---- importing another agent's config (externalAgentConfig/*) ---------------------------
+
+ExternalAgentConfigMigrationItemType = Literal[
+    "AGENTS_MD", "CONFIG", "SKILLS", "PLUGINS", "MCP_SERVER_CONFIG", "SUBAGENTS", "HOOKS",
+    "COMMANDS", "MEMORY", "SESSIONS",
+]
+
+
+class NamedMigration(WireModel):
+    name: str
+
+
+class MigrationDetails(WireModel):
+    commands: list[Any] = Field(default_factory=list)
+    hooks: list[Any] = Field(default_factory=list)
+    mcp_servers: list[NamedMigration] = Field(default_factory=list)
+    plugins: list[Any] = Field(default_factory=list)
+    sessions: list[Any] = Field(default_factory=list)
+    skills: list[NamedMigration] = Field(default_factory=list)
+    subagents: list[Any] = Field(default_factory=list)
+
+
+class ExternalAgentConfigMigrationItem(WireModel):
+    item_type: ExternalAgentConfigMigrationItemType
+    description: str
+    cwd: str | None = None
+    details: MigrationDetails | None = None
+
+
+class ExternalAgentConfigDetectParams(WireModel):
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"include_home"})
+    cwds: list[str] | None = None
+    include_home: bool | None = None
+    max_session_age_days: int | None = Field(default=None, ge=0)
+    max_sessions: int | None = Field(default=None, ge=0)
+    migration_source: str | None = None
+    source: str | None = None
+
+
+class ExternalAgentConfigDetectResponse(WireModel):
+    items: list[ExternalAgentConfigMigrationItem]
+    connectors: list[Any] = Field(default_factory=list)
+
+
+class ExternalAgentConfigImportParams(WireModel):
+    migration_items: list[ExternalAgentConfigMigrationItem]
+    migration_source: str | None = None
+    provider_id: str | None = None
+    source: str | None = None
+
+
+class ExternalAgentConfigImportResponse(WireModel):
+    import_id: str
+
+
+class ExternalAgentConfigImportItemTypeSuccess(WireModel):
+    item_type: ExternalAgentConfigMigrationItemType
+    cwd: str | None = None
+    source: str | None = None
+    target: str | None = None
+    title: str | None = None
+
+
+class ExternalAgentConfigImportItemTypeFailure(WireModel):
+    item_type: ExternalAgentConfigMigrationItemType
+    failure_stage: str
+    message: str
+    cwd: str | None = None
+    error_type: str | None = None
+    source: str | None = None
+    sub_error_type: str | None = None
+
+
+class ExternalAgentConfigImportTypeResult(WireModel):
+    item_type: ExternalAgentConfigMigrationItemType
+    successes: list[ExternalAgentConfigImportItemTypeSuccess]
+    failures: list[ExternalAgentConfigImportItemTypeFailure]
+
+
+class ExternalAgentConfigImportCompletedNotification(WireModel):
+    import_id: str
+    item_type_results: list[ExternalAgentConfigImportTypeResult]
+
+
+class ExternalAgentConfigImportHistoryRecordTypeResultParams(WireModel):
+    item_type: ExternalAgentConfigMigrationItemType
+    successes: list[ExternalAgentConfigImportItemTypeSuccess]
+    failures: list[ExternalAgentConfigImportItemTypeFailure]
+
+
+class ExternalAgentConfigImportHistoryRecordParams(WireModel):
+    item_type_results: list[ExternalAgentConfigImportHistoryRecordTypeResultParams]
+    provider_id: str
+
+
+class ExternalAgentConfigImportHistoryRecordResponse(WireModel):
+    import_id: str
+
+
+class ExternalAgentConfigImportHistoriesReadParams(WireModel):
+    """``externalAgentConfig/import/readHistories`` takes no params (null)."""
+
+
+class ExternalAgentConfigImportHistory(WireModel):
+    import_id: str
+    completed_at_ms: int
+    provider_id: str | None = None
+    successes: list[ExternalAgentConfigImportItemTypeSuccess]
+    failures: list[ExternalAgentConfigImportItemTypeFailure]
+
+
+class ExternalAgentConfigImportHistoriesReadResponse(WireModel):
+    data: list[ExternalAgentConfigImportHistory]
+    connectors: list[Any] = Field(default_factory=list)
+
+
 REQUESTS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
     "config/read": (ConfigReadParams, ConfigReadResponse),
     "config/value/write": (ConfigValueWriteParams, ConfigWriteResponse),
@@ -353,10 +469,28 @@ REQUESTS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
         ExperimentalFeatureEnablementSetResponse,
     ),
     "permissionProfile/list": (PermissionProfileListParams, PermissionProfileListResponse),
+    "externalAgentConfig/detect": (
+        ExternalAgentConfigDetectParams,
+        ExternalAgentConfigDetectResponse,
+    ),
+    "externalAgentConfig/import": (
+        ExternalAgentConfigImportParams,
+        ExternalAgentConfigImportResponse,
+    ),
+    "externalAgentConfig/import/recordHistory": (
+        ExternalAgentConfigImportHistoryRecordParams,
+        ExternalAgentConfigImportHistoryRecordResponse,
+    ),
+    "externalAgentConfig/import/readHistories": (
+        ExternalAgentConfigImportHistoriesReadParams,
+        ExternalAgentConfigImportHistoriesReadResponse,
+    ),
 }
 """Client requests of this area: method -> (params type, response type)."""
 
-NOTIFICATIONS: dict[str, type[WireModel]] = {}
+NOTIFICATIONS: dict[str, type[WireModel]] = {
+    "externalAgentConfig/import/completed": ExternalAgentConfigImportCompletedNotification,
+}
 
 
 __all__ = [
@@ -378,4 +512,14 @@ __all__ = [
     "ExperimentalFeatureListResponse", "ExperimentalFeatureStage", "MergeStrategy",
     "OverriddenMetadata", "PermissionProfileListParams", "PermissionProfileListResponse",
     "PermissionProfileSummary", "WriteStatus",
+    "ExternalAgentConfigDetectParams", "ExternalAgentConfigDetectResponse",
+    "ExternalAgentConfigImportCompletedNotification", "ExternalAgentConfigImportHistoriesReadParams",
+    "ExternalAgentConfigImportHistoriesReadResponse", "ExternalAgentConfigImportHistory",
+    "ExternalAgentConfigImportHistoryRecordParams",
+    "ExternalAgentConfigImportHistoryRecordResponse",
+    "ExternalAgentConfigImportHistoryRecordTypeResultParams",
+    "ExternalAgentConfigImportItemTypeFailure", "ExternalAgentConfigImportItemTypeSuccess",
+    "ExternalAgentConfigImportParams", "ExternalAgentConfigImportResponse",
+    "ExternalAgentConfigImportTypeResult", "ExternalAgentConfigMigrationItem",
+    "ExternalAgentConfigMigrationItemType", "MigrationDetails", "NamedMigration",
 ]

@@ -55,9 +55,7 @@ def _provider_id(rt: Runtime) -> str:
         return rt.manager.config.model_provider or _OPENAI
 
 
-async def account_read(
-    rt: Runtime, ctx: RequestContext, p: GetAccountParams
-) -> GetAccountResponse:
+async def account_read(rt: Runtime, ctx: RequestContext, p: GetAccountParams) -> GetAccountResponse:
     if _provider_id(rt) != _OPENAI:
         return GetAccountResponse(account=None, user_id=None, requires_openai_auth=False)
     logged_in = accounts.stored_api_key(rt.manager.home) or os.environ.get("OPENAI_API_KEY")

@@ -1,6 +1,7 @@
 """The ``config`` methods: ``config/read``, the writes (``config/value/write``,
-``config/batchWrite``), ``configRequirements/read``, the experimental features and the
-permission profiles.
+``config/batchWrite``), ``configRequirements/read``, the experimental features, the
+permission profiles, and importing another agent's config (``externalAgentConfig/*``,
+``core.external_agents``).
 
 A write edits the user's ``config.toml`` (``core.config_write``) and installs the reloaded
 config for the threads started after it; threads already loaded keep the settings they
@@ -9,15 +10,19 @@ started with.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel
 
+from threadline.core import external_agents
 from threadline.core.config import Config, ConfigError
 from threadline.core.config_write import Edit, reload_config, write_edits
 from threadline.core.errors import InvalidRequest
 from threadline.core.features import FEATURES, feature_enabled, runtime_toggle
+from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.config import (
     ConfigBatchWriteParams,
     ConfigReadParams,
@@ -31,6 +36,22 @@ from threadline.protocol.v2.config import (
     ExperimentalFeatureEnablementSetResponse,
     ExperimentalFeatureListParams,
     ExperimentalFeatureListResponse,
+    ExternalAgentConfigDetectParams,
+    ExternalAgentConfigDetectResponse,
+    ExternalAgentConfigImportCompletedNotification,
+    ExternalAgentConfigImportHistoriesReadParams,
+    ExternalAgentConfigImportHistoriesReadResponse,
+    ExternalAgentConfigImportHistory,
+    ExternalAgentConfigImportHistoryRecordParams,
+    ExternalAgentConfigImportHistoryRecordResponse,
+    ExternalAgentConfigImportItemTypeFailure,
+    ExternalAgentConfigImportItemTypeSuccess,
+    ExternalAgentConfigImportParams,
+    ExternalAgentConfigImportResponse,
+    ExternalAgentConfigImportTypeResult,
+    ExternalAgentConfigMigrationItem,
+    MigrationDetails,
+    NamedMigration,
     PermissionProfileListParams,
     PermissionProfileListResponse,
     PermissionProfileSummary,
@@ -142,6 +163,119 @@ async def permission_profile_list(
     return PermissionProfileListResponse(data=items, next_cursor=cursor)
 
 
+# ---- externalAgentConfig/* ------------------------------------------------------------------
+
+
+def _wire_item(item: external_agents.DetectedItem) -> ExternalAgentConfigMigrationItem:
+    details = None
+    if item.skills or item.mcp_servers:
+        details = MigrationDetails(
+            skills=[NamedMigration(name=n) for n in item.skills],
+            mcp_servers=[NamedMigration(name=n) for n in item.mcp_servers],
+        )
+    return ExternalAgentConfigMigrationItem.model_validate(
+        {"itemType": item.item_type, "description": item.description, "cwd": item.cwd}
+        | ({"details": details} if details is not None else {})
+    )
+
+
+def _results(
+    outcomes: Sequence[external_agents.ItemOutcome],
+) -> list[ExternalAgentConfigImportTypeResult]:
+    by_type: dict[str, ExternalAgentConfigImportTypeResult] = {}
+    for o in outcomes:
+        result = by_type.setdefault(
+            o.item_type,
+            ExternalAgentConfigImportTypeResult.model_validate(
+                {"itemType": o.item_type, "successes": [], "failures": []}
+            ),
+        )
+        if o.error is None:
+            result.successes.append(
+                ExternalAgentConfigImportItemTypeSuccess.model_validate(
+                    {"itemType": o.item_type, "cwd": o.cwd, "source": o.source, "target": o.target}
+                )
+            )
+        else:
+            result.failures.append(
+                ExternalAgentConfigImportItemTypeFailure.model_validate(
+                    {
+                        "itemType": o.item_type,
+                        "cwd": o.cwd,
+                        "failureStage": "import",
+                        "message": o.error,
+                        "source": o.source,
+                    }
+                )
+            )
+    return list(by_type.values())
+
+
+async def external_agent_config_detect(
+    rt: Runtime, ctx: RequestContext, p: ExternalAgentConfigDetectParams
+) -> ExternalAgentConfigDetectResponse:
+    items = external_agents.detect(
+        rt.manager.config, include_home=bool(p.include_home), cwds=p.cwds or ()
+    )
+    return ExternalAgentConfigDetectResponse(items=[_wire_item(i) for i in items], connectors=[])
+
+
+async def external_agent_config_import(
+    rt: Runtime, ctx: RequestContext, p: ExternalAgentConfigImportParams
+) -> ExternalAgentConfigImportResponse:
+    wanted = [
+        external_agents.DetectedItem(i.item_type, i.description, i.cwd) for i in p.migration_items
+    ]
+    config, record = external_agents.import_items(rt.manager.config, wanted, p.provider_id)
+    if config is not rt.manager.config:
+        install_config(rt, config)
+    external_agents.remember(rt.manager.home, record)
+    done = ExternalAgentConfigImportCompletedNotification(
+        import_id=record.import_id, item_type_results=_results(record.outcomes)
+    )
+    ctx.after_response(
+        lambda: rt.broadcast("externalAgentConfig/import/completed", dump_wire(done))
+    )
+    return ExternalAgentConfigImportResponse(import_id=record.import_id)
+
+
+async def external_agent_config_record_history(
+    rt: Runtime, ctx: RequestContext, p: ExternalAgentConfigImportHistoryRecordParams
+) -> ExternalAgentConfigImportHistoryRecordResponse:
+    outcomes = [
+        external_agents.ItemOutcome(s.item_type, s.cwd, s.source, s.target)
+        for r in p.item_type_results
+        for s in r.successes
+    ] + [
+        external_agents.ItemOutcome(f.item_type, f.cwd, f.source, None, f.message)
+        for r in p.item_type_results
+        for f in r.failures
+    ]
+    record = external_agents.ImportRecord(
+        uuid.uuid4().hex, int(time.time() * 1000), p.provider_id, tuple(outcomes)
+    )
+    external_agents.remember(rt.manager.home, record)
+    return ExternalAgentConfigImportHistoryRecordResponse(import_id=record.import_id)
+
+
+async def external_agent_config_read_histories(
+    rt: Runtime, ctx: RequestContext, p: ExternalAgentConfigImportHistoriesReadParams
+) -> ExternalAgentConfigImportHistoriesReadResponse:
+    data = []
+    for record in external_agents.history(rt.manager.home):
+        results = _results(record.outcomes)
+        data.append(
+            ExternalAgentConfigImportHistory(
+                import_id=record.import_id,
+                completed_at_ms=record.completed_at_ms,
+                provider_id=record.provider_id,
+                successes=[s for r in results for s in r.successes],
+                failures=[f for r in results for f in r.failures],
+            )
+        )
+    return ExternalAgentConfigImportHistoriesReadResponse(data=data, connectors=[])
+
+
 HANDLERS: dict[str, Callable[..., Awaitable[BaseModel]]] = {
     "config/read": config_read,
     "config/value/write": config_value_write,
@@ -150,5 +284,9 @@ HANDLERS: dict[str, Callable[..., Awaitable[BaseModel]]] = {
     "experimentalFeature/list": experimental_feature_list,
     "experimentalFeature/enablement/set": experimental_feature_enablement_set,
     "permissionProfile/list": permission_profile_list,
+    "externalAgentConfig/detect": external_agent_config_detect,
+    "externalAgentConfig/import": external_agent_config_import,
+    "externalAgentConfig/import/recordHistory": external_agent_config_record_history,
+    "externalAgentConfig/import/readHistories": external_agent_config_read_histories,
 }
 """method -> ``async (rt: Runtime, ctx: RequestContext, params) -> response``."""
