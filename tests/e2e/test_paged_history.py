@@ -146,15 +146,20 @@ async def test_bad_cursors_and_unknown_threads_are_refused(
         with pytest.raises(RpcResponseError) as err:
             await client.request("thread/turns/list", params)
         assert err.value.code in (-32600, -32602)
+    # Codex's answers, word for word.
     with pytest.raises(RpcResponseError) as err:
         await client.request("thread/turns/list", {"threadId": THREAD_ID, "cursor": "{}"})
-    assert "cursor" in str(err.value)
+    assert (err.value.code, err.value.message) == (-32600, "invalid cursor: {}")
     with pytest.raises(RpcResponseError) as err:
         await client.request("thread/items/list", {"threadId": THREAD_ID, "cursor": {"type": "item", "itemId": "x"}})
-    assert "turnId" in str(err.value)
+    assert (err.value.code, err.value.message) == (-32602, "turnId is required when cursor is an item anchor")
     with pytest.raises(RpcResponseError) as err:
         await client.request("thread/turns/list", {"threadId": "019a0000-0000-7000-8000-00000000dead"})
-    assert "no rollout found" in str(err.value)
+    assert err.value.message == "thread not loaded: 019a0000-0000-7000-8000-00000000dead"
+    empty = await client.request("thread/items/list", {"threadId": THREAD_ID, "turnId": "nope"})
+    assert empty == {"data": [], "nextCursor": None, "backwardsCursor": None}
+    one = await client.request("thread/turns/list", {"threadId": THREAD_ID, "limit": 0})
+    assert len(one["data"]) == 1 and one["nextCursor"] is not None
     with pytest.raises(RpcResponseError):
         await client.request("thread/turns/list", {"threadId": "not-a-uuid"})
     assert path.read_bytes() == before

@@ -460,7 +460,12 @@ class ThreadManager:
                 return [turns[p] for p in positions if 0 <= p < len(turns)]
 
             return TurnHistory(ids=[t.id for t in turns], reader=read, live=True)
-        ref = await self._stored.locate(canonical)
+        try:
+            ref = await self._stored.locate(canonical)
+        except InvalidRequest as exc:
+            if str(exc).startswith("no rollout found"):
+                raise InvalidRequest(f"thread not loaded: {canonical}") from None  # Codex's words
+            raise
         return await self._stored.turn_history(ref)
 
     async def latest_thread_id(self, cwd: str | None = None) -> str | None:

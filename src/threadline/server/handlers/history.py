@@ -10,12 +10,15 @@ page of a huge thread costs what a page of a small one does.
 an anchor, ``includeAnchor``, a ``scope``): ``nextCursor`` continues after the last
 entry in the same direction (the anchor excluded); ``backwardsCursor`` anchors the
 first entry, included, for the opposite direction. An anchor names the turn (and
-item) by id and position; the id wins when the position moved (a rollback). A cursor
-of another thread, of the other method, or one that is not ours is refused with
-``-32600`` naming the ``cursor`` field, as is an item anchor without ``turnId``.
+item) by id and position; the id wins when the position moved (a rollback).
 
-**Defaults**, as Codex has them: turns newest first with ``itemsView: "summary"``
-(the turn's user messages and its final agent message), items oldest first.
+**Answers checked against Codex 0.169** (driven over stdio): a cursor of another
+thread, of the other method, malformed, or anchored at a turn that is gone is
+``-32600 invalid cursor: <cursor>``; an item anchor without ``turnId`` is ``-32602
+turnId is required when cursor is an item anchor``; an unknown ``turnId`` is an empty
+page; ``limit: 0`` is served as 1; an unknown thread is ``thread not loaded: <id>``.
+Turns come newest first with ``itemsView: "summary"`` (the turn's user messages and
+its final agent message), items oldest first.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pydantic import BaseModel
 
 from threadline.core.errors import InvalidRequest
 from threadline.core.stored import TurnHistory
+from threadline.protocol import codes
 from threadline.protocol.v2.thread import (
     ItemThreadItemsListAnchor,
     ThreadItemEntry,
@@ -39,6 +43,7 @@ from threadline.protocol.v2.thread import (
 )
 from threadline.protocol.v2.turn import Turn
 from threadline.server.dispatch import RequestContext
+from threadline.server.errors import RpcError
 from threadline.server.handlers.common import Runtime
 
 __all__ = [
@@ -85,31 +90,30 @@ def _encode(thread_id: str, scope: str, anchor: _Anchor) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def _bad_cursor(why: str) -> InvalidRequest:
-    return InvalidRequest(f"Invalid request: invalid `cursor`: {why}")
+def _bad_cursor(raw: str) -> InvalidRequest:
+    """Codex's answer to any cursor it cannot use: ``invalid cursor: <the cursor>``."""
+    return InvalidRequest(f"invalid cursor: {raw}")
 
 
 def _decode(raw: str, thread_id: str, scope: str) -> _Anchor:
+    """The anchor of a cursor of ``scope`` for ``thread_id``; any other string (not ours,
+    another thread's, the other method's, malformed) is refused."""
     try:
         data = json.loads(raw)
     except ValueError:
         data = None
-    if not isinstance(data, dict):
-        raise _bad_cursor("not a cursor this server handed out")
+    if not isinstance(data, dict) or data.get("requestedThreadId") != thread_id:
+        raise _bad_cursor(raw)
     kind = data.get("scope", {}).get("kind") if isinstance(data.get("scope"), dict) else None
-    if kind != scope:
-        raise _bad_cursor(f"it pages {kind or 'something else'}, not {scope}")
-    if data.get("requestedThreadId") != thread_id:
-        raise _bad_cursor(f"it belongs to thread {data.get('requestedThreadId')}, not {thread_id}")
     turn_id, turn_pos = data.get("turnId"), data.get("turnPosition")
     item_pos = data.get("itemPosition", 0)
     include = data.get("includeAnchor")
-    if not isinstance(turn_id, str) or not isinstance(include, bool):
-        raise _bad_cursor("not a cursor this server handed out")
+    if kind != scope or not isinstance(turn_id, str) or not isinstance(include, bool):
+        raise _bad_cursor(raw)
     if not isinstance(turn_pos, int) or not isinstance(item_pos, int):
-        raise _bad_cursor("not a cursor this server handed out")
+        raise _bad_cursor(raw)
     if not _is_index(turn_pos) or not _is_index(item_pos):
-        raise _bad_cursor("not a cursor this server handed out")
+        raise _bad_cursor(raw)
     return _Anchor(turn_id, turn_pos, item_pos, include)
 
 
@@ -117,15 +121,16 @@ def _is_index(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _resolve(history: TurnHistory, anchor: _Anchor) -> int:
-    """The anchor turn's current position (by id; the position only breaks ties)."""
+def _resolve(history: TurnHistory, anchor: _Anchor, raw: str) -> int:
+    """The anchor turn's current position (by id; the position only breaks ties). A
+    turn that is gone (rolled back) makes the cursor invalid."""
     ids = history.ids
     if anchor.turn_pos < len(ids) and ids[anchor.turn_pos] == anchor.turn_id:
         return anchor.turn_pos
     try:
         return ids.index(anchor.turn_id)
     except ValueError:
-        raise _bad_cursor(f"turn {anchor.turn_id} is no longer in the thread") from None
+        raise _bad_cursor(raw) from None
 
 
 def _limit(value: int | None, default: int) -> int:
@@ -172,7 +177,7 @@ async def thread_turns_list(
     count = len(history.ids)
     if p.cursor is not None:
         anchor = _decode(p.cursor, p.thread_id, _TURNS)
-        at = _resolve(history, anchor)
+        at = _resolve(history, anchor, p.cursor)
         start = at if anchor.include else at + step
     else:
         start = count - 1 if descending else 0
@@ -219,28 +224,33 @@ async def thread_items_list(
     step = -1 if descending else 1
     ids = history.ids
     only: int | None = None
+    cursor = p.cursor
+    if isinstance(cursor, ItemThreadItemsListAnchor) and not p.turn_id:
+        raise RpcError(codes.INVALID_PARAMS, "turnId is required when cursor is an item anchor")
     if p.turn_id:
-        if p.turn_id not in ids:
-            raise InvalidRequest(f"Invalid request: turn {p.turn_id} not found in thread {p.thread_id}")
+        if p.turn_id not in ids:  # as Codex: an unknown turn has no items
+            return ThreadItemsListResponse(data=[], next_cursor=None, backwards_cursor=None)
         only = ids.index(p.turn_id)
     # (turn position, item position, whether that item itself is included)
     turn_pos: int
     item_pos: int | None = None
     include = True
-    cursor = p.cursor
     if isinstance(cursor, ItemThreadItemsListAnchor):
-        if only is None:
-            raise InvalidRequest("Invalid request: an item `cursor` anchor requires a non-empty `turnId`")
+        assert only is not None
         (turn,) = await history.read([only])
-        found = next((i for i, it in enumerate(turn.items) if getattr(it, "id", None) == cursor.item_id), None)
+        found = next(
+            (i for i, it in enumerate(turn.items) if getattr(it, "id", None) == cursor.item_id),
+            None,
+        )
         if found is None:
-            raise _bad_cursor(f"item {cursor.item_id} is not in turn {p.turn_id}")
+            raise InvalidRequest(f"item {cursor.item_id} not found in turn {p.turn_id}")
         turn_pos, item_pos, include = only, found, False
     elif isinstance(cursor, str):
         anchor = _decode(cursor, p.thread_id, _ITEMS)
-        turn_pos, item_pos, include = _resolve(history, anchor), anchor.item_pos, anchor.include
+        turn_pos = _resolve(history, anchor, cursor)
+        item_pos, include = anchor.item_pos, anchor.include
         if only is not None and turn_pos != only:
-            raise _bad_cursor(f"it points into turn {anchor.turn_id}, not {p.turn_id}")
+            raise _bad_cursor(cursor)
     else:
         turn_pos = (only if only is not None else len(ids) - 1) if descending else (only or 0)
     entries: list[tuple[int, int, ThreadItemEntry]] = []
