@@ -91,7 +91,7 @@ async def test_a_100k_entry_tree_is_searched_quickly(
         sub = ws / f"pkg{d % 25}" / f"mod{d}"
         sub.mkdir(parents=True)
         for f in range(200):
-            (sub / f"file{f}_{d}.py").touch()
+            os.close(os.open(sub / f"file{f}_{d}.py", os.O_CREAT | os.O_WRONLY, 0o644))
     (ws / "pkg3" / "mod3" / "needleHandler.rs").touch()
     client = await start_client(cwd=ws)
     t = time.perf_counter()

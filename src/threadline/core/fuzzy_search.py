@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +64,18 @@ def _class(ch: str) -> int:
     return _NONWORD
 
 
+_CLASSES: dict[str, int] = {}
+
+
+def _class_of(ch: str) -> int:
+    got = _CLASSES.get(ch)
+    if got is None:
+        got = _class(ch)
+        if len(_CLASSES) < 4096:
+            _CLASSES[ch] = got
+    return got
+
+
 def _bonus(prev: int, cur: int) -> int:
     if cur >= _LOWER:
         if prev == _WHITE:
@@ -86,7 +97,7 @@ def _bonuses(text: str) -> list[int]:
     out: list[int] = []
     prev = _DELIM
     for ch in text:
-        cur = _class(ch)
+        cur = _class_of(ch)
         out.append(_bonus(prev, cur))
         prev = cur
     return out
@@ -146,38 +157,38 @@ def _exact(atom: str, text: str, low: str, bonus: list[int]) -> tuple[int, list[
     return prev_score[top], indices
 
 
-def _greedy(atom: str, low: str, bonus: list[int]) -> int:
-    """A quick lower bound of the atom's score: the leftmost match, tightened back."""
+def _bonus_at(text: str, pos: int) -> int:
+    prev = _class_of(text[pos - 1]) if pos else _DELIM
+    return _bonus(prev, _class_of(text[pos]))
+
+
+def _greedy(atom: str, text: str, low: str) -> int:
+    """A quick lower bound of the atom's score: the leftmost match, tightened back to
+    the latest start that still fits, then taken forward again."""
     j = -1
     for ch in atom:
         j = low.find(ch, j + 1)
         if j < 0:
             return -1
-    end = j
-    i = len(atom) - 1
-    k = end
-    while i >= 0:  # walk back to the latest start that still fits
-        if low[k] == atom[i]:
-            i -= 1
-        k -= 1
-    start = k + 1
+    k = j + 1
+    for ch in reversed(atom):
+        k = low.rfind(ch, 0, k)
     total, run, last = 0, 0, -2
-    i = 0
-    for pos in range(start, end + 1):
-        if i < len(atom) and low[pos] == atom[i]:
-            b = bonus[pos]
-            if i == 0:
-                total += SCORE_MATCH + 2 * b
+    pos = k - 1
+    for i, ch in enumerate(atom):
+        pos = low.find(ch, pos + 1)
+        b = _bonus_at(text, pos)
+        if i == 0:
+            total += SCORE_MATCH + 2 * b
+            run = b
+        elif pos == last + 1:
+            total += SCORE_MATCH + max(b, run, BONUS_CONSECUTIVE)
+            if b >= BONUS_BOUNDARY and b > run:
                 run = b
-            elif pos == last + 1:
-                total += SCORE_MATCH + max(b, run, BONUS_CONSECUTIVE)
-                if b >= BONUS_BOUNDARY and b > run:
-                    run = b
-            else:
-                total += SCORE_MATCH + b - GAP_START - (pos - last - 2) * GAP_EXTEND
-                run = b
-            last = pos
-            i += 1
+        else:
+            total += SCORE_MATCH + b - GAP_START - (pos - last - 2) * GAP_EXTEND
+            run = b
+        last = pos
     return total
 
 
@@ -239,30 +250,37 @@ def _atom_regex(atom: str) -> re.Pattern[str]:
 
 def _score(atoms: list[str], path: str, exact: bool) -> tuple[int, list[int]] | None:
     low = path.lower()
-    bonus = _bonuses(path)
     total = 0
     indices: set[int] = set()
-    for atom in atoms:
-        if exact:
-            got = _exact(atom, path, low, bonus)
-            if got is None:
-                return None
-            total += got[0]
-            indices.update(got[1])
-        else:
-            s = _greedy(atom, low, bonus)
+    if not exact:
+        for atom in atoms:
+            s = _greedy(atom, path, low)
             if s < 0:
                 return None
             total += s
+        return total, []
+    bonus = _bonuses(path)
+    for atom in atoms:
+        got = _exact(atom, path, low, bonus)
+        if got is None:
+            return None
+        total += got[0]
+        indices.update(got[1])
     return total, sorted(indices)
 
 
 def _name_bonus(query: str, path: str, is_dir: bool) -> int:
-    name = os.path.basename(path).lower()
+    name = path[path.rfind("/") + 1 :].lower()
     q = query.lower()
     extra = 0
-    if not is_dir and _greedy(q, name, _bonuses(name)) >= 0:
-        extra += NAME_BONUS
+    if not is_dir:
+        j = -1
+        for ch in q:
+            j = name.find(ch, j + 1)
+            if j < 0:
+                break
+        else:
+            extra += NAME_BONUS
     if name == q:
         extra += EXACT_NAME_BONUS
     return extra
@@ -280,7 +298,10 @@ def search(
     if not atoms or not roots:
         return []
     regexes = [_atom_regex(a) for a in atoms]
-    rough: list[tuple[int, str, str, bool]] = []
+    # Candidates by their name bonus first: a tier's scores never reach the next one
+    # (a path's own score stays far below 65 536), so lower tiers are scored only
+    # while the higher ones hold fewer than ``limit`` matches.
+    tiers: dict[int, list[tuple[str, str, bool]]] = {}
     for root in roots:
         listing = list(walk(root, cancelled))
         dirs = {p for p, d in listing if d}
@@ -290,13 +311,18 @@ def search(
             found = {m.group(0) for m in rx.finditer(text)}
             candidates = found if candidates is None else candidates & found
         for path in candidates or ():
+            is_dir = path in dirs
+            tiers.setdefault(_name_bonus(query, path, is_dir), []).append((root, path, is_dir))
+    rough: list[tuple[int, str, str, bool]] = []
+    for tier in sorted(tiers, reverse=True):
+        if len(rough) >= limit:
+            break
+        for root, path, is_dir in tiers[tier]:
             if cancelled is not None and cancelled.is_set():
                 return []
             got = _score(atoms, path, exact=False)
-            if got is None:
-                continue
-            is_dir = path in dirs
-            rough.append((got[0] + _name_bonus(query, path, is_dir), root, path, is_dir))
+            if got is not None:
+                rough.append((got[0] + tier, root, path, is_dir))
     rough.sort(key=lambda t: (-t[0], t[2]))
     matches: list[FuzzyMatch] = []
     for _, root, path, is_dir in rough[: max(RESCORE, limit)]:
@@ -307,10 +333,3 @@ def search(
         matches.append(FuzzyMatch(root, path, is_dir, score, got[1]))
     matches.sort(key=lambda m: (-m.score, m.path))
     return matches[:limit]
-
-
-def is_directory(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
