@@ -12,6 +12,7 @@ import asyncio
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.e2e.conftest import StartClient
@@ -167,3 +168,79 @@ async def test_watch_reports_direct_children_then_unwatch_stops(
     (d / "after").write_text("q")
     await asyncio.sleep(0.8)
     assert [n for n in client.received("fs/changed")[seen:] if n["params"]["watchId"] == "w1"] == []
+
+
+class _OpenCounter:
+    """Counts the opens of one directory with inotify (``IN_OPEN``): the polling watch
+    opens what it watches, so no opens means no watch is running on it."""
+
+    IN_OPEN = 0x20
+    IN_NONBLOCK = 0o4000
+
+    def __init__(self, path: Path) -> None:
+        import ctypes
+        import ctypes.util
+
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self.fd = self._libc.inotify_init1(self.IN_NONBLOCK)
+        assert self.fd >= 0
+        assert self._libc.inotify_add_watch(self.fd, str(path).encode(), self.IN_OPEN) >= 0
+
+    def drain(self) -> int:
+        count = 0
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return count
+            count += (
+                len(data) // 16
+            )  # one event per 16-byte header (no names for IN_OPEN on the dir)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+async def test_watches_belong_to_their_connection_and_end_with_it(
+    launch_server: Any, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    (ws / "a").mkdir(parents=True)
+    (ws / "b").mkdir()
+    server = await launch_server(transport="ws", cwd=ws)
+    a = await server.connect()
+    b = await server.connect()
+    await a.request("fs/watch", {"path": str(ws / "a"), "watchId": "w"})
+    await b.request(
+        "fs/watch", {"path": str(ws / "b"), "watchId": "w"}
+    )  # same id, other connection
+    (ws / "a" / "x").write_text("1")
+    assert await _changed(a, "w") == [str(ws / "a" / "x")]
+    (ws / "b" / "y").write_text("1")
+    assert await _changed(b, "w") == [str(ws / "b" / "y")]
+    assert all(
+        str(ws / "a") in p for n in a.received("fs/changed") for p in n["params"]["changedPaths"]
+    )
+    assert all(
+        str(ws / "b") in p for n in b.received("fs/changed") for p in n["params"]["changedPaths"]
+    )
+
+    opens_a, opens_b = _OpenCounter(ws / "a"), _OpenCounter(ws / "b")
+    try:
+        await asyncio.sleep(0.7)
+        assert opens_a.drain() > 0 and opens_b.drain() > 0  # both polled
+        await server.websockets[0].close()
+        await asyncio.sleep(0.6)
+        opens_a.drain()
+        opens_b.drain()
+        await asyncio.sleep(0.8)
+        assert opens_a.drain() == 0  # a's watch ended with its connection
+        assert opens_b.drain() > 0
+        await b.request("fs/unwatch", {"watchId": "w"})
+        opens_b.drain()
+        await asyncio.sleep(0.6)
+        assert opens_b.drain() == 0
+    finally:
+        opens_a.close()
+        opens_b.close()
+    await server.stop()
