@@ -8,6 +8,7 @@ and is the one place a :class:`Thread` is constructed. ``ThreadManager`` owns on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from threadline.core import tracing
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
 from threadline.core.hooks import hooks_enabled
@@ -94,6 +96,7 @@ class ThreadSetup:
     def __init__(self, config: Config, client_factory: ClientFactory | None = None) -> None:
         self.config = config
         self._client_factory = client_factory or default_client_factory
+        tracing.configure(config.extra.get("otel"))  # imports OpenTelemetry only when asked
         self._clients: dict[str, ModelClient] = {}
         self.goal_backend: GoalBackend | None = None
         """Where the model's goal tools read and write (the manager's thread state)."""
@@ -153,6 +156,7 @@ class ThreadSetup:
             with contextlib.suppress(Exception):
                 await client.aclose()
         self._clients.clear()
+        await asyncio.to_thread(tracing.flush)
 
     # ---- settings ---------------------------------------------------------------------
 

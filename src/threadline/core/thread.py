@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from threadline.core import tracing
 from threadline.core.errors import InvalidRequest
 from threadline.core.mcp_host import McpHost
 from threadline.core.recorder import NullSink, RolloutSink
@@ -232,22 +233,10 @@ class Thread:
         raise InvalidRequest(f"unsupported operation {type(op).__name__}")
 
     async def submit_with_trace(self, op: Op, w3c_trace_context: dict[str, str] | None) -> str:
-        """Like :meth:`submit`, under the caller's W3C trace context when OpenTelemetry is installed."""
-        token: Any = None
-        otel_context: Any = None
-        if w3c_trace_context:
-            try:
-                from opentelemetry import context as otel_context
-                from opentelemetry.propagate import extract
-            except ImportError:  # tracing is optional
-                otel_context = None
-            else:
-                token = otel_context.attach(extract(w3c_trace_context))
-        try:
+        """Like :meth:`submit`, under the caller's W3C trace context: a turn it starts is a
+        span of that trace (``core.tracing``; nothing happens when traces are off)."""
+        with tracing.under(w3c_trace_context):
             return self.submit(op)
-        finally:
-            if token is not None and otel_context is not None:
-                otel_context.detach(token)
 
     def start_turn(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
         """Start a turn, or steer the running one. Returns ``(turn_id, started)``.

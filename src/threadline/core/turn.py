@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from threadline.core import hook_events
+from threadline.core import hook_events, tracing
 from threadline.core.compaction import Compactor, Phase
 from threadline.core.hooks_run import HookRunner
 from threadline.core.turn_host import ActiveTurn, TurnHost
@@ -99,8 +99,7 @@ class _Sample:
     history_len: int = 0  # the history's length when the response completed
 
 
-TurnTask = Callable[[TurnHost, ActiveTurn], Awaitable[None]]
-"""A turn's own work in place of sampling (``TurnRunner(task=...)``)."""
+TurnTask = Callable[[TurnHost, ActiveTurn], Awaitable[None]]  # a turn's work, not sampling
 
 ToolCall = FunctionCallItem | CustomToolCallItem
 """A call the turn runs: a JSON function call or a freeform custom-tool call."""
@@ -130,10 +129,9 @@ class TurnRunner:
         self.host = host
         self.turn = turn
         self.compactor = compactor
-        self.task = task
+        self.task = task  # the work of a turn that does not sample (review: core.review)
         self.hooks = hooks
         """The thread's hooks (``core.hook_events`` says where the turn runs them)."""
-        """The work of a turn that does not sample itself (a review: ``core.review``)."""
 
     # ---- racing helpers ------------------------------------------------------
 
@@ -169,7 +167,8 @@ class TurnRunner:
         ``CancelledError`` propagates: cancelling the task is not an interrupt.
         """
         try:
-            return await self._run(items, client_id, cut)
+            with tracing.span("turn", thread_id=self.host.thread_id, turn_id=self.turn.id):
+                return await self._run(items, client_id, cut)
         except Exception as exc:
             log.exception("thread %s: turn %s crashed", self.host.thread_id, self.turn.id)
             return await self._finish_failed(ModelError(f"internal error: {exc}"))
@@ -308,7 +307,7 @@ class TurnRunner:
         open_items: dict[str, ThreadItem] = {}
         texts: dict[str, list[str]] = {}
         summaries: dict[str, list[str]] = {}
-        async for event in client.stream(request):
+        async for event in tracing.model_request(client.stream(request), request.model):
             if isinstance(event, OutputTextDelta):
                 if turn.first_token_at is None:
                     turn.first_token_at = time.monotonic()
@@ -475,7 +474,7 @@ class TurnRunner:
                 if blocked is not None:  # a PreToolUse hook said no: the tool does not run
                     output = ToolOutput(text=blocked, success=False)
                 else:
-                    dispatch = th.tools.dispatch(name, arguments, ctx)
+                    dispatch = tracing.tool_call(th.tools.dispatch(name, arguments, ctx), name)
                     output = await self._race(dispatch, steerable=False)
             except UnknownTool as exc:
                 output = ToolOutput(text=str(exc), success=False)

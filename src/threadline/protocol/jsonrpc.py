@@ -25,6 +25,8 @@ class JSONRPCRequest:
     id: RequestId
     method: str
     params: JsonObject | None = None
+    trace: JsonObject | None = None
+    """The W3C trace context the request carries (``traceparent``, ``tracestate``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,9 @@ def parse_message(obj: Any) -> JSONRPCMessage | InvalidMessage:
             )
         if msg_id is None:
             return JSONRPCNotification(method=method, params=params)
-        return JSONRPCRequest(id=msg_id, method=method, params=params)
+        trace = obj.get("trace")
+        trace = trace if isinstance(trace, dict) else None
+        return JSONRPCRequest(id=msg_id, method=method, params=params, trace=trace)
     if msg_id is not None and "result" in obj:
         return JSONRPCResponse(id=msg_id, result=obj["result"])
     if "error" in obj:

@@ -402,7 +402,7 @@ class Connection:
         if not self.initialized:
             self.send_error(request.id, codes.INVALID_REQUEST, codes.NOT_INITIALIZED_MESSAGE)
             return
-        ctx = ConnectionRequest(self, request.id, request.method)
+        ctx = ConnectionRequest(self, request.id, request.method, request.trace)
         result, error = await self._dispatch(ctx, request.params)
         if error is not None:
             self.send_error(request.id, error.code, error.message, error.data)
@@ -440,6 +440,7 @@ class ConnectionRequest:
     connection: Connection
     request_id: RequestId
     method: str
+    trace: dict[str, Any] | None = None
     _after: list[Callable[[], object]] = field(default_factory=list, repr=False)
 
     @property

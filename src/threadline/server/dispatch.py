@@ -58,6 +58,11 @@ class RequestContext(Protocol):
     def method(self) -> str: ...
 
     @property
+    def trace(self) -> dict[str, Any] | None:
+        """The request's W3C trace context (the envelope's ``trace``), if any."""
+        ...
+
+    @property
     def client_name(self) -> str | None:
         """``clientInfo.name`` of the connection's ``initialize``."""
         ...

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel
 
+from threadline.core import tracing
 from threadline.core.review import prepare_review
 from threadline.protocol.v2.item import TextUserInput, UserMessageThreadItem
 from threadline.protocol.v2.review import ReviewStartParams, ReviewStartResponse
@@ -24,7 +25,8 @@ async def review_start(
     thread = rt.manager.get(p.thread_id)
     request = await prepare_review(p.target.model_dump(mode="json"), thread.settings.cwd)
     rt.router.subscribe(ctx.connection_id, thread.id)
-    turn_id = thread.start_review(request)
+    with tracing.under(ctx.trace):
+        turn_id = thread.start_review(request)
     hint = UserMessageThreadItem(id=turn_id, content=[TextUserInput(text=request.hint)])
     turn = Turn(id=turn_id, items=[hint], items_view="notLoaded", status="inProgress")
     return ReviewStartResponse(review_thread_id=thread.id, turn=turn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from threadline.core import tracing
 from threadline.core.errors import InvalidRequest
 from threadline.protocol.ops import TurnOverrides, UserTurn
 from threadline.protocol.v2.settings import SandboxPolicy
@@ -51,7 +52,8 @@ async def turn_start(rt: Runtime, ctx: RequestContext, p: TurnStartParams) -> Tu
     rt.router.subscribe(ctx.connection_id, thread.id)
     if p.output_schema is not None and not isinstance(p.output_schema, dict):
         raise InvalidRequest("outputSchema must be a JSON object (a JSON Schema)")
-    turn_id, _started = thread.start_turn(op, p.output_schema)
+    with tracing.under(ctx.trace):  # the turn continues the caller's trace
+        turn_id, _started = thread.start_turn(op, p.output_schema)
     turn = Turn(
         id=turn_id, root_turn_id=turn_id, items=[], items_view="notLoaded", status="inProgress"
     )
