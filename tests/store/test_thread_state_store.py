@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.store._rollouts import BASE_TIME, stamp, write_rollout
+from tests.support.readonly import read_only_dir, tree_snapshot
 
 from threadline.protocol.rollout import GitInfo
 from threadline.store import ListQuery, LocalThreadStore, MemoryThreadStore, StoreError
@@ -182,3 +183,23 @@ async def test_list_notices_a_rollout_appended_by_another_program(tmp_path: Path
     assert [r.id for r in second.records] == [old, new]
     assert second.records[0].updated_at_ms == int(later.timestamp() * 1000)
     await store.close()
+
+
+async def test_read_only_home_keeps_state_readable_and_refuses_changes(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    tid, _ = await write_rollout(home)
+    async with LocalThreadStore(home, backfill=False) as store:
+        await store.reindex()
+        await store.state.put_goal(_goal(tid))
+    before = tree_snapshot(home)
+    with read_only_dir(home):
+        async with LocalThreadStore(home, backfill=False) as store:
+            assert store.index.read_only
+            assert await store.state.goal(tid) == _goal(tid)  # copied with the index
+            with pytest.raises(StoreError, match=r"cannot save thread state: .*not writable"):
+                await store.state.put_goal(_goal(tid, objective="other"))
+            with pytest.raises(StoreError, match="not writable"):
+                await store.state.put_section(SectionRecord("s", "S"))
+            assert await store.state.goal(tid) == _goal(tid)
+            await store.list(ListQuery())  # the stat bookkeeping stays in memory
+    assert tree_snapshot(home) == before

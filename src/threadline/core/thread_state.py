@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GOAL_STATUSES",
+    "MAX_OBJECTIVE_CHARS",
     "AttachmentRecord",
     "GoalChange",
     "GoalRecord",
@@ -49,6 +50,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+MAX_OBJECTIVE_CHARS = 16_000
+"""Longest goal objective kept (Codex sets none; the objective is shown to the model)."""
 
 GOAL_STATUSES = ("active", "paused", "blocked", "usageLimited", "budgetLimited", "complete")
 
@@ -142,6 +146,11 @@ class ThreadStateService:
         canonical = await self.require_thread(thread_id)
         if objective is not None and not objective.strip():
             raise InvalidRequest("goal objective must not be empty")
+        if objective is not None and len(objective.strip()) > MAX_OBJECTIVE_CHARS:
+            raise InvalidRequest(
+                f"goal objective is {len(objective.strip())} characters long; "
+                f"at most {MAX_OBJECTIVE_CHARS} are allowed"
+            )
         if budget_given and token_budget is not None and token_budget <= 0:
             raise InvalidRequest("goal budgets must be positive when provided")
         if status is not None and status not in GOAL_STATUSES:
@@ -223,6 +232,8 @@ class ThreadStateService:
     async def create_goal(
         self, thread_id: str, turn_id: str, objective: str, token_budget: int | None
     ) -> dict[str, Any]:
+        if len(objective) > MAX_OBJECTIVE_CHARS:
+            raise GoalError(f"the objective must be at most {MAX_OBJECTIVE_CHARS} characters")
         current = await self._state.goal(thread_id)
         if current is not None and current.status != "complete":
             raise GoalError(
@@ -233,9 +244,17 @@ class ThreadStateService:
         goal = GoalRecord(
             thread_id, new_thread_id(), objective, "active", token_budget, 0, 0, now, now
         )
-        await self._state.put_goal(goal)
+        await self._tool_put(goal)
         self._notify(GoalChange(thread_id, turn_id, goal))
         return goal_json(goal)
+
+    async def _tool_put(self, goal: GoalRecord) -> None:
+        try:
+            await self._state.put_goal(goal)
+        except StoreError as exc:
+            raise GoalError(exc.message) from exc
+        except OSError as exc:
+            raise GoalError(f"the goal could not be saved: {exc}") from exc
 
     async def update_goal(self, thread_id: str, turn_id: str, status: str) -> dict[str, Any]:
         current = await self._state.goal(thread_id)
@@ -244,7 +263,7 @@ class ThreadStateService:
         if current.status in ("budgetLimited", "usageLimited") and status == "paused":
             raise GoalError(f"the goal is {current.status}; a limit takes precedence over pausing")
         goal = replace(current, status=status, updated_at_ms=now_ms())
-        await self._state.put_goal(goal)
+        await self._tool_put(goal)
         self._notify(GoalChange(thread_id, turn_id, goal))
         return goal_json(goal)
 

@@ -126,7 +126,7 @@ class LocalThreadStore:
         self._closed = False
         self._backfill: asyncio.Task[ReindexReport] | None = None
         self._first_batch: asyncio.Event | None = None
-        self._state = ThreadState(self._run_state)
+        self._state = ThreadState(self._run_state, self._state_read_only)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -140,6 +140,9 @@ class LocalThreadStore:
     @property
     def state(self) -> ThreadState:
         return self._state
+
+    def _state_read_only(self) -> str | None:
+        return f"`{self._index.path}` is not writable" if self._index.read_only else None
 
     async def _run_state(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         await self.open()
@@ -245,8 +248,11 @@ class LocalThreadStore:
             raise refused
         return StoredRef(canonical, located, archived=rollouts.is_archived(home, located))
 
-    async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
-        return await rollouts.load_history(ref, live=live)
+    async def load_history(
+        self, ref: StoredRef, *, live: bool = False, for_resume: bool = False
+    ) -> StoredThread:
+        home = self._home if for_resume else None
+        return await rollouts.load_history(ref, live=live, resume_home=home)
 
     async def turn_ids(self, ref: StoredRef) -> list[str]:
         return await rollouts.turn_ids(self._home, ref)

@@ -183,9 +183,19 @@ class _Tx:
 class ThreadState:
     """The state tables. Every method runs on the store's SQLite worker."""
 
-    def __init__(self, run: Runner) -> None:
+    def __init__(self, run: Runner, read_only: Callable[[], str | None] | None = None) -> None:
         self._runner = run
         self._ready = False
+        self._read_only = read_only or (lambda: None)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """:meth:`_run` for a change; refused (a :class:`StoreError` naming the file) when
+        the database is not writable, rather than kept in memory and lost at exit."""
+        await self._run(lambda db: None)  # opens the database, so read_only is known
+        problem = self._read_only()
+        if problem is not None:
+            raise StoreError(f"cannot save thread state: {problem}")
+        return await self._run(fn)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if not self._ready:
@@ -217,7 +227,7 @@ class ThreadState:
             goal.thread_id, goal.goal_id, goal.objective, goal.status, goal.token_budget,
             goal.tokens_used, goal.time_used_seconds, goal.created_at_ms, goal.updated_at_ms,
         ))
-        await self._run(lambda db: db.execute(
+        await self._write(lambda db: db.execute(
             "INSERT OR REPLACE INTO tl_goals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
         ))
 
@@ -239,10 +249,12 @@ class ThreadState:
                 ).rowcount
             return bool(changed)
 
+        if self._read_only() is not None:
+            return None  # nothing to keep it in; the turn itself was not stored either
         return await self.goal(thread_id) if await self._run(write) else None
 
     async def delete_goal(self, thread_id: str) -> bool:
-        return bool(await self._run(lambda db: db.execute(
+        return bool(await self._write(lambda db: db.execute(
             "DELETE FROM tl_goals WHERE thread_id = ?", (thread_id,)
         ).rowcount))
 
@@ -269,7 +281,7 @@ class ThreadState:
     async def put_section(self, section: SectionRecord) -> None:
         appearance = json.dumps(section.appearance) if section.appearance is not None else None
         values = (_b(section.id), _b(section.name), _b(appearance))
-        await self._run(lambda db: db.execute(
+        await self._write(lambda db: db.execute(
             "INSERT OR REPLACE INTO tl_sections (id, name, appearance) VALUES (?, ?, ?)", values
         ))
 
@@ -282,7 +294,7 @@ class ThreadState:
                 db.execute("DELETE FROM tl_section_members WHERE section_id = ?", (_b(section_id),))
             return bool(gone)
 
-        return await self._run(write)
+        return await self._write(write)
 
     async def placement(self, thread_id: str) -> Placement | None:
         found = await self.placements([thread_id])
@@ -353,7 +365,7 @@ class ThreadState:
                     (thread_id, sid, position, entered),
                 )
 
-        await self._run(write)
+        await self._write(write)
 
     async def section_members(self, section_id: str) -> list[str]:
         """The section's threads in their order (first to last)."""
@@ -386,7 +398,7 @@ class ThreadState:
                 ).fetchone()
             return _attachment(row), bool(added)
 
-        return await self._run(write)
+        return await self._write(write)
 
     async def attachments(
         self, thread_id: str, limit: int, cursor: str | None
@@ -418,7 +430,7 @@ class ThreadState:
                     db.execute("DELETE FROM tl_attachments WHERE id = ?", (row[0],))
             return _attachment(row) if row is not None else None
 
-        return await self._run(write)
+        return await self._write(write)
 
     async def attachment_owners(
         self, attachment_type: str, identity_key: str, limit: int, cursor: str | None
@@ -446,7 +458,7 @@ class ThreadState:
                     [(thread_id, k, _b(v)) for k, v in changes.items()],
                 )
 
-        await self._run(write)
+        await self._write(write)
 
     async def git_edits(self, thread_ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
         ids = list(dict.fromkeys(thread_ids))
@@ -503,7 +515,7 @@ class ThreadState:
                     db.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
             return [_attachment(r) for r in rows]
 
-        return await self._run(write)
+        return await self._write(write)
 
 
 async def with_git_edits(
