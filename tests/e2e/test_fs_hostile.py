@@ -236,3 +236,20 @@ async def test_as_unprivileged_user_permissions_still_bind() -> None:
         assert not (locked / "new.txt").exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def test_a_root_itself_cannot_be_removed_or_overwritten(
+    start_client: StartClient, layout: tuple[Path, Path]
+) -> None:
+    ws, _ = layout
+    client = await start_client(cwd=ws)
+    for method, params in [
+        ("fs/remove", {"path": str(ws)}),
+        ("fs/writeFile", {"path": str(ws), "dataBase64": "aGk="}),
+        ("fs/remove", {"path": f"{ws}/sub/.."}),
+    ]:
+        err = await client.request_error(method, params)
+        assert err["code"] == -32600 and "is a root of this connection" in err["message"], err
+    assert ws.is_dir() and (ws / "to_secret").is_symlink()
+    err = await client.request_error("fs/readFile", {"path": f"{ws}/a\u0000b"})
+    assert err["code"] == -32600 and "NUL" in err["message"]

@@ -150,6 +150,11 @@ class FileRoots:
         name = os.path.basename(path)
         if not name:
             raise self.refusal(path)
+        if os.path.join(real_parent, name) in self.roots:
+            raise InvalidRequest(
+                f"path `{path}` is a root of this connection: it cannot be created, "
+                "replaced or removed here"
+            )
         if not self.contains(real_parent):
             # The target may be a root itself (e.g. reading the workspace directory);
             # that is fine for operations through the target, not through its parent.

@@ -32,7 +32,7 @@ from threadline.core.files_ignore import IgnoreRules, read_rules
 __all__ = ["MATCH_LIMIT", "FuzzyMatch", "search", "walk"]
 
 MATCH_LIMIT = 50
-MAX_ENTRIES = 2_000_000
+MAX_ENTRIES = 1_000_000
 """A walk stops after this many entries (a runaway root cannot exhaust memory)."""
 RESCORE = 400
 
