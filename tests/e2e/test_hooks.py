@@ -27,6 +27,8 @@ if event == "PreToolUse" and "deny" in mode:
         "permissionDecision": "deny", "permissionDecisionReason": "no touching"}}))
 elif event == "PreToolUse" and "slow" in mode:
     time.sleep(30)
+elif event == "UserPromptSubmit" and "refuse" in data["prompt"]:
+    print(json.dumps({"decision": "block", "reason": "prompt refused"}))
 elif event == "UserPromptSubmit":
     print(json.dumps({"hookSpecificOutput": {"hookEventName": "UserPromptSubmit",
         "additionalContext": "PROMPT CONTEXT"}}))
@@ -240,3 +242,28 @@ async def test_stop_block_timeout_and_failing_hooks(
         if '"Stop"' in line
     ]
     assert [s["stop_hook_active"] for s in stops] == [False, True]
+
+
+async def test_a_user_prompt_submit_block_ends_the_turn_unsent(
+    start_client: StartClient, mock_home: Path, mock_model: MockModel, tmp_path: Path
+) -> None:
+    _script, log = _configure(mock_home, tmp_path)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    client = await start_client(env={"HOOK_LOG": str(log)})
+    await _trust_all(client, mock_home, ws)
+    thread_id = (await client.request("thread/start", {"cwd": str(ws)}))["thread"]["id"]
+    await client.request(
+        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "refuse me"}]}
+    )
+    done = await client.wait_for_notification(
+        "hook/completed", predicate=lambda p: p["run"]["eventName"] == "userPromptSubmit"
+    )
+    assert done["params"]["run"]["status"] == "blocked"
+    assert done["params"]["run"]["entries"] == [{"kind": "feedback", "text": "prompt refused"}]
+    completed = await client.wait_for_notification("turn/completed")
+    assert completed["params"]["turn"]["status"] == "completed"
+    assert mock_model.requests == []  # the prompt never reached the model
+    read = await client.request("thread/read", {"threadId": thread_id, "includeTurns": True})
+    items = [i for t in read["thread"]["turns"] for i in t["items"]]
+    assert not any(i["type"] == "userMessage" for i in items)

@@ -162,3 +162,28 @@ async def test_model_gets_the_enabled_skills(
     assert "- repo1: Repo skill. (file: " in skills
     assert "beta" not in skills  # disabled in config.toml
     assert "nodesc" not in skills  # a bad file is no skill
+
+
+async def test_skill_files_changing_on_disk_signal_skills_changed(
+    start_client: StartClient, mock_home: Path, tmp_path: Path
+) -> None:
+    user_home, ws, _sub = _layout(tmp_path, mock_home)
+    client = await start_client(env={"HOME": str(user_home)})
+    await client.request("thread/start", {"cwd": str(ws)})
+    await client.request("skills/list", {"cwds": [str(ws)]})
+    # as in Codex: a loaded thread's skill roots are watched
+    _skill(
+        ws / ".agents" / "skills" / "late" / "SKILL.md", "---\nname: late\ndescription: New.\n---\n"
+    )
+    await client.wait_for_notification("skills/changed", timeout=10)
+    listed = await client.request("skills/list", {"cwds": [str(ws)]})
+    assert "late" in [s["name"] for s in listed["data"][0]["skills"]]
+    # a rewrite counts too; other files do not
+    (mock_home / "skills" / "notes.txt").write_text("not a skill", encoding="utf-8")
+    (mock_home / "skills" / "alpha" / "SKILL.md").write_text(
+        "---\nname: alpha\ndescription: Rewritten.\n---\n", encoding="utf-8"
+    )
+    await client.wait_for_notification("skills/changed", timeout=10)
+    listed = await client.request("skills/list", {"cwds": [str(ws)]})
+    alpha = [s for s in listed["data"][0]["skills"] if s["name"] == "alpha"]
+    assert alpha[0]["description"] == "Rewritten."

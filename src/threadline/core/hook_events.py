@@ -3,7 +3,8 @@ user's prompt, around each tool call and before it ends, and applies what they d
 
 - ``SessionStart`` (once per loaded thread, at its first turn; ``source`` is
   ``startup`` or ``resume``) and ``UserPromptSubmit``: their context reaches the model
-  as developer messages after the user's message;
+  as developer messages after the user's message; a ``UserPromptSubmit`` block ends the
+  turn before the prompt is recorded or sent;
 - ``PreToolUse``: a block replaces the call's output (the tool does not run) with
   ``Command blocked by PreToolUse hook: <reason>. Command: <cmd>``, as Codex words it;
 - ``PostToolUse``: its context follows the call's output;
@@ -66,9 +67,10 @@ async def _run(
 
 async def before_prompt(
     runner: HookRunner, th: TurnHost, turn: ActiveTurn, items: list[UserInput]
-) -> list[str]:
+) -> list[str] | None:
     """Run ``SessionStart`` (first turn of this load) and ``UserPromptSubmit``; the
-    contexts they give, in order."""
+    contexts they give, in order, or None when a ``UserPromptSubmit`` hook blocked the
+    prompt (as in Codex the turn then ends at once: no user message, no request)."""
     contexts: list[str] = []
     if not runner.session_started:
         runner.session_started = True
@@ -77,6 +79,8 @@ async def before_prompt(
         contexts += started.contexts
     prompt = "\n".join(i.text for i in items if isinstance(i, TextUserInput))
     submitted = await _run(runner, th, turn, "userPromptSubmit", {"prompt": prompt})
+    if submitted.blocked or submitted.stopped:
+        return None
     return contexts + submitted.contexts
 
 

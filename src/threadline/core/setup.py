@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,9 +25,11 @@ from threadline.core.hooks_run import HookRunner
 from threadline.core.mcp_host import McpHost
 from threadline.core.model_catalog import ModelOverrides
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
-from threadline.core.skills import skills_context_item
+from threadline.core.skills import registry_for, skills_context_item
+from threadline.core.skills_watch import watcher_for
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
+from threadline.protocol.events import Event, SkillsChanged
 from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
 from threadline.tools.dynamic import (
     DynamicTool,
@@ -346,6 +349,14 @@ class ThreadSetup:
         cfg = self.config
         cwd = Path(settings.cwd)
         thread.session.skills_context = lambda: skills_context_item(cfg.home, cwd, cfg.extra)
+        session = weakref.ref(thread.session)
+
+        def skills_changed() -> None:
+            live = session()
+            if live is not None:
+                live.deliver(Event(id="", msg=SkillsChanged()))
+
+        watcher_for(registry_for(cfg.home)).watch(thread.session, cwd, skills_changed)
         if hooks_enabled(dict(cfg.features)):
             thread.session.hooks = HookRunner(cfg.home, thread.rollout_path, resumed=resumed)
 

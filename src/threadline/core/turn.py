@@ -199,9 +199,11 @@ class TurnRunner:
                     return await self._finish_interrupted()
                 return await self._finish("completed")
             else:
-                hooked = []
+                hooked: list[str] | None = []
                 if self.hooks is not None:
                     hooked = await hook_events.before_prompt(self.hooks, th, turn, items)
+                if hooked is None:  # a UserPromptSubmit hook refused it: nothing is sent
+                    return await self._finish("completed")
                 await th.record_user_input(turn, items, client_id)
                 if hooked:
                     await th.record(hook_events.context_message(hooked))

@@ -500,6 +500,13 @@ class HookStarted(_Msg):
     run: dict[str, Any]
 
 
+class SkillsChanged(_Msg):
+    """A ``SKILL.md`` under a loaded thread's skill roots changed on disk
+    (``core.skills_watch``)."""
+
+    type: Literal["skills_changed"] = "skills_changed"
+
+
 class HookCompleted(_Msg):
     """A hook finished: ``run`` carries its status and output entries."""
 
@@ -560,6 +567,7 @@ EventMsg = (
     | ApprovalResolved
     | HookStarted
     | HookCompleted
+    | SkillsChanged
     | ShutdownComplete
 )
 

@@ -55,6 +55,7 @@ from threadline.protocol.v2.settings import (
 from threadline.protocol.v2.skills import (
     HookCompletedNotification,
     HookStartedNotification,
+    SkillsChangedNotification,
     hook_run_summary,
 )
 from threadline.protocol.v2.thread import (
@@ -314,6 +315,10 @@ def _hook_started(thread_id: str, event: ev.Event) -> HookStartedNotification:
     )
 
 
+def _skills_changed(thread_id: str, event: ev.Event) -> SkillsChangedNotification:
+    return SkillsChangedNotification()
+
+
 def _hook_completed(thread_id: str, event: ev.Event) -> HookCompletedNotification:
     msg: Any = event.msg
     return HookCompletedNotification(
@@ -440,6 +445,9 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ),
     ev.HookStarted: (_row("hook/started", HookStartedNotification, _hook_started),),
     ev.HookCompleted: (_row("hook/completed", HookCompletedNotification, _hook_completed),),
+    ev.SkillsChanged: (
+        _row("skills/changed", SkillsChangedNotification, _skills_changed, "all"),
+    ),
 }
 """Core event class → the notifications it becomes, in the order they are sent."""
 

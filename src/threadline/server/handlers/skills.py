@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from threadline.core import hooks as core_hooks
 from threadline.core.skills import Skill, project_root_markers, registry_for, write_rule
+from threadline.core.skills_watch import watcher_for
 from threadline.protocol import codes
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.skills import (
@@ -90,7 +91,9 @@ async def skills_extra_roots_set(
     rt: Runtime, ctx: RequestContext, p: SkillsExtraRootsSetParams
 ) -> SkillsExtraRootsSetResponse:
     roots = [_absolute(r, f"extraRoots[{i}]") for i, r in enumerate(p.extra_roots)]
-    registry_for(rt.manager.config.home).set_extra_roots(roots)
+    reg = registry_for(rt.manager.config.home)
+    reg.set_extra_roots(roots)
+    watcher_for(reg).rebaseline()  # signalled here; the disk watch need not again
     _changed(rt, ctx)  # Codex signals after every set, changed or not
     return SkillsExtraRootsSetResponse()
 
