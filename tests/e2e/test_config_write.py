@@ -231,3 +231,24 @@ async def test_claude_setup_is_detected_and_imported(
         "externalAgentConfig/detect", {"includeHome": True, "cwds": [str(repo)]}
     )
     assert again["items"] == []
+
+
+async def test_a_write_hidden_by_a_c_override_says_so(
+    start_client: StartClient, mock_home: Path
+) -> None:
+    client = await start_client(config=['model="over"'])
+    result = await client.request(
+        "config/value/write", {"keyPath": "model", "value": "gpt-x", "mergeStrategy": "replace"}
+    )
+    assert result["status"] == "okOverridden"
+    meta = result["overriddenMetadata"]
+    assert meta["effectiveValue"] == "over"
+    assert meta["message"] == "Overridden by session flags"
+    assert meta["overridingLayer"]["name"] == {"type": "sessionFlags"}
+    assert tomllib.loads((mock_home / "config.toml").read_text())["model"] == "gpt-x"
+    assert (await client.request("config/read", {}))["config"]["model"] == "over"
+    other = await client.request(
+        "config/value/write",
+        {"keyPath": "approval_policy", "value": "on-request", "mergeStrategy": "replace"},
+    )
+    assert other["status"] == "ok" and other["overriddenMetadata"] is None

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from threadline.core.config import Config, ConfigError, load_config
+from threadline.core.config import Config, ConfigError, load_config, parse_override
 from threadline.core.errors import CoreError
 
 __all__ = [
@@ -65,6 +65,10 @@ class WriteResult:
     version: str
     config: Config
     """The config reloaded from the written file (with the same ``-c`` overrides)."""
+    overridden: tuple[str, Any] | None = None
+    """``(key path, effective value)`` of the first edit a ``-c`` override hides."""
+    overrides_version: str = ""
+    """``sha256:<hex>`` of the ``-c`` overrides (the session-flags layer's version)."""
 
 
 def config_version(path: Path) -> str:
@@ -134,7 +138,34 @@ def write_edits(
         reloaded = reload_config(config)
     except ConfigError as exc:  # the checked text loads; only a relative path could differ
         raise ConfigWriteError("configValidationError", f"Invalid configuration: {exc}") from exc
-    return WriteResult(_resolved(target), config_version(target), reloaded)
+    flags = "\n".join(config.overrides).encode("utf-8")
+    return WriteResult(
+        _resolved(target),
+        config_version(target),
+        reloaded,
+        _overridden(config.overrides, edits),
+        "sha256:" + hashlib.sha256(flags).hexdigest(),
+    )
+
+
+def _overridden(overrides: Sequence[str], edits: Sequence[Edit]) -> tuple[str, Any] | None:
+    """The first edit whose key a ``-c`` override sets (or sets inside of), with the value
+    the override gives that key."""
+    parsed = [parse_override(raw) for raw in overrides]
+    for edit in edits:
+        path = split_key_path(edit.key_path)
+        for key, value in reversed(parsed):  # the last -c of a key wins
+            if key == path:
+                return edit.key_path, value
+            if key[: len(path)] == path or path[: len(key)] == key:
+                return edit.key_path, _dig(value, path[len(key) :])
+    return None
+
+
+def _dig(value: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 # ---- editing ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from threadline.core.features import FEATURES, feature_enabled, runtime_toggle
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.config import (
     ConfigBatchWriteParams,
+    ConfigLayerMetadata,
     ConfigReadParams,
     ConfigReadResponse,
     ConfigRequirementsReadParams,
@@ -52,9 +53,11 @@ from threadline.protocol.v2.config import (
     ExternalAgentConfigMigrationItem,
     MigrationDetails,
     NamedMigration,
+    OverriddenMetadata,
     PermissionProfileListParams,
     PermissionProfileListResponse,
     PermissionProfileSummary,
+    SessionFlagsConfigLayerSource,
 )
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime
@@ -94,7 +97,24 @@ def _write(
 ) -> ConfigWriteResponse:
     result = write_edits(rt.manager.config, edits, expected_version=expected, file_path=path)
     install_config(rt, result.config)
-    return ConfigWriteResponse(file_path=str(result.file_path), status="ok", version=result.version)
+    if result.overridden is None:
+        return ConfigWriteResponse(
+            file_path=str(result.file_path), status="ok", version=result.version
+        )
+    _key, effective = result.overridden
+    layer = ConfigLayerMetadata(
+        name=SessionFlagsConfigLayerSource(), version=result.overrides_version
+    )
+    return ConfigWriteResponse(
+        file_path=str(result.file_path),
+        status="okOverridden",
+        version=result.version,
+        overridden_metadata=OverriddenMetadata(
+            effective_value=effective,
+            message="Overridden by session flags",
+            overriding_layer=layer,
+        ),
+    )
 
 
 async def config_value_write(
