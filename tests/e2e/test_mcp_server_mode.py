@@ -265,6 +265,7 @@ async def test_an_mcp_servers_elicitation_is_relayed_to_the_host(
         provider_extra=(
             f"\n[mcp_servers.box]\ncommand = {json.dumps(sys.executable)}\n"
             f"args = [{json.dumps(str(toolbox))}]\n"
+            'default_tools_approval_mode = "approve"\n'
         ),
     )
     mock_model.enqueue(

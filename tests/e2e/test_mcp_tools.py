@@ -15,7 +15,11 @@ from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, function_call, text
 
 SERVER = str(Path(__file__).resolve().parents[1] / "support" / "mcp_servers" / "m2_tools.py")
-TABLE = f"[mcp_servers.m2]\ncommand = {json.dumps(sys.executable)}\nargs = {json.dumps([SERVER])}\n"
+# The calls here run unasked (approval_policy never): tests/e2e/test_mcp_approval.py asks.
+TABLE = (
+    f"[mcp_servers.m2]\ncommand = {json.dumps(sys.executable)}\nargs = {json.dumps([SERVER])}\n"
+    'default_tools_approval_mode = "approve"\n'
+)
 
 
 def _home(tmp_path: Path, mock_model: MockModel, *, chat: bool = False) -> Path:

@@ -102,7 +102,14 @@ async def _model_call(reply: Any) -> tuple[Client, str]:
     bridge = ElicitationBridge(client.ask)
     async with connect(bridge) as session:
         tool = McpTool("mcp__forms__signup", Info(), Catalog(session), elicitations=bridge)
-        ctx = ToolContext(thread_id="thr", turn_id="turn-7", call_id="call-3", cwd=Path("/"))
+        # never + danger-full-access: the call runs unasked (approval: test_mcp_approval)
+        ctx = ToolContext(
+            thread_id="thr",
+            turn_id="turn-7",
+            call_id="call-3",
+            cwd=Path("/"),
+            sandbox_mode="danger-full-access",
+        )
         out = await tool.run(ctx, "{}")
     return client, out.text
 

@@ -110,8 +110,14 @@ class Recorder:
         self.events.append(msg)
 
     def context(self, call_id: str) -> ToolContext:
+        # never + danger-full-access: every MCP call runs unasked (approval: test_mcp_approval)
         return ToolContext(
-            thread_id="thr", turn_id="turn-1", call_id=call_id, cwd=Path("/"), emit=self.emit
+            thread_id="thr",
+            turn_id="turn-1",
+            call_id=call_id,
+            cwd=Path("/"),
+            emit=self.emit,
+            sandbox_mode="danger-full-access",
         )
 
     def items(self) -> list[McpToolCallThreadItem]:
@@ -267,7 +273,9 @@ def test_approval_follows_policy_and_annotations() -> None:
     assert not needs_approval("never", {"destructiveHint": True})
     assert needs_approval("on-request", {"destructiveHint": True})
     assert needs_approval("on-request", None)  # the MCP default is destructive
-    assert not needs_approval("on-request", {"destructiveHint": False})
+    # openWorldHint left out counts as open-world (Codex 0.169 asks)
+    assert needs_approval("on-request", {"destructiveHint": False})
+    assert not needs_approval("on-request", {"destructiveHint": False, "openWorldHint": False})
     assert needs_approval("untrusted", {"destructiveHint": False, "openWorldHint": True})
 
 

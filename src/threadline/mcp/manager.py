@@ -358,6 +358,11 @@ class McpManager:
     def server_names(self) -> list[str]:
         return sorted(self._servers)
 
+    def tool_approval_mode(self, server: str, tool: str) -> str | None:
+        """The configured ``approval_mode`` of a server's tool (``None``: not set)."""
+        spec = self._specs.get(server)
+        return spec.approval_mode(tool) if spec is not None else None
+
     async def _session(self, server: str) -> tuple[_Server, ClientSession]:
         entry = self._servers.get(server)
         if entry is None:

@@ -44,6 +44,14 @@ class McpServerSpec:
     enabled_tools: tuple[str, ...] | None = None
     disabled_tools: tuple[str, ...] = ()
     required: bool = False
+    tool_approval: Mapping[str, str] = field(default_factory=_empty)
+    """Per tool, ``[mcp_servers.<name>.tools.<tool>] approval_mode``: ``auto`` (the
+    annotations decide), ``prompt`` (always ask) or ``approve`` (never ask)."""
+    default_tools_approval_mode: str | None = None
+    """The server's ``default_tools_approval_mode``, for tools without their own."""
+
+    def approval_mode(self, tool: str) -> str | None:
+        return self.tool_approval.get(tool, self.default_tools_approval_mode)
 
     @property
     def transport(self) -> str:
@@ -105,7 +113,40 @@ class McpServerSpec:
             enabled_tools=None if enabled_tools is None else _str_tuple(raw, "enabled_tools", name),
             disabled_tools=_str_tuple(raw, "disabled_tools", name),
             required=bool(raw.get("required", False)),
+            tool_approval=_tool_approval(raw, name),
+            default_tools_approval_mode=_approval_mode(
+                raw.get("default_tools_approval_mode"), name, "default_tools_approval_mode"
+            ),
         )
+
+
+APPROVAL_MODES = ("auto", "prompt", "approve")
+
+
+def _tool_approval(raw: Mapping[str, Any], name: str) -> Mapping[str, str]:
+    tools = raw.get("tools")
+    if tools is None:
+        return {}
+    if not isinstance(tools, Mapping):
+        raise McpSpecError(f"MCP server {name!r}: tools must be a table of tool tables")
+    out: dict[str, str] = {}
+    for tool, table in tools.items():
+        raw_mode = table.get("approval_mode") if isinstance(table, Mapping) else None
+        mode = _approval_mode(raw_mode, name, f"tools.{tool}.approval_mode")
+        if mode is not None:
+            out[str(tool)] = mode
+    return out
+
+
+def _approval_mode(mode: Any, name: str, key: str) -> str | None:
+    if mode is None:
+        return None
+    if mode not in APPROVAL_MODES:
+        raise McpSpecError(
+            f"MCP server {name!r}: {key} must be one of {', '.join(APPROVAL_MODES)} "
+            f"(got {mode!r})"
+        )
+    return str(mode)
 
 
 def _opt_str(raw: Mapping[str, Any], key: str, name: str) -> str | None:

@@ -68,6 +68,47 @@ class ElicitationBridge:
         self._ask = ask
         self._counter = counter
         self._calls: dict[str, list[_Call]] = {}
+        self._approved: set[tuple[str, str]] = set()
+        """Tools the user allowed for the rest of the session (``persist: session``)."""
+
+    def approved_for_session(self, server: str, tool: str) -> bool:
+        return (server, tool) in self._approved
+
+    async def ask_tool_approval(
+        self,
+        server: str,
+        tool: str,
+        *,
+        turn_id: str,
+        item_id: str,
+        message: str,
+        meta: dict[str, Any],
+    ) -> str:
+        """Put a tool call to the user as Codex does: an ``mcpServer/elicitation/request``
+        with an empty form and the ``codex_approval_kind: mcp_tool_call`` meta. Returns
+        ``accept``, ``decline`` or ``cancel`` (a reply that is none of them declines). An
+        accept whose ``_meta.persist`` is ``session`` or ``always`` allows the tool for the
+        rest of this session."""
+        request = ev.McpElicitationRequest(
+            approval_id=uuid.uuid4().hex,
+            turn_id=turn_id,
+            item_id=item_id,
+            server_name=server,
+            mode="form",
+            message=message,
+            requested_schema={"type": "object", "properties": {}},
+            meta=meta,
+        )
+        answer = await self._ask(request, None, None)
+        action = answer.get("action") if isinstance(answer, dict) else None
+        if action not in ("accept", "cancel"):
+            return "decline"
+        if action == "accept":
+            reply_meta = answer.get("_meta") if isinstance(answer, dict) else None
+            persist = reply_meta.get("persist") if isinstance(reply_meta, dict) else None
+            if persist in ("session", "always"):
+                self._approved.add((server, tool))
+        return str(action)
 
     @contextmanager
     def in_call(self, server: str, turn_id: str, item_id: str) -> Iterator[None]:

@@ -20,6 +20,14 @@ any, else the content list; when the content holds an image the parts go back as
 output unsuccessful. A failed call (timeout, crash, unknown tool) tells the model the
 error text.
 
+Approval, as Codex 0.169 decides it (:func:`approval_required`): a tool that declares
+``readOnlyHint``, or both ``destructiveHint`` and ``openWorldHint`` false, runs; so does one
+whose configured ``approval_mode`` is ``approve``. Any other call is put to the user as an
+``mcpServer/elicitation/request`` with ``_meta.codex_approval_kind = "mcp_tool_call"``
+(:meth:`ElicitationBridge.ask_tool_approval`) — unless the policy is ``never``: then it fails
+(:data:`APPROVAL_NEVER`), except with a ``danger-full-access`` sandbox, where it runs. A refused
+call never reaches the server; the model reads why (:data:`REJECTED`, :data:`CANCELLED`).
+
 This module talks to the connection manager only through :class:`McpCatalog` (the
 tools layer may not import ``threadline.mcp``); any object with those methods works.
 """
@@ -53,6 +61,7 @@ __all__ = [
     "namespace_of",
     "namespace_specs",
     "needs_approval",
+    "approval_required",
 ]
 
 MAX_NAME_LEN = 64
@@ -95,6 +104,9 @@ class McpCatalog(Protocol):
     ) -> Any:
         """Returns an ``mcp.types.CallToolResult``; raises with a clear message on failure."""
         ...
+
+    # Optional: ``tool_approval_mode(server, tool) -> str | None``, the configured
+    # ``approval_mode`` of a tool (the manager has it; a catalog without it means ``auto``).
 
 
 def _sanitize(name: str) -> str:
@@ -188,16 +200,60 @@ def dispatch_name(registry: ToolRegistry, name: str, namespace: str | None) -> s
     return f"{namespace}{DELIMITER}{name}"
 
 
-def needs_approval(approval_policy: str, annotations: dict[str, Any] | None) -> bool:
-    """Whether a call should be put to the user before it runs.
+APPROVAL_NEVER = "MCP tool call requires approval, but approval policy is never"
+REJECTED = "user rejected MCP tool call"
+CANCELLED = "user cancelled MCP tool call"
 
-    A tool that declares ``readOnlyHint`` runs without asking; under ``never`` nothing
-    is asked; otherwise a tool that declares ``destructiveHint`` (or leaves it out, as
-    the MCP spec's default is destructive) or ``openWorldHint`` is asked about."""
-    notes = annotations or {}
-    if notes.get("readOnlyHint") is True or approval_policy == "never":
+
+def approval_required(annotations: dict[str, Any] | None, mode: str | None = None) -> bool:
+    """Whether a call must be put to the user, as Codex 0.169 decides it.
+
+    ``mode`` is the tool's configured ``approval_mode``: ``approve`` never asks, ``prompt``
+    always asks. Otherwise (``auto``) a tool that declares ``readOnlyHint`` runs; so does
+    one that declares both ``destructiveHint`` and ``openWorldHint`` false. Every other
+    tool is asked about, a tool without annotations included (the MCP spec's defaults are
+    destructive and open-world)."""
+    if mode == "approve":
         return False
-    return notes.get("destructiveHint", True) is not False or notes.get("openWorldHint") is True
+    if mode == "prompt":
+        return True
+    notes = annotations or {}
+    if notes.get("readOnlyHint") is True:
+        return False
+    return notes.get("destructiveHint", True) is not False or (
+        notes.get("openWorldHint", True) is not False
+    )
+
+
+def needs_approval(
+    approval_policy: str, annotations: dict[str, Any] | None, mode: str | None = None
+) -> bool:
+    """Whether the user is asked: the call needs approval and the policy lets us ask.
+    (Under ``never`` such a call is not asked about: it fails, see :data:`APPROVAL_NEVER`.)"""
+    return approval_policy != "never" and approval_required(annotations, mode)
+
+
+def approval_message(server: str, tool: str) -> str:
+    return f'Allow the {server} MCP server to run tool "{tool}"?'
+
+
+def approval_meta(info: McpToolLike, arguments: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``_meta`` of the approval request, with the keys Codex 0.169 sends."""
+    meta: dict[str, Any] = {
+        "codex_approval_kind": "mcp_tool_call",
+        "persist": ["session", "always"],
+        "tool_name": info.name,
+    }
+    if info.annotations:
+        meta["tool_annotations"] = info.annotations
+    if info.description:
+        meta["tool_description"] = info.description
+    params = arguments or {}
+    meta["tool_params"] = params
+    meta["tool_params_display"] = [
+        {"name": key, "value": value, "display_name": key} for key, value in params.items()
+    ]
+    return meta
 
 
 def _dump(block: Any) -> dict[str, Any]:
@@ -311,6 +367,12 @@ class McpTool:
             )
 
         fields: dict[str, Any]
+        refused = await self._approval(ctx, args)
+        if refused is not None:
+            output = ToolOutput(refused, success=False)
+            fields = {"status": "failed", "error": {"message": refused}}
+            await self._complete(ctx, item, fields, clock)
+            return output
         try:
             with self._in_call(ctx):
                 result = await self._catalog.call_tool(
@@ -332,6 +394,38 @@ class McpTool:
                 "status": "failed" if is_error else "completed",
                 "result": {"content": content, "structuredContent": structured, "_meta": meta},
             }
+        await self._complete(ctx, item, fields, clock)
+        return output
+
+    async def _approval(self, ctx: ToolContext, args: dict[str, Any] | None) -> str | None:
+        """``None`` when the call may run; else why not (what the model and client see)."""
+        lookup = getattr(self._catalog, "tool_approval_mode", None)
+        mode = lookup(self.info.server, self.info.name) if callable(lookup) else None
+        if not approval_required(self.info.annotations, mode):
+            return None
+        bridge = self._elicitations
+        if bridge is not None and bridge.approved_for_session(self.info.server, self.info.name):
+            return None
+        if ctx.approval_policy == "never":
+            # Codex runs it unasked only when nothing is sandboxed anyway.
+            return None if ctx.sandbox_mode == "danger-full-access" else APPROVAL_NEVER
+        if bridge is None:
+            return REJECTED  # nobody to ask
+        action = await bridge.ask_tool_approval(
+            self.info.server,
+            self.info.name,
+            turn_id=ctx.turn_id,
+            item_id=ctx.call_id,
+            message=approval_message(self.info.server, self.info.name),
+            meta=approval_meta(self.info, args),
+        )
+        if action == "accept":
+            return None
+        return CANCELLED if action == "cancel" else REJECTED
+
+    async def _complete(
+        self, ctx: ToolContext, item: McpToolCallThreadItem, fields: dict[str, Any], clock: float
+    ) -> None:
         done = item.model_validate(
             {
                 **item.model_dump(by_alias=True),
@@ -349,7 +443,6 @@ class McpTool:
                     turn_id=ctx.turn_id, item=done, completed_at_ms=done.completed_at_ms
                 ),
             )
-        return output
 
 
 def mcp_tools(
