@@ -111,3 +111,20 @@ async def test_rate_limits_from_headers_and_recorded_usage(
     assert total == 120
     one = await client.request("account/usage/read", {"threadId": tid})
     assert one["summary"]["lifetimeTokens"] == 120
+
+
+async def test_login_replaces_a_planted_auth_symlink_without_following_it(
+    start_client: StartClient, mock_home: Path, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    (mock_home / "auth.json").symlink_to(victim)
+    client = await start_client()
+    await client.request("account/login/start", {"type": "apiKey", "apiKey": "sk-x"})
+    auth = mock_home / "auth.json"
+    assert not auth.is_symlink()
+    assert stat.S_IMODE(auth.stat().st_mode) == 0o600
+    assert json.loads(auth.read_text())["OPENAI_API_KEY"] == "sk-x"
+    assert victim.read_text() == "untouched\n"
+    await client.request("account/logout")
+    assert not auth.exists() and victim.read_text() == "untouched\n"
