@@ -30,7 +30,9 @@ TS = "2026-11-20T10:00:00.000Z"
 
 
 def _line(kind: str, payload: dict[str, Any], **extra: Any) -> str:
-    return json.dumps({"timestamp": TS, **extra, "type": kind, "payload": payload})
+    """A line as threadline and Codex write them (compact JSON, this key order)."""
+    return json.dumps({"timestamp": TS, **extra, "type": kind, "payload": payload},
+                      separators=(",", ":"))
 
 
 def _event(kind: str, **fields: Any) -> str:
@@ -119,6 +121,8 @@ def test_unusual_line_shapes_are_decoded_whole(tmp_path: Path) -> None:
         json.dumps({"payload": {"message": "hi", "type": "user_message"}, "type": "event_msg",
                     "timestamp": TS}),
         "not json at all",
+        json.dumps({"timestamp": TS, "type": "event_msg",  # spaced: not the fast shape
+                    "payload": {"type": "agent_message", "message": "spaced"}}),
         _event("task_complete", turn_id="t1"),
         _line("event_msg", {"type": "task_started", "turn_id": "t2"}, ordinal=7),
         _line("event_msg", {"type": "user_message", "message": "x"}, ordinal=8),
@@ -180,3 +184,84 @@ def test_paginated_fork_is_left_to_a_whole_read(tmp_path: Path) -> None:
                                                    "end_byte_offset": 10}})
     index = scan(_write(tmp_path, [fork, _event("user_message", message="x")]))
     assert index.unsupported is not None
+
+
+# -- resume from the newest compaction ----------------------------------------------------------
+
+
+def _user(text: str) -> str:
+    return _line("response_item", {"type": "message", "role": "user",
+                                   "content": [{"type": "input_text", "text": text}]})
+
+
+def _assistant(text: str) -> str:
+    return _line("response_item", {"type": "message", "role": "assistant",
+                                   "content": [{"type": "output_text", "text": text}]})
+
+
+def _turn(turn_id: str, question: str, answer: str) -> list[str]:
+    return [_event("task_started", turn_id=turn_id), _user(question),
+            _event("user_message", message=question), _assistant(answer),
+            _event("agent_message", message=answer), _event("task_complete", turn_id=turn_id)]
+
+
+def _compacted(summary: str, *, replacement: bool = True) -> str:
+    payload: dict[str, Any] = {"message": summary}
+    if replacement:
+        payload["replacement_history"] = [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": summary}]}
+        ]
+    return _line("compacted", payload)
+
+
+def _same_resume(path: Path) -> Any:
+    from threadline.rollout.history import reconstruct
+    from threadline.rollout.offsets import model_cut
+    from threadline.rollout.reader import SKIPPED_RESPONSE, read_rollout_from_cut
+
+    cut = model_cut(scan(path))
+    full = reconstruct(read_rollout(path))
+    if cut is None:
+        return None
+    light_file = read_rollout_from_cut(path, cut)
+    light = reconstruct(light_file)
+    assert [i.model_dump() for i in light.history] == [i.model_dump() for i in full.history]
+    assert [t.model_dump() for t in light.turns] == [t.model_dump() for t in full.turns]
+    assert (light.token_info, light.usage_turn_id, light.name, light.preview, light.model,
+            light.cut_off, light.window, light.open_turn_id) == (
+        full.token_info, full.usage_turn_id, full.name, full.preview, full.model,
+        full.cut_off, full.window, full.open_turn_id)
+    return sum(1 for line in light_file.lines if line.payload is SKIPPED_RESPONSE)
+
+
+def test_resume_skips_the_items_the_newest_compaction_replaced(tmp_path: Path) -> None:
+    lines = [META]
+    for n in range(6):
+        lines += _turn(f"a{n}", f"old question {n}", "x" * 2000)
+    lines += [_compacted("first summary")]
+    lines += _turn("b0", "middle question", "y")
+    lines += [_compacted("second summary")]
+    lines += _turn("c0", "new question", "z")
+    lines += [_event("task_started", turn_id="c1"), _user("open question")]  # cut off mid-turn
+    skipped = _same_resume(_write(tmp_path, lines))
+    assert skipped == 6 * 2 + 2  # every model item before the newest compaction
+
+
+def test_no_cut_when_history_before_the_compaction_can_matter(tmp_path: Path) -> None:
+    base = [META, *_turn("a0", "q0", "r0"), *_turn("a1", "q1", "r1")]
+    # a rollback after the compaction may reach back past it
+    rolled = _write(tmp_path, [*base, _compacted("s"), *_turn("b0", "q", "r"),
+                               _event("thread_rolled_back", num_turns=2)], "rolled.jsonl")
+    assert _same_resume(rolled) is None
+    # a legacy compaction keeps the earlier user messages
+    legacy = _write(tmp_path, [*base, _compacted("s", replacement=False), *_turn("b0", "q", "r")],
+                    "legacy.jsonl")
+    assert _same_resume(legacy) is None
+    # no compaction at all
+    assert _same_resume(_write(tmp_path, base, "plain.jsonl")) is None
+    # a compaction inside the last turn: the cut stops at that turn's start
+    inside = _write(tmp_path, [*base, _event("task_started", turn_id="c"), _user("q"),
+                               _line("response_item", {"type": "function_call", "name": "shell",
+                                                       "arguments": "{}", "call_id": "k"}),
+                               _compacted("s")], "inside.jsonl")
+    assert _same_resume(inside) == 4

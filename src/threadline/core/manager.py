@@ -286,7 +286,7 @@ class ThreadManager:
                 f"thread {thread_id or label(ref)} is archived; unarchive it before resuming"
             )
         await asyncio.to_thread(self._stored.require_resumable, ref, thread_id)
-        stored = await self._stored.load(ref)
+        stored = await self._stored.load(ref, for_resume=True)
         canonical = stored.thread_id
         # One resume per thread at a time in this process; later ones rejoin the first.
         async with self._resuming.setdefault(canonical, asyncio.Lock()):
@@ -297,7 +297,7 @@ class ThreadManager:
             try:
                 if await self.store.changed_since(stored):
                     # Written since we read it (by a holder that has just let go): read again.
-                    stored = await self._stored.load(ref)
+                    stored = await self._stored.load(ref, for_resume=True)
                 return await self._spawn_restored(stored, opts, lease)
             except BaseException:
                 if self._leases.get(canonical) is not lease:

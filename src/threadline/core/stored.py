@@ -69,9 +69,9 @@ class StoredThreads:
         with as_invalid():
             return await self.store.locate(canonical, path=path)
 
-    async def load(self, ref: StoredRef) -> StoredThread:
+    async def load(self, ref: StoredRef, *, for_resume: bool = False) -> StoredThread:
         with as_invalid():
-            return await self.store.load_history(ref)
+            return await self.store.load_history(ref, for_resume=for_resume)
 
     async def turn_history(self, ref: StoredRef) -> TurnHistory:
         """The stored turns of ``ref`` for paging (see :class:`TurnHistory`)."""

@@ -38,6 +38,7 @@ from threadline.rollout.turns import TurnBuilder
 
 __all__ = [
     "Reconstruction",
+    "history_start",
     "is_contextual_user_message",
     "latest_token_info",
     "latest_window",
@@ -111,12 +112,34 @@ def _drop_last_user_turns(history: list[ResponseItem], count: int) -> list[Respo
     return [] if seen else history
 
 
+def history_start(lines: list[RolloutLine]) -> int:
+    """Where replaying the model history may start: the newest ``compacted`` line with a
+    valid ``replacement_history`` when no rollback follows it (the replacement is then
+    the whole history at that point, and nothing can reach back past it), else 0."""
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        if line.type == "compacted":
+            payload = line.payload
+            if not isinstance(payload, dict) or not isinstance(payload.get("replacement_history"), list):
+                return 0
+            try:
+                line.as_compacted()
+            except ValueError:
+                continue  # the replay skips it too; an older compaction may still do
+            return index
+        if line.type == "event_msg" and line.event_type == "thread_rolled_back":
+            return 0
+    return 0
+
+
 def model_history(lines: list[RolloutLine]) -> list[ResponseItem]:
-    """The model-visible history after replaying compactions and rollbacks."""
+    """The model-visible history after replaying compactions and rollbacks, from
+    :func:`history_start` on: the items an intact newest compaction replaced are never
+    validated."""
     history: list[ResponseItem] = []
     units: list[_Unit] = []
     explicit = False
-    for line in lines:
+    for line in lines[history_start(lines) :]:
         kind = line.type
         if kind == "response_item":
             try:

@@ -54,13 +54,14 @@ __all__ = [
     "current_index",
     "forget_cached",
     "is_current",
+    "model_cut",
     "load_cached",
     "render_turns",
     "save_cached",
     "scan",
 ]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 _HEAD_BYTES = 4096
 _TAIL_BYTES = 64
 _PEEK = 512
@@ -115,6 +116,10 @@ class OffsetIndex:
     counter: int = 0
     compacted: int | None = None
     """Byte offset of the newest ``compacted`` line, if any."""
+    rolled_back: int | None = None
+    """Byte offset of the newest ``thread_rolled_back`` event, if any."""
+    last_started: int | None = None
+    """Byte offset of the newest ``task_started`` event (rolled back or not), if any."""
     unsupported: str | None = None
     version: int = INDEX_VERSION
 
@@ -266,6 +271,7 @@ class _Scanner:
         else:
             fields = payload or {}
         if event in _OPEN:
+            ix.last_started = offset
             self._finish_open()
             tid = fields.get("turn_id")
             tid = tid if isinstance(tid, str) and tid else f"rollout-{line}"
@@ -323,6 +329,7 @@ class _Scanner:
                 span.has_items = True
                 span.last_item = "reasoning" if kind and kind.group(1) == b"Reasoning" else event
         elif event == "thread_rolled_back":
+            ix.rolled_back = offset
             self._finish_open()
             self._end_ranges(offset)
             count = fields.get("num_turns")
@@ -456,6 +463,40 @@ def current_index(path: Path, cache_dir: Path | None) -> OffsetIndex:
     index = scan(path, cached)
     save_cached(cache_dir, index)
     return index
+
+
+# -- resume from the newest compaction ----------------------------------------------------------
+
+
+def model_cut(index: OffsetIndex) -> int | None:
+    """Where a resume may stop decoding model items: the byte offset before which no
+    ``response_item`` matters, or ``None`` when every line does.
+
+    Past the newest ``compacted`` line that carries a ``replacement_history`` the model
+    history starts afresh, so the items before it only matter when a later rollback can
+    reach back past it (any ``thread_rolled_back`` after it), when it is a legacy
+    compaction (no replacement: earlier user messages are kept), or for the last
+    turn's cut-off tool calls (the cut is never after the newest ``task_started``).
+    """
+    if index.unsupported is not None or index.compacted is None:
+        return None
+    if index.rolled_back is not None and index.rolled_back > index.compacted:
+        return None
+    with open_regular(Path(index.path)) as handle:
+        handle.seek(index.compacted)
+        head = handle.read(_PEEK)
+    if b'"replacement_history":[' not in head and b'"replacement_history": [' not in head:
+        obj = None
+        with open_regular(Path(index.path)) as handle:
+            handle.seek(index.compacted)
+            obj = _decode(handle.readline())
+        payload = obj.get("payload") if obj is not None else None
+        if not isinstance(payload, dict) or not isinstance(payload.get("replacement_history"), list):
+            return None
+    cut = index.compacted
+    if index.last_started is not None:
+        cut = min(cut, index.last_started)
+    return cut
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -36,7 +36,9 @@ __all__ = [
     "RolloutFormat",
     "parse_lines",
     "read_head",
+    "SKIPPED_RESPONSE",
     "read_rollout",
+    "read_rollout_from_cut",
     "read_tail_token_info",
     "strip_preview",
     "user_message_text",
@@ -233,6 +235,61 @@ def read_rollout(path: Path, *, locate: Locator | None = None) -> RolloutFile:
     result.lines = prefix + lines
     result.own_start = len(prefix)
     return result
+
+
+# --- a resume that needs no model items before a point -------------------------------------
+
+SKIPPED_RESPONSE: dict[str, Any] = {"type": "skipped_before_compaction"}
+"""The payload that stands for a ``response_item`` line :func:`read_rollout_from_cut`
+did not decode (one shared dict; it validates as no response item)."""
+
+_RESPONSE_HEAD = re.compile(rb'\{"timestamp":"([^"\\]*)",(?:"ordinal":\d+,)?"type":"response_item"')
+
+
+def read_rollout_from_cut(path: Path, cut: int) -> RolloutFile:
+    """Read a rollout line by line (never the whole file at once), decoding every line
+    except the ``response_item`` lines that start before byte ``cut``: each of those
+    stays in place as a line with the :data:`SKIPPED_RESPONSE` payload, so line indexes
+    (which implicit turn ids use) are those of a full read. For a history that needs no
+    model item before ``cut`` (``threadline.rollout.offsets.model_cut``) the result
+    rebuilds the same thread as :func:`read_rollout`, without the cost of the items the
+    newest compaction replaced. A paginated fork (``history_base``) is read whole."""
+    path = Path(path)
+    lines: list[RolloutLine] = []
+    errors = 0
+    try:
+        handle = open_regular(path)
+    except OSError as exc:
+        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        offset = 0
+        for raw in handle:
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
+                continue
+            if start < cut:
+                skipped = _RESPONSE_HEAD.match(raw, 0, 256)
+                if skipped is not None:
+                    lines.append(RolloutLine.model_construct(
+                        timestamp=skipped.group(1).decode(), type="response_item",
+                        payload=SKIPPED_RESPONSE, ordinal=None, metadata=None,
+                    ))
+                    continue
+            try:
+                line = _make_line(json.loads(raw))
+            except ValueError:
+                line = None
+            if line is None:
+                errors += 1
+                log.warning("skipping unreadable rollout line at byte %d of %s", start, path)
+                continue
+            lines.append(line)
+    meta = _first_meta(lines)
+    if meta is not None and meta.history_base is not None:
+        return read_rollout(path)
+    return RolloutFile(
+        path=path, meta=meta, lines=lines, parse_errors=errors, format=_detect_format(meta, lines)
+    )
 
 
 # --- heads and tails, for indexing ----------------------------------------------------------

@@ -297,9 +297,13 @@ class ThreadStore(Protocol):
         """The stored thread ``thread_id`` (canonical), or the one at the protocol's
         ``path``; raises :class:`StoreError` naming what is missing or refused."""
 
-    async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
+    async def load_history(
+        self, ref: StoredRef, *, live: bool = False, for_resume: bool = False
+    ) -> StoredThread:
         """Read and rebuild the history at ``ref``; ``live`` keeps an unfinished last
-        turn ``inProgress`` (else it reads ``interrupted``)."""
+        turn ``inProgress`` (else it reads ``interrupted``). ``for_resume``: the result
+        only seeds a resumed thread (its ``lines`` are not copied), so a store may leave
+        out what the newest compaction made irrelevant to the model history."""
 
     async def turn_ids(self, ref: StoredRef) -> list[str]:
         """The ids of the stored thread's visible turns, oldest first: what the positions

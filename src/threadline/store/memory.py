@@ -204,7 +204,9 @@ class MemoryThreadStore:
             raise StoreError(f"no rollout found for thread id {ref.thread_id}")
         return entry[1]
 
-    async def load_history(self, ref: StoredRef, *, live: bool = False) -> StoredThread:
+    async def load_history(
+        self, ref: StoredRef, *, live: bool = False, for_resume: bool = False
+    ) -> StoredThread:
         lines = list(self._lines_of(ref))
         meta = next((line.as_session_meta() for line in lines if line.type == "session_meta"), None)
         if meta is None:

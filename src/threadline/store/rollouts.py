@@ -30,8 +30,8 @@ from threadline.protocol.rollout import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
-from threadline.rollout.history import reconstruct
-from threadline.rollout.offsets import OffsetIndex, current_index, render_turns
+from threadline.rollout.history import history_start, reconstruct
+from threadline.rollout.offsets import OffsetIndex, current_index, model_cut, render_turns
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     archived_path_for,
@@ -42,7 +42,13 @@ from threadline.rollout.paths import (
     unarchived_path_for,
 )
 from threadline.rollout.policy import PersistencePolicy
-from threadline.rollout.reader import RolloutFile, read_head, read_rollout
+from threadline.rollout.reader import (
+    SKIPPED_RESPONSE,
+    RolloutFile,
+    read_head,
+    read_rollout,
+    read_rollout_from_cut,
+)
 from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
 from threadline.store.base import Change, ForkSource, StoredRef, StoredThread, StoreError
 
@@ -124,14 +130,35 @@ def _ms_of_timestamp(value: str | None, fallback: float) -> int:
     return int(fallback * 1000)
 
 
-async def load_history(ref: StoredRef, *, live: bool = False) -> StoredThread:
-    """Read and rebuild the rollout at ``ref``; errors name the file and the problem."""
+def _read_for_resume(home: Path, path: Path) -> RolloutFile:
+    """The rollout as a resume needs it: the ``response_item`` lines the newest
+    compaction replaced are not decoded (see ``offsets.model_cut``); anything the cut
+    cannot be trusted for is read whole."""
+    try:
+        cut = model_cut(current_index(path, home / OFFSETS_CACHE_SUBDIR))
+    except (OSError, ValueError):
+        cut = None
+    if cut is None:
+        return read_rollout(path)
+    rollout = read_rollout_from_cut(path, cut)
+    start = history_start(rollout.lines)
+    if start == 0 or any(line.payload is SKIPPED_RESPONSE for line in rollout.lines[start:]):
+        return read_rollout(path)  # the file changed under the index: be exact
+    return rollout
+
+
+async def load_history(
+    ref: StoredRef, *, live: bool = False, resume_home: Path | None = None
+) -> StoredThread:
+    """Read and rebuild the rollout at ``ref``; errors name the file and the problem.
+    With ``resume_home`` (a resume: the lines are not copied) the model items before
+    the newest compaction are skipped, not decoded."""
     path = ref.path
     assert path is not None
 
     def work() -> StoredThread:
         version = file_state(path)
-        rollout = read_rollout(path)
+        rollout = read_rollout(path) if resume_home is None else _read_for_resume(resume_home, path)
         meta = rollout.meta
         if meta is None:
             if not rollout.lines:
