@@ -40,6 +40,10 @@ async def test_results_scores_and_ignores_like_codex(
         "app.log",
         ".hidden/app.txt",
     )
+    (ws / "sub").mkdir()
+    os.symlink(ws / "lib", ws / "sub" / "linkdir")  # followed: inside the root
+    os.symlink("/usr", ws / "sub" / "usr")  # not followed: outside
+    os.symlink(ws, ws / "sub" / "loop")  # not followed: a loop
     client = await start_client(cwd=ws)
     got = await client.request("fuzzyFileSearch", {"query": "app", "roots": [str(ws)]})
     files = got["files"]
@@ -60,6 +64,9 @@ async def test_results_scores_and_ignores_like_codex(
     assert by_path["myapp.rs"]["score"] == 65592
     assert by_path["apps"]["score"] == 84
     assert ".hidden/app.txt" in by_path
+    assert by_path["sub/linkdir/app"]["match_type"] == "directory"
+    assert by_path["sub/linkdir/app"]["score"] == 84  # the second directory named "app"
+    assert not any(p.startswith(("sub/usr/", "sub/loop/")) for p in by_path)
     assert not any(p.startswith("build") or p.endswith(".log") for p in by_path)
     scores = [f["score"] for f in files]
     assert scores == sorted(scores, reverse=True)
@@ -101,3 +108,24 @@ async def test_a_100k_entry_tree_is_searched_quickly(
     elapsed = time.perf_counter() - t
     assert got["files"][0]["path"] == os.path.join("pkg3", "mod3", "needleHandler.rs")
     assert elapsed < 10, elapsed
+
+
+async def test_only_the_shallowest_directory_named_like_the_query_ranks_up(
+    start_client: StartClient, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    for d in ["d1/app", "d1/d2/app", "e/d/c/app", "app", "g/h"]:
+        (ws / d).mkdir(parents=True)
+    touch(ws, "f1/d2/app", "g/h/app.txt", "g/app")
+    client = await start_client(cwd=ws)
+    got = await client.request("fuzzyFileSearch", {"query": "app", "roots": [str(ws)]})
+    # As Codex 0.169 answered for this tree.
+    assert [(f["score"], f["match_type"], f["path"]) for f in got["files"]] == [
+        (196692, "file", "f1/d2/app"),
+        (196692, "file", "g/app"),
+        (131156, "directory", "app"),
+        (65620, "file", "g/h/app.txt"),
+        (84, "directory", "d1/app"),
+        (84, "directory", "d1/d2/app"),
+        (84, "directory", "e/d/c/app"),
+    ]

@@ -205,14 +205,37 @@ class FuzzyMatch:
         return os.path.basename(self.path) or self.path
 
 
+def _linked_dir(
+    entry: os.DirEntry[str], real_dir: str, root_real: str, seen: set[str]
+) -> str | None:
+    """Where the symlink ``entry`` leads when it is a directory inside the root that is
+    not walked yet and not an ancestor (a loop); None otherwise."""
+    try:
+        if not entry.is_dir():
+            return None
+    except OSError:
+        return None
+    target = os.path.realpath(entry.path)
+    inside = target == root_real or target.startswith(root_real.rstrip("/") + "/")
+    ancestor = real_dir == target or real_dir.startswith(target.rstrip("/") + "/")
+    if not inside or ancestor or target in seen:
+        return None
+    seen.add(target)
+    return target
+
+
 def walk(root: str, cancelled: threading.Event | None = None) -> Iterator[tuple[str, bool]]:
     """``(path relative to root, is directory)`` for what lies below ``root``, minus what
-    ignore files leave out. Symlinks are listed, never followed."""
+    ignore files leave out. Like Codex, symlinked directories are followed, but only to
+    directories inside ``root`` (each once, never into a loop)."""
+    root_real = os.path.realpath(root)
+    seen: set[str] = set()
     top = [(0, r) for r in read_rules(root)]
-    stack: list[tuple[str, str, list[tuple[int, IgnoreRules]]]] = [(root, "", top)]
+    # (directory to list, its real path, its path relative to root + "/", ignore rules)
+    stack: list[tuple[str, str, str, list[tuple[int, IgnoreRules]]]] = [(root, root_real, "", top)]
     count = 0
     while stack:
-        directory, rel_dir, rules = stack.pop()
+        directory, real_dir, rel_dir, rules = stack.pop()
         if cancelled is not None and cancelled.is_set():
             return
         try:
@@ -224,6 +247,10 @@ def walk(root: str, cancelled: threading.Event | None = None) -> Iterator[tuple[
             rel = f"{rel_dir}{entry.name}"
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
+                real_child = f"{real_dir.rstrip('/')}/{entry.name}" if is_dir else None
+                if not is_dir and entry.is_symlink():
+                    real_child = _linked_dir(entry, real_dir, root_real, seen)
+                    is_dir = real_child is not None
             except OSError:
                 continue
             ignored: bool | None = None
@@ -237,10 +264,10 @@ def walk(root: str, cancelled: threading.Event | None = None) -> Iterator[tuple[
             if count > MAX_ENTRIES:
                 return
             yield rel, is_dir
-            if is_dir:
+            if is_dir and real_child is not None:
                 below = rel + "/"
                 child = [(len(below), r) for r in read_rules(entry.path)]
-                stack.append((entry.path, below, rules + child if child else rules))
+                stack.append((entry.path, real_child, below, rules + child if child else rules))
 
 
 def _atom_regex(atom: str) -> re.Pattern[str]:
@@ -310,9 +337,19 @@ def search(
         for rx in regexes:
             found = {m.group(0) for m in rx.finditer(text)}
             candidates = found if candidates is None else candidates & found
+        named_dirs: list[str] = []
         for path in candidates or ():
             is_dir = path in dirs
-            tiers.setdefault(_name_bonus(query, path, is_dir), []).append((root, path, is_dir))
+            bonus = _name_bonus(query, path, is_dir)
+            if is_dir and bonus:
+                named_dirs.append(path)  # placed below: only one of them keeps it
+                continue
+            tiers.setdefault(bonus, []).append((root, path, is_dir))
+        # Of the directories named like the query, Codex ranks up one (the shallowest,
+        # as recorded); the others score as any directory.
+        named_dirs.sort(key=lambda p: (p.count("/"), p))
+        for n, path in enumerate(named_dirs):
+            tiers.setdefault(EXACT_NAME_BONUS if n == 0 else 0, []).append((root, path, True))
     rough: list[tuple[int, str, str, bool]] = []
     for tier in sorted(tiers, reverse=True):
         if len(rough) >= limit:
@@ -325,11 +362,11 @@ def search(
                 rough.append((got[0] + tier, root, path, is_dir))
     rough.sort(key=lambda t: (-t[0], t[2]))
     matches: list[FuzzyMatch] = []
-    for _, root, path, is_dir in rough[: max(RESCORE, limit)]:
+    for rough_score, root, path, is_dir in rough[: max(RESCORE, limit)]:
         got = _score(atoms, path, exact=True)
         if got is None:
             continue
-        score = got[0] + _name_bonus(query, path, is_dir)
+        score = got[0] + (rough_score // NAME_BONUS) * NAME_BONUS
         matches.append(FuzzyMatch(root, path, is_dir, score, got[1]))
     matches.sort(key=lambda m: (-m.score, m.path))
     return matches[:limit]
