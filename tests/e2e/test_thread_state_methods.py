@@ -6,6 +6,7 @@ requests (driven against the mock model)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -416,6 +417,7 @@ async def test_list_included_ids_and_a_rollout_appended_by_another_program(
             "payload": {"type": "user_message", "message": "from codex", "images": []},
         }) + "\n")
     os.utime(path, (later, later))
+    await asyncio.sleep(1.1)  # the store trusts its last look at the rollouts for 1 s
     after = await client2.request("thread/list", by_update)
     assert [t["id"] for t in after["data"]] == [a, c, b]
     assert after["data"][0]["updatedAt"] == later

@@ -4,6 +4,7 @@ size/mtime check that makes ``list`` notice a rollout another program appended t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -179,6 +180,7 @@ async def test_list_notices_a_rollout_appended_by_another_program(tmp_path: Path
         f.write(json.dumps({"timestamp": stamp(later), "type": "event_msg",
                             "payload": {"type": "user_message", "message": "more", "images": []}}) + "\n")
     os.utime(old_path, (later.timestamp(), later.timestamp()))
+    await asyncio.sleep(LocalThreadStore.RECHECK_INTERVAL_S)  # past the last look
     second = await store.list(query)
     assert [r.id for r in second.records] == [old, new]
     assert second.records[0].updated_at_ms == int(later.timestamp() * 1000)

@@ -117,6 +117,11 @@ def _build_records(
 class LocalThreadStore:
     """The default store. ``LocalThreadStore(home)``; opened lazily on first use."""
 
+    RECHECK_INTERVAL_S = 1.0
+    """How long ``list`` trusts its last look at the rollouts' sizes and mtimes (one
+    ``stat`` per thread: about 15 ms for 5,000 threads, 0.3 s for 20,000 on a loaded
+    2-CPU machine)."""
+
     def __init__(self, home: Path, *, backfill: bool = True) -> None:
         self._home = Path(home)
         self._index = ThreadIndex(self._home / INDEX_FILE)
@@ -127,6 +132,10 @@ class LocalThreadStore:
         self._backfill: asyncio.Task[ReindexReport] | None = None
         self._first_batch: asyncio.Event | None = None
         self._state = ThreadState(self._run_state, self._state_read_only)
+        self._stats: dict[str, tuple[int, int]] | None = None
+        """Size and mtime of each rollout when ``list`` last looked (see ``_notice_appends``)."""
+        self._recheck: asyncio.Lock | None = None
+        self._rechecked_at = float("-inf")
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -319,10 +328,20 @@ class LocalThreadStore:
         ...) inside this home's sessions directories; otherwise the row is repaired."""
         return rollout_file_problem(path) is None and is_inside(self._home, path)
 
-    async def _repair(self, thread_id: str, stale: ThreadRecord | None) -> ThreadRecord | None:
+    async def _repair(
+        self, thread_id: str, stale: ThreadRecord | None, *, known: Path | None = None
+    ) -> ThreadRecord | None:
+        """Rebuild the row from the rollout: ``known`` when it is still a usable file of
+        this thread (the row's own path), else the one found by id."""
         if not is_valid_thread_id(thread_id):
             return None
-        path = await self._io(lambda: find_rollout_path(self._home, thread_id))
+
+        def locate() -> Path | None:
+            if known is not None and known.name.endswith(f"{thread_id}.jsonl") and self._usable(known):
+                return known
+            return find_rollout_path(self._home, thread_id)
+
+        path = await self._io(locate)
         if path is None:
             if stale is not None:
                 log.info("dropping index row of %s: its rollout is gone", thread_id)
@@ -373,8 +392,21 @@ class LocalThreadStore:
             finally:
                 waiter.cancel()
         if not query.archived:
-            await self._notice_appends()
+            await self._notice_appends_now_and_then()
         return await self._index.list(query)
+
+    async def _notice_appends_now_and_then(self) -> None:
+        """:meth:`_notice_appends`, at most once per :attr:`RECHECK_INTERVAL_S` (a burst
+        of lists shares one sweep; concurrent lists wait for the running one)."""
+        if self._recheck is None:
+            self._recheck = asyncio.Lock()
+        async with self._recheck:
+            if time.monotonic() - self._rechecked_at < self.RECHECK_INTERVAL_S:
+                return
+            try:
+                await self._notice_appends()
+            finally:
+                self._rechecked_at = time.monotonic()
 
     async def _notice_appends(self) -> None:
         """Re-read the rows whose rollout changed since it was last seen (its size or
@@ -382,7 +414,9 @@ class LocalThreadStore:
         Codex for one, may append to a rollout without telling this index. One ``stat``
         per listed-able thread; a changed one costs a head and tail read."""
         rows = await self._index.live_paths()
-        known = await self._state.rollout_stats()
+        if self._stats is None:
+            self._stats = await self._state.rollout_stats()
+        known = self._stats
 
         def scan() -> tuple[list[str], dict[str, tuple[int, int]]]:
             changed: list[str] = []
@@ -405,8 +439,10 @@ class LocalThreadStore:
         for thread_id in changed:
             stale = await self._index.get(thread_id)
             if stale is not None:
-                await self._repair(thread_id, stale)
-        await self._state.set_rollout_stats(seen)
+                await self._repair(thread_id, stale, known=stale.rollout_path)
+        if seen:
+            known.update(seen)
+            await self._state.set_rollout_stats(seen)
 
     async def _require(self, thread_id: str) -> ThreadRecord:
         record = await self.get(thread_id)
