@@ -237,3 +237,22 @@ def test_hook_discovery_warnings_and_trust(tmp_path: Path) -> None:
     (home / "config.toml").write_text(text, encoding="utf-8")
     changed = discover(home).hooks[1]
     assert changed.trust_status == "modified" and not changed.runs
+
+
+def test_trust_hashes_are_codex_s(tmp_path: Path) -> None:
+    """The hashes real Codex 0.169 reported in hooks/list for these two definitions."""
+    command = "python3 /var/tmp/skh/hook.py"
+    (tmp_path / "config.toml").write_text(
+        f'[[hooks.PreToolUse]]\nmatcher = "Bash"\n[[hooks.PreToolUse.hooks]]\ntype = "command"\n'
+        f'command = "{command}"\ntimeout = 30\nstatusMessage = "checking"\n'
+        f'[[hooks.PostToolUse]]\n[[hooks.PostToolUse.hooks]]\ntype = "command"\n'
+        f'command = "{command}"\n',
+        encoding="utf-8",
+    )
+    pre, post = discover(tmp_path).hooks
+    assert pre.current_hash == (
+        "sha256:11499be7ad8f2073def916d1173589900a40971d1063fd9380618f47e06c0a79"
+    )
+    assert post.current_hash == (
+        "sha256:a66ab3320b53e8982c3a06339315b96eed3e8c2608159d409c6ca49cfc34afd9"
+    )

@@ -12,8 +12,8 @@ Each hook has a key, ``<source file>:<event_snake>:<group>:<handler>``, and a ha
 its normalized definition. A user hook runs only when it is enabled and trusted:
 ``[hooks.state."<key>"]`` with ``trusted_hash = "<the hash hooks/list reports>"``
 (``enabled = false`` turns one off); a hook whose definition changed since it was
-trusted is ``modified`` and does not run. The hash is threadline's own (sha256 of the
-normalized definition), so a trust Codex recorded does not carry over.
+trusted is ``modified`` and does not run. The hash is computed as Codex 0.169 computes
+it (:func:`hook_hash`), so a trust recorded by either holds for both.
 """
 
 from __future__ import annotations
@@ -117,9 +117,15 @@ class Discovery:
 
 
 def hook_hash(label: str, matcher: str | None, handler: dict[str, Any]) -> str:
-    identity = {"event_name": label, "matcher": matcher, "hooks": [handler]}
-    blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
+    """Codex's trust hash of one hook: sha256 of the compact, key-sorted JSON of
+    ``{event_name, matcher, hooks: [handler]}`` with absent members left out, so a hook
+    Codex trusted is trusted here too (and the other way round)."""
+    hook = {k: v for k, v in handler.items() if v is not None}
+    identity: dict[str, Any] = {"event_name": label, "hooks": [hook]}
+    if matcher is not None:
+        identity["matcher"] = matcher
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _states(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
