@@ -20,9 +20,10 @@ What a hook answers:
   out after Ns``): ``failed`` with an ``error`` entry, Codex's words; the event goes on
   as if the hook were not there.
 
-Hooks run one after another in display order, as the user's own commands: they are
-not sandboxed (Codex runs them outside the tool sandbox too). ``async`` hooks are
-started and not waited for; their answers change nothing.
+Hooks run one after another in display order, as the user's own commands, in the
+thread's cwd: they are not sandboxed (Codex runs them with ``$SHELL -lc`` outside the
+tool sandbox too). ``async`` hooks are started and not waited for; their answers change
+nothing.
 """
 
 from __future__ import annotations
@@ -118,11 +119,12 @@ def interpret(
 async def run_command(
     command: str, stdin: bytes, cwd: str, timeout: float
 ) -> tuple[int | None, str, str]:
-    """Run ``command`` with ``/bin/sh -c`` in its own process group; ``(exit code or
-    None on timeout, stdout, stderr)``, each stream cut at 1 MiB."""
+    """Run ``command`` as Codex does, with ``$SHELL -lc`` (``/bin/sh`` when unset), in
+    its own process group (killed whole on timeout); ``(exit code or None on timeout,
+    stdout, stderr)``, each stream cut at 1 MiB."""
     proc = await asyncio.create_subprocess_exec(
-        "/bin/sh",
-        "-c",
+        os.environ.get("SHELL") or "/bin/sh",
+        "-lc",
         command,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
