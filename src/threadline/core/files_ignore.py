@@ -69,15 +69,36 @@ class _Rule:
     dir_only: bool
 
 
+def _union(rules: list[_Rule]) -> re.Pattern[str] | None:
+    if not rules:
+        return None
+    return re.compile("|".join(f"(?:{r.regex.pattern})" for r in rules), re.DOTALL)
+
+
 @dataclass(frozen=True, slots=True)
 class IgnoreRules:
     """The rules of one ignore file, matched against paths relative to ``base``."""
 
     base: str
     rules: tuple[_Rule, ...]
+    _any: re.Pattern[str] | None = None
+    _any_dir: re.Pattern[str] | None = None
+    _ordered: bool = True
+
+    @classmethod
+    def of(cls, base: str, rules: list[_Rule]) -> IgnoreRules:
+        """With no ``!`` rule the order does not matter: one expression for all."""
+        if any(r.negate for r in rules):
+            return cls(base, tuple(rules))
+        files = _union([r for r in rules if not r.dir_only])
+        dirs = _union(list(rules))
+        return cls(base, tuple(rules), files, dirs, False)
 
     def verdict(self, rel: str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included; None: no rule matched."""
+        if not self._ordered:
+            pattern = self._any_dir if is_dir else self._any
+            return True if pattern is not None and pattern.fullmatch(rel) else None
         result: bool | None = None
         for rule in self.rules:
             if rule.dir_only and not is_dir:
@@ -110,7 +131,7 @@ def _parse(text: str, base: str) -> IgnoreRules | None:
         pattern = body if anchored else f"(?:.*/)?{body}"
         # A pattern that names a directory also covers what is below it.
         rules.append(_Rule(re.compile(pattern, re.DOTALL), negate, dir_only))
-    return IgnoreRules(base, tuple(rules)) if rules else None
+    return IgnoreRules.of(base, rules) if rules else None
 
 
 def read_rules(directory: str) -> list[IgnoreRules]:
