@@ -129,3 +129,32 @@ async def test_only_the_shallowest_directory_named_like_the_query_ranks_up(
         (84, "directory", "d1/d2/app"),
         (84, "directory", "e/d/c/app"),
     ]
+
+
+async def test_nested_and_negated_ignore_rules(start_client: StartClient, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".gitignore").write_text("*.log\n!keep.log\n/rootonly.txt\n")
+    (ws / "pkg").mkdir()
+    (ws / "pkg" / ".gitignore").write_text("gen/\n")
+    touch(
+        ws,
+        "a.log",
+        "keep.log",
+        "rootonly.txt",
+        "pkg/rootonly.txt",
+        "pkg/gen/x.txt",
+        "pkg/src/gen.txt",
+        "gen/y.txt",
+    )
+    client = await start_client(cwd=ws)
+
+    async def paths(query: str) -> set[str]:
+        got = await client.request("fuzzyFileSearch", {"query": query, "roots": [str(ws)]})
+        return {f["path"] for f in got["files"]}
+
+    assert await paths("log") >= {"keep.log"} and "a.log" not in await paths("log")
+    assert await paths("rootonly") == {"pkg/rootonly.txt"}
+    found = await paths("gen")
+    assert "pkg/src/gen.txt" in found and "gen/y.txt" in found
+    assert not any(p.startswith("pkg/gen") for p in found)
