@@ -80,9 +80,8 @@ from threadline.protocol.v2.thread_state import (
 from threadline.server.dispatch import RequestContext
 from threadline.server.errors import RpcError
 from threadline.server.handlers.common import Runtime
-from threadline.server.handlers.thread_meta import wire_record
 
-__all__ = ["HANDLERS", "attach", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
+__all__ = ["HANDLERS", "attach", "with_sections", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -176,8 +175,17 @@ def _with_section(wire: WireThread, placement: Placement | None) -> WireThread:
     )
 
 
+async def with_sections(rt: Runtime, threads: list[WireThread]) -> list[WireThread]:
+    """``threads`` with their ``section`` and ``sectionEnteredAt`` filled in (one query
+    for the lot): what ``thread/list`` and ``thread/read`` answer in Codex."""
+    placements = await _svc(rt).placements([t.id for t in threads])
+    return [_with_section(t, placements.get(t.id)) for t in threads]
+
+
 async def _stored_wire(rt: Runtime, thread_id: str) -> WireThread:
     """The thread as ``thread/read`` shows it without turns, with its section."""
+    from threadline.server.handlers.thread_meta import wire_record  # it may use with_sections
+
     record, _turns = await rt.manager.read_thread(thread_id, include_turns=False)
     loaded = rt.manager.find(record.id)
     wire = wire_record(record, loaded)
