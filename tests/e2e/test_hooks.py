@@ -36,6 +36,9 @@ elif event == "SessionStart":
     print("SESSION CONTEXT")
 elif event == "Stop" and "stop" in mode and not data["stop_hook_active"]:
     print(json.dumps({"decision": "block", "reason": "check the tests first"}))
+elif event == "PostToolUse" and "postblock" in mode:
+    print(json.dumps({"decision": "block", "reason": "output looks wrong",
+        "hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": "POST CTX"}}))
 elif event == "PostToolUse":
     sys.stderr.write("post failed\n")
     sys.exit(3)
@@ -267,3 +270,37 @@ async def test_a_user_prompt_submit_block_ends_the_turn_unsent(
     read = await client.request("thread/read", {"threadId": thread_id, "includeTurns": True})
     items = [i for t in read["thread"]["turns"] for i in t["items"]]
     assert not any(i["type"] == "userMessage" for i in items)
+
+
+async def test_a_post_tool_use_block_replaces_the_output(
+    start_client: StartClient, mock_home: Path, mock_model: MockModel, tmp_path: Path
+) -> None:
+    _script, log = _configure(mock_home, tmp_path)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    client = await start_client(env={"HOOK_LOG": str(log), "HOOK_MODE": "postblock"})
+    await _trust_all(client, mock_home, ws)
+    mock_model.enqueue(
+        function_call("exec_command", {"cmd": "echo secret-output"}, call_id="c1"), text("ok")
+    )
+    thread_id = (await client.request("thread/start", {"cwd": str(ws)}))["thread"]["id"]
+    await client.request(
+        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}
+    )
+    post = await client.wait_for_notification(
+        "hook/completed", predicate=lambda p: p["run"]["eventName"] == "postToolUse"
+    )
+    assert post["params"]["run"]["status"] == "blocked"
+    assert post["params"]["run"]["entries"] == [
+        {"kind": "context", "text": "POST CTX"},
+        {"kind": "feedback", "text": "output looks wrong"},
+    ]
+    await client.wait_for_notification("turn/completed")
+    stdin = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    [post_in] = [c for c in stdin if c["hook_event_name"] == "PostToolUse"]
+    assert "secret-output" in post_in["tool_response"]
+    second = mock_model.requests[-1].body["input"]
+    kinds = [(i.get("type"), i.get("role")) for i in second]
+    at = kinds.index(("function_call_output", None))
+    assert second[at]["output"] == "output looks wrong"  # the hook's reason, not the output
+    assert second[at - 1]["content"][0]["text"] == "POST CTX"  # the context goes first

@@ -7,7 +7,8 @@ user's prompt, around each tool call and before it ends, and applies what they d
   turn before the prompt is recorded or sent;
 - ``PreToolUse``: a block replaces the call's output (the tool does not run) with
   ``Command blocked by PreToolUse hook: <reason>. Command: <cmd>``, as Codex words it;
-- ``PostToolUse``: its context follows the call's output;
+- ``PostToolUse``: its context goes before the call's output; a block replaces the
+  output with the hook's reason;
 - ``Stop``: a block sends the reason to the model as the next prompt and the turn goes
   on (once: the next ``Stop`` has ``stop_hook_active = true`` and cannot block again).
   As in Codex, the prompt is a ``hookPrompt`` item for the client and a user message
@@ -16,6 +17,7 @@ user's prompt, around each tool call and before it ends, and applies what they d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, tool_hook_name
@@ -25,6 +27,7 @@ from threadline.protocol.clock import now_ms
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
 from threadline.protocol.v2.item import HookPromptThreadItem, TextUserInput, UserInput
 from threadline.protocol.v2.item_parts import HookPromptFragment
+from threadline.tools.registry import ToolOutput
 
 
 def context_message(texts: list[str]) -> list[ResponseItem]:
@@ -107,21 +110,22 @@ async def after_tool(
     name: str,
     arguments: Any,
     call_id: str,
-    output: str,
-) -> list[str]:
-    """Run ``PostToolUse``; the contexts (and block reasons) for the model."""
+    output: ToolOutput,
+) -> tuple[list[str], ToolOutput]:
+    """Run ``PostToolUse``: the contexts for the model (recorded before the call's
+    output, where Codex puts them) and the output, which a block replaces with the
+    hook's reason, as in Codex."""
     tool = tool_hook_name(name)
     fields = {
         "tool_name": tool,
         "tool_input": tool_hook_input(name, arguments),
         "tool_use_id": call_id,
-        "tool_response": output,
+        "tool_response": output.text,
     }
     outcome = await _run(runner, th, turn, "postToolUse", fields, target=tool, call_id=call_id)
-    texts = list(outcome.contexts)
     if outcome.blocked:
-        texts.append(f"PostToolUse hook feedback: {outcome.reason}")
-    return texts
+        output = replace(output, text=outcome.reason, content=None)
+    return list(outcome.contexts), output
 
 
 async def at_stop(runner: HookRunner, th: TurnHost, turn: ActiveTurn, active: bool) -> str | None:

@@ -98,6 +98,9 @@ def interpret(
         entries.append({"kind": "warning", "text": message})
     specific = data.get("hookSpecificOutput")
     specific = specific if isinstance(specific, dict) else {}
+    context = specific.get("additionalContext")
+    if isinstance(context, str) and context:  # before the block's feedback, as in Codex
+        entries.append({"kind": "context", "text": context})
     if event in _CAN_BLOCK:
         if specific.get("permissionDecision") == "deny":
             status = "blocked"
@@ -107,9 +110,6 @@ def interpret(
         elif data.get("decision") == "block":
             status = "blocked"
             entries.append({"kind": "feedback", "text": str(data.get("reason") or "")})
-    context = specific.get("additionalContext")
-    if isinstance(context, str) and context:
-        entries.append({"kind": "context", "text": context})
     if data.get("continue") is False:
         status = "stopped"
         entries.append({"kind": "stop", "text": str(data.get("stopReason") or "")})

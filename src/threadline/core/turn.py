@@ -485,13 +485,13 @@ class TurnRunner:
             except Exception as exc:  # a tool bug must not kill the turn
                 log.exception("tool %s failed", call.name)
                 output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
-            await th.record([_output_item(call, output)])
-            if hooks is not None and blocked is None:
-                notes = await hook_events.after_tool(
-                    hooks, th, turn, name, arguments, call.call_id, output.text
+            if hooks is not None and blocked is None:  # PostToolUse: context, or a new output
+                notes, output = await hook_events.after_tool(
+                    hooks, th, turn, name, arguments, call.call_id, output
                 )
                 if notes:
                     await th.record(hook_events.context_message(notes))
+            await th.record([_output_item(call, output)])
             if output.abort_turn:  # the user chose "cancel": the turn ends as interrupted
                 turn.interrupt.set()
                 turn.release.set()
