@@ -25,7 +25,14 @@ from pathlib import Path
 from threadline.core.errors import CoreError, InvalidRequest
 from threadline.core.files_access import FileRoots
 
-__all__ = ["FeedbackReport", "LogRing", "install_log_ring", "save_feedback"]
+__all__ = [
+    "FeedbackReport",
+    "FeedbackSaveError",
+    "LogRing",
+    "install_log_ring",
+    "no_thread_id",
+    "save_feedback",
+]
 
 LOG_RING_RECORDS = 5000
 MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024
