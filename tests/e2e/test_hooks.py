@@ -175,6 +175,15 @@ async def test_hooks_list_trust_and_a_blocking_pre_tool_use_hook(
     listed = await client.request("hooks/list", {"threadId": thread_id})
     assert listed["data"][0]["cwd"] == str(ws)
     assert len(listed["data"][0]["hooks"]) == 6
+    missing = await client.request_error(
+        "hooks/list", {"threadId": "01a23293-3312-7fd3-a336-34c174f07999"}
+    )
+    assert missing == {
+        "code": -32600,
+        "message": "thread not found: 01a23293-3312-7fd3-a336-34c174f07999",
+    }
+    bad_id = await client.request_error("hooks/list", {"threadId": "not-a-uuid"})
+    assert bad_id["code"] == -32600 and bad_id["message"].startswith("invalid thread id")
 
 
 async def test_stop_block_timeout_and_failing_hooks(

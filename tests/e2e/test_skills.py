@@ -103,7 +103,10 @@ async def test_skills_list_roots_order_errors_and_config_write(
     in_ws = [s["name"] for s in listed["data"][0]["skills"]]
     assert "ex1" in in_ws and "repo2" not in in_ws  # repo2 lives below ws, not above it
     bad = await client.request_error("skills/extraRoots/set", {"extraRoots": ["relative/dir"]})
-    assert bad["code"] == -32602 and "extraRoots[0]" in bad["message"]
+    assert bad["code"] == -32600 and "extraRoots[0]" in bad["message"]  # Codex's code
+    # a relative cwd is taken against the server's working directory, as Codex takes it
+    relative = await client.request("skills/list", {"cwds": ["relative/dir"]})
+    assert relative["data"][0]["cwd"] == "relative/dir"
 
     # disable by name, then enable again by path: the rule is written, comments kept
     wrote = await client.request("skills/config/write", {"name": "alpha", "enabled": False})
@@ -124,13 +127,14 @@ async def test_skills_list_roots_order_errors_and_config_write(
     await client.request("skills/config/write", {"path": alpha_path, "enabled": True})
     assert "skills" not in tomllib.loads(config.read_text(encoding="utf-8"))
 
-    for params, field in (
-        ({"enabled": True}, "exactly one of path or name"),
-        ({"enabled": True, "name": "a", "path": alpha_path}, "exactly one of path or name"),
-        ({"enabled": True, "path": "not/absolute"}, "path"),
+    for params, code, field in (
+        ({"enabled": True}, -32602, "exactly one of path or name"),
+        ({"enabled": True, "name": "a", "path": alpha_path}, -32602, "exactly one of path or name"),
+        ({"enabled": True, "name": " "}, -32602, "name"),
+        ({"enabled": True, "path": "not/absolute"}, -32600, "path: must be an absolute path"),
     ):
         err = await client.request_error("skills/config/write", params)
-        assert err["code"] == -32602 and field in err["message"], err
+        assert err["code"] == code and field in err["message"], err
     assert config.read_text(encoding="utf-8").startswith("# keep this comment\n")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from threadline.core import hooks as core_hooks
+from threadline.core.ids import check_thread_id
 from threadline.core.skills import Skill, project_root_markers, registry_for, write_rule
 from threadline.core.skills_watch import watcher_for
 from threadline.protocol import codes
@@ -39,15 +40,23 @@ from threadline.server.handlers.common import Runtime
 
 
 def _absolute(raw: str, field: str) -> Path:
+    """An ``AbsolutePathBuf`` member: a relative path is refused as Codex refuses it
+    (``-32600``), naming the member."""
     if not raw or not os.path.isabs(raw):
-        raise RpcError(codes.INVALID_PARAMS, f"{field}: must be an absolute path, got {raw!r}")
+        raise RpcError(
+            codes.INVALID_REQUEST,
+            f"Invalid request: {field}: must be an absolute path, got {raw!r}"
+            " (AbsolutePathBuf deserialized without a base path)",
+        )
     return Path(os.path.normpath(raw))
 
 
-def _cwds(raw: list[str]) -> list[Path]:
+def _cwds(raw: list[str]) -> list[tuple[str, Path]]:
+    """``(as given, resolved)`` for each cwd: Codex takes relative cwds against its own
+    working directory and answers with the cwd as the client wrote it."""
     if not raw:
-        return [Path.cwd()]
-    return [_absolute(c, f"cwds[{i}]") for i, c in enumerate(raw)]
+        return [(str(Path.cwd()), Path.cwd())]
+    return [(c, Path(os.path.abspath(c))) for c in raw]
 
 
 def _wire_skill(s: Skill) -> SkillMetadata:
@@ -67,11 +76,11 @@ async def skills_list(rt: Runtime, ctx: RequestContext, p: SkillsListParams) -> 
     reg = registry_for(config.home)
     markers = project_root_markers(config.extra)
     entries: list[SkillsListEntry] = []
-    for cwd in _cwds(p.cwds):
+    for given, cwd in _cwds(p.cwds):
         outcome = await asyncio.to_thread(reg.load, cwd, markers)
         entries.append(
             SkillsListEntry(
-                cwd=str(cwd),
+                cwd=given,
                 skills=[_wire_skill(s) for s in outcome.skills],
                 errors=[
                     SkillErrorInfo(path=str(e.path), message=e.message) for e in outcome.errors
@@ -126,16 +135,16 @@ async def skills_config_write(
 async def hooks_list(rt: Runtime, ctx: RequestContext, p: HooksListParams) -> HooksListResponse:
     config = rt.manager.config
     if p.thread_id is not None:
-        thread = rt.manager.get(p.thread_id)
-        cwds = [Path(thread.settings.cwd)]
+        thread = rt.manager.get(check_thread_id(p.thread_id))
+        cwds = [(thread.settings.cwd, Path(thread.settings.cwd))]
     else:
         cwds = _cwds(p.cwds)
     entries: list[HooksListEntry] = []
-    for cwd in cwds:
+    for given, _cwd in cwds:
         found = await asyncio.to_thread(core_hooks.discover, config.home)
         entries.append(
             HooksListEntry(
-                cwd=str(cwd),
+                cwd=given,
                 hooks=[HookMetadata.model_validate(h.listing()) for h in found.hooks],
                 warnings=list(found.warnings),
                 errors=[HookErrorInfo(path=str(path), message=m) for path, m in found.errors],
