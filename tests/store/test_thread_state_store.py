@@ -205,3 +205,48 @@ async def test_read_only_home_keeps_state_readable_and_refuses_changes(tmp_path:
             assert await store.state.goal(tid) == _goal(tid)
             await store.list(ListQuery())  # the stat bookkeeping stays in memory
     assert tree_snapshot(home) == before
+
+
+async def test_manager_thread_state_on_the_memory_store(tmp_path: Path) -> None:
+    """Goals, revert (loaded and not) and delete through ``ThreadManager`` on the memory
+    store: the same core code, nothing on disk."""
+    from tests.e2e.conftest import write_mock_config
+    from tests.support.mock_model import MockModel, text
+
+    from threadline.core.config import load_config
+    from threadline.core.errors import InvalidRequest
+    from threadline.core.manager import StartOptions, ThreadManager
+    from threadline.protocol.ops import UserTurn
+    from threadline.protocol.v2.item import TextUserInput
+
+    with MockModel() as mock:
+        home = tmp_path / "home"
+        write_mock_config(home, mock.base_url)
+        manager = ThreadManager(load_config(home), store=MemoryThreadStore(home))
+        svc = manager.thread_state
+        try:
+            thread = manager.start_thread(StartOptions(cwd=str(tmp_path)))
+            for words in ("one", "two", "three"):
+                mock.enqueue(text(f"re {words}"))
+                thread.submit(UserTurn(items=[TextUserInput(text=words)]))
+                assert (await thread.wait_turn()) is not None
+            tid = thread.id
+            goal = await svc.set_goal(tid, objective="g", status=None, token_budget=None, budget_given=False)
+            assert goal.status == "active"
+            ids = [t.id for t in thread.turns]
+            assert await svc.revert_thread(tid, ids[2]) == (tid, 1)
+            assert [t.id for t in thread.turns] == ids[:2]
+            await manager.drain_index()
+            await manager.unload(tid)
+            assert await svc.revert_thread(tid, ids[1]) == (tid, 1)
+            _record, turns = await manager.read_thread(tid)
+            assert [t.id for t in turns] == ids[:1]
+            _id, was_loaded, _atts = await svc.delete_thread(tid)
+            assert not was_loaded
+            assert await manager.store.get(tid) is None
+            assert await manager.store.state.goal(tid) is None
+            with pytest.raises(InvalidRequest, match="no rollout found"):
+                await svc.delete_thread(tid)
+            assert not list(home.glob("sessions/**/*.jsonl"))
+        finally:
+            await manager.shutdown()
