@@ -445,3 +445,19 @@ async def test_a_turn_is_charged_to_the_active_goal(
     await _turn(client, mock_model, tid, "third")
     goal = (await client.request("thread/goal/get", {"threadId": tid}))["goal"]
     assert goal["tokensUsed"] == 110
+
+
+async def test_delete_refused_while_another_process_has_the_thread(
+    launch_server: LaunchServer, mock_model: MockModel
+) -> None:
+    holder = await launch_server()
+    tid = await _thread_with_turn(holder.client, mock_model)
+    path = Path((await holder.client.request("thread/read", {"threadId": tid}))["thread"]["path"])
+    other = await launch_server()
+    bad = await other.client.request_error("thread/delete", {"threadId": tid})
+    assert bad["code"] == -32600 and "in use by another threadline process" in bad["message"]
+    assert path.is_file()
+    await _turn(holder.client, mock_model, tid, "still mine")  # the holder is unaffected
+    await holder.stop()
+    assert await other.client.request("thread/delete", {"threadId": tid}) == {}
+    assert not path.exists()
