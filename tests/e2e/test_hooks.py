@@ -313,3 +313,31 @@ async def test_a_post_tool_use_block_replaces_the_output(
     at = kinds.index(("function_call_output", None))
     assert second[at]["output"] == "output looks wrong"  # the hook's reason, not the output
     assert second[at - 1]["content"][0]["text"] == "POST CTX"  # the context goes first
+
+
+async def test_an_interrupt_stops_a_running_hook(
+    start_client: StartClient, mock_home: Path, mock_model: MockModel, tmp_path: Path
+) -> None:
+    _script, log = _configure(mock_home, tmp_path, timeout=60)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    client = await start_client(env={"HOOK_LOG": str(log), "HOOK_MODE": "slow"})
+    await _trust_all(client, mock_home, ws)
+    marker = ws / "ran.txt"
+    mock_model.enqueue(function_call("exec_command", {"cmd": f"touch {marker}"}, call_id="c2"))
+    thread_id = (await client.request("thread/start", {"cwd": str(ws)}))["thread"]["id"]
+    started = await client.request(
+        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go"}]}
+    )
+    await client.wait_for_notification(
+        "hook/started", predicate=lambda p: p["run"]["eventName"] == "preToolUse"
+    )
+    turn_id = started["turn"]["id"]
+    await client.request("turn/interrupt", {"threadId": thread_id, "turnId": turn_id})
+    stopped = await client.wait_for_notification(
+        "hook/completed", predicate=lambda p: p["run"]["eventName"] == "preToolUse", timeout=10
+    )
+    assert stopped["params"]["run"]["status"] == "stopped"
+    completed = await client.wait_for_notification("turn/completed", timeout=10)
+    assert completed["params"]["turn"]["status"] == "interrupted"
+    assert not marker.exists()

@@ -24,7 +24,7 @@ from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, 
 from threadline.core.turn_host import ActiveTurn, TurnHost
 from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
-from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
+from threadline.protocol.items import ContentItem, MessageItem, ResponseItem, user_text_message
 from threadline.protocol.v2.item import HookPromptThreadItem, TextUserInput, UserInput
 from threadline.protocol.v2.item_parts import HookPromptFragment
 from threadline.tools.registry import ToolOutput
@@ -65,15 +65,24 @@ async def _run(
         fields=fields,
         target=target,
         call_id=call_id,
+        interrupt=turn.interrupt,
     )
 
 
+async def record_contexts(th: TurnHost, texts: list[str]) -> None:
+    """Record hook contexts for the model: one developer message each."""
+    if texts:
+        await th.record(context_message(texts))
+
+
 async def before_prompt(
-    runner: HookRunner, th: TurnHost, turn: ActiveTurn, items: list[UserInput]
+    runner: HookRunner | None, th: TurnHost, turn: ActiveTurn, items: list[UserInput]
 ) -> list[str] | None:
     """Run ``SessionStart`` (first turn of this load) and ``UserPromptSubmit``; the
     contexts they give, in order, or None when a ``UserPromptSubmit`` hook blocked the
     prompt (as in Codex the turn then ends at once: no user message, no request)."""
+    if runner is None:
+        return []
     contexts: list[str] = []
     if not runner.session_started:
         runner.session_started = True
@@ -88,10 +97,17 @@ async def before_prompt(
 
 
 async def before_tool(
-    runner: HookRunner, th: TurnHost, turn: ActiveTurn, name: str, arguments: Any, call_id: str
+    runner: HookRunner | None,
+    th: TurnHost,
+    turn: ActiveTurn,
+    name: str,
+    arguments: Any,
+    call_id: str,
 ) -> str | None:
     """Run ``PreToolUse``; the output the model gets instead of the call when a hook
     blocks it (None: the call runs)."""
+    if runner is None:
+        return None
     tool = tool_hook_name(name)
     tool_input = tool_hook_input(name, arguments)
     fields = {"tool_name": tool, "tool_input": tool_input, "tool_use_id": call_id}
@@ -104,17 +120,19 @@ async def before_tool(
 
 
 async def after_tool(
-    runner: HookRunner,
+    runner: HookRunner | None,
     th: TurnHost,
     turn: ActiveTurn,
     name: str,
     arguments: Any,
     call_id: str,
     output: ToolOutput,
-) -> tuple[list[str], ToolOutput]:
-    """Run ``PostToolUse``: the contexts for the model (recorded before the call's
-    output, where Codex puts them) and the output, which a block replaces with the
-    hook's reason, as in Codex."""
+) -> ToolOutput:
+    """Run ``PostToolUse``: its contexts are recorded for the model (before the call's
+    output, where Codex puts them); the output comes back, replaced by the hook's reason
+    when a hook blocks it, as in Codex."""
+    if runner is None:
+        return output
     tool = tool_hook_name(name)
     fields = {
         "tool_name": tool,
@@ -123,18 +141,23 @@ async def after_tool(
         "tool_response": output.text,
     }
     outcome = await _run(runner, th, turn, "postToolUse", fields, target=tool, call_id=call_id)
+    await record_contexts(th, outcome.contexts)
     if outcome.blocked:
-        output = replace(output, text=outcome.reason, content=None)
-    return list(outcome.contexts), output
+        return replace(output, text=outcome.reason, content=None)
+    return output
 
 
-async def at_stop(runner: HookRunner, th: TurnHost, turn: ActiveTurn, active: bool) -> str | None:
-    """Run ``Stop``; the prompt to continue with when a hook blocks the ending (its
-    ``hookPrompt`` item already sent)."""
+async def stop_goes_on(runner: HookRunner | None, th: TurnHost, turn: ActiveTurn) -> bool:
+    """Run ``Stop`` as a regular turn ends; True when a hook blocked the ending: its
+    ``hookPrompt`` item is sent and the prompt recorded, and the turn samples again."""
+    if runner is None or turn.kind != "regular":
+        return False
+    active = runner.stop_blocked_turn == turn.id
     fields = {"stop_hook_active": active, "last_assistant_message": turn.last_agent_message}
     outcome = await _run(runner, th, turn, "stop", fields)
     if not outcome.blocked or active:
-        return None
+        return False
+    runner.stop_blocked_turn = turn.id
     fragments = outcome.fragments or [("", outcome.reason)]
     item = HookPromptThreadItem(
         id=th.new_id(),
@@ -142,9 +165,16 @@ async def at_stop(runner: HookRunner, th: TurnHost, turn: ActiveTurn, active: bo
     )
     await th.emit(turn.id, ev.ItemStarted(turn_id=turn.id, item=item, started_at_ms=now_ms()))
     await th.complete_item(turn, item)
-    return "".join(
-        f'<hook_prompt hook_run_id="{rid}">{text}</hook_prompt>' for rid, text in fragments
-    )
+    text = "".join(f'<hook_prompt hook_run_id="{rid}">{t}</hook_prompt>' for rid, t in fragments)
+    await th.record([user_text_message(text)])
+    return True
 
 
-__all__ = ["after_tool", "at_stop", "before_prompt", "before_tool", "context_message"]
+__all__ = [
+    "after_tool",
+    "before_prompt",
+    "before_tool",
+    "context_message",
+    "record_contexts",
+    "stop_goes_on",
+]

@@ -37,12 +37,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from threadline.core.hooks import WIRE_TO_CONFIG, Hook, discover
 from threadline.protocol import events as ev
 
 Emit = Callable[[Any], Awaitable[None]]
+_T = TypeVar("_T")
 _CAN_BLOCK = frozenset(
     {"preToolUse", "postToolUse", "userPromptSubmit", "stop", "permissionRequest"}
 )
@@ -167,6 +168,9 @@ class HookRunner:
         self._transcript = transcript
         self.session_source = "resume" if resumed else "startup"
         self.session_started = False
+        self.stop_blocked_turn: str | None = None
+        """The turn a ``Stop`` hook already sent round once (its next ``Stop`` is
+        ``stop_hook_active`` and cannot block again)."""
         self._background: set[asyncio.Task[Any]] = set()
 
     def hooks_for(self, event: str, target: str | None = None) -> list[Hook]:
@@ -185,8 +189,12 @@ class HookRunner:
         fields: dict[str, Any],
         target: str | None = None,
         call_id: str | None = None,
+        interrupt: asyncio.Event | None = None,
     ) -> HookOutcome:
-        """Run ``event``'s hooks (matching ``target``, the tool name or session source)."""
+        """Run ``event``'s hooks (matching ``target``, the tool name or session source).
+
+        ``interrupt`` (the turn's): when it is set while a hook runs, the hook's process
+        group is killed, its run completes as ``stopped`` and no further hook runs."""
         outcome = HookOutcome()
         hooks = await asyncio.to_thread(self.hooks_for, event, target)
         if not hooks:
@@ -232,7 +240,12 @@ class HookRunner:
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
                 continue
-            status, entries = await job
+            finished = await _unless(job, interrupt)
+            if finished is None:  # the turn was interrupted: this hook is stopped
+                summary.update(status="stopped", completed_at=int(time.time()))
+                await emit(ev.HookCompleted(turn_id=turn_id, run=dict(summary)))
+                break
+            status, entries = finished
             for e in entries:
                 if e["kind"] == "context":
                     outcome.contexts.append(e["text"])
@@ -278,6 +291,23 @@ class HookRunner:
         )
         await emit(ev.HookCompleted(turn_id=turn_id, run=dict(summary)))
         return status, entries
+
+
+async def _unless(job: Awaitable[_T], interrupt: asyncio.Event | None) -> _T | None:
+    """``job``'s result, or None (``job`` cancelled) when ``interrupt`` is set first."""
+    if interrupt is None:
+        return await job
+    task = asyncio.ensure_future(job)
+    stop = asyncio.ensure_future(interrupt.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
 
 
 def tool_hook_name(name: str) -> str:

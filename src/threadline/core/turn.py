@@ -199,15 +199,11 @@ class TurnRunner:
                     return await self._finish_interrupted()
                 return await self._finish("completed")
             else:
-                hooked: list[str] | None = []
-                if self.hooks is not None:
-                    hooked = await hook_events.before_prompt(self.hooks, th, turn, items)
+                hooked = await hook_events.before_prompt(self.hooks, th, turn, items)
                 if hooked is None:  # a UserPromptSubmit hook refused it: nothing is sent
                     return await self._finish("completed")
                 await th.record_user_input(turn, items, client_id)
-                if hooked:
-                    await th.record(hook_events.context_message(hooked))
-            stop_hook_active = False
+                await hook_events.record_contexts(th, hooked)
             while True:
                 try:
                     # While an out-of-band elicitation holds the thread, nothing is sampled.
@@ -240,12 +236,8 @@ class TurnRunner:
                     if await self._compact_if_needed("mid_turn"):
                         return await self._finish_interrupted()
                     continue
-                if self.hooks is not None and turn.kind == "regular":
-                    go_on = await hook_events.at_stop(self.hooks, th, turn, stop_hook_active)
-                    if go_on is not None:  # a Stop hook blocked the ending: one more round
-                        stop_hook_active = True
-                        await th.record([user_text_message(go_on)])
-                        continue
+                if await hook_events.stop_goes_on(self.hooks, th, turn):
+                    continue  # a Stop hook blocked the ending: one more round
                 return await self._finish("completed")
         except ModelError as exc:
             return await self._finish_failed(exc)
@@ -468,10 +460,8 @@ class TurnRunner:
             arguments = call.input if isinstance(call, CustomToolCallItem) else call.arguments
             # A Responses-API call into a namespace tool names its namespace apart.
             name = dispatch_name(th.tools, call.name, getattr(call, "namespace", None))
-            hooks = self.hooks
-            blocked = None
-            if hooks is not None:
-                blocked = await hook_events.before_tool(hooks, th, turn, name, arguments, call.call_id)
+            hook_call = (self.hooks, th, turn, name, arguments, call.call_id)
+            blocked = await hook_events.before_tool(*hook_call)
             try:
                 if blocked is not None:  # a PreToolUse hook said no: the tool does not run
                     output = ToolOutput(text=blocked, success=False)
@@ -485,12 +475,8 @@ class TurnRunner:
             except Exception as exc:  # a tool bug must not kill the turn
                 log.exception("tool %s failed", call.name)
                 output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
-            if hooks is not None and blocked is None:  # PostToolUse: context, or a new output
-                notes, output = await hook_events.after_tool(
-                    hooks, th, turn, name, arguments, call.call_id, output
-                )
-                if notes:
-                    await th.record(hook_events.context_message(notes))
+            if blocked is None:  # PostToolUse: its context, or a new output
+                output = await hook_events.after_tool(*hook_call, output)
             await th.record([_output_item(call, output)])
             if output.abort_turn:  # the user chose "cancel": the turn ends as interrupted
                 turn.interrupt.set()
