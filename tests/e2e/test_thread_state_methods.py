@@ -461,3 +461,12 @@ async def test_delete_refused_while_another_process_has_the_thread(
     await holder.stop()
     assert await other.client.request("thread/delete", {"threadId": tid}) == {}
     assert not path.exists()
+
+
+async def test_an_ephemeral_thread_has_no_goal(launch_server: LaunchServer, mock_model: MockModel) -> None:
+    server = await launch_server()
+    client = server.client
+    tid = (await client.request("thread/start", {"ephemeral": True}))["thread"]["id"]
+    bad = await client.request_error("thread/goal/set", {"threadId": tid, "objective": "x"})
+    assert (bad["code"], bad["message"]) == (-32600, f"ephemeral thread does not support goals: {tid}")
+    assert (await client.request("thread/goal/get", {"threadId": tid}))["goal"] is None

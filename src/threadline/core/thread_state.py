@@ -144,6 +144,7 @@ class ThreadStateService:
         ``status`` says otherwise); without one, the existing goal's status and budget
         change."""
         canonical = await self.require_thread(thread_id)
+        self._refuse_ephemeral(canonical)
         if objective is not None and not objective.strip():
             raise InvalidRequest("goal objective must not be empty")
         if objective is not None and len(objective.strip()) > MAX_OBJECTIVE_CHARS:
@@ -181,6 +182,11 @@ class ThreadStateService:
         with storing(f"set the goal of thread {canonical}"):
             await self._state.put_goal(goal)
         return goal
+
+    def _refuse_ephemeral(self, thread_id: str) -> None:
+        loaded = self._manager.find(thread_id)
+        if loaded is not None and loaded.settings.ephemeral:
+            raise InvalidRequest(f"ephemeral thread does not support goals: {thread_id}")
 
     async def clear_goal(self, thread_id: str) -> bool:
         canonical = await self.require_thread(thread_id)
@@ -234,6 +240,10 @@ class ThreadStateService:
     ) -> dict[str, Any]:
         if len(objective) > MAX_OBJECTIVE_CHARS:
             raise GoalError(f"the objective must be at most {MAX_OBJECTIVE_CHARS} characters")
+        try:
+            self._refuse_ephemeral(thread_id)
+        except InvalidRequest as exc:
+            raise GoalError(exc.message) from exc
         current = await self._state.goal(thread_id)
         if current is not None and current.status != "complete":
             raise GoalError(
