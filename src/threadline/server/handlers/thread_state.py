@@ -81,7 +81,7 @@ from threadline.server.dispatch import RequestContext
 from threadline.server.errors import RpcError
 from threadline.server.handlers.common import Runtime
 
-__all__ = ["HANDLERS", "attach", "with_sections", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
+__all__ = ["HANDLERS", "attach", "goal_notification", "with_sections", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -191,6 +191,16 @@ async def _stored_wire(rt: Runtime, thread_id: str) -> WireThread:
     wire = wire_record(record, loaded)
     placements = await _svc(rt).placements([record.id])
     return _with_section(wire, placements.get(record.id))
+
+
+async def goal_notification(rt: Runtime, thread_id: str) -> tuple[str, dict[str, Any]]:
+    """What Codex sends after a ``thread/resume`` answer: ``thread/goal/updated`` with
+    the thread's goal, or ``thread/goal/cleared`` when it has none."""
+    goal = await _svc(rt).goal(thread_id)
+    if goal is None:
+        return "thread/goal/cleared", dump_wire(ThreadGoalClearedNotification(thread_id=thread_id))
+    note = ThreadGoalUpdatedNotification(thread_id=thread_id, turn_id=None, goal=wire_goal(goal))
+    return "thread/goal/updated", dump_wire(note)
 
 
 # -- delete ------------------------------------------------------------------------------
