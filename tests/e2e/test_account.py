@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.e2e.conftest import StartClient
-from tests.support.mock_model import MockModel, text, usage
+from tests.support.mock_model import MockModel, http_error, text, usage
 
 NO_KEY = {"OPENAI_API_KEY": ""}
 
@@ -100,9 +100,11 @@ async def test_rate_limits_from_headers_and_recorded_usage(
     tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
     before = int(time.time())
     await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "x"}]})
-    await client.wait_for_notification("turn/completed", timeout=20)
+    done = await client.wait_for_notification("turn/completed", timeout=20)
+    assert done["params"]["turn"]["status"] == "completed", done
+    assert len(mock_model.requests) == 1
     limits = (await client.request("account/rateLimits/read"))["rateLimits"]
-    assert limits["limitId"] == "mock"
+    assert limits["limitId"] == "mock", limits
     assert limits["primary"]["usedPercent"] == 25
     assert before + 89 <= limits["primary"]["resetsAt"] <= int(time.time()) + 91
     assert limits["secondary"]["usedPercent"] == 10
@@ -128,3 +130,24 @@ async def test_login_replaces_a_planted_auth_symlink_without_following_it(
     assert victim.read_text() == "untouched\n"
     await client.request("account/logout")
     assert not auth.exists() and victim.read_text() == "untouched\n"
+
+
+async def test_rate_limits_of_a_refused_request(
+    start_client: StartClient, mock_model: MockModel, tmp_path: Path
+) -> None:
+    client = await start_client()
+    headers = (
+        ("x-codex-primary-used-percent", "100"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "1900000000"),
+    )
+    mock_model.set_default(replace(http_error(429, retry_after=0), headers=headers))
+    tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    await client.request("turn/start", {"threadId": tid, "input": [{"type": "text", "text": "x"}]})
+    await client.wait_for_notification("turn/completed", timeout=30)
+    limits = (await client.request("account/rateLimits/read"))["rateLimits"]
+    assert limits["primary"] == {
+        "usedPercent": 100,
+        "windowDurationMins": 300,
+        "resetsAt": 1900000000,
+    }

@@ -161,7 +161,7 @@ class Script:
     failure: dict[str, Any] | None = None
     """Send ``response.failed`` with this error instead of ``response.completed``."""
     headers: tuple[tuple[str, str], ...] = ()
-    """Extra HTTP headers of a streamed answer (``x-ratelimit-*``): ``replace(text("x"), headers=...)``."""
+    """Extra HTTP headers of the answer (``x-ratelimit-*``): ``replace(text("x"), headers=...)``."""
 
     def __add__(self, other: Script) -> Script:
         return replace(
@@ -604,7 +604,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             kind = "invalid_request_error" if status < 500 else "server_error"
             body = {"error": {"message": f"mock error {status}", "type": kind, "code": None}}
-        headers = {}
+        headers = dict(script.headers)
         if script.retry_after is not None:
             headers["Retry-After"] = f"{script.retry_after:g}"
         self._json(status, body, headers)

@@ -198,6 +198,7 @@ class ChatCompletionsClient(OpenAISdkClient):
                 extra_headers=request.extra_headers or None,
             )
         except openai.APIError as err:
+            rate_limits.record_failure(self._provider_id, err)
             raise classify_sdk_error(err) from err
         rate_limits.record(self._provider_id, stream.response.headers)
         state = _StreamState()

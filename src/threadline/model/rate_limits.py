@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["RateLimitWindow", "RateLimits", "latest", "record"]
+__all__ = ["RateLimitWindow", "RateLimits", "latest", "record", "record_failure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +95,10 @@ def latest(provider_id: str) -> RateLimits | None:
     """The last rate limits ``provider_id`` reported in this process."""
     with _LOCK:
         return _LATEST.get(provider_id)
+
+
+def record_failure(provider_id: str, error: BaseException) -> None:
+    """Note the rate-limit headers of a refused request (a 429 carries the reset times)."""
+    headers = getattr(getattr(error, "response", None), "headers", None)
+    if isinstance(headers, Mapping):
+        record(provider_id, headers)

@@ -378,6 +378,7 @@ class ResponsesClient(OpenAISdkClient):
                 stream_cls=_RawEventStream,
             )
         except openai.APIError as err:
+            rate_limits.record_failure(self._provider_id, err)
             raise classify_sdk_error(err) from err
         rate_limits.record(self._provider_id, stream.response.headers)
         try:
