@@ -52,9 +52,11 @@ async def test_status_call_and_resource(
     assert [r["uri"] for r in by_name["good"]["resources"]] == ["memo://greeting", "memo://pixel"]
     assert by_name["bad"]["runtimeStatus"] == "failed"
 
-    # without a thread: the configured servers, started for the answer
+    # without a thread: the configured servers, started for the answer (no thread runtime,
+    # so runtimeStatus is null, as Codex 0.169 answers)
     global_list = await client.request("mcpServerStatus/list", {"serverName": "good"})
-    assert [(s["name"], s["runtimeStatus"]) for s in global_list["data"]] == [("good", "connected")]
+    assert [(s["name"], s["runtimeStatus"]) for s in global_list["data"]] == [("good", None)]
+    assert "echo" in global_list["data"][0]["tools"]
 
     called = await client.request(
         "mcpServer/tool/call",

@@ -59,6 +59,8 @@ def _status_entry(state: McpServerState) -> dict[str, Any]:
         "tools": tools,
         "resources": state.resources,
         "resourceTemplates": state.resource_templates,
+        "serverInfo": state.server_info,
+        "serverCapabilities": state.capabilities,
     }
 
 
@@ -115,6 +117,8 @@ class McpHost:
                     "tools": {},
                     "resources": [],
                     "resourceTemplates": [],
+                    "serverInfo": None,
+                    "serverCapabilities": None,
                 }
             )
         return sorted(out, key=lambda e: str(e["name"]))

@@ -65,6 +65,10 @@ class McpServerState:
     tools: list[McpToolInfo] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     resource_templates: list[dict[str, Any]] = field(default_factory=list)
+    server_info: dict[str, Any] | None = None
+    """The server's ``initialize`` answer: ``serverInfo`` (name, version, ...)."""
+    capabilities: dict[str, Any] | None = None
+    """... and its ``capabilities``."""
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -84,6 +88,8 @@ class _Server:
         self.resources: list[dict[str, Any]] = []
         self.resource_templates: list[dict[str, Any]] = []
         self.session: ClientSession | None = None
+        self.server_info: dict[str, Any] | None = None
+        self.capabilities: dict[str, Any] | None = None
         self.settled = asyncio.Event()  # ready or failed/cancelled
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -96,6 +102,8 @@ class _Server:
             list(self.tools),
             list(self.resources),
             list(self.resource_templates),
+            self.server_info,
+            self.capabilities,
         )
 
     def launch(self) -> None:
@@ -150,7 +158,17 @@ class _Server:
         self.session = None
 
     async def _handshake(self, session: ClientSession) -> None:
-        await session.initialize()
+        result = await session.initialize()
+        info = result.server_info
+        self.server_info = {
+            "name": info.name,
+            "title": info.title,
+            "version": info.version,
+            "description": getattr(info, "description", None),
+            "icons": [_dump(i) for i in info.icons] if info.icons else None,
+            "websiteUrl": getattr(info, "website_url", None),
+        }
+        self.capabilities = _dump(result.capabilities)
         await self._refresh(session)
 
     def _transport(

@@ -37,8 +37,13 @@ class McpServerStatus(WireModel):
     resources: list[Any]
     resource_templates: list[Any]
     runtime_status: McpServerConnectionStatus | None = None
+    """The thread's connection state; null without a thread (as Codex answers)."""
     http_origin: str | None = None
     tools_error: str | None = None
+    plugin_id: str | None = None
+    server_info: dict[str, Any] | None = None
+    server_capabilities: dict[str, Any] | None = None
+    tool_list_meta: Any = None
 
 
 class ListMcpServerStatusResponse(WireModel):

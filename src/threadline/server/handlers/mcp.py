@@ -11,8 +11,10 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from threadline.core.config import load_config
+from threadline.core.errors import InvalidRequest
 from threadline.core.mcp_host import McpHost
 from threadline.protocol.v2.mcp_status import (
     ListMcpServerStatusParams,
@@ -59,13 +61,38 @@ async def _host(rt: Runtime, thread_id: str | None) -> AsyncIterator[McpHost]:
         await host.aclose()
 
 
+def _offset(cursor: str | None) -> int:
+    """Codex's cursor is the decimal offset of the next entry."""
+    if cursor is None:
+        return 0
+    if not cursor.isascii() or not cursor.isdigit():
+        raise InvalidRequest(f"invalid cursor: {cursor}")
+    return int(cursor)
+
+
+def _http_origin(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
 async def mcp_server_status_list(
     rt: Runtime, ctx: RequestContext, p: ListMcpServerStatusParams
 ) -> ListMcpServerStatusResponse:
+    """One entry per configured server, sorted by name, paged as Codex pages it (the
+    cursor is an offset; a ``limit`` of 0 counts as 1; none: every entry). ``detail:
+    toolsAndAuthOnly`` leaves resources out. ``runtimeStatus`` only with a thread."""
+    start = _offset(p.cursor)
     async with _host(rt, p.thread_id) as host:
         await host.ready_quietly()
         entries = host.status()
     config = rt.manager.config.mcp_servers
+    full = p.detail != "toolsAndAuthOnly"
+    in_thread = p.thread_id is not None
     data = []
     for entry in entries:
         name = str(entry["name"])
@@ -78,10 +105,13 @@ async def mcp_server_status_list(
                 name=name,
                 auth_status="bearerToken" if bearer else "unsupported",
                 tools=entry["tools"],
-                resources=entry["resources"],
-                resource_templates=entry["resourceTemplates"],
-                runtime_status=_RUNTIME.get(str(entry["status"])),
+                resources=entry["resources"] if full else [],
+                resource_templates=entry["resourceTemplates"] if full else [],
+                runtime_status=_RUNTIME.get(str(entry["status"])) if in_thread else None,
                 tools_error=entry["error"] if entry["status"] == "failed" else None,
+                http_origin=_http_origin(cfg.url) if cfg is not None else None,
+                server_info=entry.get("serverInfo"),
+                server_capabilities=entry.get("serverCapabilities"),
             )
         )
     for name, cfg in config.items():
@@ -93,11 +123,18 @@ async def mcp_server_status_list(
                     tools={},
                     resources=[],
                     resource_templates=[],
-                    runtime_status="disabled",
+                    runtime_status="disabled" if in_thread else None,
+                    http_origin=_http_origin(cfg.url),
                 )
             )
     data.sort(key=lambda s: s.name)
-    return ListMcpServerStatusResponse(data=data)
+    if p.limit is None:
+        page = data[start:]
+    else:
+        page = data[start : start + max(1, p.limit)]
+    end = start + len(page)
+    more = p.limit is not None and end < len(data)
+    return ListMcpServerStatusResponse(data=page, next_cursor=str(end) if more else None)
 
 
 async def mcp_tool_call(
