@@ -66,7 +66,7 @@ from threadline.store.records import (
     read_session_names,
     record_from_rollout,
 )
-from threadline.store.thread_state import ThreadState, with_git_edits
+from threadline.store.thread_state import ThreadState, changed_rollouts, with_git_edits
 
 __all__ = ["LocalThreadStore"]
 
@@ -417,25 +417,7 @@ class LocalThreadStore:
         if self._stats is None:
             self._stats = await self._state.rollout_stats()
         known = self._stats
-
-        def scan() -> tuple[list[str], dict[str, tuple[int, int]]]:
-            changed: list[str] = []
-            seen: dict[str, tuple[int, int]] = {}
-            for thread_id, path, updated_at_ms in rows:
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                now = (st.st_size, st.st_mtime_ns)
-                before = known.get(thread_id)
-                if before == now:
-                    continue
-                seen[thread_id] = now
-                if before is not None or st.st_mtime_ns // 1_000_000 > updated_at_ms + 1000:
-                    changed.append(thread_id)
-            return changed, seen
-
-        changed, seen = await self._io(scan)
+        changed, seen = await self._io(lambda: changed_rollouts(rows, known))
         for thread_id in changed:
             stale = await self._index.get(thread_id)
             if stale is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ __all__ = [
     "Placement",
     "SectionRecord",
     "ThreadState",
+    "changed_rollouts",
     "with_git_edits",
 ]
 
@@ -534,6 +536,30 @@ async def with_git_edits(
             record = replace(record, git=None if empty else GitRecord(**fields))
         out.append(record)
     return out
+
+
+def changed_rollouts(
+    rows: Sequence[tuple[str, str, int]], known: dict[str, tuple[int, int]]
+) -> tuple[list[str], dict[str, tuple[int, int]]]:
+    """Of ``rows`` (id, rollout path, the row's ``updated_at_ms``): the ids whose rollout
+    changed since ``known`` (their size and mtime then), and every new size and mtime.
+    A rollout never seen counts as changed when it is newer than its row by over a
+    second (appended to between the indexing and the first look)."""
+    changed: list[str] = []
+    seen: dict[str, tuple[int, int]] = {}
+    for thread_id, path, updated_at_ms in rows:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        now = (st.st_size, st.st_mtime_ns)
+        before = known.get(thread_id)
+        if before == now:
+            continue
+        seen[thread_id] = now
+        if before is not None or st.st_mtime_ns // 1_000_000 > updated_at_ms + 1000:
+            changed.append(thread_id)
+    return changed, seen
 
 
 class MemoryStateDb:
