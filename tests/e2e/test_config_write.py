@@ -5,6 +5,7 @@ leave the file untouched, and new threads see the written config."""
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from pathlib import Path
 
@@ -252,3 +253,30 @@ async def test_a_write_hidden_by_a_c_override_says_so(
         {"keyPath": "approval_policy", "value": "on-request", "mergeStrategy": "replace"},
     )
     assert other["status"] == "ok" and other["overriddenMetadata"] is None
+
+
+async def test_quoted_key_segments_as_the_acp_bridge_writes_hook_trust(
+    start_client: StartClient, mock_home: Path
+) -> None:
+    client = await start_client()
+    key = '/repo/.codex/hooks.json:PreToolUse:0 "quoted"'
+    await client.request(
+        "config/batchWrite",
+        {
+            "edits": [
+                {
+                    "keyPath": f"hooks.state.{json.dumps(key)}.trusted_hash",
+                    "value": "sha256:abc",
+                    "mergeStrategy": "replace",
+                }
+            ],
+            "reloadUserConfig": True,
+        },
+    )
+    tree = tomllib.loads((mock_home / "config.toml").read_text())
+    assert tree["hooks"]["state"][key] == {"trusted_hash": "sha256:abc"}
+    for bad in ("a..b", 'a."b', 'a."b"c', "a."):
+        error = await client.request_error(
+            "config/value/write", {"keyPath": bad, "value": 1, "mergeStrategy": "replace"}
+        )
+        assert error["data"] == {"config_write_error_code": "configValidationError"}, bad

@@ -12,6 +12,7 @@ is a conflict. Errors carry Codex's ``config_write_error_code`` in their data.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -81,23 +82,35 @@ def config_version(path: Path) -> str:
 
 
 def split_key_path(key_path: str) -> list[str]:
-    """``a.b."c.d"`` → ``["a", "b", "c.d"]``; an empty path or segment is a validation error."""
+    """``a.b."c.d"`` → ``["a", "b", "c.d"]``: dots split, a double-quoted segment is a JSON
+    string (``"x\\"y"`` → ``x"y``); an empty path or segment is a validation error."""
     if not key_path.strip():
         raise ConfigWriteError("configValidationError", "keyPath must not be empty")
+    bad = ConfigWriteError("configValidationError", f"invalid keyPath `{key_path}`")
     parts: list[str] = []
-    current = ""
-    quoted = False
-    for ch in key_path:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "." and not quoted:
-            parts.append(current)
-            current = ""
+    i, n = 0, len(key_path)
+    while i < n:
+        if key_path[i] == '"':
+            j = i + 1
+            while j < n and key_path[j] != '"':
+                j += 2 if key_path[j] == "\\" else 1
+            if j >= n:
+                raise bad
+            try:
+                part = json.loads(key_path[i : j + 1])
+            except ValueError:
+                raise bad from None
+            i = j + 1
         else:
-            current += ch
-    parts.append(current)
-    if quoted or any(not p for p in parts):
-        raise ConfigWriteError("configValidationError", f"invalid keyPath `{key_path}`")
+            j = key_path.find(".", i)
+            j = n if j < 0 else j
+            part, i = key_path[i:j], j
+        if not part or (i < n and key_path[i] != "."):
+            raise bad
+        parts.append(part)
+        i += 1  # past the dot
+        if i == n and key_path.endswith("."):
+            raise bad
     return parts
 
 

@@ -339,7 +339,7 @@ def _import_one(config: Config, item: DetectedItem) -> tuple[Config, list[ItemOu
     servers = _mcp_servers(config)
     if not servers:
         return config, []
-    edits = [Edit(f'mcp_servers."{name}"', table) for name, table in servers.items()]
+    edits = [Edit(f"mcp_servers.{json.dumps(name)}", table) for name, table in servers.items()]
     result = write_edits(config, edits)
     return result.config, [
         ItemOutcome("MCP_SERVER_CONFIG", None, f"{_claude_json()}#{name}", str(result.file_path))

@@ -9,6 +9,7 @@ custom provider's auth is its ``env_key`` (an environment variable) or none.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -141,8 +142,8 @@ def write_custom_provider(config: Config, patch: Mapping[str, Any]) -> tuple[str
         if not patch.get("baseUrl"):
             raise _invalid("A base URL is required to create a custom provider.")
         provider_id = _new_id(str(name), config.model_providers)
-        edits.append(Edit(f'model_providers."{provider_id}".wire_api', "responses"))
-    prefix = f'model_providers."{provider_id}"'
+        edits.append(Edit(f"model_providers.{json.dumps(provider_id)}.wire_api", "responses"))
+    prefix = f"model_providers.{json.dumps(provider_id)}"
     if name is not None:
         edits.append(Edit(f"{prefix}.name", name))
     for member, key in (("baseUrl", "base_url"), ("envKey", "env_key")):
