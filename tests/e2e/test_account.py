@@ -80,6 +80,17 @@ async def test_refused_and_bad_logins(start_client: StartClient, mock_home: Path
     error = await client.request_error("account/login/cancel", {"loginId": "nope"})
     assert error == {"code": -32600, "message": "invalid login id: nope"}
     assert not (mock_home / "auth.json").exists()
+    gateway = await client.request("account/gatewayOAuth/read", {})
+    assert gateway == {
+        "providerId": "mock",
+        "providerName": "Mock Responses",
+        "required": False,
+        "status": None,
+        "error": None,
+        "supportsDeviceAuth": False,
+    }
+    error = await client.request_error("account/gatewayOAuth/login", {})
+    assert error["data"] == {"unsupported": "account/gatewayOAuth/login"}
 
 
 async def test_rate_limits_from_headers_and_recorded_usage(

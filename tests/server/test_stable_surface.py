@@ -37,7 +37,6 @@ REFUSED = {
     "plugin/share/delete",
     "plugin/install",
     "plugin/uninstall",
-    "account/gatewayOAuth/read",
     "account/gatewayOAuth/login",
     "account/gatewayOAuth/cancel",
     "windowsSandbox/setupStart",

@@ -77,6 +77,22 @@ class GetAccountTokenUsageResponse(WireModel):
     thread_usage: None = None
 
 
+class GatewayOAuthReadParams(WireModel):
+    model_provider: str | None = None
+
+
+class GatewayOAuthReadResponse(WireModel):
+    """No threadline provider signs in through a gateway's OAuth: ``required`` is false
+    and ``status`` null for every one."""
+
+    provider_id: str
+    provider_name: str
+    required: bool
+    status: None = None
+    error: str | None = None
+    supports_device_auth: bool = False
+
+
 AuthMode = Literal["apikey"]
 
 
@@ -99,6 +115,7 @@ REQUESTS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "account/logout": (LogoutAccountParams, LogoutAccountResponse),
     "account/rateLimits/read": (GetAccountRateLimitsParams, GetAccountRateLimitsResponse),
     "account/usage/read": (GetAccountTokenUsageParams, GetAccountTokenUsageResponse),
+    "account/gatewayOAuth/read": (GatewayOAuthReadParams, GatewayOAuthReadResponse),
 }
 """Client requests of this area: method -> (params type, response type)."""
 
@@ -116,6 +133,8 @@ __all__ = [
     "AuthMode",
     "CancelLoginAccountParams",
     "CancelLoginAccountResponse",
+    "GatewayOAuthReadParams",
+    "GatewayOAuthReadResponse",
     "GetAccountRateLimitsParams",
     "GetAccountRateLimitsResponse",
     "GetAccountTokenUsageParams",

@@ -138,7 +138,6 @@ _REFUSED_NAMES: dict[str, tuple[str, str]] = {
     "plugin/share/delete": ("PluginShareDeleteParams", "PluginShareDeleteResponse"),
     "plugin/install": ("PluginInstallParams", "PluginInstallResponse"),
     "plugin/uninstall": ("PluginUninstallParams", "PluginUninstallResponse"),
-    "account/gatewayOAuth/read": ("GatewayOAuthReadParams", "GatewayOAuthReadResponse"),
     "account/gatewayOAuth/login": ("GatewayOAuthLoginParams", "GatewayOAuthLoginResponse"),
     "account/gatewayOAuth/cancel": ("GatewayOAuthCancelParams", "GatewayOAuthCancelResponse"),
     "windowsSandbox/setupStart": (

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from threadline.core import accounts
 from threadline.core.errors import InvalidRequest
+from threadline.core.provider_settings import list_providers
 from threadline.protocol import codes
 from threadline.protocol.v2.account import (
     AccountLoginCompletedNotification,
@@ -22,6 +23,8 @@ from threadline.protocol.v2.account import (
     AccountUpdatedNotification,
     CancelLoginAccountParams,
     CancelLoginAccountResponse,
+    GatewayOAuthReadParams,
+    GatewayOAuthReadResponse,
     GetAccountRateLimitsParams,
     GetAccountRateLimitsResponse,
     GetAccountTokenUsageParams,
@@ -136,6 +139,18 @@ async def account_usage_read(
     return GetAccountTokenUsageResponse(summary=AccountTokenUsageSummary(lifetime_tokens=tokens))
 
 
+async def account_gateway_oauth_read(
+    rt: Runtime, ctx: RequestContext, p: GatewayOAuthReadParams
+) -> GatewayOAuthReadResponse:
+    provider = p.model_provider or _provider_id(rt)
+    views = {v.id: v for v in list_providers(rt.manager.config)}
+    if provider not in views:
+        raise InvalidRequest(f'model_provider "{provider}" is not defined')
+    return GatewayOAuthReadResponse(
+        provider_id=provider, provider_name=views[provider].name, required=False
+    )
+
+
 HANDLERS: dict[str, Callable[..., Awaitable[BaseModel]]] = {
     "account/read": account_read,
     "account/login/start": account_login_start,
@@ -143,5 +158,6 @@ HANDLERS: dict[str, Callable[..., Awaitable[BaseModel]]] = {
     "account/logout": account_logout,
     "account/rateLimits/read": account_rate_limits_read,
     "account/usage/read": account_usage_read,
+    "account/gatewayOAuth/read": account_gateway_oauth_read,
 }
 """method -> ``async (rt: Runtime, ctx: RequestContext, params) -> response``."""

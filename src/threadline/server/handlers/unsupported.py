@@ -40,6 +40,10 @@ __all__ = ["HANDLERS", "WHY", "refusal"]
 _PLUGINS = "plugins and marketplaces are OpenAI's plugin marketplace, which threadline does not use"
 _APPS = "apps (connectors) come from OpenAI's ChatGPT apps directory"
 _CHATGPT = "it needs a ChatGPT account; threadline logs in with API keys only"
+_GATEWAY = (
+    "gateway OAuth sign-in is for administrator-managed (ChatGPT Enterprise) gateways; "
+    "no threadline provider uses it"
+)
 _WINDOWS = "the Windows sandbox exists only in Codex for Windows"
 
 WHY: dict[str, str] = {
@@ -54,9 +58,8 @@ WHY: dict[str, str] = {
     "plugin/share/delete": _PLUGINS,
     "plugin/install": _PLUGINS,
     "plugin/uninstall": _PLUGINS,
-    "account/gatewayOAuth/read": "gateway OAuth sign-in is part of OpenAI's account services",
-    "account/gatewayOAuth/login": "gateway OAuth sign-in is part of OpenAI's account services",
-    "account/gatewayOAuth/cancel": "gateway OAuth sign-in is part of OpenAI's account services",
+    "account/gatewayOAuth/login": _GATEWAY,
+    "account/gatewayOAuth/cancel": _GATEWAY,
     "windowsSandbox/setupStart": _WINDOWS,
     "windowsSandbox/readiness": _WINDOWS,
     "account/securitySetup/read": _CHATGPT,
