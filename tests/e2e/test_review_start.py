@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import StartClient
-from tests.support.mock_model import MockModel, function_call, text
+from tests.e2e.conftest import LaunchServer, StartClient
+from tests.support.mock_model import Gate, MockModel, function_call, text
 
 FINDING = {
     "title": "[P1] Loop skips the last element",
@@ -226,3 +226,54 @@ async def test_review_start_refuses_bad_targets_and_unknown_threads(
         if m.get("method") == "item/completed" and m["params"]["item"]["type"] == "exitedReviewMode"
     )
     assert exited["review"] == "One real bug."
+
+
+async def test_an_interrupted_review_exits_review_mode_and_a_review_alone_is_durable(
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path
+) -> None:
+    ws = _repo(tmp_path)
+    server = await launch_server(cwd=ws)
+    client = server.client
+    thread_id = (await client.request("thread/start", {"cwd": str(ws)}))["thread"]["id"]
+    mock_model.enqueue(text(json.dumps(REVIEW)))
+    done = await client.request(
+        "review/start", {"threadId": thread_id, "target": {"type": "uncommittedChanges"}}
+    )
+    await _until_completed(client, done["turn"]["id"])
+
+    gate = Gate()
+    mock_model.enqueue(text("never finished", gate=gate))
+    held = await client.request(
+        "review/start", {"threadId": thread_id, "target": {"type": "uncommittedChanges"}}
+    )
+    turn_id = held["turn"]["id"]
+    await client.wait_for_notification("item/started")
+    steer = await client.request_error(
+        "turn/steer",
+        {
+            "threadId": thread_id,
+            "expectedTurnId": turn_id,
+            "input": [{"type": "text", "text": "x"}],
+        },
+    )
+    assert steer["data"]["codexErrorInfo"] == {"activeTurnNotSteerable": {"turnKind": "review"}}
+    busy = await client.request_error(
+        "review/start", {"threadId": thread_id, "target": {"type": "uncommittedChanges"}}
+    )
+    assert busy["code"] == -32600
+    await client.request("turn/interrupt", {"threadId": thread_id, "turnId": turn_id})
+    messages = await _until_completed(client, turn_id)
+    gate.set()
+    assert messages[-1]["params"]["turn"]["status"] == "interrupted"
+    completed = [m["params"]["item"] for m in messages if m.get("method") == "item/completed"]
+    assert completed[-1]["type"] == "exitedReviewMode"
+    assert not [i for i in completed if i["type"] == "agentMessage"]
+
+    # A thread whose only turns are reviews has a rollout: a new server reads them back.
+    await server.stop()
+    again = await launch_server(cwd=ws)
+    read = await again.client.request("thread/read", {"threadId": thread_id, "includeTurns": True})
+    first = read["thread"]["turns"][0]
+    assert first["status"] == "completed"
+    assert first["items"][0]["type"] == "enteredReviewMode"
+    assert RENDERED in [i.get("text") for i in first["items"] if i["type"] == "agentMessage"]

@@ -7,7 +7,8 @@ app-server against the mock model, each as real Codex 0.169 showed it against th
 - ``thread/settings/updated`` before the ``turn/start`` answer when the turn changes the
   settings (model, effort, approval, sandbox, cwd), and not when it changes nothing;
 - ``thread/readState/changed`` as each turn ends, before the thread goes idle: the first
-  unread turn (the first that ended) and a new revision;
+  unread turn (the first that ended) and a new revision; both only to clients that set
+  ``experimentalApi`` (Codex sends neither to a stable client);
 - ``rootTurnId``: the turn's own id for a started turn;
 - ``commandActions``: a ``read`` names its file by absolute path, resolved against the
   command's cwd (``listFiles`` and ``search`` keep the path the command gave, as in Codex).
@@ -97,10 +98,15 @@ async def test_output_schema_on_chat_completions_is_response_format(
     }
 
 
+EXPERIMENTAL = {"experimentalApi": True}
+"""Codex sends ``thread/settings/updated`` and ``thread/readState/changed`` only to clients
+that opt into the experimental API."""
+
+
 async def test_settings_updated_announces_a_turn_that_changes_the_settings(
     start_client: StartClient, mock_model: MockModel, tmp_path: Path
 ) -> None:
-    client = await start_client()
+    client = await start_client(capabilities=EXPERIMENTAL)
     thread_id = await _thread(client, tmp_path)
     sub = tmp_path / "sub"
     sub.mkdir()
@@ -139,7 +145,7 @@ async def test_settings_updated_announces_a_turn_that_changes_the_settings(
 async def test_read_state_changes_as_each_turn_ends(
     start_client: StartClient, mock_model: MockModel, tmp_path: Path
 ) -> None:
-    client = await start_client()
+    client = await start_client(capabilities=EXPERIMENTAL)
     thread_id = await _thread(client, tmp_path)
     mock_model.set_default(text("ok"))
     first, _, after = await _turn(client, thread_id, "one")
@@ -188,3 +194,15 @@ async def test_a_read_action_names_its_file_by_absolute_path(
     ]
     assert started[0]["commandActions"] == done[0]["commandActions"]
     assert done[1]["commandActions"] == [{"type": "listFiles", "command": "ls sub", "path": "sub"}]
+
+
+async def test_a_stable_client_gets_neither_settings_nor_read_state_notifications(
+    start_client: StartClient, mock_model: MockModel, tmp_path: Path
+) -> None:
+    client = await start_client()
+    thread_id = await _thread(client, tmp_path)
+    mock_model.set_default(text("ok"))
+    _, before, after = await _turn(client, thread_id, "changed", model="gpt-5.4", effort="high")
+    methods = {m.get("method") for m in before + after}
+    assert "turn/completed" in methods
+    assert not methods & {"thread/settings/updated", "thread/readState/changed"}

@@ -19,13 +19,15 @@ sent as protobuf and ``otlp-grpc`` / ``statsig`` turn tracing off, each with a w
 A request's W3C trace context (the JSON-RPC envelope's ``trace``) becomes the parent of the
 turn it starts (:func:`under`): the turn's task inherits the context it was created in, so
 the ``turn`` span and its ``model.request`` and ``tool.call`` children join the caller's
-trace.
+trace. The context is attached also without our exporter when the OpenTelemetry API is
+already loaded (a program embedding threadline traces itself).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -237,7 +239,10 @@ def under(w3c_trace_context: Mapping[str, Any] | None) -> Iterator[None]:
         for k, v in (w3c_trace_context or {}).items()
         if k in ("traceparent", "tracestate") and isinstance(v, str)
     }
-    if _STATE.tracer is None or "traceparent" not in carrier:
+    # Without our exporter the context still matters to an embedding program that set up
+    # OpenTelemetry itself (then its API is loaded already); otherwise nothing is imported.
+    loaded = _STATE.tracer is not None or "opentelemetry.context" in sys.modules
+    if not loaded or "traceparent" not in carrier:
         yield
         return
     from opentelemetry import context

@@ -51,6 +51,7 @@ from threadline.protocol.jsonrpc import (
     encode_response,
 )
 from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
+from threadline.protocol.v2.turn import EXPERIMENTAL_NOTIFICATIONS
 from threadline.server.errors import ConnectionClosedError, RpcError, invalid_params
 from threadline.server.transports.base import MessageChannel
 
@@ -189,8 +190,11 @@ class Connection:
         return self._egress_capacity
 
     def send_notification(self, method: str, params: Any) -> bool:
-        """Queue a notification (with ``emittedAtMs``) unless the client opted out of ``method``."""
+        """Queue a notification (with ``emittedAtMs``) unless the client opted out of ``method``
+        or it is one Codex sends only to ``experimentalApi`` clients and this is not one."""
         if method in self.opt_out_notification_methods:
+            return False
+        if method in EXPERIMENTAL_NOTIFICATIONS and not self.experimental_api:
             return False
         return self._enqueue(encode_notification(method, to_json(params), now_ms()))
 

@@ -197,6 +197,10 @@ class ThreadSettingsUpdatedNotification(WireModel):
     thread_settings: ThreadSettings
 
 
+EXPERIMENTAL_NOTIFICATIONS = frozenset({"thread/settings/updated", "thread/readState/changed"})
+"""Notifications Codex 0.169 sends only to connections that set ``experimentalApi``."""
+
+
 class TurnStartParams(WireModel):
     input: list[UserInput]
     thread_id: str
@@ -242,6 +246,7 @@ class TurnSteerResponse(WireModel):
 
 
 __all__ = [
+    "EXPERIMENTAL_NOTIFICATIONS",
     "ActiveTurnNotSteerableCodexErrorInfo", "ActiveTurnNotSteerableDetails", "CodexErrorInfo",
     "HttpConnectionFailedCodexErrorInfo", "HttpConnectionFailedDetails",
     "MisalignmentErrorDetails", "MisalignmentSteer", "NonSteerableTurnKind",

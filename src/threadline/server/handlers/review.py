@@ -25,6 +25,7 @@ async def review_start(
     thread = rt.manager.get(p.thread_id)
     request = await prepare_review(p.target.model_dump(mode="json"), thread.settings.cwd)
     rt.router.subscribe(ctx.connection_id, thread.id)
+    await thread.ensure_rollout_materialized()  # a review alone makes the thread durable
     with tracing.under(ctx.trace):
         turn_id = thread.start_review(request)
     hint = UserMessageThreadItem(id=turn_id, content=[TextUserInput(text=request.hint)])
