@@ -280,3 +280,22 @@ async def test_quoted_key_segments_as_the_acp_bridge_writes_hook_trust(
             "config/value/write", {"keyPath": bad, "value": 1, "mergeStrategy": "replace"}
         )
         assert error["data"] == {"config_write_error_code": "configValidationError"}, bad
+
+
+async def test_config_read_names_the_layer_of_each_key(
+    start_client: StartClient, mock_home: Path
+) -> None:
+    client = await start_client(config=['model="over"'])
+    read = await client.request("config/read", {"includeLayers": True})
+    path = str((mock_home / "config.toml").resolve())
+    user = {"type": "user", "file": path, "profile": None}
+    assert read["origins"]["model"]["name"] == {"type": "sessionFlags"}
+    assert read["origins"]["approval_policy"] == {
+        "name": user,
+        "version": _version(mock_home / "config.toml"),
+    }
+    assert read["origins"]["model_providers.mock.wire_api"]["name"] == user
+    assert [layer["name"] for layer in read["layers"]] == [{"type": "sessionFlags"}, user]
+    assert read["layers"][0]["config"] == {"model": "over"}
+    assert read["layers"][1]["config"]["model"] == "mock-model"
+    assert (await client.request("config/read", {}))["layers"] is None

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,12 @@ from threadline.core.errors import CoreError
 __all__ = [
     "ConfigWriteError",
     "Edit",
+    "Layer",
     "WriteResult",
     "config_version",
+    "layers",
+    "leaf_keys",
+    "overrides_version",
     "reload_config",
     "split_key_path",
     "write_edits",
@@ -151,14 +156,66 @@ def write_edits(
         reloaded = reload_config(config)
     except ConfigError as exc:  # the checked text loads; only a relative path could differ
         raise ConfigWriteError("configValidationError", f"Invalid configuration: {exc}") from exc
-    flags = "\n".join(config.overrides).encode("utf-8")
     return WriteResult(
         _resolved(target),
         config_version(target),
         reloaded,
         _overridden(config.overrides, edits),
-        "sha256:" + hashlib.sha256(flags).hexdigest(),
+        overrides_version(config),
     )
+
+
+def overrides_version(config: Config) -> str:
+    """``sha256:<hex>`` of the ``-c`` overrides: the version of the session-flags layer."""
+    return "sha256:" + hashlib.sha256("\n".join(config.overrides).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One layer of the effective config, highest precedence first in :func:`layers`."""
+
+    kind: Literal["sessionFlags", "user"]
+    version: str
+    tree: dict[str, Any]
+    file: Path | None = None
+
+
+def layers(config: Config) -> list[Layer]:
+    """The ``-c`` overrides (when there are any) and the user's file, as they are now."""
+    out: list[Layer] = []
+    if config.overrides:
+        tree: dict[str, Any] = {}
+        for raw in config.overrides:
+            path, value = parse_override(raw)
+            node = tree
+            for part in path[:-1]:
+                child = node.get(part)
+                node = child if isinstance(child, dict) else node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    break
+            else:
+                node[path[-1]] = value
+        out.append(Layer("sessionFlags", overrides_version(config), tree))
+    try:
+        user = tomllib.loads(config.config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        user = {}
+    out.append(
+        Layer("user", config_version(config.config_file), user, _resolved(config.config_file))
+    )
+    return out
+
+
+def leaf_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of the values (not tables) in ``tree``."""
+    out: list[str] = []
+    for key, value in tree.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            out.extend(leaf_keys(value, dotted))
+        else:
+            out.append(dotted)
+    return out
 
 
 def _overridden(overrides: Sequence[str], edits: Sequence[Edit]) -> tuple[str, Any] | None:

@@ -19,12 +19,20 @@ from pydantic import BaseModel
 
 from threadline.core import external_agents
 from threadline.core.config import Config, ConfigError
-from threadline.core.config_write import Edit, reload_config, write_edits
+from threadline.core.config_write import (
+    Edit,
+    Layer,
+    layers,
+    leaf_keys,
+    reload_config,
+    write_edits,
+)
 from threadline.core.errors import InvalidRequest
 from threadline.core.features import FEATURES, feature_enabled, runtime_toggle
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.config import (
     ConfigBatchWriteParams,
+    ConfigLayer,
     ConfigLayerMetadata,
     ConfigReadParams,
     ConfigReadResponse,
@@ -58,6 +66,7 @@ from threadline.protocol.v2.config import (
     PermissionProfileListResponse,
     PermissionProfileSummary,
     SessionFlagsConfigLayerSource,
+    UserConfigLayerSource,
 )
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime
@@ -89,7 +98,27 @@ def page(items: Sequence[T], cursor: str | None, limit: int | None) -> tuple[lis
 
 
 async def config_read(rt: Runtime, ctx: RequestContext, p: ConfigReadParams) -> ConfigReadResponse:
-    return ConfigReadResponse(config=rt.manager.config.to_json(), origins={}, layers=None)
+    config = rt.manager.config
+    found = layers(config)
+    metas = {id(layer): _layer_meta(layer, config) for layer in found}
+    origins: dict[str, ConfigLayerMetadata] = {}
+    for layer in reversed(found):  # lowest first: a higher layer's key replaces it
+        for key in leaf_keys(layer.tree):
+            origins[key] = metas[id(layer)]
+    wire_layers = None
+    if p.include_layers:
+        wire_layers = [
+            ConfigLayer(config=layer.tree, name=metas[id(layer)].name, version=layer.version)
+            for layer in found
+        ]
+    return ConfigReadResponse(config=config.to_json(), origins=origins, layers=wire_layers)
+
+
+def _layer_meta(layer: Layer, config: Config) -> ConfigLayerMetadata:
+    if layer.kind == "sessionFlags":
+        return ConfigLayerMetadata(name=SessionFlagsConfigLayerSource(), version=layer.version)
+    source = UserConfigLayerSource(file=str(layer.file), profile=config.profile)
+    return ConfigLayerMetadata(name=source, version=layer.version)
 
 
 def _write(
