@@ -296,8 +296,7 @@ def write_rule(config_file: Path, *, name: str | None, path: Path | None, enable
         doc = tomlkit.parse(text)
         skills = doc.get("skills")
         if skills is None:
-            skills = tomlkit.table()
-            skills.is_super_table()
+            skills = tomlkit.table(is_super_table=True)
             doc["skills"] = skills
         entries = skills.get("config")
         if entries is None:
@@ -313,6 +312,7 @@ def write_rule(config_file: Path, *, name: str | None, path: Path | None, enable
             entry = tomlkit.table()
             entry[key[0]] = key[1]
             entry["enabled"] = False
+            entry.add(tomlkit.nl())
             kept.append(entry)
         while len(entries):
             entries.pop(0)
