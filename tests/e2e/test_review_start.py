@@ -277,3 +277,25 @@ async def test_an_interrupted_review_exits_review_mode_and_a_review_alone_is_dur
     assert first["status"] == "completed"
     assert first["items"][0]["type"] == "enteredReviewMode"
     assert RENDERED in [i.get("text") for i in first["items"] if i["type"] == "agentMessage"]
+
+
+async def test_review_model_from_the_config_is_the_reviewers_model(
+    start_client: StartClient, mock_model: MockModel, mock_home: Path, tmp_path: Path
+) -> None:
+    config = mock_home / "config.toml"
+    config.write_text('review_model = "gpt-5.4"\n' + config.read_text())
+    ws = _repo(tmp_path)
+    client = await start_client(cwd=ws)
+    thread_id = (await client.request("thread/start", {"cwd": str(ws)}))["thread"]["id"]
+    mock_model.enqueue(text(json.dumps(REVIEW)), text("after"))
+    result = await client.request(
+        "review/start", {"threadId": thread_id, "target": {"type": "uncommittedChanges"}}
+    )
+    await _until_completed(client, result["turn"]["id"])
+    turn = await client.request(
+        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "go on"}]}
+    )
+    await _until_completed(client, turn["turn"]["id"])
+    reviewer, thread_turn = (r.body for r in mock_model.requests)
+    assert reviewer["model"] == "gpt-5.4"
+    assert thread_turn["model"] != "gpt-5.4"

@@ -384,7 +384,11 @@ class ReviewTask:
         )
         await host.complete_item(turn, entered.model_copy(update={"completed_at_ms": now_ms()}))
         settings = replace(
-            host.settings, base_instructions=review_instructions(), developer_instructions=None
+            host.settings,
+            model=host.settings.review_model or host.settings.model,
+            base_instructions=review_instructions(),
+            developer_instructions=None,
+            output_schema=None,  # the review's own answer format is in its instructions
         )
         tools = ToolRegistry([t for n in REVIEWER_TOOLS if (t := host.tools.get(n)) is not None])
         reviewer = _ReviewerHost(host, turn, settings, tools)

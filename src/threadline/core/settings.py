@@ -50,6 +50,8 @@ class ThreadSettings:
     """The config keys that adjust the model's metadata (see :attr:`model_info`)."""
     remote_compaction: bool = False
     """Compact through the provider's ``compaction_trigger`` (``core.compaction``), not locally."""
+    review_model: str | None = None
+    """``review_model`` from the config: the model a review samples with (``core.review``)."""
     output_schema: dict[str, Any] | None = None
     """The running turn's ``outputSchema`` (for that turn only: each ``turn/start`` sets it)."""
 

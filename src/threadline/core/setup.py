@@ -87,6 +87,12 @@ def _dynamic_tools(raw: tuple[Any, ...] | None) -> tuple[DynamicToolSpec, ...]:
         raise InvalidRequest(str(exc)) from exc
 
 
+def _review_model(config: Config) -> str | None:
+    """Codex's ``review_model`` key: the model reviews run with (else the thread's)."""
+    value = config.extra.get("review_model")
+    return value if isinstance(value, str) and value else None
+
+
 def default_client_factory(config: Config, provider_id: str) -> ModelClient:
     from threadline.core.providers import build_model_client
 
@@ -187,6 +193,7 @@ class ThreadSetup:
             session_source=opts.source,
             originator=opts.originator,
             dynamic_tools=_dynamic_tools(opts.dynamic_tools),
+            review_model=_review_model(cfg),
             model_overrides=ModelOverrides(
                 context_window=cfg.model_context_window,
                 max_output_tokens=cfg.model_max_output_tokens,
