@@ -17,6 +17,11 @@ reaches last when it pages on with ``nextCursor``), asked for with the opposite
 ``sortDirection``. The first request on a thread builds its offset index (one pass
 over the file, remembered in the home's cache) and is shown as ``cold``; the
 following fresh processes use the remembered index.
+
+``--resume`` adds, per size, ``thread/resume`` with ``excludeTurns: true`` of the same
+thread and of a copy whose last two turns follow a ``compacted`` line (time to the
+answer, peak RSS): with the compaction only what follows it is decoded, and the earlier
+turns' items are read only when a page asks for them.
 """
 
 from __future__ import annotations
@@ -78,8 +83,8 @@ def _turn(n: int, cwd: str) -> str:
     ]) + "\n"
 
 
-def make_home(root: Path, megabytes: int) -> Path:
-    home = root / f"home-{megabytes}mb"
+def make_home(root: Path, megabytes: int, *, compacted: bool = False) -> Path:
+    home = root / f"home-{megabytes}mb{'-compacted' if compacted else ''}"
     day = home / "sessions" / "2026" / "11" / "20"
     path = day / f"rollout-2026-11-20T10-00-00-{THREAD_ID}.jsonl"
     if path.exists():
@@ -96,6 +101,12 @@ def make_home(root: Path, megabytes: int) -> Path:
         while out.tell() < target:
             out.write(_turn(n, cwd))
             n += 1
+        if compacted:
+            summary = "Summary of the work so far."
+            kept = [{"type": "message", "role": "user",
+                     "content": [{"type": "input_text", "text": summary}]}]
+            out.write(_line("compacted", {"message": summary, "replacement_history": kept}) + "\n")
+            out.write(_turn(n, cwd) + _turn(n + 1, cwd))
     return home
 
 
@@ -143,7 +154,7 @@ async def measure(home: Path, method: str, params: dict[str, Any]) -> tuple[floa
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
         rss = _peak_rss_mb(proc.pid)
-        return elapsed, rss, len(answer["result"]["data"])
+        return elapsed, rss, len(answer["result"].get("data", ()))
     finally:
         proc.kill()
         await proc.wait()
@@ -162,11 +173,12 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1,100,1000", help="rollout sizes in MB")
     parser.add_argument("--limit", type=int, default=25)
     parser.add_argument("--keep", type=Path, default=None, help="keep the homes in this directory")
+    parser.add_argument("--resume", action="store_true", help="also measure thread/resume")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     root = args.keep or Path(tempfile.mkdtemp(prefix="tl-history-pages-", dir="/var/tmp"))
     root.mkdir(parents=True, exist_ok=True)
-    need = sum(sizes) << 20
+    need = (sum(sizes) << 20) * (2 if args.resume else 1)
     if shutil.disk_usage(root).free < 2 * need:
         raise SystemExit(f"not enough free space in {root} for {sum(sizes)} MB of rollouts")
     try:
@@ -183,6 +195,10 @@ async def main() -> None:
             label, method, params = CASES[0]
             ms, rss, n = await measure(home, method, {**params, "limit": args.limit})
             print(f"{size:>7.0f}MB {label:<18} {'warm':<5} {ms:>9.1f} {rss:>12.1f} {n:>8}")
+            if args.resume:
+                for kind, where in (("resume", home), ("resume compacted", make_home(root, mb, compacted=True))):
+                    ms, rss, _ = await measure(where, "thread/resume", {"excludeTurns": True})
+                    print(f"{size:>7.0f}MB {kind:<18} {'':<5} {ms:>9.1f} {rss:>12.1f} {'':>8}")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -129,6 +129,38 @@ async def test_resume_after_compaction_gives_the_model_what_it_kept(
     await client.request("turn/start", {"threadId": THREAD_ID,
                                         "input": [{"type": "text", "text": "next question"}]})
     await client.wait_for_notification("turn/completed", timeout=20)
-    sent = json.dumps(mock_model.requests[-1].body.get("input", []))
+    sent = json.dumps((await mock_model.async_wait_for_requests(1))[-1].body.get("input", []))
     assert "SUMMARY-OF-EARLIER-WORK" in sent and "after the compaction" in sent
     assert "OLD-QUESTION-MARKER" not in sent and "OLD-ANSWER-MARKER" not in sent
+
+
+async def test_exclude_turns_resume_serves_every_item_when_asked(
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path
+) -> None:
+    """An ``excludeTurns`` resume leaves the earlier turns' items unread; every way of
+    asking for them (turns/list, items/list, thread/read, a rejoining resume) still
+    answers exactly what a full read does, and a new turn continues the thread."""
+    body: list[str] = []
+    for n in range(5):
+        body += _turn(f"t{n}", f"question {n}", f"answer {n}")
+    write_rollout(mock_home, tmp_path, body)
+    reference = (await launch_server()).client
+    full = (await reference.request("thread/read", {"threadId": THREAD_ID, "includeTurns": True}))["thread"]["turns"]
+    client = (await launch_server()).client
+    await client.request("thread/resume", {"threadId": THREAD_ID, "excludeTurns": True})
+    page = await client.request("thread/turns/list", {"threadId": THREAD_ID, "itemsView": "full", "limit": 10})
+    assert list(reversed(page["data"])) == full
+    items = await client.request("thread/items/list", {"threadId": THREAD_ID, "limit": 100})
+    assert [e["item"] for e in items["data"]] == [i for t in full for i in t["items"]]
+    read = await client.request("thread/read", {"threadId": THREAD_ID, "includeTurns": True})
+    assert read["thread"]["turns"] == [{**t, "itemsView": "full"} for t in full]
+    rejoined = await client.request("thread/resume", {"threadId": THREAD_ID})
+    assert [t["items"] for t in rejoined["thread"]["turns"]] == [t["items"] for t in full]
+    mock_model.enqueue(text("the next answer"))
+    await client.request("turn/start", {"threadId": THREAD_ID, "input": [{"type": "text", "text": "more"}]})
+    await client.wait_for_notification("turn/completed", timeout=20)
+    sent = json.dumps((await mock_model.async_wait_for_requests(1))[-1].body.get("input", []))
+    assert all(f"answer {n}" in sent for n in range(5))  # the model history is whole
+    latest = await client.request("thread/turns/list", {"threadId": THREAD_ID, "limit": 2, "itemsView": "full"})
+    assert [t["id"] for t in latest["data"]][1] == "t4"
+    assert latest["data"][1]["items"] == full[4]["items"]

@@ -265,3 +265,44 @@ def test_no_cut_when_history_before_the_compaction_can_matter(tmp_path: Path) ->
                                                        "arguments": "{}", "call_id": "k"}),
                                _compacted("s")], "inside.jsonl")
     assert _same_resume(inside) == 4
+
+
+def test_resume_without_turns_reads_no_items_but_the_last_turns(tmp_path: Path) -> None:
+    import asyncio
+
+    from threadline.store import rollouts
+    from threadline.store.base import StoredRef
+
+    lines = [META]
+    for n in range(5):
+        lines += _turn(f"a{n}", f"question {n}", f"answer {n}")
+    lines += [_event("token_count", info={
+        "total_token_usage": {"input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 1,
+                              "reasoning_output_tokens": 0, "total_tokens": 6},
+        "last_token_usage": {"input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 1,
+                             "reasoning_output_tokens": 0, "total_tokens": 6},
+        "model_context_window": 1000}, rate_limits=None)]
+    lines += [_compacted("the summary")]
+    lines += [_event("task_started", turn_id="last"), _user("open"), _event("user_message", message="open"),
+              _event("agent_reasoning", text="hm")]
+    home = tmp_path / "home"
+    home.mkdir()
+    path = _write(tmp_path, lines)
+    ref = StoredRef("019a0000-0000-7000-8000-0000000000aa", path)
+    full = asyncio.run(rollouts.load_history(ref)).recon
+    light = asyncio.run(rollouts.load_history(ref, resume_home=home, turns=False)).recon
+    assert light.stubbed_turns == 5
+    assert [t.id for t in light.turns] == [t.id for t in full.turns]
+    assert [t.status for t in light.turns] == [t.status for t in full.turns]
+    assert all(t.items == [] and t.items_view == "notLoaded" for t in light.turns[:5])
+    assert light.turns[-1].model_dump() == full.turns[-1].model_dump()  # ids continue right
+    assert [i.model_dump() for i in light.history] == [i.model_dump() for i in full.history]
+    assert (light.token_info, light.usage_turn_id, light.preview, light.cut_off, light.open_turn_id) == (
+        full.token_info, full.usage_turn_id, full.preview, full.cut_off, full.open_turn_id)
+    # The store serves the left-out items on demand, as a full read has them.
+    served = asyncio.run(rollouts.read_turns(home, ref, range(5)))
+    assert [t.model_dump() for t in served] == [t.model_dump() for t in full.turns[:5]]
+    # With turns wanted, nothing is left out.
+    whole = asyncio.run(rollouts.load_history(ref, resume_home=home, turns=True)).recon
+    assert whole.stubbed_turns == 0
+    assert [t.model_dump() for t in whole.turns] == [t.model_dump() for t in full.turns]

@@ -90,6 +90,8 @@ class ThreadManager:
         self._stored = StoredThreads(store)
         self._index = IndexKeeper(store, __version__)
         self._usage_owner: dict[str, str | None] = {}
+        self._stubbed: dict[str, int] = {}
+        """Threads resumed with ``excludeTurns``: how many leading turns have no items."""
         self._leases: dict[str, ThreadLease] = {}
         self._resuming: dict[str, asyncio.Lock] = {}
         self.thread_state = ThreadStateService(self)
@@ -231,6 +233,7 @@ class ThreadManager:
             await self._index.drain()
             self._index.forget(thread_id)
             self._usage_owner.pop(thread_id, None)
+            self._stubbed.pop(thread_id, None)
             self._resuming.pop(thread_id, None)
 
     async def shutdown(self) -> None:
@@ -259,11 +262,14 @@ class ThreadManager:
         path: str | None = None,
         history: list[ResponseItem] | None = None,
         overrides: StartOptions | None = None,
+        exclude_turns: bool = False,
     ) -> Thread:
         """Load a thread from its rollout (cold resume). Precedence: history > path > id.
 
         A thread that is already loaded is returned as it is (rejoin); callers that
         must reject a mismatched ``path`` or a ``history`` check :meth:`find` first.
+        With ``exclude_turns`` the store may leave the items of all but the last turn
+        unread (they are read when asked for: :meth:`turn_history`, :meth:`full_turns`).
         """
         opts = overrides or StartOptions()
         if history is not None:
@@ -286,7 +292,8 @@ class ThreadManager:
                 f"thread {thread_id or label(ref)} is archived; unarchive it before resuming"
             )
         await asyncio.to_thread(self._stored.require_resumable, ref, thread_id)
-        stored = await self._stored.load(ref, for_resume=True)
+        with_turns = not exclude_turns
+        stored = await self._stored.load(ref, for_resume=True, with_turns=with_turns)
         canonical = stored.thread_id
         # One resume per thread at a time in this process; later ones rejoin the first.
         async with self._resuming.setdefault(canonical, asyncio.Lock()):
@@ -297,7 +304,7 @@ class ThreadManager:
             try:
                 if await self.store.changed_since(stored):
                     # Written since we read it (by a holder that has just let go): read again.
-                    stored = await self._stored.load(ref, for_resume=True)
+                    stored = await self._stored.load(ref, for_resume=True, with_turns=with_turns)
                 return await self._spawn_restored(stored, opts, lease)
             except BaseException:
                 if self._leases.get(canonical) is not lease:
@@ -337,6 +344,8 @@ class ThreadManager:
         thread.session.cut_off = cut  # continued by continue_cut_off_turn
         mark_continuing(thread.session.turns, cut)
         self._usage_owner[thread.id] = recon.usage_turn_id
+        if recon.stubbed_turns:
+            self._stubbed[thread.id] = recon.stubbed_turns
         path = sink.path
         if path is not None and (record is None or record.rollout_path != path):
             await self.store.upsert(
@@ -444,7 +453,7 @@ class ThreadManager:
         if not include_turns:
             return record, []
         if loaded is not None:
-            return record, list(loaded.turns)
+            return record, await self.full_turns(loaded)
         stored = await self._stored.load(StoredRef(record.id, record.rollout_path, record.archived))
         return record, stored.recon.turns
 
@@ -455,9 +464,11 @@ class ThreadManager:
         loaded = self._threads.get(canonical)
         if loaded is not None:
             turns = list(loaded.turns)
+            stubs = self._stubbed.get(canonical, 0)
 
             async def read(positions: Sequence[int]) -> list[Turn]:
-                return [turns[p] for p in positions if 0 <= p < len(turns)]
+                wanted = [p for p in positions if 0 <= p < len(turns)]
+                return await self._with_items(loaded, turns, wanted, stubs)
 
             return TurnHistory(ids=[t.id for t in turns], reader=read, live=True)
         try:
@@ -467,6 +478,29 @@ class ThreadManager:
                 raise InvalidRequest(f"thread not loaded: {canonical}") from None  # Codex's words
             raise
         return await self._stored.turn_history(ref)
+
+    async def _with_items(
+        self, thread: Thread, turns: list[Turn], positions: list[int], stubs: int
+    ) -> list[Turn]:
+        """``turns[p]`` for each position, the turns a resume left without items read
+        from the store (the first ``stubs`` of them, as long as their ids still match)."""
+        missing = [p for p in positions if p < stubs and turns[p].items_view == "notLoaded"]
+        found: dict[int, Turn] = {}
+        path = thread.rollout_path()
+        if missing and path is not None:
+            history = await self._stored.turn_history(StoredRef(thread.id, path))
+            read = zip(missing, await history.read(missing), strict=False)
+            found = {p: turn for p, turn in read if turn.id == turns[p].id}
+        return [found.get(p, turns[p]) for p in positions]
+
+    async def full_turns(self, thread: Thread) -> list[Turn]:
+        """A loaded thread's turns with their items (read from the store for those a
+        resume left unread)."""
+        turns = list(thread.turns)
+        stubs = self._stubbed.get(thread.id, 0)
+        if not stubs:
+            return turns
+        return await self._with_items(thread, turns, list(range(len(turns))), stubs)
 
     async def latest_thread_id(self, cwd: str | None = None) -> str | None:
         page = await self.store.list(
@@ -534,6 +568,7 @@ class ThreadManager:
         await thread.record_rollout_items([event])
         stored = await self._stored.load(StoredRef(thread.id, path))
         thread.replace_history(stored.recon.history, stored.recon.turns)
+        self._stubbed.pop(thread.id, None)
         return thread
 
     async def reindex(self) -> ReindexReport:

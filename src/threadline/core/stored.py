@@ -69,9 +69,13 @@ class StoredThreads:
         with as_invalid():
             return await self.store.locate(canonical, path=path)
 
-    async def load(self, ref: StoredRef, *, for_resume: bool = False) -> StoredThread:
+    async def load(
+        self, ref: StoredRef, *, for_resume: bool = False, with_turns: bool = True
+    ) -> StoredThread:
         with as_invalid():
-            return await self.store.load_history(ref, for_resume=for_resume)
+            return await self.store.load_history(
+                ref, for_resume=for_resume, with_turns=with_turns
+            )
 
     async def turn_history(self, ref: StoredRef) -> TurnHistory:
         """The stored turns of ``ref`` for paging (see :class:`TurnHistory`)."""

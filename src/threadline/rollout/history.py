@@ -259,6 +259,10 @@ class Reconstruction:
     what a resume continues (``rollout.pending``)."""
     window: CompactionWindow | None = None
     """The context window a resumed thread continues from (:func:`latest_window`)."""
+    stubbed_turns: int = 0
+    """How many leading turns came back without their items (``itemsView:
+    "notLoaded"``): a resume that returns no turns reads none of their items; the
+    store serves them when asked (``ThreadStore.read_turns``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -36,6 +36,7 @@ __all__ = [
     "RolloutFormat",
     "parse_lines",
     "read_head",
+    "SKIPPED_EVENT",
     "SKIPPED_RESPONSE",
     "read_rollout",
     "read_rollout_from_cut",
@@ -243,20 +244,48 @@ SKIPPED_RESPONSE: dict[str, Any] = {"type": "skipped_before_compaction"}
 """The payload that stands for a ``response_item`` line :func:`read_rollout_from_cut`
 did not decode (one shared dict; it validates as no response item)."""
 
+SKIPPED_EVENT: dict[str, Any] = {"type": "skipped_item_event"}
+"""The payload that stands for an item-carrying ``event_msg`` line that
+:func:`read_rollout_from_cut` did not decode (no turn builder rule matches it)."""
+
 _RESPONSE_HEAD = re.compile(rb'\{"timestamp":"([^"\\]*)",(?:"ordinal":\d+,)?"type":"response_item"')
+_EVENT_HEAD = re.compile(
+    rb'\{"timestamp":"([^"\\]*)",(?:"ordinal":\d+,)?"type":"event_msg","payload":\{"type":"([a-z_]+)"'
+)
+_ITEM_EVENTS = frozenset({
+    "user_message", "agent_message", "agent_reasoning", "agent_reasoning_raw_content",
+    "item_completed", "exec_command_end", "patch_apply_end", "mcp_tool_call_end",
+    "context_compacted", "entered_review_mode", "exited_review_mode", "web_search_end",
+    "view_image_tool_call", "image_generation_end", "dynamic_tool_call_request",
+    "dynamic_tool_call_response",
+})
+"""Events that only add items to a turn (never open, close or fail one)."""
 
 
-def read_rollout_from_cut(path: Path, cut: int) -> RolloutFile:
+def _skipped(stamp: bytes, kind: str, payload: dict[str, Any]) -> RolloutLine:
+    return RolloutLine.model_construct(
+        timestamp=stamp.decode(), type=kind, payload=payload, ordinal=None, metadata=None
+    )
+
+
+def read_rollout_from_cut(path: Path, cut: int, *, items_from: int = 0) -> RolloutFile:
     """Read a rollout line by line (never the whole file at once), decoding every line
     except the ``response_item`` lines that start before byte ``cut``: each of those
     stays in place as a line with the :data:`SKIPPED_RESPONSE` payload, so line indexes
     (which implicit turn ids use) are those of a full read. For a history that needs no
     model item before ``cut`` (``threadline.rollout.offsets.model_cut``) the result
     rebuilds the same thread as :func:`read_rollout`, without the cost of the items the
-    newest compaction replaced. A paginated fork (``history_base``) is read whole."""
+    newest compaction replaced. A paginated fork (``history_base``) is read whole.
+
+    With ``items_from``, the events that only add items to a turn (``user_message``,
+    ``agent_message``, tool ends …) before that byte are left out the same way (the
+    first user message excepted: it is the preview), so the turns before it come back
+    with their ids, status and times but no items: for a resume that returns no turns.
+    """
     path = Path(path)
     lines: list[RolloutLine] = []
     errors = 0
+    preview_seen = False
     try:
         handle = open_regular(path)
     except OSError as exc:
@@ -270,11 +299,15 @@ def read_rollout_from_cut(path: Path, cut: int) -> RolloutFile:
             if start < cut:
                 skipped = _RESPONSE_HEAD.match(raw, 0, 256)
                 if skipped is not None:
-                    lines.append(RolloutLine.model_construct(
-                        timestamp=skipped.group(1).decode(), type="response_item",
-                        payload=SKIPPED_RESPONSE, ordinal=None, metadata=None,
-                    ))
+                    lines.append(_skipped(skipped.group(1), "response_item", SKIPPED_RESPONSE))
                     continue
+            if start < items_from:
+                event = _EVENT_HEAD.match(raw, 0, 256)
+                if event is not None and event.group(2).decode() in _ITEM_EVENTS:
+                    maybe_preview = event.group(2) in (b"user_message", b"item_completed")
+                    if preview_seen or not maybe_preview:
+                        lines.append(_skipped(event.group(1), "event_msg", SKIPPED_EVENT))
+                        continue
             try:
                 line = _make_line(json.loads(raw))
             except ValueError:
@@ -283,6 +316,8 @@ def read_rollout_from_cut(path: Path, cut: int) -> RolloutFile:
                 errors += 1
                 log.warning("skipping unreadable rollout line at byte %d of %s", start, path)
                 continue
+            if not preview_seen and line.type == "event_msg":
+                preview_seen = user_message_text(line) is not None
             lines.append(line)
     meta = _first_meta(lines)
     if meta is not None and meta.history_base is not None:

@@ -298,12 +298,19 @@ class ThreadStore(Protocol):
         ``path``; raises :class:`StoreError` naming what is missing or refused."""
 
     async def load_history(
-        self, ref: StoredRef, *, live: bool = False, for_resume: bool = False
+        self,
+        ref: StoredRef,
+        *,
+        live: bool = False,
+        for_resume: bool = False,
+        with_turns: bool = True,
     ) -> StoredThread:
         """Read and rebuild the history at ``ref``; ``live`` keeps an unfinished last
         turn ``inProgress`` (else it reads ``interrupted``). ``for_resume``: the result
         only seeds a resumed thread (its ``lines`` are not copied), so a store may leave
-        out what the newest compaction made irrelevant to the model history."""
+        out what the newest compaction made irrelevant to the model history; without
+        ``with_turns`` (a resume that returns no turns) it may also return the turns
+        before the last without their items (``Reconstruction.stubbed_turns``)."""
 
     async def turn_ids(self, ref: StoredRef) -> list[str]:
         """The ids of the stored thread's visible turns, oldest first: what the positions

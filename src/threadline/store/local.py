@@ -258,10 +258,15 @@ class LocalThreadStore:
         return StoredRef(canonical, located, archived=rollouts.is_archived(home, located))
 
     async def load_history(
-        self, ref: StoredRef, *, live: bool = False, for_resume: bool = False
+        self,
+        ref: StoredRef,
+        *,
+        live: bool = False,
+        for_resume: bool = False,
+        with_turns: bool = True,
     ) -> StoredThread:
         home = self._home if for_resume else None
-        return await rollouts.load_history(ref, live=live, resume_home=home)
+        return await rollouts.load_history(ref, live=live, resume_home=home, turns=with_turns)
 
     async def turn_ids(self, ref: StoredRef) -> list[str]:
         return await rollouts.turn_ids(self._home, ref)

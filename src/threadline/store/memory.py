@@ -205,7 +205,12 @@ class MemoryThreadStore:
         return entry[1]
 
     async def load_history(
-        self, ref: StoredRef, *, live: bool = False, for_resume: bool = False
+        self,
+        ref: StoredRef,
+        *,
+        live: bool = False,
+        for_resume: bool = False,
+        with_turns: bool = True,
     ) -> StoredThread:
         lines = list(self._lines_of(ref))
         meta = next((line.as_session_meta() for line in lines if line.type == "session_meta"), None)

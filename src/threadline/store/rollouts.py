@@ -30,7 +30,7 @@ from threadline.protocol.rollout import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
-from threadline.rollout.history import history_start, reconstruct
+from threadline.rollout.history import Reconstruction, history_start, reconstruct
 from threadline.rollout.offsets import OffsetIndex, current_index, model_cut, render_turns
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
@@ -130,35 +130,73 @@ def _ms_of_timestamp(value: str | None, fallback: float) -> int:
     return int(fallback * 1000)
 
 
-def _read_for_resume(home: Path, path: Path) -> RolloutFile:
-    """The rollout as a resume needs it: the ``response_item`` lines the newest
-    compaction replaced are not decoded (see ``offsets.model_cut``); anything the cut
-    cannot be trusted for is read whole."""
+def _read_for_resume(home: Path, path: Path, *, turns: bool) -> tuple[RolloutFile, int]:
+    """The rollout as a resume needs it, and how many leading turns it leaves without
+    items. The ``response_item`` lines the newest compaction replaced are not decoded
+    (``offsets.model_cut``); without ``turns`` (``excludeTurns``) neither are the events
+    that only add items to the turns before the last one, when every turn is explicit
+    and nothing was rolled back. Whatever the index cannot vouch for is read whole."""
     try:
-        cut = model_cut(current_index(path, home / OFFSETS_CACHE_SUBDIR))
+        index = current_index(path, home / OFFSETS_CACHE_SUBDIR)
+        cut = model_cut(index) or 0
     except (OSError, ValueError):
-        cut = None
-    if cut is None:
-        return read_rollout(path)
-    rollout = read_rollout_from_cut(path, cut)
-    start = history_start(rollout.lines)
-    if start == 0 or any(line.payload is SKIPPED_RESPONSE for line in rollout.lines[start:]):
-        return read_rollout(path)  # the file changed under the index: be exact
-    return rollout
+        return read_rollout(path), 0
+    spans = index.visible()
+    items_from = 0
+    if not turns and len(spans) > 1 and index.rolled_back is None and index.unsupported is None:
+        if all(span.explicit for span in spans):
+            items_from = spans[-1].start
+            if index.last_started is not None:
+                items_from = min(items_from, index.last_started)
+    if cut == 0 and items_from == 0:
+        return read_rollout(path), 0
+    rollout = read_rollout_from_cut(path, cut, items_from=items_from)
+    if cut:
+        start = history_start(rollout.lines)
+        skipped_after = any(line.payload is SKIPPED_RESPONSE for line in rollout.lines[start:])
+        if start == 0 or skipped_after:
+            return read_rollout(path), 0  # the file changed under the index: be exact
+    return rollout, (len(spans) - 1 if items_from else 0)
+
+
+def _stub(recon: Reconstruction, count: int, index: OffsetIndex, *, live: bool) -> bool:
+    """Mark the first ``count`` turns as not loaded and rebuild the last from its own
+    byte range (its item ids continue from the counter the index kept); False when the
+    turns are not those the index has (the file changed under it)."""
+    spans = index.visible()
+    if [t.id for t in recon.turns] != [s.id for s in spans] or len(spans) != count + 1:
+        return False
+    last = render_turns(index, spans[-1:], live=live)
+    if len(last) != 1:
+        return False
+    recon.turns[:count] = [t.model_copy(update={"items": [], "items_view": "notLoaded"})
+                           for t in recon.turns[:count]]
+    recon.turns[-1] = last[0]
+    recon.stubbed_turns = count
+    return True
 
 
 async def load_history(
-    ref: StoredRef, *, live: bool = False, resume_home: Path | None = None
+    ref: StoredRef,
+    *,
+    live: bool = False,
+    resume_home: Path | None = None,
+    turns: bool = True,
 ) -> StoredThread:
     """Read and rebuild the rollout at ``ref``; errors name the file and the problem.
     With ``resume_home`` (a resume: the lines are not copied) the model items before
-    the newest compaction are skipped, not decoded."""
+    the newest compaction are skipped, not decoded; without ``turns`` as well the items
+    of every turn but the last (see :func:`_read_for_resume`)."""
     path = ref.path
     assert path is not None
 
     def work() -> StoredThread:
         version = file_state(path)
-        rollout = read_rollout(path) if resume_home is None else _read_for_resume(resume_home, path)
+        stubbed = 0
+        if resume_home is None:
+            rollout = read_rollout(path)
+        else:
+            rollout, stubbed = _read_for_resume(resume_home, path, turns=turns)
         meta = rollout.meta
         if meta is None:
             if not rollout.lines:
@@ -167,6 +205,11 @@ async def load_history(
                 f"failed to load rollout `{path}`: failed to parse thread ID from rollout file"
             )
         recon = reconstruct(rollout, live=live)
+        if stubbed and resume_home is not None:
+            index = current_index(path, resume_home / OFFSETS_CACHE_SUBDIR)
+            if not _stub(recon, stubbed, index, live=live):
+                rollout = read_rollout(path)
+                recon = reconstruct(rollout, live=live)
         mtime = path.stat().st_mtime
         return StoredThread(
             ref=ref,

@@ -198,12 +198,18 @@ async def thread_resume(
     else:
         history = [parse_response_item(raw) for raw in p.history] if p.history is not None else None
         thread = await rt.manager.resume_thread(
-            p.thread_id or None, path=p.path, history=history, overrides=_overrides(p, ctx)
+            p.thread_id or None,
+            path=p.path,
+            history=history,
+            overrides=_overrides(p, ctx),
+            exclude_turns=bool(p.exclude_turns),
         )
     if ctx.client_name:
         thread.set_app_server_client_info(ctx.client_name, ctx.client_version or "")
     rt.router.subscribe(ctx.connection_id, thread.id)
-    wire = wire_thread(thread, include_turns=not p.exclude_turns)
+    wire = wire_thread(thread, include_turns=False)
+    if not p.exclude_turns:  # with the items of turns an earlier excludeTurns resume left unread
+        wire = wire.model_copy(update={"turns": await rt.manager.full_turns(thread)})
     extras = await _resume_extras(rt, ctx, p, thread)
     if cold:  # as Codex: every connection learns the thread is loaded, before the answer
         status = ThreadStatusChangedNotification(thread_id=thread.id, status=wire.status)
