@@ -306,3 +306,27 @@ def test_resume_without_turns_reads_no_items_but_the_last_turns(tmp_path: Path) 
     whole = asyncio.run(rollouts.load_history(ref, resume_home=home, turns=True)).recon
     assert whole.stubbed_turns == 0
     assert [t.model_dump() for t in whole.turns] == [t.model_dump() for t in full.turns]
+
+
+def test_cache_never_writes_through_a_planted_link(tmp_path: Path) -> None:
+    path = _write(tmp_path, [META, *_turn("t1", "q", "a")])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cache_root = tmp_path / "home" / "cache"
+    cache_root.mkdir(parents=True)
+    (cache_root / "rollout-offsets").symlink_to(elsewhere)
+    forget_cached()
+    index = current_index(path, cache_root / "rollout-offsets")
+    assert [s.id for s in index.visible()] == ["t1"]  # served, from memory
+    assert list(elsewhere.iterdir()) == []
+    # A cache file that is a link is not read either.
+    plain = tmp_path / "plain-cache"
+    forget_cached()
+    current_index(path, plain)
+    (cache_file,) = plain.iterdir()
+    decoy = tmp_path / "decoy.json"
+    decoy.write_text(cache_file.read_text())
+    cache_file.unlink()
+    cache_file.symlink_to(decoy)
+    forget_cached()
+    assert load_cached(plain, path) is None

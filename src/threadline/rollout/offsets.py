@@ -34,10 +34,12 @@ unsupported` says so and callers read such a thread whole.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -410,6 +412,8 @@ def is_current(index: OffsetIndex, path: Path) -> bool:
 
 _MEMORY: dict[str, OffsetIndex] = {}
 _MEMORY_LIMIT = 32
+_CACHE_MAX_BYTES = 256 << 20
+"""A cache file larger than this is not ours (an index of a 1 GB rollout is ~1 MB)."""
 
 
 def forget_cached() -> None:
@@ -428,8 +432,11 @@ def load_cached(cache_dir: Path | None, path: Path) -> OffsetIndex | None:
     if index is not None or cache_dir is None:
         return index
     try:
-        text = _cache_file(cache_dir, path).read_text(encoding="utf-8")
-    except OSError:
+        with open_regular(_cache_file(cache_dir, path)) as handle:  # no links, no FIFOs
+            text = handle.read(_CACHE_MAX_BYTES + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(text) > _CACHE_MAX_BYTES:
         return None
     index = OffsetIndex.from_json(text)
     return index if index is not None and index.path == key else None
@@ -444,13 +451,23 @@ def save_cached(cache_dir: Path | None, index: OffsetIndex) -> None:
     if cache_dir is None:
         return
     target = _cache_file(cache_dir, Path(index.path))
+    scratch = target.with_suffix(f".{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    created = False
     try:
         cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        scratch = target.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(index.to_json(), encoding="utf-8")
+        if any(p.is_symlink() or not p.is_dir() for p in (cache_dir, cache_dir.parent)):
+            return  # a planted link: write nothing through it
+        # A new file of our own (never through a link or onto something already there).
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        created = True
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(index.to_json())
         os.replace(scratch, target)
     except OSError:
-        pass  # a read-only home: the index lives for this process only
+        # A read-only home, a full disk: the index lives in this process only.
+        if created:
+            with contextlib.suppress(OSError):
+                scratch.unlink()
 
 
 def current_index(path: Path, cache_dir: Path | None) -> OffsetIndex:
