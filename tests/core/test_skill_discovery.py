@@ -63,6 +63,7 @@ def test_front_matter_subset() -> None:
         ("---\nname: a\n---\n", "missing field `description`"),
         ("---\nname: a\n  description: b\n---\n", "invalid YAML: line 2: unexpected indentation"),
         ("---\njust text\n---\n", "invalid YAML: line 1: expected `key: value`"),
+        ("---\n- a\n---\n", "invalid YAML: line 1: a sequence where a mapping was expected"),
         (
             '---\nname: a\ndescription: "open\n---\n',
             "invalid YAML: line 2: bad double-quoted string",
@@ -71,7 +72,7 @@ def test_front_matter_subset() -> None:
         ("---\nname: a\ndescription: &anchor x\n---\n", "invalid YAML: line 2: unsupported syntax"),
         (
             "---\nname: a\ndescription:\n  - item\n---\n",
-            "invalid YAML: line 3: a sequence where a mapping was expected",
+            "invalid description: must be a string",
         ),
         (
             f"---\nname: {'n' * 65}\ndescription: d\n---\n",
@@ -256,3 +257,61 @@ def test_trust_hashes_are_codex_s(tmp_path: Path) -> None:
     assert post.current_hash == (
         "sha256:a66ab3320b53e8982c3a06339315b96eed3e8c2608159d409c6ca49cfc34afd9"
     )
+
+
+def test_openai_yaml_interface_dependencies_and_policy(tmp_path: Path) -> None:
+    """What real Codex 0.169 made of this agents/openai.yaml: icons only under assets/,
+    tool dependencies without a type or a value dropped, an explicit-only skill left
+    out of the model's list."""
+    root = tmp_path / "root"
+    skill = _skill(root / "alpha", "alpha")
+    (skill.parent / "agents").mkdir()
+    (skill.parent / "agents" / "openai.yaml").write_text(
+        "interface:\n"
+        '  display_name: "Alpha UI"\n'
+        '  short_description: "Short from yaml"\n'
+        '  icon_small: "./assets/small.svg"\n'
+        '  icon_large: "../outside.png"\n'
+        '  brand_color: "#00aa44"\n'
+        '  default_prompt: "Use $alpha."\n'
+        "policy:\n"
+        "  allow_implicit_invocation: false\n"
+        "  products: [codex-cli]\n"
+        "dependencies:\n"
+        "  tools:\n"
+        '    - type: "mcp"\n'
+        '      value: "docs"\n'
+        '      description: "Docs server"\n'
+        '      transport: "streamable_http"\n'
+        '      url: "https://example.com/mcp"\n'
+        '    - type: "env_var"\n'
+        '    - value: "novalue"\n',
+        encoding="utf-8",
+    )
+    _skill(root / "beta", "beta")
+    (root / "beta" / "agents").mkdir()
+    (root / "beta" / "agents" / "openai.yaml").write_text("interface: [broken\n", encoding="utf-8")
+    out = load_skills([SkillRoot(root, "user")])
+    alpha, beta = out.skills
+    assert dict(alpha.interface or {}) == {
+        "display_name": "Alpha UI",
+        "short_description": "Short from yaml",
+        "icon_small": str(skill.parent.resolve() / "assets" / "small.svg"),
+        "brand_color": "#00aa44",
+        "default_prompt": "Use $alpha.",
+    }
+    assert dict(alpha.dependencies or {}) == {
+        "tools": [
+            {
+                "type": "mcp",
+                "value": "docs",
+                "description": "Docs server",
+                "transport": "streamable_http",
+                "url": "https://example.com/mcp",
+            }
+        ]
+    }
+    assert alpha.implicit is False and beta.implicit is True
+    assert beta.interface is None and not out.errors  # a bad openai.yaml hides nothing
+    message = skills_message(out.skills)
+    assert message is not None and "- beta:" in message and "alpha" not in message

@@ -33,6 +33,11 @@ def _layout(tmp_path: Path, home: Path) -> tuple[Path, Path, Path]:
         "---\nname: beta\ndescription: >\n  Beta folded\n  description.\n---\n",
     )
     _skill(home / "skills" / "noname" / "SKILL.md", "---\ndescription: 'named by its dir'\n---\n")
+    _skill(
+        home / "skills" / "alpha" / "agents" / "openai.yaml",
+        'interface:\n  display_name: "Alpha UI"\n  icon_small: "./assets/a.svg"\n'
+        "dependencies:\n  tools:\n    - type: mcp\n      value: docs\n",
+    )
     _skill(home / "skills" / "bad" / "SKILL.md", "no front matter here\n")
     _skill(home / "skills" / "nodesc" / "SKILL.md", "---\nname: nodesc\n---\n")
     _skill(home / "skills" / "badyaml" / "SKILL.md", "---\nname: x\n  description: indented\n---\n")
@@ -87,6 +92,19 @@ async def test_skills_list_roots_order_errors_and_config_write(
     by_name = {s["name"]: s for s in entry["skills"]}
     assert by_name["alpha"]["shortDescription"] == "short A"
     assert by_name["alpha"]["path"] == str((mock_home / "skills/alpha/SKILL.md").resolve())
+    alpha_dir = (mock_home / "skills/alpha").resolve()
+    assert by_name["alpha"]["interface"] == {
+        "displayName": "Alpha UI",
+        "shortDescription": None,
+        "iconSmall": str(alpha_dir / "assets/a.svg"),
+        "iconLarge": None,
+        "iconSmallUrl": None,
+        "iconLargeUrl": None,
+        "brandColor": None,
+        "defaultPrompt": None,
+    }
+    assert by_name["alpha"]["dependencies"] == {"tools": [{"type": "mcp", "value": "docs"}]}
+    assert "interface" not in by_name["beta"] and "dependencies" not in by_name["beta"]
     assert by_name["beta"]["description"] == "Beta folded description."
     assert "shortDescription" not in by_name["beta"]
     assert all(s["enabled"] for s in entry["skills"])

@@ -3,9 +3,11 @@
 
 The front matter is the block between a first line ``---`` and the next line ``---``.
 Only what skills use is understood: ``key: value`` pairs (plain, ``'single'`` or
-``"double"`` quoted scalars, ``|`` / ``>`` block scalars) and nested mappings by
-indentation (``metadata:`` then indented pairs). Anything else is an ``invalid YAML``
-error naming the line, reported in ``skills/list``'s ``errors`` as Codex does.
+``"double"`` quoted scalars, JSON-style ``[...]`` / ``{...}`` flow values, ``|`` / ``>``
+block scalars), nested mappings by indentation (``metadata:`` then indented pairs) and
+block sequences of scalars or mappings (``- type: mcp``). Anything else is an
+``invalid YAML`` error naming the line, reported in ``skills/list``'s ``errors`` as
+Codex does.
 """
 
 from __future__ import annotations
@@ -52,10 +54,15 @@ def _scalar(raw: str, lineno: int) -> Any:
     if value[0] in "[{":
         try:
             return json.loads(value)
-        except ValueError as exc:
-            raise SkillParseError(
-                f"invalid YAML: line {lineno}: unsupported or unterminated flow collection"
-            ) from exc
+        except ValueError:
+            pass
+        inner = value[1:-1]
+        if value[0] == "[" and value.endswith("]") and not any(c in inner for c in "[]{}"):
+            # a flow sequence of plain scalars: ``[codex-cli, "app"]``
+            return [_scalar(part, lineno) for part in inner.split(",") if part.strip()]
+        raise SkillParseError(
+            f"invalid YAML: line {lineno}: unsupported or unterminated flow collection"
+        )
     if value[0] in "&*!%@`":
         raise SkillParseError(f"invalid YAML: line {lineno}: unsupported syntax {value[0]!r}")
     if " #" in value:
@@ -96,7 +103,7 @@ def parse_yaml_mapping(text: str) -> dict[str, Any]:
                 return out
             if ind > indent:
                 raise SkillParseError(f"invalid YAML: line {pos + 1}: unexpected indentation")
-            if stripped.startswith("- "):
+            if _is_item(stripped):
                 raise SkillParseError(
                     f"invalid YAML: line {pos + 1}: a sequence where a mapping was expected"
                 )
@@ -112,12 +119,58 @@ def parse_yaml_mapping(text: str) -> dict[str, Any]:
             elif rest and not rest.startswith("#"):
                 out[key] = _scalar(rest, lineno)
             else:
-                nxt = _next_content(pos)
-                if nxt is not None and _indent(lines[nxt]) > ind:
-                    out[key] = block(_indent(lines[nxt]))
-                else:
-                    out[key] = None
+                out[key] = _nested(ind)
         return out
+
+    def _is_item(stripped: str) -> bool:
+        return stripped == "-" or stripped.startswith("- ")
+
+    def _nested(parent: int) -> Any:
+        """The value under a key (or a bare ``-``) that has none on its own line."""
+        nxt = _next_content(pos)
+        if nxt is None:
+            return None
+        ind = _indent(lines[nxt])
+        if _is_item(lines[nxt].strip()) and ind >= parent:
+            return sequence(ind)
+        if ind > parent:
+            return block(ind)
+        return None
+
+    def sequence(indent: int) -> list[Any]:
+        nonlocal pos
+        items: list[Any] = []
+        while pos < len(lines):
+            line = lines[pos]
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                pos += 1
+                continue
+            ind = _indent(line)
+            if ind < indent or (ind == indent and not _is_item(stripped)):
+                return items
+            if ind > indent:
+                raise SkillParseError(f"invalid YAML: line {pos + 1}: unexpected indentation")
+            rest = stripped[1:].strip()
+            lineno = pos + 1
+            if not rest:
+                pos += 1
+                items.append(_nested(ind))
+            elif _is_pair(rest):
+                # ``- key: value``: a mapping whose keys line up with ``key``
+                column = ind + len(stripped) - len(rest)
+                lines[pos] = " " * column + rest
+                items.append(block(column))
+            else:
+                pos += 1
+                items.append(_scalar(rest, lineno))
+        return items
+
+    def _is_pair(text: str) -> bool:
+        if text[0] in "\"'[{":
+            return False
+        key, sep, rest = text.partition(":")
+        return bool(sep) and bool(key.strip()) and (not rest or rest[0] in " \t")
 
     def _next_content(start: int) -> int | None:
         for i in range(start, len(lines)):
@@ -186,16 +239,60 @@ def parse_skill_text(text: str, path: Path) -> dict[str, Any]:
     return {"name": name, "description": description, "short_description": short}
 
 
-def read_interface(skill_dir: Path) -> dict[str, Any] | None:
-    """The ``interface`` block of ``agents/openai.yaml`` (fail open: None when absent or
-    unreadable); icons only when they stay under the skill's ``assets/``."""
+SkillMeta = tuple[dict[str, Any] | None, dict[str, Any] | None, bool]
+"""``(interface, dependencies, implicit)``: what ``agents/openai.yaml`` adds to a skill."""
+
+
+def read_metadata(skill_dir: Path) -> SkillMeta:
+    """The skill's ``agents/openai.yaml``: its ``interface``, its ``dependencies`` and
+    whether ``policy.allow_implicit_invocation`` lets the model pick the skill itself
+    (default yes). Absent or unreadable, it adds nothing (it is optional: a bad one
+    never hides the skill)."""
     meta = skill_dir / "agents" / "openai.yaml"
     try:
         if not meta.is_file():
-            return None
+            return None, None, True
         data = parse_yaml_mapping(meta.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, SkillParseError):
+        return None, None, True
+    policy = data.get("policy")
+    implicit = not (isinstance(policy, dict) and policy.get("allow_implicit_invocation") is False)
+    return _interface(data, skill_dir), _dependencies(data), implicit
+
+
+_TOOL_LIMITS = {
+    "type": MAX_NAME_LEN,
+    "value": MAX_DESCRIPTION_LEN,
+    "description": MAX_DESCRIPTION_LEN,
+    "transport": MAX_NAME_LEN,
+    "command": MAX_DESCRIPTION_LEN,
+    "url": MAX_DESCRIPTION_LEN,
+}
+
+
+def _dependencies(data: dict[str, Any]) -> dict[str, Any] | None:
+    """``dependencies.tools``: entries without a ``type`` and a ``value`` (or with a
+    member over its length limit) are dropped, as Codex drops them."""
+    deps = data.get("dependencies")
+    tools = deps.get("tools") if isinstance(deps, dict) else None
+    if not isinstance(tools, list):
         return None
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if not isinstance(tool, dict):
+            continue
+        entry: dict[str, Any] = {}
+        for key, limit in _TOOL_LIMITS.items():
+            value = tool.get(key)
+            if isinstance(value, str) and value.strip() and len(value) <= limit:
+                entry[key] = single_line(value)
+        if "type" in entry and "value" in entry:
+            out.append(entry)
+    return {"tools": out} if out else None
+
+
+def _interface(data: dict[str, Any], skill_dir: Path) -> dict[str, Any] | None:
+    """The ``interface`` block; icons only when they stay under the skill's ``assets/``."""
     iface = data.get("interface")
     if not isinstance(iface, dict):
         return None
@@ -217,10 +314,11 @@ def read_interface(skill_dir: Path) -> dict[str, Any] | None:
 __all__ = [
     "MAX_DESCRIPTION_LEN",
     "MAX_NAME_LEN",
+    "SkillMeta",
     "SkillParseError",
     "extract_front_matter",
     "parse_skill_text",
     "parse_yaml_mapping",
-    "read_interface",
+    "read_metadata",
     "single_line",
 ]

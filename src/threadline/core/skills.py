@@ -26,13 +26,13 @@ import threading
 import tomllib
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 
-from threadline.core.skill_files import SkillParseError, parse_skill_text, read_interface
+from threadline.core.skill_files import SkillParseError, parse_skill_text, read_metadata
 from threadline.protocol.items import ContentItem, MessageItem
 
 SKILL_FILE = "SKILL.md"
@@ -56,6 +56,9 @@ class Skill:
     scope: str
     short_description: str | None = None
     interface: Mapping[str, Any] | None = None
+    dependencies: Mapping[str, Any] | None = None
+    implicit: bool = True
+    """``policy.allow_implicit_invocation``: False keeps it out of the model's list."""
     enabled: bool = True
 
 
@@ -180,12 +183,15 @@ def _load_skill(path: Path, scope: str, out: SkillsOutcome) -> None:
             out.errors.append(SkillError(path, str(exc)))
         return
     resolved = _resolved(path)
+    interface, dependencies, implicit = read_metadata(resolved.parent)
     out.skills.append(
         Skill(
             name=info["name"],
             description=info["description"],
             short_description=info["short_description"],
-            interface=read_interface(resolved.parent),
+            interface=interface,
+            dependencies=dependencies,
+            implicit=implicit,
             path=resolved,
             scope=scope,
         )
@@ -205,18 +211,7 @@ def load_skills(roots: Sequence[SkillRoot], rules: Sequence[SkillRule] = ()) -> 
             seen.add(s.path)
             unique.append(s)
     disabled = disabled_paths(unique, rules)
-    unique = [
-        Skill(
-            name=s.name,
-            description=s.description,
-            path=s.path,
-            scope=s.scope,
-            short_description=s.short_description,
-            interface=s.interface,
-            enabled=s.path not in disabled,
-        )
-        for s in unique
-    ]
+    unique = [replace(s, enabled=s.path not in disabled) for s in unique]
     unique.sort(key=lambda s: (_SCOPE_RANK.get(s.scope, 9), s.name, str(s.path)))
     out.skills = unique
     return out
@@ -394,8 +389,9 @@ SKILLS_CLOSE = "</skills_instructions>"
 def skills_message(skills: Sequence[Skill]) -> str | None:
     """The developer text that tells the model which skills it may use (None when
     none is enabled): each skill's name, description and the absolute path of its
-    ``SKILL.md``, and how to use one."""
-    usable = [s for s in skills if s.enabled]
+    ``SKILL.md``, and how to use one. As in Codex, a skill whose policy forbids implicit
+    invocation is not listed."""
+    usable = [s for s in skills if s.enabled and s.implicit]
     if not usable:
         return None
     lines = [

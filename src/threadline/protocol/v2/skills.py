@@ -71,6 +71,11 @@ class SkillToolDependency(WireModel):
     command: str | None = None
     url: str | None = None
 
+    # Codex leaves out the members a dependency does not set.
+    _omit_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"description", "transport", "command", "url"}
+    )
+
 
 class SkillDependencies(WireModel):
     tools: list[SkillToolDependency]

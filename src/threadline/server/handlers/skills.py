@@ -22,6 +22,7 @@ from threadline.protocol.v2.skills import (
     HooksListEntry,
     HooksListParams,
     HooksListResponse,
+    SkillDependencies,
     SkillErrorInfo,
     SkillInterface,
     SkillMetadata,
@@ -65,6 +66,9 @@ def _wire_skill(s: Skill) -> SkillMetadata:
         description=s.description,
         short_description=s.short_description,
         interface=SkillInterface.model_validate(dict(s.interface)) if s.interface else None,
+        dependencies=(
+            SkillDependencies.model_validate(dict(s.dependencies)) if s.dependencies else None
+        ),
         path=str(s.path),
         scope=s.scope,  # type: ignore[arg-type]
         enabled=s.enabled,
