@@ -156,30 +156,40 @@ async def prepare_review(target: dict[str, Any], cwd: str) -> ReviewRequest:
 # ---- the review output ---------------------------------------------------------------
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _finding(raw: Any) -> dict[str, Any] | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("title"), str):
+    """One finding in Codex's shape, or ``None`` when a field is missing or mistyped."""
+    where = raw.get("code_location") if isinstance(raw, dict) else None
+    span = where.get("line_range") if isinstance(where, dict) else None
+    if not (isinstance(raw, dict) and isinstance(where, dict) and isinstance(span, dict)):
         return None
-    finding: dict[str, Any] = {
+    if not (
+        isinstance(raw.get("title"), str)
+        and isinstance(raw.get("body"), str)
+        and _is_number(raw.get("confidence_score"))
+        and _is_int(raw.get("priority"))
+        and isinstance(where.get("absolute_file_path"), str)
+        and _is_int(span.get("start"))
+        and _is_int(span.get("end"))
+    ):
+        return None
+    return {
         "title": raw["title"],
-        "body": raw.get("body") if isinstance(raw.get("body"), str) else "",
-        "confidence_score": _number(raw.get("confidence_score")),
-        "priority": raw.get("priority") if isinstance(raw.get("priority"), int) else None,
-    }
-    where = raw.get("code_location")
-    if isinstance(where, dict) and isinstance(where.get("absolute_file_path"), str):
-        span = where.get("line_range")
-        lines: dict[str, Any] = span if isinstance(span, dict) else {}
-        start = lines.get("start") if isinstance(lines.get("start"), int) else 1
-        end = lines.get("end") if isinstance(lines.get("end"), int) else start
-        finding["code_location"] = {
+        "body": raw["body"],
+        "confidence_score": float(raw["confidence_score"]),
+        "priority": raw["priority"],
+        "code_location": {
             "absolute_file_path": where["absolute_file_path"],
-            "line_range": {"start": start, "end": end},
-        }
-    return finding
+            "line_range": {"start": span["start"], "end": span["end"]},
+        },
+    }
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -197,35 +207,48 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def parse_review_output(text: str) -> dict[str, Any]:
-    """The reviewer's answer as Codex's ``ReviewOutputEvent`` (snake_case): the JSON object
-    in it, or, when there is none, the whole text as the overall explanation."""
-    raw = _json_object(text)
-    if raw is None or not ("findings" in raw or "overall_explanation" in raw):
-        return {
-            "findings": [],
-            "overall_correctness": "",
-            "overall_explanation": text.strip(),
-            "overall_confidence_score": 0.0,
-        }
+def _review(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The review in ``raw`` when it is complete (Codex requires every field)."""
+    if raw is None:
+        return None
     listed = raw.get("findings")
-    findings: list[Any] = listed if isinstance(listed, list) else []
+    findings = [_finding(f) for f in listed] if isinstance(listed, list) else [None]
     correctness = raw.get("overall_correctness")
     explanation = raw.get("overall_explanation")
+    score = raw.get("overall_confidence_score")
+    if any(f is None for f in findings) or not (
+        isinstance(correctness, str) and isinstance(explanation, str) and _is_number(score)
+    ):
+        return None
     return {
-        "findings": [f for f in map(_finding, findings) if f is not None],
-        "overall_correctness": correctness if isinstance(correctness, str) else "",
-        "overall_explanation": explanation if isinstance(explanation, str) else "",
-        "overall_confidence_score": _number(raw.get("overall_confidence_score")),
+        "findings": findings,
+        "overall_correctness": correctness,
+        "overall_explanation": explanation,
+        "overall_confidence_score": float(score or 0),
+    }
+
+
+def parse_review_output(text: str) -> dict[str, Any]:
+    """The reviewer's answer as Codex's ``ReviewOutputEvent`` (snake_case): the JSON object
+    in it (alone, or the span from its first ``{`` to its last ``}``) when every field is
+    there, as Codex requires; otherwise the whole text as the overall explanation."""
+    review = _review(_json_object(text))
+    if review is not None:
+        return review
+    return {
+        "findings": [],
+        "overall_correctness": "",
+        "overall_explanation": text.strip(),
+        "overall_confidence_score": 0.0,
     }
 
 
 def _render_finding(finding: dict[str, Any]) -> str:
-    head = f"- {finding['title']}"
-    where = finding.get("code_location")
-    if where:
-        span = where["line_range"]
-        head += f" \u2014 {where['absolute_file_path']}:{span['start']}-{span['end']}"
+    where = finding["code_location"]
+    span = where["line_range"]
+    head = (
+        f"- {finding['title']} \u2014 {where['absolute_file_path']}:{span['start']}-{span['end']}"
+    )
     body = "\n".join(f"  {line}" if line else "" for line in finding["body"].splitlines())
     return f"{head}\n{body}" if body else head
 
