@@ -11,24 +11,76 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from threadline.core.config import threadline_home
 from threadline.core.config_sections import McpServerConfig
 from threadline.core.errors import InvalidRequest, McpServerNotFound
 from threadline.mcp.manager import McpError, McpManager, McpServerState
+from threadline.mcp.oauth import OAuthLogin, OAuthLoginError, OAuthStore, start_login
 from threadline.mcp.specs import McpServerSpec, McpSpecError
 from threadline.protocol import events as ev
 
+OAUTH_FILE = "mcp-oauth.json"
+"""Where OAuth logins keep their tokens, in the home (mode 0600)."""
 
-def mcp_specs(servers: Mapping[str, McpServerConfig]) -> dict[str, McpServerSpec]:
+
+def oauth_store(home: Path | None = None) -> OAuthStore:
+    return OAuthStore((home if home is not None else threadline_home()) / OAUTH_FILE)
+
+
+def mcp_specs(
+    servers: Mapping[str, McpServerConfig], store: OAuthStore | None = None
+) -> dict[str, McpServerSpec]:
     """The specs of the configured servers; a table this package cannot use is left out
-    (its error is reported by the host as a failed startup)."""
+    (its error is reported by the host as a failed startup). An HTTP server with a token
+    from an OAuth login in ``store`` sends it."""
     out: dict[str, McpServerSpec] = {}
     for name, cfg in servers.items():
         with contextlib.suppress(McpSpecError):
-            out[name] = McpServerSpec.from_json(name, cfg.to_json())
+            spec = McpServerSpec.from_json(name, cfg.to_json())
+            token = store.access_token(spec.url) if store is not None and spec.url else None
+            out[name] = dataclasses.replace(spec, oauth_access_token=token) if token else spec
     return out
+
+
+class OAuthLoginFailed(Exception):
+    """An OAuth login could not start; the message is the reason."""
+
+
+async def start_oauth_login(
+    servers: Mapping[str, McpServerConfig],
+    name: str,
+    *,
+    home: Path,
+    scopes: list[str] | None = None,
+    timeout_s: float | None = None,
+) -> OAuthLogin:
+    """Start ``mcpServer/oauth/login`` for the configured server ``name``: its authorization
+    URL, and a task that ends when the browser came back. `InvalidRequest` (Codex's words)
+    for a server that is unknown or not HTTP; `OAuthLoginFailed` when the flow fails early."""
+    cfg = servers.get(name)
+    if cfg is None:
+        raise InvalidRequest(f"No MCP server named '{name}' found.")
+    try:
+        spec = McpServerSpec.from_json(name, cfg.to_json())
+    except McpSpecError as exc:
+        raise InvalidRequest(str(exc)) from exc
+    if spec.url is None:
+        raise InvalidRequest("OAuth login is only supported for streamable HTTP servers.")
+    try:
+        return await start_login(spec, oauth_store(home), scopes=scopes, timeout_s=timeout_s)
+    except OAuthLoginError as exc:
+        raise OAuthLoginFailed(f"failed to login to MCP server '{name}': {exc}") from exc
+
+
+def oauth_logged_in(cfg: McpServerConfig | None, home: Path | None = None) -> bool:
+    """Whether an OAuth login stored a token for this server's URL."""
+    url = cfg.url if cfg is not None else None
+    return bool(url) and oauth_store(home).access_token(str(url)) is not None
 
 
 def _spec_errors(servers: Mapping[str, McpServerConfig]) -> dict[str, str]:
@@ -68,11 +120,16 @@ class McpHost:
     """The MCP side of one thread."""
 
     def __init__(
-        self, servers: Mapping[str, McpServerConfig], deliver: Callable[[ev.EventMsg], None]
+        self,
+        servers: Mapping[str, McpServerConfig],
+        deliver: Callable[[ev.EventMsg], None],
+        *,
+        home: Path | None = None,
     ) -> None:
         self._deliver = deliver
         self._bad = _spec_errors(servers)
-        self.manager = McpManager(mcp_specs(servers), on_status=self._on_status)
+        self._oauth = oauth_store(home)
+        self.manager = McpManager(mcp_specs(servers, self._oauth), on_status=self._on_status)
         self._start: asyncio.Task[None] | None = None
 
     def bind(self, deliver: Callable[[ev.EventMsg], None]) -> None:
@@ -173,7 +230,7 @@ class McpHost:
     async def reload(self, servers: Mapping[str, McpServerConfig]) -> None:
         await self.ready_quietly()
         self._bad = _spec_errors(servers)
-        await self.manager.reload(mcp_specs(servers))
+        await self.manager.reload(mcp_specs(servers, self._oauth))
 
     async def aclose(self) -> None:
         if self._start is not None and not self._start.done():
@@ -183,4 +240,11 @@ class McpHost:
         await self.manager.aclose()
 
 
-__all__ = ["McpHost", "mcp_specs"]
+__all__ = [
+    "OAuthLoginFailed",
+    "McpHost",
+    "mcp_specs",
+    "oauth_logged_in",
+    "oauth_store",
+    "start_oauth_login",
+]

@@ -47,6 +47,9 @@ class McpServerSpec:
     tool_approval: Mapping[str, str] = field(default_factory=_empty)
     """Per tool, ``[mcp_servers.<name>.tools.<tool>] approval_mode``: ``auto`` (the
     annotations decide), ``prompt`` (always ask) or ``approve`` (never ask)."""
+    oauth_access_token: str | None = None
+    """A token from an OAuth login (``mcpServer/oauth/login``), sent when no
+    ``bearer_token_env_var`` is configured."""
     default_tools_approval_mode: str | None = None
     """The server's ``default_tools_approval_mode``, for tools without their own."""
 
@@ -83,6 +86,8 @@ class McpServerSpec:
                     f"{self.bearer_token_env_var} (bearer_token_env_var) is not set"
                 )
             out["Authorization"] = f"Bearer {token}"
+        elif self.oauth_access_token:
+            out["Authorization"] = f"Bearer {self.oauth_access_token}"
         return out
 
     @classmethod
@@ -143,8 +148,7 @@ def _approval_mode(mode: Any, name: str, key: str) -> str | None:
         return None
     if mode not in APPROVAL_MODES:
         raise McpSpecError(
-            f"MCP server {name!r}: {key} must be one of {', '.join(APPROVAL_MODES)} "
-            f"(got {mode!r})"
+            f"MCP server {name!r}: {key} must be one of {', '.join(APPROVAL_MODES)} (got {mode!r})"
         )
     return str(mode)
 

@@ -51,6 +51,30 @@ class ListMcpServerStatusResponse(WireModel):
     next_cursor: str | None = None
 
 
+McpServerOauthClientRegistration = Literal["auto", "cimd", "dcr"]
+
+
+class McpServerOauthLoginParams(WireModel):
+    name: str
+    scopes: list[str] | None = None
+    thread_id: str | None = None
+    timeout_secs: int | None = None
+    client_registration: McpServerOauthClientRegistration | None = None
+
+
+class McpServerOauthLoginResponse(WireModel):
+    authorization_url: str
+    login_id: str | None = None
+
+
+class McpServerOauthLoginCompletedNotification(WireModel):
+    name: str
+    success: bool
+    error: str | None = None
+    login_id: str | None = None
+    thread_id: str | None = None
+
+
 class McpServerRefreshParams(WireModel):
     """``config/mcpServer/reload`` takes no params (null)."""
 
@@ -59,7 +83,23 @@ class McpServerRefreshResponse(WireModel):
     pass
 
 
+REQUESTS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
+    "mcpServer/oauth/login": (McpServerOauthLoginParams, McpServerOauthLoginResponse),
+}
+"""This area's rows of the method table (``mcpServerStatus/list`` and the reload are still in
+``protocol.methods``' own table)."""
+
+NOTIFICATIONS: dict[str, type[WireModel]] = {
+    "mcpServer/oauthLogin/completed": McpServerOauthLoginCompletedNotification,
+}
+
 __all__ = [
+    "NOTIFICATIONS",
+    "REQUESTS",
+    "McpServerOauthClientRegistration",
+    "McpServerOauthLoginCompletedNotification",
+    "McpServerOauthLoginParams",
+    "McpServerOauthLoginResponse",
     "ListMcpServerStatusParams",
     "ListMcpServerStatusResponse",
     "McpAuthStatus",

@@ -7,19 +7,32 @@ read) a short-lived set of connections is started from the config and closed aga
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
 from threadline.core.config import load_config
 from threadline.core.errors import InvalidRequest
-from threadline.core.mcp_host import McpHost
+from threadline.core.mcp_host import (
+    McpHost,
+    OAuthLoginFailed,
+    oauth_logged_in,
+    start_oauth_login,
+)
+from threadline.protocol import codes
+from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.mcp_status import (
     ListMcpServerStatusParams,
     ListMcpServerStatusResponse,
     McpServerConnectionStatus,
+    McpServerOauthLoginCompletedNotification,
+    McpServerOauthLoginParams,
+    McpServerOauthLoginResponse,
     McpServerRefreshParams,
     McpServerRefreshResponse,
     McpServerStatus,
@@ -31,10 +44,13 @@ from threadline.protocol.v2.misc import (
     McpServerToolCallResponse,
 )
 from threadline.server.dispatch import RequestContext
+from threadline.server.errors import RpcError
 from threadline.server.handlers.common import Runtime
 
 __all__ = [
+    "HANDLERS",
     "config_mcp_server_reload",
+    "mcp_oauth_login",
     "mcp_resource_read",
     "mcp_server_status_list",
     "mcp_tool_call",
@@ -100,10 +116,11 @@ async def mcp_server_status_list(
             continue
         cfg = config.get(name)
         bearer = cfg is not None and cfg.extra.get("bearer_token_env_var") is not None
+        oauth = not bearer and oauth_logged_in(cfg, rt.manager.config.home)
         data.append(
             McpServerStatus(
                 name=name,
-                auth_status="bearerToken" if bearer else "unsupported",
+                auth_status="bearerToken" if bearer else "oAuth" if oauth else "unsupported",
                 tools=entry["tools"],
                 resources=entry["resources"] if full else [],
                 resource_templates=entry["resourceTemplates"] if full else [],
@@ -168,3 +185,58 @@ async def config_mcp_server_reload(
         if thread is not None:
             await thread.mcp.reload(fresh)
     return McpServerRefreshResponse()
+
+
+_LOGINS: set[asyncio.Task[None]] = set()
+
+
+async def mcp_oauth_login(
+    rt: Runtime, ctx: RequestContext, p: McpServerOauthLoginParams
+) -> McpServerOauthLoginResponse:
+    """Start an OAuth login to an HTTP MCP server: the answer carries the URL to open in a
+    browser; ``mcpServer/oauthLogin/completed`` follows when the browser came back to the
+    loopback listener (or the login failed or timed out). Loaded threads then reconnect
+    that server with the new token."""
+    config = rt.manager.config
+    try:
+        login = await start_oauth_login(
+            config.mcp_servers,
+            p.name,
+            home=config.home,
+            scopes=p.scopes,
+            timeout_s=float(p.timeout_secs) if p.timeout_secs else None,
+        )
+    except OAuthLoginFailed as exc:
+        raise RpcError(codes.INTERNAL_ERROR, str(exc)) from exc
+
+    async def finish() -> None:
+        why = await login.done
+        if why is None:
+            for thread_id in rt.manager.list_loaded():
+                thread = rt.manager.find(thread_id)
+                if thread is not None:
+                    await thread.mcp.reload(rt.manager.config.mcp_servers)
+        done = McpServerOauthLoginCompletedNotification(
+            name=p.name,
+            success=why is None,
+            error=why,
+            login_id=login.login_id,
+            thread_id=p.thread_id,
+        )
+        rt.broadcast("mcpServer/oauthLogin/completed", dump_wire(done))
+
+    def later() -> None:
+        task = asyncio.create_task(finish(), name=f"mcp-oauth-done-{p.name}")
+        _LOGINS.add(task)
+        task.add_done_callback(_LOGINS.discard)
+
+    ctx.after_response(later)
+    return McpServerOauthLoginResponse(
+        authorization_url=login.authorization_url, login_id=login.login_id
+    )
+
+
+HANDLERS: dict[str, Callable[..., Awaitable[BaseModel]]] = {
+    "mcpServer/oauth/login": mcp_oauth_login,
+}
+"""This area's rows of the handler table (the older MCP methods are in the shared table)."""
