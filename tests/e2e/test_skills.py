@@ -209,3 +209,58 @@ async def test_skill_files_changing_on_disk_signal_skills_changed(
     listed = await client.request("skills/list", {"cwds": [str(ws)]})
     alpha = [s for s in listed["data"][0]["skills"] if s["name"] == "alpha"]
     assert alpha[0]["description"] == "Rewritten."
+
+
+async def test_named_skills_reach_the_model_as_codex_sends_them(
+    start_client: StartClient, mock_home: Path, mock_model: MockModel, tmp_path: Path
+) -> None:
+    user_home, ws, _sub = _layout(tmp_path, mock_home)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the model", encoding="utf-8")
+    client = await start_client(env={"HOME": str(user_home)})
+    mock_model.enqueue(text("one"), text("two"))
+    thread_id = (await client.request("thread/start", {"cwd": str(ws)}))["thread"]["id"]
+    alpha = (mock_home / "skills/alpha/SKILL.md").resolve()
+    await client.request(
+        "turn/start",
+        {
+            "threadId": thread_id,
+            "input": [
+                {"type": "text", "text": "use the skill"},
+                {"type": "skill", "name": "alpha", "path": str(alpha)},
+                {"type": "skill", "name": "nope", "path": str(secret)},  # not a skill: ignored
+            ],
+        },
+    )
+    await client.wait_for_notification("turn/completed")
+    await client.request(
+        "turn/start",
+        {"threadId": thread_id, "input": [{"type": "text", "text": "now $repo1 and $alpha"}]},
+    )
+    await client.wait_for_notification("turn/completed")
+
+    def users(i: int) -> list[str]:
+        return [
+            c["text"]
+            for item in mock_model.requests[i].body["input"]
+            if item.get("type") == "message" and item["role"] == "user"
+            for c in item["content"]
+        ]
+
+    alpha_text = alpha.read_text(encoding="utf-8")
+    first = users(0)
+    assert first[-2:] == [
+        "use the skill",
+        f"<skill>\n<name>alpha</name>\n<path>{alpha}</path>\n{alpha_text}\n</skill>",
+    ]
+    assert not any("not for the model" in t for t in first)
+    repo1 = (ws / ".agents/skills/repo1/SKILL.md").resolve()
+    second = users(1)
+    assert second[-3] == "now $repo1 and $alpha"
+    assert second[-2].startswith(f"<skill>\n<name>repo1</name>\n<path>{repo1}</path>\n---")
+    assert second[-1].startswith("<skill>\n<name>alpha</name>")
+    read = await client.request("thread/read", {"threadId": thread_id, "includeTurns": True})
+    messages = [
+        i for t in read["thread"]["turns"] for i in t["items"] if i["type"] == "userMessage"
+    ]
+    assert len(messages) == 2  # the injected skills are no user messages of their own

@@ -1,5 +1,10 @@
-"""Where a turn meets its hooks (``core.hooks_run``): the turn loop calls these at the
-user's prompt, around each tool call and before it ends, and applies what they decide.
+"""Where a turn meets its hooks (``core.hooks_run``) and skills (``core.skills``): the
+turn loop calls these at the user's prompt, around each tool call and before it ends,
+and applies what they decide.
+
+- skills the user names (a ``skill`` input item, or ``$name`` in the text) reach the
+  model after the user's message as Codex sends them: a user message
+  ``<skill>\n<name>…</name>\n<path>…</path>\n<the SKILL.md>\n</skill>`` each;
 
 - ``SessionStart`` (once per loaded thread, at its first turn; ``source`` is
   ``startup`` or ``resume``) and ``UserPromptSubmit``: their context reaches the model
@@ -17,10 +22,13 @@ user's prompt, around each tool call and before it ends, and applies what they d
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, tool_hook_name
+from threadline.core.skills import Skill, skill_injections
 from threadline.core.turn_host import ActiveTurn, TurnHost
 from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
@@ -28,6 +36,25 @@ from threadline.protocol.items import ContentItem, MessageItem, ResponseItem, us
 from threadline.protocol.v2.item import HookPromptThreadItem, TextUserInput, UserInput
 from threadline.protocol.v2.item_parts import HookPromptFragment
 from threadline.tools.registry import ToolOutput
+
+
+@dataclass(frozen=True, slots=True)
+class TurnExtras:
+    """What a thread's turns add around the model: its hooks (None: hooks are off) and
+    its skills as they are on disk now."""
+
+    hooks: HookRunner | None = None
+    skills: Callable[[], Sequence[Skill]] | None = None
+
+
+async def inject_skills(extras: TurnExtras | None, th: TurnHost, items: list[UserInput]) -> None:
+    """Record the ``SKILL.md`` of every skill the user's input names (see the module)."""
+    if extras is None or extras.skills is None:
+        return
+    lookup = extras.skills
+    texts = await asyncio.to_thread(lambda: skill_injections(lookup(), items))
+    if texts:
+        await th.record([user_text_message(t) for t in texts])
 
 
 def context_message(texts: list[str]) -> list[ResponseItem]:
@@ -76,11 +103,12 @@ async def record_contexts(th: TurnHost, texts: list[str]) -> None:
 
 
 async def before_prompt(
-    runner: HookRunner | None, th: TurnHost, turn: ActiveTurn, items: list[UserInput]
+    extras: TurnExtras | None, th: TurnHost, turn: ActiveTurn, items: list[UserInput]
 ) -> list[str] | None:
     """Run ``SessionStart`` (first turn of this load) and ``UserPromptSubmit``; the
     contexts they give, in order, or None when a ``UserPromptSubmit`` hook blocked the
     prompt (as in Codex the turn then ends at once: no user message, no request)."""
+    runner = extras.hooks if extras is not None else None
     if runner is None:
         return []
     contexts: list[str] = []
@@ -97,7 +125,7 @@ async def before_prompt(
 
 
 async def before_tool(
-    runner: HookRunner | None,
+    extras: TurnExtras | None,
     th: TurnHost,
     turn: ActiveTurn,
     name: str,
@@ -106,6 +134,7 @@ async def before_tool(
 ) -> str | None:
     """Run ``PreToolUse``; the output the model gets instead of the call when a hook
     blocks it (None: the call runs)."""
+    runner = extras.hooks if extras is not None else None
     if runner is None:
         return None
     tool = tool_hook_name(name)
@@ -120,7 +149,7 @@ async def before_tool(
 
 
 async def after_tool(
-    runner: HookRunner | None,
+    extras: TurnExtras | None,
     th: TurnHost,
     turn: ActiveTurn,
     name: str,
@@ -131,6 +160,7 @@ async def after_tool(
     """Run ``PostToolUse``: its contexts are recorded for the model (before the call's
     output, where Codex puts them); the output comes back, replaced by the hook's reason
     when a hook blocks it, as in Codex."""
+    runner = extras.hooks if extras is not None else None
     if runner is None:
         return output
     tool = tool_hook_name(name)
@@ -147,9 +177,10 @@ async def after_tool(
     return output
 
 
-async def stop_goes_on(runner: HookRunner | None, th: TurnHost, turn: ActiveTurn) -> bool:
+async def stop_goes_on(extras: TurnExtras | None, th: TurnHost, turn: ActiveTurn) -> bool:
     """Run ``Stop`` as a regular turn ends; True when a hook blocked the ending: its
     ``hookPrompt`` item is sent and the prompt recorded, and the turn samples again."""
+    runner = extras.hooks if extras is not None else None
     if runner is None or turn.kind != "regular":
         return False
     active = runner.stop_blocked_turn == turn.id
@@ -171,10 +202,12 @@ async def stop_goes_on(runner: HookRunner | None, th: TurnHost, turn: ActiveTurn
 
 
 __all__ = [
+    "TurnExtras",
     "after_tool",
     "before_prompt",
     "before_tool",
     "context_message",
+    "inject_skills",
     "record_contexts",
     "stop_goes_on",
 ]

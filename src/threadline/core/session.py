@@ -26,7 +26,7 @@ from threadline.core.errors import (
     NoActiveTurn,
     TurnNotSteerable,
 )
-from threadline.core.hooks_run import HookRunner
+from threadline.core.hook_events import TurnExtras
 from threadline.core.ids import new_thread_id
 from threadline.core.pending_asks import opened_record, record_answer, reopen_turn
 from threadline.core.recorder import RolloutSink
@@ -108,8 +108,8 @@ class Session:
         self.cut_off: CutOffTurn | None = None
         self.skills_context: Callable[[], ResponseItem | None] | None = None
         """The skills message for the model (``core.skills``), set by the thread's setup."""
-        self.hooks: HookRunner | None = None
-        """The thread's hooks (``core.hooks_run``; None: none run)."""
+        self.extras: TurnExtras | None = None
+        """The thread's hooks and skills for its turns (``core.hook_events``)."""
         """A turn a restart cut off while it waited on the client (see ``continue_cut_off``)."""
         self.compactor = Compactor(self, remote=settings.remote_compaction, window=window)
 
@@ -283,7 +283,7 @@ class Session:
         self.active = turn
         self._turn_task = asyncio.create_task(
             self._run_turn(
-                TurnRunner(self, turn, self.compactor, task, hooks=self.hooks),
+                TurnRunner(self, turn, self.compactor, task, extras=self.extras),
                 items,
                 client_id,
                 after,

@@ -20,12 +20,13 @@ from typing import Any
 from threadline.core import tracing
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
+from threadline.core.hook_events import TurnExtras
 from threadline.core.hooks import hooks_enabled
 from threadline.core.hooks_run import HookRunner
 from threadline.core.mcp_host import McpHost
 from threadline.core.model_catalog import ModelOverrides
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
-from threadline.core.skills import registry_for, skills_context_item
+from threadline.core.skills import project_root_markers, registry_for, skills_context_item
 from threadline.core.skills_watch import watcher_for
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
@@ -364,8 +365,13 @@ class ThreadSetup:
                 live.deliver(Event(id="", msg=SkillsChanged()))
 
         watcher_for(registry_for(cfg.home)).watch(thread.session, cwd, skills_changed)
+        hooks = None
         if hooks_enabled(dict(cfg.features)):
-            thread.session.hooks = HookRunner(cfg.home, thread.rollout_path, resumed=resumed)
+            hooks = HookRunner(cfg.home, thread.rollout_path, resumed=resumed)
+        markers = project_root_markers(cfg.extra)
+        thread.session.extras = TurnExtras(
+            hooks=hooks, skills=lambda: registry_for(cfg.home).load(cwd, markers).skills
+        )
 
     def _offer_mcp_tools(self, thread: Thread, mcp: McpHost, settings: ThreadSettings) -> None:
         """The thread's MCP tools, as its servers list them at each request: one

@@ -22,6 +22,7 @@ the home's ``config.toml`` disable or re-enable skills; a later entry wins.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import tomllib
 from collections import deque
@@ -418,6 +419,45 @@ def skills_message(skills: Sequence[Skill]) -> str | None:
     return "\n".join(lines)
 
 
+MAX_SKILL_BYTES = 1 << 20
+_MENTION = re.compile(r"\$([A-Za-z0-9][A-Za-z0-9_.:-]*)")
+
+
+def skill_injections(skills: Sequence[Skill], items: Sequence[Any]) -> list[str]:
+    """The ``<skill>`` messages for the skills ``items`` (a user's input) names: a
+    ``skill`` item (by path, else by name) or ``$name`` in its text, each skill once, in
+    the order named. Only discovered, enabled skills are read (a client cannot point
+    this at any file), at most 1 MiB of each."""
+    enabled = [s for s in skills if s.enabled]
+    by_path = {str(s.path): s for s in enabled}
+    by_name: dict[str, Skill] = {}
+    for s in enabled:
+        by_name.setdefault(s.name, s)
+    named: list[Skill] = []
+    for item in items:
+        kind = getattr(item, "type", None)
+        if kind == "skill":
+            path = str(_resolved(Path(item.path))) if os.path.isabs(item.path) else ""
+            hit = by_path.get(path) or by_name.get(item.name)
+            if hit is not None:
+                named.append(hit)
+        elif kind == "text":
+            named += [by_name[m] for m in _MENTION.findall(item.text) if m in by_name]
+    out: list[str] = []
+    seen: set[Path] = set()
+    for s in named:
+        if s.path in seen:
+            continue
+        seen.add(s.path)
+        try:
+            with s.path.open("rb") as f:
+                body = f.read(MAX_SKILL_BYTES).decode("utf-8", "replace")
+        except OSError:
+            continue
+        out.append(f"<skill>\n<name>{s.name}</name>\n<path>{s.path}</path>\n{body}\n</skill>")
+    return out
+
+
 def project_root_markers(extra: Mapping[str, Any]) -> tuple[str, ...]:
     """``project_root_markers`` from the config's unknown keys, else ``(".git",)``."""
     raw = extra.get("project_root_markers")
@@ -441,6 +481,7 @@ __all__ = [
     "project_root_markers",
     "read_rules",
     "registry_for",
+    "skill_injections",
     "skill_roots",
     "skills_context_item",
     "skills_message",

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from threadline.core import hook_events, tracing
 from threadline.core.compaction import Compactor, Phase
-from threadline.core.hooks_run import HookRunner
+from threadline.core.hook_events import TurnExtras
 from threadline.core.turn_host import ActiveTurn, TurnHost
 from threadline.model.base import (
     ContextWindowExceeded,
@@ -124,14 +124,14 @@ class TurnRunner:
         compactor: Compactor | None = None,
         task: TurnTask | None = None,
         *,
-        hooks: HookRunner | None = None,
+        extras: TurnExtras | None = None,
     ) -> None:
         self.host = host
         self.turn = turn
         self.compactor = compactor
         self.task = task  # the work of a turn that does not sample (review: core.review)
-        self.hooks = hooks
-        """The thread's hooks (``core.hook_events`` says where the turn runs them)."""
+        self.extras = extras
+        """The thread's hooks and skills (``core.hook_events`` says where a turn uses them)."""
 
     # ---- racing helpers ------------------------------------------------------
 
@@ -199,10 +199,11 @@ class TurnRunner:
                     return await self._finish_interrupted()
                 return await self._finish("completed")
             else:
-                hooked = await hook_events.before_prompt(self.hooks, th, turn, items)
+                hooked = await hook_events.before_prompt(self.extras, th, turn, items)
                 if hooked is None:  # a UserPromptSubmit hook refused it: nothing is sent
                     return await self._finish("completed")
                 await th.record_user_input(turn, items, client_id)
+                await hook_events.inject_skills(self.extras, th, items)
                 await hook_events.record_contexts(th, hooked)
             while True:
                 try:
@@ -236,7 +237,7 @@ class TurnRunner:
                     if await self._compact_if_needed("mid_turn"):
                         return await self._finish_interrupted()
                     continue
-                if await hook_events.stop_goes_on(self.hooks, th, turn):
+                if await hook_events.stop_goes_on(self.extras, th, turn):
                     continue  # a Stop hook blocked the ending: one more round
                 return await self._finish("completed")
         except ModelError as exc:
@@ -460,7 +461,7 @@ class TurnRunner:
             arguments = call.input if isinstance(call, CustomToolCallItem) else call.arguments
             # A Responses-API call into a namespace tool names its namespace apart.
             name = dispatch_name(th.tools, call.name, getattr(call, "namespace", None))
-            hook_call = (self.hooks, th, turn, name, arguments, call.call_id)
+            hook_call = (self.extras, th, turn, name, arguments, call.call_id)
             blocked = await hook_events.before_tool(*hook_call)
             try:
                 if blocked is not None:  # a PreToolUse hook said no: the tool does not run
