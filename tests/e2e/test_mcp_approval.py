@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,20 @@ async def test_the_configured_approval_mode_overrides_the_annotations(
     asked, _, _ = await _call(client, mock_model, thread_id, "plain", accept)  # auto: asked
     assert asked is not None
     assert _ran(log) == ["look", "wipe", "plain"]
+
+
+async def test_allowed_for_good_is_written_to_the_config(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    home, log = _home(tmp_path, mock_model)
+    client = await start_client(home=home)
+    thread_id = await _thread(client, tmp_path, "untrusted", "workspace-write")
+    always = {"action": "accept", "content": None, "_meta": {"persist": "always"}}
+    asked, item, _ = await _call(client, mock_model, thread_id, "wipe", always)
+    assert asked is not None and item["status"] == "completed"
+    _, item, _ = await _call(client, mock_model, thread_id, "wipe")  # not asked again
+    assert item["status"] == "completed"
+    config = tomllib.loads((home / "config.toml").read_text())
+    assert config["mcp_servers"]["ann"]["tools"]["wipe"] == {"approval_mode": "approve"}
+    assert config["mcp_servers"]["ann"]["command"] == sys.executable  # the rest kept
+    assert _ran(log) == ["wipe", "wipe"]

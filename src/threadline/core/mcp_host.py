@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from threadline.core.config import threadline_home
+from threadline.core.config import load_config, threadline_home
 from threadline.core.config_sections import McpServerConfig
+from threadline.core.config_write import Edit, write_edits
 from threadline.core.errors import InvalidRequest, McpServerNotFound
 from threadline.mcp.manager import McpError, McpManager, McpServerState
 from threadline.mcp.oauth import OAuthLogin, OAuthLoginError, OAuthStore, start_login
@@ -45,6 +47,12 @@ def mcp_specs(
             token = store.access_token(spec.url) if store is not None and spec.url else None
             out[name] = dataclasses.replace(spec, oauth_access_token=token) if token else spec
     return out
+
+
+def _quoted(part: str) -> str:
+    """A key-path segment (quoted when it is not a bare TOML key)."""
+    bare = part.replace("-", "").replace("_", "").isalnum() and part.isascii()
+    return part if bare else json.dumps(part)
 
 
 class OAuthLoginFailed(Exception):
@@ -129,8 +137,16 @@ class McpHost:
         self._deliver = deliver
         self._bad = _spec_errors(servers)
         self._oauth = oauth_store(home)
+        self._home = home
         self.manager = McpManager(mcp_specs(servers, self._oauth), on_status=self._on_status)
+        self.manager.on_always_approve = self._approve_in_config
         self._start: asyncio.Task[None] | None = None
+
+    def _approve_in_config(self, server: str, tool: str) -> None:
+        """``[mcp_servers.<server>.tools.<tool>] approval_mode = "approve"`` in the user's
+        config.toml, as Codex writes an approval the user gave for good."""
+        key = f"mcp_servers.{_quoted(server)}.tools.{_quoted(tool)}.approval_mode"
+        write_edits(load_config(self._home), [Edit(key, "approve")])
 
     def bind(self, deliver: Callable[[ev.EventMsg], None]) -> None:
         """Send the status events to ``deliver`` (the thread, once it exists)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -293,6 +294,9 @@ class McpManager:
         self._on_status = on_status
         self._tool_listeners: list[Callable[[], None]] = []
         self.elicitation_handler: ElicitationHandler | None = None
+        self.on_always_approve: Callable[[str, str], None] | None = None
+        """Told when the user allowed a tool for good (``persist: always``): the host
+        writes ``approval_mode = "approve"`` into the config."""
 
     # ---- callbacks ---------------------------------------------------------------
     def report(self, server: _Server) -> None:
@@ -375,6 +379,22 @@ class McpManager:
 
     def server_names(self) -> list[str]:
         return sorted(self._servers)
+
+    def approve_always(self, server: str, tool: str) -> None:
+        """The user allowed ``tool`` of ``server`` for good: never asked again here, and
+        the host persists it."""
+        spec = self._specs.get(server)
+        if spec is not None:
+            modes = {**spec.tool_approval, tool: "approve"}
+            self._specs[server] = dataclasses.replace(spec, tool_approval=modes)
+            entry = self._servers.get(server)
+            if entry is not None:
+                entry.spec = self._specs[server]
+        if self.on_always_approve is not None:
+            try:
+                self.on_always_approve(server, tool)
+            except Exception:
+                log.exception("persisting an MCP tool approval failed")
 
     def tool_approval_mode(self, server: str, tool: str) -> str | None:
         """The configured ``approval_mode`` of a server's tool (``None``: not set)."""

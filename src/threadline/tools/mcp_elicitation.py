@@ -88,7 +88,7 @@ class ElicitationBridge:
         with an empty form and the ``codex_approval_kind: mcp_tool_call`` meta. Returns
         ``accept``, ``decline`` or ``cancel`` (a reply that is none of them declines). An
         accept whose ``_meta.persist`` is ``session`` or ``always`` allows the tool for the
-        rest of this session."""
+        rest of this session; ``always`` returns ``accept-always`` (the caller persists it)."""
         request = ev.McpElicitationRequest(
             approval_id=uuid.uuid4().hex,
             turn_id=turn_id,
@@ -108,6 +108,8 @@ class ElicitationBridge:
             persist = reply_meta.get("persist") if isinstance(reply_meta, dict) else None
             if persist in ("session", "always"):
                 self._approved.add((server, tool))
+            if persist == "always":
+                return "accept-always"
         return str(action)
 
     @contextmanager

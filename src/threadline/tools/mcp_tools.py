@@ -419,6 +419,11 @@ class McpTool:
             message=approval_message(self.info.server, self.info.name),
             meta=approval_meta(self.info, args),
         )
+        if action == "accept-always":
+            persist = getattr(self._catalog, "approve_always", None)
+            if callable(persist):
+                persist(self.info.server, self.info.name)
+            return None
         if action == "accept":
             return None
         return CANCELLED if action == "cancel" else REJECTED
