@@ -4,7 +4,8 @@ The test is the ACP client (Zed's side): it starts the bridge with ``node``, the
 ``threadline app-server`` through a ``codex`` stand-in (tests/support/codex_acp.py), and the mock
 model answers the turns. One walk: initialize, session/new, a prompt with reasoning and text, a
 prompt whose ``exec_command`` asks for permission (answered allow), a slow prompt cancelled with
-``session/cancel``, session/list; then a NEW bridge process: session/load replays the earlier
+``session/cancel``, an MCP tool call the user allows through the bridge's permission request,
+session/list; then a NEW bridge process: session/load replays the earlier
 turns with their tool call, and a prompt continues the session (the model sees the history).
 
 The provider comes from ``config.toml`` in one run and from the bridge's ``MODEL_PROVIDER`` +
@@ -23,6 +24,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterator
@@ -43,6 +45,7 @@ from tests.support.mock_model import Gate, MockModel, RecordedRequest, Script, f
 pytestmark = pytest.mark.asyncio
 
 _TITLE_PROMPT = "generate a very short title"
+_ANNOTATED = Path(__file__).parents[1] / "support" / "mcp_servers" / "annotated.py"
 _CLIENT_CAPS = {"fs": {"readTextFile": False, "writeTextFile": False}, "terminal": False}
 
 
@@ -149,6 +152,10 @@ async def test_zed_path_through_codex_acp(
         provider = _provider_table(base_url)
         config = 'model = "mock-model"\ncheck_for_update_on_startup = false\n'
         config += "[analytics]\nenabled = false\n[features]\nplugins = false\napps = false\n"
+        mcp_log = base / "mcp-calls.log"
+        mcp_argv = [str(_ANNOTATED), "--log", str(mcp_log)]
+        config += f"[mcp_servers.ann]\ncommand = {json.dumps(sys.executable)}\n"
+        config += f"args = {json.dumps(mcp_argv)}\n"
         env = {
             **os.environ,
             "CODEX_HOME": str(home),
@@ -230,6 +237,29 @@ async def test_zed_path_through_codex_acp(
             ]
             assert [o["call_id"] for o in outputs] == ["call_acp_cmd"]
 
+            # An MCP tool that needs approval (destructive): the bridge asks, the client allows.
+            seen = len(acp.updates(sid))
+            asked_before = len(acp.agent_requests)
+            model.enqueue(
+                function_call("wipe", {"note": "x"}, call_id="call_acp_mcp", namespace="mcp__ann"),
+                text("Wiped."),
+            )
+            third = await acp.request(
+                "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "wipe"}]}
+            )
+            assert third["stopReason"] == "end_turn"
+            mcp_asks = acp.agent_requests[asked_before:]
+            assert [r["method"] for r in mcp_asks] == ["session/request_permission"]
+            assert mcp_asks[0]["params"]["_meta"] == {"is_mcp_tool_approval": True}
+            assert mcp_log.read_text().split() == ["wipe"]
+            mcp_done = [
+                u
+                for u in acp.updates(sid)[seen:]
+                if u.get("toolCallId") == "call_acp_mcp" and u.get("status") == "completed"
+            ]
+            assert mcp_done, acp.updates(sid)[seen:]
+            assert "ran wipe" in json.dumps(model.session_requests()[-1].body["input"])
+
             # A slow prompt, cancelled while the model has not answered yet.
             gate = Gate()
             model.enqueue(text("too late", gate=gate))
@@ -267,12 +297,15 @@ async def test_zed_path_through_codex_acp(
                 for u in replay
                 if u.get("sessionUpdate") == "user_message_chunk"
             ]
-            assert users[:3] == ["say hi", "make a file", "be slow"], users
+            assert users[:4] == ["say hi", "make a file", "wipe", "be slow"], users
             assert "thinking about it" in _chunks(replay, "agent_thought_chunk")
             assert "Hello from the mock." in _chunks(replay, "agent_message_chunk")
             assert "Made it." in _chunks(replay, "agent_message_chunk")
             calls = [u for u in replay if u.get("sessionUpdate") == "tool_call"]
-            assert [c["toolCallId"] for c in calls] == ["call_acp_cmd"], calls
+            replayed = [c["toolCallId"] for c in calls]
+            assert replayed[0] == "call_acp_cmd", calls
+            mcp_replayed = replayed == ["call_acp_cmd", "call_acp_mcp"]
+            assert mcp_replayed or replayed == ["call_acp_cmd"], calls
             assert calls[0]["kind"] == "execute"
             assert calls[0]["status"] == "completed"
             assert "echo hi > made.txt" in json.dumps(calls[0]["rawInput"])
@@ -305,3 +338,11 @@ async def test_zed_path_through_codex_acp(
     assert len(asked_interrupt) == 1
     if target is None:
         assert schema_violations(traffic) == []
+    if not mcp_replayed:
+        if target is not None:
+            pytest.fail("Codex did not replay the MCP tool call")
+        # Everything else passed: say what is still missing instead of passing.
+        pytest.xfail(
+            "threadline does not write a finished mcpToolCall item to the rollout (Codex writes "
+            "item_completed with a core McpToolCall item), so session/load cannot replay it"
+        )
