@@ -189,3 +189,35 @@ async def test_without_otel_config_nothing_imports_opentelemetry(
     assert "opentelemetry.sdk" not in server.stderr
     assert "opentelemetry.exporter" not in server.stderr
     assert "threadline.core.tracing" in server.stderr
+
+
+async def test_a_traced_review_is_a_turn_span_under_the_callers_span(
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path, collector: Collector
+) -> None:
+    home = tmp_path / "otel-home"
+    write_mock_config(home, mock_model.base_url, extra=_otel_config(collector.endpoint))
+    server = await launch_server(home=home, env={"OTEL_BSP_SCHEDULE_DELAY": "50"})
+    client = server.client
+    thread_id = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    mock_model.enqueue(text("no findings"))
+    request_id = client.new_id()
+    await client.send(
+        {
+            "id": request_id,
+            "method": "review/start",
+            "params": {"threadId": thread_id, "target": {"type": "custom", "instructions": "look"}},
+            "trace": {"traceparent": TRACEPARENT, "tracestate": "vendor=1"},
+        }
+    )
+    answer = await client.wait_for_answer(request_id, timeout=20)
+    assert "result" in answer, answer
+    await client.wait_for_notification("turn/completed", timeout=20)
+    spans = await collector.wait_for(["turn", "turn", "model.request"])
+    by_id = {s["span_id"]: s for s in spans}
+    (outer,) = [s for s in spans if s["name"] == "turn" and s["parent_id"] == PARENT_ID]
+    (request,) = [s for s in spans if s["name"] == "model.request"]
+    assert request["trace_id"] == TRACE_ID
+    # The reviewer's own turn runs inside the review turn; its model request inside it.
+    reviewer = by_id[request["parent_id"]]
+    assert reviewer["name"] == "turn"
+    assert reviewer["parent_id"] == outer["span_id"]
