@@ -20,8 +20,9 @@ following fresh processes use the remembered index.
 
 ``--resume`` adds, per size, ``thread/resume`` with ``excludeTurns: true`` of the same
 thread and of a copy whose last two turns follow a ``compacted`` line (time to the
-answer, peak RSS): with the compaction only what follows it is decoded, and the earlier
-turns' items are read only when a page asks for them.
+answer, peak RSS): without a compaction every model item is decoded (the model needs
+them) but no turn's items but the last; with one, the resume seeks to it and reads only
+the tail, and the earlier turns' items are read only when a page asks for them.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def make_home(root: Path, megabytes: int, *, compacted: bool = False) -> Path:
             summary = "Summary of the work so far."
             kept = [{"type": "message", "role": "user",
                      "content": [{"type": "input_text", "text": summary}]}]
-            out.write(_line("compacted", {"message": summary, "replacement_history": kept}) + "\n")
+            out.write(_line("compacted", {"message": summary, "window_id": "w1",
+                                          "first_window_id": "w0", "window_number": 1,
+                                          "replacement_history": kept}) + "\n")
             out.write(_turn(n, cwd) + _turn(n + 1, cwd))
     return home
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.e2e.conftest import LaunchServer
 from tests.support.mock_model import MockModel, text
 
@@ -111,13 +112,19 @@ async def test_exclude_turns_then_page_with_the_cursors(
     assert [e["item"]["type"] for e in items["data"]] == ["agentMessage", "userMessage"] * 2
 
 
+@pytest.mark.parametrize("windowed", [True, False], ids=["seek", "read"])
 async def test_resume_after_compaction_gives_the_model_what_it_kept(
-    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
+    windowed: bool,
 ) -> None:
+    """With window numbers on the compaction the resume seeks to it (the offset index);
+    without, it reads the file but decodes nothing the compaction replaced."""
     kept = [{"type": "message", "role": "user",
              "content": [{"type": "input_text", "text": "SUMMARY-OF-EARLIER-WORK"}]}]
     body = _turn("t1", "OLD-QUESTION-MARKER", "OLD-ANSWER-MARKER")
-    body += [_line("compacted", {"message": "SUMMARY-OF-EARLIER-WORK", "replacement_history": kept})]
+    window = {"window_id": "w1", "first_window_id": "w0", "window_number": 1} if windowed else {}
+    body += [_line("compacted", {"message": "SUMMARY-OF-EARLIER-WORK", **window,
+                                 "replacement_history": kept})]
     body += _turn("t2", "after the compaction", "fine")
     write_rollout(mock_home, tmp_path, body)
     client = (await launch_server()).client
@@ -125,6 +132,7 @@ async def test_resume_after_compaction_gives_the_model_what_it_kept(
     assert result["thread"]["turns"] == []
     page = await client.request("thread/turns/list", {"threadId": THREAD_ID, "itemsView": "full"})
     assert [t["id"] for t in page["data"]] == ["t2", "t1"]  # the turns are all still there
+    assert page["data"][1]["items"][0]["content"][0]["text"] == "OLD-QUESTION-MARKER"
     mock_model.enqueue(text("noted"))
     await client.request("turn/start", {"threadId": THREAD_ID,
                                         "input": [{"type": "text", "text": "next question"}]})

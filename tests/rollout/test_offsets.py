@@ -330,3 +330,74 @@ def test_cache_never_writes_through_a_planted_link(tmp_path: Path) -> None:
     cache_file.symlink_to(decoy)
     forget_cached()
     assert load_cached(plain, path) is None
+
+
+def _windowed(summary: str, number: int) -> str:
+    return _line("compacted", {"message": summary, "window_id": f"w{number}",
+                               "first_window_id": "w0", "window_number": number,
+                               "replacement_history": [{"type": "message", "role": "user",
+                                                        "content": [{"type": "input_text", "text": summary}]}]})
+
+
+def _usage(total: int) -> str:
+    block = {"input_tokens": total, "cached_input_tokens": 0, "output_tokens": 0,
+             "reasoning_output_tokens": 0, "total_tokens": total}
+    return _event("token_count", info={"total_token_usage": block, "last_token_usage": block,
+                                       "model_context_window": 100000}, rate_limits=None)
+
+
+@pytest.mark.parametrize("token_in_tail", [False, True])
+def test_seek_resume_equals_a_whole_read_without_the_items(tmp_path: Path, token_in_tail: bool) -> None:
+    from threadline.rollout.history import reconstruct
+    from threadline.rollout.seek import resume_from_index
+
+    context = _line("turn_context", {"turn_id": "x", "cwd": "/", "approval_policy": "never",
+                                     "sandbox_policy": {"type": "read-only"}, "model": "m-2",
+                                     "summary": "auto"})
+    lines = [META]
+    for n in range(4):
+        lines += _turn(f"a{n}", f"question {n}", f"answer {n}")
+    lines[3:3] = [context]
+    lines += [_event("task_started", turn_id="bad"), _event("user_message", message="boom"),
+              _event("error", message="it broke", codex_error_info="internal_server_error"),
+              _event("task_complete", turn_id="bad")]
+    lines += [_event("task_started", turn_id="cut"), _event("user_message", message="stop"),
+              _event("turn_aborted", turn_id="cut", reason="interrupted")]
+    lines += [_event("thread_name_updated", thread_id="x", thread_name="named"), _usage(42)]
+    lines += [_windowed("the summary", 3)]
+    lines += _turn("after", "after the compaction", "fine")
+    if token_in_tail:
+        lines.insert(-1, _usage(77))
+    path = _write(tmp_path, lines)
+    index = scan(path)
+    sought = resume_from_index(index)
+    assert sought is not None
+    tail, light = sought
+    full = reconstruct(read_rollout(path))
+    assert len(tail.lines) < len(read_rollout(path).lines) / 3  # only the tail was read
+    assert [t.model_dump() for t in light.turns[:-1]] == [
+        t.model_copy(update={"items": [], "items_view": "notLoaded"}).model_dump()
+        for t in full.turns[:-1]
+    ]
+    assert light.turns[-1].model_dump() == full.turns[-1].model_dump()
+    assert light.turns[-2].status == "interrupted" and light.turns[-3].status == "failed"
+    assert [i.model_dump() for i in light.history] == [i.model_dump() for i in full.history]
+    for field in ("meta", "token_info", "usage_turn_id", "preview", "name", "model", "format",
+                  "open_turn_id", "cut_off", "window"):
+        assert getattr(light, field) == getattr(full, field), field
+    assert light.stubbed_turns == len(full.turns) - 1
+
+
+def test_seek_resume_declines_what_it_cannot_match(tmp_path: Path) -> None:
+    from threadline.rollout.seek import resume_from_index
+
+    base = [META, *_turn("a0", "q0", "r0"), *_turn("a1", "q1", "r1")]
+    cases = {
+        "no compaction": base,
+        "no window": [*base, _compacted("s"), *_turn("b", "q", "r")],
+        "rollback": [*base, _windowed("s", 1), *_turn("b", "q", "r"),
+                     _event("thread_rolled_back", num_turns=1)],
+        "implicit turn": [*base, _windowed("s", 1), _event("user_message", message="loose")],
+    }
+    for name, lines in cases.items():
+        assert resume_from_index(scan(_write(tmp_path, lines, f"{name}.jsonl"))) is None, name

@@ -44,10 +44,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from threadline.protocol.v2 import Turn
+from threadline.protocol.v2 import Turn, TurnError
 from threadline.rollout.files import open_regular
 from threadline.rollout.reader import parse_lines
-from threadline.rollout.turns import TurnBuilder
+from threadline.rollout.turn_items import codex_error_info_to_wire
+from threadline.rollout.turns import TurnBuilder, affects_turn_status, int_or_none
 
 __all__ = [
     "INDEX_VERSION",
@@ -61,9 +62,10 @@ __all__ = [
     "render_turns",
     "save_cached",
     "scan",
+    "stub_turn",
 ]
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 _HEAD_BYTES = 4096
 _TAIL_BYTES = 64
 _PEEK = 512
@@ -79,7 +81,7 @@ _OPEN = frozenset({"task_started", "turn_started"})
 _CLOSE = frozenset({"task_complete", "turn_complete", "turn_aborted"})
 _TOOL_ENDS = frozenset({"exec_command_end", "patch_apply_end", "mcp_tool_call_end"})
 _COUNTED = frozenset({"context_compacted", "entered_review_mode", "exited_review_mode"})
-_NEEDS_DECODE = _OPEN | _CLOSE | {"thread_rolled_back"}
+_NEEDS_DECODE = _OPEN | _CLOSE | {"thread_rolled_back", "error"}
 
 
 @dataclass(slots=True)
@@ -99,6 +101,14 @@ class TurnSpan:
     has_items: bool = False
     saw_compaction: bool = False
     last_item: str = ""
+    status: str = "inProgress"
+    """As the turn builder has it before ``finish`` (``inProgress`` for a turn that
+    never ended)."""
+    started_at: int | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    root_turn_id: str | None = None
+    error: dict[str, Any] | None = None
 
 
 @dataclass
@@ -122,6 +132,14 @@ class OffsetIndex:
     """Byte offset of the newest ``thread_rolled_back`` event, if any."""
     last_started: int | None = None
     """Byte offset of the newest ``task_started`` event (rolled back or not), if any."""
+    token_at: int | None = None
+    """Byte offset of the newest ``token_count`` event whose ``info`` is not null."""
+    token_turn: str | None = None
+    """The turn open when that event was written (what restored usage belongs to)."""
+    name_at: int | None = None
+    """Byte offset of the newest ``thread_name_updated`` event."""
+    context_at: int | None = None
+    """Byte offset of the newest ``turn_context`` line."""
     unsupported: str | None = None
     version: int = INDEX_VERSION
 
@@ -160,7 +178,8 @@ class OffsetIndex:
 
 def _span_row(span: TurnSpan) -> list[Any]:
     return [span.id, span.start, span.line, span.counter, span.end, span.explicit,
-            span.has_items, span.saw_compaction, span.last_item]
+            span.has_items, span.saw_compaction, span.last_item, span.status,
+            span.started_at, span.completed_at, span.duration_ms, span.root_turn_id, span.error]
 
 
 def _span_of(row: list[Any]) -> TurnSpan:
@@ -202,7 +221,8 @@ class _Scanner:
 
     def _ensure(self, offset: int, line: int) -> TurnSpan:
         if self.ix.open is None:
-            self._begin(TurnSpan(f"rollout-{line}", offset, line, self.ix.counter, explicit=False))
+            self._begin(TurnSpan(f"rollout-{line}", offset, line, self.ix.counter, explicit=False,
+                                 status="completed"))
         assert self.ix.open is not None
         return self.ix.open
 
@@ -211,6 +231,19 @@ class _Scanner:
         self.ix.counter += 1
         span.has_items = True
         span.last_item = kind
+
+    def _find(self, turn_id: str | None) -> TurnSpan | None:
+        """The builder's ``_find``: the open turn, else the newest closed one, by id."""
+        if not turn_id:
+            return None
+        current = self.ix.open
+        if current is not None and current.id == turn_id:
+            return current
+        if turn_id in self.closed_ids:
+            for span in reversed(self.ix.turns):
+                if span.id == turn_id:
+                    return span
+        return None
 
     def _targets_open(self, turn_id: str | None) -> bool:
         """Whether an event naming ``turn_id`` lands in the open turn (the builder's
@@ -244,6 +277,8 @@ class _Scanner:
             meta = payload if payload is not None else (_decode(raw) or {}).get("payload")
             if isinstance(meta, dict) and meta.get("history_base"):
                 self.ix.unsupported = "a fork whose history is in its parent's rollout"
+        if kind == "turn_context":
+            self.ix.context_at = offset
         if kind == "compacted":
             self.ix.compacted = offset
             if self.ix.open is not None:
@@ -251,6 +286,12 @@ class _Scanner:
             return True
         if kind != "event_msg" or not isinstance(event, str):
             return True
+        if payload is None and (event in _NEEDS_DECODE or event in _TOOL_ENDS):
+            if len(raw) <= _SMALL_LINE:
+                obj = _decode(raw)
+                if obj is None:
+                    return False  # torn or garbage: a full read skips it too
+                payload = obj["payload"] if isinstance(obj["payload"], dict) else {}
         self._event(event, raw, payload, offset, line)
         return True
 
@@ -277,12 +318,35 @@ class _Scanner:
             self._finish_open()
             tid = fields.get("turn_id")
             tid = tid if isinstance(tid, str) and tid else f"rollout-{line}"
-            self._begin(TurnSpan(tid, offset, line, ix.counter, explicit=True))
+            root = fields.get("root_turn_id")
+            self._begin(TurnSpan(tid, offset, line, ix.counter, explicit=True,
+                                 started_at=int_or_none(fields.get("started_at")),
+                                 root_turn_id=root if isinstance(root, str) else None))
         elif event in _CLOSE:
             tid = fields.get("turn_id")
-            tid = tid if isinstance(tid, str) else None
-            if ix.open is not None and self._targets_open(tid):
+            target = self._find(tid if isinstance(tid, str) else None) or ix.open
+            if target is None:
+                return
+            if event == "turn_aborted":
+                target.status = "interrupted"
+            elif target.status in ("completed", "inProgress"):
+                target.status = "completed"
+            target.completed_at = int_or_none(fields.get("completed_at")) or target.completed_at
+            target.duration_ms = int_or_none(fields.get("duration_ms")) or target.duration_ms
+            if target is ix.open:
                 self._finish_open()
+        elif event == "error":
+            info = fields.get("codex_error_info")
+            if ix.open is not None and affects_turn_status(info):
+                ix.open.status = "failed"
+                ix.open.error = {"message": str(fields.get("message", "")),
+                                 "codexErrorInfo": codex_error_info_to_wire(info)}
+        elif event == "token_count":
+            if b'"info":null' not in raw[:_PEEK]:
+                ix.token_at = offset
+                ix.token_turn = ix.open.id if ix.open is not None else None
+        elif event == "thread_name_updated":
+            ix.name_at = offset
         elif event == "user_message":
             current = ix.open
             if current is not None and not current.explicit:
@@ -517,6 +581,25 @@ def model_cut(index: OffsetIndex) -> int | None:
 
 
 # -- rendering --------------------------------------------------------------------------------
+
+
+def stub_turn(span: TurnSpan, *, live: bool = False) -> Turn:
+    """The turn of ``span`` without its items (``itemsView: "notLoaded"``): id, status,
+    error and times as a full read gives them, nothing read from the file."""
+    status = span.status
+    if status == "inProgress" and not live:
+        status = "interrupted"
+    return Turn(
+        id=span.id,
+        items=[],
+        status=status,  # type: ignore[arg-type]
+        error=TurnError.model_validate(span.error) if span.error else None,
+        started_at=span.started_at,
+        completed_at=span.completed_at,
+        duration_ms=span.duration_ms,
+        items_view="notLoaded",
+        root_turn_id=span.root_turn_id or (span.id if span.explicit else None),
+    )
 
 
 def render_turns(index: OffsetIndex, spans: list[TurnSpan], *, live: bool = False) -> list[Turn]:

@@ -38,7 +38,7 @@ from threadline.rollout.turn_items import (
     user_message_to_wire,
 )
 
-__all__ = ["TurnBuilder", "TurnMark", "build_turns"]
+__all__ = ["TurnBuilder", "TurnMark", "affects_turn_status", "build_turns", "int_or_none"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class TurnMark:
     rollbacks_before: int
 
 
-def _affects_turn_status(info: Any) -> bool:
+def affects_turn_status(info: Any) -> bool:
+    """Whether an ``error`` event with this ``codex_error_info`` fails the open turn."""
     if isinstance(info, str):
         return info not in _NON_FAILING_ERRORS
     if isinstance(info, dict):
@@ -89,7 +90,8 @@ def _affects_turn_status(info: Any) -> bool:
     return True
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """``value`` when it is an int (not a bool), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -153,7 +155,7 @@ class TurnBuilder:
             self._open = _TurnState(
                 id=turn_id if isinstance(turn_id, str) and turn_id else f"rollout-{index}",
                 explicit=True,
-                started_at=_int_or_none(payload.get("started_at")),
+                started_at=int_or_none(payload.get("started_at")),
                 root_turn_id=payload.get("root_turn_id") if isinstance(payload.get("root_turn_id"), str) else None,
             )
         elif kind in ("task_complete", "turn_complete"):
@@ -162,8 +164,8 @@ class TurnBuilder:
                 return
             if turn.status in ("completed", "inProgress"):
                 turn.status = "completed"
-            turn.completed_at = _int_or_none(payload.get("completed_at")) or turn.completed_at
-            turn.duration_ms = _int_or_none(payload.get("duration_ms")) or turn.duration_ms
+            turn.completed_at = int_or_none(payload.get("completed_at")) or turn.completed_at
+            turn.duration_ms = int_or_none(payload.get("duration_ms")) or turn.duration_ms
             if turn is self._open:
                 self._finish_open()
         elif kind == "turn_aborted":
@@ -171,13 +173,13 @@ class TurnBuilder:
             if turn is None:
                 return
             turn.status = "interrupted"
-            turn.completed_at = _int_or_none(payload.get("completed_at")) or turn.completed_at
-            turn.duration_ms = _int_or_none(payload.get("duration_ms")) or turn.duration_ms
+            turn.completed_at = int_or_none(payload.get("completed_at")) or turn.completed_at
+            turn.duration_ms = int_or_none(payload.get("duration_ms")) or turn.duration_ms
             if turn is self._open:
                 self._finish_open()
         elif kind == "error":
             info = payload.get("codex_error_info")
-            if self._open is not None and _affects_turn_status(info):
+            if self._open is not None and affects_turn_status(info):
                 self._open.status = "failed"
                 self._open.error = {
                     "message": str(payload.get("message", "")),
@@ -234,8 +236,8 @@ class TurnBuilder:
         item = core_item_to_wire(core)
         if item is None:
             return
-        started = _int_or_none(payload.get("started_at_ms"))
-        completed = _int_or_none(payload.get("completed_at_ms"))
+        started = int_or_none(payload.get("started_at_ms"))
+        completed = int_or_none(payload.get("completed_at_ms"))
         if started is not None:
             item["startedAtMs"] = started
         if completed is not None:

@@ -49,6 +49,7 @@ from threadline.rollout.reader import (
     read_rollout,
     read_rollout_from_cut,
 )
+from threadline.rollout.seek import resume_from_index
 from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
 from threadline.store.base import Change, ForkSource, StoredRef, StoredThread, StoreError
 
@@ -159,6 +160,16 @@ def _read_for_resume(home: Path, path: Path, *, turns: bool) -> tuple[RolloutFil
     return rollout, (len(spans) - 1 if items_from else 0)
 
 
+def _seek_for_resume(
+    home: Path, path: Path, *, live: bool
+) -> tuple[RolloutFile, Reconstruction] | None:
+    """A turn-less resume that reads only the file's tail (``rollout.seek``), or None."""
+    try:
+        return resume_from_index(current_index(path, home / OFFSETS_CACHE_SUBDIR), live=live)
+    except (OSError, ValueError):
+        return None
+
+
 def _stub(recon: Reconstruction, count: int, index: OffsetIndex, *, live: bool) -> bool:
     """Mark the first ``count`` turns as not loaded and rebuild the last from its own
     byte range (its item ids continue from the counter the index kept); False when the
@@ -193,7 +204,12 @@ async def load_history(
     def work() -> StoredThread:
         version = file_state(path)
         stubbed = 0
-        if resume_home is None:
+        sought: tuple[RolloutFile, Reconstruction] | None = None
+        if resume_home is not None and not turns:
+            sought = _seek_for_resume(resume_home, path, live=live)
+        if sought is not None:
+            rollout = sought[0]
+        elif resume_home is None:
             rollout = read_rollout(path)
         else:
             rollout, stubbed = _read_for_resume(resume_home, path, turns=turns)
@@ -204,7 +220,7 @@ async def load_history(
             raise StoreError(
                 f"failed to load rollout `{path}`: failed to parse thread ID from rollout file"
             )
-        recon = reconstruct(rollout, live=live)
+        recon = sought[1] if sought is not None else reconstruct(rollout, live=live)
         if stubbed and resume_home is not None:
             index = current_index(path, resume_home / OFFSETS_CACHE_SUBDIR)
             if not _stub(recon, stubbed, index, live=live):
