@@ -97,7 +97,16 @@ def test_every_union_member_validates_as_the_union(name: str) -> None:
         assert schema_errors(name, dump_wire(minimal(member))) == [], member.__name__
 
 
-NULL_PARAMS = {"config/mcpServer/reload"}
+NULL_PARAMS = {
+    "config/mcpServer/reload",
+    "account/logout",
+    "configRequirements/read",
+    "externalAgentConfig/import/readHistories",
+    "account/workspaceMessages/read",
+    "account/gatewayOAuth/cancel",
+    "windowsSandbox/readiness",
+    "account/securitySetup/read",
+}
 """Methods whose params the reference schema types as ``null`` (no definition to name)."""
 
 

@@ -47,7 +47,59 @@ def _turn(status: Any) -> Turn:
     return Turn(id=TURN, items=[], status=status, started_at=1)
 
 
+_SETTINGS = {
+    "model": "gpt-5.4",
+    "model_provider": "mock",
+    "cwd": "/work/repo",
+    "approval_policy": "on-request",
+    "approvals_reviewer": "user",
+    "sandbox_mode": "workspace-write",
+    "reasoning_effort": "high",
+    "reasoning_summary": "auto",
+    "personality": None,
+    "service_tier": None,
+    "collaboration_mode": "default",
+    "developer_instructions": None,
+}
+
+
+def _hook_run(status: str, **more: Any) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "id": "pre-tool-use:0:/h/config.toml:c1",
+        "event_name": "preToolUse",
+        "handler_type": "command",
+        "execution_mode": "sync",
+        "scope": "turn",
+        "source_path": "/h/config.toml",
+        "source": "user",
+        "display_order": 0,
+        "status": status,
+        "status_message": None,
+        "started_at": 1,
+        "completed_at": None,
+        "duration_ms": None,
+        "entries": [],
+    }
+    run.update(more)
+    return run
+
+
 SAMPLES: dict[type, list[Any]] = {
+    ev.SettingsUpdated: [ev.SettingsUpdated(settings=_SETTINGS)],
+    ev.ReadStateChanged: [ev.ReadStateChanged(first_unread_turn_id=TURN, revision="r1")],
+    ev.HookStarted: [ev.HookStarted(turn_id=TURN, run=_hook_run("running"))],
+    ev.HookCompleted: [
+        ev.HookCompleted(
+            turn_id=TURN,
+            run=_hook_run(
+                "blocked",
+                completed_at=2,
+                duration_ms=5,
+                entries=[{"kind": "feedback", "text": "no"}],
+            ),
+        )
+    ],
+    ev.SkillsChanged: [ev.SkillsChanged()],
     ev.AgentMessageDelta: [ev.AgentMessageDelta(turn_id=TURN, item_id="m1", delta="hel")],
     ev.ReasoningSummaryDelta: [
         ev.ReasoningSummaryDelta(turn_id=TURN, item_id="r1", delta="why", summary_index=1)
@@ -135,7 +187,8 @@ def test_every_route_names_its_methods_model() -> None:
         assert routes, cls
         for route in routes:
             assert SERVER_NOTIFICATIONS[route.method] is route.params, (cls, route.method)
-            expected = "all" if route.method == "thread/status/changed" else "subscribers"
+            broadcast = ("thread/status/changed", "skills/changed")  # skills/changed names no thread
+            expected = "all" if route.method in broadcast else "subscribers"
             assert route.scope == expected, route.method
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from tests.support.appserver import AppServerClient
 from tests.support.memory_server import MemoryServerFactory
 from tests.support.mock_model import Gate, MockModel, text
-from tests.support.schema import SchemaRegistry
+from tests.support.schema import SchemaRegistry, schema_dir
 
 from threadline.core.config import load_config
 from threadline.protocol.methods import CLIENT_REQUESTS, THREADLINE_REQUESTS, client_request_types
@@ -182,5 +182,13 @@ async def test_every_method_answers_with_its_response_type(
     await call("thread/resume", {"threadId": tid})
     await call("thread/archive", {"threadId": fork_id})
     await call("thread/unarchive", {"threadId": fork_id})
+    await call("modelProvider/default/set", {"providerId": "mock"})  # 0.171, not in 0.169's schema
 
-    assert answered == set(HANDLERS)
+    # Every other handler answers a method of the 0.169 stable schema, which
+    # tests/server/test_stable_surface.py walks one by one.
+    stable = {
+        v["properties"]["method"]["enum"][0]
+        for v in json.loads((schema_dir() / "ClientRequest.json").read_text())["oneOf"]
+    }
+    assert answered <= set(HANDLERS)
+    assert set(HANDLERS) - answered <= stable, sorted(set(HANDLERS) - answered - stable)

@@ -63,12 +63,12 @@ EMPTY_LISTS = {
 
 EXPECTED_ERRORS = {
     "account/login/cancel": "invalid login id: none",
+    "mcpServer/oauth/login": "OAuth login is only supported for streamable HTTP servers.",
 }
-"""Errors a valid request gets, as Codex answers it: an API-key login never stays pending."""
+"""Errors a valid request gets, as Codex answers it: an API-key login never stays pending; the
+walk's MCP server is a stdio one (the OAuth flow itself: tests/e2e/test_mcp_oauth.py)."""
 
-PENDING: dict[str, str] = {
-    "mcpServer/oauth/login": "MCP OAuth login (another helper's, not landed at 18:45)",
-}
+PENDING: dict[str, str] = {}
 """Methods still being implemented: printed, not asserted."""
 
 NO_PARAMS = object()

@@ -28,6 +28,11 @@ _RESPONSE_OVERRIDES = {
     "config/value/write": "ConfigWriteResponse",
     "config/batchWrite": "ConfigWriteResponse",
     "config/mcpServer/reload": "McpServerRefreshResponse",
+    "account/workspaceMessages/read": "GetWorkspaceMessagesResponse",
+    "account/securitySetup/read": "GetAccountSecuritySetupResponse",
+    "account/gatewayOAuth/cancel": "GatewayOAuthCancelResponse",
+    "windowsSandbox/readiness": "WindowsSandboxReadinessResponse",
+    "externalAgentConfig/import/readHistories": "ExternalAgentConfigImportHistoriesReadResponse",
 }
 
 

@@ -14,7 +14,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from threadline.protocol.core_items import command_execution_turn_item
-from threadline.protocol.tool_items import dynamic_tool_turn_item, image_view_turn_item
+from threadline.protocol.tool_items import (
+    dynamic_tool_turn_item,
+    image_view_turn_item,
+    mcp_tool_call_turn_item,
+)
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2.item import (
     CommandExecutionThreadItem,
@@ -22,6 +26,7 @@ from threadline.protocol.v2.item import (
     DynamicToolCallThreadItem,
     FileChangeThreadItem,
     ImageViewThreadItem,
+    McpToolCallThreadItem,
     PlanThreadItem,
 )
 from threadline.protocol.v2.item_parts import CommandAction, FileUpdateChange
@@ -205,6 +210,9 @@ class ItemCompleted(_Msg):
             started = item.started_at_ms
         elif isinstance(item, DynamicToolCallThreadItem):
             core = dynamic_tool_turn_item(item)
+            started = item.started_at_ms
+        elif isinstance(item, McpToolCallThreadItem):
+            core = mcp_tool_call_turn_item(item)
             started = item.started_at_ms
         else:
             core = self.payload()["item"]

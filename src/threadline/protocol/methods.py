@@ -143,7 +143,9 @@ SERVER_REQUESTS: dict[str, ServerRequestEntry] = {
 }
 
 # Areas whose wire types live in their own module bring their own rows.
-for _area in (account, config_types, fs, providers, review, skills, thread_state, unsupported):
+for _area in (
+    account, config_types, fs, mcp_status, providers, review, skills, thread_state, unsupported
+):
     CLIENT_REQUESTS.update(_area.REQUESTS)
     SERVER_NOTIFICATIONS.update(_area.NOTIFICATIONS)
 

@@ -12,7 +12,11 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from threadline.protocol.v2.item import DynamicToolCallThreadItem, ImageViewThreadItem
+from threadline.protocol.v2.item import (
+    DynamicToolCallThreadItem,
+    ImageViewThreadItem,
+    McpToolCallThreadItem,
+)
 
 __all__ = [
     "dynamic_tool_to_wire",
@@ -50,6 +54,33 @@ def dynamic_tool_turn_item(item: DynamicToolCallThreadItem) -> dict[str, Any]:
     }
     if item.namespace is not None:
         core["namespace"] = item.namespace
+    return core
+
+
+def mcp_tool_call_turn_item(item: McpToolCallThreadItem) -> dict[str, Any]:
+    """Codex's core ``McpToolCall`` turn item, as its rollout's ``item_completed`` holds it:
+    the call, ``status``, ``result`` (``content``, ``structuredContent``, ``isError``) or
+    ``error``, and the ``duration``."""
+    ms = item.duration_ms or 0
+    core: dict[str, Any] = {
+        "type": "McpToolCall",
+        "id": item.id,
+        "server": item.server,
+        "tool": item.tool,
+        "arguments": item.arguments,
+        "readOnlyHint": item.read_only_hint,
+        "status": item.status,
+    }
+    if item.result is not None:
+        dumped = item.result.model_dump(mode="json", by_alias=True)
+        core["result"] = {
+            "content": dumped.get("content") or [],
+            "structuredContent": dumped.get("structuredContent"),
+            "isError": item.status == "failed",
+        }
+    if item.error is not None:
+        core["error"] = item.error.model_dump(mode="json", by_alias=True)
+    core["duration"] = {"secs": ms // 1000, "nanos": (ms % 1000) * 1_000_000}
     return core
 
 

@@ -90,7 +90,15 @@ _EXEC_OUTPUT_LIMIT = 10_000
 
 
 _KEPT_CORE_ITEMS = frozenset(
-    {"plan", "contextcompaction", "commandexecution", "filechange", "imageview", "dynamictoolcall"}
+    {
+        "plan",
+        "contextcompaction",
+        "commandexecution",
+        "filechange",
+        "imageview",
+        "dynamictoolcall",
+        "mcptoolcall",
+    }
 )
 """Core item kinds whose ``item_completed`` is written (lower-cased ``type``)."""
 

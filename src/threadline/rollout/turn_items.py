@@ -177,7 +177,9 @@ def mcp_end_to_wire(payload: dict[str, Any]) -> dict[str, Any]:
         error = {"message": str(result["Err"])}
     elif isinstance(result, dict):
         wire_result = camel_keys(result)
-    if isinstance(wire_result, dict) and wire_result.get("isError"):
+    if isinstance(payload.get("error"), dict):  # a core McpToolCall item that failed
+        error = {"message": str(payload["error"].get("message", ""))}
+    if isinstance(wire_result, dict) and wire_result.get("isError") and payload.get("status") is None:
         error = error or {"message": "tool reported an error"}
     return {
         "type": "mcpToolCall",
@@ -185,10 +187,11 @@ def mcp_end_to_wire(payload: dict[str, Any]) -> dict[str, Any]:
         "server": str(invocation.get("server", "")),
         "tool": str(invocation.get("tool", "")),
         "arguments": invocation.get("arguments"),
-        "status": "failed" if error else "completed",
+        "status": str(payload.get("status") or ("failed" if error else "completed")),
         "result": wire_result if not error else None,
         "error": error,
         "durationMs": _duration_ms(payload.get("duration")),
+        **({"readOnlyHint": payload["readOnlyHint"]} if "readOnlyHint" in payload else {}),
     }
 
 

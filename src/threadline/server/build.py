@@ -14,7 +14,7 @@ from threadline.core.config import Config
 from threadline.core.manager import ThreadManager
 from threadline.server.app import AppServer
 from threadline.server.dispatch import MethodTable
-from threadline.server.handlers import Runtime, register_handlers
+from threadline.server.handlers import Runtime, register_handlers, thread_state
 from threadline.server.router import ThreadRouter
 
 __all__ = ["build_app_server"]
@@ -34,5 +34,7 @@ def build_app_server(
     server = AppServer(table, home=config.home)
     router = ThreadRouter(manager, server.broadcast)
     server.on_connect(router.connection_opened)
-    register_handlers(table, Runtime(manager, router, server.broadcast), test_methods=test_methods)
+    runtime = Runtime(manager, router, server.broadcast)
+    register_handlers(table, runtime, test_methods=test_methods)
+    thread_state.attach(runtime)
     return server, manager

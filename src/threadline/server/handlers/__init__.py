@@ -75,10 +75,12 @@ HANDLERS: dict[str, RuntimeHandler] = {
 """Every client→server method this server answers (``initialize`` is the connection's)."""
 
 # Areas with their own handler module bring their own rows.
-for _area in (account, config, fs, history, providers, review, skills, thread_state, unsupported):
+for _area in (
+    account, config, fs, history, mcp, providers, review, skills, thread_state, unsupported
+):
     HANDLERS.update(_area.HANDLERS)
 
-DETACHED = frozenset({"command/exec"})
+DETACHED = frozenset({"command/exec", "mcpServer/tool/call", "mcpServer/resource/read"})
 """Methods whose answer may take long (it comes when the process ends): the connection
 serves its next requests meanwhile (``MethodTable.register(..., detached=True)``)."""
 
