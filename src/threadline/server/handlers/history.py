@@ -2,9 +2,11 @@
 cursors ``thread/resume`` hands out.
 
 Both methods page a thread's visible turns by position (oldest = 0), as
-:meth:`ThreadManager.turn_history` gives them: a loaded thread's from memory, a stored
+:meth:`ThreadManager.turn_history` gives them: a loaded thread's from memory (the
+turns an ``excludeTurns`` resume left without items are read from the store), a stored
 one's through the store's offset index, which reads only the turns on the page, so a
-page of a huge thread costs what a page of a small one does.
+page of a huge thread costs what a page of a small one does. Items are located by
+turn: an items page reads the turns it spans, a few at a time.
 
 **Cursors** are opaque JSON strings, shaped like Codex's (``requestedThreadId``,
 an anchor, ``includeAnchor``, a ``scope``): ``nextCursor`` continues after the last
