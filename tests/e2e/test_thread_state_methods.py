@@ -76,6 +76,11 @@ async def test_goal_set_get_clear_notifies_and_survives_restart(
     server2 = await launch_server()
     client2 = server2.client
     assert (await client2.request("thread/goal/get", {"threadId": tid}))["goal"] == paused
+    # A resume of a thread with a goal is followed by thread/goal/updated (no turn), not cleared.
+    await client2.request("thread/resume", {"threadId": tid})
+    resumed = await client2.wait_for_notification("thread/goal/updated")
+    assert resumed["params"] == {"threadId": tid, "turnId": None, "goal": paused}
+    assert client2.received("thread/goal/cleared") == []
     assert await client2.request("thread/goal/clear", {"threadId": tid}) == {"cleared": True}
     cleared = await client2.wait_for_notification("thread/goal/cleared")
     assert cleared["params"] == {"threadId": tid}
@@ -126,6 +131,11 @@ async def test_sections_create_move_order_delete_and_restart(
     )
     assert shown["thread"]["section"] == renamed
     assert isinstance(shown["thread"]["sectionEnteredAt"], int)
+    # ... and on thread/list and thread/read, as Codex shows it.
+    listed_threads = {t["id"]: t for t in (await client.request("thread/list", {}))["data"]}
+    assert listed_threads[a]["section"] == renamed and listed_threads[b]["section"] == renamed
+    read = (await client.request("thread/read", {"threadId": a}))["thread"]
+    assert read["section"] == renamed and read["sectionEnteredAt"] == shown["thread"]["sectionEnteredAt"]
 
     page = await client.request("threadSection/list", {"limit": 1})
     assert [s["id"] for s in page["data"]] == [PINNED] and page["nextCursor"] == PINNED

@@ -9,6 +9,7 @@ from typing import TypeVar
 from threadline.core.command_exec import CommandExecRunner
 from threadline.core.files_watch import ConnectionFiles
 from threadline.core.manager import ThreadManager
+from threadline.core.storage import ThreadRecord
 from threadline.core.thread import Thread
 from threadline.protocol.v2.settings import (
     DangerFullAccessSandboxPolicy,
@@ -18,7 +19,9 @@ from threadline.protocol.v2.settings import (
 )
 from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
+    GitInfo,
     IdleThreadStatus,
+    NotLoadedThreadStatus,
     SystemErrorThreadStatus,
     ThreadSessionResponse,
     ThreadStatus,
@@ -26,7 +29,14 @@ from threadline.protocol.v2.thread import (
 from threadline.protocol.v2.thread import Thread as WireThread
 from threadline.server.router import Broadcast, ThreadRouter
 
-__all__ = ["Runtime", "sandbox_policy", "session_response", "wire_status", "wire_thread"]
+__all__ = [
+    "Runtime",
+    "sandbox_policy",
+    "session_response",
+    "wire_record",
+    "wire_status",
+    "wire_thread",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +94,37 @@ def wire_thread(thread: Thread, *, include_turns: bool) -> WireThread:
         source=s.session_source,  # type: ignore[arg-type]
         name=thread.name,
         turns=list(thread.turns) if include_turns else [],
+    )
+
+
+_SOURCES = frozenset({"cli", "vscode", "exec", "appServer", "unknown"})
+
+
+def wire_record(record: ThreadRecord, loaded: Thread | None) -> WireThread:
+    """A list/read entry built from an index row (``turns`` filled by the caller)."""
+    git = record.git
+    return WireThread(
+        id=record.id,
+        session_id=record.id,
+        preview=record.preview,
+        ephemeral=False,
+        history_mode="legacy",
+        model_provider=record.model_provider,
+        model=record.model,
+        reasoning_effort=record.reasoning_effort,  # type: ignore[arg-type]
+        created_at=record.created_at_ms // 1000,
+        updated_at=record.updated_at_ms // 1000,
+        recency_at=record.updated_at_ms // 1000,
+        status=wire_status(loaded) if loaded is not None else NotLoadedThreadStatus(),
+        path=str(record.rollout_path),
+        cwd=record.cwd,
+        cli_version=record.cli_version,
+        originator=record.originator or None,
+        source=record.source if record.source in _SOURCES else "unknown",  # type: ignore[arg-type]
+        name=record.name,
+        forked_from_id=None,
+        git_info=GitInfo(sha=git.sha, branch=git.branch, origin_url=git.origin_url) if git else None,
+        turns=[],
     )
 
 

@@ -26,7 +26,6 @@ from threadline.protocol.v2.settings import CollaborationMode, Settings
 from threadline.protocol.v2.thread import (
     ThreadForkParams,
     ThreadForkResponse,
-    ThreadGoalClearedNotification,
     ThreadInjectItemsParams,
     ThreadInjectItemsResponse,
     ThreadLoadedListParams,
@@ -45,6 +44,7 @@ from threadline.protocol.v2.thread import (
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime, session_response, wire_thread
 from threadline.server.handlers.history import newest_cursors, thread_turns_list
+from threadline.server.handlers.thread_state import goal_notification
 from threadline.server.translate import token_usage_params
 
 __all__ = [
@@ -214,11 +214,11 @@ async def thread_resume(
     if cold:  # as Codex: every connection learns the thread is loaded, before the answer
         status = ThreadStatusChangedNotification(thread_id=thread.id, status=wire.status)
         rt.broadcast("thread/status/changed", dump_wire(status))
-    cleared = dump_wire(ThreadGoalClearedNotification(thread_id=thread.id))
+    goal_method, goal_note = await goal_notification(rt, thread.id)
 
     def after() -> None:
         _send_usage_replay(rt, ctx, thread)
-        rt.broadcast("thread/goal/cleared", cleared)
+        rt.broadcast(goal_method, goal_note)
         rt.router.resend_pending_approvals(ctx.connection_id, thread.id)
         # A turn cut off by a restart while it waited on a client goes on now: its
         # question reaches this connection (now subscribed) after the response.

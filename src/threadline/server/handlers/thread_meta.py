@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from threadline.core.errors import InvalidRequest
-from threadline.core.storage import MAX_LIST_LIMIT, ListQuery, ThreadRecord
-from threadline.core.thread import Thread
+from threadline.core.storage import MAX_LIST_LIMIT, ListQuery
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.thread import (
-    GitInfo,
     NotLoadedThreadStatus,
     ThreadArchivedNotification,
     ThreadArchiveParams,
@@ -24,9 +22,9 @@ from threadline.protocol.v2.thread import (
     ThreadUnarchiveParams,
     ThreadUnarchiveResponse,
 )
-from threadline.protocol.v2.thread import Thread as WireThread
 from threadline.server.dispatch import RequestContext
-from threadline.server.handlers.common import Runtime, wire_status
+from threadline.server.handlers.common import Runtime, wire_record
+from threadline.server.handlers.thread_state import with_sections
 
 __all__ = [
     "MAX_THREAD_NAME_CHARS",
@@ -36,7 +34,6 @@ __all__ = [
     "thread_name_set",
     "thread_read",
     "thread_unarchive",
-    "wire_record",
 ]
 
 INTERACTIVE_SOURCES = ("cli", "vscode", "atlas", "chatgpt")
@@ -48,9 +45,6 @@ MAX_THREAD_NAME_CHARS = 1024
 Codex 0.169 sets no limit; a name is a title shown in thread lists, and every rename
 is appended to the rollout and to ``session_index.jsonl``, so an unbounded one would
 let a client grow both by megabytes per request."""
-
-_SOURCES = frozenset({"cli", "vscode", "exec", "appServer", "unknown"})
-
 
 def check_thread_name(name: str) -> str:
     """The name ``thread/name/set`` stores: trimmed, not empty (Codex's own check and
@@ -67,34 +61,6 @@ def check_thread_name(name: str) -> str:
             f"at most {MAX_THREAD_NAME_CHARS} are allowed"
         )
     return clean
-
-
-def wire_record(record: ThreadRecord, loaded: Thread | None) -> WireThread:
-    """A list/read entry built from an index row (``turns`` filled by the caller)."""
-    git = record.git
-    return WireThread(
-        id=record.id,
-        session_id=record.id,
-        preview=record.preview,
-        ephemeral=False,
-        history_mode="legacy",
-        model_provider=record.model_provider,
-        model=record.model,
-        reasoning_effort=record.reasoning_effort,  # type: ignore[arg-type]
-        created_at=record.created_at_ms // 1000,
-        updated_at=record.updated_at_ms // 1000,
-        recency_at=record.updated_at_ms // 1000,
-        status=wire_status(loaded) if loaded is not None else NotLoadedThreadStatus(),
-        path=str(record.rollout_path),
-        cwd=record.cwd,
-        cli_version=record.cli_version,
-        originator=record.originator or None,
-        source=record.source if record.source in _SOURCES else "unknown",  # type: ignore[arg-type]
-        name=record.name,
-        forked_from_id=None,
-        git_info=GitInfo(sha=git.sha, branch=git.branch, origin_url=git.origin_url) if git else None,
-        turns=[],
-    )
 
 
 async def thread_list(rt: Runtime, ctx: RequestContext, p: ThreadListParams) -> ThreadListResponse:
@@ -138,7 +104,7 @@ async def thread_list(rt: Runtime, ctx: RequestContext, p: ThreadListParams) -> 
         )
     )
     return ThreadListResponse(
-        data=[wire_record(r, manager.find(r.id)) for r in page.records],
+        data=await with_sections(rt, [wire_record(r, manager.find(r.id)) for r in page.records]),
         next_cursor=page.next_cursor,
         backwards_cursor=page.backwards_cursor,
     )
@@ -153,6 +119,7 @@ async def thread_read(rt: Runtime, ctx: RequestContext, p: ThreadReadParams) -> 
             "forked_from_id": loaded.forked_from_id if loaded else record.forked_from_id,
         }
     )
+    [wire] = await with_sections(rt, [wire])
     return ThreadReadResponse(thread=wire)
 
 

@@ -79,7 +79,7 @@ from threadline.protocol.v2.thread_state import (
 )
 from threadline.server.dispatch import RequestContext
 from threadline.server.errors import RpcError
-from threadline.server.handlers.common import Runtime
+from threadline.server.handlers.common import Runtime, wire_record
 
 __all__ = ["HANDLERS", "attach", "goal_notification", "with_sections", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
 
@@ -184,8 +184,6 @@ async def with_sections(rt: Runtime, threads: list[WireThread]) -> list[WireThre
 
 async def _stored_wire(rt: Runtime, thread_id: str) -> WireThread:
     """The thread as ``thread/read`` shows it without turns, with its section."""
-    from threadline.server.handlers.thread_meta import wire_record  # it may use with_sections
-
     record, _turns = await rt.manager.read_thread(thread_id, include_turns=False)
     loaded = rt.manager.find(record.id)
     wire = wire_record(record, loaded)
