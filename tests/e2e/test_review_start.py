@@ -273,10 +273,15 @@ async def test_an_interrupted_review_exits_review_mode_and_a_review_alone_is_dur
     await server.stop()
     again = await launch_server(cwd=ws)
     read = await again.client.request("thread/read", {"threadId": thread_id, "includeTurns": True})
-    first = read["thread"]["turns"][0]
+    first, second = read["thread"]["turns"][:2]
     assert first["status"] == "completed"
-    assert first["items"][0]["type"] == "enteredReviewMode"
+    # The reloaded review items read as they did live: the hint, then the rendered review.
+    reviews = [(i["type"], i["review"]) for i in first["items"] if "review" in i]
+    assert reviews == [("enteredReviewMode", "current changes"), ("exitedReviewMode", RENDERED)]
     assert RENDERED in [i.get("text") for i in first["items"] if i["type"] == "agentMessage"]
+    assert [i["review"] for i in second["items"] if i["type"] == "exitedReviewMode"] == [
+        "Review interrupted."
+    ]
 
 
 async def test_review_model_from_the_config_is_the_reviewers_model(

@@ -31,6 +31,7 @@ from threadline.core.user_input import context_items
 from threadline.model.base import ModelClient, ModelError
 from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem, user_text_message
+from threadline.protocol.review_text import INTERRUPTED, render_review
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import (
     AgentMessageThreadItem,
@@ -58,8 +59,6 @@ REVIEWER_TOOLS = ("exec_command", "write_stdin", "request_user_input", "view_ima
 """The tools the reviewer gets (the ones Codex's reviewer gets): it reads and runs, it does
 not edit or plan."""
 
-_NO_OUTPUT = "Reviewer failed to output a response."
-_INTERRUPTED = "Review interrupted."
 _ACTION_CONTEXT = (
     "The user ran a code review; the reviewer's full output follows. "
     "The user may ask you to address some of its findings."
@@ -243,30 +242,6 @@ def parse_review_output(text: str) -> dict[str, Any]:
     }
 
 
-def _render_finding(finding: dict[str, Any]) -> str:
-    where = finding["code_location"]
-    span = where["line_range"]
-    head = (
-        f"- {finding['title']} \u2014 {where['absolute_file_path']}:{span['start']}-{span['end']}"
-    )
-    body = "\n".join(f"  {line}" if line else "" for line in finding["body"].splitlines())
-    return f"{head}\n{body}" if body else head
-
-
-def render_review(output: dict[str, Any]) -> str:
-    """The review as text (Codex's layout): the overall explanation, then the findings
-    under ``Review comment:`` (one) or ``Full review comments:`` (more)."""
-    parts: list[str] = []
-    explanation = str(output.get("overall_explanation") or "").strip()
-    if explanation:
-        parts.append(explanation)
-    findings = output.get("findings") or []
-    if findings:
-        parts.append("Review comment:" if len(findings) == 1 else "Full review comments:")
-        parts.extend(_render_finding(f) for f in findings)
-    return "\n\n".join(parts) if parts else _NO_OUTPUT
-
-
 def _user_action(rendered: str) -> ResponseItem:
     """The history message that hands the review to the thread's model."""
     return user_text_message(
@@ -430,7 +405,7 @@ class ReviewTask:
 async def _exit(host: TurnHost, turn: ActiveTurn, output: dict[str, Any] | None) -> None:
     """Leave review mode: the ``exitedReviewMode`` item, then (unless interrupted) the
     review in the thread's history and as the turn's agent message."""
-    text = render_review(output) if output is not None else _INTERRUPTED
+    text = render_review(output) if output is not None else INTERRUPTED
     started = now_ms()
     exited = ExitedReviewModeThreadItem(id=host.new_id(), review=text, started_at_ms=started)
     await host.emit(turn.id, ev.ItemStarted(turn_id=turn.id, item=exited, started_at_ms=started))

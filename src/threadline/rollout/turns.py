@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from threadline.protocol.review_text import INTERRUPTED, NO_OUTPUT, render_review
 from threadline.protocol.rollout import RolloutLine
 from threadline.protocol.v2 import Turn, TurnError
 from threadline.protocol.v2.item import ThreadItem, thread_item_adapter
@@ -211,12 +212,9 @@ class TurnBuilder:
                 {"type": "contextCompaction", "id": self._next_item_id()}
             )
         elif kind in ("entered_review_mode", "exited_review_mode"):
-            review = payload.get("review_output") or payload.get("review") or {}
-            text = review.get("overall_explanation") if isinstance(review, dict) else None
             self._ensure_turn(index).items.append(
                 {"type": "enteredReviewMode" if kind.startswith("entered") else "exitedReviewMode",
-                 "id": self._next_item_id(),
-                 "review": text if isinstance(text, str) else "Reviewer failed to output a response."}
+                 "id": self._next_item_id(), "review": _review_text(kind, payload)}
             )
         elif kind == "thread_rolled_back":
             self._rollback(payload.get("num_turns"))
@@ -305,3 +303,23 @@ def build_turns(lines: list[RolloutLine], *, live: bool = False) -> list[Turn]:
     for index, line in enumerate(lines):
         builder.feed(index, line)
     return builder.finish(live=live)
+
+
+def _review_text(kind: str, payload: dict[str, Any]) -> str:
+    """What a reloaded review item shows, as it did live: the hint when the review began
+    (or its target's instructions), the rendered review when it ended."""
+    if kind == "entered_review_mode":
+        hint = payload.get("user_facing_hint")
+        if isinstance(hint, str) and hint:
+            return hint
+        target = payload.get("target")
+        instructions = target.get("instructions") if isinstance(target, dict) else None
+        return instructions if isinstance(instructions, str) and instructions else NO_OUTPUT
+    output = payload.get("review_output") or payload.get("review")
+    if not isinstance(output, dict):
+        return INTERRUPTED if output is None and "review_output" in payload else NO_OUTPUT
+    try:
+        return render_review(output)
+    except (KeyError, TypeError, AttributeError):  # a finding without Codex's members
+        text = output.get("overall_explanation")
+        return text if isinstance(text, str) and text else NO_OUTPUT
