@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.support.postgres import pg_database_url
 
 from threadline.store import (
     InvalidCursor,
@@ -20,6 +21,7 @@ from threadline.store import (
     ThreadStore,
 )
 from threadline.store.index import SCHEMA_VERSION
+from threadline.store.postgres import PostgresThreadStore
 
 BASE_MS = 1_780_000_000_000
 
@@ -39,13 +41,16 @@ def record(n: int, **changes: object) -> ThreadRecord:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ThreadStore]:
     if request.param == "sqlite":
         local = LocalThreadStore(tmp_path / "home")
         await local.open()
         yield local
         await local.close()
+    elif request.param == "postgres":
+        async with PostgresThreadStore(pg_database_url(), tmp_path / "home") as pg:
+            yield pg
     else:
         yield MemoryThreadStore(tmp_path / "home")
 

@@ -8,15 +8,18 @@ import asyncio
 import json
 import os
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from tests.store._rollouts import BASE_TIME, stamp, write_rollout
+from tests.support.postgres import pg_database_url
 from tests.support.readonly import read_only_dir, tree_snapshot
 
 from threadline.protocol.rollout import GitInfo
 from threadline.store import ListQuery, LocalThreadStore, MemoryThreadStore, StoreError
+from threadline.store.postgres import PostgresThreadStore
 from threadline.store.thread_state import (
     PINNED_SECTION_ID,
     AttachmentRecord,
@@ -26,14 +29,18 @@ from threadline.store.thread_state import (
 )
 
 
-@pytest.fixture(params=["local", "memory"])
-async def state(request: pytest.FixtureRequest, tmp_path: Path) -> ThreadState:
+@pytest.fixture(params=["local", "memory", "postgres"])
+async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ThreadState]:
+    store: LocalThreadStore | MemoryThreadStore | PostgresThreadStore
     if request.param == "local":
-        store: LocalThreadStore | MemoryThreadStore = LocalThreadStore(tmp_path / "h", backfill=False)
+        store = LocalThreadStore(tmp_path / "h", backfill=False)
+    elif request.param == "postgres":
+        store = PostgresThreadStore(pg_database_url(), tmp_path / "h")
     else:
         store = MemoryThreadStore(tmp_path / "h")
-    request.addfinalizer(lambda: None)
-    return store.state
+    yield store.state
+    if request.param == "postgres":
+        await store.close()
 
 
 def _goal(tid: str, **changes: object) -> GoalRecord:
