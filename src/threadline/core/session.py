@@ -541,8 +541,9 @@ class Session:
 
     async def complete_item(self, turn: ActiveTurn, item: ThreadItem) -> None:
         turn.items.append(item)
+        done_at = getattr(item, "completed_at_ms", None) or now_ms()  # one stamp, wire and disk
         await self.emit(
-            turn.id, ev.ItemCompleted(turn_id=turn.id, item=item, completed_at_ms=now_ms())
+            turn.id, ev.ItemCompleted(turn_id=turn.id, item=item, completed_at_ms=done_at)
         )
 
     async def add_usage(self, turn_id: str, usage: TokenUsage) -> None:

@@ -15,6 +15,7 @@ decides what is kept.
 
 from __future__ import annotations
 
+import os
 import shlex
 from typing import Any
 
@@ -78,7 +79,9 @@ def _command_string(value: Any) -> str:
     return str(value or "")
 
 
-def _command_actions(parsed: Any) -> list[dict[str, Any]]:
+def _command_actions(parsed: Any, cwd: str = "") -> list[dict[str, Any]]:
+    """The v2 ``commandActions`` of a rollout's ``parsed_cmd``: a ``read`` names its file by
+    absolute path (joined to the command's ``cwd``, as the live item does)."""
     actions: list[dict[str, Any]] = []
     for entry in parsed if isinstance(parsed, list) else []:
         if not isinstance(entry, dict):
@@ -86,9 +89,11 @@ def _command_actions(parsed: Any) -> list[dict[str, Any]]:
         kind = camel(str(entry.get("type", "unknown")))
         command = str(entry.get("cmd", entry.get("command", "")))
         if kind == "read":
+            path = _path_string(entry.get("path"))
+            if path and cwd and not os.path.isabs(path):
+                path = os.path.join(cwd, path)
             actions.append(
-                {"type": "read", "command": command, "name": entry.get("name", ""),
-                 "path": _path_string(entry.get("path"))}
+                {"type": "read", "command": command, "name": entry.get("name", ""), "path": path}
             )
         elif kind == "listFiles":
             actions.append({"type": "listFiles", "command": command, "path": entry.get("path")})
@@ -120,7 +125,9 @@ def exec_end_to_wire(payload: dict[str, Any]) -> dict[str, Any]:
         "processId": payload.get("process_id"),
         "source": camel(source) if isinstance(source, str) else "agent",
         "status": _exec_status(payload),
-        "commandActions": _command_actions(payload.get("parsed_cmd")),
+        "commandActions": _command_actions(
+            payload.get("parsed_cmd"), _path_string(payload.get("cwd"))
+        ),
         "aggregatedOutput": payload.get("aggregated_output"),
         "exitCode": payload.get("exit_code"),
         "durationMs": _duration_ms(payload.get("duration")),
