@@ -83,9 +83,9 @@ class ThreadManager:
         self._threads: dict[str, Thread] = {}
         self._on_loaded: list[Callable[[Thread], None]] = []
         if store is None:
-            from threadline.store.local import LocalThreadStore
+            from threadline.core.store_config import open_store
 
-            store = LocalThreadStore(self.home)
+            store = open_store(config)
         self.store: ThreadStore = store
         self._stored = StoredThreads(store)
         self._index = IndexKeeper(store, __version__)

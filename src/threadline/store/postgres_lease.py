@@ -45,6 +45,7 @@ import time
 import psycopg
 
 from threadline.store.base import StoreError, ThreadInUse
+from threadline.store.postgres_schema import migrate_sync
 
 __all__ = ["DEFAULT_LEASE_EXPIRY_S", "PgLeases", "PgThreadLease", "lease_key"]
 
@@ -120,6 +121,7 @@ class PgLeases:
                 tcp_user_timeout=timeout_ms,
                 options=server_options,
             )
+            migrate_sync(self._conn)
         except psycopg.Error as exc:
             raise StoreError(f"the thread database is unavailable: {exc}") from exc
         self._session += 1
@@ -144,16 +146,13 @@ class PgLeases:
                     ).fetchone()
                     raise ThreadInUse(thread_id, int(holder[0]) if holder else None)
                 self._held[thread_id] = self._session
-                try:
-                    conn.execute(
-                        "INSERT INTO tl_owners (thread_id, owner, pid, since_ms) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (thread_id) DO UPDATE SET "
-                        "owner = EXCLUDED.owner, pid = EXCLUDED.pid, since_ms = EXCLUDED.since_ms",
-                        (thread_id, self.owner, os.getpid(), int(time.time() * 1000)),
-                    )
-                except psycopg.errors.UndefinedTable:
-                    pass  # not migrated yet: the name of the holder is only informative
-            except psycopg.OperationalError as exc:
+                conn.execute(
+                    "INSERT INTO tl_owners (thread_id, owner, pid, since_ms) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (thread_id) DO UPDATE SET "
+                    "owner = EXCLUDED.owner, pid = EXCLUDED.pid, since_ms = EXCLUDED.since_ms",
+                    (thread_id, self.owner, os.getpid(), int(time.time() * 1000)),
+                )
+            except psycopg.Error as exc:
                 raise StoreError(f"the thread database is unavailable: {exc}") from exc
             return PgThreadLease(self, thread_id, self._session)
 

@@ -21,11 +21,11 @@ Tables:
 
 from __future__ import annotations
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 
 from threadline.store.base import StoreError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "migrate_sync"]
 
 PINNED_SECTION_ID = "01984de2-8f74-7c91-a3b2-5c5e937cf318"
 
@@ -129,24 +129,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+_CREATE_SCHEMA_TABLE = (
+    "CREATE TABLE IF NOT EXISTS tl_schema ("
+    "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+)
+
+
+def _too_new(current: int) -> StoreError:
+    return StoreError(
+        f"the database schema is version {current}, newer than this threadline "
+        f"understands ({SCHEMA_VERSION}); upgrade threadline"
+    )
+
 
 async def migrate(conn: AsyncConnection) -> int:
     """Bring the database to :data:`SCHEMA_VERSION`; returns how many migrations ran."""
     applied = 0
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS tl_schema ("
-            "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
+        await conn.execute(_CREATE_SCHEMA_TABLE)
         cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM tl_schema")
         row = await cur.fetchone()
         current = int(row[0]) if row else 0
     if current > SCHEMA_VERSION:
-        raise StoreError(
-            f"the database schema is version {current}, newer than this threadline "
-            f"understands ({SCHEMA_VERSION}); upgrade threadline"
-        )
+        raise _too_new(current)
     for number in range(current + 1, SCHEMA_VERSION + 1):
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -156,5 +162,28 @@ async def migrate(conn: AsyncConnection) -> int:
             for statement in MIGRATIONS[number - 1]:
                 await conn.execute(statement)
             await conn.execute("INSERT INTO tl_schema (version) VALUES (%s)", (number,))
+            applied += 1
+    return applied
+
+
+def migrate_sync(conn: Connection) -> int:
+    """:func:`migrate` on a synchronous connection (the lease connection's first use may
+    come before any other query of the process)."""
+    applied = 0
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(_CREATE_SCHEMA_TABLE)
+        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM tl_schema").fetchone()
+        current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise _too_new(current)
+    for number in range(current + 1, SCHEMA_VERSION + 1):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if conn.execute("SELECT 1 FROM tl_schema WHERE version = %s", (number,)).fetchone():
+                continue
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO tl_schema (version) VALUES (%s)", (number,))
             applied += 1
     return applied
