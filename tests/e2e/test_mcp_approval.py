@@ -74,6 +74,13 @@ async def _call(
     if answer is not None:
         request = await client.wait_for_request("mcpServer/elicitation/request", timeout=30)
         asked = request["params"]
+        # While the approval is open the thread waits on approval (Codex's flag for it).
+        flags = [
+            m["params"]["status"].get("activeFlags")
+            for m in client.received("thread/status/changed")
+            if m["params"]["threadId"] == thread_id
+        ]
+        assert flags[-1] == ["waitingOnApproval"], flags
         await client.respond(request["id"], answer)
     done = await client.wait_for_notification(
         "turn/completed", timeout=30, predicate=lambda p: p["threadId"] == thread_id

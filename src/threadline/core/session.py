@@ -385,7 +385,7 @@ class Session:
         completes there), then the flag clears.
         """
         turn_id = request.turn_id
-        flag = request.WAITING_FLAG
+        flag = request.waiting_flag()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending_approvals[request.approval_id] = fut
         if flag is not None:

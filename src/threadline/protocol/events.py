@@ -33,7 +33,7 @@ from threadline.protocol.v2.item_parts import CommandAction, FileUpdateChange
 
 
 class _Msg(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built on first use, not at import (start-up)
 
     def payload(self) -> dict[str, Any]:
         """The rollout ``event_msg`` payload."""
@@ -388,6 +388,10 @@ class ClientAsk(_Msg):
     turn_id: str
     item_id: str
 
+    def waiting_flag(self) -> str | None:
+        """The flag for this question (its kind's :attr:`WAITING_FLAG` unless it says more)."""
+        return self.WAITING_FLAG
+
 
 class ExecApprovalRequest(ClientAsk):
     """The turn waits for a decision on a command; answer with ``ops.ExecApproval``."""
@@ -442,6 +446,12 @@ class McpElicitationRequest(ClientAsk):
     url: str | None = None
     elicitation_id: str | None = None
     meta: Any = None
+
+    def waiting_flag(self) -> str | None:
+        """An MCP tool call's approval (Codex's ``codex_approval_kind`` meta) waits on
+        approval, as Codex flags it; any other question waits on user input."""
+        kind = self.meta.get("codex_approval_kind") if isinstance(self.meta, dict) else None
+        return "waitingOnApproval" if kind == "mcp_tool_call" else self.WAITING_FLAG
 
 
 class PermissionsRequest(ClientAsk):
