@@ -1,4 +1,5 @@
-"""``threadline threads list|read|archive|unarchive|reindex``: the saved threads."""
+"""``threadline threads list|read|archive|unarchive|reindex|export|import`` and
+``threadline store migrate``: the saved threads."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from threadline.cli.common import cli_config, err_console, out_console, run_with
 from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
 from threadline.core.storage import MAX_LIST_LIMIT, ListQuery, ThreadRecord
+from threadline.core.transfer import ImportReport, export_thread, import_rollouts, migrate_home
 from threadline.protocol.v2.item import (
     AgentMessageThreadItem,
     CommandExecutionThreadItem,
@@ -220,13 +222,78 @@ def reindex(ctx: typer.Context) -> None:
     run_with_manager(config, body)
 
 
+def export(
+    ctx: typer.Context,
+    thread_id: Annotated[str, typer.Argument(help="The thread to export.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default: Codex's name, here).")
+    ] = None,
+) -> None:
+    """Write a thread as a Codex rollout file (Codex can resume it)."""
+    config = cli_config(ctx)
+
+    async def body(manager: ThreadManager) -> None:
+        exported = await export_thread(manager.store, thread_id)
+        target = out if out is not None else Path(exported.file_name)
+        if str(target) == "-":
+            print(exported.text, end="")
+            return
+        target.write_text(exported.text, encoding="utf-8")
+        err_console().print(f"exported {exported.thread_id} to {target}")
+
+    run_with_manager(config, body)
+
+
+def _print_report(report: ImportReport) -> None:
+    for thread_id in report.imported:
+        print(f"imported {thread_id}")
+    for path, why in report.skipped:
+        err_console().print(f"skipped {path}: {why}")
+
+
+def import_threads(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Rollout files (threadline's or Codex's).")],
+) -> None:
+    """Load rollout files into the PostgreSQL store."""
+    config = cli_config(ctx)
+
+    async def body(manager: ThreadManager) -> int:
+        report = await import_rollouts(manager.store, paths)
+        _print_report(report)
+        return 1 if report.skipped and not report.imported else 0
+
+    raise typer.Exit(run_with_manager(config, body))
+
+
+def migrate(
+    ctx: typer.Context,
+    from_home: Annotated[
+        Path, typer.Option("--from-home", help="A threadline or Codex home to copy every thread of.")
+    ],
+) -> None:
+    """Copy every rollout of a home into the PostgreSQL store (threads already there are skipped)."""
+    config = cli_config(ctx)
+
+    async def body(manager: ThreadManager) -> None:
+        report = await migrate_home(manager.store, from_home)
+        _print_report(report)
+        print(f"imported {len(report.imported)}, skipped {len(report.skipped)}")
+
+    run_with_manager(config, body)
+
+
+def _store_group(ctx: typer.Context) -> None:
+    """The thread store: migrate a home into the PostgreSQL store."""
+
+
 def _threads_group(ctx: typer.Context) -> None:
-    """Saved threads: list, read, archive, unarchive, reindex."""
+    """Saved threads: list, read, archive, unarchive, reindex, export, import."""
 
 
 def register(cli: typer.Typer) -> None:
     group = typer.Typer(
-        help="Saved threads: list, read, archive, unarchive, reindex.",
+        help="Saved threads: list, read, archive, unarchive, reindex, export, import.",
         no_args_is_help=True,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -235,5 +302,15 @@ def register(cli: typer.Typer) -> None:
     group.command("archive")(shared_options(archive))
     group.command("unarchive")(shared_options(unarchive))
     group.command("reindex")(shared_options(reindex))
+    group.command("export")(shared_options(export))
+    group.command("import")(shared_options(import_threads))
     group.callback()(shared_options(_threads_group))
     cli.add_typer(group, name="threads")
+    store = typer.Typer(
+        help="The thread store: migrate a home into the PostgreSQL store.",
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    store.command("migrate")(shared_options(migrate))
+    store.callback()(shared_options(_store_group))
+    cli.add_typer(store, name="store")

@@ -260,6 +260,15 @@ class ForkSource:
     """Whether an interruption marker was added."""
 
 
+@dataclass
+class ImportReport:
+    """What an import of rollout files into a store did."""
+
+    imported: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(file, why) for every file that was not imported."""
+
+
 Change = Literal["write", "archive", "unarchive"]
 
 

@@ -50,7 +50,7 @@ from threadline.store.base import (
     ThreadRecord,
     ThreadSink,
 )
-from threadline.store.postgres_db import PgDatabase
+from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase
 from threadline.store.postgres_lease import DEFAULT_LEASE_EXPIRY_S, PgLeases
 from threadline.store.postgres_list import RECORD_COLUMNS, list_page, record_of, upsert_values
 from threadline.store.postgres_state import PostgresThreadState
@@ -146,9 +146,10 @@ class PostgresThreadStore:
         *,
         lease_expiry_s: float = DEFAULT_LEASE_EXPIRY_S,
         pool_size: int = 10,
+        pool_timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self._home = Path(home) if home is not None else Path("/nonexistent-threadline-home")
-        self._db = PgDatabase(url, max_size=pool_size)
+        self._db = PgDatabase(url, max_size=pool_size, timeout=pool_timeout_s)
         self._state = PostgresThreadState(self._db)
         self._leases = PgLeases(url, expiry_s=lease_expiry_s)
 

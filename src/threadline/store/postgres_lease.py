@@ -22,7 +22,7 @@ Why an advisory lock and not a lease row with a heartbeat:
 
 The limit this brings: a holder that loses its lease connection (the database
 restarted, a partition outlived the keepalives) loses every lease with it. It finds
-out on its next lease operation (:attr:`PgThreadLease.held` turns false); until then
+out on its next lease operation (:attr:`PgThreadLease.held` asks, and turns false); until then
 it may still append to the thread while another server has taken it over. Appends
 are ordered per thread by the database, so nothing already stored is lost, but the
 two writers interleave; the relay work (issue #16, part 3) is where a fenced write
@@ -73,7 +73,8 @@ class PgThreadLease:
 
     @property
     def held(self) -> bool:
-        return not self._released and self._leases.session_alive(self._session)
+        """Whether the lease is still ours (one round trip: a lost session is noticed)."""
+        return not self._released and self._leases.probe(self._session)
 
     def release(self) -> None:
         if self._released:
@@ -131,10 +132,27 @@ class PgLeases:
         conn = self._conn
         return session == self._session and conn is not None and not conn.closed and not conn.broken
 
+    def probe(self, session: int) -> bool:
+        """Whether ``session`` is the live lease session (asks the database)."""
+        with self._mutex:
+            if not self.session_alive(session):
+                return False
+            assert self._conn is not None
+            try:
+                self._conn.execute("SELECT 1")
+            except psycopg.Error:
+                return False
+            return True
+
     def acquire(self, thread_id: str) -> PgThreadLease:
         thread_id = thread_id.lower()
         key = lease_key(thread_id)
         with self._mutex:
+            if self._conn is not None and thread_id in self._held:
+                try:  # a session that died since took this lease with it
+                    self._conn.execute("SELECT 1")
+                except psycopg.Error:
+                    pass
             conn = self._connect()
             if thread_id in self._held:
                 raise ThreadInUse(thread_id, os.getpid())

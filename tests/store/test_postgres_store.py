@@ -1,0 +1,283 @@
+"""The PostgreSQL store on a real throw-away cluster: histories (create, load, append, fork,
+archive, delete), migrations, writer leases across store instances and after a lost
+session, a database that is down, and rollout files in and out (import, migrate, export).
+The listing and thread-state suites run on it too (test_listing.py,
+test_thread_state_store.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from tests.store._rollouts import BASE_TIME, write_rollout
+from tests.support.postgres import pg_database_url
+
+from threadline.core.transfer import export_thread, import_rollouts, migrate_home
+from threadline.protocol.rollout import EventMsg, SessionMeta, format_rollout_timestamp
+from threadline.store import ListQuery, StoreError, ThreadInUse, new_thread_id
+from threadline.store.postgres import PostgresThreadStore
+from threadline.store.postgres_schema import SCHEMA_VERSION
+from threadline.store.records import record_from_rollout
+
+MARKER = "<turn_aborted>test marker</turn_aborted>"
+
+
+def _meta(thread_id: str) -> SessionMeta:
+    return SessionMeta(
+        id=thread_id,
+        timestamp=format_rollout_timestamp(datetime.now(UTC)),
+        cwd="/work/project",
+        originator="threadline_tests",
+        cli_version="0.1.0",
+        source="cli",
+        model_provider="openai",
+    )
+
+
+@pytest.fixture
+def url() -> str:
+    return pg_database_url("pgstore")
+
+
+@pytest.fixture
+async def store(url: str, tmp_path: Path) -> AsyncIterator[PostgresThreadStore]:
+    async with PostgresThreadStore(url, tmp_path / "home") as opened:
+        yield opened
+
+
+async def test_history_appears_with_the_first_user_message_and_grows(
+    store: PostgresThreadStore,
+) -> None:
+    tid = new_thread_id()
+    sink = store.create_thread(_meta(tid), extended_history=False, fsync=False)
+    await sink.append([EventMsg(type="task_started", turn_id="t1", model_context_window=1000)])
+    assert not sink.materialized
+    with pytest.raises(StoreError, match=f"no rollout found for thread id {tid}"):
+        await store.locate(tid)
+    await sink.append([EventMsg(type="user_message", message="hi", images=[])])
+    assert sink.materialized and sink.path is not None
+    assert sink.path.name.endswith(f"-{tid}.jsonl") and not sink.path.exists()
+    await sink.append([EventMsg(type="agent_message", message="hello back")])
+    await sink.close()
+
+    ref = await store.locate(tid)
+    assert (ref.thread_id, ref.path) == (tid, sink.path)
+    assert (await store.locate(path=str(sink.path))).thread_id == tid
+    stored = await store.load_history(ref)
+    assert [line.type for line in stored.lines][:2] == ["session_meta", "event_msg"]
+    assert [line.event_type for line in stored.lines][1:] == [
+        "task_started", "user_message", "agent_message"
+    ]
+    assert stored.recon.preview == "hi"
+    assert (await store.read_meta(ref)).id == tid
+    assert not await store.changed_since(stored)
+    rename = EventMsg(type="thread_name_updated", thread_id=tid, thread_name="named")
+    await store.append_items(ref, [rename], durable=True)
+    assert await store.changed_since(stored)
+    again = await store.load_history(ref)
+    assert again.recon.name == "named"
+    assert await store.turn_ids(ref) == [t.id for t in again.recon.turns]
+
+
+async def test_resume_appends_after_the_stored_lines_and_fork_copies_them(
+    store: PostgresThreadStore,
+) -> None:
+    tid = new_thread_id()
+    sink = store.create_thread(_meta(tid), extended_history=False, fsync=False)
+    await sink.append([
+        EventMsg(type="task_started", turn_id="t1", model_context_window=1000),
+        EventMsg(type="user_message", message="first", images=[]),
+    ])
+    await sink.close()
+    stored = await store.load_history(await store.locate(tid), live=True)
+    assert stored.recon.open_turn_id == "t1"
+    resumed = await store.resume_thread(stored, extended_history=False, fsync=False)
+    await resumed.append([EventMsg(type="agent_message", message="second")])
+    await resumed.close()
+    lines = (await store.load_history(await store.locate(tid))).lines
+    assert [line.event_type for line in lines][-2:] == ["user_message", "agent_message"]
+
+    source = await store.fork_source(stored, interrupted_marker=MARKER)
+    assert source.marked
+    child = new_thread_id()
+    fork = await store.fork_thread(_meta(child), source, extended_history=False, fsync=False)
+    await fork.close()
+    copied = await store.load_history(await store.locate(child))
+    assert copied.meta.id == child
+    assert [line.event_type for line in copied.lines][-1] == "turn_aborted"
+
+
+async def test_archive_unarchive_delete(store: PostgresThreadStore, tmp_path: Path) -> None:
+    tid, path = await write_rollout(tmp_path / "elsewhere")
+    (imported,) = (await import_rollouts(store, [path])).imported
+    assert imported == tid
+    row = await store.archive(tid)
+    assert row.archived and row.rollout_path.parent.name == "archived_sessions"
+    assert [r.id for r in (await store.list(ListQuery(archived=True))).records] == [tid]
+    assert (await store.list(ListQuery())).records == []
+    with pytest.raises(StoreError, match="already archived"):
+        await store.archive(tid)
+    back = await store.unarchive(tid)
+    assert not back.archived and back.rollout_path.parent.parent.parent.parent.name == "sessions"
+    assert await store.delete_thread(tid) == 1
+    assert await store.get(tid) is None
+    with pytest.raises(StoreError):
+        await store.locate(tid)
+    assert await store.delete_thread(tid) == 0
+
+
+async def test_migrations_are_recorded_once_and_a_newer_schema_is_refused(
+    url: str, tmp_path: Path
+) -> None:
+    stores = [PostgresThreadStore(url, tmp_path / "h") for _ in range(3)]
+    await asyncio.gather(*(s.open() for s in stores))  # racing servers migrate once
+    for s in stores:
+        await s.close()
+    with psycopg.connect(url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM tl_schema ORDER BY version")]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
+        conn.execute("INSERT INTO tl_schema (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
+    newer = PostgresThreadStore(url, tmp_path / "h")
+    with pytest.raises(StoreError, match="newer than this threadline understands"):
+        await newer.list(ListQuery())
+    await newer.close()
+
+
+async def test_one_lease_per_thread_across_stores_and_a_lost_session_frees_it(
+    url: str, tmp_path: Path
+) -> None:
+    a = PostgresThreadStore(url, tmp_path / "a")
+    b = PostgresThreadStore(url, tmp_path / "b")
+    tid = new_thread_id()
+    lease = a.lock_thread(tid)
+    assert lease.held
+    with pytest.raises(ThreadInUse) as refused:
+        b.lock_thread(tid)
+    assert refused.value.pid == os.getpid()
+    with pytest.raises(ThreadInUse):
+        a.lock_thread(tid)  # the same process asking twice
+    lease.release()
+    assert not lease.held
+    taken = b.lock_thread(tid)
+    with pytest.raises(ThreadInUse):
+        a.lock_thread(tid)
+    # The holder's database session ends (a crash, a partition the keepalives ended):
+    # its lease is gone at once, and it can tell.
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'threadline-leases' AND pid <> pg_backend_pid()"
+        )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            again = a.lock_thread(tid)
+            break
+        except (ThreadInUse, StoreError):
+            await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the lease was not freed when its session ended")
+    assert again.held
+    # b's lease connection was terminated too; it notices on its next lease operation.
+    with pytest.raises((ThreadInUse, StoreError)):
+        b.lock_thread(tid)
+    assert not taken.held
+    again.release()
+    await a.close()
+    await b.close()
+
+
+async def test_an_unreachable_database_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
+    url = f"postgresql://postgres@/nowhere?host={tmp_path}/nosock&connect_timeout=1"
+    store = PostgresThreadStore(url, tmp_path / "h", pool_timeout_s=1.5)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="the thread database is unavailable"):
+        await store.list(ListQuery())
+    assert time.monotonic() - started < 10
+    assert (await store.problem() or "").startswith("the thread database is unavailable")
+    await store.close()
+
+
+async def test_import_export_roundtrip_keeps_every_line(
+    store: PostgresThreadStore, tmp_path: Path
+) -> None:
+    source_home = tmp_path / "codex-home"
+    tid, path = await write_rollout(source_home, turns=2, text="import me")
+    report = await import_rollouts(store, [path, path, tmp_path / "missing.jsonl"])
+    assert report.imported == [tid]
+    assert report.skipped[0][1].endswith(f"thread {tid} is already in the database")
+    assert "not a regular file" in report.skipped[1][1]
+    row = await store.get(tid)
+    expected = record_from_rollout(path)
+    assert row is not None and expected is not None
+    assert replace(row, rollout_path=expected.rollout_path) == replace(
+        expected, cwd=row.cwd, preview=row.preview
+    )
+    exported = await export_thread(store, tid)
+    assert exported.file_name == path.name
+    original = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [json.loads(x) for x in exported.text.splitlines()] == original
+
+
+async def test_migrate_home_moves_live_and_archived_threads_with_names(
+    store: PostgresThreadStore, tmp_path: Path
+) -> None:
+    home = tmp_path / "old-home"
+    ids = []
+    for n in range(3):
+        tid, _ = await write_rollout(home, created=BASE_TIME + timedelta(minutes=n), text=f"t{n}")
+        ids.append(tid)
+    archived_id, archived_path = await write_rollout(home, text="old one")
+    (home / "archived_sessions").mkdir()
+    archived_path.rename(home / "archived_sessions" / archived_path.name)
+    (home / "session_index.jsonl").write_text(
+        json.dumps({"id": ids[0], "thread_name": "first name", "updated_at": "x"}) + "\n"
+    )
+    report = await migrate_home(store, home)
+    assert sorted(report.imported) == sorted([*ids, archived_id]) and report.skipped == []
+    listed = (await store.list(ListQuery(sort_key="created_at"))).records
+    assert [r.id for r in listed] == ids[::-1]
+    assert listed[-1].name == "first name"
+    assert [r.id for r in (await store.list(ListQuery(archived=True))).records] == [archived_id]
+    again = await migrate_home(store, home)  # idempotent: everything is already there
+    assert again.imported == [] and len(again.skipped) == 4
+
+
+def test_cli_migrate_list_and_export(url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    old = tmp_path / "old"
+    tid, path = asyncio.run(write_rollout(old, text="from the cli"))
+    env = {**os.environ, "THREADLINE_HOME": str(home), "THREADLINE_STORE_URL": url}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "threadline", *args], env=env, capture_output=True,
+            text=True, timeout=60, check=False,
+        )
+
+    migrated = run("store", "migrate", "--from-home", str(old))
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"imported {tid}" in migrated.stdout
+    listed = run("threads", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert tid in listed.stdout and "from the cli" in listed.stdout
+    out = tmp_path / "exported.jsonl"
+    exported = run("threads", "export", tid, "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert out.read_text().splitlines() == path.read_text().splitlines()
+    refused = run("threads", "import", str(path))
+    assert refused.returncode == 1 and "already in the database" in refused.stderr
+    env["THREADLINE_STORE_URL"] = ""  # the local store: nothing to migrate into
+    local = run("store", "migrate", "--from-home", str(old))
+    assert local.returncode == 1 and "fills the PostgreSQL store" in local.stderr
