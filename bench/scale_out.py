@@ -1,0 +1,265 @@
+"""Benchmark threadline app-servers sharing one PostgreSQL store (issue #16).
+
+Scenarios (each bounded; a throw-away cluster is started unless ``--url`` is given):
+
+* ``list``: ``thread/list``'s first page (the store call; 25 rows, newest first) with
+  1k, 100k and 1M rows in ``tl_threads``, plus a search page and a deep keyset page;
+  median and p99 of ``--repeats`` calls. The rows are generated in SQL.
+* ``stream``: ``--servers`` ``threadline app-server`` processes (stdio, each its own
+  home) on one database, ``--threads`` threads each, every thread streaming one turn
+  of ``--deltas`` deltas from the mock model at once. Reports deltas per second over
+  all servers, the per-delta gap at the client (p50/p99: what persisting the lines in
+  PostgreSQL adds shows up here, compared with ``--store local``), and lost or
+  reordered deltas (must be 0), then that every turn is stored: each thread read back
+  through another server has its turn completed with the full answer.
+* ``takeover``: SIGKILL a server mid-turn; the time until a second server's
+  ``thread/resume`` of the thread succeeds.
+
+Run from the repository root: ``.venv/bin/python bench/scale_out.py [--only list]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.e2e.conftest import write_mock_config  # noqa: E402
+from tests.support.appserver import AppServerProcess, start_app_server  # noqa: E402
+from tests.support.mock_model import Gate, MockModel, text  # noqa: E402
+from tests.support.postgres import start_cluster  # noqa: E402
+
+from threadline.store import ListQuery  # noqa: E402
+from threadline.store.postgres import PostgresThreadStore  # noqa: E402
+
+BASE_MS = 1_780_000_000_000
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---- list ---------------------------------------------------------------------------------
+
+
+async def _fill(store: PostgresThreadStore, upto: int, have: int) -> None:
+    async with store.db.connection() as conn:
+        await conn.execute(
+            "INSERT INTO tl_threads (id, rollout_path, created_at_ms, updated_at_ms, source, "
+            "source_kind, model_provider, cwd, preview, preview_folded) "
+            "SELECT 'bench-' || lpad(n::text, 9, '0'), '/h/sessions/x-' || n || '.jsonl', "
+            "%s::bigint + n * 1000, %s::bigint + n * 997, 'cli', 'cli', 'openai', '/work/' || (n %% 50), "
+            "'message ' || n, 'message ' || n FROM generate_series(%s::bigint, %s::bigint) AS n",
+            (BASE_MS, BASE_MS, have, upto - 1),
+        )
+        await conn.execute("ANALYZE tl_threads")
+
+
+async def _time(store: PostgresThreadStore, query: ListQuery, repeats: int) -> tuple[float, float]:
+    await store.list(query)
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        page = await store.list(query)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert page.records
+    return statistics.median(samples), _pct(samples, 0.99)
+
+
+async def bench_list(url: str, sizes: list[int], repeats: int) -> None:
+    print("thread/list first page (store call, 25 rows):")
+    async with PostgresThreadStore(url, Path("/tmp/tl-bench-home")) as store:
+        have = 0
+        for size in sizes:
+            started = time.perf_counter()
+            await _fill(store, size, have)
+            have = size
+            fill_s = time.perf_counter() - started
+            first = await _time(store, ListQuery(limit=25), repeats)
+            by_updated = await _time(store, ListQuery(limit=25, sort_key="updated_at"), repeats)
+            cwd = await _time(store, ListQuery(limit=25, cwds=("/work/7",)), repeats)
+            page = await store.list(ListQuery(limit=100))
+            deep = await _time(store, ListQuery(limit=25, cursor=page.next_cursor), repeats)
+            search = await _time(store, ListQuery(limit=25, search_term="message 12"), repeats)
+            print(
+                f"  {size:>9,} threads (filled in {fill_s:5.1f} s): first page p50 {first[0]:.2f} ms "
+                f"p99 {first[1]:.2f} ms | by updated p50 {by_updated[0]:.2f} | cwd filter "
+                f"p50 {cwd[0]:.2f} | page 5 p50 {deep[0]:.2f} | search p50 {search[0]:.2f} ms"
+            )
+
+
+# ---- stream -------------------------------------------------------------------------------
+
+
+async def _server(root: Path, name: str, mock: MockModel, url: str | None) -> AppServerProcess:
+    home = root / name
+    write_mock_config(home, mock.base_url)
+    env = {"THREADLINE_STORE_URL": url or ""}
+    return await start_app_server(home=home, env=env, cwd=root)
+
+
+async def bench_stream(url: str | None, servers: int, threads: int, deltas: int) -> None:
+    words = [f"w{n}" for n in range(deltas)]
+    answer = " ".join(words)
+    with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp, MockModel() as mock:
+        root = Path(tmp)
+        mock.set_default(text(answer, chunks=deltas))
+        procs = [await _server(root, f"s{n}", mock, url) for n in range(servers)]
+        try:
+            per: list[list[str]] = [
+                [
+                    (await proc.client.request("thread/start", {}))["thread"]["id"]
+                    for _ in range(threads)
+                ]
+                for proc in procs
+            ]
+            started = time.monotonic()
+            for proc, ids in zip(procs, per, strict=True):
+                for tid in ids:
+                    await proc.client.request(
+                        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "go"}]}
+                    )
+            for proc, ids in zip(procs, per, strict=True):
+                want = set(ids)
+                while want:
+                    note = await proc.client.wait_for_notification("turn/completed", timeout=300)
+                    want.discard(note["params"]["threadId"])
+            elapsed = time.monotonic() - started
+            total = lost = reordered = 0
+            gaps: list[float] = []
+            for proc, ids in zip(procs, per, strict=True):
+                records = [
+                    r for r in proc.client.records
+                    if r.direction == "s2c" and r.message.get("method") == "item/agentMessage/delta"
+                ]
+                by_thread: dict[str, list[Any]] = {}
+                for r in records:
+                    by_thread.setdefault(r.message["params"]["threadId"], []).append(r)
+                for tid in ids:
+                    got = by_thread.get(tid, [])
+                    joined = "".join(r.message["params"]["delta"] for r in got)
+                    total += len(got)
+                    if joined != answer:
+                        if sorted(joined.split()) == sorted(words):
+                            reordered += 1
+                        else:
+                            lost += 1
+                    stamps = [getattr(r, "at", None) for r in got]
+                    if all(isinstance(s, float) for s in stamps) and len(stamps) > 1:
+                        gaps += [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+            reader = procs[-1].client
+            stored_ok = 0
+            for ids in per:
+                for tid in ids[:10]:
+                    read = await reader.request("thread/read", {"threadId": tid, "includeTurns": True})
+                    turn = read["thread"]["turns"][-1]
+                    if turn["status"] == "completed" and turn["items"][-1].get("text") == answer:
+                        stored_ok += 1
+            label = "postgres" if url else "local"
+            gap_text = (
+                f", gap p50 {_pct(gaps, 0.5):.2f} ms p99 {_pct(gaps, 0.99):.2f} ms" if gaps else ""
+            )
+            checked = 10 * servers if url else min(10, threads)
+            print(
+                f"stream [{label}] {servers} servers x {threads} threads x {deltas} deltas: "
+                f"{total / elapsed:,.0f} deltas/s over {elapsed:.1f} s{gap_text}; "
+                f"lost {lost}, reordered {reordered}; stored and read back {stored_ok}/{checked}"
+            )
+        finally:
+            for proc in procs:
+                await proc.stop()
+
+
+# ---- takeover -----------------------------------------------------------------------------
+
+
+async def bench_takeover(url: str, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp, MockModel() as mock:
+        root = Path(tmp)
+        samples = []
+        for n in range(rounds):
+            a = await _server(root, f"a{n}", mock, url)
+            b = await _server(root, f"b{n}", mock, url)
+            try:
+                mock.enqueue(text("first"))
+                tid = (await a.client.request("thread/start", {}))["thread"]["id"]
+                await a.client.request(
+                    "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "one"}]}
+                )
+                await a.client.wait_for_notification("turn/completed", timeout=30)
+                gate = Gate()
+                mock.enqueue(text("never finishes", chunks=4, gate=gate))
+                await a.client.request(
+                    "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
+                )
+                await a.client.wait_for_notification("item/started", timeout=30)
+                os.kill(a.proc.pid, signal.SIGKILL)
+                killed = time.monotonic()
+                while True:
+                    answer = await b.client.call("thread/resume", {"threadId": tid})
+                    if "result" in answer:
+                        break
+                    if time.monotonic() - killed > 30:
+                        raise RuntimeError(f"no takeover: {answer}")
+                    await asyncio.sleep(0.01)
+                samples.append((time.monotonic() - killed) * 1000)
+                gate.set()
+            finally:
+                await b.stop()
+                await a.stop()
+        print(
+            f"takeover after SIGKILL ({rounds} rounds): p50 {statistics.median(samples):.0f} ms, "
+            f"max {max(samples):.0f} ms (thread/resume on B accepted)"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="an existing database (default: a throw-away cluster)")
+    parser.add_argument("--only", choices=["list", "stream", "takeover"])
+    parser.add_argument("--sizes", default="1000,100000,1000000")
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--servers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=100)
+    parser.add_argument("--deltas", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--store", choices=["postgres", "local"], default="postgres")
+    args = parser.parse_args()
+    cluster = None
+    url = args.url
+    if url is None:
+        cluster = start_cluster()
+        if cluster is None:
+            sys.exit("PostgreSQL is not installed (initdb not found)")
+    try:
+        def fresh(prefix: str) -> str:
+            assert cluster is not None or url is not None
+            return cluster.new_database(prefix) if cluster is not None else str(url)
+
+        if args.only in (None, "list"):
+            await bench_list(fresh("list"), [int(s) for s in args.sizes.split(",")], args.repeats)
+        if args.only in (None, "stream"):
+            target = fresh("stream") if args.store == "postgres" else None
+            servers = args.servers if target else 1
+            await bench_stream(target, servers, args.threads, args.deltas)
+        if args.only in (None, "takeover"):
+            await bench_takeover(fresh("takeover"), args.rounds)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
