@@ -5,14 +5,20 @@ PostgreSQL database (``THREADLINE_STORE_URL``): one thread space, one owner per 
   pid) while A has it loaded, and succeeds once A shuts down;
 * SIGKILL of A mid-turn: B resumes the thread (the advisory lock dies with A's
   database session) with every item A had completed, the open turn interrupted;
-* a command A had started when it was killed is not run again by B.
+* a command A had started when it was killed is not run again by B;
+* ``threadline threads export`` of a thread in the database gives a rollout the real
+  Codex 0.169 reads with the same turns (skipped when the binary is absent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,7 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import LaunchServer, write_mock_config
 from tests.support.appserver import AppServerClient, AppServerProcess, RpcResponseError
+from tests.support.codex_ref import codex_binary
 from tests.support.mock_model import Gate, MockModel, function_call, text, usage
 from tests.support.postgres import pg_database_url
 
@@ -165,3 +172,86 @@ async def test_a_command_started_before_the_kill_is_not_run_again(
     last = mock_model.requests[-1].body
     calls = [i for i in last["input"] if i.get("type") == "function_call"]
     assert [c["call_id"] for c in calls] == ["c1"]  # the call A recorded, once
+
+
+CODEX_CONFIG = """\
+model = "mock-model"
+model_provider = "mock"
+approval_policy = "never"
+check_for_update_on_startup = false
+
+[model_providers.mock]
+name = "Mock Responses"
+base_url = "{base_url}"
+wire_api = "responses"
+env_key = "MOCK_OPENAI_API_KEY"
+request_max_retries = 0
+
+[analytics]
+enabled = false
+"""
+
+
+async def _codex_read(binary: Path, rollout: Path, thread_id: str, base: Path, url: str) -> Any:
+    """The real Codex's ``thread/read`` (with turns) of ``rollout`` placed in a fresh home."""
+    home = base / "codex-home"
+    day = home / "sessions" / "2026" / "12" / "01"
+    day.mkdir(parents=True)
+    shutil.copy(rollout, day / rollout.name)
+    (home / "config.toml").write_text(CODEX_CONFIG.format(base_url=url))
+    env = {**os.environ, "CODEX_HOME": str(home), "MOCK_OPENAI_API_KEY": "k", "RUST_LOG": "error"}
+    proc = await asyncio.create_subprocess_exec(
+        str(binary), "app-server", cwd=base, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, limit=1 << 24,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    async def request(rid: int, method: str, params: Any) -> Any:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write((json.dumps({"id": rid, "method": method, "params": params}) + "\n").encode())
+        await proc.stdin.drain()
+        while True:
+            message = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+            if message.get("id") == rid and "method" not in message:
+                assert "error" not in message, message
+                return message["result"]
+
+    try:
+        await request(1, "initialize", {"clientInfo": {"name": "t", "title": "t", "version": "0"}})
+        proc.stdin.write(b'{"method": "initialized"}\n')
+        return await request(2, "thread/read", {"threadId": thread_id, "includeTurns": True})
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+def _shape(turns: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (t["id"], t["status"], [(i["type"], i.get("text")) for i in t["items"]]) for t in turns
+    ]
+
+
+async def test_exported_thread_reads_the_same_in_the_real_codex(
+    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, store_url: str
+) -> None:
+    binary = codex_binary()
+    if binary is None:
+        pytest.skip("the Codex 0.169 reference binary is not installed")
+    mock_model.enqueue(text("first answer"), text("second answer"))
+    a = await _launch(launch_server, tmp_path, mock_model, "a", store_url)
+    tid = (await a.client.request("thread/start", {}))["thread"]["id"]
+    await _run_turn(a.client, tid, "one")
+    await _run_turn(a.client, tid, "two")
+    ours = await a.client.request("thread/read", {"threadId": tid, "includeTurns": True})
+    out = tmp_path / "export" / f"rollout-2026-12-01T10-00-00-{tid}.jsonl"
+    out.parent.mkdir()
+    env = {**os.environ, "THREADLINE_HOME": str(a.home), "THREADLINE_STORE_URL": store_url}
+    exported = subprocess.run(
+        [sys.executable, "-m", "threadline", "threads", "export", tid, "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    codex = await _codex_read(binary, out, tid, tmp_path / "codex", mock_model.base_url)
+    assert _shape(codex["thread"]["turns"]) == _shape(ours["thread"]["turns"])
+    assert len(codex["thread"]["turns"]) == 2
