@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
-import signal
-import sys
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 
-from threadline.cli.common import run_event_loop
+from threadline.cli.listen import parse_ws_listen
 from threadline.cli.options import shared_options
+from threadline.cli.serve import run_event_loop, serve
 from threadline.core.manager import ThreadManager
 from threadline.protocol.net import is_loopback_host
 from threadline.server import AppServer, build_app_server
-from threadline.server.transports.websocket import ListenAddress, token_digest
+from threadline.server.transports.websocket import token_digest
 
 DEFAULT_LISTEN = "stdio://"
 
@@ -30,17 +25,12 @@ def parse_listen(value: str) -> tuple[str, str | None, int | None]:
         return "stdio", None, None
     if value == "off":
         return "off", None, None
-    parts = urlsplit(value)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if parts.scheme != "ws" or port is None or parts.path not in ("", "/"):
+    address = parse_ws_listen(value)
+    if address is None:
         raise typer.BadParameter(
             f"expected stdio://, ws://IP:PORT or off, got {value!r}", param_hint="--listen"
         )
-    # ``ws://:PORT`` binds the loopback interface, like an explicit 127.0.0.1.
-    return "ws", parts.hostname or "127.0.0.1", port
+    return "ws", address[0], address[1]
 
 
 def _read_token(path: Path) -> str:
@@ -106,42 +96,6 @@ def build_server(ctx: typer.Context) -> tuple[AppServer, ThreadManager]:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     return build_app_server(config)
-
-
-def _announce(address: ListenAddress) -> None:
-    print(f"listening on: {address.url}", file=sys.stderr, flush=True)
-    print(f"readyz: {address.http_base}/readyz", file=sys.stderr, flush=True)
-    print(f"healthz: {address.http_base}/healthz", file=sys.stderr, flush=True)
-    if is_loopback_host(address.host):
-        print("note: binds localhost only", file=sys.stderr, flush=True)
-
-
-async def _serve(
-    server: AppServer,
-    manager: ThreadManager,
-    kind: str,
-    host: str | None,
-    port: int | None,
-    digest: bytes | None,
-) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, server.shutdown)
-    # Everything loaded so far (modules, pydantic schemas) lives as long as the process:
-    # moved out of the collector's reach, full collections stay short while serving.
-    gc.collect()
-    gc.freeze()
-    try:
-        if kind == "stdio":
-            await server.serve_stdio()
-        else:
-            assert host is not None and port is not None
-            await server.serve_websocket(host, port, token_sha256=digest, on_listening=_announce)
-    finally:
-        # Running turns end, rollouts are flushed and synced, index rows written and
-        # model connections closed before the process exits.
-        await manager.shutdown()
 
 
 def app_server(
@@ -216,7 +170,7 @@ def app_server(
     if kind == "off":
         return
     server, manager = build_server(ctx)
-    run_event_loop(_serve(server, manager, kind, host, port, digest))
+    run_event_loop(serve(server, manager, kind, host, port, digest))
 
 
 def register(cli: typer.Typer) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
+from threadline.cli.serve import run_event_loop
 from threadline.core.config import Config, ConfigError, load_config
 from threadline.core.errors import CoreError, InvalidRequest
 from threadline.core.manager import ThreadManager
@@ -50,23 +49,6 @@ def cli_config(ctx: typer.Context) -> Config:
         return load_config(overrides=opts.config_overrides, profile=opts.profile)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-
-
-def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` on a fresh event loop: uvloop's when it is installed, else asyncio's.
-
-    uvloop wakes up and moves bytes for a fraction of the standard loop's CPU, which is
-    what a server relaying one notification per model token spends most of its time
-    on. ``THREADLINE_EVENT_LOOP=asyncio`` forces the standard loop.
-    """
-    if os.environ.get("THREADLINE_EVENT_LOOP", "").lower() != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.run(main)
-    return asyncio.run(main)
 
 
 def run_with_manager(config: Config, body: Callable[[ThreadManager], Awaitable[T]]) -> T:

@@ -12,73 +12,56 @@ error, 130 a turn interrupted with Ctrl-C.
 
 from __future__ import annotations
 
-import logging
-import os
+import gc
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-from threadline import __version__
-from threadline.cli.options import GlobalOptions, parse_override, shared_options
+    from threadline.cli.app import build_app
+    from threadline.cli.options import GlobalOptions, parse_override
+
+    app: typer.Typer
 
 __all__ = ["GlobalOptions", "app", "build_app", "main", "parse_override"]
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"threadline {__version__}")
-        raise typer.Exit()
+def __getattr__(name: str) -> Any:
+    """``app`` (the typer application) and the option helpers, built on first use: the
+    ``app-server`` fast path never needs them."""
+    if name == "app":
+        from threadline.cli.app import build_app
 
+        built = build_app()
+        globals()["app"] = built
+        return built
+    if name == "build_app":
+        from threadline.cli import app
 
-def _configure_logging() -> None:
-    level_name = os.environ.get("THREADLINE_LOG", "WARNING").upper()
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level_name, logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+        return app.build_app
+    if name in ("GlobalOptions", "parse_override"):
+        from threadline.cli import options
 
-
-def build_app() -> typer.Typer:
-    cli = typer.Typer(
-        name="threadline",
-        help="Durable, resumable agent threads, served over the Codex app-server v2 protocol.",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-
-    @cli.callback()
-    @shared_options
-    def root(
-        ctx: typer.Context,
-        version: Annotated[
-            bool,
-            typer.Option(
-                "--version", callback=_version_callback, is_eager=True, help="Print the version."
-            ),
-        ] = False,
-    ) -> None:
-        _configure_logging()
-
-    from threadline.cli import app_server, exec_cmd, mcp_server, threads
-
-    exec_cmd.register(cli)
-    threads.register(cli)
-    app_server.register(cli)
-    mcp_server.register(cli)
-    return cli
-
-
-app = build_app()
+        return getattr(options, name)
+    raise AttributeError(name)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    The collector is off while the command imports its modules (they live as long as the
+    process; ``cli.serve.settle_heap`` freezes them and turns it back on before serving)
+    and the usual ``app-server`` command lines skip typer (``cli.fast``).
+    """
+    gc.disable()
     try:
-        app()
+        from threadline.cli.fast import fast_app_server
+
+        if fast_app_server(sys.argv[1:]):
+            return
+        gc.enable()
+        __getattr__("app")()
     except KeyboardInterrupt:  # Ctrl-C outside a turn (a turn handles it itself)
         sys.stderr.write("interrupted\n")
         sys.exit(130)

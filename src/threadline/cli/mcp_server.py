@@ -56,9 +56,10 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import ServerMessageMetadata
 
 from threadline import __version__
-from threadline.cli.common import cli_config, run_event_loop
+from threadline.cli.common import cli_config
 from threadline.cli.mcp_server_tools import CODEX_REPLY_TOOL, CODEX_TOOL
 from threadline.cli.options import GlobalOptions, shared_options
+from threadline.cli.serve import run_event_loop
 from threadline.core.config import Config, ConfigError, load_config
 from threadline.core.errors import CoreError
 from threadline.core.manager import StartOptions, ThreadManager

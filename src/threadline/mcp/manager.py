@@ -15,22 +15,22 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import httpx2
-import mcp.types as mt
-from mcp.client.session import ClientRequestContext, ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.dispatcher import ProgressFnT
-from mcp.shared.exceptions import MCPError
+from typing import TYPE_CHECKING, Any, Literal
 
 from threadline.mcp.specs import McpServerSpec, McpSpecError
+
+# The SDK (and the HTTP client) are imported by the code that talks to a server: a thread
+# with no MCP server configured, and every process start, never loads them.
+if TYPE_CHECKING:
+    import mcp.types as mt
+    from mcp.client.session import ClientRequestContext, ClientSession
+    from mcp.shared.dispatcher import ProgressFnT
+    from mcp.shared.exceptions import MCPError
 
 log = logging.getLogger(__name__)
 
 Status = Literal["starting", "ready", "failed", "cancelled"]
-ElicitationHandler = Callable[[str, mt.ElicitRequestParams], Awaitable[mt.ElicitResult]]
+ElicitationHandler = Callable[[str, "mt.ElicitRequestParams"], Awaitable["mt.ElicitResult"]]
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
@@ -126,6 +126,9 @@ class _Server:
         self.manager.report(self)
 
     async def _run(self) -> None:
+        import mcp.types as mt
+        from mcp.client.session import ClientSession
+
         try:
             async with contextlib.AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport(stack))
@@ -175,6 +178,9 @@ class _Server:
     def _transport(
         self, stack: contextlib.AsyncExitStack
     ) -> contextlib.AbstractAsyncContextManager[Any]:
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+        from mcp.client.streamable_http import streamable_http_client
+
         spec = self.spec
         if spec.command is not None:
             params = StdioServerParameters(
@@ -185,6 +191,8 @@ class _Server:
             )
             return stdio_client(params, errlog=_errlog())
         assert spec.url is not None
+        import httpx2
+
         client = httpx2.AsyncClient(
             headers=spec.request_headers(), timeout=httpx2.Timeout(30.0, read=300.0)
         )
@@ -192,6 +200,9 @@ class _Server:
         return streamable_http_client(spec.url, http_client=client)
 
     async def _refresh(self, session: ClientSession) -> None:
+        import mcp.types as mt
+        from mcp.shared.exceptions import MCPError
+
         caps = session.server_capabilities
         tools: list[McpToolInfo] = []
         if caps is None or caps.tools is not None:
@@ -218,6 +229,8 @@ class _Server:
         self.tools = tools
 
     async def _on_message(self, message: mt.ServerNotification | Exception) -> None:
+        import mcp.types as mt
+
         if isinstance(message, mt.ToolListChangedNotification) and self.session is not None:
             try:
                 await self._refresh(self.session)
@@ -232,6 +245,8 @@ class _Server:
     async def _on_elicit(
         self, context: ClientRequestContext, params: mt.ElicitRequestParams
     ) -> mt.ElicitResult | mt.ErrorData:
+        import mcp.types as mt
+
         handler = self.manager.elicitation_handler
         if handler is None:
             return mt.ElicitResult(action="decline")
@@ -260,6 +275,8 @@ def _errlog() -> Any:
 
 
 def _describe(exc: BaseException) -> str:
+    from mcp.shared.exceptions import MCPError
+
     if isinstance(exc, BaseExceptionGroup):
         return "; ".join(_describe(e) for e in exc.exceptions)
     if isinstance(exc, MCPError):
@@ -431,6 +448,9 @@ class McpManager:
         progress: ProgressFn | None = None,
         timeout_s: float | None = None,
     ) -> mt.CallToolResult:
+        import mcp.types as mt
+        from mcp.shared.exceptions import MCPError
+
         entry, session = await self._session(server)
         timeout = timeout_s if timeout_s is not None else entry.spec.tool_timeout_sec
         on_progress: ProgressFnT | None = None
@@ -467,6 +487,8 @@ class McpManager:
         return result
 
     async def read_resource(self, server: str, uri: str) -> mt.ReadResourceResult:
+        from mcp.shared.exceptions import MCPError
+
         entry, session = await self._session(server)
         try:
             return await asyncio.wait_for(session.read_resource(uri), entry.spec.tool_timeout_sec)
@@ -482,6 +504,8 @@ class McpManager:
 
 
 def _is_connection_loss(exc: MCPError) -> bool:
+    import mcp.types as mt
+
     return (
         exc.code == mt.CONNECTION_CLOSED
         if hasattr(mt, "CONNECTION_CLOSED")

@@ -19,19 +19,16 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx2
-from mcp.client.auth import OAuthClientProvider, TokenStorage
-from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
-    OAuthClientMetadata,
-    OAuthToken,
-)
-
 from threadline.mcp.specs import McpServerSpec
+
+# The SDK's OAuth client loads with the first login or token read, not with the store (every
+# thread has one, most never use it).
+if TYPE_CHECKING:
+    from mcp.client.auth import TokenStorage
+    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
 
 __all__ = ["DONE_PAGE", "OAuthLogin", "OAuthLoginError", "OAuthStore", "start_login"]
 
@@ -90,12 +87,16 @@ class OAuthStore:
         return _Storage(self, url)
 
 
-class _Storage(TokenStorage):
+class _Storage:
+    """The SDK's ``TokenStorage`` (a protocol) over one server's entry of the store."""
+
     def __init__(self, store: OAuthStore, url: str) -> None:
         self._store = store
         self._url = url
 
     async def get_tokens(self) -> OAuthToken | None:
+        from mcp.shared.auth import OAuthToken
+
         raw = self._store.entry(self._url).get("tokens")
         return OAuthToken.model_validate(raw) if isinstance(raw, dict) else None
 
@@ -103,6 +104,8 @@ class _Storage(TokenStorage):
         self._store.update(self._url, tokens=tokens.model_dump(mode="json", exclude_none=True))
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
+        from mcp.shared.auth import OAuthClientInformationFull
+
         raw = self._store.entry(self._url).get("client")
         return OAuthClientInformationFull.model_validate(raw) if isinstance(raw, dict) else None
 
@@ -150,6 +153,8 @@ class _Callback:
                 await _reply(writer, 400, "Missing authorization code.")
                 return
             if not self.result.done():
+                from mcp.shared.auth import AuthorizationCodeResult
+
                 self.result.set_result(
                     AuthorizationCodeResult(
                         code=query["code"], state=query.get("state"), iss=query.get("iss")
@@ -216,6 +221,10 @@ async def start_login(
     timeout_s: float | None = None,
 ) -> OAuthLogin:
     """Start the login; raises :class:`OAuthLoginError` when no authorization URL comes."""
+    import httpx2
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import OAuthClientMetadata
+
     if spec.url is None:
         raise OAuthLoginError("OAuth login is only supported for streamable HTTP servers.")
     url = spec.url

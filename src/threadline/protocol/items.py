@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built on first use, not at import (start-up)
 
 
 class ContentItem(_Open):
@@ -109,7 +109,9 @@ ResponseItem = Annotated[
     Discriminator(_item_tag),
 ]
 
-response_item_adapter: TypeAdapter[ResponseItem] = TypeAdapter(ResponseItem)
+response_item_adapter: TypeAdapter[ResponseItem] = TypeAdapter(
+    ResponseItem, config=ConfigDict(defer_build=True)  # built on first use, not at import (start-up)
+)
 
 
 def parse_response_item(data: Any) -> ResponseItem:

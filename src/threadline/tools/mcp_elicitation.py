@@ -20,11 +20,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import mcp.types as mt
+from typing import TYPE_CHECKING, Any, Protocol
 
 from threadline.protocol import events as ev
+
+if TYPE_CHECKING:
+    import mcp.types as mt
 
 __all__ = ["ElicitationBridge", "ElicitationCounter", "elicit_result"]
 
@@ -50,6 +51,8 @@ class _Call:
 
 def elicit_result(answer: Any) -> mt.ElicitResult:
     """The client's answer object as the MCP server gets it."""
+    import mcp.types as mt  # the SDK loads with the first MCP server, not at start-up
+
     action = answer.get("action") if isinstance(answer, dict) else None
     if action == "accept":
         content = answer.get("content")

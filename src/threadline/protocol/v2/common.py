@@ -28,6 +28,9 @@ class WireModel(BaseModel):
         populate_by_name=True,
         extra="ignore",
         protected_namespaces=(),
+        # Each model's validator and serializer are built when it is first used, not when
+        # its module is imported: a process builds the few hundred it touches, start-up none.
+        defer_build=True,
     )
 
     # Python names of optional members that must be left out rather than sent as null.

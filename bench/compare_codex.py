@@ -1,0 +1,339 @@
+"""threadline against real Codex 0.169, side by side: every row of issue #15's table.
+
+    .venv/bin/python bench/compare_codex.py [--runs 5] [--a CMD] [--b CMD] [--only ROWS]
+                                            [--many 10000] [--gigabyte] [--keep]
+
+``--a`` defaults to ``.venv/bin/threadline app-server``, ``--b`` to the Codex binary that
+``../shared/tools/codex-ref`` prints (``CODEX_REF_BIN`` wins when set) plus ``app-server``.
+Both run on stdio with ``THREADLINE_HOME`` and ``CODEX_HOME`` pointing at the same home, whose
+``config.toml`` selects the mock model (``tests/support/mock_model.py``, in this process, real
+HTTP on 127.0.0.1). Every measurement alternates A B A B …; each row reports the median of
+``--runs`` (at least 5) and the ratio A / B.
+
+Row groups (``--only`` takes a comma-separated subset):
+
+* ``startup``: spawn -> ``initialize`` answered (empty home), spawn -> first ``thread/list``,
+  spawn -> first ``thread/resume`` of a one-turn thread answered; each with the bytecode cache
+  as installed, and (``nobytecode``) with an empty cache nobody writes, so every Python module
+  compiles on that start (it changes nothing for a native binary);
+* ``turns``: the first ``thread/start`` answered, ``turn/start`` -> ``turn/started`` of the
+  first turn right after it (a script) and one second after it (a person), and of a warm
+  second turn;
+* ``resume``: ``thread/resume`` of a 46 MB / 8,000-turn and a 192 MB / 33,000-turn rollout
+  (request -> ``thread/tokenUsage/updated`` replay, fresh process each), ``thread/read
+  includeTurns`` of the 46 MB one, the peak RSS of the 46 MB resume; ``--gigabyte`` adds a
+  1 GB rollout's resume (peak RSS per MB of rollout);
+* ``list``: cold start + first ``thread/list`` over ``--many`` unindexed threads (a fresh
+  copy of the home each run) and a warm ``thread/list`` (median of 10 in that process).
+
+Everything lives in one temporary directory (removed at the end unless ``--keep``); the big
+rollouts are written once and every loop is bounded (runs, timeouts). The streamed-delta row
+of the issue has no Codex figure; ``bench/turn_overhead.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench import startup as su  # noqa: E402
+from bench.persistence import write_many, write_rollout  # noqa: E402
+from tests.support import mock_model as mm  # noqa: E402
+
+GROUPS = ("startup", "nobytecode", "turns", "resume", "list")
+RESUME_SIZES = {"46MB": 8_000, "192MB": 33_000}
+"""Turns of each big rollout; a turn of ``REPLY_CHARS`` replies is about 5.8 kB on disk."""
+REPLY_CHARS = 2_150
+GIGABYTE_TURNS = 172_000
+REPLAY_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Row:
+    what: str
+    unit: str
+    goal: str
+    a: list[float] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+
+    def cells(self) -> tuple[str, str, str]:
+        if not self.a or not self.b:
+            return "-", "-", "-"
+        ma, mb = statistics.median(self.a), statistics.median(self.b)
+        ratio = f"{ma / mb:.3g}" if mb else "-"
+        return _fmt(ma, self.unit), _fmt(mb, self.unit), ratio
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value:,.1f} ms" if value < 100 else f"{value:,.0f} ms"
+    return f"{value:,.1f} {unit}"
+
+
+def codex_command() -> list[str]:
+    explicit = os.environ.get("CODEX_REF_BIN")
+    if explicit:
+        return [explicit, "app-server"]
+    tool = REPO_ROOT.parent / "shared" / "tools" / "codex-ref"
+    out = subprocess.run([str(tool)], capture_output=True, text=True, check=True, timeout=600)
+    return [out.stdout.strip().splitlines()[-1], "app-server"]
+
+
+Measure = Callable[[Sequence[str]], Awaitable[dict[str, float]]]
+
+
+async def interleave(
+    commands: tuple[Sequence[str], Sequence[str]], runs: int, measure: Measure,
+    rows: dict[str, Row], *, warm_up: bool = False,
+) -> None:
+    """``measure`` A, B, A, B … ``runs`` times each; each key of its result feeds that row.
+    ``warm_up`` runs each side once first, unrecorded (page cache, an index build)."""
+    if warm_up:
+        for command in commands:
+            await measure(command)
+    for _ in range(runs):
+        for side, command in zip("ab", commands, strict=True):
+            figures = await measure(command)
+            for key, value in figures.items():
+                if key in rows:
+                    getattr(rows[key], side).append(value)
+
+
+def fresh_home(scratch: Path, base_url: str, name: str) -> Path:
+    return su.write_home(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=scratch)), base_url)
+
+
+async def group_startup(ctx: Context, *, no_bytecode: bool) -> list[Row]:
+    tag = ", no cached bytecode" if no_bytecode else ""
+    rows = {
+        "initialize": Row(f"spawn -> `initialize` answered, empty home{tag}", "ms", "<= 1.0"),
+        "first_list": Row(f"spawn -> first `thread/list` answered{tag}", "ms", "<= 1.0"),
+        "first_resume": Row(f"spawn -> first `thread/resume` (1-turn thread) answered{tag}",
+                            "ms", "<= 1.0"),
+    }
+
+    async def measure(command: Sequence[str]) -> dict[str, float]:
+        def env(home: Path) -> dict[str, str]:
+            base = su.server_env(home)
+            return su.no_bytecode_env(base, ctx.scratch) if no_bytecode else base
+
+        home = fresh_home(ctx.scratch, ctx.base_url, "init")
+        out = {"initialize": await su.measure_initialize(command, env(home), home)}
+        home = fresh_home(ctx.scratch, ctx.base_url, "list")
+        out["first_list"] = await su.measure_first_list(command, env(home), home)
+        home = fresh_home(ctx.scratch, ctx.base_url, "resume")
+        thread_id = su.one_turn_thread(home)
+        out["first_resume"] = await su.measure_first_resume(command, env(home), home, thread_id)
+        return out
+
+    await interleave(ctx.commands, ctx.runs, measure, rows)
+    return list(rows.values())
+
+
+async def group_turns(ctx: Context) -> list[Row]:
+    rows = {
+        "thread_start": Row("first `thread/start` answered", "ms", "-"),
+        "first_turn": Row("first turn right after `thread/start`: `turn/start` -> "
+                          "`turn/started`", "ms", "<= 1.0"),
+        "first_turn_done": Row("  the same, `turn/start` -> `turn/completed`", "ms", "-"),
+        "idle_first_turn": Row("first turn 1 s after `thread/start`: `turn/start` -> "
+                               "`turn/started`", "ms", "<= 1.0"),
+        "idle_first_turn_done": Row("  the same, `turn/start` -> `turn/completed`", "ms", "-"),
+        "warm_turn": Row("warm turn: `turn/start` -> `turn/started`", "ms", "keep"),
+    }
+
+    async def measure(command: Sequence[str]) -> dict[str, float]:
+        home = fresh_home(ctx.scratch, ctx.base_url, "turn")
+        out = await su.measure_turns(command, su.server_env(home), home)
+        home = fresh_home(ctx.scratch, ctx.base_url, "idle")
+        idle = await su.measure_turns(command, su.server_env(home), home, idle_s=1.0)
+        out["idle_first_turn"] = idle["first_turn"]
+        out["idle_first_turn_done"] = idle["first_turn_done"]
+        return out
+
+    await interleave(ctx.commands, ctx.runs, measure, rows)
+    return list(rows.values())
+
+
+def big_rollouts(home: Path, gigabyte: bool) -> dict[str, tuple[str, float]]:
+    """(thread id, size in MB) of each big rollout, written into ``home``."""
+    sizes = dict(RESUME_SIZES)
+    if gigabyte:
+        sizes["1GB"] = GIGABYTE_TURNS
+    out: dict[str, tuple[str, float]] = {}
+    for n, (label, turns) in enumerate(sizes.items()):
+        created = datetime(2027, 6, 1, tzinfo=UTC) + timedelta(hours=n)
+        thread_id, path = write_rollout(home, created, turns=turns, reply_chars=REPLY_CHARS,
+                                        text=f"Large thread {label}")
+        out[label] = (thread_id, path.stat().st_size / 1e6)
+    return out
+
+
+async def _resume_once(command: Sequence[str], home: Path, thread_id: str,
+                       method: str, params: dict[str, object]) -> tuple[float, float | None]:
+    """(request -> the replay (resume) or the response (read), peak RSS MB) in a fresh process."""
+    client = await su.Client.spawn(command, su.server_env(home), home)
+    try:
+        await client.initialize()
+        client.drain()
+        t0 = time.perf_counter()
+        at, _ = await client.request(method, {"threadId": thread_id, **params})
+        if method == "thread/resume":
+            at, _ = await client.wait_note("thread/tokenUsage/updated", REPLAY_TIMEOUT_S)
+        return su.ms(at - t0), client.peak_rss_mb()
+    finally:
+        await client.close()
+
+
+async def group_resume(ctx: Context) -> list[Row]:
+    home = fresh_home(ctx.scratch, ctx.base_url, "big")
+    big = big_rollouts(home, ctx.gigabyte)
+    rows: dict[str, Row] = {}
+    turns = {**RESUME_SIZES, "1GB": GIGABYTE_TURNS}
+    for label, (_, size) in big.items():
+        rows[f"resume_{label}"] = Row(
+            f"`thread/resume` of a {size:,.0f} MB / {turns[label]:,}-turn rollout -> usage "
+            "replay", "ms", "<= 0.5")
+    rows["read_46MB"] = Row("`thread/read includeTurns` of the 46 MB rollout", "ms", "<= 1.0")
+    rows["rss_46MB"] = Row("peak RSS of the 46 MB resume", "MB", "<= 0.5")
+    if "1GB" in big:
+        rows["rss_per_mb_1GB"] = Row("peak RSS per MB of rollout (1 GB rollout)", "MB/MB",
+                                     "<= 0.5")
+
+    async def measure(command: Sequence[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for label, (thread_id, size) in big.items():
+            took, rss = await _resume_once(command, home, thread_id, "thread/resume", {})
+            out[f"resume_{label}"] = took
+            if label == "46MB" and rss is not None:
+                out["rss_46MB"] = rss
+            if label == "1GB" and rss is not None:
+                out["rss_per_mb_1GB"] = rss / size
+        took, _ = await _resume_once(command, home, big["46MB"][0], "thread/read",
+                                     {"includeTurns": True})
+        out["read_46MB"] = took
+        return out
+
+    await interleave(ctx.commands, ctx.runs, measure, rows, warm_up=True)
+    return list(rows.values())
+
+
+async def group_list(ctx: Context) -> list[Row]:
+    template = fresh_home(ctx.scratch, ctx.base_url, "many")
+    write_many(template, ctx.many)
+    rows = {
+        "cold_list": Row(f"cold start + first `thread/list` over {ctx.many:,} unindexed threads",
+                         "ms", "keep <= 0.05"),
+        "warm_list": Row("warm `thread/list` (25 of them)", "ms", "keep <= 0.05"),
+    }
+
+    async def measure(command: Sequence[str]) -> dict[str, float]:
+        home = Path(tempfile.mkdtemp(prefix="many-run-", dir=ctx.scratch))
+        shutil.rmtree(home)
+        shutil.copytree(template, home)
+        try:
+            client = await su.Client.spawn(command, su.server_env(home), home)
+            try:
+                await client.initialize()
+                at, _ = await client.request("thread/list", {"limit": 25})
+                out = {"cold_list": su.ms(at - client.spawned_at)}
+                samples = []
+                for _ in range(10):
+                    t0 = time.perf_counter()
+                    at, _ = await client.request("thread/list", {"limit": 25})
+                    samples.append(su.ms(at - t0))
+                out["warm_list"] = statistics.median(samples)
+                return out
+            finally:
+                await client.close()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    await interleave(ctx.commands, ctx.runs, measure, rows)
+    return list(rows.values())
+
+
+@dataclass
+class Context:
+    commands: tuple[Sequence[str], Sequence[str]]
+    runs: int
+    scratch: Path
+    base_url: str
+    many: int
+    gigabyte: bool
+
+
+def print_table(names: tuple[str, str], rows: list[Row], runs: int) -> None:
+    print(f"\nmedians of {runs} interleaved runs; ratio = A / B")
+    print(f"A = {names[0]}\nB = {names[1]}\n")
+    print("| what | A | B | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        a, b, ratio = row.cells()
+        print(f"| {row.what} | {a} | {b} | {ratio} | {row.goal} |")
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--a", help="first app-server command (default: threadline's)")
+    parser.add_argument("--b", help="second app-server command (default: Codex 0.169's)")
+    parser.add_argument("--only", default=",".join(GROUPS),
+                        help=f"row groups to run, comma-separated: {', '.join(GROUPS)}")
+    parser.add_argument("--many", type=int, default=10_000,
+                        help="threads of the cold-start list row (the issue used 100,000)")
+    parser.add_argument("--gigabyte", action="store_true", help="add the 1 GB rollout row")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    groups = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown row groups: {', '.join(sorted(unknown))}")
+    a = shlex.split(args.a) if args.a else list(su.THREADLINE)
+    b = shlex.split(args.b) if args.b else codex_command()
+    runs = max(5, args.runs)
+    scratch = Path(tempfile.mkdtemp(prefix="tl-compare-", dir=os.environ.get("TMPDIR")))
+    rows: list[Row] = []
+    try:
+        with mm.MockModel() as mock:
+            mock.set_default(mm.text("ok"))
+            ctx = Context((a, b), runs, scratch, mock.base_url, max(1, args.many), args.gigabyte)
+            for group in groups:
+                started = time.perf_counter()
+                if group == "startup":
+                    rows += await group_startup(ctx, no_bytecode=False)
+                elif group == "nobytecode":
+                    rows += await group_startup(ctx, no_bytecode=True)
+                elif group == "turns":
+                    rows += await group_turns(ctx)
+                elif group == "resume":
+                    rows += await group_resume(ctx)
+                elif group == "list":
+                    rows += await group_list(ctx)
+                print(f"[{group}: {time.perf_counter() - started:.0f} s]", file=sys.stderr)
+    finally:
+        if args.keep:
+            print(f"kept {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print_table((shlex.join(a), shlex.join(b)), rows, runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,120 @@
+"""Running ``threadline app-server`` once its options are known, without typer or rich.
+
+Both ways into the command use this module: the typer command (``cli.app_server``) and the
+fast path for the usual command lines (``cli.fast``), which starts the server without
+loading the command-line toolkit at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from threadline.core.manager import ThreadManager
+    from threadline.server import AppServer
+    from threadline.server.transports.websocket import ListenAddress
+
+T = TypeVar("T")
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on a fresh event loop: uvloop's when it is installed, else asyncio's.
+
+    uvloop wakes up and moves bytes for a fraction of the standard loop's CPU, which is
+    what a server relaying one notification per model token spends most of its time
+    on. ``THREADLINE_EVENT_LOOP=asyncio`` forces the standard loop.
+    """
+    if os.environ.get("THREADLINE_EVENT_LOOP", "").lower() != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
+
+
+def announce(address: ListenAddress) -> None:
+    """What a websocket server prints on stderr once it listens."""
+    from threadline.protocol.net import is_loopback_host
+
+    print(f"listening on: {address.url}", file=sys.stderr, flush=True)
+    print(f"readyz: {address.http_base}/readyz", file=sys.stderr, flush=True)
+    print(f"healthz: {address.http_base}/healthz", file=sys.stderr, flush=True)
+    if is_loopback_host(address.host):
+        print("note: binds localhost only", file=sys.stderr, flush=True)
+
+
+def settle_heap() -> None:
+    """Move everything loaded so far (modules, pydantic schemas: it lives as long as the
+    process) out of the collector's reach and turn the collector back on.
+
+    Start-up builds hundreds of thousands of long-lived objects; collecting while it does
+    (or a full ``gc.collect()`` before serving) only walks them again. The entry point
+    switches the collector off while it imports; freezing instead of collecting keeps
+    the full collections made while serving short.
+    """
+    gc.freeze()
+    gc.enable()
+
+
+async def serve(
+    server: AppServer,
+    manager: ThreadManager,
+    kind: str,
+    host: str | None,
+    port: int | None,
+    digest: bytes | None,
+) -> None:
+    """Serve on stdio (``kind == "stdio"``) or a websocket until the client goes away or a
+    signal arrives; then shut the manager down (turns end, rollouts flushed)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, server.shutdown)
+    settle_heap()
+    warm_up_later()
+    try:
+        if kind == "stdio":
+            await server.serve_stdio()
+        else:
+            assert host is not None and port is not None
+            await server.serve_websocket(host, port, token_sha256=digest, on_listening=announce)
+    finally:
+        # Running turns end, rollouts are flushed and synced, index rows written and
+        # model connections closed before the process exits.
+        await manager.shutdown()
+
+
+WARM_UP_MODULES: Sequence[str] = ("threadline.model.responses", "threadline.model.chat")
+"""What the first turn needs and start-up does not: the model clients (and the ``openai``
+SDK under them, a few hundred milliseconds of imports)."""
+
+
+def warm_up_later(modules: Sequence[str] = WARM_UP_MODULES) -> None:
+    """Import ``modules`` on a daemon thread, so the first turn finds them loaded.
+
+    The thread starts once the server is serving and runs while the event loop waits for
+    requests; a request that arrives meanwhile shares the interpreter with it. Turned off
+    with ``THREADLINE_WARM_UP=0``. A module that fails to import is left for the turn
+    that needs it to report.
+    """
+    if os.environ.get("THREADLINE_WARM_UP", "1") == "0":
+        return
+    import threading
+
+    def work() -> None:
+        import importlib
+
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    threading.Thread(target=work, name="threadline-warm-up", daemon=True).start()
