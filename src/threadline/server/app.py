@@ -7,7 +7,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadline import __version__
 from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
@@ -20,7 +20,9 @@ from threadline.server.dispatch import MethodTable
 from threadline.server.identity import platform_family, platform_os, user_agent
 from threadline.server.transports.base import MessageChannel
 from threadline.server.transports.stdio import stdio_channel
-from threadline.server.transports.websocket import ListenAddress, websocket_listener
+
+if TYPE_CHECKING:  # the websocket stack loads with the first websocket listener
+    from threadline.server.transports.websocket import ListenAddress
 
 __all__ = ["AppServer"]
 
@@ -130,6 +132,8 @@ class AppServer:
         With ``token_sha256`` (the SHA-256 digest of a capability token) only clients
         sending ``Authorization: Bearer <token>`` get past the handshake.
         """
+        from threadline.server.transports.websocket import websocket_listener
+
         async with websocket_listener(
             self.serve_channel, host, port, token_sha256=token_sha256
         ) as (
