@@ -24,10 +24,11 @@ from tests.support.postgres import pg_database_url
 
 from threadline.core.transfer import export_thread, import_rollouts, migrate_home
 from threadline.protocol.rollout import EventMsg, SessionMeta, format_rollout_timestamp
-from threadline.store import ListQuery, StoreError, ThreadInUse, new_thread_id
+from threadline.store import ListQuery, LocalThreadStore, StoreError, ThreadInUse, new_thread_id
 from threadline.store.postgres import PostgresThreadStore
 from threadline.store.postgres_schema import SCHEMA_VERSION
 from threadline.store.records import record_from_rollout
+from threadline.store.thread_state import AttachmentRecord, GoalRecord, SectionRecord
 
 MARKER = "<turn_aborted>test marker</turn_aborted>"
 
@@ -243,12 +244,28 @@ async def test_migrate_home_moves_live_and_archived_threads_with_names(
     (home / "session_index.jsonl").write_text(
         json.dumps({"id": ids[0], "thread_name": "first name", "updated_at": "x"}) + "\n"
     )
+    local = LocalThreadStore(home, backfill=False)
+    goal = GoalRecord(ids[1], "g1", "ship it", "active", 500, 20, 3, 1000, 2000)
+    await local.state.put_goal(goal)
+    await local.state.put_section(SectionRecord("s1", "Work", {"color": "red"}))
+    await local.state.move(ids[0], "s1", None, now_ms=5)
+    await local.state.move(ids[2], "s1", ids[0], now_ms=6)
+    attachment = AttachmentRecord("a1", ids[2], "file", "k1", {"path": "/x"}, 7)
+    await local.state.add_attachment(attachment)
+    await local.state.edit_git(ids[0], {"branch": "feature"})
+    await local.close()
     report = await migrate_home(store, home)
     assert sorted(report.imported) == sorted([*ids, archived_id]) and report.skipped == []
     listed = (await store.list(ListQuery(sort_key="created_at"))).records
     assert [r.id for r in listed] == ids[::-1]
     assert listed[-1].name == "first name"
     assert [r.id for r in (await store.list(ListQuery(archived=True))).records] == [archived_id]
+    assert await store.state.goal(ids[1]) == goal
+    assert (await store.state.section("s1")) == SectionRecord("s1", "Work", {"color": "red"})
+    assert await store.state.section_members("s1") == [ids[2], ids[0]]
+    assert (await store.state.attachments(ids[2], 10, None)).items == [attachment]
+    row = await store.get(ids[0])
+    assert row is not None and row.git is not None and row.git.branch == "feature"
     again = await migrate_home(store, home)  # idempotent: everything is already there
     assert again.imported == [] and len(again.skipped) == 4
 

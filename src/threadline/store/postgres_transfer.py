@@ -8,12 +8,15 @@ whole, as a legacy fork file holds it: its own ``session_meta``, then the inheri
 lines, then the rest of its own lines, so it does not depend on its parent's file.
 
 A thread that is already in the database is left alone and reported as skipped, so a
-migration that was interrupted can simply be run again.
+migration that was interrupted can simply be run again. A migrated home's thread state
+(goals, sections and their order, attachments, Git edits: ``state.sqlite``'s ``tl_``
+tables, read-only) comes along for the threads it imported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -91,8 +94,71 @@ def rollout_files(home: Path) -> Iterator[Path]:
             yield from sorted(p for p in root.rglob("rollout-*.jsonl") if not p.is_symlink())
 
 
+_STATE_TABLES: tuple[tuple[str, str, str], ...] = (
+    # (table, columns, conflict target); members and attachments keep their rows as they are
+    ("tl_sections", "id, name, appearance", "(id)"),
+    ("tl_goals", "thread_id, goal_id, objective, status, token_budget, tokens_used, "
+     "time_used_seconds, created_at_ms, updated_at_ms", "(thread_id)"),
+    ("tl_section_members", "thread_id, section_id, position, entered_at_ms", "(thread_id)"),
+    ("tl_attachments", "id, thread_id, attachment_type, identity_key, payload, created_at_ms",
+     "DO NOTHING"),
+    ("tl_git_edits", "thread_id, field, value", "(thread_id, field)"),
+)
+
+
+def _read_state(home: Path, thread_ids: set[str]) -> dict[str, list[tuple[object, ...]]]:
+    """The thread state rows of ``home/state.sqlite`` for ``thread_ids``, read-only (a
+    Codex home, or one without threadline's tables, has none)."""
+    path = home / "state.sqlite"
+    if path.is_symlink() or not path.is_file():
+        return {}
+    found: dict[str, list[tuple[object, ...]]] = {}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return {}
+    try:
+        for table, columns, _ in _STATE_TABLES:
+            try:
+                rows = db.execute(f"SELECT {columns} FROM {table}").fetchall()
+            except sqlite3.Error:
+                continue  # not a threadline state database (or an older one)
+            owner = 1 if table == "tl_attachments" else 0  # the column naming the thread
+            if table != "tl_sections":
+                rows = [r for r in rows if str(r[owner]) in thread_ids]
+            found[table] = rows
+    finally:
+        db.close()
+    return found
+
+
+async def _copy_state(store: PostgresThreadStore, home: Path, thread_ids: set[str]) -> int:
+    state = await asyncio.to_thread(_read_state, home, thread_ids)
+    copied = 0
+    async with store.db.connection() as conn, conn.transaction():
+        for table, columns, target in _STATE_TABLES:
+            rows = state.get(table, [])
+            if not rows:
+                continue
+            names = [c.strip() for c in columns.split(",")]
+            marks = ", ".join("%s" for _ in names)
+            if target == "DO NOTHING":
+                conflict = "ON CONFLICT DO NOTHING"
+            else:
+                keys = {k.strip() for k in target.strip("()").split(",")}
+                sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in keys)
+                conflict = f"ON CONFLICT {target} DO UPDATE SET {sets}"
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    f"INSERT INTO {table} ({columns}) VALUES ({marks}) {conflict}", rows
+                )
+            copied += len(rows)
+    return copied
+
+
 async def migrate_home(store: PostgresThreadStore, home: Path) -> ImportReport:
-    """Import every rollout of ``home`` (names from its ``session_index.jsonl``)."""
+    """Import every rollout of ``home`` (names from its ``session_index.jsonl``), then the
+    goals, sections, attachments and Git edits its ``state.sqlite`` keeps for them."""
     names = await asyncio.to_thread(read_session_names, home)
     report = ImportReport()
     for path in await asyncio.to_thread(lambda: list(rollout_files(home))):
@@ -100,4 +166,10 @@ async def migrate_home(store: PostgresThreadStore, home: Path) -> ImportReport:
             report.imported.append(await import_rollout(store, path, names=names))
         except StoreError as exc:
             report.skipped.append((str(path), exc.message))
+    if report.imported:
+        await _copy_state(store, home, set(report.imported))
+        for thread_id in await store.state.git_edits(report.imported):
+            row = await store.get(thread_id)
+            if row is not None:
+                await store.upsert(row)  # the row shows the edited Git fields
     return report
