@@ -255,3 +255,15 @@ async def test_exported_thread_reads_the_same_in_the_real_codex(
     codex = await _codex_read(binary, out, tid, tmp_path / "codex", mock_model.base_url)
     assert _shape(codex["thread"]["turns"]) == _shape(ours["thread"]["turns"])
     assert len(codex["thread"]["turns"]) == 2
+
+
+async def test_an_unreachable_database_fails_requests_clearly(
+    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel
+) -> None:
+    url = f"postgresql://postgres@/gone?host={tmp_path}/no-such-dir&connect_timeout=1"
+    server = await _launch(launch_server, tmp_path, mock_model, "a", url)
+    started = time.monotonic()
+    for method, params in (("thread/list", {}), ("thread/start", {})):
+        err = await server.client.request_error(method, params, timeout=30)
+        assert "the thread database is unavailable" in err["message"], err
+    assert time.monotonic() - started < 25

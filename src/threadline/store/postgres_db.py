@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from threadline.store.base import StoreError
 from threadline.store.postgres_schema import migrate
 
-__all__ = ["DEFAULT_POOL_SIZE", "PgDatabase", "StoreUnavailable", "redact_url"]
+__all__ = ["DEFAULT_POOL_SIZE", "PgDatabase", "StoreUnavailable", "redact_url", "unavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,14 @@ def redact_url(url: str) -> str:
     scheme, _, userinfo = head.partition("//")
     user = userinfo.split(":", 1)[0]
     return f"{scheme}//{user}:***@{rest}"
+
+
+def unavailable(exc: BaseException, url: str) -> StoreUnavailable:
+    """The error a request gets while the database cannot be reached."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, PoolTimeout):
+        detail += f" (is PostgreSQL up at {redact_url(url)}?)"
+    return StoreUnavailable(f"the thread database is unavailable: {detail}")
 
 
 class PgDatabase:
@@ -88,8 +96,7 @@ class PgDatabase:
         return self._pool
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return StoreUnavailable(f"the thread database is unavailable: {detail}")
+        return unavailable(exc, self.url)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:

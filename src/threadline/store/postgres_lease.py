@@ -44,7 +44,8 @@ import time
 
 import psycopg
 
-from threadline.store.base import StoreError, ThreadInUse
+from threadline.store.base import ThreadInUse
+from threadline.store.postgres_db import unavailable
 from threadline.store.postgres_schema import migrate_sync
 
 __all__ = ["DEFAULT_LEASE_EXPIRY_S", "PgLeases", "PgThreadLease", "lease_key"]
@@ -114,7 +115,7 @@ class PgLeases:
             self._conn = psycopg.connect(
                 self._url,
                 autocommit=True,
-                connect_timeout=max(2, int(self.expiry_s)),
+                connect_timeout=2,  # the event loop waits for this connect
                 keepalives=1,
                 keepalives_idle=idle,
                 keepalives_interval=interval,
@@ -124,7 +125,7 @@ class PgLeases:
             )
             migrate_sync(self._conn)
         except psycopg.Error as exc:
-            raise StoreError(f"the thread database is unavailable: {exc}") from exc
+            raise unavailable(exc, self._url) from exc
         self._session += 1
         return self._conn
 
@@ -171,7 +172,7 @@ class PgLeases:
                     (thread_id, self.owner, os.getpid(), int(time.time() * 1000)),
                 )
             except psycopg.Error as exc:
-                raise StoreError(f"the thread database is unavailable: {exc}") from exc
+                raise unavailable(exc, self._url) from exc
             return PgThreadLease(self, thread_id, self._session)
 
     def release(self, thread_id: str, session: int) -> None:
