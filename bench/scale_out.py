@@ -3,7 +3,8 @@
 Scenarios (each bounded; a throw-away cluster is started unless ``--url`` is given):
 
 * ``list``: ``thread/list``'s first page (the store call; 25 rows, newest first) with
-  1k, 100k and 1M rows in ``tl_threads``, plus a search page and a deep keyset page;
+  1k, 100k and 1M rows in ``tl_threads``, plus search pages (a term most rows match but
+  the newest do not, the worst case; and a rare one) and a deep keyset page;
   median and p99 of ``--repeats`` calls. The rows are generated in SQL.
 * ``stream``: ``--servers`` ``threadline app-server`` processes (stdio, each its own
   home) on one database, ``--threads`` threads each, every thread streaming one turn
@@ -93,10 +94,12 @@ async def bench_list(url: str, sizes: list[int], repeats: int) -> None:
             page = await store.list(ListQuery(limit=100))
             deep = await _time(store, ListQuery(limit=25, cursor=page.next_cursor), repeats)
             search = await _time(store, ListQuery(limit=25, search_term="message 12"), repeats)
+            rare = await _time(store, ListQuery(limit=25, search_term=f"message {size - 2}"), repeats)
             print(
                 f"  {size:>9,} threads (filled in {fill_s:5.1f} s): first page p50 {first[0]:.2f} ms "
                 f"p99 {first[1]:.2f} ms | by updated p50 {by_updated[0]:.2f} | cwd filter "
-                f"p50 {cwd[0]:.2f} | page 5 p50 {deep[0]:.2f} | search p50 {search[0]:.2f} ms"
+                f"p50 {cwd[0]:.2f} | page 5 p50 {deep[0]:.2f} | search p50 {search[0]:.2f} "
+                f"(common term), {rare[0]:.2f} ms (rare term)"
             )
 
 

@@ -147,6 +147,13 @@ async def test_migrations_are_recorded_once_and_a_newer_schema_is_refused(
     with psycopg.connect(url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM tl_schema ORDER BY version")]
         assert versions == list(range(1, SCHEMA_VERSION + 1))
+        indexes = {r[0] for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'tl_threads'"
+        )}
+        assert {"tl_threads_created", "tl_threads_updated"} <= indexes
+        trgm = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+        if trgm.fetchone() is not None:  # the Debian package ships it
+            assert {"tl_threads_name_trgm", "tl_threads_preview_trgm"} <= indexes
         conn.execute("INSERT INTO tl_schema (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
     newer = PostgresThreadStore(url, tmp_path / "h")
     with pytest.raises(StoreError, match="newer than this threadline understands"):

@@ -15,21 +15,35 @@ Tables:
   rollout file holds, numbered from 0 in the order they were appended.
 * ``tl_goals``, ``tl_sections``, ``tl_section_members``, ``tl_attachments``,
   ``tl_git_edits``: the thread state of :mod:`threadline.store.thread_state`.
+* trigram indexes on the folded name and preview when the ``pg_trgm`` extension can be
+  created (migration 2; without it the search scans);
 * ``tl_owners``: which server process holds each thread's lease (for the message a
   refused resume shows; the lease itself is an advisory lock, see ``postgres_lease``).
 """
 
 from __future__ import annotations
 
+import logging
+
+import psycopg
 from psycopg import AsyncConnection, Connection
 
 from threadline.store.base import StoreError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "migrate_sync"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Tolerated", "migrate", "migrate_sync"]
+
+log = logging.getLogger(__name__)
 
 PINNED_SECTION_ID = "01984de2-8f74-7c91-a3b2-5c5e937cf318"
 
 _MIGRATION_LOCK = 0x746C_6D69_6772  # "tlmigr": serializes migrating servers
+
+class Tolerated(str):
+    """A migration statement whose failure is logged and passed over (run in a savepoint):
+    what only speeds things up and needs something a server may lack (an extension)."""
+
+    __slots__ = ()
+
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: threads, histories, state
@@ -125,6 +139,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             since_ms BIGINT NOT NULL
         )""",
     ),
+    # 2: trigram indexes for the search (a rare term no longer scans every row); without
+    # the pg_trgm extension the search still works, by scanning
+    (
+        Tolerated("CREATE EXTENSION IF NOT EXISTS pg_trgm"),
+        Tolerated(
+            "CREATE INDEX tl_threads_name_trgm ON tl_threads USING gin (name_folded gin_trgm_ops)"
+        ),
+        Tolerated(
+            "CREATE INDEX tl_threads_preview_trgm ON tl_threads "
+            "USING gin (preview_folded gin_trgm_ops)"
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -160,6 +186,13 @@ async def migrate(conn: AsyncConnection) -> int:
             if await cur.fetchone() is not None:
                 continue  # another server applied it while we waited
             for statement in MIGRATIONS[number - 1]:
+                if isinstance(statement, Tolerated):
+                    try:
+                        async with conn.transaction():
+                            await conn.execute(statement)
+                    except psycopg.Error as exc:
+                        log.warning("store: migration %d: skipped %r: %s", number, statement, exc)
+                    continue
                 await conn.execute(statement)
             await conn.execute("INSERT INTO tl_schema (version) VALUES (%s)", (number,))
             applied += 1
@@ -183,6 +216,13 @@ def migrate_sync(conn: Connection) -> int:
             if conn.execute("SELECT 1 FROM tl_schema WHERE version = %s", (number,)).fetchone():
                 continue
             for statement in MIGRATIONS[number - 1]:
+                if isinstance(statement, Tolerated):
+                    try:
+                        with conn.transaction():
+                            conn.execute(statement)
+                    except psycopg.Error as exc:
+                        log.warning("store: migration %d: skipped %r: %s", number, statement, exc)
+                    continue
                 conn.execute(statement)
             conn.execute("INSERT INTO tl_schema (version) VALUES (%s)", (number,))
             applied += 1
