@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from tests.store._rollouts import BASE_TIME, write_rollout
+from tests.support.postgres import pg_database_url
 
 from threadline.protocol.items import user_text_message
 from threadline.protocol.rollout import EventMsg, SessionMeta, format_rollout_timestamp
@@ -20,6 +21,7 @@ from threadline.store import (
     ThreadStore,
     new_thread_id,
 )
+from threadline.store.postgres import PostgresThreadStore
 
 MARKER = "<turn_aborted>test marker</turn_aborted>"
 
@@ -42,12 +44,23 @@ async def store(tmp_path: Path) -> LocalThreadStore:
     return LocalThreadStore(tmp_path / "home", backfill=False)
 
 
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ThreadStore:
+    """Each store, for the tests that hold for all of them."""
+    if request.param == "postgres":
+        return PostgresThreadStore(pg_database_url(), tmp_path / "home")
+    if request.param == "memory":
+        return MemoryThreadStore(tmp_path / "home")
+    return LocalThreadStore(tmp_path / "home", backfill=False)
+
+
 def test_both_stores_are_thread_stores(tmp_path: Path) -> None:
     stores: list[ThreadStore] = [LocalThreadStore(tmp_path), MemoryThreadStore(tmp_path)]
     assert len(stores) == 2
 
 
-async def test_created_thread_appears_with_its_first_user_message(store: LocalThreadStore) -> None:
+async def test_created_thread_appears_with_its_first_user_message(any_store: ThreadStore) -> None:
+    store = any_store
     thread_id = new_thread_id()
     sink = store.create_thread(_meta(thread_id), extended_history=False, fsync=False)
     assert not sink.materialized
