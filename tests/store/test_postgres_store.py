@@ -305,3 +305,30 @@ def test_cli_migrate_list_and_export(url: str, tmp_path: Path) -> None:
     env["THREADLINE_STORE_URL"] = ""  # the local store: nothing to migrate into
     local = run("store", "migrate", "--from-home", str(old))
     assert local.returncode == 1 and "fills the PostgreSQL store" in local.stderr
+
+
+async def test_a_history_without_its_row_is_repaired(store: PostgresThreadStore, url: str) -> None:
+    tid = new_thread_id()
+    sink = store.create_thread(_meta(tid), extended_history=False, fsync=False)
+    await sink.append([
+        EventMsg(type="task_started", turn_id="t1", model_context_window=1000),
+        EventMsg(type="user_message", message="lost row", images=[]),
+        EventMsg(type="thread_name_updated", thread_id=tid, thread_name="still named"),
+    ])
+    await sink.close()
+    first = await store.get(tid, repair=False)
+    assert first is None  # nothing wrote the row here (the server's IndexKeeper does)
+    stored = await store.get(tid)
+    assert stored is not None
+    await store.upsert(replace(stored, id=new_thread_id()))  # a row that outlived its history
+    with psycopg.connect(url, autocommit=True) as conn:  # the owner died between the writes
+        conn.execute("DELETE FROM tl_threads WHERE id = %s", (tid,))
+    assert await store.get(tid, repair=False) is None
+    report = await store.reindex()
+    assert (report.indexed, report.skipped, report.removed) == (1, 0, 1)
+    [row] = (await store.list(ListQuery())).records
+    assert (row.id, row.preview, row.name, row.cwd) == (tid, "lost row", "still named", "/work/project")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM tl_threads WHERE id = %s", (tid,))
+    repaired = await store.get(tid)
+    assert repaired is not None and repaired.preview == "lost row"

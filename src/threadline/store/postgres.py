@@ -39,6 +39,7 @@ from threadline.store import rollouts
 from threadline.store.base import (
     Change,
     ForkSource,
+    GitRecord,
     ListPage,
     ListQuery,
     ReindexReport,
@@ -54,7 +55,7 @@ from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase
 from threadline.store.postgres_lease import DEFAULT_LEASE_EXPIRY_S, PgLeases
 from threadline.store.postgres_list import RECORD_COLUMNS, list_page, record_of, upsert_values
 from threadline.store.postgres_state import PostgresThreadState
-from threadline.store.records import bound_preview
+from threadline.store.records import bound_preview, encode_source
 from threadline.store.thread_state import ThreadState, with_git_edits
 
 __all__ = ["PostgresSink", "PostgresThreadStore"]
@@ -408,13 +409,50 @@ class PostgresThreadStore:
             )
 
     async def get(self, thread_id: str, *, repair: bool = True) -> ThreadRecord | None:
+        """The row; with ``repair``, a history stored without a row (its owner died
+        between the two writes) gets one rebuilt from its lines."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {RECORD_COLUMNS} FROM tl_threads WHERE id = %s",
                 (thread_id.lower(),),
             )
             row = await cur.fetchone()
-        return record_of(row) if row is not None else None
+        if row is not None:
+            return record_of(row)
+        return await self._rebuild_row(thread_id) if repair else None
+
+    async def _rebuild_row(self, thread_id: str) -> ThreadRecord | None:
+        try:
+            stored = await self.load_history(await self.locate(thread_id))
+        except StoreError:
+            return None
+        if not stored.recon.preview:
+            return None  # no user message yet: not listed (as Codex does)
+        meta, recon = stored.meta, stored.recon
+        git = meta.git
+        info = recon.token_info
+        record = ThreadRecord(
+            id=meta.id.lower(),
+            rollout_path=stored.ref.path or self.path_of(meta),
+            created_at_ms=int(stored.created_at * 1000),
+            updated_at_ms=int(stored.updated_at * 1000),
+            source=encode_source(meta.source),
+            model_provider=meta.model_provider or "",
+            cwd=meta.cwd,
+            cli_version=meta.cli_version,
+            originator=meta.originator,
+            name=recon.name,
+            preview=recon.preview,
+            forked_from_id=meta.forked_from_id,
+            memory_mode=meta.memory_mode,
+            tokens_used=info.total_token_usage.total_tokens if info is not None else 0,
+            model=recon.model,
+            git=GitRecord(git.commit_hash, git.branch, git.repository_url)
+            if git is not None and (git.commit_hash or git.branch or git.repository_url)
+            else None,
+        )
+        await self.upsert(record)
+        return await self.get(thread_id, repair=False)
 
     async def find_rollout(self, thread_id: str) -> Path | None:
         row = await self.get(thread_id)
@@ -470,11 +508,29 @@ class PostgresThreadStore:
         )
 
     async def reindex(self) -> ReindexReport:
-        """The rows are written with every change; nothing to rebuild from files."""
+        """Give every history without a row one, rebuilt from its lines (the rows are
+        otherwise written with every change); drop rows without a history."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT h.thread_id FROM tl_histories h LEFT JOIN tl_threads t "
+                "ON t.id = h.thread_id WHERE t.id IS NULL"
+            )
+            missing = [r[0] for r in await cur.fetchall()]
+            cur = await conn.execute(
+                "DELETE FROM tl_threads t WHERE NOT EXISTS "
+                "(SELECT 1 FROM tl_histories h WHERE h.thread_id = t.id)"
+            )
+            removed = cur.rowcount
+        skipped = 0
+        for thread_id in missing:
+            if await self._rebuild_row(thread_id) is None:
+                skipped += 1
         async with self._db.connection() as conn:
             cur = await conn.execute("SELECT count(*) FROM tl_threads")
             row = await cur.fetchone()
-        return ReindexReport(indexed=int(row[0]) if row else 0, skipped=0, removed=0)
+        return ReindexReport(
+            indexed=int(row[0]) if row else 0, skipped=skipped, removed=max(0, removed)
+        )
 
     async def delete_thread(self, thread_id: str) -> int:
         tid = thread_id.lower()
