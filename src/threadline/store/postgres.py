@@ -184,17 +184,21 @@ class PostgresThreadStore:
 
     # -- histories in the database -----------------------------------------------------------
     async def new_history(self, meta: SessionMeta, shown: Path) -> None:
-        """Start (or restart) ``meta``'s history with ``meta`` as its first line."""
+        """Start (or restart) ``meta``'s history with ``meta`` as its first line (one
+        transaction: a history is never seen without its ``session_meta``)."""
         tid = meta.id.lower()
         async with self._db.connection() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO tl_histories (thread_id, shown_path, line_count) VALUES (%s, %s, 0) "
+                "INSERT INTO tl_histories (thread_id, shown_path, line_count) VALUES (%s, %s, 1) "
                 "ON CONFLICT (thread_id) DO UPDATE SET shown_path = EXCLUDED.shown_path, "
-                "line_count = 0, generation = tl_histories.generation + 1",
+                "line_count = 1, generation = tl_histories.generation + 1",
                 (tid, str(shown)),
             )
             await conn.execute("DELETE FROM tl_lines WHERE thread_id = %s", (tid,))
-        await self.append_lines(tid, [line_from_item(meta)])
+            await conn.execute(
+                "INSERT INTO tl_lines (thread_id, seq, line) VALUES (%s, 0, %s)",
+                (tid, dump_line_json(line_from_item(meta))),
+            )
 
     async def append_lines(self, thread_id: str, lines: Sequence[RolloutLine]) -> None:
         if not lines:
