@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from tests.store._rollouts import BASE_TIME, write_rollout
-from tests.support.postgres import pg_database_url
+from tests.support.postgres import pg_database_url, start_cluster
 
 from threadline.core.transfer import export_thread, import_rollouts, migrate_home
 from threadline.protocol.rollout import EventMsg, SessionMeta, format_rollout_timestamp
@@ -332,3 +332,25 @@ async def test_a_history_without_its_row_is_repaired(store: PostgresThreadStore,
         conn.execute("DELETE FROM tl_threads WHERE id = %s", (tid,))
     repaired = await store.get(tid)
     assert repaired is not None and repaired.preview == "lost row"
+
+
+async def test_a_database_restart_is_survived_and_lost_leases_are_noticed(tmp_path: Path) -> None:
+    cluster = start_cluster()
+    if cluster is None:
+        pytest.skip("PostgreSQL is not installed")
+    try:
+        store = PostgresThreadStore(cluster.new_database("restart"), tmp_path / "h")
+        tid, path = await write_rollout(tmp_path / "src")
+        await import_rollouts(store, [path])
+        lease = store.lock_thread(tid)
+        assert lease.held
+        await asyncio.to_thread(cluster.restart)
+        # The pool replaces its broken connections: the next request is served.
+        assert [r.id for r in (await store.list(ListQuery())).records] == [tid]
+        assert not lease.held  # the lease went with the old session, and it says so
+        again = store.lock_thread(tid)
+        assert again.held
+        again.release()
+        await store.close()
+    finally:
+        cluster.stop()

@@ -78,6 +78,9 @@ class PgCluster:
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()}")
+        self._start_server()
+
+    def _start_server(self) -> None:
         options = (
             f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' "
             f"-p {self.port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -90,6 +93,12 @@ class PgCluster:
         if started.returncode != 0:
             log = (self.root / "server.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()}\n{log}")
+
+    def restart(self) -> None:
+        """Stop the server (every session ends; ``fast``: what was committed is kept even
+        with this cluster's ``synchronous_commit=off``) and start it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+        self._start_server()
 
     def new_database(self, prefix: str = "t") -> str:
         """A fresh, empty database; returns its URL."""
