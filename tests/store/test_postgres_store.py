@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -354,3 +355,28 @@ async def test_a_database_restart_is_survived_and_lost_leases_are_noticed(tmp_pa
         await store.close()
     finally:
         cluster.stop()
+
+
+REFERENCE_HOME = Path("/work/shared/reference/codex-0.169.0/rollouts")
+
+
+async def test_a_real_codex_home_migrates_and_reads_as_the_local_store_reads_it(
+    store: PostgresThreadStore, tmp_path: Path
+) -> None:
+    if not (REFERENCE_HOME / "sessions").is_dir():
+        pytest.skip("the Codex 0.169 reference rollouts are not here")
+    home = tmp_path / "codex-home"
+    shutil.copytree(REFERENCE_HOME, home, symlinks=True)
+    report = await migrate_home(store, home)
+    assert report.skipped == [] and len(report.imported) >= 10
+    async with LocalThreadStore(home) as local:
+        want = (await local.list(ListQuery(limit=100))).records
+        got = (await store.list(ListQuery(limit=100))).records
+        assert [(r.id, r.name, r.preview, r.created_at_ms) for r in got] == [
+            (r.id, r.name, r.preview, r.created_at_ms) for r in want
+        ]
+        for thread_id in report.imported:
+            theirs = await local.load_history(await local.locate(thread_id))
+            ours = await store.load_history(await store.locate(thread_id))
+            assert ours.recon.turns == theirs.recon.turns, thread_id
+            assert ours.recon.history == theirs.recon.history, thread_id
