@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from tests.e2e.conftest import StartClient, write_mock_config
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, text
@@ -107,14 +106,6 @@ async def test_an_mcp_question_outside_any_tool_call_holds_the_turn_until_answer
     assert answered and json.loads(answered[0].split(" ", 1)[1])["content"] == {"name": "Bo"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "mcpServer/tool/call is not a detached method: the connection serves nothing else "
-        "until the call returns (fix: add it and mcpServer/resource/read to DETACHED in "
-        "server/handlers/__init__.py, then drop this mark)"
-    ),
-)
 async def test_a_client_tool_call_waiting_on_a_question_does_not_hold_the_connection(
     tmp_path: Path, mock_model: MockModel, start_client: StartClient
 ) -> None:

@@ -410,6 +410,10 @@ class LocalThreadStore:
                 return
             try:
                 await self._notice_appends()
+            except (sqlite3.Error, OSError, StoreError) as exc:
+                # Best effort: a full disk or a read-only database must not fail the listing
+                # itself (the rows it serves are read, not written); the next list retries.
+                log.warning("could not re-check rollouts for outside appends: %s", exc)
             finally:
                 self._rechecked_at = time.monotonic()
 
