@@ -380,3 +380,35 @@ async def test_a_real_codex_home_migrates_and_reads_as_the_local_store_reads_it(
             ours = await store.load_history(await store.locate(thread_id))
             assert ours.recon.turns == theirs.recon.turns, thread_id
             assert ours.recon.history == theirs.recon.history, thread_id
+
+
+async def test_an_owner_that_lost_its_lease_cannot_append_after_a_takeover(
+    url: str, tmp_path: Path
+) -> None:
+    a = PostgresThreadStore(url, tmp_path / "a")
+    b = PostgresThreadStore(url, tmp_path / "b")
+    tid = new_thread_id()
+    lease = a.lock_thread(tid)
+    sink = a.create_thread(_meta(tid), extended_history=False, fsync=False)
+    await sink.append([EventMsg(type="user_message", message="from a", images=[])])
+    with psycopg.connect(url, autocommit=True) as admin:  # a's lease session dies
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'threadline-leases'"
+        )
+    # Until someone takes the thread, a keeps storing it.
+    await sink.append([EventMsg(type="agent_message", message="a still owns it")])
+    taken = b.lock_thread(tid)
+    stored = await b.load_history(await b.locate(tid))
+    resumed = await b.resume_thread(stored, extended_history=False, fsync=False)
+    with pytest.raises(StoreError, match="was taken over by another server"):
+        await sink.append([EventMsg(type="agent_message", message="stale write")])
+    await resumed.append([EventMsg(type="agent_message", message="b's answer")])
+    await resumed.close()
+    lines = (await b.load_history(await b.locate(tid))).lines
+    messages = [line.payload.get("message") for line in lines if line.type == "event_msg"]
+    assert messages == ["from a", "a still owns it", "b's answer"]
+    assert not lease.held
+    taken.release()
+    await a.close()
+    await b.close()

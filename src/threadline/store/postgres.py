@@ -78,6 +78,7 @@ class PostgresSink:
         path: Path | None = None,
         resumed: bool = False,
     ) -> None:
+        self._owner = store.owner
         self._store = store
         self._meta = meta
         self._policy = policy
@@ -109,7 +110,7 @@ class PostgresSink:
             return
         async with self._lock:
             await self._write_pending()
-            await self._store.append_lines(self._meta.id, lines)
+            await self._store.append_lines(self._meta.id, lines, owner=self._owner)
 
     async def materialize(self) -> None:
         async with self._lock:
@@ -128,7 +129,7 @@ class PostgresSink:
         if not self._pending:
             return
         batch = list(self._pending)
-        await self._store.append_lines(self._meta.id, batch)
+        await self._store.append_lines(self._meta.id, batch, owner=self._owner)
         del self._pending[: len(batch)]
 
     async def close(self) -> None:
@@ -200,12 +201,33 @@ class PostgresThreadStore:
                 (tid, dump_line_json(line_from_item(meta))),
             )
 
-    async def append_lines(self, thread_id: str, lines: Sequence[RolloutLine]) -> None:
+    @property
+    def owner(self) -> str:
+        """How this process names itself in ``tl_owners``."""
+        return self._leases.owner
+
+    async def append_lines(
+        self, thread_id: str, lines: Sequence[RolloutLine], *, owner: str | None = None
+    ) -> None:
+        """Append ``lines``; with ``owner`` (a live thread's sink), refused once another
+        server has taken the thread over (the fence: ``tl_owners`` names the holder of the
+        lease; a new holder's claim waits for an append in flight, and every later
+        append of the old one fails)."""
         if not lines:
             return
         tid = thread_id.lower()
         texts = [dump_line_json(line) for line in lines]
         async with self._db.connection() as conn, conn.transaction():
+            if owner is not None:
+                cur = await conn.execute(
+                    "SELECT owner FROM tl_owners WHERE thread_id = %s FOR SHARE", (tid,)
+                )
+                holder = await cur.fetchone()
+                if holder is not None and holder[0] != owner:
+                    raise StoreError(
+                        f"thread {tid} was taken over by another server ({holder[0]}); "
+                        "this server lost its lease and stores nothing more for it"
+                    )
             cur = await conn.execute(
                 "UPDATE tl_histories SET line_count = line_count + %s WHERE thread_id = %s "
                 "RETURNING line_count",

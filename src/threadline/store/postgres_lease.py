@@ -20,13 +20,14 @@ Why an advisory lock and not a lease row with a heartbeat:
   default 10 s) make the database end that session, and the lock with it, within
   about ``expiry_s``.
 
-The limit this brings: a holder that loses its lease connection (the database
-restarted, a partition outlived the keepalives) loses every lease with it. It finds
-out on its next lease operation (:attr:`PgThreadLease.held` asks, and turns false); until then
-it may still append to the thread while another server has taken it over. Appends
-are ordered per thread by the database, so nothing already stored is lost, but the
-two writers interleave; the relay work (issue #16, part 3) is where a fenced write
-would close this.
+A holder that loses its lease connection (the database restarted, a partition
+outlived the keepalives) loses every lease with it; :attr:`PgThreadLease.held` asks
+the database and turns false. Its live threads keep appending until another server
+takes one over: the new holder's ``tl_owners`` row is the fence. Every append of a
+live thread checks, in its transaction, that ``tl_owners`` does not name another
+holder (``FOR SHARE``, so the new holder's claim waits for an append in flight and
+then reads it); after the takeover the old holder's appends fail with a clear error
+and nothing of it is interleaved with the new holder's lines.
 
 The connection is synchronous on purpose: :meth:`ThreadStore.lock_thread` is
 synchronous (it is called from the event loop and must not wait for a holder), and a
@@ -38,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -94,7 +96,7 @@ class PgLeases:
         self._session = 0
         self._held: dict[str, int] = {}
         self._mutex = threading.Lock()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def _connect(self) -> psycopg.Connection:
         conn = self._conn
