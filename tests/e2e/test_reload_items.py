@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import LaunchServer
+from tests.support.codex_ref import CODEX_CONFIG
 from tests.support.codex_ref import codex_binary as _codex_binary
 from tests.support.mock_model import MockModel, custom_tool_call, function_call, text
 
@@ -169,32 +170,6 @@ async def test_a_rollout_codex_wrote_shows_its_commands_and_file_changes(
 # ---- the real Codex reads threadline's files ------------------------------------------------
 
 
-CODEX_CONFIG = """\
-model = "mock-model"
-model_provider = "mock"
-approval_policy = "never"
-sandbox_mode = "workspace-write"
-check_for_update_on_startup = false
-
-[model_providers.mock]
-name = "Mock Responses"
-base_url = "{base_url}"
-wire_api = "responses"
-env_key = "MOCK_OPENAI_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-
-[analytics]
-enabled = false
-
-[feedback]
-enabled = false
-
-[features]
-plugins = false
-remote_plugin = false
-apps = false
-"""
 
 
 class _Codex:

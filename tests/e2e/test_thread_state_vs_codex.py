@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.conftest import LaunchServer
-from tests.support.codex_ref import codex_binary
+from tests.support.codex_ref import CODEX_CONFIG, codex_binary
 from tests.support.mock_model import MockModel, text
 
 UNKNOWN = "019a0000-0000-7000-8000-000000000000"
@@ -25,27 +25,6 @@ _THREAD_KEYS = ("id", "gitInfo", "section")
 
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
-CODEX_CONFIG = """model = "mock-model"
-model_provider = "mock"
-approval_policy = "never"
-sandbox_mode = "workspace-write"
-check_for_update_on_startup = false
-[model_providers.mock]
-name = "Mock Responses"
-base_url = "{base_url}"
-wire_api = "responses"
-env_key = "MOCK_OPENAI_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-[analytics]
-enabled = false
-[feedback]
-enabled = false
-[features]
-plugins = false
-remote_plugin = false
-apps = false
-"""
 
 
 class _Names:

@@ -17,3 +17,33 @@ def codex_binary() -> Path | None:
         return Path(explicit) if Path(explicit).is_file() else None
     found = sorted(_INSTALL.glob("node_modules/@openai/codex-linux-*/vendor/*/bin/codex"))
     return found[0] if found else None
+
+
+CODEX_CONFIG = """\
+model = "mock-model"
+model_provider = "mock"
+approval_policy = "never"
+sandbox_mode = "workspace-write"
+check_for_update_on_startup = false
+
+[model_providers.mock]
+name = "Mock Responses"
+base_url = "{base_url}"
+wire_api = "responses"
+env_key = "MOCK_OPENAI_API_KEY"
+request_max_retries = 0
+stream_max_retries = 0
+
+[analytics]
+enabled = false
+
+[feedback]
+enabled = false
+
+[features]
+plugins = false
+remote_plugin = false
+apps = false
+"""
+"""A Codex home's ``config.toml`` for the mock model at ``{base_url}`` (format it): no update
+checks, analytics, feedback, plugins or apps, so the binary talks only to the mock."""
