@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import LaunchServer, write_mock_config
 from tests.support.appserver import AppServerClient, AppServerProcess, RpcResponseError
-from tests.support.codex_ref import codex_binary
+from tests.support.codex_ref import CODEX_CONFIG, codex_binary
 from tests.support.mock_model import Gate, MockModel, function_call, text, usage
 from tests.support.postgres import pg_database_url
 
@@ -172,24 +172,6 @@ async def test_a_command_started_before_the_kill_is_not_run_again(
     last = mock_model.requests[-1].body
     calls = [i for i in last["input"] if i.get("type") == "function_call"]
     assert [c["call_id"] for c in calls] == ["c1"]  # the call A recorded, once
-
-
-CODEX_CONFIG = """\
-model = "mock-model"
-model_provider = "mock"
-approval_policy = "never"
-check_for_update_on_startup = false
-
-[model_providers.mock]
-name = "Mock Responses"
-base_url = "{base_url}"
-wire_api = "responses"
-env_key = "MOCK_OPENAI_API_KEY"
-request_max_retries = 0
-
-[analytics]
-enabled = false
-"""
 
 
 async def _codex_read(binary: Path, rollout: Path, thread_id: str, base: Path, url: str) -> Any:
