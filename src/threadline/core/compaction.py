@@ -50,6 +50,7 @@ from threadline.model.base import (
     ResponseCompleted,
 )
 from threadline.protocol import events as ev
+from threadline.protocol.call_pairs import paired_calls
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import (
     ContentItem,
@@ -497,7 +498,7 @@ class Compactor:
         s = th.settings
         return ModelRequest(
             model=s.model,
-            input=items,
+            input=paired_calls(items),
             tools=[],
             instructions=s.base_instructions,
             reasoning_effort=s.model_info.reasoning_effort(s.reasoning_effort),

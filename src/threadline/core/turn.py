@@ -41,6 +41,7 @@ from threadline.model.base import (
 )
 from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn, resumed_calls
+from threadline.protocol.call_pairs import paired_calls
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import (
     ContentItem,
@@ -280,7 +281,7 @@ class TurnRunner:
         client = th.model
         request = ModelRequest(
             model=settings.model,
-            input=list(th.history),
+            input=paired_calls(th.history),
             tools=th.tools.specs(),
             instructions=settings.base_instructions,
             reasoning_effort=settings.model_info.reasoning_effort(settings.reasoning_effort),
