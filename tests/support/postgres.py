@@ -100,6 +100,13 @@ class PgCluster:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
         self._start_server()
 
+    def pause(self) -> None:
+        """Stop the server but keep its data (:meth:`resume` starts it again)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+    def resume(self) -> None:
+        self._start_server()
+
     def new_database(self, prefix: str = "t") -> str:
         """A fresh, empty database; returns its URL."""
         name = f"{prefix}_{os.getpid()}_{next(_counter)}"

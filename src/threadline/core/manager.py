@@ -62,6 +62,9 @@ __all__ = ["ClientFactory", "StartOptions", "ThreadManager"]
 
 log = logging.getLogger(__name__)
 
+READY_PROBE_S = 2.0
+"""How long ``/readyz`` waits for the store to answer before calling it not ready."""
+
 
 class ThreadManager:
     """The live-thread map and the factory for new, resumed and forked threads."""
@@ -235,6 +238,18 @@ class ThreadManager:
             self._usage_owner.pop(thread_id, None)
             self._stubbed.pop(thread_id, None)
             self._resuming.pop(thread_id, None)
+
+    async def store_problem(self) -> str | None:
+        """Why the thread store cannot serve now (a database store that does not answer),
+        or ``None``; the file store always can."""
+        probe = getattr(self.store, "problem", None)
+        if probe is None:
+            return None
+        try:  # a probe must answer quickly: a database that hangs is not ready either
+            problem: str | None = await asyncio.wait_for(probe(), READY_PROBE_S)
+        except TimeoutError:
+            return f"the thread store did not answer within {READY_PROBE_S:g} s"
+        return problem
 
     async def shutdown(self) -> None:
         threads = list(self._threads.values())

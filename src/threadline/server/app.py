@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,8 @@ class AppServer:
         self._ids = itertools.count(1)
         self._connect_callbacks: list[Callable[[Connection], None]] = []
         self._stopping = asyncio.Event()
+        self.readiness: Callable[[], Awaitable[str | None]] | None = None
+        """Why the server cannot serve now (``/readyz``); set by ``build_app_server``."""
 
     # -- identity ---------------------------------------------------------------
 
@@ -135,7 +137,7 @@ class AppServer:
         from threadline.server.transports.websocket import websocket_listener
 
         async with websocket_listener(
-            self.serve_channel, host, port, token_sha256=token_sha256
+            self.serve_channel, host, port, token_sha256=token_sha256, ready=self.readiness
         ) as (
             server,
             address,

@@ -32,6 +32,7 @@ def build_app_server(
     manager = ThreadManager(config)
     table = MethodTable()
     server = AppServer(table, home=config.home)
+    server.readiness = manager.store_problem
     router = ThreadRouter(manager, server.broadcast)
     server.on_connect(router.connection_opened)
     runtime = Runtime(manager, router, server.broadcast)

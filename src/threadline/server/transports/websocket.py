@@ -103,23 +103,32 @@ def bearer_token(header: str | None) -> str | None:
     return value.strip()
 
 
+Readiness = Callable[[], Awaitable[str | None]]
+"""Why the server cannot serve now (its store unreachable), or ``None`` when it can."""
+
+
 def make_request_gate(
-    token_sha256: bytes | None,
-) -> Callable[[ServerConnection, Request], Response | None]:
+    token_sha256: bytes | None, ready: Readiness | None = None
+) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
     """The ``process_request`` hook applying the HTTP rules in the module docstring.
 
     ``token_sha256`` is the digest of the capability token (see :func:`token_digest`);
-    ``None`` accepts every client.
+    ``None`` accepts every client. ``ready`` answers ``/readyz``: ``503`` with the reason
+    while it names one (``/healthz`` only says the process is up).
     """
 
-    def gate(connection: ServerConnection, request: Request) -> Response | None:
+    async def gate(connection: ServerConnection, request: Request) -> Response | None:
         if "Origin" in request.headers:
             return _text(
                 connection,
                 HTTPStatus.FORBIDDEN,
                 "Forbidden: requests with an Origin header are refused",
             )
-        if request.path.split("?", 1)[0] in HEALTH_PATHS:
+        path = request.path.split("?", 1)[0]
+        if path in HEALTH_PATHS:
+            problem = await ready() if ready is not None and path == "/readyz" else None
+            if problem is not None:
+                return _text(connection, HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {problem}")
             return _text(connection, HTTPStatus.OK, "ok")
         if token_sha256 is not None:
             given = bearer_token(request.headers.get("Authorization"))
@@ -144,6 +153,7 @@ async def websocket_listener(
     port: int,
     *,
     token_sha256: bytes | None = None,
+    ready: Readiness | None = None,
 ) -> AsyncIterator[tuple[Server, ListenAddress]]:
     """Listen on ``host:port`` (``0`` = any free port); call ``on_connection`` per client.
 
@@ -161,7 +171,7 @@ async def websocket_listener(
         handler,
         host,
         port,
-        process_request=make_request_gate(token_sha256),
+        process_request=make_request_gate(token_sha256, ready),
         max_size=_FRAME_LIMIT,
         max_queue=64,
     ) as server:
