@@ -188,3 +188,32 @@ async def test_first_turn_waits_for_a_starting_server_within_its_timeout(
         for n in client.received("mcpServer/startupStatus/updated")
     }
     assert ("never", "failed") in statuses and ("late", "ready") in statuses
+
+
+async def test_reload_keeps_the_servers_command_line_overrides(
+    tmp_path: Path, mock_model: MockModel, start_client: StartClient
+) -> None:
+    """A ``-c`` override the server was started with still applies after a reload: the
+    server it disabled stays off while the newly configured one starts."""
+    home = home_with(tmp_path, mock_model, server_table("one") + server_table("off"))
+    client = await start_client(home=home, config=["mcp_servers.off.enabled=false"])
+    tid = (await client.request("thread/start", {"cwd": str(tmp_path)}))["thread"]["id"]
+    await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["name"] == "one"
+        and p["status"] == "ready"
+    )
+    tables = server_table("one") + server_table("off") + server_table("two")
+    write_mock_config(home, mock_model.base_url, extra=tables)
+    assert await client.request("config/mcpServer/reload", None) == {}
+    await client.wait_for_notification(
+        "mcpServer/startupStatus/updated", timeout=20, predicate=lambda p: p["name"] == "two"
+        and p["status"] == "ready"
+    )
+    statuses = {
+        s["name"]: s["runtimeStatus"]
+        for s in (await client.request("mcpServerStatus/list", {"threadId": tid}))["data"]
+    }
+    assert statuses.get("one") == "connected" and statuses.get("two") == "connected"
+    assert statuses.get("off") in (None, "disabled"), statuses
+    started = {n["params"]["name"] for n in client.received("mcpServer/startupStatus/updated")}
+    assert "off" not in started

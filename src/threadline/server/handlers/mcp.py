@@ -176,7 +176,10 @@ async def config_mcp_server_reload(
 ) -> McpServerRefreshResponse:
     """Re-read ``config.toml``'s MCP servers; every loaded thread restarts the changed ones,
     starts the new ones, stops the removed ones and keeps the rest."""
-    fresh = load_config(rt.manager.config.home, profile=rt.manager.config.profile).mcp_servers
+    current = rt.manager.config
+    fresh = load_config(
+        current.home, profile=current.profile, overrides=current.overrides
+    ).mcp_servers  # the -c overrides the server started with still apply
     config = dataclasses.replace(rt.manager.config, mcp_servers=fresh)
     rt.manager.config = config
     rt.manager.setup.config = config
