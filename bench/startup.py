@@ -16,8 +16,9 @@ before the process is spawned:
   ``turn/started`` notification, and ``turn/start`` -> ``turn/completed`` (``first_turn_done``);
 * ``warm_turn``: the same for a second turn of that process.
 
-``--no-bytecode`` runs Python servers without cached bytecode (``PYTHONPYCACHEPREFIX`` set to
-an empty directory per run, ``PYTHONDONTWRITEBYTECODE=1``), so every module compiles at start.
+``--no-bytecode`` runs threadline without cached bytecode for its own modules (a copy of
+``src/`` without ``__pycache__`` first on ``PYTHONPATH``, ``PYTHONDONTWRITEBYTECODE=1``), so
+each of them compiles at every start.
 ``bench/compare_codex.py`` uses these measurements side by side with real Codex.
 """
 
@@ -28,6 +29,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import statistics
 import sys
 import tempfile
@@ -269,9 +271,16 @@ async def measure_turns(
 
 
 def no_bytecode_env(env: Mapping[str, str], scratch: Path) -> dict[str, str]:
-    """``env`` with an empty bytecode cache that stays empty: every module compiles."""
-    prefix = Path(tempfile.mkdtemp(prefix="pycache-", dir=scratch))
-    return {**env, "PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": "1"}
+    """``env`` for a start in which threadline's own modules have no cached bytecode and
+    none gets written (an install never compiled, or ``PYTHONDONTWRITEBYTECODE=1`` over
+    stale caches): ``PYTHONPATH`` names a copy of ``src/`` without ``__pycache__``. The
+    interpreter's and the dependencies' bytecode stay as installed. A native server ignores
+    both variables."""
+    copy = scratch / "src-without-bytecode"
+    if not copy.exists():
+        shutil.copytree(REPO_ROOT / "src" / "threadline", copy / "threadline",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return {**env, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def one_turn_thread(home: Path) -> str:

@@ -152,3 +152,27 @@ def test_warm_up_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     started = [t for t in threading.enumerate()
                if t.ident not in before and t.name == "threadline-warm-up"]
     assert started == []
+
+
+def test_build_deferred_models_builds_what_first_use_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"tl_deferred_probe_{time.monotonic_ns()}"
+    (tmp_path / f"{name}.py").write_text(
+        "from __future__ import annotations\n"
+        "from pydantic import BaseModel, ConfigDict\n"
+        "class Later(BaseModel):\n"
+        "    model_config = ConfigDict(defer_build=True)\n"
+        "    inner: Inner\n"
+        "class Inner(BaseModel):\n"
+        "    model_config = ConfigDict(defer_build=True)\n"
+        "    n: int\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__(name)
+    assert not module.Later.__pydantic_complete__
+    assert serve.build_deferred_models([name, "tl_not_imported_module"]) == 2
+    assert module.Later.__pydantic_complete__ and module.Inner.__pydantic_complete__
+    assert module.Later.model_validate({"inner": {"n": 3}}).inner.n == 3
+    assert serve.build_deferred_models([name]) == 0  # nothing left to build

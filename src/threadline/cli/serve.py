@@ -97,14 +97,59 @@ WARM_UP_MODULES: Sequence[str] = ("threadline.model.responses", "threadline.mode
 """What the first turn needs and start-up does not: the model clients (and the ``openai``
 SDK under them, a few hundred milliseconds of imports)."""
 
+WARM_UP_SWITCH_INTERVAL_S = 0.0002
+"""How often the interpreter lock may change hands while the warm-up runs (0.2 ms)."""
 
-def warm_up_later(modules: Sequence[str] = WARM_UP_MODULES) -> None:
-    """Import ``modules`` on a daemon thread, so the first turn finds them loaded.
+HOT_MODEL_MODULES: Sequence[str] = (
+    "threadline.protocol.v2.thread",
+    "threadline.protocol.v2.turn",
+    "threadline.protocol.v2.item",
+    "threadline.protocol.v2.item_parts",
+    "threadline.protocol.v2.usage",
+    "threadline.protocol.events",
+    "threadline.protocol.items",
+)
+"""Modules whose wire models (built on first use: ``defer_build``) every session's first
+``thread/start``, resume and turn use; the warm-up builds them after the imports."""
+
+
+def build_deferred_models(module_names: Sequence[str]) -> int:
+    """Build the validator and serializer of every not yet built pydantic model defined in
+    the (already imported) modules ``module_names``; returns how many it built. pydantic
+    serialises builds under one lock, so a request building one of them meanwhile waits
+    for it rather than racing it."""
+    from pydantic import BaseModel
+
+    built = 0
+    for name in module_names:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for value in list(vars(module).values()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == name
+                and not value.__pydantic_complete__
+            ):
+                with contextlib.suppress(Exception):  # left for first use to report
+                    value.model_rebuild()
+                    built += 1
+    return built
+
+
+def warm_up_later(
+    modules: Sequence[str] = WARM_UP_MODULES, models: Sequence[str] = HOT_MODEL_MODULES
+) -> None:
+    """Import ``modules`` and build the models of ``models`` on a daemon thread, so the first
+    turn finds them ready.
 
     The thread starts once the server is serving and runs while the event loop waits for
-    requests; a request that arrives meanwhile shares the interpreter with it. Turned off
-    with ``THREADLINE_WARM_UP=0``. A module that fails to import is left for the turn
-    that needs it to report.
+    requests; a request that arrives meanwhile shares the interpreter with it (a first
+    ``thread/list`` or resume that follows ``initialize`` at once answers a few tens of
+    milliseconds later; a first turn sent right after ``thread/start`` waits that much less
+    for the SDK). Turned off with ``THREADLINE_WARM_UP=0``. A module that fails to import is
+    left for the turn that needs it to report.
     """
     if os.environ.get("THREADLINE_WARM_UP", "1") == "0":
         return
@@ -113,8 +158,16 @@ def warm_up_later(modules: Sequence[str] = WARM_UP_MODULES) -> None:
     def work() -> None:
         import importlib
 
-        for name in modules:
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
+        # The interpreter lock changes hands every 5 ms by default: a request arriving while
+        # this thread imports would wait that long each time it needs the lock back.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, WARM_UP_SWITCH_INTERVAL_S))
+        try:
+            for name in modules:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+            build_deferred_models(models)
+        finally:
+            sys.setswitchinterval(interval)
 
     threading.Thread(target=work, name="threadline-warm-up", daemon=True).start()

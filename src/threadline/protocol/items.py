@@ -109,9 +109,7 @@ ResponseItem = Annotated[
     Discriminator(_item_tag),
 ]
 
-response_item_adapter: TypeAdapter[ResponseItem] = TypeAdapter(
-    ResponseItem, config=ConfigDict(defer_build=True)  # built on first use, not at import (start-up)
-)
+response_item_adapter: TypeAdapter[ResponseItem] = TypeAdapter(ResponseItem)
 
 
 def parse_response_item(data: Any) -> ResponseItem:

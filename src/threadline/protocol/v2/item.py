@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from threadline.protocol.v2.common import WireModel
 from threadline.protocol.v2.item_parts import (
@@ -464,12 +464,10 @@ class TerminalInteractionNotification(WireModel):
     turn_id: str
 
 
-_DEFERRED = ConfigDict(defer_build=True)  # built on first use, not at import (start-up)
-
-thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem, config=_DEFERRED)
+thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 """Validates and dumps any ``ThreadItem`` variant (dispatch on ``type``)."""
 
-user_input_adapter: TypeAdapter[UserInput] = TypeAdapter(UserInput, config=_DEFERRED)
+user_input_adapter: TypeAdapter[UserInput] = TypeAdapter(UserInput)
 """Validates and dumps any ``UserInput`` variant (dispatch on ``type``)."""
 
 
