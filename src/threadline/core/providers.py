@@ -267,7 +267,12 @@ class LazyModelClient:
         build: Callable[[], ModelClient],
         *,
         warm_after_s: float = _WARM_AFTER_S,
+        window_from_client: bool = True,
     ) -> None:
+        """``window_from_client``: the context window is the built client's to say (the
+        embedded model's ``n_ctx``), so a turn waits for the build before it starts;
+        otherwise it is the catalog's and the turn starts at once."""
+        self.window_from_client = window_from_client
         self._provider_id = provider_id
         self._build = build
         self._client: ModelClient | None = None

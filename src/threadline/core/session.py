@@ -483,8 +483,8 @@ class Session:
     async def turn_started(self, turn: ActiveTurn) -> None:
         s = self.settings
         ready = getattr(self.model, "ready", None)
-        if ready is not None:  # a lazily built client: finish building it off the loop
-            await ready()
+        if ready is not None and getattr(self.model, "window_from_client", True):
+            await ready()  # the window is the built client's: finish building it off the loop
         window = self.model.context_window(s.model) or s.model_context_window
         self.set_status("active", [])
         await self.emit(

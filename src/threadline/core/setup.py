@@ -154,10 +154,17 @@ class ThreadSetup:
             config = self.config
             if factory is default_client_factory:
                 try:  # unknown providers and missing keys fail here, not at the first turn
-                    resolve_provider(config.with_overrides(model_provider=provider_id))
+                    info = resolve_provider(config.with_overrides(model_provider=provider_id))
                 except ModelError as exc:
                     raise InvalidRequest(exc.message) from exc
-            client = LazyModelClient(provider_id, lambda: factory(config, provider_id))
+                # Only the embedded model knows its window once loaded; a remote one's is
+                # the catalog's, so its first turn starts without waiting for the SDK.
+                embedded = info.wire_api == "local"
+            else:
+                embedded = True  # a caller's own client: ask it, as before
+            client = LazyModelClient(
+                provider_id, lambda: factory(config, provider_id), window_from_client=embedded
+            )
             self._clients[provider_id] = client
         return client
 
