@@ -13,14 +13,8 @@ from typing import Any
 
 import pytest
 
-from threadline.rollout.offsets import (
-    OffsetIndex,
-    current_index,
-    forget_cached,
-    load_cached,
-    render_turns,
-    scan,
-)
+from threadline.rollout.offsets import OffsetIndex, render_turns, scan
+from threadline.rollout.offsets_cache import current_index, forget_cached, load_cached
 from threadline.rollout.reader import read_rollout
 from threadline.rollout.turns import build_turns
 

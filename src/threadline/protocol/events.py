@@ -388,8 +388,7 @@ class ClientAsk(_Msg):
     turn_id: str
     item_id: str
 
-    def waiting_flag(self) -> str | None:
-        """The flag for this question (its kind's :attr:`WAITING_FLAG` unless it says more)."""
+    def waiting_flag(self) -> str | None:  # the kind's flag unless the question says more
         return self.WAITING_FLAG
 
 
@@ -448,8 +447,7 @@ class McpElicitationRequest(ClientAsk):
     meta: Any = None
 
     def waiting_flag(self) -> str | None:
-        """An MCP tool call's approval (Codex's ``codex_approval_kind`` meta) waits on
-        approval, as Codex flags it; any other question waits on user input."""
+        """An MCP tool call's approval (``codex_approval_kind`` meta) waits on approval."""
         kind = self.meta.get("codex_approval_kind") if isinstance(self.meta, dict) else None
         return "waitingOnApproval" if kind == "mcp_tool_call" else self.WAITING_FLAG
 

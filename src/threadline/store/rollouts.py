@@ -31,7 +31,8 @@ from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
-from threadline.rollout.offsets import OffsetIndex, current_index, model_cut, render_turns
+from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns
+from threadline.rollout.offsets_cache import current_index
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     archived_path_for,

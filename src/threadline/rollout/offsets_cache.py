@@ -1,0 +1,88 @@
+"""Where rollout offset indexes are remembered: in this process (the last few) and in a
+cache file per rollout under the home's ``cache/rollout-offsets/`` (rebuildable data, so
+never trusted: read only as a regular file, checked against the rollout before use,
+written whole and renamed, never through a link)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from threadline.rollout.files import open_regular
+from threadline.rollout.offsets import OffsetIndex, is_current, scan
+
+__all__ = ["current_index", "forget_cached", "load_cached", "save_cached"]
+
+_MEMORY: dict[str, OffsetIndex] = {}
+_MEMORY_LIMIT = 32
+_CACHE_MAX_BYTES = 256 << 20
+"""A cache file larger than this is not ours (an index of a 1 GB rollout is ~1 MB)."""
+
+
+def forget_cached() -> None:
+    """Drop this process's remembered indexes (the cache files stay)."""
+    _MEMORY.clear()
+
+
+def _cache_file(cache_dir: Path, path: Path) -> Path:
+    return cache_dir / (hashlib.blake2b(str(path).encode(), digest_size=16).hexdigest() + ".json")
+
+
+def load_cached(cache_dir: Path | None, path: Path) -> OffsetIndex | None:
+    """The remembered index of ``path`` (this process's, else the cache file's)."""
+    key = str(path)
+    index = _MEMORY.get(key)
+    if index is not None or cache_dir is None:
+        return index
+    try:
+        with open_regular(_cache_file(cache_dir, path)) as handle:  # no links, no FIFOs
+            text = handle.read(_CACHE_MAX_BYTES + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(text) > _CACHE_MAX_BYTES:
+        return None
+    index = OffsetIndex.from_json(text)
+    return index if index is not None and index.path == key else None
+
+
+def save_cached(cache_dir: Path | None, index: OffsetIndex) -> None:
+    """Remember ``index`` here and, best effort, in the cache file (written whole, then
+    renamed, so a reader never sees half of one)."""
+    if len(_MEMORY) >= _MEMORY_LIMIT and index.path not in _MEMORY:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[index.path] = index
+    if cache_dir is None:
+        return
+    target = _cache_file(cache_dir, Path(index.path))
+    scratch = target.with_suffix(f".{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    created = False
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if any(p.is_symlink() or not p.is_dir() for p in (cache_dir, cache_dir.parent)):
+            return  # a planted link: write nothing through it
+        # A new file of our own (never through a link or onto something already there).
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        created = True
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(index.to_json())
+        os.replace(scratch, target)
+    except OSError:
+        # A read-only home, a full disk: the index lives in this process only.
+        if created:
+            with contextlib.suppress(OSError):
+                scratch.unlink()
+
+
+def current_index(path: Path, cache_dir: Path | None) -> OffsetIndex:
+    """The index of ``path``: the cached one when current, extended when the file grew,
+    rebuilt otherwise; the result is cached again when it changed."""
+    cached = load_cached(cache_dir, path)
+    if cached is not None and is_current(cached, path):
+        _MEMORY[str(path)] = cached
+        return cached
+    index = scan(path, cached)
+    save_cached(cache_dir, index)
+    return index
