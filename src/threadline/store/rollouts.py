@@ -30,6 +30,7 @@ from threadline.protocol.rollout import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
+from threadline.rollout.gc_pause import gc_paused
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns
 from threadline.rollout.offsets_cache import current_index
@@ -239,8 +240,12 @@ async def load_history(
             native=rollout,
         )
 
+    def paused() -> StoredThread:
+        with gc_paused():
+            return work()
+
     try:
-        return await asyncio.to_thread(work)
+        return await asyncio.to_thread(paused)
     except RolloutReadError as exc:
         raise StoreError(f"failed to load rollout `{path}`: {exc}") from exc
     except FileNotFoundError as exc:

@@ -1,0 +1,36 @@
+"""Loading a big rollout allocates millions of small objects that all stay alive; the
+cyclic garbage collector, triggered by those allocations, walks the growing heap again
+and again and finds nothing to free (most of a load's time). :func:`gc_paused` turns it
+off for the duration of a load. It is process-wide and loads may overlap (they run in
+worker threads), so the pauses are counted: the collector comes back when the last one
+ends, and only if it was on when the first began."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["gc_paused"]
+
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _was_enabled:
+                gc.enable()
