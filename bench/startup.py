@@ -44,39 +44,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.persistence import write_rollout  # noqa: E402
 from tests.support import mock_model as mm  # noqa: E402
+from tests.support.codex_ref import CODEX_CONFIG as CONFIG  # noqa: E402
 
 THREADLINE = (str(REPO_ROOT / ".venv" / "bin" / "threadline"), "app-server")
 CALL_TIMEOUT_S = 120.0
 
-CONFIG = """\
-model = "mock-model"
-model_provider = "mock"
-approval_policy = "never"
-sandbox_mode = "workspace-write"
-check_for_update_on_startup = false
-
-[model_providers.mock]
-name = "Mock Responses"
-base_url = "{base_url}"
-wire_api = "responses"
-env_key = "MOCK_OPENAI_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-stream_idle_timeout_ms = 60000
-
-[analytics]
-enabled = false
-
-[feedback]
-enabled = false
-
-[features]
-plugins = false
-remote_plugin = false
-apps = false
-"""
-"""One config both servers read (Codex's reference-recording config; threadline ignores the
-keys it does not use)."""
 
 
 def write_home(home: Path, base_url: str) -> Path:

@@ -38,37 +38,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
+from codex_ref import CODEX_CONFIG as CONFIG  # noqa: E402
 from mock_model import MockModel, text  # noqa: E402
 
 UNKNOWN_SLUGS = ("mock-model", "my-finetune", "gpt-5.5-2026-01-01", "gpt-5.1-codex-max-custom")
 
-CONFIG = """\
-model = "mock-model"
-model_provider = "mock"
-approval_policy = "never"
-sandbox_mode = "workspace-write"
-check_for_update_on_startup = false
-
-[model_providers.mock]
-name = "Mock Responses"
-base_url = "{base_url}"
-wire_api = "responses"
-env_key = "MOCK_OPENAI_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-stream_idle_timeout_ms = 60000
-
-[analytics]
-enabled = false
-
-[feedback]
-enabled = false
-
-[features]
-plugins = false
-remote_plugin = false
-apps = false
-"""
 
 
 class AppServer:

@@ -33,6 +33,7 @@ wire_api = "responses"
 env_key = "MOCK_OPENAI_API_KEY"
 request_max_retries = 0
 stream_max_retries = 0
+stream_idle_timeout_ms = 60000
 
 [analytics]
 enabled = false
