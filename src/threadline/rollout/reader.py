@@ -1,8 +1,8 @@
 """Tolerant rollout reading: whole files, paginated fork chains, and cheap heads/tails.
 
-Every line is decoded with ``json.loads``; typed pydantic views are only built
-later, for the lines a caller needs. Lines that are not JSON objects with a
-string ``type`` (garbage, a torn last line after a crash) are skipped, counted
+Every line is decoded as ``json.loads`` would (:func:`decode_json`, faster), one at a
+time; typed pydantic views are only built later, for the lines a caller needs. Lines
+that are not JSON objects with a string ``type`` (garbage, a torn last line after a crash) are skipped, counted
 in ``parse_errors`` and logged.
 
 Paginated (Codex 0.169) forks hold no history of their own: their
@@ -21,7 +21,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
+
+from pydantic_core import from_json
 
 from threadline.protocol.rollout import HistoryBase, RolloutItem, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
@@ -34,6 +36,7 @@ __all__ = [
     "Locator",
     "RolloutFile",
     "RolloutFormat",
+    "decode_json",
     "parse_lines",
     "read_head",
     "SKIPPED_EVENT",
@@ -55,7 +58,28 @@ _MAX_FORK_DEPTH = 64
 _PREVIEW_MARKER = "## My request for Codex:"
 
 
+_LINE_KEYS = frozenset({"timestamp", "type", "payload", "ordinal", "metadata"})
+_new_line = object.__new__
+_set = object.__setattr__
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """One JSON value, decoded as ``json.loads`` decodes it, at about twice its speed.
+
+    ``pydantic_core.from_json`` gives the same values for what it accepts (integers of
+    any size, ``NaN``/``Infinity``, the last of duplicate keys) and caches short strings
+    (keys), which keeps a loaded history smaller; what it refuses (a lone surrogate
+    escape, a byte order mark) goes to ``json.loads``, which says whether it is JSON
+    at all (``ValueError`` when not)."""
+    try:
+        return from_json(raw)
+    except ValueError:
+        return json.loads(raw)
+
+
 def _make_line(obj: Any) -> RolloutLine | None:
+    """A line without validation, as ``RolloutLine.model_construct`` builds it (the same
+    attributes), for a fifth of its cost; ``None`` for what is not a rollout record."""
     if not isinstance(obj, dict):
         return None
     kind = obj.get("type")
@@ -64,36 +88,57 @@ def _make_line(obj: Any) -> RolloutLine | None:
         return None
     ordinal = obj.get("ordinal")
     metadata = obj.get("metadata")
+    line = _new_line(RolloutLine)
+    _set(line, "__dict__", {
+        "timestamp": stamp,
+        "type": kind,
+        "payload": obj["payload"],
+        "ordinal": ordinal if isinstance(ordinal, int) else None,
+        "metadata": metadata if isinstance(metadata, dict) else None,
+    })
+    _set(line, "__pydantic_fields_set__", set(_LINE_KEYS))
     extra = {k: v for k, v in obj.items() if k not in _LINE_KEYS} if len(obj) > 5 else {}
-    return RolloutLine.model_construct(
-        timestamp=stamp,
-        type=kind,
-        payload=obj["payload"],
-        ordinal=ordinal if isinstance(ordinal, int) else None,
-        metadata=metadata if isinstance(metadata, dict) else None,
-        **extra,
-    )
+    _set(line, "__pydantic_extra__", extra)
+    _set(line, "__pydantic_private__", None)
+    return line
 
 
-_LINE_KEYS = frozenset({"timestamp", "type", "payload", "ordinal", "metadata"})
+def _decode_line(raw: bytes) -> RolloutLine | None:
+    try:
+        return _make_line(decode_json(raw))
+    except ValueError:
+        return None
 
 
-def parse_lines(data: bytes, *, source: str = "<bytes>") -> tuple[list[RolloutLine], int]:
-    """Decode JSONL bytes into lines; returns ``(lines, parse_errors)``."""
+def _iter_lines(handle: BinaryIO, limit: int | None) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number from 0, line, whether it ends the data without a newline)`` of
+    each non-blank line of ``handle``, read one at a time (at most ``limit`` bytes)."""
+    if limit is None:
+        for number, raw in enumerate(handle):
+            if raw.strip():
+                yield number, raw, not raw.endswith(b"\n")
+        return
+    offset = number = 0
+    while offset < limit:
+        raw = handle.readline(limit - offset)
+        if not raw:
+            return
+        offset += len(raw)
+        if raw.strip():
+            yield number, raw, not raw.endswith(b"\n")
+        number += 1
+
+
+def _collect(
+    numbered: Iterator[tuple[int, bytes, bool]], source: str
+) -> tuple[list[RolloutLine], int]:
     lines: list[RolloutLine] = []
     errors = 0
-    chunks = data.split(b"\n")
-    last = len(chunks) - 1
-    for number, chunk in enumerate(chunks):
-        if not chunk.strip():
-            continue
-        try:
-            line = _make_line(json.loads(chunk))
-        except ValueError:
-            line = None
+    append = lines.append
+    for number, raw, torn in numbered:
+        line = _decode_line(raw)
         if line is None:
             errors += 1
-            torn = number == last
             log.warning(
                 "skipping unreadable rollout line %d of %s%s",
                 number + 1,
@@ -101,8 +146,29 @@ def parse_lines(data: bytes, *, source: str = "<bytes>") -> tuple[list[RolloutLi
                 " (torn last line)" if torn else "",
             )
             continue
-        lines.append(line)
+        append(line)
     return lines, errors
+
+
+def parse_lines(data: bytes, *, source: str = "<bytes>") -> tuple[list[RolloutLine], int]:
+    """Decode JSONL bytes into lines; returns ``(lines, parse_errors)``."""
+    chunks = data.split(b"\n")
+    last = len(chunks) - 1
+    numbered = (
+        (number, chunk, number == last) for number, chunk in enumerate(chunks) if chunk.strip()
+    )
+    return _collect(numbered, source)
+
+
+def _read_lines(path: Path, limit: int | None = None) -> tuple[list[RolloutLine], int]:
+    """The lines of a rollout file (its first ``limit`` bytes), read and decoded one
+    at a time: the file's bytes are never all in memory at once."""
+    try:
+        # Never blocks on a FIFO, never follows a link: see threadline.rollout.files.
+        with open_regular(path) as handle:
+            return _collect(_iter_lines(handle, limit), str(path))
+    except OSError as exc:
+        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
 
 
 @dataclass
@@ -158,15 +224,6 @@ def _detect_format(meta: SessionMeta | None, lines: list[RolloutLine]) -> Rollou
     return "legacy"
 
 
-def _read_bytes(path: Path, limit: int | None = None) -> bytes:
-    try:
-        # Never blocks on a FIFO, never follows a link: see threadline.rollout.files.
-        with open_regular(path) as handle:
-            return handle.read() if limit is None else handle.read(limit)
-    except OSError as exc:
-        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
-
-
 def _regular_sibling(directory: Path, thread_id: str) -> Path | None:
     """A regular ``rollout-*-<thread_id>.jsonl`` in ``directory`` (names compared as
     strings, not as a glob pattern; links, FIFOs and the like are skipped unopened)."""
@@ -197,7 +254,7 @@ def _default_locator(path: Path) -> Locator:
 def read_rollout(path: Path, *, locate: Locator | None = None) -> RolloutFile:
     """Read a rollout file, following a paginated fork's ``history_base`` chain."""
     path = Path(path)
-    lines, errors = parse_lines(_read_bytes(path), source=str(path))
+    lines, errors = _read_lines(path)
     meta = _first_meta(lines)
     result = RolloutFile(
         path=path, meta=meta, lines=lines, parse_errors=errors, format=_detect_format(meta, lines)
@@ -220,8 +277,7 @@ def read_rollout(path: Path, *, locate: Locator | None = None) -> RolloutFile:
             log.warning("fork base %s of %s not found; history is incomplete", base.thread_id, path)
             result.missing_base = base.thread_id
             break
-        data = _read_bytes(parent_path, base.end_byte_offset)
-        parent_lines, parent_errors = parse_lines(data, source=str(parent_path))
+        parent_lines, parent_errors = _read_lines(parent_path, base.end_byte_offset)
         if base.end_ordinal_exclusive is not None:
             cut = base.end_ordinal_exclusive
             parent_lines = [
@@ -308,10 +364,7 @@ def read_rollout_from_cut(path: Path, cut: int, *, items_from: int = 0) -> Rollo
                     if preview_seen or not maybe_preview:
                         lines.append(_skipped(event.group(1), "event_msg", SKIPPED_EVENT))
                         continue
-            try:
-                line = _make_line(json.loads(raw))
-            except ValueError:
-                line = None
+            line = _decode_line(raw)
             if line is None:
                 errors += 1
                 log.warning("skipping unreadable rollout line at byte %d of %s", start, path)
@@ -392,10 +445,7 @@ _HEAD_MARKERS = re.compile(
 def _classify(raw: bytes) -> RolloutLine | Literal[False] | None:
     if _HEAD_MARKERS.search(raw) is None:
         return False
-    try:
-        return _make_line(json.loads(raw))
-    except ValueError:
-        return None
+    return _decode_line(raw)
 
 
 def _iter_head_lines(
