@@ -1,5 +1,7 @@
 """Which events a live session writes: offered once by ``Session.emit``, decided by the
-rollout policy where the writer makes lines (plan items included, in Codex's shape)."""
+rollout policy where the writer makes lines (plan items included, in Codex's shape); the
+session's sink is a new thread of the local store (a rollout file) and of the PostgreSQL
+store (the database's lines)."""
 
 from __future__ import annotations
 
@@ -10,17 +12,42 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.support.stores import StoreUnderTest, both_stores, store_for
 
 from threadline.core.session import Session
 from threadline.core.settings import ThreadSettings
 from threadline.model.responses import ResponsesClient
 from threadline.protocol import events as ev
+from threadline.protocol.rollout import SessionMeta
 from threadline.protocol.v2.item import AgentMessageThreadItem, PlanThreadItem
-from threadline.rollout.policy import PersistencePolicy, is_persisted_event
+from threadline.rollout.policy import is_persisted_event
 from threadline.rollout.reader import parse_lines
 from threadline.rollout.turns import build_turns
-from threadline.rollout.writer import RolloutWriter
+from threadline.store.base import ThreadSink, ThreadStore
+from threadline.store.local import LocalThreadStore
 from threadline.tools.registry import ToolRegistry
+
+THREAD_UUID = "019a0000-0000-7000-8000-00000000e7e1"
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> StoreUnderTest:
+    return store_for(request)
+
+
+@pytest.fixture
+async def thread_store(store: StoreUnderTest, tmp_path: Path) -> AsyncIterator[ThreadStore]:
+    """The store under test itself, in this process (home: ``tmp_path/"home"``)."""
+    opened: ThreadStore
+    if store.postgres:
+        from threadline.store.postgres import PostgresThreadStore
+
+        assert store.url is not None
+        opened = PostgresThreadStore(store.url, tmp_path / "home")
+    else:
+        opened = LocalThreadStore(tmp_path / "home", backfill=False)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture
@@ -38,18 +65,29 @@ async def client() -> AsyncIterator[ResponsesClient]:
     await c.aclose()
 
 
-def _session(path: Path, client: ResponsesClient, *, extended: bool = False) -> Session:
-    path.touch()
+async def _sink(thread_store: ThreadStore, cwd: Path, *, extended: bool) -> ThreadSink:
+    meta = SessionMeta(
+        id=THREAD_UUID, timestamp="2026-11-20T10:00:00.000Z", cwd=str(cwd),
+        originator="tests", cli_version="0.0.0", source="cli", model_provider="mock",
+    )
+    sink = thread_store.create_thread(meta, extended_history=extended, fsync=False)
+    await sink.materialize()
+    return sink
+
+
+async def _session(
+    thread_store: ThreadStore, cwd: Path, client: ResponsesClient, *, extended: bool = False
+) -> Session:
     return Session(
         thread_id="thread-1",
         settings=ThreadSettings(
             model="mock-model",
             model_provider="mock",
-            cwd=str(path.parent),
+            cwd=str(cwd),
             persist_extended_history=extended,
         ),
         model=client,
-        sink=RolloutWriter.resume(path, policy=PersistencePolicy(extended=extended)),
+        sink=await _sink(thread_store, cwd, extended=extended),
         tools=ToolRegistry([]),
         history=[],
         token_info=None,
@@ -59,15 +97,24 @@ def _session(path: Path, client: ResponsesClient, *, extended: bool = False) -> 
     )
 
 
-def _payloads(path: Path) -> list[dict[str, typing.Any]]:
-    return [json.loads(line)["payload"] for line in path.read_text().splitlines()]
+def _raw(store: StoreUnderTest, session: Session) -> list[str]:
+    """The session's lines after its ``session_meta`` (what the session wrote)."""
+    assert session.sink.path is not None
+    return [
+        line for line in store.raw_lines(session.sink.path)
+        if json.loads(line)["type"] != "session_meta"
+    ]
 
 
+def _payloads(store: StoreUnderTest, session: Session) -> list[dict[str, typing.Any]]:
+    return [json.loads(line)["payload"] for line in _raw(store, session)]
+
+
+@both_stores
 async def test_plan_items_are_written_as_codex_writes_them(
-    tmp_path: Path, client: ResponsesClient
+    tmp_path: Path, client: ResponsesClient, store: StoreUnderTest, thread_store: ThreadStore
 ) -> None:
-    path = tmp_path / "rollout.jsonl"
-    session = _session(path, client)
+    session = await _session(thread_store, tmp_path, client)
     plan = PlanThreadItem(id="plan-1", text="1. read\n2. write", started_at_ms=5)
     agent = AgentMessageThreadItem(id="msg-1", text="done")
     await session.emit("turn-1", ev.TaskStarted(turn_id="turn-1", started_at=1))
@@ -80,7 +127,7 @@ async def test_plan_items_are_written_as_codex_writes_them(
     await session.emit("turn-1", ev.TaskComplete(turn_id="turn-1", completed_at=2))
     await session.sink.close()
 
-    payloads = _payloads(path)
+    payloads = _payloads(store, session)
     assert [p["type"] for p in payloads] == ["task_started", "item_completed", "task_complete"]
     assert payloads[1] == {
         "type": "item_completed",
@@ -90,20 +137,22 @@ async def test_plan_items_are_written_as_codex_writes_them(
         "started_at_ms": 5,
         "completed_at_ms": 9,
     }
-    lines, _ = parse_lines(path.read_bytes())
+    lines, _ = parse_lines("\n".join(_raw(store, session)).encode())
     [turn] = build_turns(lines)
     assert [(i.type, getattr(i, "text", None)) for i in turn.items] == [
         ("plan", "1. read\n2. write")
     ]
 
 
-async def test_extended_mode_is_the_writers_policy(tmp_path: Path, client: ResponsesClient) -> None:
-    path = tmp_path / "rollout.jsonl"
-    session = _session(path, client, extended=True)
+@both_stores
+async def test_extended_mode_is_the_writers_policy(
+    tmp_path: Path, client: ResponsesClient, store: StoreUnderTest, thread_store: ThreadStore
+) -> None:
+    session = await _session(thread_store, tmp_path, client, extended=True)
     await session.emit("turn-1", ev.ErrorEvent(message="kept in extended mode"))
     await session.emit("turn-1", ev.WarningEvent(message="never kept"))
     await session.sink.close()
-    assert [p["type"] for p in _payloads(path)] == ["error"]
+    assert [p["type"] for p in _payloads(store, session)] == ["error"]
 
 
 @pytest.mark.parametrize("extended", [False, True])

@@ -12,6 +12,10 @@ Fixtures:
   kill or restart it (persistence tests).
 * ``start_client`` — ``await start_client(**kw)`` → an initialized
   :class:`~tests.support.appserver.AppServerClient` on a fresh stdio server.
+* ``store`` — the thread store the servers of ``launch_server`` use: local unless the
+  test is parametrized with :data:`tests.support.stores.both_stores` (then once with
+  the local store, once with a fresh PostgreSQL database); see
+  :mod:`tests.support.stores` for reading and seeding rollouts through it.
 
 Every server→client message is validated against the reference schema (the
 ``app_server`` fixture fails the test at teardown on any violation).
@@ -19,7 +23,7 @@ Every server→client message is validated against the reference schema (the
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ import pytest_asyncio
 from tests.conftest import AppServerFactory
 from tests.support.appserver import AppServerClient, AppServerProcess
 from tests.support.mock_model import MockModel
+from tests.support.stores import StoreUnderTest, store_for
 
 LaunchServer = Callable[..., Awaitable[AppServerProcess]]
 StartClient = Callable[..., Awaitable[AppServerClient]]
@@ -81,14 +86,26 @@ def mock_home(tmp_path: Path, mock_model: MockModel) -> Path:
     return home
 
 
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> StoreUnderTest:
+    return store_for(request)
+
+
 @pytest_asyncio.fixture
-async def launch_server(app_server: AppServerFactory, mock_home: Path) -> LaunchServer:
+async def launch_server(
+    app_server: AppServerFactory, mock_home: Path, store: StoreUnderTest
+) -> AsyncIterator[LaunchServer]:
+    homes: list[Path] = []
+
     async def launch(**kwargs: Any) -> AppServerProcess:
         kwargs.setdefault("home", mock_home)
         kwargs.setdefault("cwd", mock_home.parent)
+        kwargs["env"] = {**store.env, **(kwargs.get("env") or {})}
+        homes.append(Path(kwargs["home"]))
         return await app_server(**kwargs)
 
-    return launch
+    yield launch
+    store.check_no_rollout_files(homes)
 
 
 @pytest_asyncio.fixture

@@ -8,7 +8,8 @@ with no tools whose last input item is the hand-off prompt; the next request car
 initial context, the retained user messages, the prefixed summary and the new message; the
 rollout gets a ``compacted`` line with ``message``, ``replacement_history`` and the window
 fields, a ``token_count`` whose ``last`` is the estimate, and the ``ContextCompaction``
-``item_completed``.
+``item_completed``. The test that reads the stored lines runs on the local store and on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.support.mock_model import (
     usage,
 )
 from tests.support.schema import SchemaRegistry
+from tests.support.stores import StoreUnderTest, both_stores
 
 from threadline.core.compaction import (
     MAX_CONSECUTIVE_COMPACTIONS,
@@ -52,7 +54,7 @@ SMALL = usage(input=500, output=20)
 
 @pytest_asyncio.fixture
 async def start(
-    tmp_path: Path, mock_model: MockModel, schema: SchemaRegistry
+    tmp_path: Path, mock_model: MockModel, schema: SchemaRegistry, store: StoreUnderTest
 ) -> AsyncIterator[Start]:
     servers: list[InProcessServer] = []
 
@@ -64,7 +66,7 @@ async def start(
             home,
             mock_model.base_url,
             request_max_retries=0,
-            extra=extra,
+            extra=extra + store.config,
             provider_extra=provider_extra,
         )
         if wire != "responses":
@@ -77,6 +79,7 @@ async def start(
 
     yield launch
     await stop_and_check(servers)
+    store.check_no_rollout_files([server.home for server in servers])
 
 
 async def new_thread(client: AppServerClient, cwd: Path) -> str:
@@ -104,10 +107,10 @@ def texts(request: RecordedRequest) -> list[tuple[str, str]]:
     return out
 
 
-def rollout_lines(server: InProcessServer) -> list[dict[str, Any]]:
-    files = sorted((server.home / "sessions").rglob("rollout-*.jsonl"))
+def rollout_lines(store: StoreUnderTest, server: InProcessServer) -> list[dict[str, Any]]:
+    files = list(store.histories(server.home).values())
     assert len(files) == 1
-    return [json.loads(line) for line in files[0].read_text().splitlines()]
+    return [json.loads(line) for line in files[0]]
 
 
 def methods(client: AppServerClient) -> list[str]:
@@ -124,8 +127,9 @@ def methods(client: AppServerClient) -> list[str]:
     return out
 
 
+@both_stores
 async def test_pre_turn_compaction_replaces_the_history_and_writes_codex_line(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     server = await start()
     client = server.client
@@ -164,7 +168,7 @@ async def test_pre_turn_compaction_replaces_the_history_and_writes_codex_line(
     ]
     assert seen.index("item/started:userMessage", start_at) > start_at
 
-    lines = rollout_lines(server)
+    lines = rollout_lines(store, server)
     compacted = [ln for ln in lines if ln["type"] == "compacted"]
     assert len(compacted) == 1
     payload = compacted[0]["payload"]
@@ -193,8 +197,8 @@ async def test_pre_turn_compaction_replaces_the_history_and_writes_codex_line(
     assert "contextCompaction" in kinds and "userMessage" in kinds
 
     # Resume rebuilds the model's history from the compacted line on.
-    files = sorted((server.home / "sessions").rglob("rollout-*.jsonl"))
-    rebuilt = model_history(parse_lines(files[0].read_bytes())[0])
+    [stored] = store.histories(server.home).values()
+    rebuilt = model_history(parse_lines("\n".join(stored).encode())[0])
     rebuilt_texts = [(i.role, i.text()) for i in rebuilt if isinstance(i, MessageItem)]
     assert rebuilt_texts[1:] == [*roles[2:], ("assistant", "second answer")]
 

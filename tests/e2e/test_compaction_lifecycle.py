@@ -11,7 +11,9 @@
   (``item/completed``) before the turn ends ``interrupted``; the history is unchanged.
 
 The real app-server runs in process against the mock model over HTTP; every message is
-checked against the reference schema when the servers stop.
+checked against the reference schema when the servers stop. Each test runs on the local
+store and on PostgreSQL (``[store]`` in the home's config; rollout lines read back from
+the database, the Codex rollout imported into it).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.support.appserver import AppServerClient
 from tests.support.memory_server import InProcessServer
 from tests.support.mock_model import Gate, MockModel, text, usage
 from tests.support.schema import SchemaRegistry
+from tests.support.stores import StoreUnderTest, both_stores
 
 from threadline.core.compaction import compact_prompt, summary_prefix
 
@@ -41,13 +44,19 @@ SMALL = usage(input=500, output=20)
 DATA = Path(__file__).parent / "data"
 CODEX_ROLLOUT = DATA / "codex_0169_compacted.jsonl"
 
+pytestmark = both_stores
+
 
 @pytest_asyncio.fixture
-async def start(mock_model: MockModel, schema: SchemaRegistry) -> AsyncIterator[Start]:
+async def start(
+    mock_model: MockModel, schema: SchemaRegistry, store: StoreUnderTest
+) -> AsyncIterator[Start]:
     servers: list[InProcessServer] = []
 
     async def launch(home: Path) -> InProcessServer:
-        write_mock_config(home, mock_model.base_url, request_max_retries=0, extra=WINDOW)
+        write_mock_config(
+            home, mock_model.base_url, request_max_retries=0, extra=WINDOW + store.config
+        )
         server = InProcessServer(home)
         servers.append(server)
         await server.connect()
@@ -55,6 +64,7 @@ async def start(mock_model: MockModel, schema: SchemaRegistry) -> AsyncIterator[
 
     yield launch
     await stop_and_check(servers)
+    store.check_no_rollout_files([server.home for server in servers])
 
 
 async def run_turn(client: AppServerClient, tid: str, words: str) -> dict[str, Any]:
@@ -74,11 +84,14 @@ async def compact_now(client: AppServerClient, tid: str) -> dict[str, Any]:
     return dict(client.received("turn/completed")[-1]["params"]["turn"])
 
 
-def lines_of(path: Path) -> list[dict[str, Any]]:
+def lines_of(path: Path, store: StoreUnderTest | None = None) -> list[dict[str, Any]]:
+    """The lines of a rollout file, or (with ``store``) of the stored thread at ``path``."""
+    if store is not None:
+        return store.lines(path)
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def windows(path: Path) -> list[tuple[int, str, str, str]]:
+def windows(store: StoreUnderTest, path: Path) -> list[tuple[int, str, str, str]]:
     """``(window_number, first_window_id, previous_window_id, window_id)`` of each
     ``compacted`` line, oldest first."""
     return [
@@ -88,7 +101,7 @@ def windows(path: Path) -> list[tuple[int, str, str, str]]:
             p["previous_window_id"],
             p["window_id"],
         )
-        for p in (ln["payload"] for ln in lines_of(path) if ln["type"] == "compacted")
+        for p in (ln["payload"] for ln in lines_of(path, store) if ln["type"] == "compacted")
     ]
 
 
@@ -101,7 +114,7 @@ def input_texts(body: dict[str, Any]) -> list[str]:
 
 
 async def test_window_numbering_goes_on_after_a_resume(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     home = tmp_path / "home"
     server = await start(home)
@@ -111,7 +124,7 @@ async def test_window_numbering_goes_on_after_a_resume(
     await run_turn(server.client, tid, "first")
     assert (await compact_now(server.client, tid))["status"] == "completed"
     await server.stop()
-    [(number, first, previous, _)] = windows(path)
+    [(number, first, previous, _)] = windows(store, path)
     assert (number, previous) == (1, first)
 
     again = await start(home)
@@ -127,7 +140,7 @@ async def test_window_numbering_goes_on_after_a_resume(
     mock_model.enqueue(text("NOTE THREE", usage=SMALL), text("after", usage=SMALL))
     assert (await run_turn(third.client, tid, "go on"))["status"] == "completed"
 
-    seen = windows(path)
+    seen = windows(store, path)
     assert [w[0] for w in seen] == [1, 2, 3]
     assert {w[1] for w in seen} == {first}
     for older, newer in itertools.pairwise(seen):
@@ -136,7 +149,7 @@ async def test_window_numbering_goes_on_after_a_resume(
 
 
 async def test_a_codex_rollout_resumed_here_continues_codex_window_numbering(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     raw = lines_of(CODEX_ROLLOUT)
     meta = raw[0]["payload"]
@@ -147,6 +160,7 @@ async def test_a_codex_rollout_resumed_here_continues_codex_window_numbering(
     day.mkdir(parents=True)
     path = day / f"rollout-2026-12-01T14-21-33-{tid}.jsonl"
     shutil.copy(CODEX_ROLLOUT, path)
+    await store.seed(path)
     server = await start(home)
     await server.client.request("thread/resume", {"threadId": tid})
     mock_model.enqueue(text("NOTE HERE", usage=SMALL))
@@ -157,7 +171,7 @@ async def test_a_codex_rollout_resumed_here_continues_codex_window_numbering(
     assert sent[-1] == compact_prompt()
     assert sent[-3:-1] == ["hello two", "second answer"]
     assert codex_compacted["message"] in sent
-    [codex_window, ours] = windows(path)
+    [codex_window, ours] = windows(store, path)
     assert codex_window == (
         1,
         meta["context_window"]["window_id"],
@@ -170,7 +184,7 @@ async def test_a_codex_rollout_resumed_here_continues_codex_window_numbering(
 
 
 async def test_the_summary_answer_is_written_where_codex_writes_it(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     server = await start(tmp_path / "home")
     started = await server.client.request("thread/start", {"cwd": str(tmp_path)})
@@ -195,7 +209,7 @@ async def test_the_summary_answer_is_written_where_codex_writes_it(
             shape(lines[at])
         ]
 
-    ours = around_compacted(lines_of(path))
+    ours = around_compacted(lines_of(path, store))
     assert ours == [
         ("response_item", "assistant:THE NOTE"),
         ("event_msg", "token_count"),
@@ -221,7 +235,7 @@ async def test_the_summary_answer_is_written_where_codex_writes_it(
 
 
 async def test_an_interrupt_during_compaction_ends_the_item_and_the_turn(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     server = await start(tmp_path / "home")
     client = server.client
@@ -265,7 +279,7 @@ async def test_an_interrupt_during_compaction_ends_the_item_and_the_turn(
     order = [ending(r.message) for r in client.records if r.direction == "s2c"]
     assert order.index(("item", item_id)) < order.index(("turn", turn_id))
     # Nothing was compacted: no compacted line, and the next request carries the old history.
-    assert not [ln for ln in lines_of(path) if ln["type"] == "compacted"]
+    assert not [ln for ln in lines_of(path, store) if ln["type"] == "compacted"]
     mock_model.enqueue(text("still here", usage=SMALL))
     assert (await run_turn(client, tid, "again"))["status"] == "completed"
     sent = input_texts(mock_model.requests[-1].body)
@@ -278,7 +292,7 @@ async def test_an_interrupt_during_compaction_ends_the_item_and_the_turn(
 
 
 async def test_compact_start_during_a_turn_replaces_it(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     """As the real Codex 0.169 did (probed against the mock): the running turn ends
     ``interrupted`` with the abort reason ``replaced``, no ``<turn_aborted>`` message joins
@@ -311,7 +325,7 @@ async def test_compact_start_during_a_turn_replaces_it(
     assert not any(t.startswith("<turn_aborted>") for t in sent)
     aborted = [
         ln["payload"]
-        for ln in lines_of(path)
+        for ln in lines_of(path, store)
         if ln["type"] == "event_msg" and ln["payload"]["type"] == "turn_aborted"
     ]
     assert [(a["turn_id"], a["reason"]) for a in aborted] == [(first_id, "replaced")]
@@ -320,7 +334,7 @@ async def test_compact_start_during_a_turn_replaces_it(
 
 
 async def test_a_fork_continues_its_parent_window_numbering(
-    start: Start, mock_model: MockModel, tmp_path: Path
+    start: Start, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     """Codex 0.169 (probed against the mock) numbers a fork's first compaction after its
     parent's newest one: ``window_number`` 2, the parent's first window, and the parent's
@@ -336,5 +350,5 @@ async def test_a_fork_continues_its_parent_window_numbering(
     fid, fork_path = forked["thread"]["id"], Path(forked["thread"]["path"])
     mock_model.enqueue(text("NOTE IN FORK", usage=SMALL))
     assert (await compact_now(client, fid))["status"] == "completed"
-    [(_, first, _, parent_window)] = windows(parent_path)
-    assert windows(fork_path)[-1][:3] == (2, first, parent_window)
+    [(_, first, _, parent_window)] = windows(store, parent_path)
+    assert windows(store, fork_path)[-1][:3] == (2, first, parent_window)

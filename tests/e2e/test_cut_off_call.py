@@ -1,7 +1,7 @@
 """A server killed while a tool call runs leaves the call in the rollout without its output;
 after a resume the next model request must still pair every call with an output (the
 Responses API refuses a call without one). As Codex does, the unfinished call gets the
-output ``aborted``; the call itself is not run again."""
+output ``aborted``; the call itself is not run again. On the local store and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from typing import Any
 
 from tests.e2e.conftest import LaunchServer
 from tests.support.mock_model import MockModel, function_call, text
+from tests.support.stores import both_stores
+
+pytestmark = both_stores
 
 
 def _calls_and_outputs(body: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:

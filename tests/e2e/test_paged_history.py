@@ -2,7 +2,8 @@
 ``thread/items/list`` with cursors, both directions, limits and items views, for a
 stored thread (served from the rollout's offset index) and a loaded one; the page
 equals the same slice of a whole ``thread/read``; bad cursors are refused and lose
-nothing; the index follows a rollout that another writer appended to."""
+nothing; the index follows a rollout that another writer appended to. Each test runs on
+the local store and on PostgreSQL (the rollout seeded into the store)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient, RpcResponseError
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 THREAD_ID = "019a0000-0000-7000-8000-0000000a6e01"
 TS = "2026-11-20T10:00:00.000Z"
@@ -69,9 +73,10 @@ async def _all_turns(client: AppServerClient, params: dict[str, Any]) -> tuple[l
 
 
 async def test_turns_pages_match_a_whole_read_both_directions(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    write_rollout(mock_home, tmp_path, 23)
+    await store.seed(write_rollout(mock_home, tmp_path, 23))
     client = (await launch_server()).client
     whole = (await client.request("thread/read", {"threadId": THREAD_ID, "includeTurns": True}))["thread"]["turns"]
     assert len(whole) == 23
@@ -91,9 +96,10 @@ async def test_turns_pages_match_a_whole_read_both_directions(
 
 
 async def test_backwards_cursor_includes_the_anchor(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    write_rollout(mock_home, tmp_path, 10)
+    await store.seed(write_rollout(mock_home, tmp_path, 10))
     client = (await launch_server()).client
     page = await client.request("thread/turns/list", {"threadId": THREAD_ID, "limit": 3})
     assert [t["id"] for t in page["data"]] == ["turn-0009", "turn-0008", "turn-0007"]
@@ -106,9 +112,10 @@ async def test_backwards_cursor_includes_the_anchor(
 
 
 async def test_items_pages_cross_turns_and_match_the_read(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    write_rollout(mock_home, tmp_path, 9)
+    await store.seed(write_rollout(mock_home, tmp_path, 9))
     client = (await launch_server()).client
     whole = (await client.request("thread/read", {"threadId": THREAD_ID, "includeTurns": True}))["thread"]["turns"]
     expected = [(t["id"], i) for t in whole for i in t["items"]]
@@ -132,10 +139,11 @@ async def test_items_pages_cross_turns_and_match_the_read(
 
 
 async def test_bad_cursors_and_unknown_threads_are_refused(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    path = write_rollout(mock_home, tmp_path, 4)
-    before = path.read_bytes()
+    path = await store.seed(write_rollout(mock_home, tmp_path, 4))
+    before = store.raw_lines(path)
     client = (await launch_server()).client
     items = await client.request("thread/items/list", {"threadId": THREAD_ID, "limit": 1})
     for params in (
@@ -162,37 +170,37 @@ async def test_bad_cursors_and_unknown_threads_are_refused(
     assert len(one["data"]) == 1 and one["nextCursor"] is not None
     with pytest.raises(RpcResponseError):
         await client.request("thread/turns/list", {"threadId": "not-a-uuid"})
-    assert path.read_bytes() == before
+    assert store.raw_lines(path) == before
     ok = await client.request("thread/turns/list", {"threadId": THREAD_ID})
     assert len(ok["data"]) == 4
 
 
 async def test_index_follows_appends_by_another_writer(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    path = write_rollout(mock_home, tmp_path, 3)
+    path = await store.seed(write_rollout(mock_home, tmp_path, 3))
     client = (await launch_server()).client
     first = await client.request("thread/turns/list", {"threadId": THREAD_ID, "limit": 1})
     assert first["data"][0]["id"] == "turn-0002"
-    with path.open("a", encoding="utf-8") as handle:  # Codex (or anyone) appends a turn
-        handle.write("\n".join(turn_lines(3)) + "\n")
+    store.append_raw(path, turn_lines(3))  # Codex (or anyone) appends a turn
     again = await client.request("thread/turns/list", {"threadId": THREAD_ID, "limit": 1})
     assert again["data"][0]["id"] == "turn-0003"
     # A rollback appended later hides the newest two turns.
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(_line("event_msg", {"type": "thread_rolled_back", "num_turns": 2}) + "\n")
+    store.append_raw(path, [_line("event_msg", {"type": "thread_rolled_back", "num_turns": 2})])
     after = await client.request("thread/turns/list", {"threadId": THREAD_ID})
     assert [t["id"] for t in after["data"]] == ["turn-0001", "turn-0000"]
     # A rewritten file (same path, new content) is indexed afresh, not extended.
-    write_rollout(mock_home, tmp_path, 2)
+    await store.reseed(write_rollout(mock_home, tmp_path, 2))
     fresh = await client.request("thread/turns/list", {"threadId": THREAD_ID})
     assert [t["id"] for t in fresh["data"]] == ["turn-0001", "turn-0000"]
 
 
 async def test_loaded_thread_pages_from_memory_and_resume_carries_cursors(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    write_rollout(mock_home, tmp_path, 6)
+    await store.seed(write_rollout(mock_home, tmp_path, 6))
     client = (await launch_server()).client
     resumed = await client.request("thread/resume", {
         "threadId": THREAD_ID, "excludeTurns": True,

@@ -1,5 +1,7 @@
 """Persistence end to end: resume and fork with the token-usage replay, list/read/name/
-archive, crash safety and bad input — all over a real stdio app-server subprocess."""
+archive, crash safety and bad input — all over a real stdio app-server subprocess, once
+on the local store and once on PostgreSQL (rollouts are seeded and read back through
+the ``store`` fixture)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from typing import Any
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import Gate, MockModel, text, usage
+from tests.support.stores import StoreUnderTest, both_stores, local_only
+
+pytestmark = both_stores
 
 THREAD_ID = "019a0000-0000-7000-8000-00000000abcd"
 TURN_ID = "turn-one"
@@ -105,10 +110,12 @@ def _method_order(client: AppServerClient) -> list[str]:
 
 
 async def test_resume_replays_restored_usage_before_any_turn(
-    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
     path = write_fake_rollout(mock_home, cwd=tmp_path)
-    before = path.read_bytes()
+    await store.seed(path)
+    before = store.raw_lines(path)
     server = await launch_server()
     client = server.client
     result = await client.request("thread/resume", {"threadId": THREAD_ID})
@@ -129,13 +136,14 @@ async def test_resume_replays_restored_usage_before_any_turn(
     assert not any(m == "thread/started" for m in methods)
     assert mock_model.requests == []
     # Resume writes nothing to the rollout.
-    assert path.read_bytes() == before
+    assert store.raw_lines(path) == before
 
 
 async def test_fork_replays_usage_then_announces_thread(
-    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    write_fake_rollout(mock_home, cwd=tmp_path)
+    await store.seed(write_fake_rollout(mock_home, cwd=tmp_path))
     server = await launch_server()
     client = server.client
     result = await client.request("thread/fork", {"threadId": THREAD_ID})
@@ -143,7 +151,7 @@ async def test_fork_replays_usage_then_announces_thread(
     assert fork["id"] != THREAD_ID
     assert fork["forkedFromId"] == THREAD_ID
     assert fork["preview"] == "remember the word pelican"
-    assert fork["path"] and Path(fork["path"]).exists()
+    assert fork["path"] and store.exists(fork["path"])
     replay = await _replay(client, fork["id"])
     assert replay["turnId"] == TURN_ID
     assert _breakdown(replay["tokenUsage"]["total"]) == TOTAL
@@ -153,16 +161,16 @@ async def test_fork_replays_usage_then_announces_thread(
     assert order == ["thread/tokenUsage/updated", "thread/started"]
     assert mock_model.requests == []
     # The fork's file starts with its own session_meta naming the parent.
-    first = json.loads(Path(fork["path"]).read_text().splitlines()[0])
+    first = store.lines(fork["path"])[0]
     assert first["type"] == "session_meta"
     assert first["payload"]["id"] == fork["id"]
     assert first["payload"]["forked_from_id"] == THREAD_ID
 
 
 async def test_replay_goes_only_to_the_requesting_connection(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path, store: StoreUnderTest
 ) -> None:
-    write_fake_rollout(mock_home, cwd=tmp_path)
+    await store.seed(write_fake_rollout(mock_home, cwd=tmp_path))
     server = await launch_server(transport="ws")
     a = await server.connect()
     b = await server.connect()
@@ -177,9 +185,10 @@ async def test_replay_goes_only_to_the_requesting_connection(
 
 
 async def test_resume_continue_then_resume_sums_without_double_count(
-    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
-    write_fake_rollout(mock_home, cwd=tmp_path)
+    await store.seed(write_fake_rollout(mock_home, cwd=tmp_path))
     server = await launch_server()
     client = server.client
     await client.request("thread/resume", {"threadId": THREAD_ID})
@@ -214,9 +223,9 @@ async def test_resume_continue_then_resume_sums_without_double_count(
 
 
 async def test_stale_interrupted_tail_turn_does_not_own_usage(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path, store: StoreUnderTest
 ) -> None:
-    write_fake_rollout(mock_home, cwd=tmp_path, tail_turn=True)
+    await store.seed(write_fake_rollout(mock_home, cwd=tmp_path, tail_turn=True))
     server = await launch_server()
     result = await server.client.request("thread/resume", {"threadId": THREAD_ID})
     turns = result["thread"]["turns"]
@@ -276,7 +285,7 @@ async def test_list_read_name_archive_unarchive(
 
 
 async def test_crash_mid_turn_then_resume(
-    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, store: StoreUnderTest
 ) -> None:
     server = await launch_server()
     client = server.client
@@ -303,7 +312,7 @@ async def test_crash_mid_turn_then_resume(
     server2 = await launch_server()
     result = await server2.client.request("thread/resume", {"threadId": tid})
     turns = result["thread"]["turns"]
-    lines = Path(result["thread"]["path"]).read_text().splitlines()
+    lines = store.raw_lines(result["thread"]["path"])
     kinds = [json.loads(x)["payload"].get("type", json.loads(x)["type"]) for x in lines]
     assert [t["status"] for t in turns] == ["completed", "interrupted"], " ".join(kinds)
     assert [i["type"] for i in turns[0]["items"]] == ["userMessage", "agentMessage"]
@@ -312,6 +321,7 @@ async def test_crash_mid_turn_then_resume(
     assert replay["turnId"] == turns[0]["id"]
 
 
+@local_only("resume by path of files that are garbage, outside the home or missing")
 async def test_bad_inputs_get_clear_errors_and_touch_nothing(
     launch_server: LaunchServer, mock_home: Path, tmp_path: Path
 ) -> None:

@@ -1,5 +1,6 @@
 """Fork during a running turn, ephemeral forks, rejoin rules, resume by history,
-rollback and memory mode — over a real stdio app-server."""
+rollback and memory mode — over a real stdio app-server, on the local store and on
+PostgreSQL (rollout lines read back through the ``store`` fixture)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import Gate, MockModel, text, usage
+from tests.support.stores import StoreUnderTest, both_stores, local_only
+
+pytestmark = both_stores
 
 
 async def _run_turn(client: AppServerClient, thread_id: str, prompt: str) -> dict[str, Any]:
@@ -22,17 +26,16 @@ async def _run_turn(client: AppServerClient, thread_id: str, prompt: str) -> dic
     return dict(done["params"]["turn"])
 
 
-def _rollout_types(path: str) -> list[str]:
+def _rollout_types(store: StoreUnderTest, path: str) -> list[str]:
     out = []
-    for raw in Path(path).read_text().splitlines():
-        line = json.loads(raw)
+    for line in store.lines(path):
         payload = line["payload"]
         out.append(payload.get("type") if line["type"] == "event_msg" else line["type"])
     return out
 
 
 async def test_fork_while_parent_runs_leaves_parent_intact(
-    launch_server: LaunchServer, mock_model: MockModel
+    launch_server: LaunchServer, mock_model: MockModel, store: StoreUnderTest
 ) -> None:
     server = await launch_server()
     client = server.client
@@ -54,7 +57,7 @@ async def test_fork_while_parent_runs_leaves_parent_intact(
     fork = (await client.request("thread/fork", {"threadId": parent}))["thread"]
     # The fork copies the persisted snapshot: the running turn shows as interrupted.
     assert [t["status"] for t in fork["turns"]] == ["completed", "interrupted"]
-    assert "turn_aborted" in _rollout_types(fork["path"])
+    assert "turn_aborted" in _rollout_types(store, fork["path"])
     gate.set()
     done = await client.wait_for_notification(
         "turn/completed", timeout=20, predicate=lambda p: p["threadId"] == parent
@@ -64,7 +67,7 @@ async def test_fork_while_parent_runs_leaves_parent_intact(
     last = read["thread"]["turns"][-1]
     assert last["status"] == "completed"
     assert any(i.get("text") == "the parent's second reply" for i in last["items"])
-    assert "turn_aborted" not in _rollout_types(read["thread"]["path"])
+    assert "turn_aborted" not in _rollout_types(store, read["thread"]["path"])
     # The fork's next request carries the interruption marker for the model.
     mock_model.enqueue(text("fork reply"))
     await _run_turn(client, fork["id"], "three")
@@ -74,14 +77,14 @@ async def test_fork_while_parent_runs_leaves_parent_intact(
 
 
 async def test_ephemeral_fork_has_no_path_and_is_not_listed(
-    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path
+    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path, store: StoreUnderTest
 ) -> None:
     server = await launch_server()
     client = server.client
     mock_model.enqueue(text("hello", usage=usage(input=10, output=1)))
     parent = (await client.request("thread/start", {}))["thread"]["id"]
     await _run_turn(client, parent, "hi")
-    before = sorted(p.name for p in (mock_home / "sessions").rglob("*.jsonl"))
+    before = sorted(store.histories(mock_home))
     fork = (await client.request("thread/fork", {"threadId": parent, "ephemeral": True}))["thread"]
     assert fork["ephemeral"] is True
     assert fork["path"] is None
@@ -92,7 +95,7 @@ async def test_ephemeral_fork_has_no_path_and_is_not_listed(
     await _run_turn(client, fork["id"], "again")
     listed = await client.request("thread/list", {})
     assert [t["id"] for t in listed["data"]] == [parent]
-    assert sorted(p.name for p in (mock_home / "sessions").rglob("*.jsonl")) == before
+    assert sorted(store.histories(mock_home)) == before
 
 
 async def test_rejoin_rules_and_resume_by_history(
@@ -131,7 +134,7 @@ async def test_rejoin_rules_and_resume_by_history(
 
 
 async def test_rollback_drops_turns_and_persists_marker(
-    launch_server: LaunchServer, mock_model: MockModel
+    launch_server: LaunchServer, mock_model: MockModel, store: StoreUnderTest
 ) -> None:
     server = await launch_server()
     client = server.client
@@ -142,7 +145,7 @@ async def test_rollback_drops_turns_and_persists_marker(
     result = await client.request("thread/rollback", {"threadId": tid, "numTurns": 2})
     assert len(result["thread"]["turns"]) == 1
     path = result["thread"]["path"]
-    assert "thread_rolled_back" in _rollout_types(path)
+    assert "thread_rolled_back" in _rollout_types(store, path)
     mock_model.enqueue(text("after rollback"))
     await _run_turn(client, tid, "question 3")
     sent = json.dumps(mock_model.requests[-1].body["input"])
@@ -169,7 +172,9 @@ async def test_rollback_drops_turns_and_persists_marker(
     assert prompts == ["question 0", "question 3", "slow"]
 
 
-async def test_memory_mode_set(launch_server: LaunchServer, mock_model: MockModel) -> None:
+async def test_memory_mode_set(
+    launch_server: LaunchServer, mock_model: MockModel, store: StoreUnderTest
+) -> None:
     server = await launch_server()
     client = server.client
     mock_model.enqueue(text("ok"))
@@ -177,7 +182,7 @@ async def test_memory_mode_set(launch_server: LaunchServer, mock_model: MockMode
     await _run_turn(client, tid, "hi")
     assert await client.request("thread/memoryMode/set", {"threadId": tid, "mode": "disabled"}) == {}
     path = (await client.request("thread/read", {"threadId": tid}))["thread"]["path"]
-    last = json.loads(Path(path).read_text().splitlines()[-1])
+    last = store.lines(path)[-1]
     assert last["type"] == "session_meta"
     assert last["payload"]["id"] == tid and last["payload"]["memory_mode"] == "disabled"
     # A thread that is not loaded gets the same record.
@@ -185,12 +190,13 @@ async def test_memory_mode_set(launch_server: LaunchServer, mock_model: MockMode
     await client.request("thread/unarchive", {"threadId": tid})
     assert await client.request("thread/memoryMode/set", {"threadId": tid, "mode": "enabled"}) == {}
     path = (await client.request("thread/read", {"threadId": tid}))["thread"]["path"]
-    last = json.loads(Path(path).read_text().splitlines()[-1])
+    last = store.lines(path)[-1]
     assert last["payload"]["memory_mode"] == "enabled"
     err = await client.request_error("thread/memoryMode/set", {"threadId": tid, "mode": "sometimes"})
     assert err["code"] == -32600 and "sometimes" in err["message"]
 
 
+@local_only("a file in the way of the sessions directory")
 async def test_rollout_write_error_is_surfaced_and_suffix_retried(
     launch_server: LaunchServer, mock_model: MockModel, mock_home: Path
 ) -> None:
@@ -257,7 +263,7 @@ async def test_rejoin_resends_pending_approval_requests(
 
 
 async def test_git_info_is_recorded_and_listed(
-    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     import subprocess
 
@@ -278,7 +284,7 @@ async def test_git_info_is_recorded_and_listed(
     listed = await client.request("thread/list", {})
     git = next(t for t in listed["data"] if t["id"] == tid)["gitInfo"]
     assert git == {"sha": sha, "branch": "trunk", "originUrl": "https://example.invalid/r.git"}
-    first = json.loads(Path(listed["data"][0]["path"]).read_text().splitlines()[0])
+    first = store.lines(listed["data"][0]["path"])[0]
     assert first["payload"]["git"] == {
         "commit_hash": sha, "branch": "trunk", "repository_url": "https://example.invalid/r.git"
     }

@@ -12,6 +12,8 @@
   an approval was pending (``client_ask_*`` lines) included.
 
 Every message threadline sends is checked against the reference schema by the fixtures.
+Each test runs on the local store and on PostgreSQL (the Codex rollout imported into the
+database; what Codex reads is then ``threadline threads export``'s file).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from tests.e2e.conftest import LaunchServer
 from tests.support.codex_ref import CODEX_CONFIG
 from tests.support.codex_ref import codex_binary as _codex_binary
 from tests.support.mock_model import MockModel, custom_tool_call, function_call, text
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 DATA = Path(__file__).parent / "data"
 CODEX_ROLLOUT = DATA / "codex_0169_command_and_patch.jsonl"
@@ -100,7 +105,7 @@ async def _command_and_patch_turn(
 
 
 async def test_commands_and_file_changes_come_back_after_a_restart(
-    launch_server: LaunchServer, mock_model: MockModel, workspace: Path
+    launch_server: LaunchServer, mock_model: MockModel, workspace: Path, store: StoreUnderTest
 ) -> None:
     thread_id, turn_id, live, rollout = await _command_and_patch_turn(
         launch_server, mock_model, workspace
@@ -111,7 +116,7 @@ async def test_commands_and_file_changes_come_back_after_a_restart(
     ]
 
     # Written as Codex writes them: item_completed with its core items, same keys.
-    lines = [json.loads(raw) for raw in rollout.read_text().splitlines()]
+    lines = store.lines(rollout)
     ours = {
         line["payload"]["item"]["type"]: line["payload"]["item"]
         for line in lines
@@ -148,13 +153,15 @@ async def test_commands_and_file_changes_come_back_after_a_restart(
 
 
 async def test_a_rollout_codex_wrote_shows_its_commands_and_file_changes(
-    launch_server: LaunchServer, mock_home: Path
+    launch_server: LaunchServer, mock_home: Path, store: StoreUnderTest
 ) -> None:
     expected = json.loads(CODEX_RESUME.read_text())
     thread_id = expected["thread_id"]
     day = mock_home / "sessions" / "2026" / "12" / "01"
     day.mkdir(parents=True)
-    shutil.copy(CODEX_ROLLOUT, day / f"rollout-2026-12-01T14-23-46-{thread_id}.jsonl")
+    copy = day / f"rollout-2026-12-01T14-23-46-{thread_id}.jsonl"
+    shutil.copy(CODEX_ROLLOUT, copy)
+    await store.seed(copy)
     server = await launch_server()
     client = server.client
     read = await client.request("thread/read", {"threadId": thread_id, "includeTurns": True})
@@ -258,7 +265,8 @@ def _input_types(body: dict[str, Any]) -> list[str]:
 
 
 async def test_codex_resumes_what_threadline_wrote(
-    launch_server: LaunchServer, mock_model: MockModel, workspace: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_model: MockModel, workspace: Path, tmp_path: Path,
+    mock_home: Path, store: StoreUnderTest,
 ) -> None:
     binary = _codex_binary()
     if binary is None:
@@ -266,6 +274,7 @@ async def test_codex_resumes_what_threadline_wrote(
     thread_id, turn_id, _, rollout = await _command_and_patch_turn(
         launch_server, mock_model, workspace
     )
+    rollout = await store.rollout_file(rollout, home=mock_home, out=tmp_path / "out" / "one.jsonl")
     resumed, done = await _codex_resume_and_turn(
         binary, rollout, thread_id, tmp_path / "one", mock_model
     )
@@ -283,7 +292,8 @@ async def test_codex_resumes_what_threadline_wrote(
 
 
 async def test_codex_resumes_a_file_cut_off_while_an_approval_was_pending(
-    launch_server: LaunchServer, mock_model: MockModel, workspace: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_model: MockModel, workspace: Path, tmp_path: Path,
+    mock_home: Path, store: StoreUnderTest,
 ) -> None:
     binary = _codex_binary()
     if binary is None:
@@ -305,11 +315,12 @@ async def test_codex_resumes_a_file_cut_off_while_an_approval_was_pending(
     os.kill(server.proc.pid, signal.SIGKILL)
     await server.proc.wait()
     rollout = Path(started["thread"]["path"])
-    kinds = [json.loads(raw)["payload"].get("type") for raw in rollout.read_text().splitlines()]
+    kinds = [line["payload"].get("type") for line in store.lines(rollout)]
     assert "client_ask_opened" in kinds
 
     resumed, done = await _codex_resume_and_turn(
-        binary, rollout, thread_id, tmp_path / "two", mock_model
+        binary, await store.rollout_file(rollout, home=mock_home, out=tmp_path / "out" / "two.jsonl"),
+        thread_id, tmp_path / "two", mock_model,
     )
     [turn] = resumed["thread"]["turns"]
     assert turn["status"] == "interrupted"
@@ -327,10 +338,11 @@ async def test_codex_resumes_a_file_cut_off_while_an_approval_was_pending(
     await client.wait_for_notification("turn/completed", timeout=30)
     await server.stop()
     assert (workspace / "x").exists()
-    kinds = [json.loads(raw)["payload"].get("type") for raw in rollout.read_text().splitlines()]
+    kinds = [line["payload"].get("type") for line in store.lines(rollout)]
     assert (kinds.count("client_ask_opened"), kinds.count("client_ask_answered")) == (2, 1)
     resumed, done = await _codex_resume_and_turn(
-        binary, rollout, thread_id, tmp_path / "three", mock_model
+        binary, await store.rollout_file(rollout, home=mock_home, out=tmp_path / "out" / "three.jsonl"),
+        thread_id, tmp_path / "three", mock_model,
     )
     [turn] = resumed["thread"]["turns"]
     assert turn["status"] == "completed"

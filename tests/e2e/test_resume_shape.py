@@ -3,7 +3,7 @@ member of Codex's answer (compared with the recorded reference trace), the
 notifications around it (``thread/status/changed`` before a cold resume's answer, none
 on a rejoin, ``thread/goal/cleared`` after), ``excludeTurns`` with the backwards
 cursors, and a resume after a compaction that gives the model only what the
-compaction kept."""
+compaction kept. On the local store and on PostgreSQL (the rollout seeded into it)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import LaunchServer
 from tests.support.mock_model import MockModel, text
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 REFERENCE_TRACE = Path("/work/shared/reference/codex-0.169.0/traces/s04_resume.jsonl")
 THREAD_ID = "019a0000-0000-7000-8000-0000005a9e01"
@@ -63,9 +66,9 @@ def _codex_resume_keys() -> set[str]:
 
 
 async def test_resume_answer_has_codex_members_and_notifications(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path, store: StoreUnderTest
 ) -> None:
-    write_rollout(mock_home, tmp_path, _turn("t1", "hello", "hi") + _turn("t2", "again", "yes"))
+    await store.seed(write_rollout(mock_home, tmp_path, _turn("t1", "hello", "hi") + _turn("t2", "again", "yes")))
     server = await launch_server(transport="ws")
     a = await server.connect()
     b = await server.connect()
@@ -98,9 +101,9 @@ async def test_resume_answer_has_codex_members_and_notifications(
 
 
 async def test_exclude_turns_then_page_with_the_cursors(
-    launch_server: LaunchServer, mock_home: Path, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, tmp_path: Path, store: StoreUnderTest
 ) -> None:
-    write_rollout(mock_home, tmp_path, _turn("t1", "one", "r1") + _turn("t2", "two", "r2"))
+    await store.seed(write_rollout(mock_home, tmp_path, _turn("t1", "one", "r1") + _turn("t2", "two", "r2")))
     client = (await launch_server()).client
     result = await client.request("thread/resume", {"threadId": THREAD_ID, "excludeTurns": True})
     assert result["thread"]["turns"] == []
@@ -115,7 +118,7 @@ async def test_exclude_turns_then_page_with_the_cursors(
 @pytest.mark.parametrize("windowed", [True, False], ids=["seek", "read"])
 async def test_resume_after_compaction_gives_the_model_what_it_kept(
     launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
-    windowed: bool,
+    windowed: bool, store: StoreUnderTest,
 ) -> None:
     """With window numbers on the compaction the resume seeks to it (the offset index);
     without, it reads the file but decodes nothing the compaction replaced."""
@@ -126,7 +129,7 @@ async def test_resume_after_compaction_gives_the_model_what_it_kept(
     body += [_line("compacted", {"message": "SUMMARY-OF-EARLIER-WORK", **window,
                                  "replacement_history": kept})]
     body += _turn("t2", "after the compaction", "fine")
-    write_rollout(mock_home, tmp_path, body)
+    await store.seed(write_rollout(mock_home, tmp_path, body))
     client = (await launch_server()).client
     result = await client.request("thread/resume", {"threadId": THREAD_ID, "excludeTurns": True})
     assert result["thread"]["turns"] == []
@@ -143,7 +146,8 @@ async def test_resume_after_compaction_gives_the_model_what_it_kept(
 
 
 async def test_exclude_turns_resume_serves_every_item_when_asked(
-    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
+    store: StoreUnderTest,
 ) -> None:
     """An ``excludeTurns`` resume leaves the earlier turns' items unread; every way of
     asking for them (turns/list, items/list, thread/read, a rejoining resume) still
@@ -151,7 +155,7 @@ async def test_exclude_turns_resume_serves_every_item_when_asked(
     body: list[str] = []
     for n in range(5):
         body += _turn(f"t{n}", f"question {n}", f"answer {n}")
-    write_rollout(mock_home, tmp_path, body)
+    await store.seed(write_rollout(mock_home, tmp_path, body))
     reference = (await launch_server()).client
     full = (await reference.request("thread/read", {"threadId": THREAD_ID, "includeTurns": True}))["thread"]["turns"]
     client = (await launch_server()).client

@@ -6,7 +6,9 @@ streamed turn, again and again on one thread, and check after every restart that
 * token usage is never counted twice across resume → turn → resume: each turn adds
   its usage at most once, and usage the client was told about is never lost.
 
-The kill points come from a fixed seed, so a failure reproduces.
+The kill points come from a fixed seed, so a failure reproduces. Run on the local store
+(rollout files) and on PostgreSQL (the database's lines; the advisory lock of a killed
+server dies with its database session).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Any
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, text, usage
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 SEED = 20260909
 KILLS = 12
@@ -43,15 +48,16 @@ def _key(item: dict[str, Any]) -> tuple[str, str]:
     return kind, json.dumps(body)
 
 
-def _check_rollouts_parse(home: Path) -> None:
-    files = sorted((home / "sessions").rglob("*.jsonl"))
-    assert files, "no rollout written"
-    for path in files:
-        data = path.read_bytes()
-        assert data.endswith(b"\n"), f"{path.name} ends mid-line"
-        for number, raw in enumerate(data.splitlines(), 1):
+def _check_rollouts_parse(store: StoreUnderTest, home: Path) -> None:
+    if not store.postgres:
+        for path in sorted((home / "sessions").rglob("*.jsonl")):
+            assert path.read_bytes().endswith(b"\n"), f"{path.name} ends mid-line"
+    histories = store.histories(home)
+    assert histories, "no rollout written"
+    for name, lines in histories.items():
+        for number, raw in enumerate(lines, 1):
             record = json.loads(raw)  # raises on a torn or glued line
-            assert isinstance(record, dict) and "type" in record, f"{path.name}:{number}"
+            assert isinstance(record, dict) and "type" in record, f"{name}:{number}"
 
 
 def _completed_items(client: AppServerClient, turn_id: str) -> list[tuple[str, str]]:
@@ -71,7 +77,7 @@ def _live_totals(client: AppServerClient, turn_id: str) -> list[int]:
 
 
 async def test_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(
-    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path
+    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path, store: StoreUnderTest
 ) -> None:
     rng = random.Random(SEED)
     # Stratified kill points (one per slice of the turn, in shuffled order), so every
@@ -103,7 +109,7 @@ async def test_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(
             await client.wait_for_notification("turn/completed", timeout=20)
             total = told_total = TURN_TOKENS
         else:
-            _check_rollouts_parse(mock_home)
+            _check_rollouts_parse(store, mock_home)
             result = await client.request("thread/resume", {"threadId": thread_id})
             turns = {t["id"]: t for t in result["thread"]["turns"]}
             for turn_id, items in seen.items():

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["PgCluster", "pg_bin_dir", "pg_database_url", "start_cluster"]
+__all__ = ["PgCluster", "pg_bin_dir", "pg_database_url", "session_cluster", "start_cluster"]
 
 _counter = itertools.count(1)
 
@@ -144,7 +144,9 @@ def start_cluster() -> PgCluster | None:
 _session: list[PgCluster] = []
 
 
-def _shared_cluster() -> PgCluster:
+def session_cluster() -> PgCluster:
+    """This test session's cluster (started on first use, stopped at exit); skips the
+    test when PostgreSQL is not installed (fails under CI)."""
     import pytest
 
     if not _session:
@@ -163,4 +165,4 @@ def _shared_cluster() -> PgCluster:
 def pg_database_url(prefix: str = "t") -> str:
     """A fresh database in this test session's cluster (started on first use, stopped at
     exit); skips the test when PostgreSQL is not installed (fails under CI)."""
-    return _shared_cluster().new_database(prefix)
+    return session_cluster().new_database(prefix)
