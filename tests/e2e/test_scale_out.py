@@ -1,8 +1,9 @@
 """Two ``threadline app-server`` processes, each with its own home (two machines), on one
 PostgreSQL database (``THREADLINE_STORE_URL``): one thread space, one owner per thread.
 
-* a thread started on A is listed and read on B; B's resume is refused (naming A's
-  pid) while A has it loaded, and succeeds once A shuts down;
+* a thread started on A is listed and read on B; B's resume while A has it loaded
+  follows it through the relay (A's turn shows on B), and B takes it over once A
+  shuts down;
 * SIGKILL of A mid-turn: B resumes the thread (the advisory lock dies with A's
   database session) with every item A had completed, the open turn interrupted;
 * a command A had started when it was killed is not run again by B;
@@ -54,10 +55,6 @@ async def _run_turn(client: AppServerClient, thread_id: str, prompt: str) -> dic
     return dict(done["params"]["turn"])
 
 
-def _in_use(thread_id: str, pid: int) -> str:
-    return f"thread {thread_id} is in use by another threadline process (pid {pid})"
-
-
 async def test_thread_started_on_a_is_listed_read_and_resumed_on_b(
     launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, store_url: str
 ) -> None:
@@ -79,19 +76,29 @@ async def test_thread_started_on_a_is_listed_read_and_resumed_on_b(
     # B's home has no rollout: everything came from the database.
     assert not (b.home / "sessions").exists() and not (a.home / "sessions").exists()
 
-    err = await b.client.request_error("thread/resume", {"threadId": tid})
-    assert err["code"] == -32600
-    assert err["message"] == _in_use(tid, a.proc.pid)
-
-    await _run_turn(a.client, tid, "two")
-    await a.stop()  # shutdown releases the lease
-
-    resumed = await b.client.request("thread/resume", {"threadId": tid})
-    assert [t["status"] for t in resumed["thread"]["turns"]] == ["completed", "completed"]
+    # A has it loaded: B follows it through the relay (core.relay) and sees A's turns.
+    followed = await b.client.request("thread/resume", {"threadId": tid})
+    assert [t["status"] for t in followed["thread"]["turns"]] == ["completed"]
     replay = await b.client.wait_for_notification(
         "thread/tokenUsage/updated", predicate=lambda p: p.get("threadId") == tid
     )
-    assert replay["params"]["tokenUsage"]["total"]["totalTokens"] == 2000
+    assert replay["params"]["tokenUsage"]["total"]["totalTokens"] == 1000
+    second = await _run_turn(a.client, tid, "two")
+    seen = await b.client.wait_for_notification(
+        "turn/completed", timeout=20, predicate=lambda p: p["turn"]["id"] == second["id"]
+    )
+    assert seen["params"]["turn"] == second
+    before = len(b.client.received("thread/status/changed"))
+    await a.stop()  # shutdown releases the lease: B takes the thread over
+    for _ in range(100):
+        if len(b.client.received("thread/status/changed")) > before:
+            break
+        await asyncio.sleep(0.1)
+    assert len(b.client.received("thread/status/changed")) > before
+
+    resumed = await b.client.request("thread/resume", {"threadId": tid})
+    assert [t["status"] for t in resumed["thread"]["turns"]] == ["completed", "completed"]
+    assert resumed["thread"]["status"] == {"type": "idle"}
     turn = await _run_turn(b.client, tid, "three")
     assert turn["status"] == "completed"
     final = await b.client.request("thread/read", {"threadId": tid, "includeTurns": True})
@@ -117,8 +124,9 @@ async def test_sigkill_of_the_owner_mid_turn_lets_b_resume(
         predicate=lambda p: p["turnId"] == second["turn"]["id"]
         and p["item"]["type"] == "agentMessage",
     )
-    err = await b.client.request_error("thread/resume", {"threadId": tid})
-    assert err["message"] == _in_use(tid, a.proc.pid)
+    # B does not follow it (test_relay.py has a follower's takeover); it reads both turns.
+    read = await b.client.request("thread/read", {"threadId": tid, "includeTurns": True})
+    assert [t["id"] for t in read["thread"]["turns"]][1:] == [second["turn"]["id"]]
 
     os.kill(a.proc.pid, signal.SIGKILL)
     killed_at = time.monotonic()

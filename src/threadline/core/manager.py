@@ -24,6 +24,7 @@ from threadline.core.ids import check_thread_id, new_thread_id
 from threadline.core.indexing import IndexKeeper, git_record, record_for
 from threadline.core.pending_asks import mark_continuing
 from threadline.core.recorder import NullSink, RolloutSink
+from threadline.core.relay import RelayHub
 from threadline.core.settings import ThreadSettings
 from threadline.core.setup import (
     ClientFactory,
@@ -100,6 +101,7 @@ class ThreadManager:
         self.thread_state = ThreadStateService(self)
         """Goals, sections, attachments, metadata edits, delete and revert."""
         self.setup.goal_backend = self.thread_state
+        self.relay = RelayHub(self, self._register)  # threads other servers run (core.relay)
 
     # ---- lookup ---------------------------------------------------------------------
 
@@ -216,7 +218,8 @@ class ThreadManager:
         if lease is not None:
             self._leases[thread.id] = lease
         self._index.attach(thread, git=git_record(git))
-        self.thread_state.watch(thread)
+        if lease is not None or thread.settings.ephemeral:  # not one another server runs
+            self.thread_state.watch(thread)
         for cb in list(self._on_loaded):
             try:
                 cb(thread)
@@ -315,7 +318,10 @@ class ThreadManager:
             loaded = self._threads.get(canonical)
             if loaded is not None:
                 return loaded
-            lease = self._lock(canonical)
+            try:
+                lease = self._lock(canonical)
+            except InvalidRequest as refused:  # held by another server: followed from here
+                return await self.relay.follow(stored, refused)
             try:
                 if await self.store.changed_since(stored):
                     # Written since we read it (by a holder that has just let go): read again.

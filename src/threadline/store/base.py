@@ -272,6 +272,42 @@ class ImportReport:
 Change = Literal["write", "archive", "unarchive"]
 
 
+class ThreadRelay(Protocol):
+    """The channel between servers sharing a store, for threads another server owns
+    (``core.relay`` gives the payloads their meaning; ``store.postgres_relay`` has the
+    implementation). Only a store shared by several processes has one: see :func:`relay_of`."""
+
+    def listen(self, callback: Any) -> None:
+        """Call ``callback(payload: str)`` for each notification (``"!"``: maybe missed some)."""
+
+    async def publish(self, rows: Sequence[tuple[str, int, str]]) -> None: ...
+
+    async def events_after(self, thread_id: str, seq: int, limit: int = ...) -> list[tuple[int, str]]: ...
+
+    async def last_seq(self, thread_id: str) -> int: ...
+
+    async def send_op(self, thread_id: str, op: str) -> int: ...
+
+    async def take_ops(self, thread_ids: Sequence[str]) -> list[tuple[int, str, str]]: ...
+
+    async def answer_op(self, op_id: int, answer: str) -> None: ...
+
+    async def answer_of(self, op_id: int) -> str | None: ...
+
+    async def drop_op(self, op_id: int) -> bool: ...
+
+    async def held_elsewhere(self, thread_id: str) -> bool: ...
+
+    async def prune(self) -> None: ...
+
+
+def relay_of(store: object) -> ThreadRelay | None:
+    """The store's :class:`ThreadRelay` (its optional ``relay()`` method); ``None`` for the
+    stores of one process (local files, memory)."""
+    relay = getattr(store, "relay", None)
+    return relay() if callable(relay) else None
+
+
 class ThreadStore(Protocol):
     """Persistence as core sees it. Every async method is safe to call from the event
     loop; the synchronous ones do a handful of system calls at most."""

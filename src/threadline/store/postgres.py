@@ -54,6 +54,7 @@ from threadline.store.base import (
 from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase
 from threadline.store.postgres_lease import DEFAULT_LEASE_EXPIRY_S, PgLeases
 from threadline.store.postgres_list import RECORD_COLUMNS, list_page, record_of, upsert_values
+from threadline.store.postgres_relay import PgRelay
 from threadline.store.postgres_state import PostgresThreadState
 from threadline.store.records import bound_preview, encode_source
 from threadline.store.thread_state import ThreadState, with_git_edits
@@ -154,6 +155,7 @@ class PostgresThreadStore:
         self._db = PgDatabase(url, max_size=pool_size, timeout=pool_timeout_s)
         self._state = PostgresThreadState(self._db)
         self._leases = PgLeases(url, expiry_s=lease_expiry_s)
+        self._relay = PgRelay(self._db)
 
     @property
     def home(self) -> Path:
@@ -571,7 +573,12 @@ class PostgresThreadStore:
     def lock_thread(self, thread_id: str) -> ThreadLease:
         return self._leases.acquire(thread_id)
 
+    def relay(self) -> PgRelay:
+        """Events and operations between this server and the owners of other threads."""
+        return self._relay
+
     async def close(self) -> None:
+        await self._relay.close()
         await asyncio.to_thread(self._leases.close)
         await self._db.close()
 

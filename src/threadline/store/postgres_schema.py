@@ -19,6 +19,8 @@ Tables:
   created (migration 2; without it the search scans);
 * ``tl_owners``: which server process holds each thread's lease (for the message a
   refused resume shows; the lease itself is an advisory lock, see ``postgres_lease``).
+* ``tl_relay_events`` / ``tl_relay_ops`` (migration 3): what ``postgres_relay`` carries
+  between a thread's owner and the servers whose clients watch it.
 """
 
 from __future__ import annotations
@@ -150,6 +152,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             "CREATE INDEX tl_threads_preview_trgm ON tl_threads "
             "USING gin (preview_folded gin_trgm_ops)"
         ),
+    ),
+    # 3: the relay between servers (``postgres_relay``): the events a thread's owner
+    # publishes for watchers on other servers, and the operations they send it
+    (
+        """CREATE TABLE tl_relay_events (
+            thread_id TEXT COLLATE "C" NOT NULL,
+            seq BIGINT NOT NULL,
+            event TEXT NOT NULL,
+            at_ms BIGINT NOT NULL,
+            PRIMARY KEY (thread_id, seq)
+        )""",
+        "CREATE INDEX tl_relay_events_at ON tl_relay_events (at_ms)",
+        """CREATE TABLE tl_relay_ops (
+            id BIGSERIAL PRIMARY KEY,
+            thread_id TEXT COLLATE "C" NOT NULL,
+            op TEXT NOT NULL,
+            taken BOOLEAN NOT NULL DEFAULT FALSE,
+            answer TEXT,
+            at_ms BIGINT NOT NULL
+        )""",
+        "CREATE INDEX tl_relay_ops_open ON tl_relay_ops (thread_id, id) WHERE NOT taken",
     ),
 )
 

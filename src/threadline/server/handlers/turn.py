@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from threadline.core import tracing
 from threadline.core.errors import InvalidRequest
+from threadline.core.relay_thread import start_turn, steer_input
 from threadline.protocol.ops import TurnOverrides, UserTurn
 from threadline.protocol.v2.settings import SandboxPolicy
 from threadline.protocol.v2.turn import (
@@ -53,7 +54,7 @@ async def turn_start(rt: Runtime, ctx: RequestContext, p: TurnStartParams) -> Tu
     if p.output_schema is not None and not isinstance(p.output_schema, dict):
         raise InvalidRequest("outputSchema must be a JSON object (a JSON Schema)")
     with tracing.under(ctx.trace):  # the turn continues the caller's trace
-        turn_id, _started = thread.start_turn(op, p.output_schema)
+        turn_id, _started = await start_turn(thread, op, p.output_schema)
     turn = Turn(
         id=turn_id, root_turn_id=turn_id, items=[], items_view="notLoaded", status="inProgress"
     )
@@ -62,7 +63,7 @@ async def turn_start(rt: Runtime, ctx: RequestContext, p: TurnStartParams) -> Tu
 
 async def turn_steer(rt: Runtime, ctx: RequestContext, p: TurnSteerParams) -> TurnSteerResponse:
     thread = rt.manager.get(p.thread_id)
-    turn_id = thread.steer_input(list(p.input), p.expected_turn_id, p.client_user_message_id)
+    turn_id = await steer_input(thread, list(p.input), p.expected_turn_id, p.client_user_message_id)
     return TurnSteerResponse(turn_id=turn_id)
 
 

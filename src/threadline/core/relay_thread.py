@@ -1,0 +1,304 @@
+"""``RelayedThread``: on this server, a thread that another server owns and runs.
+
+It is a :class:`~threadline.core.thread.Thread` for the server (same listeners, flow
+gates, status, settings, turns), with nothing of its own running: its events are the
+owner's, read in order from the relay (``core.relay``), and what a client asks of it
+(start or steer a turn, interrupt, answer a question) is sent to the owner, which runs
+it and answers as it would answer its own client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from threadline.core.errors import InvalidRequest
+from threadline.core.session import FlowGate, Listener
+from threadline.core.thread import Thread
+from threadline.protocol import events as ev
+from threadline.protocol.ops import ExecApproval, Interrupt, Op, ResolveAsk, Shutdown, UserTurn
+from threadline.protocol.rollout import RolloutItem
+from threadline.protocol.v2.item import UserInput
+
+if TYPE_CHECKING:
+    from threadline.core.relay import RelayHub
+
+__all__ = ["FollowSink", "RelayedThread", "start_turn", "steer_input"]
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+"""A watcher reads the events table at least this often (a missed notification costs
+at most this much delay, never an event)."""
+OWNER_CHECK_S = 1.0
+"""How often a watcher asks whether the owner still holds the thread."""
+WATCH_RENEW_S = 10.0
+
+
+def _elsewhere(thread_id: str) -> str:
+    return f"thread {thread_id} is running on another server"
+
+
+class FollowSink:
+    """The history of a thread another server writes: shown (its path), never written here."""
+
+    def __init__(self, thread_id: str, path: Path | None) -> None:
+        self._id = thread_id
+        self._path = path
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def materialized(self) -> bool:
+        return False  # nothing of it is written from this server
+
+    async def append(self, items: Sequence[RolloutItem]) -> None:
+        raise InvalidRequest(f"{_elsewhere(self._id)}; it records its own history")
+
+    async def append_or_discard(self, items: Sequence[RolloutItem]) -> None:
+        await self.append(items)
+
+    async def materialize(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RelayedThread(Thread):
+    """A thread owned by another server, followed through the relay. Built by
+    :meth:`RelayHub.follow`; ``snapshot`` is the owner's answer to the watch."""
+
+    def __init__(self, hub: RelayHub, snapshot: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._hub = hub
+        self.seq = int(snapshot.get("seq") or 0)
+        """The last relayed event delivered here."""
+        self.lost = 0
+        """Events that were pruned before this watcher read them (0 unless it fell far behind)."""
+        self.owner_active_turn: str | None = snapshot.get("active")
+        self.wake = asyncio.Event()
+        self._gates: tuple[FlowGate, ...] = ()
+        self.extra_listeners: list[Listener] = []
+        self.extra_gates: list[FlowGate] = []
+        """What the server attached (handed to the thread that replaces this one on a takeover)."""
+        self._task: asyncio.Task[None] | None = None
+        self._closing: asyncio.Future[None] | None = None
+        self._stopped = False
+        status = str(snapshot.get("status") or "idle")
+        if status != "idle":
+            self.session.set_status(status, list(snapshot.get("flags") or []))
+
+    # ---- what the server attaches --------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        self.extra_listeners.append(listener)
+        remove = super().add_listener(listener)
+
+        def removed() -> None:
+            with contextlib.suppress(ValueError):
+                self.extra_listeners.remove(listener)
+            remove()
+
+        return removed
+
+    def add_flow_gate(self, gate: FlowGate) -> Callable[[], None]:
+        self.extra_gates.append(gate)
+        self._gates = (*self._gates, gate)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self.extra_gates.remove(gate)
+            self._gates = tuple(g for g in self._gates if g is not gate)
+
+        return remove
+
+    def _on_event(self, event: ev.Event) -> None:
+        """The owner sends its own read-state changes; none are made here."""
+
+    # ---- the pump ------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._pump(), name=f"relay-follow-{self.id}"
+        )
+
+    async def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        checked = renewed = loop.time()
+        while not self._stopped:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), POLL_S)
+            self.wake.clear()
+            try:
+                await self._drain()
+                now = loop.time()
+                if now - renewed >= WATCH_RENEW_S:
+                    renewed = now
+                    self._hub.send_quietly(self.id, {"k": "watch"})
+                if now - checked >= OWNER_CHECK_S:
+                    checked = now
+                    if not await self._hub.relay_held_elsewhere(self.id):
+                        await self._drain()  # what the owner published before it let go
+                        self._hub.owner_gone(self)
+                        return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: try again on the next round
+                log.warning("relay: following %s: %s", self.id, exc)
+                await asyncio.sleep(POLL_S)
+
+    async def _drain(self) -> None:
+        while not self._stopped:
+            rows = await self._hub.events_after(self.id, self.seq)
+            if not rows:
+                return
+            for seq, text in rows:
+                if self._stopped:
+                    return
+                if seq != self.seq + 1:
+                    self.lost += seq - self.seq - 1
+                    log.warning("relay: %s: %d event(s) pruned before read", self.id, seq - self.seq - 1)
+                self.seq = seq
+                try:
+                    event = self._hub.decode(text)
+                except Exception:
+                    log.exception("relay: %s: unreadable event %d", self.id, seq)
+                    continue
+                self._apply(event)
+                for gate in self._gates:
+                    waiter = gate()
+                    if waiter is not None:
+                        await waiter
+
+    def _apply(self, event: ev.Event) -> None:
+        """Keep the state the server reads (status, turns, usage) as the owner's, then
+        deliver the event as the owner delivered it."""
+        msg = event.msg
+        session = self.session
+        if isinstance(msg, ev.StatusChanged):
+            session.set_status(msg.status, list(msg.active_flags))  # delivers it
+            return
+        if isinstance(msg, ev.TurnStartedEvent):
+            self.owner_active_turn = msg.turn.id
+            if all(t.id != msg.turn.id for t in session.turns):
+                session.turns.append(msg.turn)
+        elif isinstance(msg, ev.TurnCompletedEvent):
+            if self.owner_active_turn == msg.turn.id:
+                self.owner_active_turn = None
+            for n, turn in enumerate(session.turns):
+                if turn.id == msg.turn.id:
+                    session.turns[n] = msg.turn
+                    break
+            else:
+                session.turns.append(msg.turn)
+        elif isinstance(msg, ev.TokenUsageUpdated):
+            session.token_info = msg.info
+        elif isinstance(msg, ev.ThreadNameUpdated):
+            self.name = msg.thread_name
+        session.deliver(event)
+
+    # ---- operations, sent to the owner ---------------------------------------------
+
+    async def start_turn_relayed(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
+        if not op.items:
+            self.session.start_turn(op)  # raises the owner's error for empty input
+        answer = await self._hub.call(self.id, self._hub.codec_start(op, output_schema))
+        turn_id, started = answer
+        return str(turn_id), bool(started)
+
+    async def steer_relayed(
+        self, items: Sequence[UserInput], expected_turn_id: str | None, metadata: str | None
+    ) -> str:
+        body = {
+            "k": "steer",
+            "items": self._hub.codec_items(items),
+            "expected": expected_turn_id,
+            "meta": metadata,
+        }
+        return str(await self._hub.call(self.id, body))
+
+    def start_turn(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
+        raise InvalidRequest(f"{_elsewhere(self.id)}; start turns through turn/start")
+
+    def steer_input(
+        self,
+        items: Sequence[UserInput],
+        expected_turn_id: str | None,
+        metadata: str | None = None,
+    ) -> str:
+        raise InvalidRequest(f"{_elsewhere(self.id)}; steer it through turn/steer")
+
+    async def interrupt(self, expected_turn_id: str | None = None) -> str:
+        return str(await self._hub.call(self.id, {"k": "interrupt", "expected": expected_turn_id}))
+
+    def submit(self, op: Op) -> str:
+        if isinstance(op, ResolveAsk):
+            self._hub.send_quietly(self.id, {"k": "resolve", "id": op.approval_id, "answer": op.answer})
+            return op.approval_id
+        if isinstance(op, ExecApproval):
+            self._hub.send_quietly(self.id, {"k": "resolve", "id": op.approval_id, "answer": op.decision})
+            return op.approval_id
+        if isinstance(op, Interrupt):
+            self._hub.send_quietly(self.id, {"k": "interrupt", "expected": None})
+            return self.owner_active_turn or ""
+        if isinstance(op, Shutdown):
+            self._closing = asyncio.ensure_future(self.shutdown_and_wait())
+            return self.session.new_id()
+        raise InvalidRequest(f"{_elsewhere(self.id)}; {type(op).__name__} is not relayed")
+
+    def start_review(self, request: Any) -> str:
+        raise InvalidRequest(f"{_elsewhere(self.id)}; start the review there")
+
+    def compact(self) -> str:
+        raise InvalidRequest(f"{_elsewhere(self.id)}; compact it there")
+
+    async def inject_response_items(self, items: Sequence[Any]) -> None:
+        raise InvalidRequest(f"{_elsewhere(self.id)}; inject items there")
+
+    async def wait_turn(self) -> None:
+        return None
+
+    # ---- the end -------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop following (the pump ends; nothing more is delivered)."""
+        self._stopped = True
+        self.wake.set()
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def shutdown_and_wait(self) -> None:
+        if self._stopped and self._task is None:
+            return
+        await self.stop()
+        self.session.deliver(ev.Event(id="", msg=ev.ShutdownComplete()))
+
+
+async def start_turn(thread: Thread, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
+    """Start a turn on any loaded thread, or steer its running one (``Thread.start_turn``):
+    a thread another server runs is asked through the relay."""
+    if isinstance(thread, RelayedThread):
+        return await thread.start_turn_relayed(op, output_schema)
+    return thread.start_turn(op, output_schema)
+
+
+async def steer_input(
+    thread: Thread, items: Sequence[UserInput], expected_turn_id: str | None, metadata: str | None
+) -> str:
+    """``Thread.steer_input`` for any loaded thread (relayed when another server runs it)."""
+    if isinstance(thread, RelayedThread):
+        return await thread.steer_relayed(items, expected_turn_id, metadata)
+    return thread.steer_input(items, expected_turn_id, metadata)
