@@ -80,7 +80,9 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, server.shutdown)
     settle_heap()
-    warm_up_later()
+    # The warm-up starts once the client's first requests are answered (or none came), so
+    # a first thread/list or resume does not share the interpreter with it.
+    server.when_settled(warm_up_later)
     try:
         if kind == "stdio":
             await server.serve_stdio()

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from threadline import __version__
+from threadline.protocol.jsonrpc import ErrorObject, JsonObject
 from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
 from threadline.server.connection import (
     DEFAULT_EGRESS_CAPACITY,
     DEFAULT_INGRESS_CAPACITY,
     Connection,
 )
-from threadline.server.dispatch import MethodTable
+from threadline.server.dispatch import MethodTable, RequestContext
 from threadline.server.identity import platform_family, platform_os, user_agent
 from threadline.server.transports.base import MessageChannel
 from threadline.server.transports.stdio import stdio_channel
@@ -24,9 +25,17 @@ from threadline.server.transports.stdio import stdio_channel
 if TYPE_CHECKING:  # the websocket stack loads with the first websocket listener
     from threadline.server.transports.websocket import ListenAddress
 
-__all__ = ["AppServer"]
+__all__ = ["SETTLE_FIRST_WAIT_S", "SETTLE_LATEST_S", "SETTLE_QUIET_S", "AppServer"]
 
 logger = logging.getLogger("threadline.server")
+
+SETTLE_QUIET_S = 0.01
+"""``when_settled``: how long no request must be in flight after one was answered (its
+answer is written meanwhile; a script's next request usually arrives sooner)."""
+SETTLE_FIRST_WAIT_S = 0.1
+"""``when_settled``: how long to wait for a first request that does not come."""
+SETTLE_LATEST_S = 1.0
+"""``when_settled``: the callback runs at the latest this long after it was registered."""
 
 
 class AppServer:
@@ -54,6 +63,11 @@ class AppServer:
         self._stopping = asyncio.Event()
         self.readiness: Callable[[], Awaitable[str | None]] | None = None
         """Why the server cannot serve now (``/readyz``); set by ``build_app_server``."""
+        self._in_flight = 0
+        self._settle_quiet_s = SETTLE_QUIET_S
+        self._settled: list[Callable[[], None]] = []
+        self._settle_timer: asyncio.TimerHandle | None = None
+        self._settle_deadline: asyncio.TimerHandle | None = None
 
     # -- identity ---------------------------------------------------------------
 
@@ -71,6 +85,67 @@ class AppServer:
 
     def _initialize(self, params: InitializeParams) -> InitializeResponse:
         return self.initialize_response(params.client_info.name, params.client_info.version)
+
+    # -- background work once the first requests are answered ----------------------
+
+    def when_settled(
+        self,
+        callback: Callable[[], None],
+        *,
+        quiet_s: float = SETTLE_QUIET_S,
+        first_wait_s: float = SETTLE_FIRST_WAIT_S,
+        latest_s: float = SETTLE_LATEST_S,
+    ) -> None:
+        """Call ``callback`` once, on the running loop, when no request has been in flight
+        for ``quiet_s`` after one was answered, or ``first_wait_s`` after this call when none
+        arrives, or ``latest_s`` after this call in any case (a request that runs for
+        minutes does not hold it back for ever).
+
+        Background start-up work (the warm-up thread: model SDK imports, model builds)
+        shares the interpreter with whatever request is running; started this way it
+        neither delays a client's first requests (``thread/list``, ``thread/resume``
+        right after ``initialize``) nor waits for a client that sends nothing.
+        """
+        self._settled.append(callback)
+        loop = asyncio.get_running_loop()
+        if self._settle_deadline is None:
+            self._settle_deadline = loop.call_later(latest_s, self._settle_now)
+        self._arm_settle(first_wait_s if self._in_flight == 0 else None)
+        self._settle_quiet_s = quiet_s
+
+    def _arm_settle(self, delay: float | None) -> None:
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+            self._settle_timer = None
+        if delay is not None and self._settled:
+            self._settle_timer = asyncio.get_running_loop().call_later(delay, self._settle_now)
+
+    def _settle_now(self) -> None:
+        for handle in (self._settle_timer, self._settle_deadline):
+            if handle is not None:
+                handle.cancel()
+        self._settle_timer = None
+        callbacks, self._settled = self._settled, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("start-up background work failed to start")
+
+    async def _dispatch(
+        self, ctx: RequestContext, params: JsonObject | None
+    ) -> tuple[Any, ErrorObject | None]:
+        """The method table's dispatch, counting the requests in flight (``when_settled``)."""
+        if not self._settled:
+            return await self.method_table.dispatch(ctx, params)
+        self._in_flight += 1
+        self._arm_settle(None)
+        try:
+            return await self.method_table.dispatch(ctx, params)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._arm_settle(self._settle_quiet_s)
 
     # -- connections ------------------------------------------------------------
 
@@ -92,7 +167,7 @@ class AppServer:
         conn = Connection(
             channel,
             connection_id=next(self._ids),
-            dispatch=self.method_table.dispatch,
+            dispatch=self._dispatch,
             detached=self.method_table.is_detached,
             on_initialize=self._initialize,
             ingress_capacity=self.ingress_capacity,

@@ -126,6 +126,8 @@ class MethodTable:
 
     def __init__(self) -> None:
         self._specs: dict[str, MethodSpec] = {}
+        self._lazy: dict[str, tuple[Callable[[], Handler], bool]] = {}
+        self._complete: Callable[[], None] | None = None
 
     def register(
         self,
@@ -143,6 +145,51 @@ class MethodTable:
         if types is None:
             raise ValueError(f"method not in threadline.protocol.methods: {method}")
         self._add(method, types[0], types[1], handler, detached=detached)
+
+    def register_lazy(
+        self, method: str, resolve: Callable[[], Handler], *, detached: bool = False
+    ) -> None:
+        """Answer ``method`` with the handler ``resolve()`` returns, called (and the method's
+        types imported, the handler checked as :meth:`register` does) when the method is
+        first looked up: a process start then imports none of the handler modules."""
+        if method in self._specs or method in self._lazy:
+            raise ValueError(f"method already registered: {method}")
+        self._lazy[method] = (resolve, detached)
+
+    def complete_with(self, register_missing: Callable[[], None]) -> None:
+        """``register_missing()`` registers, when a method is not found (or the whole table
+        is listed), any method the lazy rows do not name; it runs once."""
+        self._complete = register_missing
+
+    def _resolve(self, method: str) -> MethodSpec | None:
+        spec = self._specs.get(method)
+        if spec is not None:
+            return spec
+        lazy = self._lazy.get(method)
+        if lazy is not None:
+            resolve, detached = lazy
+            types = client_request_types(method)
+            if types is None:
+                raise ValueError(f"method not in threadline.protocol.methods: {method}")
+            handler = resolve()
+            _check_annotations(method, handler, types[0], types[1])
+            spec = MethodSpec(method, types[0], types[1], handler, detached)
+            self._specs[method] = spec
+            del self._lazy[method]
+            return spec
+        complete = self._complete
+        if complete is not None:
+            self._complete = None
+            complete()
+            return self._resolve(method)
+        return None
+
+    def _names(self) -> list[str]:
+        complete = self._complete
+        if complete is not None:
+            self._complete = None
+            complete()
+        return sorted({*self._specs, *self._lazy})
 
     def register_unlisted(
         self,
@@ -166,7 +213,7 @@ class MethodTable:
         *,
         detached: bool = False,
     ) -> None:
-        if method in self._specs:
+        if method in self._specs or method in self._lazy:
             raise ValueError(f"method already registered: {method}")
         _check_annotations(method, handler, params_type, response_type)
         self._specs[method] = MethodSpec(method, params_type, response_type, handler, detached)
@@ -174,19 +221,24 @@ class MethodTable:
     def is_detached(self, method: str) -> bool:
         """Whether ``method`` is served without holding up the connection's next requests."""
         spec = self._specs.get(method)
-        return spec is not None and spec.detached
+        if spec is not None:
+            return spec.detached
+        lazy = self._lazy.get(method)
+        return lazy is not None and lazy[1]
 
     def get(self, method: str) -> MethodSpec | None:
-        return self._specs.get(method)
+        return self._resolve(method)
 
     def __contains__(self, method: object) -> bool:
-        return method in self._specs
+        return isinstance(method, str) and (
+            method in self._specs or method in self._lazy or self._resolve(method) is not None
+        )
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._specs))
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(self._specs)
+        return len(self._names())
 
     def unknown_method_message(self, method: str) -> str:
         """The reference's wording for an unknown method, listing the methods we serve."""
@@ -197,7 +249,11 @@ class MethodTable:
         self, ctx: RequestContext, params: JsonObject | None
     ) -> tuple[Any, ErrorObject | None]:
         """Run the handler for ``ctx.method``: ``(result, None)`` or ``(None, error)``."""
-        spec = self._specs.get(ctx.method)
+        try:
+            spec = self._specs.get(ctx.method) or self._resolve(ctx.method)
+        except Exception as exc:  # a handler module that fails to import
+            logger.exception("handler for %s could not be loaded", ctx.method)
+            return None, error_object_for(exc)[0]
         if spec is None:
             return None, ErrorObject(
                 codes.METHOD_NOT_FOUND, self.unknown_method_message(ctx.method)

@@ -1,0 +1,158 @@
+"""The lazy method table: the name index of ``protocol.methods`` and ``server.handlers``
+agrees exactly with the areas' ``REQUESTS``/``THREADLINE_REQUESTS``/``HANDLERS``, a process
+start imports no handler module and no area's wire types, and a method's first call loads
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.support.memory_server import MemoryServerFactory
+
+from threadline.protocol import methods
+from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
+from threadline.server import handlers
+from threadline.server.dispatch import MethodTable, RequestContext
+
+
+def test_request_index_names_every_area_row_and_nothing_else() -> None:
+    from_areas: dict[str, str] = {}
+    for area in methods.AREAS:
+        module = importlib.import_module(f"threadline.protocol.v2.{area}")
+        rows = [*module.REQUESTS, *getattr(module, "THREADLINE_REQUESTS", {})]
+        for method in rows:
+            assert method not in from_areas, (method, area, from_areas.get(method))
+            from_areas[method] = area
+    assert methods.REQUEST_AREAS == from_areas
+
+
+def test_lazy_lookup_gives_the_full_tables_types() -> None:
+    full = {**methods.CLIENT_REQUESTS}
+    assert not set(full) & set(methods.THREADLINE_REQUESTS)
+    full.update(methods.THREADLINE_REQUESTS)
+    known = methods.known_client_methods()
+    assert len(known) == len(set(known))
+    assert set(known) == set(full)
+    for method, types in full.items():
+        assert methods.client_request_types(method) == types, method
+    assert methods.client_request_types("no/such") is None
+
+
+def test_handler_index_is_exact() -> None:
+    index = handlers.HANDLER_INDEX
+    assert set(index) == set(handlers.HANDLERS)
+    for area in handlers.AREAS:
+        module = importlib.import_module(f"threadline.server.handlers.{area}")
+        for method, handler in module.HANDLERS.items():
+            assert index.get(method) == (area, None), method
+            assert handlers.HANDLERS[method] is handler
+    for method, (module_name, attr) in index.items():
+        module = importlib.import_module(f"threadline.server.handlers.{module_name}")
+        if attr is None:
+            assert module_name in handlers.AREAS and method in module.HANDLERS, method
+        else:
+            assert handlers.HANDLERS[method] is getattr(module, attr), method
+    # Every served method has its types in the protocol table.
+    assert all(methods.client_request_types(method) is not None for method in index)
+
+
+_PROBE = """
+import json, sys
+from threadline.core.config import load_config
+from threadline.server import build_app_server
+server, manager = build_app_server(load_config(home=__import__("pathlib").Path(sys.argv[1])))
+before = sorted(m for m in sys.modules if m.startswith("threadline."))
+spec = server.method_table.get("fs/readFile")
+after = sorted(m for m in sys.modules if m.startswith("threadline."))
+print(json.dumps({"before": before, "after": after, "params": spec.params_type.__name__}))
+"""
+
+
+def test_start_imports_no_handler_area_and_a_first_call_does(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    seen = json.loads(out.stdout)
+    before = set(seen["before"])
+    lazy = {f"threadline.server.handlers.{area}" for area in ("fs", "account", "config",
+                                                              "unsupported", "providers")}
+    lazy |= {f"threadline.protocol.v2.{area}" for area in ("fs", "account", "config",
+                                                           "unsupported", "providers")}
+    assert not before & lazy, sorted(before & lazy)
+    assert "threadline.server.handlers.fs" in seen["after"]
+    assert "threadline.protocol.v2.fs" in seen["after"]
+    assert seen["params"] == "FsReadFileParams"
+
+
+def test_a_row_missing_from_the_index_is_found_on_a_miss() -> None:
+    table = MethodTable()
+
+    async def loaded(ctx: RequestContext, p: ThreadLoadedListParams) -> ThreadLoadedListResponse:
+        return ThreadLoadedListResponse(data=[])
+
+    calls: list[str] = []
+
+    def register_missing() -> None:
+        calls.append("missing")
+        table.register("thread/loaded/list", loaded)
+
+    table.complete_with(register_missing)
+    table.register_lazy("thread/list", lambda: loaded)  # resolved (and checked) on first use
+    assert calls == []
+    spec = table.get("thread/loaded/list")
+    assert calls == ["missing"] and spec is not None and spec.handler is loaded
+    assert table.get("no/such") is None and calls == ["missing"]  # runs once
+    with pytest.raises(TypeError, match="takes"):
+        table.get("thread/list")  # the lazily named handler has the wrong types
+
+
+async def test_lazy_methods_answer_over_the_wire(memory_server: MemoryServerFactory) -> None:
+    client = (await memory_server()).client
+    result = await client.request("thread/loaded/list", {})
+    assert result == {"data": [], "nextCursor": None}
+    error = await client.request_error("no/such/method", {})
+    assert error["code"] == -32601
+    assert "`fs/readFile`" in error["message"] and "`thread/list`" in error["message"]
+
+
+async def test_settled_work_waits_for_the_first_answer(
+    memory_server: MemoryServerFactory,
+) -> None:
+    """``AppServer.when_settled`` (how ``cli/serve.py`` starts the warm-up): not while the
+    first request runs, once it is answered and nothing else is in flight."""
+    in_process = await memory_server()
+    server, client = in_process.server, in_process.client
+    ran: list[float] = []
+    loop = asyncio.get_running_loop()
+    server.when_settled(lambda: ran.append(loop.time()), quiet_s=0.01, first_wait_s=5.0)
+    pending = asyncio.ensure_future(client.request("test/sleep", {"ms": 300}))
+    await asyncio.sleep(0.2)
+    assert ran == []  # the request is in flight
+    await pending
+    answered = loop.time()
+    for _ in range(100):
+        if ran:
+            break
+        await asyncio.sleep(0.01)
+    assert len(ran) == 1 and ran[0] >= answered - 0.05
+    await client.request("thread/loaded/list", {})
+    await asyncio.sleep(0.05)
+    assert len(ran) == 1  # once
+
+
+async def test_settled_work_runs_when_no_request_comes(
+    memory_server: MemoryServerFactory,
+) -> None:
+    in_process = await memory_server()
+    ran: list[str] = []
+    in_process.server.when_settled(lambda: ran.append("x"), first_wait_s=0.05)
+    await asyncio.sleep(0.3)
+    assert ran == ["x"]
