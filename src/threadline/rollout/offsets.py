@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ __all__ = [
     "model_cut",
     "render_turns",
     "scan",
+    "scan_lines",
     "stub_turn",
 ]
 
@@ -438,6 +440,19 @@ def scan(path: Path, previous: OffsetIndex | None = None) -> OffsetIndex:
         index.mtime_ns = info.st_mtime_ns
         index.inode = info.st_ino
         index.head = head
+    return index
+
+
+def scan_lines(lines: Iterable[tuple[int, bytes]], previous: OffsetIndex | None = None) -> OffsetIndex:
+    """The index of a history that is not a file (a database's numbered lines, each
+    ``(number, json)``): a line's number stands for its offset, so a span's range is a
+    range of line numbers. ``previous`` (over the lines before these) is extended."""
+    index = previous if previous is not None else OffsetIndex(path="")
+    scanner = _Scanner(index)
+    for number, raw in lines:
+        if raw.strip() and scanner.feed(raw.strip(), number, index.lines):
+            index.lines += 1
+        index.scanned_to = number + 1
     return index
 
 

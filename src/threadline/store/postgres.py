@@ -54,6 +54,7 @@ from threadline.store.base import (
 from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase
 from threadline.store.postgres_lease import DEFAULT_LEASE_EXPIRY_S, PgLeases
 from threadline.store.postgres_list import RECORD_COLUMNS, list_page, record_of, upsert_values
+from threadline.store.postgres_pages import render_spans, turn_index
 from threadline.store.postgres_relay import PgRelay
 from threadline.store.postgres_state import PostgresThreadState
 from threadline.store.records import bound_preview, encode_source
@@ -364,11 +365,22 @@ class PostgresThreadStore:
         )
 
     async def turn_ids(self, ref: StoredRef) -> list[str]:
-        return [turn.id for turn in (await self.load_history(ref)).recon.turns]
+        index = await turn_index(self._db, self._id_of(ref))
+        if index.unsupported is not None:
+            return [turn.id for turn in (await self.load_history(ref)).recon.turns]
+        return [span.id for span in index.visible()]
 
     async def read_turns(self, ref: StoredRef, positions: Sequence[int]) -> list[Turn]:
-        turns = (await self.load_history(ref)).recon.turns
-        return [turns[p] for p in positions if 0 <= p < len(turns)]
+        """Only the lines of the turns at ``positions`` are read (``postgres_pages``)."""
+        tid = self._id_of(ref)
+        index = await turn_index(self._db, tid)
+        if index.unsupported is not None:
+            turns = (await self.load_history(ref)).recon.turns
+            return [turns[p] for p in positions if 0 <= p < len(turns)]
+        spans = index.visible()
+        return await render_spans(
+            self._db, tid, index, [spans[p] for p in positions if 0 <= p < len(spans)]
+        )
 
     async def changed_since(self, stored: StoredThread) -> bool:
         return bool(await self._version(self._id_of(stored.ref)) != stored.version)
@@ -565,6 +577,7 @@ class PostgresThreadStore:
         async with self._db.connection() as conn, conn.transaction():
             await conn.execute("DELETE FROM tl_threads WHERE id = %s", (tid,))
             await conn.execute("DELETE FROM tl_lines WHERE thread_id = %s", (tid,))
+            await conn.execute("DELETE FROM tl_turn_index WHERE thread_id = %s", (tid,))
             cur = await conn.execute("DELETE FROM tl_histories WHERE thread_id = %s", (tid,))
             removed = cur.rowcount
         await self._state.forget(tid)

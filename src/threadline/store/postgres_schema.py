@@ -21,6 +21,7 @@ Tables:
   refused resume shows; the lease itself is an advisory lock, see ``postgres_lease``).
 * ``tl_relay_events`` / ``tl_relay_ops`` (migration 3): what ``postgres_relay`` carries
   between a thread's owner and the servers whose clients watch it.
+* ``tl_turn_index`` (migration 4): each paged thread's turn boundaries (``postgres_pages``).
 """
 
 from __future__ import annotations
@@ -173,6 +174,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             at_ms BIGINT NOT NULL
         )""",
         "CREATE INDEX tl_relay_ops_open ON tl_relay_ops (thread_id, id) WHERE NOT taken",
+    ),
+    # 4: the turn index of paged history (``postgres_pages``): where each turn's lines
+    # are, per thread that was paged, for the history generation and lines it covers
+    (
+        """CREATE TABLE tl_turn_index (
+            thread_id TEXT COLLATE "C" PRIMARY KEY,
+            generation BIGINT NOT NULL,
+            scanned_to BIGINT NOT NULL,
+            body TEXT NOT NULL
+        )""",
     ),
 )
 
