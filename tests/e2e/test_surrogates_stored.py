@@ -4,7 +4,8 @@ The server's working directory here is named with a byte that is not UTF-8, so P
 holds it with a surrogate escape (``"dir-\\udcff"``). That path reaches the rollout
 (``session_meta.cwd``, ``turn_context.cwd``), the SQLite index and the wire: a full
 turn runs, the rollout is UTF-8 JSON with U+FFFD in place of the escape (what the
-wire shows too), and the thread lists, reads and resumes in a new server process.
+wire shows too), and the thread lists, reads and resumes in a new server process. On
+the local store and on PostgreSQL (whose text columns are UTF-8 too).
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ from pathlib import Path
 from tests.e2e.conftest import LaunchServer
 from tests.e2e.test_turns import collect_turn, of, start_turn
 from tests.support.mock_model import MockModel, text, usage
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 
-def _strict_lines(path: Path) -> list[dict[str, object]]:
+def _strict_lines(store: StoreUnderTest, path: Path) -> list[dict[str, object]]:
     """Every line as JSON decoded from strict UTF-8 (a surrogate would not encode)."""
-    return [json.loads(raw.decode("utf-8")) for raw in path.read_bytes().splitlines()]
+    raw_lines = (
+        [line.encode("utf-8") for line in store.raw_lines(path)]
+        if store.postgres
+        else path.read_bytes().splitlines()
+    )
+    return [json.loads(raw.decode("utf-8")) for raw in raw_lines]
 
 
 async def test_turn_in_a_non_utf8_directory_is_stored_and_resumed(
-    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     workdir = Path(os.fsdecode(bytes(tmp_path) + b"/dir-\xff"))
     workdir.mkdir()
@@ -50,13 +59,13 @@ async def test_turn_in_a_non_utf8_directory_is_stored_and_resumed(
     path = Path(listed["data"][0]["path"])
     await server.stop()
 
-    records = _strict_lines(path)
+    records = _strict_lines(store, path)
     meta = records[0]
     assert meta["type"] == "session_meta"
     assert meta["payload"]["cwd"] == shown  # type: ignore[index]
     contexts = [r["payload"] for r in records if r["type"] == "turn_context"]
     assert contexts and all(c["cwd"] == shown for c in contexts)  # type: ignore[index]
-    assert "\\udcff" not in path.read_text(encoding="utf-8")
+    assert "\\udcff" not in "\n".join(store.raw_lines(path))
 
     # A new process: the index is rebuilt from the rollout, the thread resumes and runs.
     server = await launch_server(cwd=workdir)
@@ -71,4 +80,4 @@ async def test_turn_in_a_non_utf8_directory_is_stored_and_resumed(
     [done] = of(messages, "turn/completed")
     assert done["turn"]["status"] == "completed", done
     await server.stop()
-    assert len([r for r in _strict_lines(path) if r["type"] == "turn_context"]) == 2
+    assert len([r for r in _strict_lines(store, path) if r["type"] == "turn_context"]) == 2

@@ -53,7 +53,13 @@ from threadline.store.base import (
 )
 from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase
 from threadline.store.postgres_lease import DEFAULT_LEASE_EXPIRY_S, PgLeases
-from threadline.store.postgres_list import RECORD_COLUMNS, list_page, record_of, upsert_values
+from threadline.store.postgres_list import (
+    RECORD_COLUMNS,
+    encodable,
+    list_page,
+    record_of,
+    upsert_values,
+)
 from threadline.store.postgres_pages import render_spans, turn_index
 from threadline.store.postgres_relay import PgRelay
 from threadline.store.postgres_state import PostgresThreadState
@@ -196,7 +202,7 @@ class PostgresThreadStore:
                 "INSERT INTO tl_histories (thread_id, shown_path, line_count) VALUES (%s, %s, 1) "
                 "ON CONFLICT (thread_id) DO UPDATE SET shown_path = EXCLUDED.shown_path, "
                 "line_count = 1, generation = tl_histories.generation + 1",
-                (tid, str(shown)),
+                encodable((tid, str(shown))),
             )
             await conn.execute("DELETE FROM tl_lines WHERE thread_id = %s", (tid,))
             await conn.execute(
@@ -445,7 +451,7 @@ class PostgresThreadStore:
         params.append(thread_id.lower())
         async with self._db.connection() as conn:
             await conn.execute(
-                f"UPDATE tl_threads SET {', '.join(sets)} WHERE id = %s", params
+                f"UPDATE tl_threads SET {', '.join(sets)} WHERE id = %s", encodable(params)
             )
 
     async def get(self, thread_id: str, *, repair: bool = True) -> ThreadRecord | None:
@@ -506,7 +512,7 @@ class PostgresThreadStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE tl_threads SET {sets} WHERE id = %s RETURNING {RECORD_COLUMNS}",
-                (*params, thread_id.lower()),
+                encodable((*params, thread_id.lower())),
             )
             row = await cur.fetchone()
         if row is None:

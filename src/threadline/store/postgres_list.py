@@ -11,17 +11,19 @@ row (Python's ``casefold``, the same folding the other stores compare with).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
 
+from threadline.protocol.text import without_surrogates
 from threadline.store.base import GitRecord, ListPage, ListQuery, ThreadRecord
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
 from threadline.store.query import clamp_limit, normalize_cwd, sort_value
 from threadline.store.records import bound_preview, source_kind_of
 
-__all__ = ["RECORD_COLUMNS", "list_page", "record_of", "upsert_values"]
+__all__ = ["RECORD_COLUMNS", "encodable", "list_page", "record_of", "upsert_values"]
 
 _FIELDS = (
     "id", "rollout_path", "created_at_ms", "updated_at_ms", "source", "model_provider", "cwd",
@@ -30,6 +32,13 @@ _FIELDS = (
     "git_sha", "git_branch", "git_origin_url",
 )
 RECORD_COLUMNS = ", ".join(_FIELDS)
+
+
+def encodable(values: Sequence[Any]) -> list[Any]:
+    """Query parameters that always encode: PostgreSQL text is UTF-8, so a lone surrogate
+    (a path's undecodable byte, as Python holds it) is replaced, as the rollout line and
+    the wire replace it; psycopg would refuse the whole statement otherwise."""
+    return [without_surrogates(v) if isinstance(v, str) else v for v in values]
 
 
 def record_of(row: tuple[Any, ...]) -> ThreadRecord:
@@ -70,7 +79,7 @@ def upsert_values(record: ThreadRecord) -> tuple[list[str], list[Any]]:
         "git_branch": git.branch,
         "git_origin_url": git.origin_url,
     }
-    return list(values), list(values.values())
+    return list(values), encodable(list(values.values()))
 
 
 def _like_pattern(term: str) -> str:
@@ -93,7 +102,7 @@ async def list_page(conn: AsyncConnection, query: ListQuery) -> ListPage:
         params.append(list(query.source_kinds))
     if query.cwds:
         where.append("cwd = ANY(%s)")
-        params.append(sorted({normalize_cwd(c) for c in query.cwds}))
+        params.append(encodable(sorted({normalize_cwd(c) for c in query.cwds})))
     term = (query.search_term or "").strip()
     if term:
         pattern = _like_pattern(term.casefold())

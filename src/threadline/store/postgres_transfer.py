@@ -26,7 +26,7 @@ from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, archived_path_for
 from threadline.rollout.reader import RolloutFile, read_rollout
 from threadline.store.base import ImportReport, StoreError, ThreadRecord
 from threadline.store.postgres import PostgresThreadStore
-from threadline.store.postgres_list import upsert_values
+from threadline.store.postgres_list import encodable, upsert_values
 from threadline.store.records import read_session_names, record_from_rollout
 from threadline.store.transfer import standalone_lines
 
@@ -68,7 +68,7 @@ async def import_rollout(
         cur = await conn.execute(
             "INSERT INTO tl_histories (thread_id, shown_path, line_count) VALUES (%s, %s, %s) "
             "ON CONFLICT (thread_id) DO NOTHING",
-            (tid, str(shown), len(texts)),
+            encodable((tid, str(shown), len(texts))),
         )
         if cur.rowcount == 0:
             raise StoreError(f"{path}: thread {tid} is already in the database")
