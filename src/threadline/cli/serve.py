@@ -13,7 +13,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -102,6 +102,10 @@ SDK under them, a few hundred milliseconds of imports)."""
 WARM_UP_SWITCH_INTERVAL_S = 0.0002
 """How often the interpreter lock may change hands while the warm-up runs (0.2 ms)."""
 
+WARM_UP_MAX_WAIT_S = 0.05
+"""The longest the warm-up waits, before one model or module, for the event loop's thread
+to be idle (a request that keeps it busy longer then shares the interpreter again)."""
+
 HOT_MODEL_MODULES: Sequence[str] = (
     "threadline.protocol.v2.thread",
     "threadline.protocol.v2.turn",
@@ -115,60 +119,79 @@ HOT_MODEL_MODULES: Sequence[str] = (
 ``thread/start``, resume and turn use; the warm-up builds them after the imports."""
 
 
-def build_deferred_models(module_names: Sequence[str]) -> int:
+def build_deferred_models(
+    module_names: Sequence[str], before_each: Callable[[], object] | None = None
+) -> int:
     """Build the validator and serializer of every not yet built pydantic model defined in
-    the (already imported) modules ``module_names``; returns how many it built. pydantic
-    serialises builds under one lock, so a request building one of them meanwhile waits
-    for it rather than racing it."""
+    the (already imported) modules ``module_names``, each after the models its fields name
+    (``core.warm_up.build_bottom_up``); returns how many it built. ``before_each`` runs
+    before each build."""
     from pydantic import BaseModel
 
-    built = 0
+    from threadline.core.warm_up import build_bottom_up
+
+    models: list[type[BaseModel]] = []
     for name in module_names:
         module = sys.modules.get(name)
         if module is None:
             continue
-        for value in list(vars(module).values()):
-            if (
-                isinstance(value, type)
-                and issubclass(value, BaseModel)
-                and value.__module__ == name
-                and not value.__pydantic_complete__
-            ):
-                with contextlib.suppress(Exception):  # left for first use to report
-                    value.model_rebuild()
-                    built += 1
-    return built
+        models.extend(
+            value
+            for value in list(vars(module).values())
+            if isinstance(value, type)
+            and issubclass(value, BaseModel)
+            and value.__module__ == name
+            and not value.__pydantic_complete__
+        )
+    return build_bottom_up(models, before_each)
 
 
 def warm_up_later(
     modules: Sequence[str] = WARM_UP_MODULES, models: Sequence[str] = HOT_MODEL_MODULES
 ) -> None:
-    """Import ``modules`` and build the models of ``models`` on a daemon thread, so the first
-    turn finds them ready.
+    """On a daemon thread: build the models of a first ``thread/start`` and first turn up to
+    ``turn/started`` (``core.warm_up.FIRST_TURN_MODELS``), import ``modules`` (what the
+    first model request waits for), then build the rest of the first turn's models and the
+    models of ``models``, so the first turn finds them ready.
 
-    The thread starts once the server is serving and runs while the event loop waits for
-    requests; a request that arrives meanwhile shares the interpreter with it (a first
-    ``thread/list`` or resume that follows ``initialize`` at once answers a few tens of
-    milliseconds later; a first turn sent right after ``thread/start`` waits that much less
-    for the SDK). Turned off with ``THREADLINE_WARM_UP=0``. A module that fails to import is
-    left for the turn that needs it to report.
+    Call it on the event loop's thread. The warm-up yields to requests: before each model
+    it builds and each module it imports (the SDK's own included) it waits while that
+    thread is busy (``core.warm_up.Yielder``, at most ``WARM_UP_MAX_WAIT_S`` each time), so
+    it runs while the loop waits for requests and a request shares the interpreter with
+    at most the one step under way. Once a turn waits for its model client
+    (``core.warm_up.want_model_client``) the imports stop yielding. Turned off with ``THREADLINE_WARM_UP=0``. A module that
+    fails to import is left for the turn that needs it to report.
     """
     if os.environ.get("THREADLINE_WARM_UP", "1") == "0":
         return
     import threading
 
-    def work() -> None:
-        import importlib
+    from threadline.core.warm_up import (
+        FIRST_ANSWER_MODELS,
+        FIRST_TURN_MODELS,
+        Yielder,
+        build_bottom_up,
+        import_yielding,
+        model_client_wanted,
+        models_named,
+    )
 
+    yielder = Yielder(threading.get_ident(), max_wait_s=WARM_UP_MAX_WAIT_S)
+
+    def before_module() -> None:
+        if not model_client_wanted():  # else a turn waits for these very modules
+            yielder.wait()
+
+    def work() -> None:
         # The interpreter lock changes hands every 5 ms by default: a request arriving while
         # this thread imports would wait that long each time it needs the lock back.
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, WARM_UP_SWITCH_INTERVAL_S))
         try:
-            for name in modules:
-                with contextlib.suppress(Exception):
-                    importlib.import_module(name)
-            build_deferred_models(models)
+            build_bottom_up(models_named(FIRST_TURN_MODELS), yielder.wait)
+            import_yielding(modules, before_module)
+            build_bottom_up(models_named(FIRST_ANSWER_MODELS), yielder.wait)
+            build_deferred_models(models, yielder.wait)
         finally:
             sys.setswitchinterval(interval)
 

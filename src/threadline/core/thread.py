@@ -30,6 +30,7 @@ from threadline.core.session import FlowGate, Listener, Session
 from threadline.core.settings import ConfigSnapshot, ThreadSettings
 from threadline.core.turn import ActiveTurn
 from threadline.core.user_shell import UserShell
+from threadline.core.warm_up import build_thread_models
 from threadline.model.base import ModelClient
 from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
@@ -74,6 +75,8 @@ class Thread:
         window: CompactionWindow | None = None,
         mcp: McpHost | None = None,
     ) -> None:
+        if not turns:  # a new thread: its first turn finds the turn and item models built
+            build_thread_models()
         self.id = thread_id
         self.features = dict(features or {})
         self.created_at = created_at if created_at is not None else time.time()

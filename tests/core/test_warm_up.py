@@ -1,0 +1,225 @@
+"""``core.warm_up``: bottom-up model builds, the yielding warm-up's idle check and its
+gated imports, on real pydantic models, a real event loop and real module imports."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from threadline.core import warm_up
+from threadline.protocol.v2 import item as v2_item
+from threadline.protocol.v2 import thread as v2_thread
+from threadline.protocol.v2 import turn as v2_turn
+
+_MODELS = """
+from __future__ import annotations
+from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+class _Base(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+class Leaf(_Base):
+    type: Literal["leaf"] = "leaf"
+    n: int
+
+class Other(_Base):
+    type: Literal["other"] = "other"
+    s: str
+
+Item = Annotated[Leaf | Other, Field(discriminator="type")]
+
+class Holder(_Base):
+    items: list[Item]
+    first: Item | None = None
+    by_name: dict[str, Leaf] = {}
+
+class Top(_Base):
+    holder: Holder
+    later: Later | None = None
+
+class Later(_Base):
+    x: int
+"""
+
+
+def _module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> object:
+    name = f"tl_warm_models_{time.monotonic_ns()}"
+    (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return __import__(name)
+
+
+def test_build_bottom_up_builds_the_named_models_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod = _module(tmp_path, monkeypatch, _MODELS)
+    top, holder, leaf, other = mod.Top, mod.Holder, mod.Leaf, mod.Other  # type: ignore[attr-defined]
+    order: list[str] = []
+    for cls in (top, holder, leaf, other):
+        assert not cls.__pydantic_complete__
+
+    def note() -> None:
+        order.append("step")
+
+    built = warm_up.build_bottom_up([top], note)
+    assert all(cls.__pydantic_complete__ for cls in (top, holder, leaf, other))
+    assert built == len(order) >= 4
+    # Built this way, the members keep their own validators (a top-down build would not).
+    assert leaf.model_validate({"n": 2}).n == 2
+    value = top.model_validate({"holder": {"items": [{"type": "other", "s": "a"}]},
+                                "later": {"x": 1}})
+    assert value.holder.items[0].s == "a" and value.later.x == 1
+    assert warm_up.build_bottom_up([top]) == 0  # nothing left
+
+
+def test_build_bottom_up_skips_what_fails_and_builds_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod = _module(tmp_path, monkeypatch, _MODELS + "\nclass Broken(_Base):\n    y: Missing\n")
+    broken, leaf = mod.Broken, mod.Leaf  # type: ignore[attr-defined]
+    assert warm_up.build_bottom_up([broken, leaf]) == 1
+    assert leaf.__pydantic_complete__ and not broken.__pydantic_complete__
+
+
+def test_models_named_resolves_names_and_skips_unknown_ones() -> None:
+    found = warm_up.models_named([
+        "threadline.protocol.v2.thread:Thread", "threadline.protocol.v2.thread:NoSuchModel",
+        "tl_no_such_module:Thing", "threadline.core.warm_up:THREAD_MODEL",
+    ])
+    assert found == [v2_thread.Thread]
+    every = [*warm_up.FIRST_TURN_MODELS, *warm_up.FIRST_ANSWER_MODELS]
+    assert len(warm_up.models_named(every)) == len(every)  # the lists name real models
+
+
+def test_build_thread_models_leaves_turn_and_items_built() -> None:
+    warm_up.build_thread_models()
+    for cls in (v2_thread.Thread, v2_turn.Turn, v2_item.UserMessageThreadItem,
+                v2_item.AgentMessageThreadItem):
+        assert cls.__pydantic_complete__
+
+
+def _run_loop_in_thread() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(started.set)
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    return loop, thread
+
+
+def test_yielder_sees_the_loop_idle_and_busy() -> None:
+    loop, thread = _run_loop_in_thread()
+    try:
+        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, max_wait_s=5)
+        deadline = time.monotonic() + 5
+        while not yielder.loop_idle():  # the loop reaches its wait for events
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        busy = threading.Event()
+        release = threading.Event()
+
+        def spin() -> None:  # a request that keeps the loop's thread running Python code
+            busy.set()
+            while not release.is_set():
+                sum(range(100))
+
+        loop.call_soon_threadsafe(spin)
+        assert busy.wait(5)
+        assert not yielder.loop_idle()
+        threading.Timer(0.05, release.set).start()
+        started = time.monotonic()
+        yielder.wait()  # returns once the loop is idle again, well before max_wait_s
+        waited = time.monotonic() - started
+        assert release.is_set() and waited < 4
+        assert yielder.loop_idle()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_yielder_moves_on_after_max_wait() -> None:
+    loop, thread = _run_loop_in_thread()
+    release = threading.Event()
+    try:
+        busy = threading.Event()
+
+        def spin() -> None:
+            busy.set()
+            while not release.is_set():
+                sum(range(100))
+
+        loop.call_soon_threadsafe(spin)
+        assert busy.wait(5)
+        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, max_wait_s=0.05)
+        started = time.monotonic()
+        yielder.wait()
+        assert not release.is_set()
+        assert 0.04 <= time.monotonic() - started < 3
+        assert yielder.waited_s >= 0.04
+    finally:
+        release.set()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_import_yielding_waits_before_every_module_it_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stem = f"tl_warm_pkg_{time.monotonic_ns()}"
+    (tmp_path / f"{stem}_inner.py").write_text("VALUE = 3\n", encoding="utf-8")
+    (tmp_path / f"{stem}_outer.py").write_text(
+        f"import {stem}_inner\nVALUE = {stem}_inner.VALUE + 1\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls: list[int] = []
+    meta_path = list(sys.meta_path)
+    warm_up.import_yielding(
+        ["tl_no_such_module_for_warm_up", f"{stem}_outer"],
+        lambda: calls.append(threading.get_ident()),
+    )
+    outer = sys.modules[f"{stem}_outer"]
+    assert outer.VALUE == 4
+    # One wait before each module that runs, the nested one too; none for the missing one.
+    assert len(calls) == 2 and set(calls) == {threading.get_ident()}
+    assert sys.meta_path == meta_path  # the gate is gone again
+    # The modules keep their real loaders.
+    for module in (outer, sys.modules[f"{stem}_inner"]):
+        assert type(module.__loader__).__name__ == "SourceFileLoader"
+        assert module.__spec__.loader is module.__loader__
+        assert module.__loader__.get_source(module.__name__).startswith(("import", "VALUE"))
+
+
+def test_import_gate_lets_other_threads_import_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stem = f"tl_warm_other_{time.monotonic_ns()}"
+    (tmp_path / f"{stem}_a.py").write_text("A = 1\n", encoding="utf-8")
+    (tmp_path / f"{stem}_b.py").write_text("B = 2\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[int] = []
+    other: dict[str, object] = {}
+
+    def before_each() -> None:
+        seen.append(threading.get_ident())
+        if len(seen) == 1:  # while the gate is in place, another thread imports
+            worker = threading.Thread(target=lambda: other.update(m=__import__(f"{stem}_b")))
+            worker.start()
+            worker.join(10)
+
+    warm_up.import_yielding([f"{stem}_a"], before_each)
+    assert set(seen) == {threading.get_ident()}
+    assert getattr(other["m"], "B", None) == 2
