@@ -12,6 +12,8 @@ resumed over stdio:
 * *decline* tells the model the command was rejected and the turn completes;
 * after an answer was recorded the command is never run again: the model hears that
   its outcome is unknown, and the turn completes.
+
+Every test runs on the local store and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from tests.support.mock_model import (
     function_call,
     text,
 )
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 INCREMENT = "n=$(cat counter.txt 2>/dev/null || echo 0); echo $((n+1)) > counter.txt"
 CALL_ID = "call_counter"
@@ -204,7 +209,7 @@ async def test_kill_while_asked_then_decline_tells_the_model(
 
 
 async def test_kill_after_the_answer_never_runs_the_command_twice(
-    launch_server: LaunchServer, mock_model: MockModel, workspace: Path
+    launch_server: LaunchServer, mock_model: MockModel, workspace: Path, store: StoreUnderTest
 ) -> None:
     # The command counts, then keeps running: the server is killed while it runs.
     slow = INCREMENT + "; sleep 30"
@@ -234,7 +239,7 @@ async def test_kill_after_the_answer_never_runs_the_command_twice(
     assert counter.read_text() == "1\n"
     await _kill(server)
     rollout = Path(started["thread"]["path"])
-    kinds = [json.loads(line)["payload"].get("type") for line in rollout.read_text().splitlines()]
+    kinds = [line["payload"].get("type") for line in store.lines(rollout)]
     assert kinds.count("client_ask_answered") == 1
 
     client, _, _ = await _resume(launch_server, thread_id)

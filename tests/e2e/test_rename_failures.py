@@ -5,7 +5,8 @@ The full disk is real: ``THREADLINE_HOME`` is a small tmpfs mounted for the test
 fails instead). A rename is refused while the disk is full; after space returns,
 further turns (whose flushes used to write the refused line after all), a restart
 and a resume all still show the previous name, and neither the
-rollout nor the session index (what a rebuilt index reads) holds it. Bad names are ``-32600``.
+rollout nor the session index (what a rebuilt index reads) holds it. Bad names are ``-32600``
+(on the local store and on PostgreSQL; the full disk is the local store's alone).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import pytest
 from tests.e2e.conftest import LaunchServer, write_mock_config
 from tests.support.appserver import AppServerClient, RpcResponseError
 from tests.support.mock_model import MockModel, text
+from tests.support.stores import StoreUnderTest, both_stores, local_only
+
+pytestmark = both_stores
 
 # 1024 four-byte characters: the rename line is over 4 KiB, more than the free tail
 # of any page tmpfs already gave a file, so the full disk cannot absorb it.
@@ -76,10 +80,12 @@ async def run_turn(client: AppServerClient, mock: MockModel, tid: str, words: st
     )
 
 
-def names_on_disk(home: Path, rollout: Path) -> list[object]:
-    """Every name the rollout and the session index ever recorded, oldest first."""
+def names_on_disk(home: Path, rollout: Path, store: StoreUnderTest | None = None) -> list[object]:
+    """Every name the rollout (or the stored thread's lines) and the session index ever
+    recorded, oldest first."""
     found: list[object] = []
-    for raw in rollout.read_bytes().splitlines():
+    raws = store.raw_lines(rollout) if store is not None else rollout.read_bytes().splitlines()
+    for raw in raws:
         with contextlib.suppress(ValueError):
             line = json.loads(raw)
             if line.get("payload", {}).get("type") == "thread_name_updated":
@@ -98,6 +104,7 @@ async def name_of(client: AppServerClient, tid: str) -> object:
     return read["thread"]["name"]
 
 
+@local_only("a full disk under the home's rollout files")
 async def test_rename_on_a_full_disk_never_takes_effect(
     launch_server: LaunchServer, full_disk_home: Path, mock_model: MockModel
 ) -> None:
@@ -154,7 +161,8 @@ async def test_rename_on_a_full_disk_never_takes_effect(
     ],
 )
 async def test_bad_names_are_invalid_requests(
-    launch_server: LaunchServer, mock_model: MockModel, name: str, message: str
+    launch_server: LaunchServer, mock_model: MockModel, name: str, message: str,
+    store: StoreUnderTest,
 ) -> None:
     server = await launch_server()
     client = server.client
@@ -165,5 +173,5 @@ async def test_bad_names_are_invalid_requests(
     assert (refused.value.code, refused.value.message) == (-32600, message)
     assert await name_of(client, tid) is None
     rollout = Path((await client.request("thread/read", {"threadId": tid}))["thread"]["path"])
-    assert names_on_disk(server.home, rollout) == []
+    assert names_on_disk(server.home, rollout, store) == []
     assert client.received("thread/name/updated") == []

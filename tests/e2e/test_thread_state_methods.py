@@ -2,7 +2,8 @@
 delete and revert, with Codex's answers, errors and notifications, kept across a restart.
 
 The expected wording and codes are what the real Codex 0.169 answered to the same
-requests (driven against the mock model)."""
+requests (driven against the mock model). Every test runs on the local store and on
+PostgreSQL (where the state is in ``tl_`` tables and the history in ``tl_lines``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from typing import Any
 from tests.e2e.conftest import LaunchServer
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, function_call, text, usage
+from tests.support.stores import StoreUnderTest, both_stores, local_only
+
+pytestmark = both_stores
 
 UNKNOWN = "019a0000-0000-7000-8000-000000000000"
 PINNED = "01984de2-8f74-7c91-a3b2-5c5e937cf318"
@@ -250,14 +254,14 @@ async def test_metadata_update_patches_git_info(
 
 
 async def test_delete_loaded_thread_removes_rollout_state_and_notifies(
-    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path
+    launch_server: LaunchServer, mock_model: MockModel, mock_home: Path, store: StoreUnderTest
 ) -> None:
     server = await launch_server()
     client = server.client
     tid = await _thread_with_turn(client, mock_model)
     keep = await _thread_with_turn(client, mock_model, "keep me")
     path = Path((await client.request("thread/read", {"threadId": tid}))["thread"]["path"])
-    assert path.is_file()
+    assert store.exists(path)
     await client.request("thread/goal/set", {"threadId": tid, "objective": "x"})
     await client.request(
         "thread/attachment/add", {"threadId": tid, "attachmentType": "t", "identityKey": "k", "payload": 1}
@@ -269,7 +273,7 @@ async def test_delete_loaded_thread_removes_rollout_state_and_notifies(
     assert status["params"]["threadId"] == tid
     deleted = await client.wait_for_notification("thread/deleted")
     assert deleted["params"] == {"threadId": tid}
-    assert not path.exists()
+    assert not store.exists(path)
     assert tid not in (await client.request("thread/loaded/list", {}))["data"]
     assert [t["id"] for t in (await client.request("thread/list", {}))["data"]] == [keep]
     owners = await client.request("thread/attachmentOwner/list", {"attachmentType": "t", "identityKey": "k"})
@@ -289,17 +293,17 @@ async def test_delete_loaded_thread_removes_rollout_state_and_notifies(
 
 
 async def test_delete_archived_thread_not_loaded(
-    launch_server: LaunchServer, mock_model: MockModel
+    launch_server: LaunchServer, mock_model: MockModel, store: StoreUnderTest
 ) -> None:
     server = await launch_server()
     client = server.client
     tid = await _thread_with_turn(client, mock_model)
     await client.request("thread/archive", {"threadId": tid})
     path = Path((await client.request("thread/list", {"archived": True}))["data"][0]["path"])
-    assert path.is_file()
+    assert store.exists(path)
     await client.request("thread/delete", {"threadId": tid})
     await client.wait_for_notification("thread/deleted")
-    assert not path.exists()
+    assert not store.exists(path)
     assert (await client.request("thread/list", {"archived": True}))["data"] == []
 
 
@@ -399,6 +403,7 @@ async def test_goal_tools_offered_and_used_by_the_model(
     assert "token_budget" in output_of(4)  # the bad budget was refused with a reason
 
 
+@local_only("another program appends to the rollout file and sets its mtime")
 async def test_list_included_ids_and_a_rollout_appended_by_another_program(
     launch_server: LaunchServer, mock_model: MockModel
 ) -> None:
@@ -458,7 +463,7 @@ async def test_a_turn_is_charged_to_the_active_goal(
 
 
 async def test_delete_refused_while_another_process_has_the_thread(
-    launch_server: LaunchServer, mock_model: MockModel
+    launch_server: LaunchServer, mock_model: MockModel, store: StoreUnderTest
 ) -> None:
     holder = await launch_server()
     tid = await _thread_with_turn(holder.client, mock_model)
@@ -466,11 +471,11 @@ async def test_delete_refused_while_another_process_has_the_thread(
     other = await launch_server()
     bad = await other.client.request_error("thread/delete", {"threadId": tid})
     assert bad["code"] == -32600 and "in use by another threadline process" in bad["message"]
-    assert path.is_file()
+    assert store.exists(path)
     await _turn(holder.client, mock_model, tid, "still mine")  # the holder is unaffected
     await holder.stop()
     assert await other.client.request("thread/delete", {"threadId": tid}) == {}
-    assert not path.exists()
+    assert not store.exists(path)
 
 
 async def test_an_ephemeral_thread_has_no_goal(launch_server: LaunchServer, mock_model: MockModel) -> None:

@@ -273,9 +273,16 @@ def new_store(kind: str) -> StoreUnderTest:
     return StoreUnderTest("postgres", _suite_database())
 
 
+DEFAULT_STORE_ENV = "THREADLINE_TEST_STORE"
+"""Set to ``postgres`` to run every test that is not parametrized over the stores on
+PostgreSQL too (a fresh database each): ``THREADLINE_TEST_STORE=postgres pytest tests/e2e``
+(an exploration aid; tests about files fail there by design)."""
+
+
 def store_for(request: pytest.FixtureRequest) -> StoreUnderTest:
-    """The ``store`` fixture's value: ``request.param`` when parametrized, else local."""
-    kind = getattr(request, "param", "local")
+    """The ``store`` fixture's value: ``request.param`` when parametrized, else local
+    (or what :data:`DEFAULT_STORE_ENV` names)."""
+    kind = getattr(request, "param", None) or os.environ.get(DEFAULT_STORE_ENV) or "local"
     reason = getattr(getattr(request, "function", None), "local_only", None)
     if kind == "postgres" and reason:
         pytest.skip(f"local store only: {reason}")
