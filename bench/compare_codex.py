@@ -22,8 +22,9 @@ Row groups (``--only`` takes a comma-separated subset):
   second turn;
 * ``resume``: ``thread/resume`` of a 46 MB / 8,000-turn and a 192 MB / 33,000-turn rollout
   (request -> ``thread/tokenUsage/updated`` replay, fresh process each), ``thread/read
-  includeTurns`` of the 46 MB one, the peak RSS of the 46 MB resume; ``--gigabyte`` adds a
-  1 GB rollout's resume (peak RSS per MB of rollout);
+  includeTurns`` of the 46 MB one, the peak RSS of the 46 MB resume, the 46 MB one's
+  ``thread/resume excludeTurns`` and ephemeral ``thread/fork`` (request -> answer, and the
+  fork's peak RSS); ``--gigabyte`` adds a 1 GB rollout's resume (peak RSS per MB of rollout);
 * ``list``: cold start + first ``thread/list`` over ``--many`` unindexed threads (a fresh
   copy of the home each run) and a warm ``thread/list`` in that process (median of 20, taken
   2 s after five unmeasured calls, once start-up's background work is over).
@@ -194,16 +195,18 @@ def big_rollouts(home: Path, gigabyte: bool) -> dict[str, tuple[str, float]]:
     return out
 
 
-async def _resume_once(command: Sequence[str], home: Path, thread_id: str,
-                       method: str, params: dict[str, object]) -> tuple[float, float | None]:
-    """(request -> the replay (resume) or the response (read), peak RSS MB) in a fresh process."""
+async def _resume_once(command: Sequence[str], home: Path, thread_id: str, method: str,
+                       params: dict[str, object], *, replay: bool = True
+                       ) -> tuple[float, float | None]:
+    """(request -> the usage replay (a resume, unless not ``replay``) or the response (the
+    rest), peak RSS MB) in a fresh process."""
     client = await su.Client.spawn(command, su.server_env(home), home)
     try:
         await client.initialize()
         client.drain()
         t0 = time.perf_counter()
         at, _ = await client.request(method, {"threadId": thread_id, **params})
-        if method == "thread/resume":
+        if method == "thread/resume" and replay:
             at, _ = await client.wait_note("thread/tokenUsage/updated", REPLAY_TIMEOUT_S)
         return su.ms(at - t0), client.peak_rss_mb()
     finally:
@@ -223,6 +226,11 @@ async def group_resume(ctx: Context) -> list[Row]:
     rows["read_46MB"] = Row(f"`thread/read includeTurns` of the {size_46:,.0f} MB rollout", "ms",
                             "<= 1.0")
     rows["rss_46MB"] = Row(f"peak RSS of the {size_46:,.0f} MB resume", "MB", "<= 0.5")
+    rows["resume_ex_46MB"] = Row(f"`thread/resume excludeTurns` of the {size_46:,.0f} MB rollout "
+                                 "-> answered", "ms", "-")
+    rows["fork_46MB"] = Row(f"`thread/fork` of the {size_46:,.0f} MB rollout -> answered", "ms",
+                            "-")
+    rows["rss_fork_46MB"] = Row("peak RSS of that fork", "MB", "-")
     if "1GB" in big:
         rows["rss_per_mb_1GB"] = Row("peak RSS per MB of rollout (1 GB rollout)", "MB/MB",
                                      "<= 0.5")
@@ -239,6 +247,14 @@ async def group_resume(ctx: Context) -> list[Row]:
         took, _ = await _resume_once(command, home, big["46MB"][0], "thread/read",
                                      {"includeTurns": True})
         out["read_46MB"] = took
+        took, _ = await _resume_once(command, home, big["46MB"][0], "thread/resume",
+                                     {"excludeTurns": True}, replay=False)
+        out["resume_ex_46MB"] = took
+        took, rss = await _resume_once(command, home, big["46MB"][0], "thread/fork",
+                                       {"ephemeral": True})
+        out["fork_46MB"] = took
+        if rss is not None:
+            out["rss_fork_46MB"] = rss
         return out
 
     await interleave(ctx.commands, ctx.runs, measure, rows, warm_up=True)

@@ -21,8 +21,9 @@ from threadline.core.thread import Thread
 from threadline.protocol.rollout import EventMsg
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import Change, StoredRef, StoredThread, StoreError, ThreadStore
+from threadline.store.rollouts import pause_gc
 
-__all__ = ["StoredThreads", "TurnHistory", "as_invalid"]
+__all__ = ["StoredThreads", "TurnHistory", "as_invalid", "pause_collector"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,22 @@ def as_invalid() -> Iterator[None]:
         yield
     except StoreError as exc:
         raise InvalidRequest(exc.message) from exc
+
+
+COLLECTOR_PAUSE_LIMIT_S = 30.0
+"""The longest :func:`pause_collector` holds the collector off when nobody releases it."""
+
+
+def pause_collector() -> Callable[[], None]:
+    """Pause the cyclic garbage collector until the returned function is called (counted
+    with the store's own pauses while it loads; calling it twice is harmless). A request
+    that loads a big history holds it until its answer is serialized: that answer's
+    objects would otherwise set off full collections that walk them all and free
+    nothing. Whatever happens, the pause ends after :data:`COLLECTOR_PAUSE_LIMIT_S`."""
+    release = pause_gc()
+    with contextlib.suppress(RuntimeError):  # no running loop: the caller releases it
+        asyncio.get_running_loop().call_later(COLLECTOR_PAUSE_LIMIT_S, release)
+    return release
 
 
 def label(ref: StoredRef) -> str:

@@ -15,29 +15,47 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused"]
+__all__ = ["gc_paused", "pause_gc"]
 
 _lock = threading.Lock()
 _depth = 0
 _was_enabled = False
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
+def pause_gc() -> Callable[[], None]:
+    """Pause the collector (counted, as :func:`gc_paused`) until the returned function is
+    called; calling it again does nothing. For a pause that outlives one block: a
+    request that loads a history and then serializes its answer."""
     global _depth, _was_enabled
     with _lock:
         if _depth == 0:
             _was_enabled = gc.isenabled()
             gc.disable()
         _depth += 1
-    try:
-        yield
-    finally:
+    released = False
+
+    def release() -> None:
+        global _depth
+        nonlocal released
         with _lock:
+            if released:
+                return
+            released = True
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.freeze()
                 gc.enable()
+
+    return release
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    release = pause_gc()
+    try:
+        yield
+    finally:
+        release()

@@ -127,9 +127,16 @@ def history_start(lines: list[RolloutLine]) -> int:
             except ValueError:
                 continue  # the replay skips it too; an older compaction may still do
             return index
-        if line.type == "event_msg" and line.event_type == "thread_rolled_back":
+        if line.type == "event_msg" and _event_kind(line) == "thread_rolled_back":
             return 0
     return 0
+
+
+def _event_kind(line: RolloutLine) -> object:
+    """``payload.type`` of an ``event_msg`` line (``RolloutLine.event_type`` without the
+    property's checks, for loops over every line; the caller checked ``line.type``)."""
+    payload = line.payload
+    return payload.get("type") if isinstance(payload, dict) else None
 
 
 def model_history(lines: list[RolloutLine]) -> list[ResponseItem]:
@@ -154,7 +161,7 @@ def model_history(lines: list[RolloutLine]) -> list[ResponseItem]:
                     units.append(_Unit(history, len(history), has_user=True))
             history.append(item)
         elif kind == "event_msg":
-            event = line.event_type
+            event = _event_kind(line)
             if event in ("task_started", "turn_started"):
                 explicit = True
                 units.append(_Unit(history, len(history)))
@@ -193,7 +200,7 @@ def latest_token_info(lines: list[RolloutLine]) -> tuple[int, TokenUsageInfo] | 
     """Index and info of the newest ``token_count`` whose ``info`` is not null."""
     for index in range(len(lines) - 1, -1, -1):
         line = lines[index]
-        if line.event_type != "token_count":
+        if line.type != "event_msg" or _event_kind(line) != "token_count":
             continue
         info = line.payload.get("info")
         if not isinstance(info, dict):
@@ -296,20 +303,22 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
     builder = TurnBuilder()
     preview: str | None = None
     model: str | None = None
+    feed = builder.feed
     for index, line in enumerate(lines):
-        builder.feed(index, line, mark=index == token_index)
-        if preview is None and line.type == "event_msg":
+        feed(index, line, mark=index == token_index)
+        kind = line.type
+        if preview is None and kind == "event_msg":
             text = user_message_text(line)
             if text is not None:
                 preview = strip_preview(text)
-        if line.type == "turn_context" and isinstance(line.payload, dict):
+        elif kind == "turn_context" and isinstance(line.payload, dict):
             value = line.payload.get("model")
             if isinstance(value, str) and value:
                 model = value
     turns = builder.finish(live=live)
     name: str | None = None
-    for line in rollout.own_lines:
-        if line.event_type == "thread_name_updated":
+    for line in lines[rollout.own_start :]:
+        if line.type == "event_msg" and _event_kind(line) == "thread_name_updated":
             value = line.payload.get("thread_name")
             name = value if isinstance(value, str) and value else None
     token_info = sanitize_token_info(latest[1]) if latest else None

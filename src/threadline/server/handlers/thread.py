@@ -11,6 +11,7 @@ from typing import Any
 
 from threadline.core.errors import InvalidRequest
 from threadline.core.manager import StartOptions
+from threadline.core.stored import pause_collector
 from threadline.core.thread import Thread
 from threadline.protocol.items import parse_response_item
 from threadline.protocol.v2.common import dump_wire
@@ -181,6 +182,19 @@ async def _resume_extras(
 async def thread_resume(
     rt: Runtime, ctx: RequestContext, p: ThreadResumeParams
 ) -> ThreadResumeResponse:
+    release = pause_collector()  # until the answer is serialized (see pause_collector)
+    try:
+        response = await _resume(rt, ctx, p)
+    except BaseException:
+        release()
+        raise
+    ctx.after_response(release)
+    return response
+
+
+async def _resume(
+    rt: Runtime, ctx: RequestContext, p: ThreadResumeParams
+) -> ThreadResumeResponse:
     loaded = rt.manager.find(p.thread_id) if p.thread_id else None
     cold = loaded is None
     if loaded is not None:
@@ -229,6 +243,17 @@ async def thread_resume(
 
 
 async def thread_fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> ThreadForkResponse:
+    release = pause_collector()  # until the answer is serialized (see pause_collector)
+    try:
+        response = await _fork(rt, ctx, p)
+    except BaseException:
+        release()
+        raise
+    ctx.after_response(release)
+    return response
+
+
+async def _fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> ThreadForkResponse:
     thread = await rt.manager.fork_thread(
         p.thread_id or None,
         path=p.path or None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from threadline.core.errors import InvalidRequest
 from threadline.core.storage import MAX_LIST_LIMIT, ListQuery
+from threadline.core.stored import pause_collector
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.thread import (
     NotLoadedThreadStatus,
@@ -111,6 +112,19 @@ async def thread_list(rt: Runtime, ctx: RequestContext, p: ThreadListParams) -> 
 
 
 async def thread_read(rt: Runtime, ctx: RequestContext, p: ThreadReadParams) -> ThreadReadResponse:
+    if not p.include_turns:
+        return await _read(rt, p)
+    release = pause_collector()  # until the answer is serialized (see pause_collector)
+    try:
+        response = await _read(rt, p)
+    except BaseException:
+        release()
+        raise
+    ctx.after_response(release)
+    return response
+
+
+async def _read(rt: Runtime, p: ThreadReadParams) -> ThreadReadResponse:
     record, turns = await rt.manager.read_thread(p.thread_id, include_turns=bool(p.include_turns))
     loaded = rt.manager.find(record.id)
     wire = wire_record(record, loaded).model_copy(
