@@ -1,5 +1,6 @@
 """Codex 0.169's own rollouts (paginated format, forks included) served by threadline:
-listed, read, resumed and forked with the turns and usage Codex reported for them."""
+listed, read, resumed and forked with the turns and usage Codex reported for them; from
+the rollout files (the local store) and after ``store migrate --from-home`` (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import LaunchServer
 from tests.support.mock_model import MockModel, text, usage
+from tests.support.stores import StoreUnderTest, both_stores
+
+pytestmark = both_stores
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "codex-0.169.0"
 ROLLOUTS = REFERENCE / "rollouts"
@@ -69,10 +73,14 @@ def _trace_threads() -> list[tuple[str, list[dict[str, Any]]]]:
 
 
 @pytest.fixture
-def reference_home(mock_home: Path) -> dict[str, Path]:
+async def reference_home(mock_home: Path, store: StoreUnderTest) -> dict[str, Path]:
+    """Codex's sessions as the store's threads; maps thread id → the reference rollout
+    (the same bytes as the copy, read for what the answers must show)."""
     if not ROLLOUTS.is_dir():
         pytest.fail(f"reference rollouts missing at {ROLLOUTS}")
-    return _copy_reference(mock_home)
+    copies = _copy_reference(mock_home)
+    await store.seed_home(mock_home)
+    return {tid: ROLLOUTS / path.relative_to(mock_home) for tid, path in copies.items()}
 
 
 async def test_reference_threads_listed_and_read_like_codex(

@@ -123,6 +123,25 @@ class StoreUnderTest:
         path.unlink()
         return path
 
+    async def seed_home(self, home: Path) -> None:
+        """Make every rollout under ``home`` (a Codex or threadline home, with its
+        ``session_index.jsonl`` names) stored threads. PostgreSQL: what ``threadline store
+        migrate --from-home`` does, then the home's rollouts and name index are removed."""
+        if not self.postgres:
+            return
+        import shutil
+
+        from threadline.store.postgres import PostgresThreadStore
+        from threadline.store.postgres_transfer import migrate_home
+
+        assert self.url is not None
+        async with PostgresThreadStore(self.url, home) as target:
+            report = await migrate_home(target, home)
+        assert not report.skipped, report.skipped
+        for sub in ("sessions", "archived_sessions"):
+            shutil.rmtree(home / sub, ignore_errors=True)
+        (home / "session_index.jsonl").unlink(missing_ok=True)
+
     async def reseed(self, path: Path) -> Path:
         """The file at ``path`` was written again (same thread, new content): the store
         now holds the new content as a new generation of the history (what a rewrite of
