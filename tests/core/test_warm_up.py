@@ -122,28 +122,34 @@ def _run_loop_in_thread() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 def test_yielder_sees_the_loop_idle_and_busy() -> None:
     loop, thread = _run_loop_in_thread()
     try:
-        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, max_wait_s=5)
+        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, settle_s=0.05, max_wait_s=5)
         deadline = time.monotonic() + 5
         while not yielder.loop_idle():  # the loop reaches its wait for events
             assert time.monotonic() < deadline
             time.sleep(0.001)
         busy = threading.Event()
         release = threading.Event()
+        released_at: list[float] = []
 
         def spin() -> None:  # a request that keeps the loop's thread running Python code
             busy.set()
             while not release.is_set():
                 sum(range(100))
+            released_at.append(time.monotonic())
 
         loop.call_soon_threadsafe(spin)
         assert busy.wait(5)
         assert not yielder.loop_idle()
         threading.Timer(0.05, release.set).start()
         started = time.monotonic()
-        yielder.wait()  # returns once the loop is idle again, well before max_wait_s
-        waited = time.monotonic() - started
-        assert release.is_set() and waited < 4
+        yielder.wait()  # returns once the loop has been idle for settle_s, before max_wait_s
+        returned = time.monotonic()
+        assert release.is_set() and returned - started < 4
+        assert returned - released_at[0] >= 0.045
         assert yielder.loop_idle()
+        started = time.monotonic()
+        yielder.wait()  # idle for long enough already: no wait
+        assert time.monotonic() - started < 0.04
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)

@@ -193,18 +193,23 @@ class Yielder:
 
     The loop's thread is idle when its innermost Python frame is the loop waiting for
     events, or the import system waiting for a module's lock (which this thread may hold
-    while it imports that module). :meth:`wait` returns once it is idle, or after ``max_wait_s`` at the most,
-    so background work always moves on; it polls every ``poll_s``.
+    while it imports that module). A request that awaits (a store write in a worker
+    thread) leaves the loop idle for a moment between its steps, so after seeing the loop
+    busy :meth:`wait` wants it idle for ``settle_s`` in a row before it returns. It
+    returns after ``max_wait_s`` at the most, so background work always moves on; it
+    polls every ``poll_s``.
     """
 
     def __init__(
         self, loop_thread_id: int | None = None, *, poll_s: float = 0.001,
-        max_wait_s: float = 0.05,
+        settle_s: float = 0.002, max_wait_s: float = 0.05,
     ) -> None:
         self._loop_thread = loop_thread_id or threading.main_thread().ident
         self._idle = _loop_wait_codes()
         self.poll_s = poll_s
+        self.settle_s = settle_s
         self.max_wait_s = max_wait_s
+        self._busy_at = -1e9
         self.waited_s = 0.0
         """Time spent waiting so far (for measurements)."""
 
@@ -218,15 +223,16 @@ class Yielder:
         )
 
     def wait(self) -> None:
-        if self.loop_idle():
-            return
-        started = time.monotonic()
+        now = started = time.monotonic()
         deadline = started + self.max_wait_s
-        while time.monotonic() < deadline:
-            time.sleep(self.poll_s)
-            if self.loop_idle():
+        while now < deadline:
+            if not self.loop_idle():
+                self._busy_at = now
+            elif now - self._busy_at >= self.settle_s:
                 break
-        self.waited_s += time.monotonic() - started
+            time.sleep(self.poll_s)
+            now = time.monotonic()
+        self.waited_s += now - started
 
 
 class _GatedLoader:
