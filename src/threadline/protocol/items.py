@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+
+from threadline.protocol.lazy_adapter import LazyTypeAdapter
 
 
 class _Open(BaseModel):
@@ -109,7 +111,8 @@ ResponseItem = Annotated[
     Discriminator(_item_tag),
 ]
 
-response_item_adapter: TypeAdapter[ResponseItem] = TypeAdapter(ResponseItem)
+response_item_adapter: LazyTypeAdapter[ResponseItem] = LazyTypeAdapter(ResponseItem)
+"""Validates any ``ResponseItem`` variant; built on first use, not at import."""
 
 
 def parse_response_item(data: Any) -> ResponseItem:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field
 
+from threadline.protocol.lazy_adapter import LazyTypeAdapter
 from threadline.protocol.v2.common import WireModel
 from threadline.protocol.v2.item_parts import (
     AgentMessageModeration,
@@ -464,11 +465,11 @@ class TerminalInteractionNotification(WireModel):
     turn_id: str
 
 
-thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
-"""Validates and dumps any ``ThreadItem`` variant (dispatch on ``type``)."""
+thread_item_adapter: LazyTypeAdapter[ThreadItem] = LazyTypeAdapter(ThreadItem)
+"""Validates and dumps any ``ThreadItem`` variant (dispatch on ``type``); built on first use."""
 
-user_input_adapter: TypeAdapter[UserInput] = TypeAdapter(UserInput)
-"""Validates and dumps any ``UserInput`` variant (dispatch on ``type``)."""
+user_input_adapter: LazyTypeAdapter[UserInput] = LazyTypeAdapter(UserInput)
+"""Validates and dumps any ``UserInput`` variant (dispatch on ``type``); built on first use."""
 
 
 __all__ = [
