@@ -8,11 +8,14 @@ Scenarios (each bounded; a throw-away cluster is started unless ``--url`` is giv
   median and p99 of ``--repeats`` calls. The rows are generated in SQL.
 * ``stream``: ``--servers`` ``threadline app-server`` processes (stdio, each its own
   home) on one database, ``--threads`` threads each, every thread streaming one turn
-  of ``--deltas`` deltas from the mock model at once. Reports deltas per second over
-  all servers, the per-delta gap at the client (p50/p99: what persisting the lines in
-  PostgreSQL adds shows up here, compared with ``--store local``), and lost or
-  reordered deltas (must be 0), then that every turn is stored: each thread read back
-  through another server has its turn completed with the full answer.
+  of ``--deltas`` deltas from the mock model at once (all turns started together; with
+  ``--delay`` the mock paces its deltas). Reports deltas per second delivered to the
+  clients, the added latency of each delta (from the mock emitting it to the client
+  reading it; p50/p99), and lost or reordered deltas (must be 0), then that every turn
+  is stored: each thread read back through another server has its turn completed with
+  the full answer. With ``--follow`` a client on the next server also follows every
+  thread (relayed through the database, ``core.relay``): its deltas must be the
+  owner's client's, in the same order, and their latency is reported apart.
 * ``takeover``: SIGKILL a server mid-turn; the time until a second server's
   ``thread/resume`` of the thread succeeds.
 
@@ -29,7 +32,9 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +118,84 @@ async def _server(root: Path, name: str, mock: MockModel, url: str | None) -> Ap
     return await start_app_server(home=home, env=env, cwd=root)
 
 
-async def bench_stream(url: str | None, servers: int, threads: int, deltas: int) -> None:
-    words = [f"w{n}" for n in range(deltas)]
-    answer = " ".join(words)
+class _Scripts:
+    """One distinct answer per model request (its words name it), and when the mock
+    began streaming it: a delta's emission time is that plus ``delay`` per delta."""
+
+    def __init__(self, deltas: int, delay: float) -> None:
+        self.deltas = deltas
+        self.delay = delay
+        self.started: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next = itertools.count()
+
+    def __call__(self, request: Any) -> Any:
+        with self._lock:
+            n = next(self._next)
+            key = f"r{n:05d}"
+            self.started[key] = time.monotonic()
+        return text(" ".join(f"{key}w{k:03d}" for k in range(self.deltas)), delay_s=self.delay)
+
+    def answer_of(self, key: str) -> str:
+        return " ".join(f"{key}w{k:03d}" for k in range(self.deltas))
+
+
+def _deltas_by_thread(client: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in client.records:
+        if r.direction == "s2c" and r.message.get("method") == "item/agentMessage/delta":
+            out.setdefault(r.message["params"]["threadId"], []).append(r)
+    return out
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.total = self.lost = self.reordered = 0
+        self.latency: list[float] = []
+        self.behind: list[float] = []
+        """Relayed: how much later than the owner's client each delta arrived."""
+
+    def add(
+        self,
+        got: list[Any],
+        scripts: _Scripts,
+        reference: list[str] | None,
+        times: Sequence[float] = (),
+    ) -> None:
+        self.total += len(got)
+        texts = [r.message["params"]["delta"] for r in got]
+        joined = "".join(texts)
+        key = joined[:6]
+        answer = scripts.answer_of(key)
+        if joined != answer or (reference is not None and texts != reference):
+            if sorted(joined.split()) == sorted(answer.split()):
+                self.reordered += 1
+            else:
+                self.lost += 1
+        self.behind += [(r.at - at) * 1000 for r, at in zip(got, times, strict=False)]
+        t0 = scripts.started.get(key)
+        if t0 is not None:
+            for k, r in enumerate(got):
+                self.latency.append((r.at - (t0 + (k + 1) * scripts.delay)) * 1000)
+
+    def text(self) -> str:
+        lat = self.latency
+        pcts = f"latency p50 {_pct(lat, 0.5):.1f} ms p99 {_pct(lat, 0.99):.1f} ms" if lat else ""
+        behind = self.behind
+        if behind:
+            pcts += f"; behind the owner's client p50 {_pct(behind, 0.5):.1f} ms p99 {_pct(behind, 0.99):.1f} ms"
+        return f"{self.total:,} deltas, {pcts}, lost {self.lost}, reordered {self.reordered}"
+
+
+async def bench_stream(
+    url: str | None, servers: int, threads: int, deltas: int, *, follow: bool, delay: float
+) -> None:
+    """Every thread streams one turn; with ``follow`` the next server's client also
+    follows each thread (``thread/resume`` of a thread another server owns: relayed)."""
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp, MockModel() as mock:
         root = Path(tmp)
-        mock.set_default(text(answer, chunks=deltas))
+        scripts = _Scripts(deltas, delay)
+        mock.set_default(scripts)
         procs = [await _server(root, f"s{n}", mock, url) for n in range(servers)]
         try:
             per: list[list[str]] = [
@@ -128,58 +205,79 @@ async def bench_stream(url: str | None, servers: int, threads: int, deltas: int)
                 ]
                 for proc in procs
             ]
+            followers: list[tuple[Any, str]] = []
+            if follow and servers > 1:
+                # A first turn makes each history exist in the store, so another server can load it.
+                for proc, ids in zip(procs, per, strict=True):
+                    for tid in ids:
+                        await proc.client.request(
+                            "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "hi"}]}
+                        )
+                    want = set(ids)
+                    while want:
+                        note = await proc.client.wait_for_notification("turn/completed", timeout=300)
+                        want.discard(note["params"]["threadId"])
+                for n, ids in enumerate(per):
+                    other = procs[(n + 1) % servers]
+                    for tid in ids:
+                        await other.client.request("thread/resume", {"threadId": tid})
+                        followers.append((other, tid))
+                for proc in procs:
+                    proc.client.records.clear()
             started = time.monotonic()
-            for proc, ids in zip(procs, per, strict=True):
-                for tid in ids:
-                    await proc.client.request(
+            await asyncio.gather(
+                *(
+                    proc.client.request(
                         "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "go"}]}
                     )
-            for proc, ids in zip(procs, per, strict=True):
-                want = set(ids)
+                    for proc, ids in zip(procs, per, strict=True)
+                    for tid in ids
+                )
+            )
+            waits: list[tuple[Any, set[str]]] = [(p, set(ids)) for p, ids in zip(procs, per, strict=True)]
+            for proc in procs:
+                watched = {tid for other, tid in followers if other is proc}
+                if watched:
+                    waits.append((proc, watched))
+            for proc, want in waits:
                 while want:
-                    note = await proc.client.wait_for_notification("turn/completed", timeout=300)
+                    note = await proc.client.wait_for_notification(
+                        "turn/completed", timeout=300, predicate=lambda p, w=want: p["threadId"] in w
+                    )
                     want.discard(note["params"]["threadId"])
             elapsed = time.monotonic() - started
-            total = lost = reordered = 0
-            gaps: list[float] = []
-            for proc, ids in zip(procs, per, strict=True):
-                records = [
-                    r for r in proc.client.records
-                    if r.direction == "s2c" and r.message.get("method") == "item/agentMessage/delta"
-                ]
-                by_thread: dict[str, list[Any]] = {}
-                for r in records:
-                    by_thread.setdefault(r.message["params"]["threadId"], []).append(r)
+            owned, relayed = _Tally(), _Tally()
+            seen = [_deltas_by_thread(proc.client) for proc in procs]
+            reference: dict[str, list[str]] = {}
+            arrived: dict[str, list[float]] = {}
+            for n, ids in enumerate(per):
                 for tid in ids:
-                    got = by_thread.get(tid, [])
-                    joined = "".join(r.message["params"]["delta"] for r in got)
-                    total += len(got)
-                    if joined != answer:
-                        if sorted(joined.split()) == sorted(words):
-                            reordered += 1
-                        else:
-                            lost += 1
-                    stamps = [getattr(r, "at", None) for r in got]
-                    if all(isinstance(s, float) for s in stamps) and len(stamps) > 1:
-                        gaps += [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+                    got = seen[n].get(tid, [])
+                    owned.add(got, scripts, None)
+                    reference[tid] = [r.message["params"]["delta"] for r in got]
+                    arrived[tid] = [r.at for r in got]
+            for proc, tid in followers:
+                got = seen[procs.index(proc)].get(tid, [])
+                relayed.add(got, scripts, reference[tid], arrived[tid])
             reader = procs[-1].client
             stored_ok = 0
             for ids in per:
                 for tid in ids[:10]:
                     read = await reader.request("thread/read", {"threadId": tid, "includeTurns": True})
                     turn = read["thread"]["turns"][-1]
-                    if turn["status"] == "completed" and turn["items"][-1].get("text") == answer:
+                    if turn["status"] == "completed" and turn["items"][-1].get("text", "").startswith("r"):
                         stored_ok += 1
             label = "postgres" if url else "local"
-            gap_text = (
-                f", gap p50 {_pct(gaps, 0.5):.2f} ms p99 {_pct(gaps, 0.99):.2f} ms" if gaps else ""
-            )
-            checked = 10 * servers if url else min(10, threads)
+            checked = sum(min(10, len(ids)) for ids in per)
             print(
-                f"stream [{label}] {servers} servers x {threads} threads x {deltas} deltas: "
-                f"{total / elapsed:,.0f} deltas/s over {elapsed:.1f} s{gap_text}; "
-                f"lost {lost}, reordered {reordered}; stored and read back {stored_ok}/{checked}"
+                f"stream [{label}{', followed' if followers else ''}] {servers} servers x "
+                f"{threads} threads x {deltas} deltas (delay {delay * 1000:g} ms): "
+                f"{(owned.total + relayed.total) / elapsed:,.0f} deltas/s delivered over {elapsed:.1f} s; "
+                f"stored and read back {stored_ok}/{checked}"
             )
+            print(f"  owner's clients: {owned.text()}")
+            if followers:
+                print(f"  relayed clients: {relayed.text()}")
         finally:
             for proc in procs:
                 await proc.stop()
@@ -239,6 +337,10 @@ async def main() -> None:
     parser.add_argument("--deltas", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--store", choices=["postgres", "local"], default="postgres")
+    parser.add_argument(
+        "--follow", action="store_true", help="each thread also followed from the next server"
+    )
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between deltas")
     args = parser.parse_args()
     cluster = None
     url = args.url
@@ -256,7 +358,9 @@ async def main() -> None:
         if args.only in (None, "stream"):
             target = fresh("stream") if args.store == "postgres" else None
             servers = args.servers if target else 1
-            await bench_stream(target, servers, args.threads, args.deltas)
+            await bench_stream(
+                target, servers, args.threads, args.deltas, follow=args.follow, delay=args.delay
+            )
         if args.only in (None, "takeover"):
             await bench_takeover(fresh("takeover"), args.rounds)
     finally:

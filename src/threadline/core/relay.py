@@ -17,7 +17,7 @@ server:
   poll so a missed one loses nothing) and sends what its clients ask to the owner.
 
 When the owner lets the thread go (it unloads, shuts down, or dies and its lock goes
-with its database session), the watchers notice within :data:`~.relay_thread.OWNER_CHECK_S`
+with its database session), the watchers notice within :data:`OWNER_CHECK_S`
 and one of them takes the thread over (a resume, as a client's would); the others
 follow the new owner. The server's listeners move to the new thread, so its clients
 stay subscribed.
@@ -68,6 +68,12 @@ OP_TIMEOUT_S = 15.0
 """How long a watcher waits for the owner's answer before failing the request."""
 OPS_POLL_S = 1.0
 PRUNE_S = 30.0
+POLL_S = 0.5
+"""A watcher reads the events of every thread it follows at least this often (a missed
+notification costs at most this much delay, never an event)."""
+OWNER_CHECK_S = 1.0
+"""How often a watcher asks whether the owners still hold the threads it follows."""
+WATCH_RENEW_S = 10.0
 
 
 class _Owned:
@@ -98,6 +104,9 @@ class RelayHub:
         self._ops_task: asyncio.Task[None] | None = None
         self._ops_wake = asyncio.Event()
         self._listening = False
+        self._woken: set[str] = set()
+        self._events_wake = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.published = 0
         if self.relay is not None:
@@ -118,9 +127,10 @@ class RelayHub:
     def _on_notify(self, payload: str) -> None:
         kind, _, rest = payload.partition(" ")
         if kind == "e":
-            followed = self._followed.get(rest.partition(" ")[0])
-            if followed is not None:
-                followed.wake.set()
+            tid = rest.partition(" ")[0]
+            if tid in self._followed:
+                self._woken.add(tid)
+                self._events_wake.set()
         elif kind == "o":
             if rest in self._owned:
                 self._ops_wake.set()
@@ -131,8 +141,8 @@ class RelayHub:
                     waiting.set()
         elif kind == "!":  # (re)connected: anything may have been missed
             self._ops_wake.set()
-            for followed in self._followed.values():
-                followed.wake.set()
+            self._woken.update(self._followed)
+            self._events_wake.set()
             for waiting in self._answers.values():
                 waiting.set()
 
@@ -308,13 +318,54 @@ class RelayHub:
     def decode(self, text: str) -> ev.Event:
         return decode_event(text)
 
-    async def events_after(self, thread_id: str, seq: int) -> list[tuple[int, str]]:
-        assert self.relay is not None
-        return await self.relay.events_after(thread_id, seq)
+    # ---- watcher: reading ---------------------------------------------------------
 
-    async def relay_held_elsewhere(self, thread_id: str) -> bool:
+    async def _read_loop(self) -> None:
+        """Read the events of the followed threads: those notified, in one query; all of
+        them on a poll. Check the owners still hold them; renew the watches."""
         assert self.relay is not None
-        return await self.relay.held_elsewhere(thread_id)
+        loop = asyncio.get_running_loop()
+        full = checked = renewed = loop.time()
+        try:
+            while self._followed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._events_wake.wait(), POLL_S)
+                self._events_wake.clear()
+                now = loop.time()
+                woken, self._woken = self._woken, set()
+                if now - full >= POLL_S:
+                    full, woken = now, set(self._followed)
+                try:
+                    await self._fetch([m for t in woken if (m := self._followed.get(t)) is not None])
+                    if now - renewed >= WATCH_RENEW_S:
+                        renewed = now
+                        for tid in list(self._followed):
+                            self.send_quietly(tid, {"k": "watch"})
+                    if now - checked >= OWNER_CHECK_S:
+                        checked = now
+                        held = await self.relay.held(list(self._followed))
+                        gone = [m for t, m in list(self._followed.items()) if t not in held]
+                        if gone:
+                            await self._fetch(gone)  # what the owners published before they let go
+                            for followed in gone:
+                                self.owner_gone(followed)
+                except Exception as exc:  # the database is away: again on the next round
+                    log.warning("relay: reading followed threads: %s", exc)
+                    await asyncio.sleep(POLL_S)
+        finally:
+            self._reader = None
+
+    async def _fetch(self, targets: Sequence[RelayedThread], limit: int = 5000) -> None:
+        assert self.relay is not None
+        while targets:
+            rows = await self.relay.events_for([(m.id, m.fetched) for m in targets], limit)
+            by_id = {m.id: m for m in targets}
+            for tid, seq, text in rows:
+                followed = by_id.get(tid)
+                if followed is not None:
+                    followed.push(seq, text)
+            if len(rows) < limit:
+                return
 
     # ---- watcher: following -----------------------------------------------------------
 
@@ -355,16 +406,25 @@ class RelayHub:
         self._followed[tid] = thread
         self._register(thread)
         thread.begin()
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+        self._woken.add(tid)
+        self._events_wake.set()
         return thread
+
+    def forget(self, followed: RelayedThread) -> None:
+        """``followed`` is unloaded: no more reading for it."""
+        if self._followed.get(followed.id) is followed:
+            del self._followed[followed.id]
 
     def owner_gone(self, followed: RelayedThread) -> None:
         """The owner let ``followed`` go: take it over here (or follow whoever did)."""
+        self.forget(followed)
         self._spawn(self._take_over(followed))
 
     async def _take_over(self, old: RelayedThread) -> None:
         tid = old.id
-        if self._followed.get(tid) is old:
-            del self._followed[tid]
+        await old.delivered()
         listeners, gates = list(old.extra_listeners), list(old.extra_gates)
         open_turn = old.owner_active_turn
         await old.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,14 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["FollowSink", "RelayedThread", "start_turn", "steer_input"]
 
 log = logging.getLogger(__name__)
-
-POLL_S = 0.5
-"""A watcher reads the events table at least this often (a missed notification costs
-at most this much delay, never an event)."""
-OWNER_CHECK_S = 1.0
-"""How often a watcher asks whether the owner still holds the thread."""
-WATCH_RENEW_S = 10.0
-
 
 def _elsewhere(thread_id: str) -> str:
     return f"thread {thread_id} is running on another server"
@@ -83,6 +76,9 @@ class RelayedThread(Thread):
         self._hub = hub
         self.seq = int(snapshot.get("seq") or 0)
         """The last relayed event delivered here."""
+        self.fetched = self.seq
+        """The last relayed event read from the table (delivered, or waiting in the inbox)."""
+        self._inbox: deque[tuple[int, str]] = deque()
         self.lost = 0
         """Events that were pruned before this watcher read them (0 unless it fell far behind)."""
         self.owner_active_turn: str | None = snapshot.get("active")
@@ -132,42 +128,25 @@ class RelayedThread(Thread):
             self._pump(), name=f"relay-follow-{self.id}"
         )
 
-    async def _pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        checked = renewed = loop.time()
-        while not self._stopped:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), POLL_S)
-            self.wake.clear()
-            try:
-                await self._drain()
-                now = loop.time()
-                if now - renewed >= WATCH_RENEW_S:
-                    renewed = now
-                    self._hub.send_quietly(self.id, {"k": "watch"})
-                if now - checked >= OWNER_CHECK_S:
-                    checked = now
-                    if not await self._hub.relay_held_elsewhere(self.id):
-                        await self._drain()  # what the owner published before it let go
-                        self._hub.owner_gone(self)
-                        return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database is away: try again on the next round
-                log.warning("relay: following %s: %s", self.id, exc)
-                await asyncio.sleep(POLL_S)
+    def push(self, seq: int, text: str) -> None:
+        """An event the hub read from the table (in order; delivered by :meth:`_pump`)."""
+        if seq <= self.fetched:
+            return
+        if seq != self.fetched + 1:
+            self.lost += seq - self.fetched - 1
+            log.warning("relay: %s: %d event(s) pruned before read", self.id, seq - self.fetched - 1)
+        self.fetched = seq
+        self._inbox.append((seq, text))
+        self.wake.set()
 
-    async def _drain(self) -> None:
+    async def _pump(self) -> None:
+        """Deliver what the hub read, in order, holding back for slow clients (the
+        server's flow gates) without holding back the owner or the other followers."""
         while not self._stopped:
-            rows = await self._hub.events_after(self.id, self.seq)
-            if not rows:
-                return
-            for seq, text in rows:
-                if self._stopped:
-                    return
-                if seq != self.seq + 1:
-                    self.lost += seq - self.seq - 1
-                    log.warning("relay: %s: %d event(s) pruned before read", self.id, seq - self.seq - 1)
+            await self.wake.wait()
+            self.wake.clear()
+            while self._inbox and not self._stopped:
+                seq, text = self._inbox.popleft()
                 self.seq = seq
                 try:
                     event = self._hub.decode(text)
@@ -179,6 +158,11 @@ class RelayedThread(Thread):
                     waiter = gate()
                     if waiter is not None:
                         await waiter
+
+    async def delivered(self) -> None:
+        """Wait until everything read so far is delivered."""
+        while self._inbox and not self._stopped:
+            await asyncio.sleep(0.005)
 
     def _apply(self, event: ev.Event) -> None:
         """Keep the state the server reads (status, turns, usage) as the owner's, then
@@ -284,6 +268,7 @@ class RelayedThread(Thread):
         if self._stopped and self._task is None:
             return
         await self.stop()
+        self._hub.forget(self)
         self.session.deliver(ev.Event(id="", msg=ev.ShutdownComplete()))
 
 

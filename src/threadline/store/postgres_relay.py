@@ -123,16 +123,21 @@ class PgRelay:
         async with self._db.connection() as conn:
             await conn.execute(_PUBLISH, (now_ms(), tids, seqs, events, CHANNEL))
 
-    async def events_after(
-        self, thread_id: str, seq: int, limit: int = 2000
-    ) -> list[tuple[int, str]]:
+    async def events_for(
+        self, positions: Sequence[tuple[str, int]], limit: int = 5000
+    ) -> list[tuple[str, int, str]]:
+        """The events after each ``(thread_id, seq)``, in one query: ``(thread_id, seq,
+        event)`` rows, each thread's in order (at most ``limit`` in all)."""
+        if not positions:
+            return []
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                "SELECT seq, event FROM tl_relay_events WHERE thread_id = %s AND seq > %s "
-                "ORDER BY seq LIMIT %s",
-                (thread_id.lower(), seq, limit),
+                "SELECT e.thread_id, e.seq, e.event FROM unnest(%s::text[], %s::bigint[]) "
+                "AS w(t, s) JOIN tl_relay_events e ON e.thread_id = w.t AND e.seq > w.s "
+                "ORDER BY e.thread_id, e.seq LIMIT %s",
+                ([p[0].lower() for p in positions], [p[1] for p in positions], limit),
             )
-            return [(int(s), str(e)) for s, e in await cur.fetchall()]
+            return [(str(t), int(s), str(e)) for t, s, e in await cur.fetchall()]
 
     async def last_seq(self, thread_id: str) -> int:
         """The newest seq stored for the thread (0 when none): where a new owner goes on."""
@@ -195,19 +200,19 @@ class PgRelay:
 
     # ---- owners ---------------------------------------------------------------------------
 
-    async def held_elsewhere(self, thread_id: str) -> bool:
-        """Whether some server holds the thread's lease now (its advisory lock is granted;
-        the caller holds none itself)."""
-        high, low = _lock_parts(thread_id)
+    async def held(self, thread_ids: Sequence[str]) -> set[str]:
+        """Which of ``thread_ids`` some server holds now (their advisory lock is granted;
+        one scan of ``pg_locks`` for all of them)."""
+        if not thread_ids:
+            return set()
+        wanted = {_lock_parts(t): t for t in thread_ids}
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                "AND classid = %s::bigint::oid AND objid = %s::bigint::oid "
-                "AND objsubid = 1 AND granted)",
-                (high, low),
+                "SELECT classid::bigint, objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
             )
-            row = await cur.fetchone()
-            return bool(row and row[0])
+            rows = await cur.fetchall()
+        return {wanted[(int(c), int(o))] for c, o in rows if (int(c), int(o)) in wanted}
 
     async def prune(self) -> None:
         """Drop events and answered operations older than :data:`KEEP_MS`."""
