@@ -8,6 +8,10 @@ filtered by the same persistence policy as a rollout file and rebuilt by the sam
 so resume, fork, read and rollback behave as with the local store. ``thread.path`` is the
 path the thread's rollout would have under the home (shown, never written), as the
 memory store does; archive and unarchive move it the way the local store moves files.
+It is not ``null`` (which the schema allows) because clients take a null path for a
+thread that is not persisted (codex-acp leaves such threads out of its session list);
+``threadline threads export ID --out <thread.path>`` writes exactly that file. Paged
+history reads only the page's lines (:mod:`.postgres_pages`).
 
 The ``thread/list`` rows live in ``tl_threads``, indexed on ``(archived, sort key, id)``
 so a page is a keyset range scan whatever the number of threads (:mod:`.postgres_list`).
