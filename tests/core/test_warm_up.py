@@ -78,6 +78,28 @@ def test_build_bottom_up_builds_the_named_models_first(
     assert warm_up.build_bottom_up([top]) == 0  # nothing left
 
 
+def test_build_bottom_up_shared_with_builds_alone_only_what_two_models_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mod = _module(tmp_path, monkeypatch, _MODELS + (
+        "\nclass Part(_Base):\n    v: int\n"
+        "class OnlyHere(_Base):\n    part: Part\n"
+        "class Notice(_Base):\n    item: Item\n"
+        "class Root(_Base):\n    items: list[Item]\n    only: OnlyHere\n"
+    ))
+    root, notice, leaf, other, only, part = (
+        mod.Root, mod.Notice, mod.Leaf, mod.Other, mod.OnlyHere, mod.Part  # type: ignore[attr-defined]
+    )
+    assert warm_up.shared_models([root, notice]) == {leaf, other}
+    assert warm_up.build_bottom_up([root], shared_with=[notice]) == 3  # Leaf, Other, Root
+    assert root.__pydantic_complete__ and leaf.__pydantic_complete__ and other.__pydantic_complete__
+    # Named by Root alone: its schema went into Root's; the model itself is built on first use.
+    assert not only.__pydantic_complete__ and not part.__pydantic_complete__
+    assert root.model_validate({"items": [{"type": "leaf", "n": 1}], "only": {"part": {"v": 2}}}).only.part.v == 2
+    assert not notice.__pydantic_complete__
+    assert notice.model_validate({"item": {"type": "other", "s": "x"}}).item.s == "x"
+
+
 def test_build_bottom_up_skips_what_fails_and_builds_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -188,9 +188,11 @@ def warm_up_later(
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, WARM_UP_SWITCH_INTERVAL_S))
         try:
-            build_bottom_up(models_named(FIRST_TURN_MODELS), yielder.wait)
+            first_turn = models_named(FIRST_TURN_MODELS)
+            first_answer = models_named(FIRST_ANSWER_MODELS)
+            build_bottom_up(first_turn, yielder.wait, shared_with=first_answer)
             import_yielding(modules, before_module)
-            build_bottom_up(models_named(FIRST_ANSWER_MODELS), yielder.wait)
+            build_bottom_up(first_answer, yielder.wait, shared_with=first_turn)
             build_deferred_models(models, yielder.wait)
         finally:
             sys.setswitchinterval(interval)

@@ -121,6 +121,31 @@ def _named_models(annotation: Any, out: list[type[BaseModel]]) -> None:
         _named_models(arg, out)
 
 
+def _fields_models(cls: type[BaseModel]) -> list[type[BaseModel]]:
+    named: list[type[BaseModel]] = []
+    for info in cls.__pydantic_fields__.values():
+        _named_models(info.annotation, named)
+    return list(dict.fromkeys(named))
+
+
+def shared_models(roots: Iterable[type[BaseModel]]) -> set[type[BaseModel]]:
+    """The not yet built models that two or more not yet built models of the ``roots``'
+    closure name: the ones whose schema a top-down build would generate more than once."""
+    parents: dict[type[BaseModel], set[type[BaseModel]]] = {}
+    seen: set[type[BaseModel]] = set()
+    stack = list(roots)
+    while stack:
+        cls = stack.pop()
+        if cls in seen or cls.__pydantic_complete__:
+            continue
+        seen.add(cls)
+        for child in _fields_models(cls):
+            if not child.__pydantic_complete__:
+                parents.setdefault(child, set()).add(cls)
+                stack.append(child)
+    return {cls for cls, named_by in parents.items() if len(named_by) >= 2}
+
+
 def _deferred_fields_first(
     cls: type[BaseModel], seen: set[type[BaseModel]]
 ) -> Iterator[type[BaseModel]]:
@@ -130,28 +155,37 @@ def _deferred_fields_first(
     seen.add(cls)
     if cls.__pydantic_complete__:
         return
-    named: list[type[BaseModel]] = []
-    for info in cls.__pydantic_fields__.values():
-        _named_models(info.annotation, named)
-    for child in named:
+    for child in _fields_models(cls):
         yield from _deferred_fields_first(child, seen)
     yield cls
 
 
 def build_bottom_up(
-    models: Iterable[type[BaseModel]], before_each: Callable[[], object] | None = None
+    models: Iterable[type[BaseModel]],
+    before_each: Callable[[], object] | None = None,
+    *,
+    shared_with: Iterable[type[BaseModel]] | None = None,
 ) -> int:
     """Build the validator and serializer of each of ``models`` not built yet, each after
     the models its fields name (so every schema is generated once); returns how many were
     built. ``before_each`` runs before each build (the warm-up waits there).
 
+    With ``shared_with``, of the models ``models`` name only those that two or more models
+    of the closure of ``models`` and ``shared_with`` name are built on their own (the others'
+    schemas are generated inside the one model that names them: a build costs a fixed
+    share besides its schema, so a hundred small builds cost more than one big one).
+
     pydantic builds under one process-wide lock: a request that needs a model being
     built here waits for it instead of building it a second time."""
+    roots = list(models)
+    alone = None
+    if shared_with is not None:
+        alone = shared_models([*roots, *shared_with]) | set(roots)
     built = 0
     seen: set[type[BaseModel]] = set()
-    for model in models:
+    for model in roots:
         for cls in _deferred_fields_first(model, seen):
-            if cls.__pydantic_complete__:
+            if cls.__pydantic_complete__ or (alone is not None and cls not in alone):
                 continue
             if before_each is not None:
                 before_each()
@@ -172,7 +206,10 @@ def build_thread_models() -> None:
     if _thread_models_built:
         return
     _thread_models_built = True
-    build_bottom_up(models_named([THREAD_MODEL]))
+    build_bottom_up(
+        models_named([THREAD_MODEL]),
+        shared_with=models_named([*FIRST_TURN_MODELS, *FIRST_ANSWER_MODELS]),
+    )
 
 
 def _loop_wait_codes() -> frozenset[CodeType]:
