@@ -19,13 +19,13 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
+from typing import TYPE_CHECKING, Any, Literal
 
 from threadline.core.config import Config, ConfigError, load_config, parse_override
 from threadline.core.errors import CoreError
+
+if TYPE_CHECKING:  # tomlkit loads with the first write, not at start-up
+    import tomlkit
 
 __all__ = [
     "ConfigWriteError",
@@ -133,6 +133,9 @@ def write_edits(
     file_path: str | None = None,
 ) -> WriteResult:
     """Apply ``edits`` to ``config``'s file; see the module docstring for the rules."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     target = config.config_file
     if file_path is not None and _resolved(Path(file_path)) != _resolved(target):
         raise ConfigWriteError("configLayerReadonly", "Only writes to the user config are allowed")
@@ -242,6 +245,8 @@ def _dig(value: Any, path: Sequence[str]) -> Any:
 
 
 def _apply(doc: tomlkit.TOMLDocument, path: list[str], edit: Edit) -> None:
+    import tomlkit
+
     container: Any = doc
     for depth, part in enumerate(path[:-1]):
         child = container.get(part)
@@ -286,6 +291,8 @@ def _merge(target: Any, value: Mapping[str, Any]) -> None:
 
 
 def _item(value: Any) -> Any:
+    import tomlkit
+
     try:
         return tomlkit.item(_without_nulls(value))
     except (TypeError, ValueError) as exc:

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-
 from threadline.core.skill_files import SkillParseError, parse_skill_text, read_metadata
 from threadline.protocol.items import ContentItem, MessageItem
 
@@ -284,6 +282,8 @@ def write_rule(config_file: Path, *, name: str | None, path: Path | None, enable
     """Record ``enabled`` for one selector in ``config_file``'s ``[[skills.config]]``,
     keeping the file's comments and layout (tomlkit). Disabling adds (or updates) the
     selector's entry; enabling removes it, as Codex does (skills are enabled by default)."""
+    import tomlkit  # loads with the first write, not at start-up
+
     with _WRITE_LOCK:
         try:
             text = config_file.read_text(encoding="utf-8")
