@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadline.core.manager import ThreadManager
 from threadline.core.thread import Thread
@@ -23,10 +23,26 @@ from threadline.protocol.ops import ResolveAsk
 from threadline.protocol.v2.common import dump_wire
 from threadline.server.connection import Connection
 from threadline.server.errors import ConnectionClosedError
-from threadline.server.requests import AskRoute, route_for
-from threadline.server.translate import translate
+
+if TYPE_CHECKING:
+    from threadline.server.requests import AskRoute
+    from threadline.server.translate import Notification
 
 log = logging.getLogger(__name__)
+
+_translate: Callable[[str, ev.Event], list[Notification]] | None = None
+
+
+def _translator() -> Callable[[str, ev.Event], list[Notification]]:
+    """``server.translate.translate``, imported with the first event routed: the event
+    table and the wire models of every notification (``server/events.py``) are not loaded
+    by a process that only initializes and lists threads."""
+    global _translate
+    if _translate is None:
+        from threadline.server.translate import translate
+
+        _translate = translate
+    return _translate
 
 _DRAIN_TIMEOUT_S = 10.0
 _DRAIN_POLL_S = 0.001
@@ -145,7 +161,7 @@ class ThreadRouter:
         if isinstance(msg, ev.ApprovalResolved):
             self._approval_resolved(msg.approval_id)
             return
-        notes = translate(thread_id, event)
+        notes = (_translate or _translator())(thread_id, event)
         if not notes:
             return
         subs = self._subs.get(thread_id)
@@ -177,6 +193,8 @@ class ThreadRouter:
     # ---- approvals ----------------------------------------------------------------
 
     def _ask_approval(self, thread_id: str, req: ev.ClientAsk) -> None:
+        from threadline.server.requests import route_for
+
         route = route_for(req)
         if route is None:  # a core ask without a table line is a programming error
             log.error("no server request for %s; answering with None", type(req).__name__)
