@@ -9,7 +9,6 @@ the same files and patch (recorded against this mock model).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ from tests.support.mock_model import (
     function_call,
     text,
 )
+from tests.support.stores import StoreUnderTest, both_stores
 
 from threadline.tools.apply_patch import lark_grammar
 
@@ -581,8 +581,9 @@ async def test_patch_updates_are_throttled_while_the_patch_streams(
     assert (workspace / "long.txt").read_text() == lines.replace("+", "")
 
 
+@both_stores
 async def test_the_rollout_records_the_patch_as_codex_does(
-    start_client: StartClient, mock_model: MockModel, workspace: Path
+    start_client: StartClient, mock_model: MockModel, workspace: Path, store: StoreUnderTest
 ) -> None:
     """Codex 0.169 writes a finished patch as an ``item_completed`` line holding its core
     ``FileChange`` item (changes keyed by path, the runner's stdout) in every mode."""
@@ -599,7 +600,7 @@ async def test_the_rollout_records_the_patch_as_codex_does(
     await collect_turn(client, turn_id)
     await client.request("thread/unsubscribe", {"threadId": thread_id})
 
-    lines = [json.loads(line) for line in Path(started["thread"]["path"]).read_text().splitlines()]
+    lines = store.lines(started["thread"]["path"])
     [record] = [
         line["payload"]
         for line in lines

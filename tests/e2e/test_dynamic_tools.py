@@ -13,6 +13,7 @@ from tests.e2e.conftest import LaunchServer
 from tests.e2e.test_view_image import outputs, png
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, function_call, text
+from tests.support.stores import StoreUnderTest, both_stores
 
 TICKET = {
     "type": "function",
@@ -183,8 +184,10 @@ async def test_dynamic_tool_specs_are_checked_and_kept_across_resume(
     assert [(i["status"], i["success"]) for i in done] == [("failed", False)]
 
 
+@both_stores
 async def test_image_view_and_dynamic_items_survive_a_restart(
-    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path, mock_home: Path
+    launch_server: LaunchServer, mock_model: MockModel, tmp_path: Path, mock_home: Path,
+    store: StoreUnderTest,
 ) -> None:
     (tmp_path / "dot.png").write_bytes(png(1, 1))
     mock_model.enqueue(
@@ -203,8 +206,8 @@ async def test_image_view_and_dynamic_items_survive_a_restart(
     await server.stop()
 
     # The rollout has Codex's core items.
-    (rollout,) = (mock_home / "sessions").rglob("*.jsonl")
-    lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    (rollout,) = store.histories(mock_home).values()
+    lines = [json.loads(line) for line in rollout]
     meta = lines[0]["payload"]
     assert meta["dynamic_tools"] == [TICKET]
     kept = {

@@ -18,6 +18,7 @@ from typing import Any
 
 from tests.e2e.conftest import LaunchServer, StartClient
 from tests.support.mock_model import Gate, MockModel, function_call, text
+from tests.support.stores import StoreUnderTest, both_stores
 
 FINDING = {
     "title": "[P1] Loop skips the last element",
@@ -69,8 +70,9 @@ def _texts(body: dict[str, Any]) -> list[str]:
     ]
 
 
+@both_stores
 async def test_inline_review_of_a_base_branch_runs_a_separate_reviewer_and_renders_its_findings(
-    start_client: StartClient, mock_model: MockModel, tmp_path: Path
+    start_client: StartClient, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     ws = _repo(tmp_path)
     client = await start_client(cwd=ws)
@@ -152,7 +154,7 @@ async def test_inline_review_of_a_base_branch_runs_a_separate_reviewer_and_rende
 
     # The rollout keeps Codex's review lines and the history messages.
     path = (await client.request("thread/read", {"threadId": thread_id}))["thread"]["path"]
-    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    lines = store.lines(path)
     events = [ln["payload"] for ln in lines if ln["type"] == "event_msg"]
     entered = next(e for e in events if e["type"] == "entered_review_mode")
     assert entered["target"] == {"type": "baseBranch", "branch": "main"}
