@@ -53,6 +53,17 @@ def _turn_window(client: AppServerClient, turn_id: str) -> list[tuple[str, Any]]
     return [(m["method"], m["params"]) for m in notes[start : end + 1]]
 
 
+def _position(client: AppServerClient, what: Any, turn_id: str | None = None) -> int:
+    """Where the response to request ``what`` (or notification ``what`` of ``turn_id``)
+    is among the messages the client received."""
+    for n, m in enumerate(client.received()):
+        if turn_id is None and "method" not in m and m.get("id") == what:
+            return n
+        if turn_id is not None and m.get("method") == what and m["params"]["turn"]["id"] == turn_id:
+            return n
+    raise AssertionError(f"{what} not received")
+
+
 async def _completed(client: AppServerClient, turn_id: str) -> dict[str, Any]:
     note = await client.wait_for_notification(
         "turn/completed", timeout=30, predicate=lambda p: p["turn"]["id"] == turn_id
@@ -93,13 +104,15 @@ async def test_a_client_on_b_starts_steers_and_interrupts_a_turn_running_on_a(
         text(" ".join(f"part{n}" for n in range(12)), chunks=12, delay_s=0.05),
         text("after the steer, a long answer", chunks=6, gate=gate),
     )
-    started = await b.client.request(
+    answer = await b.client.call(
         "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
     )
-    turn_id = started["turn"]["id"]
+    turn_id = answer["result"]["turn"]["id"]
     await b.client.wait_for_notification(
         "item/agentMessage/delta", timeout=20, predicate=lambda p: p["turnId"] == turn_id
     )
+    # As on A: the response first, then the turn's notifications.
+    assert _position(b.client, answer["id"]) < _position(b.client, "turn/started", turn_id)
     wrong = await b.client.request_error(
         "turn/steer",
         {"threadId": tid, "expectedTurnId": "nope", "input": [{"type": "text", "text": "x"}]},
@@ -119,9 +132,11 @@ async def test_a_client_on_b_starts_steers_and_interrupts_a_turn_running_on_a(
         await asyncio.sleep(0.05)
     assert len(mock_model.requests) == 3
     assert "more" in str(mock_model.requests[-1].body["input"])
-    await b.client.request("turn/interrupt", {"threadId": tid, "turnId": turn_id})
+    stop = await b.client.call("turn/interrupt", {"threadId": tid, "turnId": turn_id})
+    assert stop["result"] == {}
     gate.set()
     on_b = await _completed(b.client, turn_id)
+    assert _position(b.client, stop["id"]) < _position(b.client, "turn/completed", turn_id)
     on_a = await _completed(a.client, turn_id)
     assert on_b["status"] == on_a["status"] == "interrupted"
 

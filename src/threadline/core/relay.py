@@ -227,6 +227,7 @@ class RelayHub:
                     answer: dict[str, Any] = {"ok": await self._run_op(owned, body)}
                 except Exception as exc:
                     answer = encode_error(exc)
+                answer["seq"] = owned.seq or 0  # what its clients were sent before this answer
                 await self._answer(op_id, answer)
         finally:
             owned.worker = None
@@ -271,6 +272,13 @@ class RelayHub:
 
     async def call(self, thread_id: str, body: dict[str, Any], timeout: float = OP_TIMEOUT_S) -> Any:
         """Send ``body`` to the thread's owner and return its answer (its error raised)."""
+        return decode_answer(await self.call_raw(thread_id, body, timeout))
+
+    async def call_raw(
+        self, thread_id: str, body: dict[str, Any], timeout: float = OP_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """The owner's answer to ``body`` as sent: ``ok`` or ``err``, and ``seq``, the last
+        event the owner's clients had been sent when it answered."""
         relay = self.relay
         if relay is None:
             raise InvalidRequest(f"thread {thread_id} is not loaded here")
@@ -283,7 +291,8 @@ class RelayHub:
             while True:
                 text = await relay.answer_of(op_id)
                 if text is not None:
-                    return decode_answer(json.loads(text))
+                    answer: dict[str, Any] = json.loads(text)
+                    return answer
                 left = deadline - loop.time()
                 if left <= 0:
                     break
@@ -308,6 +317,9 @@ class RelayHub:
                 log.info("relay: %s for %s: %s", body.get("k"), thread_id, exc)
 
         self._spawn(send())
+
+    def value_of(self, answer: dict[str, Any]) -> Any:
+        return decode_answer(answer)
 
     def codec_start(self, op: UserTurn, output_schema: Any) -> dict[str, Any]:
         return encode_user_turn(op, output_schema)
@@ -411,6 +423,11 @@ class RelayHub:
         self._woken.add(tid)
         self._events_wake.set()
         return thread
+
+    def nudge(self, followed: RelayedThread) -> None:
+        """Read ``followed``'s events now (it waits for some)."""
+        self._woken.add(followed.id)
+        self._events_wake.set()
 
     def forget(self, followed: RelayedThread) -> None:
         """``followed`` is unloaded: no more reading for it."""

@@ -79,6 +79,8 @@ class RelayedThread(Thread):
         self.fetched = self.seq
         """The last relayed event read from the table (delivered, or waiting in the inbox)."""
         self._inbox: deque[tuple[int, str]] = deque()
+        self._holds = 0
+        self._delivering = asyncio.Lock()
         self.lost = 0
         """Events that were pruned before this watcher read them (0 unless it fell far behind)."""
         self.owner_active_turn: str | None = snapshot.get("active")
@@ -141,23 +143,53 @@ class RelayedThread(Thread):
 
     async def _pump(self) -> None:
         """Deliver what the hub read, in order, holding back for slow clients (the
-        server's flow gates) without holding back the owner or the other followers."""
+        server's flow gates) without holding back the owner or the other followers.
+        While a request waits for the owner's answer, nothing is delivered but what the
+        owner had sent before answering (:meth:`_ordered_call`)."""
         while not self._stopped:
             await self.wake.wait()
             self.wake.clear()
-            while self._inbox and not self._stopped:
-                seq, text = self._inbox.popleft()
-                self.seq = seq
-                try:
-                    event = self._hub.decode(text)
-                except Exception:
-                    log.exception("relay: %s: unreadable event %d", self.id, seq)
-                    continue
-                self._apply(event)
-                for gate in self._gates:
-                    waiter = gate()
-                    if waiter is not None:
-                        await waiter
+            while self._inbox and not self._stopped and not self._holds:
+                async with self._delivering:
+                    await self._deliver_next()
+
+    async def _deliver_next(self) -> None:
+        seq, text = self._inbox.popleft()
+        self.seq = seq
+        try:
+            event = self._hub.decode(text)
+        except Exception:
+            log.exception("relay: %s: unreadable event %d", self.id, seq)
+            return
+        self._apply(event)
+        for gate in self._gates:
+            waiter = gate()
+            if waiter is not None:
+                await waiter
+
+    async def _ordered_call(self, body: dict[str, Any]) -> Any:
+        """Ask the owner, and answer in the owner's order: the events its clients got
+        before its answer are delivered before this returns, the later ones after the
+        caller's next step (the response goes out first, as on the owner)."""
+        self._holds += 1
+        try:
+            answer = await self._hub.call_raw(self.id, body)
+            until = int(answer.get("seq") or 0)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5.0
+            while self.fetched < until and not self._stopped and loop.time() < deadline:
+                self._hub.nudge(self)
+                await asyncio.sleep(0.002)
+            async with self._delivering:
+                while self._inbox and self._inbox[0][0] <= until and not self._stopped:
+                    await self._deliver_next()
+            return self._hub.value_of(answer)
+        finally:
+            asyncio.get_running_loop().call_soon(self._release)
+
+    def _release(self) -> None:
+        self._holds -= 1
+        self.wake.set()
 
     async def delivered(self) -> None:
         """Wait until everything read so far is delivered."""
@@ -196,7 +228,7 @@ class RelayedThread(Thread):
     async def start_turn_relayed(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
         if not op.items:
             self.session.start_turn(op)  # raises the owner's error for empty input
-        answer = await self._hub.call(self.id, self._hub.codec_start(op, output_schema))
+        answer = await self._ordered_call(self._hub.codec_start(op, output_schema))
         turn_id, started = answer
         return str(turn_id), bool(started)
 
@@ -209,7 +241,7 @@ class RelayedThread(Thread):
             "expected": expected_turn_id,
             "meta": metadata,
         }
-        return str(await self._hub.call(self.id, body))
+        return str(await self._ordered_call(body))
 
     def start_turn(self, op: UserTurn, output_schema: Any = None) -> tuple[str, bool]:
         raise InvalidRequest(f"{_elsewhere(self.id)}; start turns through turn/start")
@@ -223,7 +255,7 @@ class RelayedThread(Thread):
         raise InvalidRequest(f"{_elsewhere(self.id)}; steer it through turn/steer")
 
     async def interrupt(self, expected_turn_id: str | None = None) -> str:
-        return str(await self._hub.call(self.id, {"k": "interrupt", "expected": expected_turn_id}))
+        return str(await self._ordered_call({"k": "interrupt", "expected": expected_turn_id}))
 
     def submit(self, op: Op) -> str:
         if isinstance(op, ResolveAsk):
