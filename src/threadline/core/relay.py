@@ -71,7 +71,7 @@ PRUNE_S = 30.0
 POLL_S = 0.5
 """A watcher reads the events of every thread it follows at least this often (a missed
 notification costs at most this much delay, never an event)."""
-OWNER_CHECK_S = 1.0
+OWNER_CHECK_S = 0.5
 """How often a watcher asks whether the owners still hold the threads it follows."""
 WATCH_RENEW_S = 10.0
 
