@@ -144,7 +144,9 @@ def _run_loop_in_thread() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
 def test_yielder_sees_the_loop_idle_and_busy() -> None:
     loop, thread = _run_loop_in_thread()
     try:
-        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, settle_s=0.05, max_wait_s=5)
+        yielder = warm_up.Yielder(
+            thread.ident, poll_s=0.001, max_poll_s=0.005, settle_s=0.05, max_wait_s=5
+        )
         deadline = time.monotonic() + 5
         while not yielder.loop_idle():  # the loop reaches its wait for events
             assert time.monotonic() < deadline
@@ -167,11 +169,13 @@ def test_yielder_sees_the_loop_idle_and_busy() -> None:
         yielder.wait()  # returns once the loop has been idle for settle_s, before max_wait_s
         returned = time.monotonic()
         assert release.is_set() and returned - started < 4
-        assert returned - released_at[0] >= 0.045
+        # Idle for settle_s since it was last seen busy (one poll, at most 5 ms, before).
+        assert returned - released_at[0] >= 0.05 - 0.005 - 0.001
         assert yielder.loop_idle()
         started = time.monotonic()
         yielder.wait()  # idle for long enough already: no wait
         assert time.monotonic() - started < 0.04
+        yielder.close()
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -251,3 +255,37 @@ def test_import_gate_lets_other_threads_import_without_waiting(
     warm_up.import_yielding([f"{stem}_a"], before_each)
     assert set(seen) == {threading.get_ident()}
     assert getattr(other["m"], "B", None) == 2
+
+
+def test_yielder_lowers_the_switch_interval_while_working_only() -> None:
+    default = sys.getswitchinterval()
+    loop, thread = _run_loop_in_thread()
+    release = threading.Event()
+    seen: list[float] = []
+    try:
+        yielder = warm_up.Yielder(
+            thread.ident, poll_s=0.001, max_wait_s=0.05, step_switch_interval_s=0.0002
+        )
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+        busy = threading.Event()
+
+        def spin() -> None:
+            busy.set()
+            while not release.is_set():
+                sum(range(100))
+
+        loop.call_soon_threadsafe(spin)
+        assert busy.wait(5)
+        # While it waits for the loop the default holds; a timer samples it meanwhile.
+        threading.Timer(0.02, lambda: seen.append(sys.getswitchinterval())).start()
+        yielder.wait()
+        assert seen == [pytest.approx(default)]
+        assert sys.getswitchinterval() == pytest.approx(0.0002)  # working again
+        yielder.close()
+        assert sys.getswitchinterval() == pytest.approx(default)
+    finally:
+        release.set()
+        sys.setswitchinterval(default)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

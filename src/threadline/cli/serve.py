@@ -100,11 +100,11 @@ WARM_UP_MODULES: Sequence[str] = ("threadline.model.responses", "threadline.mode
 SDK under them, a few hundred milliseconds of imports)."""
 
 WARM_UP_SWITCH_INTERVAL_S = 0.0002
-"""How often the interpreter lock may change hands while the warm-up runs (0.2 ms)."""
+"""How often the interpreter lock may change hands while the warm-up works (0.2 ms)."""
 
-WARM_UP_MAX_WAIT_S = 0.05
+WARM_UP_MAX_WAIT_S = 1.0
 """The longest the warm-up waits, before one model or module, for the event loop's thread
-to be idle (a request that keeps it busy longer then shares the interpreter again)."""
+to be idle (under a loop kept busy for long, it moves on one step a second)."""
 
 HOT_MODEL_MODULES: Sequence[str] = (
     "threadline.protocol.v2.thread",
@@ -159,8 +159,9 @@ def warm_up_later(
     thread is busy (``core.warm_up.Yielder``, at most ``WARM_UP_MAX_WAIT_S`` each time), so
     it runs while the loop waits for requests and a request shares the interpreter with
     at most the one step under way. Once a turn waits for its model client
-    (``core.warm_up.want_model_client``) the imports stop yielding. Turned off with ``THREADLINE_WARM_UP=0``. A module that
-    fails to import is left for the turn that needs it to report.
+    (``core.warm_up.want_model_client``) the imports stop yielding. Turned off with
+    ``THREADLINE_WARM_UP=0``. A module that fails to import is left for the turn that needs
+    it to report.
     """
     if os.environ.get("THREADLINE_WARM_UP", "1") == "0":
         return
@@ -176,17 +177,20 @@ def warm_up_later(
         models_named,
     )
 
-    yielder = Yielder(threading.get_ident(), max_wait_s=WARM_UP_MAX_WAIT_S)
-
-    def before_module() -> None:
-        if not model_client_wanted():  # else a turn waits for these very modules
-            yielder.wait()
+    loop_thread = threading.get_ident()
 
     def work() -> None:
         # The interpreter lock changes hands every 5 ms by default: a request arriving while
         # this thread imports would wait that long each time it needs the lock back.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, WARM_UP_SWITCH_INTERVAL_S))
+        yielder = Yielder(
+            loop_thread, max_wait_s=WARM_UP_MAX_WAIT_S,
+            step_switch_interval_s=WARM_UP_SWITCH_INTERVAL_S,
+        )
+
+        def before_module() -> None:
+            if not model_client_wanted():  # else a turn waits for these very modules
+                yielder.wait()
+
         try:
             first_turn = models_named(FIRST_TURN_MODELS)
             first_answer = models_named(FIRST_ANSWER_MODELS)
@@ -195,6 +199,6 @@ def warm_up_later(
             build_bottom_up(first_answer, yielder.wait, shared_with=first_turn)
             build_deferred_models(models, yielder.wait)
         finally:
-            sys.setswitchinterval(interval)
+            yielder.close()
 
     threading.Thread(target=work, name="threadline-warm-up", daemon=True).start()

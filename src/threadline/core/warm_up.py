@@ -234,21 +234,34 @@ class Yielder:
     thread) leaves the loop idle for a moment between its steps, so after seeing the loop
     busy :meth:`wait` wants it idle for ``settle_s`` in a row before it returns. It
     returns after ``max_wait_s`` at the most, so background work always moves on; it
-    polls every ``poll_s``.
+    polls every ``poll_s`` at first, less often (up to ``max_poll_s``) while the loop
+    stays busy.
+
+    With ``step_switch_interval_s`` the interpreter lock changes hands that often while
+    the background thread works (a request arriving meanwhile waits that long, not the
+    default 5 ms, each time it needs the lock back) and at the default rate while it
+    waits (its polls then barely interrupt the loop's thread); :meth:`close` puts the
+    default back.
     """
 
     def __init__(
         self, loop_thread_id: int | None = None, *, poll_s: float = 0.001,
-        settle_s: float = 0.002, max_wait_s: float = 0.05,
+        max_poll_s: float = 0.01, settle_s: float = 0.002, max_wait_s: float = 1.0,
+        step_switch_interval_s: float | None = None,
     ) -> None:
         self._loop_thread = loop_thread_id or threading.main_thread().ident
         self._idle = _loop_wait_codes()
         self.poll_s = poll_s
+        self.max_poll_s = max(poll_s, max_poll_s)
         self.settle_s = settle_s
         self.max_wait_s = max_wait_s
+        self._default_interval = sys.getswitchinterval()
+        self._step_interval = step_switch_interval_s
         self._busy_at = -1e9
         self.waited_s = 0.0
         """Time spent waiting so far (for measurements)."""
+        if step_switch_interval_s is not None:
+            sys.setswitchinterval(min(self._default_interval, step_switch_interval_s))
 
     def loop_idle(self) -> bool:
         frame = sys._current_frames().get(self._loop_thread or 0)
@@ -262,14 +275,27 @@ class Yielder:
     def wait(self) -> None:
         now = started = time.monotonic()
         deadline = started + self.max_wait_s
+        poll = self.poll_s
+        slowed = False
         while now < deadline:
             if not self.loop_idle():
                 self._busy_at = now
             elif now - self._busy_at >= self.settle_s:
                 break
-            time.sleep(self.poll_s)
+            if not slowed and self._step_interval is not None:
+                sys.setswitchinterval(self._default_interval)
+                slowed = True
+            time.sleep(poll)
+            poll = min(poll * 2, self.max_poll_s)
             now = time.monotonic()
+        if slowed and self._step_interval is not None:
+            sys.setswitchinterval(min(self._default_interval, self._step_interval))
         self.waited_s += now - started
+
+    def close(self) -> None:
+        """Put the interpreter's default switch interval back."""
+        if self._step_interval is not None:
+            sys.setswitchinterval(self._default_interval)
 
 
 class _GatedLoader:
