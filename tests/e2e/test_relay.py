@@ -7,6 +7,7 @@ runs, and sees exactly the notifications A's own client sees, in the same order.
 * ``turn/steer`` with the wrong ``expectedTurnId`` gets A's error (code, message, data);
 * the resume's usage replay goes only to B's requester, not to A's client;
 * a command approval asked by A's turn reaches the client on B, whose answer runs it;
+  one already open when B follows the thread is asked on B too;
 * SIGKILL of A while B follows: B takes the thread over and its client, still
   subscribed, sees the open turn end and can run the next turn on B.
 """
@@ -195,6 +196,40 @@ async def test_an_approval_asked_on_a_is_answered_from_b(
     assert _turn_window(b.client, started["turn"]["id"]) == _turn_window(
         a.client, started["turn"]["id"]
     )
+
+
+async def test_a_question_open_before_b_follows_is_asked_on_b_too(
+    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, store_url: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    marker = work / "approved.txt"
+    mock_model.enqueue(text("first answer"))
+    a = await _launch(launch_server, tmp_path, mock_model, "a", store_url)
+    b = await _launch(launch_server, tmp_path, mock_model, "b", store_url)
+    start = {"cwd": str(work), "approvalPolicy": "untrusted"}
+    tid = str((await a.client.request("thread/start", start))["thread"]["id"])
+    first = await a.client.request(
+        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "one"}]}
+    )
+    await _completed(a.client, first["turn"]["id"])
+    mock_model.enqueue(
+        function_call("exec_command", {"cmd": f"echo late > {marker}", "login": False}, call_id="c2"),
+        text("done"),
+    )
+    started = await a.client.request(
+        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "write it"}]}
+    )
+    asked_a = await a.client.wait_for_request("item/commandExecution/requestApproval", timeout=20)
+    resumed = await b.client.request("thread/resume", {"threadId": tid})
+    assert resumed["thread"]["status"] == {"type": "active", "activeFlags": ["waitingOnApproval"]}
+    asked_b = await b.client.wait_for_request("item/commandExecution/requestApproval", timeout=20)
+    assert asked_b["params"] == asked_a["params"]
+    await b.client.respond(asked_b["id"], {"decision": "accept"})
+    assert (await _completed(a.client, started["turn"]["id"]))["status"] == "completed"
+    assert marker.read_text() == "late\n"
+    resolved = await a.client.wait_for_notification("serverRequest/resolved", timeout=10)
+    assert resolved["params"] == {"threadId": tid, "requestId": asked_a["id"]}
 
 
 async def test_b_takes_over_when_the_owner_is_killed_and_its_client_carries_on(

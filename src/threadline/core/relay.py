@@ -79,10 +79,12 @@ WATCH_RENEW_S = 10.0
 class _Owned:
     """An owned thread's publishing state."""
 
-    __slots__ = ("queue", "seq", "thread", "watched_until", "worker")
+    __slots__ = ("asks", "queue", "seq", "thread", "watched_until", "worker")
 
     def __init__(self, thread: Thread) -> None:
         self.thread = thread
+        self.asks: dict[str, str] = {}
+        """The open questions (encoded ``ClientAsk`` events): a new watcher asks them too."""
         self.seq: int | None = None
         self.watched_until = 0.0
         self.queue: list[tuple[int, dict[str, Any]]] = []
@@ -156,7 +158,12 @@ class RelayHub:
         tid = thread.id
 
         def on_event(event: ev.Event) -> None:
-            if isinstance(event.msg, ev.ShutdownComplete):
+            msg = event.msg
+            if isinstance(msg, ev.ClientAsk):
+                owned.asks[msg.approval_id] = encode_event(event)
+            elif isinstance(msg, ev.ApprovalResolved):
+                owned.asks.pop(msg.approval_id, None)
+            elif isinstance(msg, ev.ShutdownComplete):
                 if self._owned.get(tid) is owned:
                     del self._owned[tid]
                 return
@@ -254,6 +261,7 @@ class RelayHub:
                 "status": thread.agent_status(),
                 "flags": thread.active_flags(),
                 "active": active.id if active is not None else None,
+                "asks": list(owned.asks.values()),
             }
         if kind == "start":
             op, schema = decode_user_turn(body)
@@ -417,6 +425,8 @@ class RelayHub:
         thread.updated_at = stored.updated_at
         self._followed[tid] = thread
         self._register(thread)
+        for text in snapshot.get("asks") or ():  # open before this server followed: ask here too
+            thread.session.deliver(decode_event(text))
         thread.begin()
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._read_loop())
