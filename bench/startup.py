@@ -12,6 +12,9 @@ before the process is spawned:
   ``initialized`` sent first, as every client does);
 * ``first_resume``: spawn -> the response to a ``thread/resume`` of a one-turn thread
   written before the run (the start-up share of a resume);
+* ``initialize_cpu``, ``first_list_cpu``, ``first_resume_cpu``: the CPU time the server
+  process (every thread) had used when that answer arrived, read from ``/proc``: on a
+  machine other processes load, a steadier figure than the wall time;
 * ``first_turn``: in a fresh process after ``thread/start``, ``turn/start`` -> the
   ``turn/started`` notification, and ``turn/start`` -> ``turn/completed`` (``first_turn_done``);
 * ``warm_turn``: the same for a second turn of that process.
@@ -153,6 +156,23 @@ class Client:
                 if msg.get("method") == method:
                     return at, msg.get("params")
 
+    def cpu_ms(self) -> float | None:
+        """CPU time the server process has used so far, every thread (``schedstat``), in ms:
+        unlike wall time, hardly changed by other processes competing for the machine."""
+        total, seen = 0, False
+        try:
+            tasks = os.listdir(f"/proc/{self.proc.pid}/task")
+        except OSError:
+            return None
+        for task in tasks:
+            try:
+                total += int(Path(f"/proc/{self.proc.pid}/task/{task}/schedstat").read_text()
+                             .split()[0])
+                seen = True
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / 1e6 if seen else None
+
     def peak_rss_mb(self) -> float | None:
         """The process's peak resident set so far (``VmHWM``), in MB."""
         try:
@@ -178,34 +198,52 @@ def ms(seconds: float) -> float:
     return seconds * 1000
 
 
-async def measure_initialize(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> float:
+async def _first_answer(
+    command: Sequence[str], env: Mapping[str, str], cwd: Path,
+    request: tuple[str, dict[str, Any]] | None,
+) -> tuple[float, float | None]:
+    """(spawn -> answer ms, server CPU ms at the answer) of ``initialize`` (``request`` None)
+    or of ``request`` sent right after ``initialize``/``initialized``."""
     client = await Client.spawn(command, env, cwd)
     try:
-        return ms(await client.initialize() - client.spawned_at)
+        at = await client.initialize()
+        if request is not None:
+            at, _ = await client.request(*request)
+        return ms(at - client.spawned_at), client.cpu_ms()
     finally:
         await client.close()
+
+
+async def first_initialize(
+    command: Sequence[str], env: Mapping[str, str], cwd: Path
+) -> tuple[float, float | None]:
+    return await _first_answer(command, env, cwd, None)
+
+
+async def first_list(
+    command: Sequence[str], env: Mapping[str, str], cwd: Path
+) -> tuple[float, float | None]:
+    return await _first_answer(command, env, cwd, ("thread/list", {"limit": 25}))
+
+
+async def first_resume(
+    command: Sequence[str], env: Mapping[str, str], cwd: Path, thread_id: str
+) -> tuple[float, float | None]:
+    return await _first_answer(command, env, cwd, ("thread/resume", {"threadId": thread_id}))
+
+
+async def measure_initialize(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> float:
+    return (await first_initialize(command, env, cwd))[0]
 
 
 async def measure_first_list(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> float:
-    client = await Client.spawn(command, env, cwd)
-    try:
-        await client.initialize()
-        at, _ = await client.request("thread/list", {"limit": 25})
-        return ms(at - client.spawned_at)
-    finally:
-        await client.close()
+    return (await first_list(command, env, cwd))[0]
 
 
 async def measure_first_resume(
     command: Sequence[str], env: Mapping[str, str], cwd: Path, thread_id: str
 ) -> float:
-    client = await Client.spawn(command, env, cwd)
-    try:
-        await client.initialize()
-        at, _ = await client.request("thread/resume", {"threadId": thread_id})
-        return ms(at - client.spawned_at)
-    finally:
-        await client.close()
+    return (await first_resume(command, env, cwd, thread_id))[0]
 
 
 async def _turn(client: Client, thread_id: str, text: str) -> tuple[float, float]:
@@ -273,12 +311,17 @@ async def startup_figures(
         env = server_env(home)
         return home, (no_bytecode_env(env, scratch) if no_bytecode else env)
 
+    def record(key: str, figures: tuple[float, float | None]) -> None:
+        out[key] = figures[0]
+        if figures[1] is not None:
+            out[f"{key}_cpu"] = figures[1]
+
     home, env = fresh("init")
-    out["initialize"] = await measure_initialize(command, env, home)
+    record("initialize", await first_initialize(command, env, home))
     home, env = fresh("list")
-    out["first_list"] = await measure_first_list(command, env, home)
+    record("first_list", await first_list(command, env, home))
     home, env = fresh("resume")
-    out["first_resume"] = await measure_first_resume(command, env, home, one_turn_thread(home))
+    record("first_resume", await first_resume(command, env, home, one_turn_thread(home)))
     home, env = fresh("turn")
     out.update(await measure_turns(command, env, home))
     return out
@@ -300,7 +343,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
             runs.append(figures)
     print(f"{args.server}  (median of {len(runs)} runs, ms)")
     for key in runs[0]:
-        print(f"  {key:<16} {statistics.median(r[key] for r in runs):9.1f}")
+        print(f"  {key:<18} {statistics.median(r[key] for r in runs if key in r):9.1f}")
     return 0
 
 
