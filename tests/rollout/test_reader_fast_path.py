@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from bench.persistence import rollout_text
 
-from threadline.protocol.items import dump_response_item
+from threadline.protocol.items import MessageItem, dump_response_item
 from threadline.protocol.rollout import RolloutLine
+from threadline.protocol.v2.item import AgentMessageThreadItem
 from threadline.rollout.gc_pause import pause_gc
 from threadline.rollout.history import reconstruct
 from threadline.rollout.reader import RolloutFile, decode_json, parse_lines, read_rollout
@@ -199,3 +200,21 @@ def test_a_paused_collector_comes_back_once_released_twice() -> None:
     assert not gc.isenabled()
     second()
     assert gc.isenabled()
+
+
+def test_a_long_reply_is_held_once_by_history_and_turns(tmp_path: Path) -> None:
+    rollout = read_rollout(_generated(tmp_path))
+    recon = reconstruct(rollout)
+    replies = [item.text() for item in recon.history
+               if isinstance(item, MessageItem) and item.role == "assistant"]
+    shown = [item.text for turn in recon.turns for item in turn.items
+             if isinstance(item, AgentMessageThreadItem)]
+    assert len(replies) == len(shown) == 300
+    for reply, text in zip(replies, shown, strict=True):
+        assert len(text) >= 256 and text == reply
+    held = [item.content[0] for item in recon.history
+            if isinstance(item, MessageItem) and item.role == "assistant"]
+    for part, text in zip(held, shown, strict=True):
+        assert getattr(part, "text", None) is text  # one string, not two equal ones
+    short = reconstruct(read_rollout(_cases(tmp_path)[-1]))  # short texts: left as they are
+    assert short.turns

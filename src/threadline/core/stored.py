@@ -21,9 +21,9 @@ from threadline.core.thread import Thread
 from threadline.protocol.rollout import EventMsg
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import Change, StoredRef, StoredThread, StoreError, ThreadStore
-from threadline.store.rollouts import pause_gc
+from threadline.store.rollouts import pause_gc, paused
 
-__all__ = ["StoredThreads", "TurnHistory", "as_invalid", "pause_collector"]
+__all__ = ["StoredThreads", "TurnHistory", "as_invalid", "loading", "pause_collector"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ def pause_collector() -> Callable[[], None]:
     with contextlib.suppress(RuntimeError):  # no running loop: the caller releases it
         asyncio.get_running_loop().call_later(COLLECTOR_PAUSE_LIMIT_S, release)
     return release
+
+
+def loading() -> bool:
+    """Whether a big history is being loaded or answered now (the collector's pause is
+    on): background work such as the warm-up may wait, it would slow that request."""
+    return paused()
 
 
 def label(ref: StoredRef) -> str:

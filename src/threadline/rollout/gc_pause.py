@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused", "pause_gc"]
+__all__ = ["gc_paused", "pause_gc", "paused"]
 
 _lock = threading.Lock()
 _depth = 0
@@ -50,6 +50,12 @@ def pause_gc() -> Callable[[], None]:
                 gc.enable()
 
     return release
+
+
+def paused() -> bool:
+    """Whether a pause is on: a history is loading, or an answer built from one is being
+    serialized (background work may wait for it to end)."""
+    return _depth > 0
 
 
 @contextmanager

@@ -291,6 +291,43 @@ def _attribute(builder: TurnBuilder, turns: list[Turn], token_index: int | None)
     return turns[-1].id if turns else None
 
 
+_SHARED_TEXT_MIN = 256
+"""Texts at least this long are worth sharing between a message item and its event."""
+
+
+def _share_text(line: RolloutLine, last: str | None) -> str | None:
+    """Codex records a message twice, as the model's ``response_item`` and as the event a
+    turn shows (``agent_message``, ``user_message``); they decode as two equal strings,
+    and the history keeps one while the turns keep the other. When a long text equals
+    the newest long text before it, the line is made to hold that same string (equal,
+    so nothing changes but the memory held: one copy of each reply instead of two).
+    Returns the newest long text."""
+    payload = line.payload
+    if not isinstance(payload, dict):
+        return last
+    if line.type == "event_msg":
+        if payload.get("type") not in ("agent_message", "user_message"):
+            return last
+        text = payload.get("message")
+        if not isinstance(text, str) or len(text) < _SHARED_TEXT_MIN:
+            return last
+        if last is not None and text is not last and text == last:
+            payload["message"] = last
+            return last
+        return text
+    if payload.get("type") != "message":
+        return last
+    content = payload.get("content")
+    for part in content if isinstance(content, list) else ():
+        text = part.get("text") if isinstance(part, dict) else None
+        if isinstance(text, str) and len(text) >= _SHARED_TEXT_MIN:
+            if last is not None and text is not last and text == last:
+                part["text"] = last
+            else:
+                last = text
+    return last
+
+
 def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
     """Rebuild history, turns and the usage snapshot from a read rollout.
 
@@ -304,9 +341,12 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
     preview: str | None = None
     model: str | None = None
     feed = builder.feed
+    last_text: str | None = None
     for index, line in enumerate(lines):
-        feed(index, line, mark=index == token_index)
         kind = line.type
+        if kind == "response_item" or kind == "event_msg":
+            last_text = _share_text(line, last_text)
+        feed(index, line, mark=index == token_index)
         if preview is None and kind == "event_msg":
             text = user_message_text(line)
             if text is not None:

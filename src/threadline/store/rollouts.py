@@ -30,7 +30,7 @@ from threadline.protocol.rollout import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
-from threadline.rollout.gc_pause import gc_paused, pause_gc
+from threadline.rollout.gc_pause import gc_paused, pause_gc, paused
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns
 from threadline.rollout.offsets_cache import current_index
@@ -66,6 +66,7 @@ __all__ = [
     "missing_rollout",
     "offset_index",
     "pause_gc",
+    "paused",
     "read_meta",
     "read_turns",
     "refused_rollout",
