@@ -8,6 +8,7 @@ runs, and sees exactly the notifications A's own client sees, in the same order.
 * the resume's usage replay goes only to B's requester, not to A's client;
 * a command approval asked by A's turn reaches the client on B, whose answer runs it;
   one already open when B follows the thread is asked on B too;
+* a rename on B reaches A (which keeps it in its own index writes and history);
 * SIGKILL of A while B follows: B takes the thread over and its client, still
   subscribed, sees the open turn end and can run the next turn on B.
 """
@@ -230,6 +231,31 @@ async def test_a_question_open_before_b_follows_is_asked_on_b_too(
     assert marker.read_text() == "late\n"
     resolved = await a.client.wait_for_notification("serverRequest/resolved", timeout=10)
     assert resolved["params"] == {"threadId": tid, "requestId": asked_a["id"]}
+
+
+async def test_a_rename_on_b_sticks_on_the_owner(
+    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, store_url: str
+) -> None:
+    mock_model.set_default(text("an answer"))
+    a = await _launch(launch_server, tmp_path, mock_model, "a", store_url)
+    b = await _launch(launch_server, tmp_path, mock_model, "b", store_url)
+    tid = await _first_turn(a)
+    await b.client.request("thread/resume", {"threadId": tid})
+    await b.client.request("thread/name/set", {"threadId": tid, "name": "named on b"})
+    turn = await a.client.request(
+        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
+    )
+    await _completed(a.client, turn["turn"]["id"])  # A writes its index row again after it
+    for client in (a.client, b.client):
+        read = await client.request("thread/read", {"threadId": tid})
+        assert read["thread"]["name"] == "named on b"
+    await a.stop()  # B takes over from the stored history, which has the rename
+    for _ in range(50):
+        if (await b.client.request("thread/loaded/list", {}))["data"] == [tid]:
+            break
+        await asyncio.sleep(0.1)
+    resumed = await b.client.request("thread/resume", {"threadId": tid})
+    assert resumed["thread"]["name"] == "named on b"
 
 
 async def test_b_takes_over_when_the_owner_is_killed_and_its_client_carries_on(

@@ -48,6 +48,7 @@ from threadline.core.setup import StartOptions
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
 from threadline.protocol.ops import ResolveAsk, UserTurn
+from threadline.protocol.rollout import EventMsg as RolloutEventMsg
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import UserInput, user_input_adapter
 from threadline.store.base import StoredThread, ThreadInUse, ThreadRelay, relay_of
@@ -107,6 +108,8 @@ class RelayHub:
         self._ops_wake = asyncio.Event()
         self._listening = False
         self._woken: set[str] = set()
+        self._lost: set[str] = set()
+        """Followed threads whose owner let go (their calls fail rather than wait)."""
         self._events_wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -271,6 +274,15 @@ class RelayHub:
             return thread.steer_input(items, body.get("expected"), body.get("meta"))
         if kind == "interrupt":
             return await thread.interrupt(body.get("expected"))
+        if kind == "name":  # renamed on a follower's server, which wrote the index row
+            name = body.get("name")
+            line = RolloutEventMsg.model_validate(
+                {"type": "thread_name_updated", "thread_id": thread.id, "thread_name": name}
+            )
+            if thread.rollout_materialized:
+                await thread.record_rollout_items_or_discard([line])
+            thread.name = name
+            return None
         if kind == "resolve":
             thread.submit(ResolveAsk(approval_id=str(body.get("id")), answer=body.get("answer")))
             return None
@@ -304,6 +316,8 @@ class RelayHub:
                 left = deadline - loop.time()
                 if left <= 0:
                     break
+                if thread_id in self._lost and await relay.drop_op(op_id):
+                    return {"err": _gone(thread_id)}  # nobody took it: it never ran
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiting.wait(), min(left, 0.25))
                 waiting.clear()
@@ -447,9 +461,16 @@ class RelayHub:
     def owner_gone(self, followed: RelayedThread) -> None:
         """The owner let ``followed`` go: take it over here (or follow whoever did)."""
         self.forget(followed)
+        self._lost.add(followed.id)
         self._spawn(self._take_over(followed))
 
     async def _take_over(self, old: RelayedThread) -> None:
+        try:
+            await self._take_over_now(old)
+        finally:
+            self._lost.discard(old.id)
+
+    async def _take_over_now(self, old: RelayedThread) -> None:
         tid = old.id
         await old.delivered()
         listeners, gates = list(old.extra_listeners), list(old.extra_gates)

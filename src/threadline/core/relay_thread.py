@@ -72,8 +72,11 @@ class RelayedThread(Thread):
     :meth:`RelayHub.follow`; ``snapshot`` is the owner's answer to the watch."""
 
     def __init__(self, hub: RelayHub, snapshot: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         self._hub = hub
+        self._named = False
+        self._name: str | None = None
+        super().__init__(**kwargs)
+        self._named = True
         self.seq = int(snapshot.get("seq") or 0)
         """The last relayed event delivered here."""
         self.fetched = self.seq
@@ -95,6 +98,20 @@ class RelayedThread(Thread):
         status = str(snapshot.get("status") or "idle")
         if status != "idle":
             self.session.set_status(status, list(snapshot.get("flags") or []))
+
+    @property  # type: ignore[override]
+    def name(self) -> str | None:
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        """A rename here (``thread/name/set``: the index row is already written) is sent
+        to the owner, which writes the history line and keeps the name for its own
+        index writes."""
+        changed = self._named and value != self._name
+        self._name = value
+        if changed:
+            self._hub.send_quietly(self.id, {"k": "name", "name": value})
 
     # ---- what the server attaches --------------------------------------------------
 
@@ -220,7 +237,7 @@ class RelayedThread(Thread):
         elif isinstance(msg, ev.TokenUsageUpdated):
             session.token_info = msg.info
         elif isinstance(msg, ev.ThreadNameUpdated):
-            self.name = msg.thread_name
+            self._name = msg.thread_name
         session.deliver(event)
 
     # ---- operations, sent to the owner ---------------------------------------------
