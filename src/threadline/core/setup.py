@@ -41,7 +41,6 @@ from threadline.tools.dynamic import (
 from threadline.tools.goal_tools import GoalBackend, goal_tools
 from threadline.tools.mcp_elicitation import ElicitationBridge
 from threadline.tools.mcp_tools import McpTool, mcp_tools, namespace_specs
-from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier
 from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
 from threadline.tools.permissions import GrantingShell, PermissionGrants, RequestPermissionsTool
 from threadline.tools.plan import UpdatePlanTool
@@ -286,6 +285,8 @@ class ThreadSetup:
     def _patch_tools(self, settings: ThreadSettings, shell: ExecCommandTool) -> list[Tool]:
         """``apply_patch`` in the form the model's metadata says (freeform, function, or
         none); ``exec_command`` hands an ``apply_patch`` invocation to it in every case."""
+        from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier  # first thread's
+
         swr = self.config.sandbox_workspace_write
         applier = PatchApplier(
             writable_roots=tuple(swr.writable_roots), network_access=swr.network_access
