@@ -218,3 +218,4 @@ def test_a_long_reply_is_held_once_by_history_and_turns(tmp_path: Path) -> None:
         assert getattr(part, "text", None) is text  # one string, not two equal ones
     short = reconstruct(read_rollout(_cases(tmp_path)[-1]))  # short texts: left as they are
     assert short.turns
+
