@@ -8,7 +8,8 @@ runs, and sees exactly the notifications A's own client sees, in the same order.
 * the resume's usage replay goes only to B's requester, not to A's client;
 * a command approval asked by A's turn reaches the client on B, whose answer runs it;
   one already open when B follows the thread is asked on B too;
-* a rename on B reaches A (which keeps it in its own index writes and history);
+* a rename on B reaches A (which keeps it in its own index writes and history); an
+  archive on B is refused and B follows the thread again on the next resume;
 * SIGKILL of A while B follows: B takes the thread over and its client, still
   subscribed, sees the open turn end and can run the next turn on B.
 """
@@ -249,6 +250,15 @@ async def test_a_rename_on_b_sticks_on_the_owner(
     for client in (a.client, b.client):
         read = await client.request("thread/read", {"threadId": tid})
         assert read["thread"]["name"] == "named on b"
+    # Archiving is the owner's to do; B's attempt unloads B's follower and fails...
+    err = await b.client.request_error("thread/archive", {"threadId": tid})
+    assert err["message"].startswith(f"thread {tid} is in use by another threadline process")
+    # ...and following it again, B's client gets A's turns as before.
+    await b.client.request("thread/resume", {"threadId": tid})
+    third = await a.client.request(
+        "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "three"}]}
+    )
+    await _completed(b.client, third["turn"]["id"])
     await a.stop()  # B takes over from the stored history, which has the rename
     for _ in range(50):
         if (await b.client.request("thread/loaded/list", {}))["data"] == [tid]:

@@ -44,6 +44,7 @@ from threadline.core.relay_codec import (
     encode_user_turn,
 )
 from threadline.core.relay_thread import FollowSink, RelayedThread
+from threadline.core.session import FlowGate, Listener
 from threadline.core.setup import StartOptions
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
@@ -109,6 +110,7 @@ class RelayHub:
         self._listening = False
         self._woken: set[str] = set()
         self._lost: set[str] = set()
+        self._orphans: dict[str, tuple[Sequence[Listener], Sequence[FlowGate]]] = {}
         """Followed threads whose owner let go (their calls fail rather than wait)."""
         self._events_wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -439,6 +441,7 @@ class RelayHub:
         thread.updated_at = stored.updated_at
         self._followed[tid] = thread
         self._register(thread)
+        self._adopt(thread)
         for text in snapshot.get("asks") or ():  # open before this server followed: ask here too
             thread.session.deliver(decode_event(text))
         thread.begin()
@@ -454,9 +457,19 @@ class RelayHub:
         self._events_wake.set()
 
     def forget(self, followed: RelayedThread) -> None:
-        """``followed`` is unloaded: no more reading for it."""
+        """``followed`` is unloaded: no more reading for it. What the server had attached
+        to it (and not removed) is kept for the thread that replaces it: the router
+        attaches once per thread id, so its subscribers follow the next one."""
         if self._followed.get(followed.id) is followed:
             del self._followed[followed.id]
+            self._orphans[followed.id] = (list(followed.extra_listeners), list(followed.extra_gates))
+
+    def _adopt(self, thread: Thread) -> None:
+        listeners, gates = self._orphans.pop(thread.id, ((), ()))
+        for listener in listeners:
+            thread.add_listener(listener)
+        for gate in gates:
+            thread.add_flow_gate(gate)
 
     def owner_gone(self, followed: RelayedThread) -> None:
         """The owner let ``followed`` go: take it over here (or follow whoever did)."""
@@ -473,7 +486,6 @@ class RelayHub:
     async def _take_over_now(self, old: RelayedThread) -> None:
         tid = old.id
         await old.delivered()
-        listeners, gates = list(old.extra_listeners), list(old.extra_gates)
         open_turn = old.owner_active_turn
         await old.stop()
         manager = self._manager
@@ -485,10 +497,7 @@ class RelayHub:
             log.warning("relay: taking %s over failed: %s", tid, exc)
             old.session.set_status("notLoaded")
             return
-        for listener in listeners:  # the server's subscriptions carry on with the new thread
-            thread.add_listener(listener)
-        for gate in gates:
-            thread.add_flow_gate(gate)
+        self._adopt(thread)  # the server's subscriptions carry on with the new thread
         ended = next((t for t in thread.turns if t.id == open_turn), None)
         if ended is not None and ended.status != "inProgress":  # the old owner never said so
             thread.session.deliver(ev.Event(id=ended.id, msg=ev.TurnCompletedEvent(turn=ended)))
