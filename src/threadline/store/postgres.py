@@ -55,16 +55,10 @@ from threadline.store.base import (
     ThreadRecord,
     ThreadSink,
 )
-from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase
+from threadline.store.postgres_db import DEFAULT_TIMEOUT_S, PgDatabase, encodable
 from threadline.store.postgres_lease import DEFAULT_LEASE_EXPIRY_S, PgLeases
-from threadline.store.postgres_list import (
-    RECORD_COLUMNS,
-    encodable,
-    list_page,
-    record_of,
-    upsert_values,
-)
-from threadline.store.postgres_pages import render_spans, turn_index
+from threadline.store.postgres_list import RECORD_COLUMNS, list_page, record_of, upsert_values
+from threadline.store.postgres_pages import page_turn_ids, page_turns
 from threadline.store.postgres_relay import PgRelay
 from threadline.store.postgres_state import PostgresThreadState
 from threadline.store.records import bound_preview, encode_source
@@ -375,22 +369,18 @@ class PostgresThreadStore:
         )
 
     async def turn_ids(self, ref: StoredRef) -> list[str]:
-        index = await turn_index(self._db, self._id_of(ref))
-        if index.unsupported is not None:
-            return [turn.id for turn in (await self.load_history(ref)).recon.turns]
-        return [span.id for span in index.visible()]
+        ids = await page_turn_ids(self._db, self._id_of(ref))
+        if ids is None:  # a history the index cannot page: read whole
+            ids = [turn.id for turn in (await self.load_history(ref)).recon.turns]
+        return ids
 
     async def read_turns(self, ref: StoredRef, positions: Sequence[int]) -> list[Turn]:
         """Only the lines of the turns at ``positions`` are read (``postgres_pages``)."""
-        tid = self._id_of(ref)
-        index = await turn_index(self._db, tid)
-        if index.unsupported is not None:
-            turns = (await self.load_history(ref)).recon.turns
-            return [turns[p] for p in positions if 0 <= p < len(turns)]
-        spans = index.visible()
-        return await render_spans(
-            self._db, tid, index, [spans[p] for p in positions if 0 <= p < len(spans)]
-        )
+        turns = await page_turns(self._db, self._id_of(ref), positions)
+        if turns is None:  # a history the index cannot page: read whole
+            whole = (await self.load_history(ref)).recon.turns
+            turns = [whole[p] for p in positions if 0 <= p < len(whole)]
+        return turns
 
     async def changed_since(self, stored: StoredThread) -> bool:
         return bool(await self._version(self._id_of(stored.ref)) != stored.version)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from threadline.protocol.text import without_surrogates
 from threadline.store.base import StoreError
 from threadline.store.postgres_schema import migrate
 
-__all__ = ["DEFAULT_POOL_SIZE", "PgDatabase", "StoreUnavailable", "redact_url", "unavailable"]
+__all__ = [
+    "DEFAULT_POOL_SIZE", "PgDatabase", "StoreUnavailable", "encodable", "redact_url", "unavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,13 @@ DEFAULT_TIMEOUT_S = 10.0
 
 class StoreUnavailable(StoreError):
     """The database could not be reached (or stopped answering) within the timeout."""
+
+
+def encodable(values: Sequence[Any]) -> list[Any]:
+    """Query parameters that always encode: PostgreSQL text is UTF-8, so a lone surrogate
+    (a path's undecodable byte, as Python holds it) is replaced, as the rollout line and
+    the wire replace it; psycopg would refuse the whole statement otherwise."""
+    return [without_surrogates(v) if isinstance(v, str) else v for v in values]
 
 
 def redact_url(url: str) -> str:

@@ -11,19 +11,18 @@ row (Python's ``casefold``, the same folding the other stores compare with).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
 
-from threadline.protocol.text import without_surrogates
 from threadline.store.base import GitRecord, ListPage, ListQuery, ThreadRecord
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
+from threadline.store.postgres_db import encodable
 from threadline.store.query import clamp_limit, normalize_cwd, sort_value
 from threadline.store.records import bound_preview, source_kind_of
 
-__all__ = ["RECORD_COLUMNS", "encodable", "list_page", "record_of", "upsert_values"]
+__all__ = ["RECORD_COLUMNS", "list_page", "record_of", "upsert_values"]
 
 _FIELDS = (
     "id", "rollout_path", "created_at_ms", "updated_at_ms", "source", "model_provider", "cwd",
@@ -32,13 +31,6 @@ _FIELDS = (
     "git_sha", "git_branch", "git_origin_url",
 )
 RECORD_COLUMNS = ", ".join(_FIELDS)
-
-
-def encodable(values: Sequence[Any]) -> list[Any]:
-    """Query parameters that always encode: PostgreSQL text is UTF-8, so a lone surrogate
-    (a path's undecodable byte, as Python holds it) is replaced, as the rollout line and
-    the wire replace it; psycopg would refuse the whole statement otherwise."""
-    return [without_surrogates(v) if isinstance(v, str) else v for v in values]
 
 
 def record_of(row: tuple[Any, ...]) -> ThreadRecord:

@@ -33,7 +33,7 @@ from threadline.rollout.turns import TurnBuilder
 from threadline.store.base import StoreError
 from threadline.store.postgres_db import PgDatabase
 
-__all__ = ["render_spans", "turn_index"]
+__all__ = ["page_turn_ids", "page_turns", "render_spans", "turn_index"]
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +117,23 @@ async def render_spans(
             if match is not None:
                 out.append(match)
     return out
+
+
+async def page_turn_ids(db: PgDatabase, thread_id: str) -> list[str] | None:
+    """The ids of the visible turns, oldest first; None when the index cannot page this
+    history (the caller reads it whole)."""
+    index = await turn_index(db, thread_id)
+    return None if index.unsupported is not None else [span.id for span in index.visible()]
+
+
+async def page_turns(
+    db: PgDatabase, thread_id: str, positions: Sequence[int]
+) -> list[Turn] | None:
+    """The visible turns at ``positions`` (in that order), reading only their lines;
+    None when the index cannot page this history."""
+    index = await turn_index(db, thread_id)
+    if index.unsupported is not None:
+        return None
+    spans = index.visible()
+    chosen = [spans[p] for p in positions if 0 <= p < len(spans)]
+    return await render_spans(db, thread_id, index, chosen)

@@ -26,7 +26,8 @@ from threadline.rollout.paths import ARCHIVED_SESSIONS_SUBDIR, archived_path_for
 from threadline.rollout.reader import RolloutFile, read_rollout
 from threadline.store.base import ImportReport, StoreError, ThreadRecord
 from threadline.store.postgres import PostgresThreadStore
-from threadline.store.postgres_list import encodable, upsert_values
+from threadline.store.postgres_db import encodable
+from threadline.store.postgres_list import upsert_values
 from threadline.store.records import read_session_names, record_from_rollout
 from threadline.store.transfer import standalone_lines
 
