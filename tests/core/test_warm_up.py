@@ -289,3 +289,23 @@ def test_yielder_lowers_the_switch_interval_while_working_only() -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def test_import_yielding_stops_gating_once_until_is_true(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stem = f"tl_warm_until_{time.monotonic_ns()}"
+    (tmp_path / f"{stem}_c.py").write_text("C = 1\n", encoding="utf-8")
+    (tmp_path / f"{stem}_b.py").write_text(f"import {stem}_c\nB = 1\n", encoding="utf-8")
+    (tmp_path / f"{stem}_a.py").write_text(f"import {stem}_b\nA = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls: list[str] = []
+    wanted = threading.Event()
+
+    def before_each() -> None:
+        calls.append("wait")
+        wanted.set()  # from now on a turn waits for these modules
+
+    warm_up.import_yielding([f"{stem}_a"], before_each, until=wanted.is_set)
+    assert calls == ["wait"]  # a waited; b and c, imported after, did not
+    assert all(sys.modules[f"{stem}_{x}"].__name__ for x in "abc")

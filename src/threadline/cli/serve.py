@@ -187,15 +187,12 @@ def warm_up_later(
             step_switch_interval_s=WARM_UP_SWITCH_INTERVAL_S,
         )
 
-        def before_module() -> None:
-            if not model_client_wanted():  # else a turn waits for these very modules
-                yielder.wait()
-
         try:
             first_turn = models_named(FIRST_TURN_MODELS)
             first_answer = models_named(FIRST_ANSWER_MODELS)
             build_bottom_up(first_turn, yielder.wait, shared_with=first_answer)
-            import_yielding(modules, before_module)
+            # Once a turn waits for its model client, for these very modules, no more yielding.
+            import_yielding(modules, yielder.wait, until=model_client_wanted)
             build_bottom_up(first_answer, yielder.wait, shared_with=first_turn)
             build_deferred_models(models, yielder.wait)
         finally:
