@@ -1,6 +1,7 @@
 """``feedback/save`` over the real stdio app-server: a new zip at ``savePath`` with
 ``report.json``, ``manifest.json``, the server's logs and the thread's rollout, and
-Codex 0.169's answers for a used path, a relative path and a bad thread id.
+Codex 0.169's answers for a used path, a relative path and a bad thread id. The thread's
+rollout is attached on PostgreSQL too (its lines, as ``threads export`` writes them).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 
 from tests.e2e.conftest import StartClient
 from tests.support.mock_model import MockModel, text
+from tests.support.stores import StoreUnderTest, both_stores
 
 
+@both_stores
 async def test_saves_logs_and_the_thread(
-    start_client: StartClient, mock_model: MockModel, tmp_path: Path
+    start_client: StartClient, mock_model: MockModel, tmp_path: Path, store: StoreUnderTest
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -58,6 +61,7 @@ async def test_saves_logs_and_the_thread(
         rollout = next(p for p in attached if p.endswith(".jsonl"))
         first = json.loads(zf.read(rollout).decode().splitlines()[0])
         assert first["type"] == "session_meta" and first["payload"]["id"] == thread_id
+        assert zf.read(rollout).decode().splitlines() == store.raw_lines(started["thread"]["path"])
         assert any(p.endswith("extra.log") for p in attached)
     assert isinstance(logs, str)
 

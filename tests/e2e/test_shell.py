@@ -21,6 +21,7 @@ from tests.e2e.conftest import StartClient
 from tests.e2e.test_turns import TRACES, collect_turn, of, start_turn
 from tests.support.appserver import AppServerClient
 from tests.support.mock_model import MockModel, RecordedRequest, function_call, text
+from tests.support.stores import StoreUnderTest, both_stores
 
 _IGNORED = {"warning", "<answer>"}
 _DECLINED_TEXT = "rejected by user"
@@ -340,9 +341,11 @@ async def test_interrupt_while_waiting_for_approval_resolves_the_request(
     assert not (workspace / "i.txt").exists()
 
 
+@both_stores
 @pytest.mark.parametrize("extended", [False, True])
 async def test_exec_command_end_is_persisted_only_in_extended_mode(
-    start_client: StartClient, mock_model: MockModel, workspace: Path, extended: bool
+    start_client: StartClient, mock_model: MockModel, workspace: Path, extended: bool,
+    store: StoreUnderTest,
 ) -> None:
     mock_model.enqueue(shell_call("echo persisted", "call_p"), text("ok"))
     client = await start_client()
@@ -357,7 +360,7 @@ async def test_exec_command_end_is_persisted_only_in_extended_mode(
     )
     thread_id = result["thread"]["id"]
     await collect_turn(client, await start_turn(client, thread_id, "echo"))
-    lines = [json.loads(line) for line in Path(result["thread"]["path"]).read_text().splitlines()]
+    lines = store.lines(result["thread"]["path"])
     ends = [
         line["payload"]
         for line in lines

@@ -5,8 +5,9 @@ Codex writes ``report.json`` (what the user said and about which thread),
 ZIP at a path the caller names, which must not exist yet. Threadline does the same:
 the attachments are the server's recent log records (kept in memory by
 :class:`LogRing` since the server started, when ``includeLogs``), the thread's
-rollout file (when the thread is known), and the caller's ``extraLogFiles``.
-Nothing is uploaded anywhere.
+rollout file (when the thread is known; for a store that keeps no files, the
+PostgreSQL one, the file ``threadline threads export`` would write), and the caller's
+``extraLogFiles``. Nothing is uploaded anywhere.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from threadline.core.errors import CoreError, InvalidRequest
 from threadline.core.files_access import FileRoots
+from threadline.store.base import StoreError, ThreadStore
+from threadline.store.transfer import export_thread
 
 __all__ = [
     "FeedbackReport",
@@ -32,6 +35,7 @@ __all__ = [
     "install_log_ring",
     "no_thread_id",
     "save_feedback",
+    "stored_rollout",
 ]
 
 LOG_RING_RECORDS = 5000
@@ -79,6 +83,8 @@ class FeedbackReport:
     thread_id: str
     tags: dict[str, str] = field(default_factory=dict)
     rollout: Path | None = None
+    stored: tuple[str, bytes] | None = None
+    """The rollout as ``(file name, bytes)`` when there is no file to read."""
     logs: str | None = None
     extra_files: list[str] = field(default_factory=list)
 
@@ -89,6 +95,16 @@ def _read_capped(path: str) -> bytes:
     if len(data) > MAX_ATTACHMENT_BYTES:
         data = data[:MAX_ATTACHMENT_BYTES]
     return data
+
+
+async def stored_rollout(store: ThreadStore, thread_id: str) -> tuple[str, bytes] | None:
+    """The thread as the rollout file ``threads export`` writes (a store that keeps no
+    files); None while it has no history yet."""
+    try:
+        exported = await export_thread(store, thread_id)
+    except StoreError:
+        return None
+    return exported.file_name, exported.text.encode("utf-8")[:MAX_ATTACHMENT_BYTES]
 
 
 def no_thread_id() -> str:
@@ -108,6 +124,8 @@ def save_feedback(roots: FileRoots, save_path: str, report: FeedbackReport, vers
             pass
         except OSError as exc:
             raise FeedbackSaveError(f"failed to save feedback: cannot read rollout: {exc}") from exc
+    elif report.stored is not None:
+        attachments.append(report.stored)
     for extra in report.extra_files:
         fd = roots.open_target(extra, os.O_RDONLY | os.O_NONBLOCK)
         try:

@@ -263,6 +263,7 @@ async def feedback_save(
     roots = connection_roots(rt, ctx)
     extra = [files_access.absolute_path(f, field="extraLogFiles") for f in p.extra_log_files or []]
     rollout = None
+    stored = None
     if p.thread_id is not None:
         thread_id = check_thread_id(p.thread_id)
         loaded = rt.manager.find(thread_id)
@@ -270,6 +271,10 @@ async def feedback_save(
             rollout = loaded.rollout_path()
         else:
             rollout = await rt.manager.store.find_rollout(thread_id)
+        if rollout is not None and not os.path.exists(rollout):
+            # No file behind the path (the PostgreSQL store): the store's lines instead.
+            stored = await feedback.stored_rollout(rt.manager.store, thread_id)
+            rollout = None if stored is not None else rollout
     else:
         thread_id = feedback.no_thread_id()
     report = feedback.FeedbackReport(
@@ -278,6 +283,7 @@ async def feedback_save(
         thread_id=thread_id,
         tags=dict(p.tags or {}),
         rollout=rollout,
+        stored=stored,
         logs=_LOG_RING.text() if p.include_logs else None,
         extra_files=extra,
     )
