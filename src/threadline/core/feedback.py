@@ -26,7 +26,6 @@ from pathlib import Path
 from threadline.core.errors import CoreError, InvalidRequest
 from threadline.core.files_access import FileRoots
 from threadline.store.base import StoreError, ThreadStore
-from threadline.store.transfer import export_thread
 
 __all__ = [
     "FeedbackReport",
@@ -100,6 +99,8 @@ def _read_capped(path: str) -> bytes:
 async def stored_rollout(store: ThreadStore, thread_id: str) -> tuple[str, bytes] | None:
     """The thread as the rollout file ``threads export`` writes (a store that keeps no
     files); None while it has no history yet."""
+    from threadline.store.transfer import export_thread  # only feedback on such a store needs it
+
     try:
         exported = await export_thread(store, thread_id)
     except StoreError:
