@@ -243,6 +243,10 @@ async def test_a_rename_on_b_sticks_on_the_owner(
     tid = await _first_turn(a)
     await b.client.request("thread/resume", {"threadId": tid})
     await b.client.request("thread/name/set", {"threadId": tid, "name": "named on b"})
+    for _ in range(50):  # B answers once its index row is written; A applies it just after
+        if (await a.client.request("thread/resume", {"threadId": tid}))["thread"]["name"]:
+            break  # (a rejoin on A shows A's own thread)
+        await asyncio.sleep(0.1)
     turn = await a.client.request(
         "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
     )

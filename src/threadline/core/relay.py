@@ -49,7 +49,6 @@ from threadline.core.setup import StartOptions
 from threadline.core.thread import Thread
 from threadline.protocol import events as ev
 from threadline.protocol.ops import ResolveAsk, UserTurn
-from threadline.protocol.rollout import EventMsg as RolloutEventMsg
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import UserInput, user_input_adapter
 from threadline.store.base import StoredThread, ThreadInUse, ThreadRelay, relay_of
@@ -110,8 +109,9 @@ class RelayHub:
         self._listening = False
         self._woken: set[str] = set()
         self._lost: set[str] = set()
-        self._orphans: dict[str, tuple[Sequence[Listener], Sequence[FlowGate]]] = {}
         """Followed threads whose owner let go (their calls fail rather than wait)."""
+        self._orphans: dict[str, tuple[Sequence[Listener], Sequence[FlowGate]]] = {}
+        """What the server attached to unloaded followers, by thread id (see :meth:`forget`)."""
         self._events_wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -276,14 +276,8 @@ class RelayHub:
             return thread.steer_input(items, body.get("expected"), body.get("meta"))
         if kind == "interrupt":
             return await thread.interrupt(body.get("expected"))
-        if kind == "name":  # renamed on a follower's server, which wrote the index row
-            name = body.get("name")
-            line = RolloutEventMsg.model_validate(
-                {"type": "thread_name_updated", "thread_id": thread.id, "thread_name": name}
-            )
-            if thread.rollout_materialized:
-                await thread.record_rollout_items_or_discard([line])
-            thread.name = name
+        if kind == "name":  # renamed on a follower's server: the history line and the name
+            await self._manager.set_thread_name(thread.id, body.get("name"))
             return None
         if kind == "resolve":
             thread.submit(ResolveAsk(approval_id=str(body.get("id")), answer=body.get("answer")))
