@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -264,7 +265,7 @@ def test_yielder_lowers_the_switch_interval_while_working_only() -> None:
     seen: list[float] = []
     try:
         yielder = warm_up.Yielder(
-            thread.ident, poll_s=0.001, max_wait_s=0.05, step_switch_interval_s=0.0002
+            thread.ident, poll_s=0.001, max_wait_s=30, step_switch_interval_s=0.0002
         )
         assert sys.getswitchinterval() == pytest.approx(0.0002)
         busy = threading.Event()
@@ -276,8 +277,13 @@ def test_yielder_lowers_the_switch_interval_while_working_only() -> None:
 
         loop.call_soon_threadsafe(spin)
         assert busy.wait(5)
-        # While it waits for the loop the default holds; a timer samples it meanwhile.
-        threading.Timer(0.02, lambda: seen.append(sys.getswitchinterval())).start()
+        # While it waits for the loop the default holds; a timer samples it meanwhile, then
+        # lets the loop go idle.
+        def sample_then_release() -> None:
+            seen.append(sys.getswitchinterval())
+            release.set()
+
+        threading.Timer(0.02, sample_then_release).start()
         yielder.wait()
         assert seen == [pytest.approx(default)]
         assert sys.getswitchinterval() == pytest.approx(0.0002)  # working again
@@ -309,3 +315,53 @@ def test_import_yielding_stops_gating_once_until_is_true(
     warm_up.import_yielding([f"{stem}_a"], before_each, until=wanted.is_set)
     assert calls == ["wait"]  # a waited; b and c, imported after, did not
     assert all(sys.modules[f"{stem}_{x}"].__name__ for x in "abc")
+
+
+def test_yielder_hold_and_stop() -> None:
+    loop, thread = _run_loop_in_thread()
+    try:
+        held = warm_up.Yielder(thread.ident, poll_s=0.001, max_wait_s=0.1, hold=lambda: True)
+        deadline = time.monotonic() + 5
+        while not held.loop_idle():
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        started = time.monotonic()
+        held.wait()  # the loop is idle, but hold() says other work is on a turn's path
+        assert time.monotonic() - started >= 0.09
+        started = time.monotonic()
+        held.wait(use_hold=False)
+        held.wait(lambda: True)  # stop() true: no wait at all
+        assert time.monotonic() - started < 0.05
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+async def test_lazy_client_marks_the_wait_for_its_build() -> None:
+    from threadline.core.providers import LazyModelClient
+
+    seen: list[tuple[bool, bool]] = []
+
+    class Built:
+        provider_id = "probe"
+
+        def context_window(self, model: str) -> int | None:
+            return None
+
+        async def stream(self, request: object) -> Any:
+            yield "event"
+
+        async def aclose(self) -> None:
+            return None
+
+    def build() -> Any:
+        seen.append((warm_up.model_client_wanted(), warm_up.model_client_awaited()))
+        return Built()
+
+    client = LazyModelClient("probe", build, warm_after_s=60)
+    events = [event async for event in client.stream(object())]  # type: ignore[arg-type]
+    assert events == ["event"]
+    assert seen == [(True, True)]  # the warm-up held back while the turn waited
+    assert warm_up.model_client_wanted() and not warm_up.model_client_awaited()
+    await client.aclose()

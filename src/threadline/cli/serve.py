@@ -159,7 +159,8 @@ def warm_up_later(
     thread is busy (``core.warm_up.Yielder``, at most ``WARM_UP_MAX_WAIT_S`` each time), so
     it runs while the loop waits for requests and a request shares the interpreter with
     at most the one step under way. Once a turn waits for its model client
-    (``core.warm_up.want_model_client``) the imports stop yielding. Turned off with
+    (``core.warm_up.waiting_for_model_client``) the imports stop yielding and, while it
+    waits, the model builds hold back. Turned off with
     ``THREADLINE_WARM_UP=0``. A module that fails to import is left for the turn that needs
     it to report.
     """
@@ -173,6 +174,7 @@ def warm_up_later(
         Yielder,
         build_bottom_up,
         import_yielding,
+        model_client_awaited,
         model_client_wanted,
         models_named,
     )
@@ -184,15 +186,18 @@ def warm_up_later(
         # this thread imports would wait that long each time it needs the lock back.
         yielder = Yielder(
             loop_thread, max_wait_s=WARM_UP_MAX_WAIT_S,
-            step_switch_interval_s=WARM_UP_SWITCH_INTERVAL_S,
+            step_switch_interval_s=WARM_UP_SWITCH_INTERVAL_S, hold=model_client_awaited,
         )
+
+        def before_module() -> None:
+            # The imports give way to requests until a turn waits for these very modules.
+            yielder.wait(model_client_wanted, use_hold=False)
 
         try:
             first_turn = models_named(FIRST_TURN_MODELS)
             first_answer = models_named(FIRST_ANSWER_MODELS)
             build_bottom_up(first_turn, yielder.wait, shared_with=first_answer)
-            # Once a turn waits for its model client, for these very modules, no more yielding.
-            import_yielding(modules, yielder.wait, until=model_client_wanted)
+            import_yielding(modules, before_module, until=model_client_wanted)
             build_bottom_up(first_answer, yielder.wait, shared_with=first_turn)
             build_deferred_models(models, yielder.wait)
         finally:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from threadline.core.config import CONFIG_FILE_NAME, Config
 from threadline.core.config_sections import ModelProviderConfig
-from threadline.core.warm_up import want_model_client
+from threadline.core.warm_up import waiting_for_model_client
 from threadline.model.base import (
     ModelClient,
     ModelConfigError,
@@ -311,8 +311,8 @@ class LazyModelClient:
     async def _ready(self) -> ModelClient:
         if self._client is not None:
             return self._client
-        want_model_client()  # the warm-up thread's SDK import stops yielding
-        return await asyncio.shield(self._start_warming())
+        with waiting_for_model_client():  # the warm-up gives way to this build
+            return await asyncio.shield(self._start_warming())
 
     async def ready(self) -> None:
         """Wait until the real client exists (errors surface later, from :meth:`stream`)."""

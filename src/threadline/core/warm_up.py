@@ -39,9 +39,10 @@ __all__ = [
     "build_bottom_up",
     "build_thread_models",
     "import_yielding",
+    "model_client_awaited",
     "model_client_wanted",
     "models_named",
-    "want_model_client",
+    "waiting_for_model_client",
 ]
 
 FIRST_TURN_MODELS: Sequence[str] = (
@@ -85,16 +86,35 @@ FIRST_ANSWER_MODELS: Sequence[str] = (
 THREAD_MODEL = "threadline.protocol.v2.thread:Thread"
 
 _client_wanted = threading.Event()
+_clients_waited = 0
+_clients_lock = threading.Lock()
 
 
-def want_model_client() -> None:
-    """A turn waits for its model client now: the warm-up's imports (the same modules the
-    client needs, whose locks it may hold) stop yielding to the event loop's thread."""
+@contextlib.contextmanager
+def waiting_for_model_client() -> Iterator[None]:
+    """A turn waits for its model client while this block runs: from now on the warm-up's
+    imports (the very modules the client needs, whose locks it may hold) stop yielding,
+    and meanwhile its model builds hold back (:func:`model_client_awaited`): the client's
+    own build (its HTTP stack, the TLS context) is on the turn's path."""
+    global _clients_waited
     _client_wanted.set()
+    with _clients_lock:
+        _clients_waited += 1
+    try:
+        yield
+    finally:
+        with _clients_lock:
+            _clients_waited -= 1
 
 
 def model_client_wanted() -> bool:
+    """Whether a turn has ever waited for its model client in this process."""
     return _client_wanted.is_set()
+
+
+def model_client_awaited() -> bool:
+    """Whether a turn waits for its model client now."""
+    return _clients_waited > 0
 
 
 def models_named(names: Iterable[str]) -> list[type[BaseModel]]:
@@ -237,6 +257,8 @@ class Yielder:
     polls every ``poll_s`` at first, less often (up to ``max_poll_s``) while the loop
     stays busy.
 
+    ``hold()``, when given, counts as busy too (other work on a turn's path).
+
     With ``step_switch_interval_s`` the interpreter lock changes hands that often while
     the background thread works (a request arriving meanwhile waits that long, not the
     default 5 ms, each time it needs the lock back) and at the default rate while it
@@ -247,9 +269,10 @@ class Yielder:
     def __init__(
         self, loop_thread_id: int | None = None, *, poll_s: float = 0.001,
         max_poll_s: float = 0.01, settle_s: float = 0.002, max_wait_s: float = 1.0,
-        step_switch_interval_s: float | None = None,
+        step_switch_interval_s: float | None = None, hold: Callable[[], bool] | None = None,
     ) -> None:
         self._loop_thread = loop_thread_id or threading.main_thread().ident
+        self._hold = hold
         self._idle = _loop_wait_codes()
         self.poll_s = poll_s
         self.max_poll_s = max(poll_s, max_poll_s)
@@ -272,13 +295,19 @@ class Yielder:
             code.co_name == "acquire" and code.co_filename == "<frozen importlib._bootstrap>"
         )
 
-    def wait(self) -> None:
+    def wait(self, stop: Callable[[], bool] | None = None, *, use_hold: bool = True) -> None:
+        """Return once the loop has been idle for ``settle_s`` (and ``hold()`` is false,
+        unless ``use_hold`` is false), after ``max_wait_s`` at the most, or at once when
+        ``stop()`` is true."""
+        hold = self._hold if use_hold else None
         now = started = time.monotonic()
         deadline = started + self.max_wait_s
         poll = self.poll_s
         slowed = False
         while now < deadline:
-            if not self.loop_idle():
+            if stop is not None and stop():
+                break
+            if not self.loop_idle() or (hold is not None and hold()):
                 self._busy_at = now
             elif now - self._busy_at >= self.settle_s:
                 break
@@ -304,10 +333,14 @@ class _GatedLoader:
     under its global lock but runs a module under that module's lock alone, so the wait
     happens here, never in ``find_spec``: another thread's imports go on meanwhile."""
 
-    def __init__(self, loader: Any, spec: ModuleSpec, before_each: Callable[[], object]) -> None:
+    def __init__(
+        self, loader: Any, spec: ModuleSpec, before_each: Callable[[], object],
+        until: Callable[[], bool] | None,
+    ) -> None:
         self._loader = loader
         self._spec = spec
         self._before_each = before_each
+        self._until = until
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         create = getattr(self._loader, "create_module", None)
@@ -317,7 +350,8 @@ class _GatedLoader:
         self._spec.loader = self._loader
         with contextlib.suppress(AttributeError, TypeError):
             module.__loader__ = self._loader
-        self._before_each()
+        if self._until is None or not self._until():
+            self._before_each()
         self._loader.exec_module(module)
 
     def __getattr__(self, name: str) -> Any:
@@ -352,7 +386,9 @@ class _ImportGate:
                 continue
             loader = spec.loader
             if loader is not None and hasattr(loader, "exec_module"):
-                spec.loader = _GatedLoader(loader, spec, self._before_each)  # type: ignore[assignment]
+                spec.loader = _GatedLoader(  # type: ignore[assignment]
+                    loader, spec, self._before_each, self._until
+                )
             return spec  # type: ignore[no-any-return]
         return None
 
