@@ -25,7 +25,13 @@ from threadline.protocol.rollout import RolloutLine
 from threadline.protocol.v2.item import AgentMessageThreadItem
 from threadline.rollout.gc_pause import pause_gc
 from threadline.rollout.history import reconstruct
-from threadline.rollout.reader import RolloutFile, decode_json, parse_lines, read_rollout
+from threadline.rollout.reader import (
+    RolloutFile,
+    decode_json,
+    parse_lines,
+    parse_records,
+    read_rollout,
+)
 
 REF_ROLLOUTS = Path("/work/shared/reference/codex-0.169.0/rollouts")
 
@@ -219,3 +225,13 @@ def test_a_long_reply_is_held_once_by_history_and_turns(tmp_path: Path) -> None:
     short = reconstruct(read_rollout(_cases(tmp_path)[-1]))  # short texts: left as they are
     assert short.turns
 
+
+
+def test_records_decode_as_the_joined_text_does(tmp_path: Path) -> None:
+    data = _cases(tmp_path)[-1].read_bytes()
+    texts = [chunk.decode("utf-8", "surrogateescape") for chunk in data.split(b"\n")]
+    texts = [t for t in texts if "\udcef" not in t]  # a database row is valid text
+    joined, joined_errors = parse_lines("\n".join(texts).encode("utf-8"))
+    records, record_errors = parse_records(texts)
+    assert [_state(line) for line in records] == [_state(line) for line in joined]
+    assert record_errors == joined_errors == 3

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -38,6 +38,7 @@ __all__ = [
     "RolloutFormat",
     "decode_json",
     "parse_lines",
+    "parse_records",
     "read_head",
     "SKIPPED_EVENT",
     "SKIPPED_RESPONSE",
@@ -172,6 +173,20 @@ def parse_lines(data: bytes, *, source: str = "<bytes>") -> tuple[list[RolloutLi
     last = len(chunks) - 1
     numbered = (
         (number, chunk, number == last) for number, chunk in enumerate(chunks) if chunk.strip()
+    )
+    return _collect(numbered, source)
+
+
+def parse_records(
+    records: Iterable[str | bytes], *, source: str = "<records>"
+) -> tuple[list[RolloutLine], int]:
+    """Decode one JSON record per item (rows a database returned, for one) as
+    :func:`parse_lines` decodes their UTF-8 text joined by newlines, without building
+    that text; returns ``(lines, parse_errors)``."""
+    numbered = (
+        (number, raw.encode() if isinstance(raw, str) else raw, False)
+        for number, raw in enumerate(records)
+        if raw.strip()
     )
     return _collect(numbered, source)
 
