@@ -95,14 +95,8 @@ def _make_line(obj: Any) -> RolloutLine | None:
     ordinal = obj.get("ordinal")
     metadata = obj.get("metadata")
     extra = {k: v for k, v in obj.items() if k not in _LINE_KEYS} if len(obj) > 5 else {}
-    return _built(
-        stamp,
-        kind,
-        obj["payload"],
-        ordinal if isinstance(ordinal, int) else None,
-        metadata if isinstance(metadata, dict) else None,
-        extra,
-    )
+    return _built(stamp, kind, obj["payload"], ordinal if isinstance(ordinal, int) else None,
+                  metadata if isinstance(metadata, dict) else None, extra)
 
 
 def _built(
@@ -110,10 +104,8 @@ def _built(
     extra: dict[str, Any],
 ) -> RolloutLine:
     line = _new_line(RolloutLine)
-    _set(line, "__dict__", {
-        "timestamp": stamp, "type": kind, "payload": payload, "ordinal": ordinal,
-        "metadata": metadata,
-    })
+    _set(line, "__dict__", {"timestamp": stamp, "type": kind, "payload": payload,
+                            "ordinal": ordinal, "metadata": metadata})
     _set(line, "__pydantic_fields_set__", _ALL_SET)
     _set(line, "__pydantic_extra__", extra)
     _set(line, "__pydantic_private__", None)
