@@ -149,10 +149,12 @@ def build_deferred_models(
 def warm_up_later(
     modules: Sequence[str] = WARM_UP_MODULES, models: Sequence[str] = HOT_MODEL_MODULES
 ) -> None:
-    """On a daemon thread: build the models of a first ``thread/start`` and first turn up to
-    ``turn/started`` (``core.warm_up.FIRST_TURN_MODELS``), import ``modules`` (what the
-    first model request waits for), then build the rest of the first turn's models and the
-    models of ``models``, so the first turn finds them ready.
+    """On a daemon thread: import ``modules`` (the model SDK: what a first model request
+    waits for, a few hundred milliseconds), build the models of a first turn
+    (``core.warm_up.FIRST_TURN_MODELS`` and ``FIRST_ANSWER_MODELS``, bottom-up), then the
+    models of ``models``, so the first turn finds them ready. (A process's first
+    ``thread/start`` comes before the warm-up starts and builds the wire ``Thread`` and the
+    turn and item models under it bottom-up itself: ``core.warm_up.build_thread_models``.)
 
     Call it on the event loop's thread. The warm-up yields to requests: before each model
     it builds and each module it imports (the SDK's own included) it waits while that
@@ -194,10 +196,10 @@ def warm_up_later(
             yielder.wait(model_client_wanted, use_hold=False)
 
         try:
+            import_yielding(modules, before_module, until=model_client_wanted)
             first_turn = models_named(FIRST_TURN_MODELS)
             first_answer = models_named(FIRST_ANSWER_MODELS)
             build_bottom_up(first_turn, yielder.wait, shared_with=first_answer)
-            import_yielding(modules, before_module, until=model_client_wanted)
             build_bottom_up(first_answer, yielder.wait, shared_with=first_turn)
             build_deferred_models(models, yielder.wait)
         finally:
