@@ -20,7 +20,8 @@ Row groups (``--only`` takes a comma-separated subset):
   thread, from ``/proc``), steadier than the wall time when the machine is shared;
 * ``turns``: the first ``thread/start`` answered, ``turn/start`` -> ``turn/started`` of the
   first turn right after it (a script) and one second after it (a person), and of a warm
-  second turn;
+  second turn; with the server's CPU (every thread, ``/proc`` schedstat) for the first
+  ``thread/start`` and up to each first ``turn/started``;
 * ``resume``: ``thread/resume`` of a 46 MB / 8,000-turn and a 192 MB / 33,000-turn rollout
   (request -> ``thread/tokenUsage/updated`` replay, fresh process each), ``thread/read
   includeTurns`` of the 46 MB one, the peak RSS of the 46 MB resume, the 46 MB one's
@@ -170,25 +171,93 @@ async def group_startup(ctx: Context, *, no_bytecode: bool) -> list[Row]:
     return list(rows.values())
 
 
+def _task_cpu_ns(pid: int) -> dict[str, int]:
+    """CPU time of each thread of ``pid`` so far (``/proc/<pid>/task/*/schedstat``), in ns."""
+    out: dict[str, int] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            out[task] = int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _cpu_since(pid: int, before: dict[str, int]) -> float | None:
+    """CPU ms the threads of ``pid`` used since ``before`` (a thread that ended meanwhile
+    is left out: its share is not counted)."""
+    now = _task_cpu_ns(pid)
+    if not now or not before:
+        return None
+    return sum(max(0, ns - before.get(task, 0)) for task, ns in now.items()) / 1e6
+
+
+async def measure_turns_cpu(
+    command: Sequence[str], env: dict[str, str], cwd: Path, idle_s: float = 0.0
+) -> dict[str, float]:
+    """``bench/startup.measure_turns`` plus the server's CPU (every thread) spent on the
+    first ``thread/start`` and up to each turn's ``turn/started``: on a shared machine the
+    wall times follow the load, the CPU hardly does."""
+    client = await su.Client.spawn(command, env, cwd)
+    pid = client.proc.pid
+    try:
+        await client.initialize()
+        cpu = _task_cpu_ns(pid)
+        t0 = time.perf_counter()
+        at, result = await client.request("thread/start", {"cwd": str(cwd)})
+        out = {"thread_start": su.ms(at - t0)}
+        spent = _cpu_since(pid, cpu)
+        if spent is not None:
+            out["thread_start_cpu"] = spent
+        thread_id = result["thread"]["id"]
+        if idle_s:
+            await asyncio.sleep(idle_s)
+        for key, text in (("first_turn", "hello"), ("warm_turn", "again")):
+            client.drain()
+            cpu = _task_cpu_ns(pid)
+            t0 = time.perf_counter()
+            await client.request("turn/start", {
+                "threadId": thread_id,
+                "input": [{"type": "text", "text": text, "text_elements": []}],
+            })
+            started, _ = await client.wait_note("turn/started")
+            spent = _cpu_since(pid, cpu)
+            done, _ = await client.wait_note("turn/completed")
+            out[key] = su.ms(started - t0)
+            out[f"{key}_done"] = su.ms(done - t0)
+            if spent is not None:
+                out[f"{key}_cpu"] = spent
+        return out
+    finally:
+        await client.close()
+
+
 async def group_turns(ctx: Context) -> list[Row]:
     rows = {
         "thread_start": Row("first `thread/start` answered", "ms", "-"),
+        "thread_start_cpu": Row("  server CPU for it", "ms", "-"),
         "first_turn": Row("first turn right after `thread/start`: `turn/start` -> "
                           "`turn/started`", "ms", "<= 1.0"),
+        "first_turn_cpu": Row("  server CPU up to `turn/started`", "ms", "-"),
         "first_turn_done": Row("  the same, `turn/start` -> `turn/completed`", "ms", "-"),
         "idle_first_turn": Row("first turn 1 s after `thread/start`: `turn/start` -> "
                                "`turn/started`", "ms", "<= 1.0"),
+        "idle_first_turn_cpu": Row("  server CPU up to `turn/started`", "ms", "-"),
         "idle_first_turn_done": Row("  the same, `turn/start` -> `turn/completed`", "ms", "-"),
         "warm_turn": Row("warm turn: `turn/start` -> `turn/started`", "ms", "keep"),
     }
 
     async def measure(command: Sequence[str]) -> dict[str, float]:
         home = fresh_home(ctx.scratch, ctx.base_url, "turn")
-        out = await su.measure_turns(command, su.server_env(home), home)
+        out = await measure_turns_cpu(command, su.server_env(home), home)
         home = fresh_home(ctx.scratch, ctx.base_url, "idle")
-        idle = await su.measure_turns(command, su.server_env(home), home, idle_s=1.0)
-        out["idle_first_turn"] = idle["first_turn"]
-        out["idle_first_turn_done"] = idle["first_turn_done"]
+        idle = await measure_turns_cpu(command, su.server_env(home), home, idle_s=1.0)
+        for key in ("first_turn", "first_turn_done", "first_turn_cpu"):
+            if key in idle:
+                out[f"idle_{key}"] = idle[key]
         return out
 
     await interleave(ctx.commands, ctx.runs, measure, rows)
