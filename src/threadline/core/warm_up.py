@@ -74,6 +74,7 @@ FIRST_ANSWER_MODELS: Sequence[str] = (
     "threadline.protocol.events:TokenCount",
     "threadline.protocol.events:TokenUsageUpdated",
     "threadline.protocol.v2.usage:ThreadTokenUsageUpdatedNotification",
+    "threadline.protocol.v2.misc:RateLimitSnapshot",
     "threadline.protocol.v2.misc:AccountRateLimitsUpdatedNotification",
     "threadline.protocol.events:TaskComplete",
     "threadline.protocol.events:ReadStateChanged",
