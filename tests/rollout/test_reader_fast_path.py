@@ -25,6 +25,7 @@ from threadline.protocol.rollout import RolloutLine
 from threadline.protocol.v2.item import AgentMessageThreadItem
 from threadline.rollout.gc_pause import pause_gc
 from threadline.rollout.history import reconstruct
+from threadline.rollout.lines import restamped
 from threadline.rollout.reader import (
     RolloutFile,
     decode_json,
@@ -235,3 +236,13 @@ def test_records_decode_as_the_joined_text_does(tmp_path: Path) -> None:
     records, record_errors = parse_records(texts)
     assert [_state(line) for line in records] == [_state(line) for line in joined]
     assert record_errors == joined_errors == 3
+
+
+def test_restamped_lines_equal_model_copies(tmp_path: Path) -> None:
+    for path in _cases(tmp_path)[-3:]:
+        lines = read_rollout(path).lines
+        stamp = "2030-01-01T00:00:00.000Z"
+        copies = [line.model_copy(update={"timestamp": stamp, "ordinal": None}) for line in lines]
+        fast = restamped(lines, stamp)
+        assert [_state(line) for line in fast] == [_state(line) for line in copies]
+        assert all(a.payload is b.payload for a, b in zip(fast, lines, strict=True))

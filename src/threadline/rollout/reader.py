@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from pydantic_core import from_json
-
 from threadline.protocol.rollout import HistoryBase, RolloutItem, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import open_regular, rollout_file_problem
+from threadline.rollout.lines import build_line, decode_json, decode_line
 from threadline.rollout.paths import find_rollout_path, home_of
 
 __all__ = [
@@ -59,66 +58,6 @@ _MAX_FORK_DEPTH = 64
 _PREVIEW_MARKER = "## My request for Codex:"
 
 
-_LINE_KEYS = frozenset({"timestamp", "type", "payload", "ordinal", "metadata"})
-_ALL_SET = set(_LINE_KEYS)
-"""The ``__pydantic_fields_set__`` every read line shares (every field is set): a set of
-five names takes 472 bytes, 30 MB over a 64,000-line history. Setting a field of a line
-adds a name already in it; ``model_copy`` copies it before changing it."""
-_new_line = object.__new__
-_set = object.__setattr__
-
-
-def decode_json(raw: bytes | str) -> Any:
-    """One JSON value, decoded as ``json.loads`` decodes it, at about twice its speed.
-
-    ``pydantic_core.from_json`` gives the same values for what it accepts (integers of
-    any size, ``NaN``/``Infinity``, the last of duplicate keys) and caches short strings
-    (keys), which keeps a loaded history smaller; what it refuses (a lone surrogate
-    escape, a byte order mark) goes to ``json.loads``, which says whether it is JSON
-    at all (``ValueError`` when not)."""
-    try:
-        return from_json(raw)
-    except ValueError:
-        return json.loads(raw)
-
-
-def _make_line(obj: Any) -> RolloutLine | None:
-    """A line without validation, as ``RolloutLine.model_construct`` builds it (the same
-    attributes, the set of fields shared: :data:`_ALL_SET`), for a fifth of its cost;
-    ``None`` for what is not a rollout record."""
-    if not isinstance(obj, dict):
-        return None
-    kind = obj.get("type")
-    stamp = obj.get("timestamp")
-    if not isinstance(kind, str) or not isinstance(stamp, str) or "payload" not in obj:
-        return None
-    ordinal = obj.get("ordinal")
-    metadata = obj.get("metadata")
-    extra = {k: v for k, v in obj.items() if k not in _LINE_KEYS} if len(obj) > 5 else {}
-    return _built(stamp, kind, obj["payload"], ordinal if isinstance(ordinal, int) else None,
-                  metadata if isinstance(metadata, dict) else None, extra)
-
-
-def _built(
-    stamp: str, kind: str, payload: Any, ordinal: int | None, metadata: dict[str, Any] | None,
-    extra: dict[str, Any],
-) -> RolloutLine:
-    line = _new_line(RolloutLine)
-    _set(line, "__dict__", {"timestamp": stamp, "type": kind, "payload": payload,
-                            "ordinal": ordinal, "metadata": metadata})
-    _set(line, "__pydantic_fields_set__", _ALL_SET)
-    _set(line, "__pydantic_extra__", extra)
-    _set(line, "__pydantic_private__", None)
-    return line
-
-
-def _decode_line(raw: bytes) -> RolloutLine | None:
-    try:
-        return _make_line(decode_json(raw))
-    except ValueError:
-        return None
-
-
 def _iter_lines(handle: BinaryIO, limit: int | None) -> Iterator[tuple[int, bytes, bool]]:
     """``(line number from 0, line, whether it ends the data without a newline)`` of
     each non-blank line of ``handle``, read one at a time (at most ``limit`` bytes)."""
@@ -145,7 +84,7 @@ def _collect(
     errors = 0
     append = lines.append
     for number, raw, torn in numbered:
-        line = _decode_line(raw)
+        line = decode_line(raw)
         if line is None:
             errors += 1
             log.warning(
@@ -342,7 +281,7 @@ _ITEM_EVENTS = frozenset({
 
 
 def _skipped(stamp: bytes, kind: str, payload: dict[str, Any]) -> RolloutLine:
-    return _built(stamp.decode(), kind, payload, None, None, {})
+    return build_line(stamp.decode(), kind, payload, None, None, {})
 
 
 def read_rollout_from_cut(path: Path, cut: int, *, items_from: int = 0) -> RolloutFile:
@@ -385,7 +324,7 @@ def read_rollout_from_cut(path: Path, cut: int, *, items_from: int = 0) -> Rollo
                     if preview_seen or not maybe_preview:
                         lines.append(_skipped(event.group(1), "event_msg", SKIPPED_EVENT))
                         continue
-            line = _decode_line(raw)
+            line = decode_line(raw)
             if line is None:
                 errors += 1
                 log.warning("skipping unreadable rollout line at byte %d of %s", start, path)
@@ -466,7 +405,7 @@ _HEAD_MARKERS = re.compile(
 def _classify(raw: bytes) -> RolloutLine | Literal[False] | None:
     if _HEAD_MARKERS.search(raw) is None:
         return False
-    return _decode_line(raw)
+    return decode_line(raw)
 
 
 def _iter_head_lines(

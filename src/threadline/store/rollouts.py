@@ -32,6 +32,7 @@ from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
 from threadline.rollout.gc_pause import gc_paused, pause_gc, paused
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
+from threadline.rollout.lines import restamped
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns
 from threadline.rollout.offsets_cache import current_index
 from threadline.rollout.paths import (
@@ -270,7 +271,7 @@ async def fork_source(stored: StoredThread, *, interrupted_marker: str) -> ForkS
     """The lines a fork copies, re-stamped; a source that ends mid-turn gets the marker
     (the user message and a ``turn_aborted`` event for the open turn) and is rebuilt."""
     stamp = format_rollout_timestamp(datetime.now(UTC))
-    lines = [line.model_copy(update={"timestamp": stamp, "ordinal": None}) for line in stored.lines]
+    lines = restamped(stored.lines, stamp)
     open_turn = stored.recon.open_turn_id
     if open_turn is None:
         return ForkSource(parent=stored.meta, lines=lines, recon=stored.recon, marked=False)
