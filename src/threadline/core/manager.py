@@ -218,7 +218,7 @@ class ThreadManager:
         if lease is not None:
             self._leases[thread.id] = lease
         self._index.attach(thread, git=git_record(git))
-        if lease is not None or thread.settings.ephemeral:  # not one another server runs
+        if self.relay.attach_owned(thread, lease):  # this server runs it (core.relay)
             self.thread_state.watch(thread)
         for cb in list(self._on_loaded):
             try:

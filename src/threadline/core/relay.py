@@ -116,8 +116,6 @@ class RelayHub:
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.published = 0
-        if self.relay is not None:
-            manager.on_thread_loaded(self._owner_attach)
 
     # ---- plumbing -------------------------------------------------------------------
 
@@ -155,8 +153,18 @@ class RelayHub:
 
     # ---- owner: publishing ----------------------------------------------------------
 
+    def attach_owned(self, thread: Thread, lease: object | None = None) -> bool:
+        """Called as ``thread`` loads: whether this server runs it (it is no follower of
+        another server's thread). One it runs is published, while followed, for the
+        followers on other servers (when the store is shared)."""
+        if isinstance(thread, RelayedThread):
+            return False
+        if self.relay is not None and not thread.settings.ephemeral:
+            self._owner_attach(thread)
+        return True
+
     def _owner_attach(self, thread: Thread) -> None:
-        if isinstance(thread, RelayedThread) or thread.settings.ephemeral:
+        if (known := self._owned.get(thread.id)) is not None and known.thread is thread:
             return
         owned = _Owned(thread)
         self._owned[thread.id] = owned
