@@ -9,7 +9,9 @@ Before it comes back, the objects alive then move to the permanent generation
 (``gc.freeze``): otherwise the first collections after the pause walk every object the
 load kept (the young generation holds them all) and find nothing to free, about 0.5 s
 after an 8,000-turn load. Frozen objects are still freed by reference counting; only a
-reference cycle among them is never collected (a loaded history holds none)."""
+reference cycle among them is never collected. A loaded history holds none, but a cycle
+that other work of the process left unreachable while the collector was paused is frozen
+too and stays (a small leak per pause: the price of not walking the history again)."""
 
 from __future__ import annotations
 
