@@ -301,6 +301,14 @@ def test_cli_migrate_list_and_export(url: str, tmp_path: Path) -> None:
     exported = run("threads", "export", tid, "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     assert out.read_text().splitlines() == path.read_text().splitlines()
+    nested = tmp_path / "sessions" / "2027" / "01" / "02" / "exported.jsonl"
+    made = run("threads", "export", tid, "--out", str(nested))
+    assert made.returncode == 0, made.stderr
+    assert nested.read_text().splitlines() == path.read_text().splitlines()
+    blocked = run("threads", "export", tid, "--out", str(out / "below-a-file.jsonl"))
+    assert blocked.returncode == 1
+    assert f"cannot write {out / 'below-a-file.jsonl'}" in blocked.stderr
+    assert "Traceback" not in blocked.stderr
     refused = run("threads", "import", str(path))
     assert refused.returncode == 1 and "already in the database" in refused.stderr
     env["THREADLINE_STORE_URL"] = ""  # the local store: nothing to migrate into

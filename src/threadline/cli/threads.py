@@ -14,7 +14,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from threadline.cli.common import cli_config, err_console, out_console, run_with_manager
+from threadline.cli.common import (
+    EXIT_FAILED,
+    cli_config,
+    err_console,
+    fail,
+    out_console,
+    run_with_manager,
+)
 from threadline.cli.options import shared_options
 from threadline.core.manager import ThreadManager
 from threadline.core.storage import MAX_LIST_LIMIT, ListQuery, ThreadRecord
@@ -238,7 +245,11 @@ def export(
         if str(target) == "-":
             print(exported.text, end="")
             return
-        target.write_text(exported.text, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(exported.text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}", EXIT_FAILED)
         err_console().print(f"exported {exported.thread_id} to {target}")
 
     run_with_manager(config, body)
