@@ -365,3 +365,32 @@ async def test_lazy_client_marks_the_wait_for_its_build() -> None:
     assert seen == [(True, True)]  # the warm-up held back while the turn waited
     assert warm_up.model_client_wanted() and not warm_up.model_client_awaited()
     await client.aclose()
+
+
+def test_yielder_waits_while_a_history_loads() -> None:
+    """A big load runs in a worker thread and leaves the loop idle; the collector's pause
+    it holds (``core.stored.loading``) counts as busy, until the pause ends."""
+    from threadline.core.stored import loading, pause_collector
+
+    loop, thread = _run_loop_in_thread()
+    try:
+        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, settle_s=0.01, max_wait_s=5)
+        deadline = time.monotonic() + 5
+        while not yielder.loop_idle():
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        release = pause_collector()
+        try:
+            assert loading() and not yielder.loop_idle()
+            timer = threading.Timer(0.1, release)
+            started = time.monotonic()
+            timer.start()
+            yielder.wait()
+            assert 0.1 <= time.monotonic() - started < 4
+            assert not loading() and yielder.loop_idle()
+        finally:
+            release()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

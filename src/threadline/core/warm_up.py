@@ -258,7 +258,9 @@ class Yielder:
     polls every ``poll_s`` at first, less often (up to ``max_poll_s``) while the loop
     stays busy.
 
-    ``hold()``, when given, counts as busy too (other work on a turn's path).
+    ``hold()``, when given, counts as busy too (other work on a turn's path), and so does
+    a big history being loaded or answered (``core.stored.loading``): its load runs in a
+    worker thread and leaves the loop idle, but shares the interpreter with this thread.
 
     With ``step_switch_interval_s`` the interpreter lock changes hands that often while
     the background thread works (a request arriving meanwhile waits that long, not the
@@ -272,8 +274,11 @@ class Yielder:
         max_poll_s: float = 0.01, settle_s: float = 0.002, max_wait_s: float = 1.0,
         step_switch_interval_s: float | None = None, hold: Callable[[], bool] | None = None,
     ) -> None:
+        from threadline.core.stored import loading  # loaded with the server's handlers
+
         self._loop_thread = loop_thread_id or threading.main_thread().ident
         self._hold = hold
+        self._loading = loading
         self._idle = _loop_wait_codes()
         self.poll_s = poll_s
         self.max_poll_s = max(poll_s, max_poll_s)
@@ -288,6 +293,8 @@ class Yielder:
             sys.setswitchinterval(min(self._default_interval, step_switch_interval_s))
 
     def loop_idle(self) -> bool:
+        if self._loading():
+            return False
         frame = sys._current_frames().get(self._loop_thread or 0)
         if frame is None:
             return True
