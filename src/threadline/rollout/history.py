@@ -249,7 +249,8 @@ class Reconstruction:
     """Everything resume/fork/read need from a rollout."""
 
     meta: SessionMeta | None
-    history: list[ResponseItem]
+    _history: list[ResponseItem] | None
+    """The model history (:attr:`history`); None until it is first read, when built lazily."""
     turns: list[Turn]
     token_info: TokenUsageInfo | None
     usage_turn_id: str | None
@@ -271,6 +272,22 @@ class Reconstruction:
     "notLoaded"``): a resume that returns no turns reads none of their items; the
     store serves them when asked (``ThreadStore.read_turns``)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    _history_from: list[RolloutLine] | None = field(default=None, repr=False, compare=False)
+    """The lines a lazy :attr:`history` is built from, until it is."""
+
+    @property
+    def history(self) -> list[ResponseItem]:
+        """The model-visible history (:func:`model_history`). A reconstruction made with
+        ``lazy_history`` builds it on first read: a ``thread/read`` never needs it."""
+        if self._history is None:
+            self._history = model_history(self._history_from or [])
+            self._history_from = None
+        return self._history
+
+    @history.setter
+    def history(self, value: list[ResponseItem]) -> None:
+        self._history = value
+        self._history_from = None
 
     @property
     def thread_id(self) -> str | None:
@@ -328,11 +345,14 @@ def _share_text(line: RolloutLine, last: str | None) -> str | None:
     return last
 
 
-def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
+def reconstruct(
+    rollout: RolloutFile, *, live: bool = False, lazy_history: bool = False
+) -> Reconstruction:
     """Rebuild history, turns and the usage snapshot from a read rollout.
 
     ``live=False`` (a thread that is not running) shows an unfinished last turn
-    as ``interrupted``.
+    as ``interrupted``. With ``lazy_history`` the model history is built when first read
+    (from a copy of the list of lines), not now: for a load that may never need it.
     """
     lines = rollout.lines
     latest = latest_token_info(lines)
@@ -364,7 +384,7 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
     token_info = sanitize_token_info(latest[1]) if latest else None
     return Reconstruction(
         meta=rollout.meta,
-        history=model_history(lines),
+        _history=None if lazy_history else model_history(lines),
         turns=turns,
         token_info=token_info,
         usage_turn_id=_attribute(builder, turns, token_index) if token_info else None,
@@ -376,4 +396,5 @@ def reconstruct(rollout: RolloutFile, *, live: bool = False) -> Reconstruction:
         open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
         cut_off=find_cut_off(lines),
         window=latest_window(lines, rollout.meta),
+        _history_from=list(lines) if lazy_history else None,
     )

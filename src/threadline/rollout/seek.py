@@ -119,7 +119,7 @@ def resume_from_index(
                           format=head.format)
     recon = Reconstruction(
         meta=head.meta,
-        history=history,
+        _history=history,
         turns=turns,
         token_info=sanitize_token_info(token_info) if token_info is not None else None,
         usage_turn_id=usage_turn,

@@ -225,7 +225,11 @@ async def load_history(
             raise StoreError(
                 f"failed to load rollout `{path}`: failed to parse thread ID from rollout file"
             )
-        recon = sought[1] if sought is not None else reconstruct(rollout, live=live)
+        # Not a resume (a read, a rollback, a follower): the model history is built if
+        # read (``thread/read`` never does: about 90 ms of an 8,000-turn read).
+        recon = sought[1] if sought is not None else reconstruct(
+            rollout, live=live, lazy_history=resume_home is None
+        )
         if stubbed and resume_home is not None:
             index = current_index(path, resume_home / OFFSETS_CACHE_SUBDIR)
             if not _stub(recon, stubbed, index, live=live):
