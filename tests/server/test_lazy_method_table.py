@@ -95,6 +95,45 @@ def test_start_imports_no_handler_area_and_a_first_call_does(tmp_path: Path) -> 
     assert seen["params"] == "FsReadFileParams"
 
 
+# What a start does not load: the thread web (a thread's setup, turn loop, tools, sandbox,
+# MCP, hooks, skills), the relay, the thread-state area and ``command/exec``'s runner.
+_THREAD_WEB = {
+    "threadline.core.setup", "threadline.core.thread", "threadline.core.turn",
+    "threadline.core.session", "threadline.core.pending_asks", "threadline.core.relay",
+    "threadline.core.thread_state", "threadline.core.command_exec", "threadline.core.hooks",
+    "threadline.core.skills", "threadline.core.mcp_host", "threadline.mcp.manager",
+    "threadline.model.base", "threadline.tools.registry", "threadline.tools.shell",
+    "threadline.sandbox.bwrap", "threadline.sandbox.policy",
+    "threadline.protocol.v2.thread_state", "threadline.server.handlers.thread_state",
+    "threadline.protocol.events", "threadline.protocol.ops",
+}
+
+
+def test_start_loads_no_thread_web_and_a_thread_does(tmp_path: Path) -> None:
+    probe = """
+import json, sys
+from pathlib import Path
+from threadline.core.config import load_config
+from threadline.server import build_app_server
+server, manager = build_app_server(load_config(home=Path(sys.argv[1])))
+start = sorted(m for m in sys.modules if m.startswith("threadline."))
+from threadline.core.manager import StartOptions  # the re-export loads core.setup
+thread = manager.start_thread(StartOptions(ephemeral=True))
+print(json.dumps({"start": start, "thread": sorted(sys.modules), "id": thread.id}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    seen = json.loads(out.stdout)
+    assert not set(seen["start"]) & _THREAD_WEB, sorted(set(seen["start"]) & _THREAD_WEB)
+    # The parts built on first need are the real ones: a thread starts with them.
+    assert seen["id"]
+    loaded = set(seen["thread"])
+    assert {"threadline.core.setup", "threadline.core.thread", "threadline.core.thread_state",
+            "threadline.tools.shell", "threadline.protocol.events"} <= loaded
+
+
 def test_a_row_missing_from_the_index_is_found_on_a_miss() -> None:
     table = MethodTable()
 

@@ -33,7 +33,7 @@ from threadline.core.config_sections import (
 from threadline.core.model_catalog import APPLY_PATCH_TOOL_TYPES, ApplyPatchConfig
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
-from threadline.tools.shell import DEFAULT_TIMEOUT_S
+from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]

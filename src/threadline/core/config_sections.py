@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
-from threadline.tools.shell import DEFAULT_TIMEOUT_S
+from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 
 WireApi = Literal["responses", "chat"]
 WIRE_APIS: tuple[WireApi, ...] = ("responses", "chat")

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from threadline.protocol import events as ev
 from threadline.protocol.rollout import GitInfo
 from threadline.store.base import GitRecord, ThreadRecord, ThreadStore
 
@@ -71,8 +70,6 @@ class IndexKeeper:
     Writes for one thread are chained so an older row never overwrites a newer one.
     """
 
-    _TRIGGERS = (ev.UserMessage, ev.TurnCompletedEvent)
-
     def __init__(self, store: ThreadStore, cli_version: str) -> None:
         self._store = store
         self._cli_version = cli_version
@@ -82,9 +79,12 @@ class IndexKeeper:
 
     def attach(self, thread: Thread, *, git: GitRecord | None = None) -> Callable[[], None]:
         self._git[thread.id] = git
+        from threadline.protocol import events as ev  # with the first thread, not at start
+
+        triggers = (ev.UserMessage, ev.TurnCompletedEvent)
 
         def on_event(event: ev.Event) -> None:
-            if isinstance(event.msg, self._TRIGGERS):
+            if isinstance(event.msg, triggers):
                 self.schedule(thread)
 
         return thread.add_listener(on_event)

@@ -14,37 +14,20 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from threadline import __version__
-from threadline.core.config import Config
+from threadline.core.config import Config, load_config
 from threadline.core.errors import InvalidRequest, ThreadNotFound, storing
-from threadline.core.gitinfo import git_info
 from threadline.core.ids import check_thread_id, new_thread_id
 from threadline.core.indexing import IndexKeeper, git_record, record_for
-from threadline.core.pending_asks import mark_continuing
+from threadline.core.provider_choice import default_provider_id
 from threadline.core.recorder import NullSink, RolloutSink
-from threadline.core.relay import RelayHub
-from threadline.core.settings import ThreadSettings
-from threadline.core.setup import (
-    ClientFactory,
-    StartOptions,
-    ThreadSetup,
-    default_client_factory,
-)
+from threadline.core.session_meta import new_session_meta
 from threadline.core.stored import StoredThreads, TurnHistory, as_invalid, label
-from threadline.core.thread import Thread
-from threadline.core.thread_state import ThreadStateService
-from threadline.core.turn import TURN_ABORTED_MESSAGE
-from threadline.model.base import ModelClient
-from threadline.protocol.items import ResponseItem
-from threadline.protocol.rollout import (
-    BaseInstructions,
-    EventMsg,
-    GitInfo,
-    SessionMeta,
-    format_rollout_timestamp,
-)
+from threadline.protocol.rollout import EventMsg, GitInfo, SessionMeta
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import (
     ListPage,
@@ -57,9 +40,26 @@ from threadline.store.base import (
     ThreadRecord,
     ThreadStore,
 )
-from threadline.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:  # the thread web (core.setup, core.thread, tools) loads with the first thread
+    from threadline.core.relay import RelayHub
+    from threadline.core.settings import ThreadSettings
+    from threadline.core.setup import ClientFactory, StartOptions, ThreadSetup
+    from threadline.core.thread import Thread
+    from threadline.core.thread_state import ThreadStateService
+    from threadline.model.base import ModelClient
+    from threadline.protocol.items import ResponseItem
+    from threadline.tools.registry import ToolRegistry
 
 __all__ = ["ClientFactory", "StartOptions", "ThreadManager"]
+
+
+def __getattr__(name: str) -> Any:  # the re-exports load core.setup when first asked for
+    if name in ("ClientFactory", "StartOptions"):
+        from threadline.core import setup
+        return getattr(setup, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,10 @@ class ThreadManager:
         store: ThreadStore | None = None,
     ) -> None:
         if config is None:
-            from threadline.core.config import load_config
-
             config = load_config()
         self.config = config
         self.home: Path = config.home
-        self.setup = ThreadSetup(config, client_factory or default_client_factory)
+        self._client_factory = client_factory
         self._threads: dict[str, Thread] = {}
         self._on_loaded: list[Callable[[Thread], None]] = []
         if store is None:
@@ -98,10 +96,27 @@ class ThreadManager:
         """Threads resumed with ``excludeTurns``: how many leading turns have no items."""
         self._leases: dict[str, ThreadLease] = {}
         self._resuming: dict[str, asyncio.Lock] = {}
-        self.thread_state = ThreadStateService(self)
+
+    @cached_property  # built on first need (a list or a read needs none of the three)
+    def setup(self) -> ThreadSetup:
+        """Settings, model clients, tools and the construction of a :class:`Thread`."""
+        from threadline.core.setup import ThreadSetup, default_client_factory
+
+        setup = ThreadSetup(self.config, self._client_factory or default_client_factory)
+        setup.goal_backend = self.thread_state
+        return setup
+
+    @cached_property
+    def thread_state(self) -> ThreadStateService:
         """Goals, sections, attachments, metadata edits, delete and revert."""
-        self.setup.goal_backend = self.thread_state
-        self.relay = RelayHub(self, self._register)  # threads other servers run (core.relay)
+        from threadline.core.thread_state import ThreadStateService
+        return ThreadStateService(self)
+
+    @cached_property
+    def relay(self) -> RelayHub:
+        """The threads other servers run (core.relay)."""
+        from threadline.core.relay import RelayHub
+        return RelayHub(self, self._register)
 
     # ---- lookup ---------------------------------------------------------------------
 
@@ -129,7 +144,7 @@ class ThreadManager:
     # ---- settings (see ThreadSetup) ---------------------------------------------------
 
     def default_provider_id(self) -> str:
-        return self.setup.default_provider_id()
+        return default_provider_id(self.config)  # without the thread web (a list needs it)
 
     def default_model(self, provider_id: str) -> str:
         return self.setup.default_model(provider_id)
@@ -158,7 +173,7 @@ class ThreadManager:
         lease = None if settings.ephemeral else self._lock(thread_id)
         try:
             if not settings.ephemeral:
-                meta = self._new_meta(thread_id, settings, now)
+                meta = new_session_meta(thread_id, settings, now)
                 sink = self.store.create_thread(
                     meta,
                     extended_history=settings.persist_extended_history,
@@ -173,29 +188,6 @@ class ThreadManager:
             raise
         self._register(thread, meta.git if meta is not None else None, lease)
         return thread
-
-    def _new_meta(
-        self,
-        thread_id: str,
-        settings: ThreadSettings,
-        now: datetime,
-        *,
-        forked_from_id: str | None = None,
-    ) -> SessionMeta:
-        """The ``session_meta`` a new thread's history starts with."""
-        return SessionMeta(
-            id=thread_id,
-            timestamp=format_rollout_timestamp(now),
-            cwd=settings.cwd,
-            originator=settings.originator,
-            cli_version=__version__,
-            source=settings.session_source,
-            model_provider=settings.model_provider,
-            base_instructions=BaseInstructions(text=settings.base_instructions),
-            forked_from_id=forked_from_id,
-            git=git_info(settings.cwd),
-            dynamic_tools=[spec.wire() for spec in settings.dynamic_tools] or None,
-        )
 
     # ---- writer leases ----------------------------------------------------------------
 
@@ -268,7 +260,8 @@ class ThreadManager:
             await self._index.drain()
         with contextlib.suppress(Exception):
             await self.store.close()
-        await self.setup.close_clients()
+        if "setup" in self.__dict__:  # built: it may hold model clients
+            await self.setup.close_clients()
         await asyncio.sleep(0)
 
     # ---- resume / fork ----------------------------------------------------------------
@@ -289,6 +282,8 @@ class ThreadManager:
         With ``exclude_turns`` the store may leave the items of all but the last turn
         unread (they are read when asked for: :meth:`turn_history`, :meth:`full_turns`).
         """
+        from threadline.core.setup import StartOptions
+
         opts = overrides or StartOptions()
         if history is not None:
             if not history:
@@ -363,6 +358,8 @@ class ThreadManager:
                 sandbox_mode=None if opts.sandbox_mode else cut.sandbox_mode,
             )
         thread.session.cut_off = cut  # continued by continue_cut_off_turn
+        from threadline.core.pending_asks import mark_continuing
+
         mark_continuing(thread.session.turns, cut)
         self._usage_owner[thread.id] = recon.usage_turn_id
         if recon.stubbed_turns:
@@ -393,6 +390,9 @@ class ThreadManager:
         The source is read from the store, so a running source keeps going undisturbed.
         A source that ends mid-turn is copied with an interruption marker.
         """
+        from threadline.core.setup import StartOptions
+        from threadline.core.turn import TURN_ABORTED_MESSAGE
+
         opts = replace(overrides or StartOptions(), ephemeral=ephemeral)
         if not ephemeral:
             self._stored.require_writable_sessions("fork a thread")
@@ -420,7 +420,7 @@ class ThreadManager:
         lease = None if settings.ephemeral else self._lock(new_id)
         try:
             if not settings.ephemeral:
-                meta = self._new_meta(new_id, settings, now, forked_from_id=parent.id)
+                meta = new_session_meta(new_id, settings, now, forked_from_id=parent.id)
                 sink = await self.store.fork_thread(
                     meta,
                     source,

@@ -25,6 +25,7 @@ from threadline.core.hooks import hooks_enabled
 from threadline.core.hooks_run import HookRunner
 from threadline.core.mcp_host import McpHost
 from threadline.core.model_catalog import ModelOverrides
+from threadline.core.provider_choice import default_provider_id
 from threadline.core.settings import DEFAULT_BASE_INSTRUCTIONS, ThreadSettings
 from threadline.core.skills import project_root_markers, registry_for, skills_context_item
 from threadline.core.skills_watch import watcher_for
@@ -113,14 +114,7 @@ class ThreadSetup:
     # ---- model and provider -----------------------------------------------------------
 
     def default_provider_id(self) -> str:
-        if self.config.model_provider:
-            return self.config.model_provider
-        from threadline.core.providers import resolve_provider
-
-        try:
-            return resolve_provider(self.config).id
-        except ModelError as exc:
-            raise InvalidRequest(exc.message) from exc
+        return default_provider_id(self.config)
 
     def default_model(self, provider_id: str) -> str:
         from threadline.core.providers import effective_model

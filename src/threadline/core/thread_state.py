@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from threadline.core.errors import InvalidRequest, storing
 from threadline.core.ids import check_thread_id, new_thread_id
-from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
 from threadline.protocol.rollout import EventMsg
 from threadline.store.base import GitRecord, StoredRef, StoreError, ThreadRecord
@@ -31,11 +30,12 @@ from threadline.store.thread_state import (
     SectionRecord,
     ThreadState,
 )
-from threadline.tools.goal_tools import GoalError
+from threadline.tools.goal_error import GoalError
 
 if TYPE_CHECKING:
     from threadline.core.manager import ThreadManager
     from threadline.core.thread import Thread
+    from threadline.protocol import events as ev
 
 __all__ = [
     "GOAL_STATUSES",
@@ -205,6 +205,7 @@ class ThreadStateService:
         """Charge each finished turn of ``thread`` (its model responses' tokens, its
         duration) to the thread's active goal, as Codex accounts a goal's usage."""
         tokens: dict[str, int] = {}
+        from threadline.protocol import events as ev  # with the first thread (a list needs none)
 
         def on_event(event: ev.Event) -> None:
             msg = event.msg

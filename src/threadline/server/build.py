@@ -14,7 +14,7 @@ from threadline.core.config import Config
 from threadline.core.manager import ThreadManager
 from threadline.server.app import AppServer
 from threadline.server.dispatch import MethodTable
-from threadline.server.handlers import Runtime, register_handlers, thread_state
+from threadline.server.handlers import Runtime, register_handlers
 from threadline.server.router import ThreadRouter
 
 __all__ = ["build_app_server"]
@@ -37,5 +37,13 @@ def build_app_server(
     server.on_connect(router.connection_opened)
     runtime = Runtime(manager, router, server.broadcast)
     register_handlers(table, runtime, test_methods=test_methods)
-    thread_state.attach(runtime)
+    # Goal changes reach every connection once a thread is loaded (only a loaded thread's
+    # tools change a goal without a request; the goal requests attach it themselves).
+    manager.on_thread_loaded(lambda _thread: _attach_goals(runtime))
     return server, manager
+
+
+def _attach_goals(runtime: Runtime) -> None:
+    from threadline.server.handlers import thread_state
+
+    thread_state.attach(runtime)

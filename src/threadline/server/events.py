@@ -14,10 +14,11 @@ validating a model per token. Every other row builds its v2 model and dumps it.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -37,13 +38,6 @@ from threadline.protocol.v2.item import (
     TerminalInteractionNotification,
 )
 from threadline.protocol.v2.item_parts import ReadCommandAction
-from threadline.protocol.v2.misc import (
-    AccountRateLimitsUpdatedNotification,
-    ErrorNotification,
-    McpServerStatusUpdatedNotification,
-    RateLimitSnapshot,
-    WarningNotification,
-)
 from threadline.protocol.v2.settings import (
     CollaborationMode,
     DangerFullAccessSandboxPolicy,
@@ -51,12 +45,6 @@ from threadline.protocol.v2.settings import (
     SandboxPolicy,
     Settings,
     WorkspaceWriteSandboxPolicy,
-)
-from threadline.protocol.v2.skills import (
-    HookCompletedNotification,
-    HookStartedNotification,
-    SkillsChangedNotification,
-    hook_run_summary,
 )
 from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
@@ -79,6 +67,19 @@ from threadline.protocol.v2.turn import (
 )
 from threadline.protocol.v2.usage import ThreadTokenUsage, ThreadTokenUsageUpdatedNotification
 
+if TYPE_CHECKING:  # the rarer rows' models (~70 classes) load with their first event
+    from threadline.protocol.v2.misc import (
+        AccountRateLimitsUpdatedNotification,
+        ErrorNotification,
+        McpServerStatusUpdatedNotification,
+        WarningNotification,
+    )
+    from threadline.protocol.v2.skills import (
+        HookCompletedNotification,
+        HookStartedNotification,
+        SkillsChangedNotification,
+    )
+
 Scope = Literal["subscribers", "requester", "all"]
 """Who gets a notification: ``subscribers`` of the thread; the ``requester`` only (the
 connection whose request caused it: the usage replay after ``thread/resume`` and
@@ -96,10 +97,22 @@ class Route:
     """One row of the table: a core event becomes ``method`` with ``params`` to ``scope``."""
 
     method: str
-    params: type[BaseModel]
-    """The v2 params model of ``method`` (the built params always have its shape)."""
+    model: type[BaseModel] | str
+    """The v2 params model of ``method`` (the built params always have its shape), or
+    ``"area.Name"``: the model ``Name`` of ``protocol/v2/<area>.py``, loaded when needed."""
     scope: Scope
     build: Build
+
+    @property
+    def params(self) -> type[BaseModel]:
+        """The v2 params model of ``method``."""
+        if isinstance(self.model, str):
+            area, name = self.model.split(".")
+            model: type[BaseModel] = getattr(
+                importlib.import_module(f"threadline.protocol.v2.{area}"), name
+            )
+            return model
+        return self.model
 
 
 def _typed(fn: Callable[[str, Any], BaseModel | None]) -> Build:
@@ -227,6 +240,8 @@ def _token_usage(thread_id: str, event: ev.Event) -> ThreadTokenUsageUpdatedNoti
 
 def empty_rate_limits() -> AccountRateLimitsUpdatedNotification:
     """The rate limits threadline reports: Codex's ``codex`` limit with nothing known."""
+    from threadline.protocol.v2.misc import AccountRateLimitsUpdatedNotification, RateLimitSnapshot
+
     return AccountRateLimitsUpdatedNotification(rate_limits=RateLimitSnapshot(limit_id="codex"))
 
 
@@ -245,6 +260,8 @@ def _usage_less_count(
 
 
 def _stream_retry(thread_id: str, event: ev.Event) -> ErrorNotification:
+    from threadline.protocol.v2.misc import ErrorNotification
+
     msg: Any = event.msg
     error = TurnError(
         message=msg.message,
@@ -255,12 +272,16 @@ def _stream_retry(thread_id: str, event: ev.Event) -> ErrorNotification:
 
 
 def _error(thread_id: str, event: ev.Event) -> ErrorNotification:
+    from threadline.protocol.v2.misc import ErrorNotification
+
     msg: Any = event.msg
     error = TurnError(message=msg.message, codex_error_info=msg.codex_error_info)
     return ErrorNotification(error=error, will_retry=False, thread_id=thread_id, turn_id=event.id)
 
 
 def _warning(thread_id: str, event: ev.Event) -> WarningNotification:
+    from threadline.protocol.v2.misc import WarningNotification
+
     msg: Any = event.msg
     return WarningNotification(thread_id=thread_id, message=msg.message)
 
@@ -302,6 +323,8 @@ def _mcp_progress(thread_id: str, event: ev.Event) -> McpToolCallProgressNotific
 
 
 def _mcp_startup(thread_id: str, event: ev.Event) -> McpServerStatusUpdatedNotification:
+    from threadline.protocol.v2.misc import McpServerStatusUpdatedNotification
+
     msg: Any = event.msg
     return McpServerStatusUpdatedNotification(
         thread_id=thread_id, name=msg.server, status=msg.status, error=msg.error
@@ -309,6 +332,8 @@ def _mcp_startup(thread_id: str, event: ev.Event) -> McpServerStatusUpdatedNotif
 
 
 def _hook_started(thread_id: str, event: ev.Event) -> HookStartedNotification:
+    from threadline.protocol.v2.skills import HookStartedNotification, hook_run_summary
+
     msg: Any = event.msg
     return HookStartedNotification(
         thread_id=thread_id, turn_id=msg.turn_id, run=hook_run_summary(msg.run)
@@ -316,10 +341,14 @@ def _hook_started(thread_id: str, event: ev.Event) -> HookStartedNotification:
 
 
 def _skills_changed(thread_id: str, event: ev.Event) -> SkillsChangedNotification:
+    from threadline.protocol.v2.skills import SkillsChangedNotification
+
     return SkillsChangedNotification()
 
 
 def _hook_completed(thread_id: str, event: ev.Event) -> HookCompletedNotification:
+    from threadline.protocol.v2.skills import HookCompletedNotification, hook_run_summary
+
     msg: Any = event.msg
     return HookCompletedNotification(
         thread_id=thread_id, turn_id=msg.turn_id, run=hook_run_summary(msg.run)
@@ -366,7 +395,7 @@ def _read_state(thread_id: str, event: ev.Event) -> ThreadReadStateChangedNotifi
 
 def _row(
     method: str,
-    params: type[BaseModel],
+    params: type[BaseModel] | str,
     fn: Callable[[str, Any], BaseModel | None],
     scope: Scope = "subscribers",
 ) -> Route:
@@ -374,7 +403,7 @@ def _row(
 
 
 _RATE_LIMITS = _row(
-    "account/rateLimits/updated", AccountRateLimitsUpdatedNotification, _rate_limits
+    "account/rateLimits/updated", "misc.AccountRateLimitsUpdatedNotification", _rate_limits
 )
 
 EVENT_TABLE: dict[type, tuple[Route, ...]] = {
@@ -408,7 +437,11 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
         _row("item/mcpToolCall/progress", McpToolCallProgressNotification, _mcp_progress),
     ),
     ev.McpStartupUpdate: (
-        _row("mcpServer/startupStatus/updated", McpServerStatusUpdatedNotification, _mcp_startup),
+        _row(
+            "mcpServer/startupStatus/updated",
+            "misc.McpServerStatusUpdatedNotification",
+            _mcp_startup,
+        ),
     ),
     ev.ReasoningSummaryPartAdded: (
         _row(
@@ -431,11 +464,15 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
         _RATE_LIMITS,
     ),
     ev.TokenCount: (
-        _row("account/rateLimits/updated", AccountRateLimitsUpdatedNotification, _usage_less_count),
+        _row(
+            "account/rateLimits/updated",
+            "misc.AccountRateLimitsUpdatedNotification",
+            _usage_less_count,
+        ),
     ),
-    ev.StreamRetry: (_row("error", ErrorNotification, _stream_retry),),
-    ev.ErrorEvent: (_row("error", ErrorNotification, _error),),
-    ev.WarningEvent: (_row("warning", WarningNotification, _warning),),
+    ev.StreamRetry: (_row("error", "misc.ErrorNotification", _stream_retry),),
+    ev.ErrorEvent: (_row("error", "misc.ErrorNotification", _error),),
+    ev.WarningEvent: (_row("warning", "misc.WarningNotification", _warning),),
     ev.ContextCompacted: (_row("thread/compacted", ContextCompactedNotification, _compacted),),
     ev.SettingsUpdated: (
         _row("thread/settings/updated", ThreadSettingsUpdatedNotification, _settings_updated),
@@ -443,10 +480,12 @@ EVENT_TABLE: dict[type, tuple[Route, ...]] = {
     ev.ReadStateChanged: (
         _row("thread/readState/changed", ThreadReadStateChangedNotification, _read_state),
     ),
-    ev.HookStarted: (_row("hook/started", HookStartedNotification, _hook_started),),
-    ev.HookCompleted: (_row("hook/completed", HookCompletedNotification, _hook_completed),),
+    ev.HookStarted: (_row("hook/started", "skills.HookStartedNotification", _hook_started),),
+    ev.HookCompleted: (
+        _row("hook/completed", "skills.HookCompletedNotification", _hook_completed),
+    ),
     ev.SkillsChanged: (
-        _row("skills/changed", SkillsChangedNotification, _skills_changed, "all"),
+        _row("skills/changed", "skills.SkillsChangedNotification", _skills_changed, "all"),
     ),
 }
 """Core event class → the notifications it becomes, in the order they are sent."""

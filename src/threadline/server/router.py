@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from threadline.core.manager import ThreadManager
-from threadline.core.thread import Thread
-from threadline.protocol import events as ev
-from threadline.protocol.ops import ResolveAsk
 from threadline.protocol.v2.common import dump_wire
 from threadline.server.connection import Connection
 from threadline.server.errors import ConnectionClosedError
 
 if TYPE_CHECKING:
+    from threadline.core.thread import Thread
+    from threadline.protocol import events as ev
     from threadline.server.requests import AskRoute
     from threadline.server.translate import Notification
 
@@ -107,6 +106,11 @@ class ThreadRouter:
     def attach(self, thread: Thread) -> None:
         if thread.id in self._listeners:
             return
+        # ``_route`` names the event types; they load with the first thread (a start
+        # that only initializes and lists threads loads neither them nor the ops).
+        global ev
+        from threadline.protocol import events as ev
+
         tid = thread.id
         remove_listener = thread.add_listener(lambda event: self._route(tid, event))
         remove_gate = thread.add_flow_gate(lambda: self._flow_gate(tid))
@@ -242,6 +246,8 @@ class ThreadRouter:
         thread = self.manager.find(thread_id)
         if thread is None:
             return
+        from threadline.protocol.ops import ResolveAsk
+
         try:
             thread.submit(ResolveAsk(approval_id=approval_id, answer=answer))
         except Exception as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from threadline.tools.goal_error import GoalError
 from threadline.tools.registry import Tool, ToolContext, ToolOutput
 
 __all__ = [
@@ -27,10 +28,6 @@ __all__ = [
 
 MODEL_STATUSES = ("complete", "blocked", "paused")
 """The statuses ``update_goal`` may set; resuming and the limits are the user's or the system's."""
-
-
-class GoalError(Exception):
-    """A goal operation the backend refused; the message goes back to the model."""
 
 
 class GoalBackend(Protocol):

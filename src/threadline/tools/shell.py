@@ -53,6 +53,7 @@ from threadline.sandbox.policy import (
     looks_like_sandbox_denial,
     split_words,
 )
+from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 from threadline.tools.exec_sessions import (
     EARLY_EXIT_GRACE_S,
     POST_WRITE_PAUSE_S,
@@ -76,7 +77,6 @@ from threadline.tools.exec_text import (
 from threadline.tools.process import DEFAULT_PTY_SIZE, ProcessHandle, SpawnSpec
 from threadline.tools.registry import ToolContext, ToolOutput
 
-DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_OUTPUT_TOKENS = 10_000
 DEFAULT_CAPTURE_BYTES = 1024 * 1024
 """Output kept per session (head and tail halves; the middle is dropped)."""

@@ -10,12 +10,14 @@ the server and calls it once).
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from threadline.core.stored import pause_collector
 from threadline.server.dispatch import MethodTable, RequestContext
 from threadline.server.handlers.common import Runtime
 from threadline.server.handlers.testing import methods_enabled, register_test_methods
@@ -162,7 +164,18 @@ serves its next requests meanwhile (``MethodTable.register(..., detached=True)``
 
 
 def _module(name: str) -> Any:
-    return importlib.import_module(f"{__name__}.{name}")
+    full = f"{__name__}.{name}"
+    module = sys.modules.get(full)
+    if module is not None:
+        return module
+    # A first call imports the area (for thread/*: the thread web, hundreds of classes);
+    # the collector would walk those long-lived objects again and again (as at start,
+    # where it is off while modules load), so it pauses until they are frozen.
+    release = pause_collector()
+    try:
+        return importlib.import_module(full)
+    finally:
+        release()
 
 
 def handler_for(method: str) -> RuntimeHandler:

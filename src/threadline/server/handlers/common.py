@@ -4,13 +4,11 @@ live threads."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from threadline.core.command_exec import CommandExecRunner
 from threadline.core.files_watch import ConnectionFiles
 from threadline.core.manager import ThreadManager
 from threadline.core.storage import ThreadRecord
-from threadline.core.thread import Thread
 from threadline.protocol.v2.settings import (
     DangerFullAccessSandboxPolicy,
     ReadOnlySandboxPolicy,
@@ -28,6 +26,10 @@ from threadline.protocol.v2.thread import (
 )
 from threadline.protocol.v2.thread import Thread as WireThread
 from threadline.server.router import Broadcast, ThreadRouter
+
+if TYPE_CHECKING:  # core.thread loads with the first thread, command_exec with the first command
+    from threadline.core.command_exec import CommandExecRunner
+    from threadline.core.thread import Thread
 
 __all__ = [
     "Runtime",
@@ -47,10 +49,18 @@ class Runtime:
     manager: ThreadManager
     router: ThreadRouter
     broadcast: Broadcast
-    commands: CommandExecRunner = field(default_factory=CommandExecRunner)
-    """The ``command/exec`` processes, by connection."""
     files: ConnectionFiles = field(default_factory=ConnectionFiles)
     """The ``fs/watch`` watches and ``fuzzyFileSearch`` cancellations, by connection."""
+    _commands: list[CommandExecRunner] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def commands(self) -> CommandExecRunner:
+        """The ``command/exec`` processes, by connection (made with the first command)."""
+        if not self._commands:
+            from threadline.core.command_exec import CommandExecRunner
+
+            self._commands.append(CommandExecRunner())
+        return self._commands[0]
 
 
 def wire_status(thread: Thread) -> ThreadStatus:

@@ -25,7 +25,7 @@ from threadline.protocol.v2.thread import (
 )
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime, wire_record
-from threadline.server.handlers.thread_state import with_sections
+from threadline.server.handlers.sections import with_sections
 
 __all__ = [
     "MAX_THREAD_NAME_CHARS",

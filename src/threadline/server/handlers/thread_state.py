@@ -21,7 +21,6 @@ from threadline.core.thread_state import (
     AttachmentRecord,
     GoalChange,
     GoalRecord,
-    Placement,
     SectionRecord,
     ThreadStateService,
 )
@@ -33,7 +32,6 @@ from threadline.protocol.v2.thread import (
     ThreadDeleteParams,
     ThreadDeleteResponse,
     ThreadGoalClearedNotification,
-    ThreadSection,
     ThreadSectionAppearance,
     ThreadStatusChangedNotification,
 )
@@ -80,6 +78,7 @@ from threadline.protocol.v2.thread_state import (
 from threadline.server.dispatch import RequestContext
 from threadline.server.errors import RpcError
 from threadline.server.handlers.common import Runtime, wire_record
+from threadline.server.handlers.sections import wire_section, with_section, with_sections
 
 __all__ = ["HANDLERS", "attach", "goal_notification", "with_sections", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
 
@@ -145,15 +144,6 @@ def wire_goal(goal: GoalRecord) -> ThreadGoal:
     )
 
 
-def wire_section(section: SectionRecord) -> ThreadSection:
-    appearance = (
-        ThreadSectionAppearance.model_validate(section.appearance)
-        if section.appearance is not None
-        else None
-    )
-    return ThreadSection(id=section.id, name=section.name, appearance=appearance)
-
-
 def wire_attachment(a: AttachmentRecord) -> ThreadAttachment:
     return ThreadAttachment(
         id=a.id,
@@ -164,31 +154,13 @@ def wire_attachment(a: AttachmentRecord) -> ThreadAttachment:
     )
 
 
-def _with_section(wire: WireThread, placement: Placement | None) -> WireThread:
-    if placement is None:
-        return wire
-    return wire.model_copy(
-        update={
-            "section": wire_section(placement.section),
-            "section_entered_at": placement.entered_at_ms // 1000,
-        }
-    )
-
-
-async def with_sections(rt: Runtime, threads: list[WireThread]) -> list[WireThread]:
-    """``threads`` with their ``section`` and ``sectionEnteredAt`` filled in (one query
-    for the lot): what ``thread/list`` and ``thread/read`` answer in Codex."""
-    placements = await _svc(rt).placements([t.id for t in threads])
-    return [_with_section(t, placements.get(t.id)) for t in threads]
-
-
 async def _stored_wire(rt: Runtime, thread_id: str) -> WireThread:
     """The thread as ``thread/read`` shows it without turns, with its section."""
     record, _turns = await rt.manager.read_thread(thread_id, include_turns=False)
     loaded = rt.manager.find(record.id)
     wire = wire_record(record, loaded)
     placements = await _svc(rt).placements([record.id])
-    return _with_section(wire, placements.get(record.id))
+    return with_section(wire, placements.get(record.id))
 
 
 async def goal_notification(rt: Runtime, thread_id: str) -> tuple[str, dict[str, Any]]:
