@@ -24,7 +24,9 @@ window a Codex ``session_meta`` names (``context_window.window_id``, number 0).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from threadline.protocol.asks import CutOffTurn
@@ -32,8 +34,15 @@ from threadline.protocol.items import MessageItem, ResponseItem, user_text_messa
 from threadline.protocol.rollout import CompactionWindow, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
+from threadline.rollout.gc_pause import gc_paused
 from threadline.rollout.pending import find_cut_off
-from threadline.rollout.reader import RolloutFile, RolloutFormat, strip_preview, user_message_text
+from threadline.rollout.reader import (
+    RolloutFile,
+    RolloutFormat,
+    parse_records,
+    strip_preview,
+    user_message_text,
+)
 from threadline.rollout.turns import TurnBuilder
 
 __all__ = [
@@ -44,6 +53,7 @@ __all__ = [
     "latest_window",
     "model_history",
     "reconstruct",
+    "reconstruct_records",
     "sanitize_token_info",
 ]
 
@@ -398,3 +408,22 @@ def reconstruct(
         window=latest_window(lines, rollout.meta),
         _history_from=list(lines) if lazy_history else None,
     )
+
+
+def reconstruct_records(
+    records: Iterable[str | bytes], path: Path, *, source: str, live: bool = False,
+    lazy_history: bool = False,
+) -> tuple[RolloutFile, Reconstruction | None]:
+    """A database's rows of records (one rollout line each) decoded
+    (:func:`~threadline.rollout.reader.parse_records`, never joined into one text) and
+    rebuilt, with the cyclic collector paused (``gc_paused``) as a file's load is: call it
+    in a worker thread. The file's meta is its first ``session_meta`` line's; without
+    one there is no reconstruction (None)."""
+    with gc_paused():
+        lines, _ = parse_records(records, source=source)
+        meta = next((line.as_session_meta() for line in lines if line.type == "session_meta"),
+                    None)
+        rollout = RolloutFile(path=path, meta=meta, lines=lines)
+        if meta is None:
+            return rollout, None
+        return rollout, reconstruct(rollout, live=live, lazy_history=lazy_history)

@@ -35,10 +35,10 @@ from threadline.protocol.rollout import (
     line_from_item,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.rollout.history import reconstruct
+from threadline.rollout.history import reconstruct_records
 from threadline.rollout.paths import archived_path_for, rollout_path_for, unarchived_path_for
 from threadline.rollout.policy import PersistencePolicy
-from threadline.rollout.reader import RolloutFile, parse_lines
+from threadline.rollout.reader import parse_lines
 from threadline.store import rollouts
 from threadline.store.base import (
     Change,
@@ -251,7 +251,7 @@ class PostgresThreadStore:
                 )
             await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{tid} {start + len(texts)}"))
 
-    async def _history(self, thread_id: str) -> tuple[Path, list[RolloutLine], tuple[int, int]]:
+    async def _history(self, thread_id: str) -> tuple[Path, list[str], tuple[int, int]]:
         tid = thread_id.lower()
         async with self._db.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -265,8 +265,7 @@ class PostgresThreadStore:
                 "SELECT line FROM tl_lines WHERE thread_id = %s ORDER BY seq", (tid,)
             )
             texts = [r[0] for r in await cur.fetchall()]
-        lines, _ = parse_lines("\n".join(texts).encode(), source=f"thread {tid}")
-        return Path(head[0]), lines, (int(head[2]), int(head[1]))
+        return Path(head[0]), texts, (int(head[2]), int(head[1]))
 
     async def _version(self, thread_id: str) -> tuple[int, int] | None:
         async with self._db.connection() as conn:
@@ -349,14 +348,17 @@ class PostgresThreadStore:
         for_resume: bool = False,
         with_turns: bool = True,
     ) -> StoredThread:
-        shown, lines, version = await self._history(self._id_of(ref))
-        meta = next((line.as_session_meta() for line in lines if line.type == "session_meta"), None)
-        if meta is None:
+        tid = self._id_of(ref)
+        shown, texts, version = await self._history(tid)
+        rollout, recon = await asyncio.to_thread(  # decoded off the loop, collector paused
+            reconstruct_records, texts, ref.path or shown, source=f"thread {tid.lower()}",
+            live=live, lazy_history=not for_resume,
+        )
+        meta, lines = rollout.meta, rollout.lines
+        if meta is None or recon is None:
             raise StoreError(f"failed to load rollout `{ref.path}`: empty file")
-        rollout = RolloutFile(path=ref.path or shown, meta=meta, lines=lines)
         created = parse_timestamp(meta.timestamp).timestamp()
         stamp = lines[-1].timestamp if lines else meta.timestamp
-        recon = await asyncio.to_thread(reconstruct, rollout, live=live)
         return StoredThread(
             ref=ref,
             meta=meta,
