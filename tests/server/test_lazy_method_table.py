@@ -106,6 +106,7 @@ _THREAD_WEB = {
     "threadline.sandbox.bwrap", "threadline.sandbox.policy",
     "threadline.protocol.v2.thread_state", "threadline.server.handlers.thread_state",
     "threadline.protocol.events", "threadline.protocol.ops",
+    "threadline.server.handlers.common", "threadline.protocol.v2.thread",
 }
 
 
@@ -132,6 +133,34 @@ print(json.dumps({"start": start, "thread": sorted(sys.modules), "id": thread.id
     loaded = set(seen["thread"])
     assert {"threadline.core.setup", "threadline.core.thread", "threadline.core.thread_state",
             "threadline.tools.shell", "threadline.protocol.events"} <= loaded
+    # Goal changes are relayed from then on, without the thread-state area's wire types.
+    assert "threadline.server.handlers.goals" in loaded
+    assert "threadline.protocol.v2.thread_state" not in loaded
+
+
+def test_the_event_table_loads_its_rarer_models_when_named(tmp_path: Path) -> None:
+    """A resume imports the event table (``server/translate.py``) but neither
+    ``protocol.v2.misc`` nor ``protocol.v2.skills``: a row names their models by name,
+    and its params model and its first notification load them."""
+    probe = """
+import json, sys
+from threadline.server import events
+before = sorted(m for m in sys.modules if m.startswith("threadline.protocol.v2."))
+[route] = events.EVENT_TABLE[events.ev.WarningEvent]
+params = route.params.__name__
+note = events.empty_rate_limits().model_dump(by_alias=True)
+print(json.dumps({"before": before, "params": params, "note": note,
+                  "after": sorted(m for m in sys.modules if m.startswith("threadline."))}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    seen = json.loads(out.stdout)
+    assert "threadline.protocol.v2.misc" not in seen["before"]
+    assert "threadline.protocol.v2.skills" not in seen["before"]
+    assert seen["params"] == "WarningNotification"
+    assert seen["note"]["rateLimits"]["limitId"] == "codex"
+    assert "threadline.protocol.v2.misc" in seen["after"]
 
 
 def test_a_row_missing_from_the_index_is_found_on_a_miss() -> None:

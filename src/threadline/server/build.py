@@ -44,6 +44,6 @@ def build_app_server(
 
 
 def _attach_goals(runtime: Runtime) -> None:
-    from threadline.server.handlers import thread_state
+    from threadline.server.handlers import goals
 
-    thread_state.attach(runtime)
+    goals.attach(runtime)

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from threadline.core.stored import pause_collector
 from threadline.server.dispatch import MethodTable, RequestContext
-from threadline.server.handlers.common import Runtime
+from threadline.server.handlers.runtime import Runtime
 from threadline.server.handlers.testing import methods_enabled, register_test_methods
 
 if TYPE_CHECKING:  # built on first access, see ``__getattr__``

@@ -1,13 +1,10 @@
-"""What the handlers share: the :class:`Runtime` and the builders of wire objects from
-live threads."""
+"""What the handlers share: the :class:`Runtime` (``handlers/runtime.py``) and the
+builders of wire objects from live threads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from threadline.core.files_watch import ConnectionFiles
-from threadline.core.manager import ThreadManager
 from threadline.core.storage import ThreadRecord
 from threadline.protocol.v2.settings import (
     DangerFullAccessSandboxPolicy,
@@ -25,10 +22,9 @@ from threadline.protocol.v2.thread import (
     ThreadStatus,
 )
 from threadline.protocol.v2.thread import Thread as WireThread
-from threadline.server.router import Broadcast, ThreadRouter
+from threadline.server.handlers.runtime import Runtime
 
-if TYPE_CHECKING:  # core.thread loads with the first thread, command_exec with the first command
-    from threadline.core.command_exec import CommandExecRunner
+if TYPE_CHECKING:  # core.thread loads with the first thread
     from threadline.core.thread import Thread
 
 __all__ = [
@@ -39,28 +35,6 @@ __all__ = [
     "wire_status",
     "wire_thread",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """What the handlers share: the thread manager, the event router, and the broadcast
-    to every initialized connection."""
-
-    manager: ThreadManager
-    router: ThreadRouter
-    broadcast: Broadcast
-    files: ConnectionFiles = field(default_factory=ConnectionFiles)
-    """The ``fs/watch`` watches and ``fuzzyFileSearch`` cancellations, by connection."""
-    _commands: list[CommandExecRunner] = field(default_factory=list, init=False, repr=False)
-
-    @property
-    def commands(self) -> CommandExecRunner:
-        """The ``command/exec`` processes, by connection (made with the first command)."""
-        if not self._commands:
-            from threadline.core.command_exec import CommandExecRunner
-
-            self._commands.append(CommandExecRunner())
-        return self._commands[0]
 
 
 def wire_status(thread: Thread) -> ThreadStatus:

@@ -44,8 +44,8 @@ from threadline.protocol.v2.thread import (
 )
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime, session_response, wire_thread
+from threadline.server.handlers.goals import goal_notification
 from threadline.server.handlers.history import newest_cursors, thread_turns_list
-from threadline.server.handlers.thread_state import goal_notification
 from threadline.server.translate import token_usage_params
 
 __all__ = [

@@ -10,7 +10,6 @@ rest ``-32600``), builds the answer and sends the notifications after it.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,8 +18,6 @@ from pydantic import BaseModel
 from threadline.core.errors import InvalidRequest
 from threadline.core.thread_state import (
     AttachmentRecord,
-    GoalChange,
-    GoalRecord,
     SectionRecord,
     ThreadStateService,
 )
@@ -50,7 +47,6 @@ from threadline.protocol.v2.thread_state import (
     ThreadAttachmentRemoveParams,
     ThreadAttachmentRemoveResponse,
     ThreadAttachmentUpdatedNotification,
-    ThreadGoal,
     ThreadGoalClearParams,
     ThreadGoalClearResponse,
     ThreadGoalGetParams,
@@ -78,6 +74,7 @@ from threadline.protocol.v2.thread_state import (
 from threadline.server.dispatch import RequestContext
 from threadline.server.errors import RpcError
 from threadline.server.handlers.common import Runtime, wire_record
+from threadline.server.handlers.goals import attach, goal_notification, service, wire_goal
 from threadline.server.handlers.sections import wire_section, with_section, with_sections
 
 __all__ = ["HANDLERS", "attach", "goal_notification", "with_sections", "MAX_ATTACHMENT_PAYLOAD_BYTES", "MAX_SECTION_NAME_CHARS"]
@@ -91,36 +88,9 @@ MAX_ATTACHMENT_PAYLOAD_BYTES = 256 * 1024
 answer carries the payloads, so one unbounded payload would make every page huge)."""
 MAX_KEY_CHARS = 1024
 
-_subscribed: weakref.WeakSet[ThreadStateService] = weakref.WeakSet()
-
-
-def attach(rt: Runtime) -> None:
-    """Relay the goal changes the model's tools make to every connection
-    (``thread/goal/updated`` with the turn's id). Idempotent; done by the first request
-    of this area at the latest. Call it when the runtime is made (``build_app_server``)
-    so that a client that never asked about goals hears of them too."""
-    _svc(rt)
-
-
 def _svc(rt: Runtime) -> ThreadStateService:
-    """The manager's thread state (see :func:`attach`)."""
-    svc = rt.manager.thread_state
-    if svc not in _subscribed:
-        _subscribed.add(svc)
-        broadcast = rt.broadcast
-
-        def relay(change: GoalChange) -> None:
-            if change.goal is None:
-                note: BaseModel = ThreadGoalClearedNotification(thread_id=change.thread_id)
-                broadcast("thread/goal/cleared", dump_wire(note))
-                return
-            note = ThreadGoalUpdatedNotification(
-                thread_id=change.thread_id, turn_id=change.turn_id, goal=wire_goal(change.goal)
-            )
-            broadcast("thread/goal/updated", dump_wire(note))
-
-        svc.on_goal_changed(relay)
-    return svc
+    """The manager's thread state, its goal changes relayed (``handlers/goals.py``)."""
+    return service(rt)
 
 
 def _bad_params(message: str) -> RpcError:
@@ -129,19 +99,6 @@ def _bad_params(message: str) -> RpcError:
 
 def _limit(limit: int | None) -> int:
     return max(1, min(MAX_PAGE, limit if limit is not None else DEFAULT_PAGE))
-
-
-def wire_goal(goal: GoalRecord) -> ThreadGoal:
-    return ThreadGoal(
-        thread_id=goal.thread_id,
-        objective=goal.objective,
-        status=goal.status,  # type: ignore[arg-type]
-        token_budget=goal.token_budget,
-        tokens_used=goal.tokens_used,
-        time_used_seconds=goal.time_used_seconds,
-        created_at=goal.created_at_ms // 1000,
-        updated_at=goal.updated_at_ms // 1000,
-    )
 
 
 def wire_attachment(a: AttachmentRecord) -> ThreadAttachment:
@@ -161,16 +118,6 @@ async def _stored_wire(rt: Runtime, thread_id: str) -> WireThread:
     wire = wire_record(record, loaded)
     placements = await _svc(rt).placements([record.id])
     return with_section(wire, placements.get(record.id))
-
-
-async def goal_notification(rt: Runtime, thread_id: str) -> tuple[str, dict[str, Any]]:
-    """What Codex sends after a ``thread/resume`` answer: ``thread/goal/updated`` with
-    the thread's goal, or ``thread/goal/cleared`` when it has none."""
-    goal = await _svc(rt).goal(thread_id)
-    if goal is None:
-        return "thread/goal/cleared", dump_wire(ThreadGoalClearedNotification(thread_id=thread_id))
-    note = ThreadGoalUpdatedNotification(thread_id=thread_id, turn_id=None, goal=wire_goal(goal))
-    return "thread/goal/updated", dump_wire(note)
 
 
 # -- delete ------------------------------------------------------------------------------

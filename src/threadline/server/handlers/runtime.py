@@ -1,0 +1,38 @@
+"""The :class:`Runtime` every handler is given (apart from ``handlers/common.py``'s wire
+builders, so that registering the handlers loads no wire type: ``initialize`` needs none)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from threadline.core.files_watch import ConnectionFiles
+from threadline.core.manager import ThreadManager
+from threadline.server.router import Broadcast, ThreadRouter
+
+if TYPE_CHECKING:  # command_exec loads with the first command
+    from threadline.core.command_exec import CommandExecRunner
+
+__all__ = ["Runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the handlers share: the thread manager, the event router, and the broadcast
+    to every initialized connection."""
+
+    manager: ThreadManager
+    router: ThreadRouter
+    broadcast: Broadcast
+    files: ConnectionFiles = field(default_factory=ConnectionFiles)
+    """The ``fs/watch`` watches and ``fuzzyFileSearch`` cancellations, by connection."""
+    _commands: list[CommandExecRunner] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def commands(self) -> CommandExecRunner:
+        """The ``command/exec`` processes, by connection (made with the first command)."""
+        if not self._commands:
+            from threadline.core.command_exec import CommandExecRunner
+
+            self._commands.append(CommandExecRunner())
+        return self._commands[0]
