@@ -107,6 +107,7 @@ _THREAD_WEB = {
     "threadline.protocol.v2.thread_state", "threadline.server.handlers.thread_state",
     "threadline.protocol.events", "threadline.protocol.ops",
     "threadline.server.handlers.common", "threadline.protocol.v2.thread",
+    "threadline.core.model_catalog",
 }
 
 

@@ -21,7 +21,9 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
 
 from threadline.core.config_sections import (
+    APPLY_PATCH_TOOL_TYPES,
     WIRE_APIS,
+    ApplyPatchConfig,
     McpServerConfig,
     ModelProviderConfig,
     SandboxLimits,
@@ -30,7 +32,6 @@ from threadline.core.config_sections import (
     jsonable,
     no_entries,
 )
-from threadline.core.model_catalog import APPLY_PATCH_TOOL_TYPES, ApplyPatchConfig
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
 from threadline.tools.defaults import DEFAULT_TIMEOUT_S

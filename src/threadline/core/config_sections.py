@@ -16,6 +16,12 @@ from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 WireApi = Literal["responses", "chat"]
 WIRE_APIS: tuple[WireApi, ...] = ("responses", "chat")
 
+ApplyPatchConfig = Literal["freeform", "function", "none"]
+"""What the ``apply_patch_tool_type`` config key accepts (``none``: no ``apply_patch`` tool);
+here, not in ``core.model_catalog`` (which re-exports it), so the config loads without it."""
+
+APPLY_PATCH_TOOL_TYPES: tuple[ApplyPatchConfig, ...] = ("freeform", "function", "none")
+
 _T = TypeVar("_T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -137,4 +143,4 @@ def jsonable(value: Any) -> Any:
 
 
 __all__ = [
-    "WIRE_APIS","McpServerConfig", "ModelProviderConfig", "SandboxLimits", "SandboxWorkspaceWrite", "WireApi", "frozen_copy", "jsonable", "no_entries"]
+    "APPLY_PATCH_TOOL_TYPES", "WIRE_APIS", "ApplyPatchConfig","McpServerConfig", "ModelProviderConfig", "SandboxLimits", "SandboxWorkspaceWrite", "WireApi", "frozen_copy", "jsonable", "no_entries"]

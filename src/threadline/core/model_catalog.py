@@ -27,8 +27,9 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, replace
-from importlib import resources
 from typing import Any, Literal, cast
+
+from threadline.core.config_sections import APPLY_PATCH_TOOL_TYPES, ApplyPatchConfig
 
 __all__ = [
     "APPLY_PATCH_TOOL_TYPES",
@@ -47,11 +48,6 @@ __all__ = [
 
 ApplyPatchToolType = Literal["freeform", "function"]
 """How ``apply_patch`` is offered: a custom tool with a Lark grammar, or a JSON function ``{input}``."""
-
-ApplyPatchConfig = Literal["freeform", "function", "none"]
-"""What the ``apply_patch_tool_type`` config key accepts (``none``: no ``apply_patch`` tool)."""
-
-APPLY_PATCH_TOOL_TYPES: tuple[ApplyPatchConfig, ...] = ("freeform", "function", "none")
 
 Visibility = Literal["list", "hide", "none"]
 
@@ -299,6 +295,8 @@ def _entry(raw: dict[str, Any]) -> ModelInfo:
 
 @functools.cache
 def _table() -> tuple[tuple[ModelInfo, ...], tuple[str, ...]]:
+    from importlib import resources  # with the first lookup (~4 ms of imports)
+
     text = resources.files("threadline.core").joinpath(_CATALOG_FILE).read_text("utf-8")
     doc = json.loads(text)
     models = tuple(sorted((_entry(m) for m in doc["models"]), key=lambda m: m.priority))
