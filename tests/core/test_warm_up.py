@@ -394,3 +394,41 @@ def test_yielder_waits_while_a_history_loads() -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def test_yielder_goes_on_when_the_loop_waits_for_its_module_mid_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load is on, but the loop's thread waits for the lock of a module the warm-up is
+    importing (its gate waits holding it): the warm-up goes on at once, not after
+    ``max_wait_s``, or the request would wait that long for the module."""
+    from threadline.core.stored import pause_collector
+
+    stem = f"tl_warm_locked_{time.monotonic_ns()}"
+    (tmp_path / f"{stem}.py").write_text("VALUE = 5\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loop, thread = _run_loop_in_thread()
+    release = pause_collector()
+    try:
+        yielder = warm_up.Yielder(thread.ident, poll_s=0.001, settle_s=0.005, max_wait_s=3)
+        imported: list[object] = []
+        waited: list[float] = []
+
+        def before_each() -> None:  # runs holding the module's lock
+            loop.call_soon_threadsafe(lambda: imported.append(__import__(stem).VALUE))
+            time.sleep(0.05)  # the loop's thread is blocked on the module's lock by now
+            started = time.monotonic()
+            yielder.wait()
+            waited.append(time.monotonic() - started)
+
+        warm_up.import_yielding([stem], before_each)
+        deadline = time.monotonic() + 5
+        while not imported:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        assert imported == [5] and waited and waited[0] < 1.5
+    finally:
+        release()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

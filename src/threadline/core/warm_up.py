@@ -293,15 +293,13 @@ class Yielder:
             sys.setswitchinterval(min(self._default_interval, step_switch_interval_s))
 
     def loop_idle(self) -> bool:
-        if self._loading():
-            return False
         frame = sys._current_frames().get(self._loop_thread or 0)
         if frame is None:
             return True
         code = frame.f_code
-        return code in self._idle or (
-            code.co_name == "acquire" and code.co_filename == "<frozen importlib._bootstrap>"
-        )
+        if code.co_name == "acquire" and code.co_filename == "<frozen importlib._bootstrap>":
+            return True  # it waits for a module's lock this thread may hold: go on, even mid-load
+        return code in self._idle and not self._loading()
 
     def wait(self, stop: Callable[[], bool] | None = None, *, use_hold: bool = True) -> None:
         """Return once the loop has been idle for ``settle_s`` (and ``hold()`` is false,
