@@ -119,6 +119,13 @@ class IndexKeeper:
         except Exception:
             log.exception("index update for thread %s failed", thread.id)
 
+    async def rewrite(self, thread: Thread) -> None:
+        """Write the row again after every write scheduled so far, and wait for it."""
+        self.schedule(thread)
+        task = self._tails.get(thread.id)
+        if task is not None:
+            await asyncio.shield(task)
+
     async def drain(self) -> None:
         """Wait for every scheduled write (used at shutdown and by tests)."""
         while self._all:

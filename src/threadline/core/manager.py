@@ -530,17 +530,17 @@ class ThreadManager:
         return page.records[0].id if page.records else None
 
     async def set_thread_name(self, thread_id: str, name: str | None) -> None:
-        """Rename a thread; ``None`` or a blank name clears it.
+        """Rename a thread; ``None`` or a blank name clears it (see ``StoredThreads.rename``).
 
-        The new name is applied in memory only once it is stored: first the history's
-        ``thread_name_updated`` line (durable; when the write fails it is dropped, never
-        retried by a later flush), then the index's name. If that fails after the
-        history line was written, a line restoring the previous name follows it, so a
-        rename that failed never takes effect later, not even when the index is rebuilt.
+        A loaded thread's index row is written again once the name is stored: an index
+        write already in flight carries the old name and may commit after the rename.
         """
         canonical = check_thread_id(thread_id)
         clean = name.strip() if name is not None else None
-        await self._stored.rename(canonical, clean or None, self._threads.get(canonical))
+        loaded = self._threads.get(canonical)
+        await self._stored.rename(canonical, clean or None, loaded)
+        if loaded is not None:
+            await self._index.rewrite(loaded)
 
     async def set_memory_mode(self, thread_id: str, mode: str) -> None:
         """Record the mode as Codex does: a copy of ``session_meta`` carrying it is appended."""

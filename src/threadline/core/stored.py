@@ -147,7 +147,13 @@ class StoredThreads:
     # ---- metadata that is also history --------------------------------------------------
 
     async def rename(self, canonical: str, clean: str | None, loaded: Thread | None) -> None:
-        """Rename a thread (see ``ThreadManager.set_thread_name``)."""
+        """Rename a thread; the new name is applied in memory only once it is stored.
+
+        First the history's ``thread_name_updated`` line (durable; when the write fails it
+        is dropped, never retried by a later flush), then the index's name. If that fails
+        after the history line was written, a line restoring the previous name follows
+        it, so a rename that failed never takes effect later, not even after a reindex.
+        """
         ref: StoredRef | None = None
         if loaded is not None:
             previous = loaded.name
