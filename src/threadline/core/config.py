@@ -537,13 +537,8 @@ def _mcp_server(raw: dict[str, Any], path: _Path, w: _Where) -> McpServerConfig:
 
 
 _ENV_POLICY_KEYS = (
-    "inherit",
-    "ignore_default_excludes",
-    "exclude",
-    "set",
-    "include_only",
-    "filters",
-    "experimental_use_profile",
+    *("inherit", "ignore_default_excludes", "exclude", "set", "include_only"),
+    *("filters", "experimental_use_profile"),
 )
 _ENV_FILTERS = ("include", "exclude")
 
