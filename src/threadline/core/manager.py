@@ -26,7 +26,7 @@ from threadline.core.indexing import IndexKeeper, git_record, record_for
 from threadline.core.provider_choice import default_provider_id
 from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.session_meta import new_session_meta
-from threadline.core.stored import StoredThreads, TurnHistory, as_invalid, label
+from threadline.core.stored import StoredThreads, TurnHistory, as_invalid, label, thaw_collector
 from threadline.protocol.rollout import EventMsg, GitInfo, SessionMeta
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import (
@@ -62,7 +62,6 @@ def __getattr__(name: str) -> Any:  # the re-exports load core.setup when first 
 
 
 log = logging.getLogger(__name__)
-
 READY_PROBE_S = 2.0
 """How long ``/readyz`` waits for the store to answer before calling it not ready."""
 
@@ -233,6 +232,7 @@ class ThreadManager:
             self._usage_owner.pop(thread_id, None)
             self._stubbed.pop(thread_id, None)
             self._resuming.pop(thread_id, None)
+            thaw_collector()  # a resume's collector pause froze it (cycles, history): free it
 
     async def store_problem(self) -> str | None:
         """Why the thread store cannot serve now (a database store that does not answer),

@@ -21,12 +21,14 @@ from threadline.core.ids import check_thread_id
 from threadline.protocol.rollout import EventMsg
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import Change, StoredRef, StoredThread, StoreError, ThreadStore
-from threadline.store.rollouts import pause_gc, paused
+from threadline.store.rollouts import pause_gc, paused, thaw
 
 if TYPE_CHECKING:  # a loaded thread is passed in: core.thread loads with the first one
     from threadline.core.thread import Thread
 
-__all__ = ["StoredThreads", "TurnHistory", "as_invalid", "loading", "pause_collector"]
+__all__ = [
+    "StoredThreads", "TurnHistory", "as_invalid", "loading", "pause_collector", "thaw_collector",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,12 @@ def pause_collector() -> Callable[[], None]:
     with contextlib.suppress(RuntimeError):  # no running loop: the caller releases it
         asyncio.get_running_loop().call_later(COLLECTOR_PAUSE_LIMIT_S, release)
     return release
+
+
+def thaw_collector() -> None:
+    """A loaded thread was let go: what the collector's pauses froze while it was loaded
+    (its reference cycles, its history) goes back to the collector, to be freed."""
+    thaw()
 
 
 def loading() -> bool:

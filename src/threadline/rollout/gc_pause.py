@@ -11,7 +11,12 @@ load kept (the young generation holds them all) and find nothing to free, about 
 after an 8,000-turn load. Frozen objects are still freed by reference counting; only a
 reference cycle among them is never collected. A loaded history holds none, but a cycle
 that other work of the process left unreachable while the collector was paused is frozen
-too and stays (a small leak per pause: the price of not walking the history again)."""
+too and stays (a small leak per pause: the price of not walking the history again).
+
+What a pause froze while it was alive is not always acyclic: a loaded thread holds
+reference cycles (its session, tasks, listeners) around its history. Frozen, it would never
+be freed once unloaded; :func:`thaw` (called when a thread is unloaded) gives the frozen
+objects back to the collector."""
 
 from __future__ import annotations
 
@@ -20,11 +25,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused", "pause_gc", "paused"]
+__all__ = ["gc_paused", "pause_gc", "paused", "thaw"]
 
 _lock = threading.Lock()
 _depth = 0
 _was_enabled = False
+_thaw_pending = False
 
 
 def pause_gc() -> Callable[[], None]:
@@ -40,18 +46,36 @@ def pause_gc() -> Callable[[], None]:
     released = False
 
     def release() -> None:
-        global _depth
+        global _depth, _thaw_pending
         nonlocal released
         with _lock:
             if released:
                 return
             released = True
             _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.freeze()
-                gc.enable()
+            if _depth == 0:
+                if _thaw_pending:  # something frozen became garbage meanwhile: no freeze
+                    _thaw_pending = False
+                    gc.unfreeze()
+                elif _was_enabled:
+                    gc.freeze()
+                if _was_enabled:
+                    gc.enable()
 
     return release
+
+
+def thaw() -> None:
+    """Give what earlier pauses froze back to the collector (to its oldest generation,
+    walked at its next full collection), so that reference cycles among objects that are
+    no longer used (an unloaded thread) are freed: now, or when the pause under way ends
+    (that pause then freezes nothing: the cycles would be frozen again with it)."""
+    global _thaw_pending
+    with _lock:
+        if _depth == 0:
+            gc.unfreeze()
+        else:
+            _thaw_pending = True
 
 
 def paused() -> bool:

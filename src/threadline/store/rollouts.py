@@ -30,7 +30,7 @@ from threadline.protocol.rollout import (
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
-from threadline.rollout.gc_pause import gc_paused, pause_gc, paused
+from threadline.rollout.gc_pause import gc_paused, pause_gc, paused, thaw
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
 from threadline.rollout.lines import restamped
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns
@@ -72,6 +72,7 @@ __all__ = [
     "read_turns",
     "refused_rollout",
     "resume_writer",
+    "thaw",
     "turn_ids",
     "writable_problem",
 ]
