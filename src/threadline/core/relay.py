@@ -110,6 +110,8 @@ class RelayHub:
         self._woken: set[str] = set()
         self._lost: set[str] = set()
         """Followed threads whose owner let go (their calls fail rather than wait)."""
+        self._holders: dict[str, int] = {}
+        """The owner (its lock's database session) each followed thread was seen held by."""
         self._orphans: dict[str, tuple[Sequence[Listener], Sequence[FlowGate]]] = {}
         """What the server attached to unloaded followers, by thread id (see :meth:`forget`)."""
         self._events_wake = asyncio.Event()
@@ -294,15 +296,29 @@ class RelayHub:
 
     # ---- watcher: operations --------------------------------------------------------
 
-    async def call(self, thread_id: str, body: dict[str, Any], timeout: float = OP_TIMEOUT_S) -> Any:
+    async def call(
+        self,
+        thread_id: str,
+        body: dict[str, Any],
+        timeout: float = OP_TIMEOUT_S,
+        *,
+        wait_when_lost: bool = False,
+    ) -> Any:
         """Send ``body`` to the thread's owner and return its answer (its error raised)."""
-        return decode_answer(await self.call_raw(thread_id, body, timeout))
+        return decode_answer(await self.call_raw(thread_id, body, timeout, wait_when_lost))
 
     async def call_raw(
-        self, thread_id: str, body: dict[str, Any], timeout: float = OP_TIMEOUT_S
+        self,
+        thread_id: str,
+        body: dict[str, Any],
+        timeout: float = OP_TIMEOUT_S,
+        wait_when_lost: bool = False,
     ) -> dict[str, Any]:
         """The owner's answer to ``body`` as sent: ``ok`` or ``err``, and ``seq``, the last
-        event the owner's clients had been sent when it answered."""
+        event the owner's clients had been sent when it answered. While the thread's
+        owner is known gone, an operation nobody took yet fails at once unless
+        ``wait_when_lost`` (the watch of a takeover that found a new owner: it waits for
+        that owner to claim it)."""
         relay = self.relay
         if relay is None:
             raise InvalidRequest(f"thread {thread_id} is not loaded here")
@@ -320,7 +336,7 @@ class RelayHub:
                 left = deadline - loop.time()
                 if left <= 0:
                     break
-                if thread_id in self._lost and await relay.drop_op(op_id):
+                if not wait_when_lost and thread_id in self._lost and await relay.drop_op(op_id):
                     return {"err": _gone(thread_id)}  # nobody took it: it never ran
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiting.wait(), min(left, 0.25))
@@ -382,7 +398,13 @@ class RelayHub:
                     if now - checked >= OWNER_CHECK_S:
                         checked = now
                         held = await self.relay.held(list(self._followed))
-                        gone = [m for t, m in list(self._followed.items()) if t not in held]
+                        # let go, or held by another session than before: taken over
+                        gone = [
+                            m
+                            for t, m in list(self._followed.items())
+                            if (pid := held.get(t)) is None
+                            or self._holders.setdefault(t, pid) != pid
+                        ]
                         if gone:
                             await self._fetch(gone)  # what the owners published before they let go
                             for followed in gone:
@@ -414,8 +436,11 @@ class RelayHub:
         if self.relay is None or not isinstance(refused.__cause__, ThreadInUse):
             raise refused
         tid = stored.thread_id
+        # who holds it before the watch is answered: whoever answers holds it then or
+        # later, so a death (and takeover) right after the answer is still noticed
+        holder = (await self.relay.held([tid])).get(tid)
         try:
-            snapshot = await self.call(tid, {"k": "watch"}, timeout=5.0)
+            snapshot = await self.call(tid, {"k": "watch"}, timeout=5.0, wait_when_lost=True)
         except InvalidRequest as exc:
             log.info("relay: cannot follow %s: %s", tid, exc)
             raise refused from None
@@ -442,6 +467,8 @@ class RelayHub:
         )
         thread.updated_at = stored.updated_at
         self._followed[tid] = thread
+        if holder is not None:
+            self._holders[tid] = holder
         self._register(thread)
         self._adopt(thread)
         for text in snapshot.get("asks") or ():  # open before this server followed: ask here too
@@ -464,6 +491,7 @@ class RelayHub:
         attaches once per thread id, so its subscribers follow the next one."""
         if self._followed.get(followed.id) is followed:
             del self._followed[followed.id]
+            self._holders.pop(followed.id, None)
             self._orphans[followed.id] = (list(followed.extra_listeners), list(followed.extra_gates))
 
     def _adopt(self, thread: Thread) -> None:

@@ -200,19 +200,24 @@ class PgRelay:
 
     # ---- owners ---------------------------------------------------------------------------
 
-    async def held(self, thread_ids: Sequence[str]) -> set[str]:
+    async def held(self, thread_ids: Sequence[str]) -> dict[str, int]:
         """Which of ``thread_ids`` some server holds now (their advisory lock is granted;
-        one scan of ``pg_locks`` for all of them)."""
+        one scan of ``pg_locks`` for all of them), each with the backend pid of the
+        session holding it: a different pid is a different owner (one took it over)."""
         if not thread_ids:
-            return set()
+            return {}
         wanted = {_lock_parts(t): t for t in thread_ids}
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                "SELECT classid::bigint, objid::bigint FROM pg_locks "
+                "SELECT classid::bigint, objid::bigint, pid FROM pg_locks "
                 "WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
             )
             rows = await cur.fetchall()
-        return {wanted[(int(c), int(o))] for c, o in rows if (int(c), int(o)) in wanted}
+        return {
+            wanted[(int(c), int(o))]: int(pid or 0)
+            for c, o, pid in rows
+            if (int(c), int(o)) in wanted
+        }
 
     async def prune(self) -> None:
         """Drop events and answered operations older than :data:`KEEP_MS`."""
