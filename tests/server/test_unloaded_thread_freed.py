@@ -1,6 +1,7 @@
-"""A thread let go (here: archived) is freed, even after a resume's collector pause froze
-it (``rollout.gc_pause``: the pause ends with ``gc.freeze``; a loaded thread holds
-reference cycles around its history, which the collector never frees once frozen)."""
+"""A thread let go (here: archived) is freed, even after a big load's collector pause froze
+it (``rollout.gc_pause``: such a pause ends with ``gc.freeze``; a loaded thread holds
+reference cycles around its history, which the collector never frees once frozen), and a
+small pause freezes nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.e2e.conftest import write_mock_config
 from tests.support.memory_server import MemoryServerFactory
 from tests.support.mock_model import MockModel
 
-from threadline.rollout.gc_pause import pause_gc, paused, thaw
+from threadline.rollout.gc_pause import FREEZE_MIN_OBJECTS, pause_gc, paused, thaw
 
 
 async def _freed(ref: weakref.ref[object]) -> bool:
@@ -54,7 +55,13 @@ async def test_an_archived_thread_is_freed_after_its_resume(
         assert loaded is not None
         ref: weakref.ref[object] = weakref.ref(loaded)
         del loaded
-        assert gc.get_freeze_count() > 0  # the pause froze what was alive, the thread too
+        # A big load elsewhere (the store's loads pause the same way) ends while it is
+        # loaded: its end freezes what is alive, the thread and its cycles too.
+        release = pause_gc()
+        big = [[n] for n in range(FREEZE_MIN_OBJECTS)]
+        release()
+        del big
+        assert gc.get_freeze_count() >= FREEZE_MIN_OBJECTS
         await client.request("thread/archive", {"threadId": thread_id})
         assert await _freed(ref), "the resumed thread outlived its archive (frozen)"
 
@@ -75,3 +82,26 @@ def test_a_thaw_during_a_pause_keeps_that_pause_from_freezing() -> None:
     assert gc.isenabled() and not paused()
     gc.collect()
     assert ref() is None
+
+
+def test_a_small_pause_freezes_nothing() -> None:
+    """A cycle alive through a pause that allocated little (a small read's) is freed once
+    it dies: the pause froze nothing."""
+    assert gc.isenabled()
+    gc.collect()
+    node = _Node()
+    ref = weakref.ref(node)
+    release = pause_gc()
+    release()
+    del node
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_big_pause_still_freezes_what_it_loaded() -> None:
+    gc.collect()
+    release = pause_gc()
+    loaded = [[n] for n in range(FREEZE_MIN_OBJECTS)]
+    release()
+    assert gc.get_freeze_count() >= len(loaded)
+    thaw()

@@ -5,8 +5,8 @@ off for the duration of a load. It is process-wide and loads may overlap (they r
 worker threads), so the pauses are counted: the collector comes back when the last one
 ends, and only if it was on when the first began.
 
-Before it comes back, the objects alive then move to the permanent generation
-(``gc.freeze``): otherwise the first collections after the pause walk every object the
+Before it comes back after a big load (:data:`FREEZE_MIN_OBJECTS`), the objects alive
+then move to the permanent generation (``gc.freeze``): otherwise the first collections after the pause walk every object the
 load kept (the young generation holds them all) and find nothing to free, about 0.5 s
 after an 8,000-turn load. Frozen objects are still freed by reference counting; only a
 reference cycle among them is never collected. A loaded history holds none, but a cycle
@@ -25,7 +25,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused", "pause_gc", "paused", "thaw"]
+__all__ = ["FREEZE_MIN_OBJECTS", "gc_paused", "pause_gc", "paused", "thaw"]
+
+FREEZE_MIN_OBJECTS = 100_000
+"""A pause ends with ``gc.freeze`` only when the young generation holds at least this
+many objects (what a big load leaves; walking them takes a few ms): a small read's pause
+would freeze, for nothing, whatever cycles the other work had alive then (a running
+turn's: some 300 objects per ``thread/read`` during a turn, never freed once frozen)."""
 
 _lock = threading.Lock()
 _depth = 0
@@ -57,7 +63,7 @@ def pause_gc() -> Callable[[], None]:
                 if _thaw_pending:  # something frozen became garbage meanwhile: no freeze
                     _thaw_pending = False
                     gc.unfreeze()
-                elif _was_enabled:
+                elif _was_enabled and gc.get_count()[0] >= FREEZE_MIN_OBJECTS:
                     gc.freeze()
                 if _was_enabled:
                     gc.enable()
