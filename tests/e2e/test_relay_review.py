@@ -4,7 +4,10 @@ on one PostgreSQL database.
 * two servers follow a thread when its owner is killed: one takes it over, the other
   follows the new owner, and the clients on both can run the next turn (the loser
   used to see the lock still held, by the winner now, and kept following the dead
-  owner: the turn its client started ran on the winner and it never saw an event).
+  owner: the turn its client started ran on the winner and it never saw an event);
+* an owner killed after it took a relayed ``turn/start`` and before its answer was
+  stored: the client on the follower gets an error saying so soon after the follower
+  notices (it used to wait out the 15 s timeout for an answer that never comes).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from tests.e2e.conftest import LaunchServer, write_mock_config
-from tests.support.appserver import AppServerClient, AppServerProcess
+from tests.support.appserver import AppServerClient, AppServerProcess, RpcResponseError
 from tests.support.mock_model import MockModel, text
 from tests.support.postgres import pg_database_url
 
@@ -71,3 +75,39 @@ async def test_two_followers_race_a_takeover_and_both_clients_carry_on(
         read = await server.client.request("thread/read", {"threadId": tid, "includeTurns": True})
         assert [t["status"] for t in read["thread"]["turns"]] == ["completed"] * 3
         assert not server.violations()
+
+
+_SLOW_ANSWER = """
+CREATE FUNCTION tl_test_slow_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(20); RETURN NEW; END $$;
+CREATE TRIGGER tl_test_slow_answer BEFORE UPDATE OF answer ON tl_relay_ops
+FOR EACH ROW WHEN (NEW.answer IS NOT NULL AND OLD.op LIKE '%"k": "start"%')
+EXECUTE FUNCTION tl_test_slow_answer();
+"""
+
+
+async def test_an_owner_killed_before_answering_a_relayed_start_fails_it_clearly(
+    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, store_url: str
+) -> None:
+    mock_model.enqueue(text("first answer"))
+    a = await _launch(launch_server, tmp_path, mock_model, "a", store_url)
+    b = await _launch(launch_server, tmp_path, mock_model, "b", store_url)
+    tid = str((await a.client.request("thread/start", {}))["thread"]["id"])
+    assert (await _turn(a.client, tid, "one"))["status"] == "completed"
+    await b.client.request("thread/resume", {"threadId": tid})
+    # A's answer to a relayed turn/start hangs in the database until A is gone
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute(_SLOW_ANSWER)
+    mock_model.enqueue(text("two"))
+    start = asyncio.ensure_future(
+        b.client.request(
+            "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
+        )
+    )
+    await a.client.wait_for_notification("turn/started", timeout=20)  # A took it and ran it
+    os.kill(a.proc.pid, signal.SIGKILL)
+    await a.proc.wait()
+    with pytest.raises(RpcResponseError) as failed:
+        await asyncio.wait_for(start, 30)
+    assert "went away after taking this request" in str(failed.value), failed.value
+    assert not b.violations()

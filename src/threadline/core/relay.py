@@ -75,6 +75,9 @@ notification costs at most this much delay, never an event)."""
 OWNER_CHECK_S = 0.5
 """How often a watcher asks whether the owners still hold the threads it follows."""
 WATCH_RENEW_S = 10.0
+LOST_ANSWER_S = 2.0
+"""How long a watcher still waits for the answer to an operation the owner had taken
+when it let the thread go (a live owner answers within this; a dead one never does)."""
 
 
 class _Owned:
@@ -110,6 +113,8 @@ class RelayHub:
         self._woken: set[str] = set()
         self._lost: set[str] = set()
         """Followed threads whose owner let go (their calls fail rather than wait)."""
+        self._gone_at: dict[str, float] = {}
+        """When each followed thread's owner was last seen letting it go."""
         self._holders: dict[str, int] = {}
         """The owner (its lock's database session) each followed thread was seen held by."""
         self._orphans: dict[str, tuple[Sequence[Listener], Sequence[FlowGate]]] = {}
@@ -326,7 +331,8 @@ class RelayHub:
         op_id = await relay.send_op(thread_id, json.dumps(body))
         waiting = self._answers[op_id] = asyncio.Event()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        sent = loop.time()
+        deadline = sent + timeout
         try:
             while True:
                 text = await relay.answer_of(op_id)
@@ -338,6 +344,12 @@ class RelayHub:
                     break
                 if not wait_when_lost and thread_id in self._lost and await relay.drop_op(op_id):
                     return {"err": _gone(thread_id)}  # nobody took it: it never ran
+                gone_at = self._gone_at.get(thread_id)
+                if gone_at is not None and gone_at >= sent and loop.time() - gone_at > LOST_ANSWER_S:
+                    raise InvalidRequest(
+                        f"the server running thread {thread_id} went away after taking this "
+                        "request and before answering it (it may have run there)"
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiting.wait(), min(left, 0.25))
                 waiting.clear()
@@ -505,6 +517,7 @@ class RelayHub:
         """The owner let ``followed`` go: take it over here (or follow whoever did)."""
         self.forget(followed)
         self._lost.add(followed.id)
+        self._gone_at[followed.id] = asyncio.get_running_loop().time()
         self._spawn(self._take_over(followed))
 
     async def _take_over(self, old: RelayedThread) -> None:
