@@ -639,6 +639,14 @@ async def test_inject_items_loaded_list_model_list_config_read(
     )
     empty = await client.request_error("thread/inject_items", {"threadId": thread_id, "items": []})
     assert empty["code"] == -32600
+    bad = await client.request_error(
+        "thread/inject_items", {"threadId": thread_id, "items": [injected, {"bad": 1}]}
+    )
+    assert bad["code"] == -32600 and bad["message"].startswith("items[1]: "), bad
+    resumed_bad = await client.request_error(
+        "thread/resume", {"threadId": "", "history": [{"type": "message", "role": 7}]}
+    )
+    assert resumed_bad["code"] == -32600 and resumed_bad["message"].startswith("history[0]: ")
     turn_id = await start_turn(client, thread_id, "go")
     await collect_turn(client, turn_id)
     assert user_texts(mock_model.requests[0])[-2:] == ["injected context", "go"]

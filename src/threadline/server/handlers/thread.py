@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from threadline.core.errors import InvalidRequest
 from threadline.core.manager import StartOptions
 from threadline.core.stored import pause_collector
 from threadline.core.thread import Thread
-from threadline.protocol.items import parse_response_item
+from threadline.protocol import codes
+from threadline.protocol.items import ResponseItem, parse_response_item
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.extensions import (
     ThreadElicitationParams,
@@ -43,6 +46,7 @@ from threadline.protocol.v2.thread import (
     TurnsPage,
 )
 from threadline.server.dispatch import RequestContext
+from threadline.server.errors import RpcError, format_validation_error
 from threadline.server.handlers.common import Runtime, session_response, wire_thread
 from threadline.server.handlers.goals import goal_notification
 from threadline.server.handlers.history import newest_cursors, thread_turns_list
@@ -210,7 +214,7 @@ async def _resume(
             )
         thread = loaded
     else:
-        history = [parse_response_item(raw) for raw in p.history] if p.history is not None else None
+        history = _response_items(p.history, "history") if p.history is not None else None
         thread = await rt.manager.resume_thread(
             p.thread_id or None,
             path=p.path,
@@ -284,11 +288,23 @@ async def thread_unsubscribe(
     return ThreadUnsubscribeResponse(status="unsubscribed" if ok else "notSubscribed")
 
 
+def _response_items(raw: list[Any], member: str) -> list[ResponseItem]:
+    """Model items from the client; one that is not a response item is refused by index."""
+    items: list[ResponseItem] = []
+    for n, value in enumerate(raw):
+        try:
+            items.append(parse_response_item(value))
+        except ValidationError as exc:
+            problem = format_validation_error(exc, value)
+            raise RpcError(codes.INVALID_REQUEST, f"{member}[{n}]: {problem}") from None
+    return items
+
+
 async def thread_inject_items(
     rt: Runtime, ctx: RequestContext, p: ThreadInjectItemsParams
 ) -> ThreadInjectItemsResponse:
     thread = rt.manager.get(p.thread_id)
-    items = [parse_response_item(raw) for raw in p.items]
+    items = _response_items(p.items, "items")
     await thread.inject_response_items(items)
     return ThreadInjectItemsResponse()
 
