@@ -93,7 +93,8 @@ async def test_an_owner_killed_before_answering_a_relayed_start_fails_it_clearly
     a = await _launch(launch_server, tmp_path, mock_model, "a", store_url)
     b = await _launch(launch_server, tmp_path, mock_model, "b", store_url)
     tid = str((await a.client.request("thread/start", {}))["thread"]["id"])
-    assert (await _turn(a.client, tid, "one"))["status"] == "completed"
+    first = await _turn(a.client, tid, "one")
+    assert first["status"] == "completed"
     await b.client.request("thread/resume", {"threadId": tid})
     # A's answer to a relayed turn/start hangs in the database until A is gone
     with psycopg.connect(store_url, autocommit=True) as conn:
@@ -104,7 +105,10 @@ async def test_an_owner_killed_before_answering_a_relayed_start_fails_it_clearly
             "turn/start", {"threadId": tid, "input": [{"type": "text", "text": "two"}]}
         )
     )
-    await a.client.wait_for_notification("turn/started", timeout=20)  # A took it and ran it
+    # A took it and ran it (not the first turn's turn/started, which may still be unread)
+    await a.client.wait_for_notification(
+        "turn/started", timeout=20, predicate=lambda p: p["turn"]["id"] != first["id"]
+    )
     os.kill(a.proc.pid, signal.SIGKILL)
     await a.proc.wait()
     with pytest.raises(RpcResponseError) as failed:
