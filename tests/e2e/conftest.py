@@ -115,3 +115,12 @@ async def start_client(launch_server: LaunchServer) -> StartClient:
         return server.client
 
     return start
+
+
+async def launch_on_store(
+    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, name: str, url: str
+) -> AppServerProcess:
+    """A server with its own home (``tmp_path / name``) on the mock model and the store at ``url``."""
+    home = tmp_path / name
+    write_mock_config(home, mock_model.base_url)
+    return await launch_server(home=home, env={"THREADLINE_STORE_URL": url})

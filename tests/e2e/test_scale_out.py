@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.conftest import LaunchServer, write_mock_config
-from tests.support.appserver import AppServerClient, AppServerProcess, RpcResponseError
+from tests.e2e.conftest import LaunchServer
+from tests.e2e.conftest import launch_on_store as _launch
+from tests.support.appserver import AppServerClient, RpcResponseError
 from tests.support.codex_ref import CODEX_CONFIG, codex_binary
 from tests.support.mock_model import Gate, MockModel, function_call, text, usage
 from tests.support.postgres import pg_database_url
@@ -35,14 +36,6 @@ from tests.support.postgres import pg_database_url
 @pytest.fixture
 def store_url() -> str:
     return pg_database_url("scale")
-
-
-async def _launch(
-    launch_server: LaunchServer, tmp_path: Path, mock_model: MockModel, name: str, url: str
-) -> AppServerProcess:
-    home = tmp_path / name
-    write_mock_config(home, mock_model.base_url)
-    return await launch_server(home=home, env={"THREADLINE_STORE_URL": url})
 
 
 async def _run_turn(client: AppServerClient, thread_id: str, prompt: str) -> dict[str, Any]:
