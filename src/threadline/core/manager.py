@@ -475,8 +475,11 @@ class ThreadManager:
             return record, []
         if loaded is not None:
             return record, await self.full_turns(loaded)
-        stored = await self._stored.load(StoredRef(record.id, record.rollout_path, record.archived))
-        return record, stored.recon.turns
+        with as_invalid():  # only the turns: the store decodes no more than they need
+            turns = await self.store.all_turns(
+                StoredRef(record.id, record.rollout_path, record.archived)
+            )
+        return record, turns
 
     async def turn_history(self, thread_id: str) -> TurnHistory:
         """A thread's turns for ``thread/turns/list`` and ``thread/items/list``: a loaded

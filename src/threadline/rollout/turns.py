@@ -109,18 +109,25 @@ class TurnBuilder:
         self.marks: dict[int, TurnMark] = {}
         self.open_turn_id: str | None = None
         """Set by :meth:`finish`: the turn still in progress at the end of the rollout."""
+        self.index_ids = False
+        """Whether a turn took its id from a line index (``rollout-<index>``)."""
 
     # -- feeding -----------------------------------------------------------------------------
     def feed(self, index: int, line: RolloutLine, *, mark: bool = False) -> None:
         """Replay one line; with ``mark=True`` remember the turn open at this point."""
-        if line.type == "event_msg" and isinstance(line.payload, dict):
-            self._event(index, line.payload)
-        elif line.type == "compacted" and self._open is not None:
-            self._open.saw_compaction = True
+        self.feed_record(index, line.type, line.payload)
         if mark:
             current = self._open
             if current is not None:
                 self.marks[index] = TurnMark(current.id, len(self._turns), self._rollbacks)
+
+    def feed_record(self, index: int, kind: str, payload: Any) -> None:
+        """Replay the line ``index`` of type ``kind`` (a decoded record's ``type`` and
+        ``payload``; no other line type or field matters to turns)."""
+        if kind == "event_msg" and isinstance(payload, dict):
+            self._event(index, payload)
+        elif kind == "compacted" and self._open is not None:
+            self._open.saw_compaction = True
 
     def _next_item_id(self) -> str:
         self._item_counter += 1
@@ -128,6 +135,7 @@ class TurnBuilder:
 
     def _ensure_turn(self, index: int) -> _TurnState:
         if self._open is None:
+            self.index_ids = True
             self._open = _TurnState(id=f"rollout-{index}", explicit=False, status="completed")
         return self._open
 
@@ -153,6 +161,8 @@ class TurnBuilder:
         if kind in ("task_started", "turn_started"):
             self._finish_open()
             turn_id = payload.get("turn_id")
+            if not (isinstance(turn_id, str) and turn_id):
+                self.index_ids = True
             self._open = _TurnState(
                 id=turn_id if isinstance(turn_id, str) and turn_id else f"rollout-{index}",
                 explicit=True,

@@ -370,6 +370,10 @@ class ThreadStore(Protocol):
         """The visible turns at ``positions`` (indexes into :meth:`turn_ids`), in the
         order given, reading only what those turns need."""
 
+    async def all_turns(self, ref: StoredRef) -> list[Turn]:
+        """Every visible turn of the history at ``ref``: :meth:`load_history`'s turns
+        (``live`` off), reading only what turns need (for ``thread/read``)."""
+
     async def changed_since(self, stored: StoredThread) -> bool:
         """Whether the history grew or was replaced since ``stored`` was loaded."""
 

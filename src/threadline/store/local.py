@@ -274,6 +274,9 @@ class LocalThreadStore:
     async def read_turns(self, ref: StoredRef, positions: Sequence[int]) -> list[Turn]:
         return await rollouts.read_turns(self._home, ref, positions)
 
+    async def all_turns(self, ref: StoredRef) -> list[Turn]:
+        return await rollouts.all_turns(ref)
+
     async def changed_since(self, stored: StoredThread) -> bool:
         return await rollouts.changed_since(stored)
 

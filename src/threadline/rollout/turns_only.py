@@ -1,0 +1,111 @@
+"""The turns of a whole rollout, decoding only the lines turns are made of.
+
+A ``thread/read`` with ``includeTurns`` shows turns and nothing else, and turns come
+from ``event_msg`` and ``compacted`` lines only (:class:`~threadline.rollout.turns.TurnBuilder`
+looks at no other type). The model's ``response_item`` lines, ``turn_context`` lines and
+``token_count`` events are about half of a typical file's bytes; :func:`read_turns_only`
+recognises them from the first bytes of the record (``{"timestamp":"…","type":"…"``, the
+order Codex and threadline write) and does not decode them. A record in any other form is
+decoded, so nothing depends on the key order being that one.
+
+The result is the turns :func:`threadline.rollout.history.reconstruct` builds from
+:func:`threadline.rollout.reader.read_rollout`'s lines (``live`` off), or ``None`` where it
+might not be and the caller must read the file whole:
+
+* a line left undecoded still counts as a line, but in a full read a line that is not
+  valid JSON is dropped and moves every later line's index, so a file whose turns take
+  ids from line indexes (``rollout-<index>``: no ``task_started`` with an id, as in old
+  Codex files) is read whole;
+* a line is only skipped when its bytes cannot hold a second ``type`` that would make it
+  matter (a duplicate key: the last one wins when decoded), nor a ``\\u`` escape that could
+  spell one; anything else is decoded;
+* a paginated fork (``history_base``), a file without a ``session_meta`` and an
+  unreadable first ``session_meta`` are left to the full read (its errors and its chain).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from threadline.protocol.v2.turn import Turn
+from threadline.rollout.errors import RolloutReadError
+from threadline.rollout.files import open_regular
+from threadline.rollout.lines import decode_json, make_line
+from threadline.rollout.turns import TurnBuilder
+
+__all__ = ["read_turns_only"]
+
+log = logging.getLogger(__name__)
+
+_SKIPPABLE_HEAD = re.compile(
+    rb'\{"timestamp":"[^"\\]*",(?:"ordinal":\d+,)?"type":"'
+    rb'(?:(response_item|turn_context)"|event_msg","payload":\{"type":"token_count")'
+)
+"""A record turns never look at, recognised from its first bytes: group 1 is the line
+type (``response_item`` / ``turn_context``); without it, a ``token_count`` event."""
+
+_HEAD_BYTES = 160
+
+
+def _skippable(raw: bytes) -> bool:
+    """Whether ``raw`` is a record :class:`TurnBuilder` ignores whatever its payload holds."""
+    head = _SKIPPABLE_HEAD.match(raw, 0, _HEAD_BYTES)
+    if head is None or (b"\\" in raw and b"\\u" in raw):
+        return False
+    if head.group(1) is not None:
+        # Only a duplicate top-level type could make it an event or a compaction.
+        return b"event_msg" not in raw and b"compacted" not in raw
+    # A token_count event: the line type and the payload type, and no other.
+    return raw.count(b'"type"') == 2
+
+
+def read_turns_only(path: Path) -> list[Turn] | None:
+    """The turns of the rollout at ``path`` as a full read rebuilds them (``live``
+    off), or ``None`` when the file must be read whole (see the module docstring)."""
+    builder = TurnBuilder()
+    feed = builder.feed_record
+    meta_seen = False
+    index = 0
+    try:
+        handle = open_regular(path)
+    except OSError as exc:
+        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        for raw in handle:
+            if _skippable(raw):
+                index += 1
+                continue
+            try:
+                obj = decode_json(raw)
+            except ValueError:
+                obj = None
+            # What ``lines.make_line`` keeps as a line (blank lines are never one).
+            if (
+                not isinstance(obj, dict)
+                or not isinstance(kind := obj.get("type"), str)
+                or not isinstance(obj.get("timestamp"), str)
+                or "payload" not in obj
+            ):
+                if raw.strip():
+                    log.warning("skipping unreadable rollout line %d of %s", index + 1, path)
+                continue
+            payload = obj["payload"]
+            if kind == "session_meta" and not meta_seen:
+                meta_seen = True
+                line = make_line(obj)
+                try:
+                    meta = line.as_session_meta() if line is not None else None
+                except ValueError:
+                    meta = None
+                if meta is None or meta.history_base is not None:
+                    return None
+            feed(index, kind, payload)
+            index += 1
+    if not meta_seen:
+        return None
+    turns = builder.finish(live=False)
+    if builder.index_ids:
+        return None
+    return turns
