@@ -40,6 +40,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, Protocol
 
+from threadline.core.session_history import history_length
 from threadline.core.settings import ThreadSettings
 from threadline.model.base import (
     ContextWindowExceeded,
@@ -366,7 +367,7 @@ class Compactor:
         self.host = host
         self.remote = remote
         self.consecutive = 0
-        self.usage_mark = len(host.history)
+        self.usage_mark = history_length(host)  # a resumed history is not built for it
         """History length that the last reported usage covers."""
         self.windows = _Windows.continuing(window)
         """The window numbering: a resumed thread's ``window`` (its newest compaction) on."""

@@ -30,6 +30,7 @@ from threadline.core.hook_events import TurnExtras
 from threadline.core.ids import new_thread_id
 from threadline.core.pending_asks import opened_record, record_answer, reopen_turn
 from threadline.core.recorder import RolloutSink
+from threadline.core.session_history import HistorySlot
 from threadline.core.settings import ThreadSettings
 from threadline.core.turn import ActiveTurn, TurnRunner, TurnTask, now_ms
 from threadline.core.user_input import context_items, user_content
@@ -60,6 +61,7 @@ _EVENT_QUEUE_LIMIT = 100_000
 
 class Session:
     """History, usage, turns, settings, status and the sinks of one thread."""
+    history = HistorySlot()  # a resumed thread's is built with its first model request
 
     def __init__(
         self,
@@ -81,13 +83,13 @@ class Session:
         self.model = model
         self.sink = sink
         self.tools = tools
-        self.history: list[ResponseItem] = list(history)
+        self.history = history
         self.token_info = token_info
         self.turns: list[Turn] = list(turns)
         self.preview = preview
         self.updated_at = updated_at
         self.active: ActiveTurn | None = None
-        self.context_recorded = bool(self.history)
+        self.context_recorded = bool(history)
         # Tuples, replaced on change: delivery (once per streamed token) iterates them
         # without copying, and a listener removed during delivery is still safe.
         self._listeners: tuple[Listener, ...] = ()
@@ -99,18 +101,16 @@ class Session:
         self._active_flags: list[str] = []
         self._elicitations = 0
         self.tools_ready: Callable[[], Awaitable[None]] | None = None
-        """Awaited as a turn starts, before its first request: the thread's MCP servers
-        finishing startup (each bounded by its startup timeout)."""
+        """Awaited before a turn's first request: its MCP servers finishing startup."""
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._turn_task: asyncio.Task[Turn] | None = None
         self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
-        self.cut_off: CutOffTurn | None = None
+        self.cut_off: CutOffTurn | None = None  # a turn a restart cut off (continue_cut_off)
         self.skills_context: Callable[[], ResponseItem | None] | None = None
         """The skills message for the model (``core.skills``), set by the thread's setup."""
         self.extras: TurnExtras | None = None
         """The thread's hooks and skills for its turns (``core.hook_events``)."""
-        """A turn a restart cut off while it waited on the client (see ``continue_cut_off``)."""
         self.compactor = Compactor(self, remote=settings.remote_compaction, window=window)
 
     def new_id(self) -> str:

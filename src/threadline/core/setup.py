@@ -335,7 +335,7 @@ class ThreadSetup:
             client=client,
             sink=sink,
             tools=self.tools_for(settings),
-            history=recon.history if recon is not None else (),
+            history=recon.history_items if recon is not None else (),  # unbuilt on a resume
             token_info=recon.token_info if recon is not None else None,
             turns=recon.turns if recon is not None else (),
             features=dict(self.config.features),

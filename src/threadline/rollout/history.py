@@ -24,13 +24,19 @@ window a Codex ``session_meta`` names (``context_window.window_id``, number 0).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from threadline.protocol.asks import CutOffTurn
-from threadline.protocol.items import MessageItem, ResponseItem, user_text_message
+from threadline.protocol.items import (
+    DeferredItems,
+    MessageItem,
+    ResponseItem,
+    user_text_message,
+    validates_as_item,
+)
 from threadline.protocol.rollout import CompactionWindow, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
@@ -47,6 +53,7 @@ from threadline.rollout.turns import TurnBuilder
 
 __all__ = [
     "Reconstruction",
+    "deferred_history",
     "history_start",
     "is_contextual_user_message",
     "latest_token_info",
@@ -85,23 +92,39 @@ def _is_real_user_message(item: ResponseItem) -> bool:
     )
 
 
+_Entry = Any
+"""One entry of a replayed history: a built item, or a ``response_item`` payload that
+``validates_as_item`` vouched for (built when the history is first read)."""
+
+
+def _user_text(entry: _Entry) -> str | None:
+    """The text of a real user message entry, else ``None`` (as :func:`_is_real_user_message`
+    and ``MessageItem.text`` tell, for a payload not built yet too)."""
+    if type(entry) is not dict:
+        return entry.text() if _is_real_user_message(entry) else None  # type: ignore[no-any-return]
+    if entry.get("type") != "message" or entry.get("role") != "user":
+        return None
+    text = "".join(part.get("text") or "" for part in entry["content"])
+    return None if text.lstrip().startswith(_CONTEXT_PREFIXES) else text
+
+
 @dataclass
 class _Unit:
     """One turn of model history: where it started (a list prefix) and whether it has user input."""
 
-    base: list[ResponseItem]
+    base: list[_Entry]
     base_len: int
     has_user: bool = False
 
 
-def _legacy_compacted(history: list[ResponseItem], summary: str) -> list[ResponseItem]:
-    kept: list[ResponseItem] = []
+def _legacy_compacted(history: list[_Entry], summary: str) -> list[_Entry]:
+    kept: list[_Entry] = []
     budget = _LEGACY_COMPACTION_USER_BUDGET
     for item in reversed(history):
-        if not _is_real_user_message(item):
+        text = _user_text(item)
+        if text is None:
             continue
-        assert isinstance(item, MessageItem)
-        size = len(item.text())
+        size = len(text)
         if size > budget:
             break
         budget -= size
@@ -111,11 +134,11 @@ def _legacy_compacted(history: list[ResponseItem], summary: str) -> list[Respons
     return kept
 
 
-def _drop_last_user_turns(history: list[ResponseItem], count: int) -> list[ResponseItem]:
+def _drop_last_user_turns(history: list[_Entry], count: int) -> list[_Entry]:
     """Fallback when no turn boundaries are known: cut before the n-th newest user message."""
     seen = 0
     for index in range(len(history) - 1, -1, -1):
-        if _is_real_user_message(history[index]):
+        if _user_text(history[index]) is not None:
             seen += 1
             if seen == count:
                 return history[:index]
@@ -153,46 +176,83 @@ def model_history(lines: list[RolloutLine]) -> list[ResponseItem]:
     """The model-visible history after replaying compactions and rollbacks, from
     :func:`history_start` on: the items an intact newest compaction replaced are never
     validated."""
-    history: list[ResponseItem] = []
-    units: list[_Unit] = []
-    explicit = False
+    return deferred_history(lines).build()
+
+
+def deferred_history(lines: list[RolloutLine]) -> DeferredItems:
+    """:func:`model_history`, replayed now and built when first read: the payloads
+    ``validates_as_item`` vouches for wait as they were decoded (what a resume holds
+    until its first model request); the others are validated now, and those that fail
+    are skipped, as the replay always did."""
+    replay = _Replay()
     for line in lines[history_start(lines) :]:
         kind = line.type
         if kind == "response_item":
+            replay.item(line)
+        elif kind == "event_msg":
+            replay.event(line, _event_kind(line))
+        elif kind == "compacted":
+            replay.compacted(line)
+    return DeferredItems(replay.history)
+
+
+class _Replay:
+    """The model history replayed one line at a time (``response_item``, ``event_msg``
+    and ``compacted`` lines, in order). Replaying a whole file gives what replaying it
+    from :func:`history_start` gives: an intact compaction with no rollback after it
+    replaces everything before it, and no later line reaches back past it; only its
+    cost differs (the items it replaced are kept unbuilt until then, never validated)."""
+
+    __slots__ = ("explicit", "history", "units")
+
+    def __init__(self) -> None:
+        self.history: list[_Entry] = []
+        self.units: list[_Unit] = []
+        self.explicit = False
+
+    def item(self, line: RolloutLine) -> None:
+        item: _Entry = line.payload
+        if validates_as_item(item):
+            user = item.get("role") == "user" and _user_text(item) is not None
+        else:
             try:
                 item = line.as_response_item()
             except ValueError:
                 log.warning("skipping response_item that does not validate")
-                continue
-            if _is_real_user_message(item):
-                if explicit and units:
-                    units[-1].has_user = True
-                else:
-                    units.append(_Unit(history, len(history), has_user=True))
-            history.append(item)
-        elif kind == "event_msg":
-            event = _event_kind(line)
-            if event in ("task_started", "turn_started"):
-                explicit = True
-                units.append(_Unit(history, len(history)))
-            elif event == "thread_rolled_back":
-                count = line.payload.get("num_turns")
-                if isinstance(count, int) and count > 0:
-                    history = _roll_back(history, units, count)
-        elif kind == "compacted":
-            try:
-                compacted = line.as_compacted()
-            except ValueError:
-                log.warning("skipping compacted line that does not validate")
-                continue
-            if compacted.replacement_history is not None:
-                history = list(compacted.replacement_history)
+                return
+            user = _is_real_user_message(item)
+        history = self.history
+        if user:
+            units = self.units
+            if self.explicit and units:
+                units[-1].has_user = True
             else:
-                history = _legacy_compacted(history, compacted.message)
-    return history
+                units.append(_Unit(history, len(history), has_user=True))
+        history.append(item)
+
+    def event(self, line: RolloutLine, event: object) -> None:
+        """An ``event_msg`` line whose ``payload.type`` is ``event``."""
+        if event == "task_started" or event == "turn_started":
+            self.explicit = True
+            self.units.append(_Unit(self.history, len(self.history)))
+        elif event == "thread_rolled_back":
+            count = line.payload.get("num_turns")
+            if isinstance(count, int) and count > 0:
+                self.history = _roll_back(self.history, self.units, count)
+
+    def compacted(self, line: RolloutLine) -> None:
+        try:
+            compacted = line.as_compacted()
+        except ValueError:
+            log.warning("skipping compacted line that does not validate")
+            return
+        if compacted.replacement_history is not None:
+            self.history = list(compacted.replacement_history)
+        else:
+            self.history = _legacy_compacted(self.history, compacted.message)
 
 
-def _roll_back(history: list[ResponseItem], units: list[_Unit], count: int) -> list[ResponseItem]:
+def _roll_back(history: list[_Entry], units: list[_Unit], count: int) -> list[_Entry]:
     # Lists are only ever appended to, so (list, length) pairs stay valid snapshots.
     if not units:
         return _drop_last_user_turns(history, count)
@@ -222,10 +282,15 @@ def latest_token_info(lines: list[RolloutLine]) -> tuple[int, TokenUsageInfo] | 
     return None
 
 
-def latest_window(lines: list[RolloutLine], meta: SessionMeta | None) -> CompactionWindow | None:
+def latest_window(
+    lines: list[RolloutLine], meta: SessionMeta | None, compacted_at: list[int] | None = None
+) -> CompactionWindow | None:
     """The context window the thread is in: that of its newest ``compacted`` line that
-    names one, else the first window of ``meta``; ``None`` when neither says."""
-    for index in range(len(lines) - 1, -1, -1):
+    names one, else the first window of ``meta``; ``None`` when neither says. With
+    ``compacted_at`` (the indexes of every ``compacted`` line, oldest first) only those
+    lines are looked at."""
+    at = range(len(lines) - 1, -1, -1) if compacted_at is None else reversed(compacted_at)
+    for index in at:
         line = lines[index]
         if line.type != "compacted":
             continue
@@ -259,8 +324,9 @@ class Reconstruction:
     """Everything resume/fork/read need from a rollout."""
 
     meta: SessionMeta | None
-    _history: list[ResponseItem] | None
-    """The model history (:attr:`history`); None until it is first read, when built lazily."""
+    _history: list[ResponseItem] | DeferredItems | None
+    """The model history (:attr:`history`): None until it is first read when built lazily;
+    replayed but not built yet (:func:`deferred_history`) for a resume."""
     turns: list[Turn]
     token_info: TokenUsageInfo | None
     usage_turn_id: str | None
@@ -289,15 +355,25 @@ class Reconstruction:
     def history(self) -> list[ResponseItem]:
         """The model-visible history (:func:`model_history`). A reconstruction made with
         ``lazy_history`` builds it on first read: a ``thread/read`` never needs it."""
-        if self._history is None:
-            self._history = model_history(self._history_from or [])
+        history = self._history
+        if history is None:
+            history = self._history = model_history(self._history_from or [])
             self._history_from = None
-        return self._history
+        elif isinstance(history, DeferredItems):
+            history = self._history = history.build()
+        return history
 
     @history.setter
     def history(self, value: list[ResponseItem]) -> None:
         self._history = value
         self._history_from = None
+
+    @property
+    def history_items(self) -> Sequence[ResponseItem]:
+        """:attr:`history` without building it yet when it is deferred: what a resumed
+        thread starts with (its first model request builds it)."""
+        history = self._history
+        return history if isinstance(history, DeferredItems) else self.history
 
     @property
     def thread_id(self) -> str | None:
@@ -370,31 +446,49 @@ def reconstruct(
     builder = TurnBuilder()
     preview: str | None = None
     model: str | None = None
+    name: str | None = None
     feed = builder.feed
     last_text: str | None = None
+    own_start = rollout.own_start
+    # The model history is replayed in this same pass, from the first line (see _Replay).
+    replay = None if lazy_history else _Replay()
+    compacted_at: list[int] = []
     for index, line in enumerate(lines):
         kind = line.type
-        if kind == "response_item" or kind == "event_msg":
+        if kind == "response_item":
             last_text = _share_text(line, last_text)
+            feed(index, line, mark=index == token_index)
+            if replay is not None:
+                replay.item(line)
+            continue
+        if kind == "event_msg":
+            last_text = _share_text(line, last_text)
+            feed(index, line, mark=index == token_index)
+            event = _event_kind(line)
+            if replay is not None:
+                replay.event(line, event)
+            if preview is None:
+                text = user_message_text(line)
+                if text is not None:
+                    preview = strip_preview(text)
+            if event == "thread_name_updated" and index >= own_start:
+                value = line.payload.get("thread_name")
+                name = value if isinstance(value, str) and value else None
+            continue
         feed(index, line, mark=index == token_index)
-        if preview is None and kind == "event_msg":
-            text = user_message_text(line)
-            if text is not None:
-                preview = strip_preview(text)
-        elif kind == "turn_context" and isinstance(line.payload, dict):
+        if kind == "turn_context" and isinstance(line.payload, dict):
             value = line.payload.get("model")
             if isinstance(value, str) and value:
                 model = value
+        elif kind == "compacted":
+            compacted_at.append(index)
+            if replay is not None:
+                replay.compacted(line)
     turns = builder.finish(live=live)
-    name: str | None = None
-    for line in lines[rollout.own_start :]:
-        if line.type == "event_msg" and _event_kind(line) == "thread_name_updated":
-            value = line.payload.get("thread_name")
-            name = value if isinstance(value, str) and value else None
     token_info = sanitize_token_info(latest[1]) if latest else None
     return Reconstruction(
         meta=rollout.meta,
-        _history=None if lazy_history else model_history(lines),
+        _history=DeferredItems(replay.history) if replay is not None else None,
         turns=turns,
         token_info=token_info,
         usage_turn_id=_attribute(builder, turns, token_index) if token_info else None,
@@ -405,7 +499,7 @@ def reconstruct(
         parse_errors=rollout.parse_errors,
         open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
         cut_off=find_cut_off(lines),
-        window=latest_window(lines, rollout.meta),
+        window=latest_window(lines, rollout.meta, compacted_at),
         _history_from=list(lines) if lazy_history else None,
     )
 
