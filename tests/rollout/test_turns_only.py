@@ -140,3 +140,25 @@ def test_a_paginated_fork_and_a_file_without_meta_are_read_whole(tmp_path: Path)
     assert read_turns_only(headless) is None
     with pytest.raises(Exception, match="failed to parse thread ID"):
         asyncio.run(all_turns(StoredRef(THREAD, headless)))
+
+
+def test_an_item_that_does_not_validate_is_dropped_alone(tmp_path: Path) -> None:
+    """The turns are validated in one call; one bad item sends them through the
+    per-item path, which drops that item only (as before the one-call path)."""
+    extra = [
+        _record("event_msg", {"type": "task_started", "turn_id": "tx"}),
+        _record("event_msg", {"type": "agent_message", "message": "bad", "phase": "bogus"}),
+        _record("event_msg", {"type": "agent_message", "message": "fine"}),
+        _record("event_msg", {"type": "agent_reasoning", "text": "think"}),
+        _record("event_msg", {"type": "error", "message": "boom", "codex_error_info": "other"}),
+        _record("event_msg", {"type": "task_complete", "turn_id": "tx"}),
+    ]
+    path = _with(tmp_path, "bad-item", extra)
+    turns = read_turns_only(path)
+    assert turns is not None and _wire(turns) == _full(path)
+    last = turns[-1]
+    assert last.id == "tx" and last.status == "failed"
+    assert last.error is not None and last.error.message == "boom"
+    assert [item.type for item in last.items] == ["agentMessage", "reasoning"]
+    assert getattr(last.items[0], "text", None) == "fine"
+    assert len(turns) > 1 and all(t.items for t in turns[:-1])  # the others keep theirs

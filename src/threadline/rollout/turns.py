@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from threadline.protocol.lazy_adapter import LazyTypeAdapter
 from threadline.protocol.review_text import INTERRUPTED, NO_OUTPUT, render_review
 from threadline.protocol.rollout import RolloutLine
 from threadline.protocol.v2 import Turn, TurnError
@@ -269,31 +270,50 @@ class TurnBuilder:
     def finish(self, *, live: bool = False) -> list[Turn]:
         """Close the open turn and return validated turns.
 
-        A turn still ``inProgress`` is shown as ``interrupted`` unless ``live``.
+        A turn still ``inProgress`` is shown as ``interrupted`` unless ``live``. The
+        turns are validated in one call (pydantic-core's, not one per item); when any of
+        them does not validate they are built again one item at a time, dropping (and
+        logging) the items that do not validate, as a single item's failure must not
+        cost the others.
         """
         self._finish_open()
-        turns: list[Turn] = []
         self.open_turn_id = None
+        raw: list[dict[str, Any]] = []
         for state in self._turns:
             status = state.status
             if status == "inProgress":
                 self.open_turn_id = state.id
             if status == "inProgress" and not live:
                 status = "interrupted"
-            turns.append(
-                Turn(
-                    id=state.id,
-                    items=_validate_items(state.items),
-                    status=status,  # type: ignore[arg-type]
-                    error=TurnError.model_validate(state.error) if state.error else None,
-                    started_at=state.started_at,
-                    completed_at=state.completed_at,
-                    duration_ms=state.duration_ms,
-                    items_view="full",
-                    root_turn_id=state.root_turn_id or (state.id if state.explicit else None),
-                )
-            )
-        return turns
+            raw.append({
+                "id": state.id, "items": state.items, "status": status, "error": state.error or None,
+                "started_at": state.started_at, "completed_at": state.completed_at,
+                "duration_ms": state.duration_ms, "items_view": "full",
+                "root_turn_id": state.root_turn_id or (state.id if state.explicit else None),
+            })
+        try:
+            return _turns_adapter.validate_python(raw)
+        except ValidationError:
+            return [_one_by_one(entry) for entry in raw]
+
+
+_turns_adapter: LazyTypeAdapter[list[Turn]] = LazyTypeAdapter(list[Turn])
+
+
+def _one_by_one(entry: dict[str, Any]) -> Turn:
+    """A turn whose items are validated one at a time (see :meth:`TurnBuilder.finish`)."""
+    error = entry["error"]
+    return Turn(
+        id=entry["id"],
+        items=_validate_items(entry["items"]),
+        status=entry["status"],
+        error=TurnError.model_validate(error) if error else None,
+        started_at=entry["started_at"],
+        completed_at=entry["completed_at"],
+        duration_ms=entry["duration_ms"],
+        items_view="full",
+        root_turn_id=entry["root_turn_id"],
+    )
 
 
 def _validate_items(raw: list[dict[str, Any]]) -> list[ThreadItem]:
