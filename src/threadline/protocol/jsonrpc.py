@@ -306,6 +306,46 @@ def encode_message(message: JSONRPCMessage) -> JsonObject:
     return encode_error(message.id, message.error)
 
 
+class Encoded(dict[str, Any]):
+    """A message serialized when it was queued: ``body`` is its compact JSON, written as
+    is (a transport that can writes the frame's newline after it, not copying ``body``
+    to append one); the mapping is the message (its result still a model), for whatever
+    looks at it before then. See :func:`encode_response_line`."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, message: JsonObject, body: bytes) -> None:
+        super().__init__(message)
+        self.body = body
+
+    def decoded(self) -> JsonObject:
+        """The message as plain JSON values (what a client reading ``body`` gets)."""
+        value = json.loads(self.body)
+        assert isinstance(value, dict)
+        return value
+
+
+def encode_response_line(id: RequestId, result: Any) -> Encoded | None:
+    """The response ``{"id", "result"}`` serialized now, in one pass: a pydantic
+    ``result`` (by alias, nulls kept) is written straight to JSON, not first dumped to
+    dicts; the bytes are those :func:`dumps` writes for the dumped result. ``None``
+    when it cannot be encoded so (a lone surrogate): the caller sends the dumped result,
+    which :func:`dumps_line` cleans."""
+    message = encode_response(id, result)
+    try:
+        return Encoded(message, pydantic_core.to_json(message, inf_nan_mode="null"))
+    except Exception:
+        return None
+
+
+def frame_parts(obj: JsonObject) -> list[bytes]:
+    """:func:`dumps_line`'s frame as the pieces to write one after the other: an
+    :class:`Encoded` message's bytes and the newline, not a copy of them joined."""
+    if isinstance(obj, Encoded):
+        return [obj.body, b"\n"]
+    return [dumps_line(obj)]
+
+
 def dumps(obj: JsonObject) -> str:
     """Compact JSON text for one wire message (no newline); never raises.
 
@@ -313,6 +353,8 @@ def dumps(obj: JsonObject) -> str:
     on the multi-megabyte ``thread/resume`` answers; the output is the same compact form.
     What it cannot encode goes through :func:`_encode_safely`.
     """
+    if isinstance(obj, Encoded):
+        return obj.body.decode("utf-8")
     try:
         return pydantic_core.to_json(obj, inf_nan_mode="null").decode("utf-8")
     except Exception:
@@ -321,6 +363,8 @@ def dumps(obj: JsonObject) -> str:
 
 def dumps_line(obj: JsonObject) -> bytes:
     """:func:`dumps` as UTF-8 bytes ending in a newline (one stdio frame); never raises."""
+    if isinstance(obj, Encoded):
+        return obj.body + b"\n"
     try:
         return pydantic_core.to_json(obj, inf_nan_mode="null") + b"\n"
     except Exception:

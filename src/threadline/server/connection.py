@@ -49,6 +49,7 @@ from threadline.protocol.jsonrpc import (
     encode_notification,
     encode_request,
     encode_response,
+    encode_response_line,
 )
 from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
 from threadline.protocol.v2.turn import EXPERIMENTAL_NOTIFICATIONS
@@ -199,6 +200,12 @@ class Connection:
         return self._enqueue(encode_notification(method, to_json(params), now_ms()))
 
     def send_response(self, request_id: RequestId, result: Any) -> bool:
+        """Queue the answer to ``request_id``; a pydantic ``result`` is serialized now,
+        straight to its frame's bytes (``encode_response_line``)."""
+        if isinstance(result, BaseModel):
+            encoded = encode_response_line(request_id, result)
+            if encoded is not None:
+                return self._enqueue(encoded)
         return self._enqueue(encode_response(request_id, to_json(result)))
 
     def send_error(

@@ -275,4 +275,4 @@ class MethodTable:
             if unexpected:
                 logger.exception("handler for %s failed", ctx.method)
             return None, error
-        return result.model_dump(by_alias=True, mode="json"), None
+        return result, None  # the model: the connection serializes it (send_response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from threadline.protocol.jsonrpc import JsonObject, parse_message
+from threadline.protocol.jsonrpc import Encoded, JsonObject, parse_message
 from threadline.server.transports.base import Incoming
 
 _EOF = object()
@@ -33,7 +33,7 @@ class MemoryServerChannel:
     async def send(self, message: JsonObject) -> None:
         if self._closed:
             raise ConnectionError("channel closed")
-        self._out.put_nowait(message)
+        self._out.put_nowait(message.decoded() if isinstance(message, Encoded) else message)
 
     async def close(self, reason: str = "") -> None:
         if not self._closed:

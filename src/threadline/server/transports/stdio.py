@@ -31,7 +31,7 @@ from threadline.protocol.jsonrpc import (
     MAX_MESSAGE_BYTES,
     JsonObject,
     decode_message,
-    dumps_line,
+    frame_parts,
     too_large,
 )
 from threadline.server.transports.base import Incoming
@@ -145,21 +145,26 @@ class StdioChannel:
                 return
 
     async def send(self, message: JsonObject) -> None:
-        data = dumps_line(message)
-        if self._writer is not None:
-            self._writer.write(data)
-            await self._writer.drain()
-        else:
-            await asyncio.to_thread(_write_all, self._write_fd, data)
+        await self._write(frame_parts(message))
 
     async def send_many(self, messages: list[JsonObject]) -> None:
         """Write several messages with one write (one line each)."""
-        data = b"".join([dumps_line(m) for m in messages])
+        parts: list[bytes] = []
+        for message in messages:
+            parts += frame_parts(message)
+        await self._write(parts)
+
+    async def _write(self, parts: list[bytes]) -> None:
+        """Write ``parts`` in order; a pre-encoded answer (``jsonrpc.Encoded``, megabytes)
+        is handed to the transport as it is, its newline after it, never copied to join."""
         if self._writer is not None:
-            self._writer.write(data)
+            if len(parts) == 1:
+                self._writer.write(parts[0])
+            else:
+                self._writer.writelines(parts)
             await self._writer.drain()
         else:
-            await asyncio.to_thread(_write_all, self._write_fd, data)
+            await asyncio.to_thread(_write_all, self._write_fd, b"".join(parts))
 
     async def close(self, reason: str = "") -> None:
         self._closed.set()
