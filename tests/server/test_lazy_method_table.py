@@ -108,6 +108,12 @@ _THREAD_WEB = {
     "threadline.protocol.events", "threadline.protocol.ops",
     "threadline.server.handlers.common", "threadline.protocol.v2.thread",
     "threadline.core.model_catalog",
+    # A start reads no rollout: the reader, writer and turn builder, the wire models of a
+    # turn and its items, and the other stores load with the first thread or list.
+    "threadline.store.rollouts", "threadline.rollout.history", "threadline.rollout.turns",
+    "threadline.store.memory", "threadline.store.postgres",
+    "threadline.protocol.v2.turn", "threadline.protocol.v2.item",
+    "threadline.protocol.v2.item_parts",
 }
 
 

@@ -28,7 +28,6 @@ from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.session_meta import new_session_meta
 from threadline.core.stored import StoredThreads, TurnHistory, as_invalid, label, thaw_collector
 from threadline.protocol.rollout import EventMsg, GitInfo, SessionMeta
-from threadline.protocol.v2.turn import Turn
 from threadline.store.base import (
     ListPage,
     ListQuery,
@@ -49,6 +48,7 @@ if TYPE_CHECKING:  # the thread web (core.setup, core.thread, tools) loads with 
     from threadline.core.thread_state import ThreadStateService
     from threadline.model.base import ModelClient
     from threadline.protocol.items import ResponseItem
+    from threadline.protocol.v2.turn import Turn
     from threadline.tools.registry import ToolRegistry
 
 __all__ = ["ClientFactory", "StartOptions", "ThreadManager"]

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from threadline.core.errors import InvalidRequest, NotWritable, storing
 from threadline.core.ids import check_thread_id
 from threadline.protocol.rollout import EventMsg
-from threadline.protocol.v2.turn import Turn
 from threadline.store.base import Change, StoredRef, StoredThread, StoreError, ThreadStore
-from threadline.store.rollouts import pause_gc, paused, thaw
+from threadline.store.gc_pause import pause_gc, paused, thaw
 
 if TYPE_CHECKING:  # a loaded thread is passed in: core.thread loads with the first one
     from threadline.core.thread import Thread
+    from threadline.protocol.v2.turn import Turn
 
 __all__ = [
     "StoredThreads", "TurnHistory", "as_invalid", "loading", "pause_collector", "thaw_collector",

@@ -51,8 +51,8 @@ from threadline.protocol.jsonrpc import (
     encode_response,
     encode_response_line,
 )
+from threadline.protocol.v2.experimental import EXPERIMENTAL_NOTIFICATIONS
 from threadline.protocol.v2.initialize import InitializeParams, InitializeResponse
-from threadline.protocol.v2.turn import EXPERIMENTAL_NOTIFICATIONS
 from threadline.server.errors import ConnectionClosedError, RpcError, invalid_params
 from threadline.server.transports.base import MessageChannel
 

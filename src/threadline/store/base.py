@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from threadline.protocol.rollout import RolloutItem, RolloutLine, SessionMeta
-from threadline.protocol.v2.turn import Turn
-from threadline.rollout.history import Reconstruction
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # names of annotations only: a start loads none of them
+    from threadline.protocol.rollout import RolloutItem, RolloutLine, SessionMeta
+    from threadline.protocol.v2.turn import Turn
+    from threadline.rollout.history import Reconstruction
     from threadline.store.thread_state import ThreadState
 
 SortKey = Literal["created_at", "updated_at"]

@@ -26,11 +26,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from threadline.protocol.clock import now_ms
-from threadline.protocol.rollout import RolloutItem, SessionMeta
-from threadline.protocol.v2.turn import Turn
+from threadline.protocol.lazy_module import lazy_module
 from threadline.rollout.files import rollout_file_problem
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
@@ -43,7 +42,6 @@ from threadline.rollout.paths import (
     parse_rollout_file_name,
     unarchived_path_for,
 )
-from threadline.store import rollouts
 from threadline.store.base import (
     Change,
     ForkSource,
@@ -67,6 +65,13 @@ from threadline.store.records import (
     record_from_rollout,
 )
 from threadline.store.thread_state import ThreadState, changed_rollouts, with_git_edits
+
+if TYPE_CHECKING:
+    from threadline.protocol.rollout import RolloutItem, SessionMeta
+    from threadline.protocol.v2.turn import Turn
+    from threadline.store import rollouts
+else:  # the rollout reader and writer (and a turn's wire models) load with the first use
+    rollouts = lazy_module("threadline.store.rollouts")
 
 __all__ = ["LocalThreadStore"]
 

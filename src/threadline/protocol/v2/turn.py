@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from threadline.protocol.v2.common import WireModel
+from threadline.protocol.v2.experimental import EXPERIMENTAL_NOTIFICATIONS
 from threadline.protocol.v2.item import ThreadItem, UserInput
 from threadline.protocol.v2.item_parts import FunctionCallOutputBody
 from threadline.protocol.v2.settings import (
@@ -197,8 +198,6 @@ class ThreadSettingsUpdatedNotification(WireModel):
     thread_settings: ThreadSettings
 
 
-EXPERIMENTAL_NOTIFICATIONS = frozenset({"thread/settings/updated", "thread/readState/changed"})
-"""Notifications Codex 0.169 sends only to connections that set ``experimentalApi``."""
 
 
 class TurnStartParams(WireModel):
