@@ -6,8 +6,6 @@ payload. Runtime-only events (deltas, item lifecycle carrying v2 items,
 approval requests, status) are never persisted; ``rollout.policy`` decides.
 """
 
-from __future__ import annotations
-
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 

@@ -16,8 +16,6 @@ read/write round trip. ``RolloutLine.payload`` holds the raw JSON value; typed
 views are built on demand (readers of large files only build what they need).
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -148,7 +146,7 @@ class CompactionWindow(BaseModel):
     window_number: int = 0
 
     @classmethod
-    def of(cls, payload: Any) -> CompactionWindow | None:
+    def of(cls, payload: Any) -> "CompactionWindow | None":
         """The window a ``compacted`` payload opened (``None`` when it names none)."""
         if not isinstance(payload, dict):
             return None

@@ -4,8 +4,6 @@
 snapshot they share with ``account/rateLimits/updated``).
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel

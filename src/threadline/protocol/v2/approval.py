@@ -3,8 +3,6 @@
 Generated from the Codex 0.169.0 v2 JSON Schema, then kept by hand.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -149,7 +147,7 @@ class McpServerElicitationRequestParams(WireModel):
     meta: Any = Field(default=None, alias="_meta")
 
     @model_validator(mode="after")
-    def _check_mode_members(self) -> McpServerElicitationRequestParams:
+    def _check_mode_members(self) -> "McpServerElicitationRequestParams":
         if self.mode == "url":
             if self.url is None or self.elicitation_id is None:
                 raise ValueError("url mode needs both url and elicitationId")

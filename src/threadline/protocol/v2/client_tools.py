@@ -6,8 +6,6 @@ Field names follow Codex 0.169.0's schema (``ToolRequestUserInputParams``,
 ``DynamicToolCallParams``, ``PermissionsRequestApprovalParams`` and their responses).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from threadline.protocol.v2.common import WireModel

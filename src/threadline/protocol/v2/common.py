@@ -10,8 +10,6 @@ schema (they may be absent but never ``null``); a model lists those in
 ``_omit_when_none`` and they are dropped from the output while ``None``.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler
@@ -39,7 +37,7 @@ class WireModel(BaseModel):
     _alternatives: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     @_model_validator(mode="after")
-    def _check_alternatives(self) -> WireModel:
+    def _check_alternatives(self) -> "WireModel":
         groups = type(self)._alternatives
         if groups and not any(all(getattr(self, n) is not None for n in g) for g in groups):
             wanted = " or ".join("+".join(g) for g in groups)

@@ -3,8 +3,6 @@
 Generated from the Codex 0.169.0 v2 JSON Schema, then kept by hand.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field

@@ -4,8 +4,6 @@ Codex serves these as experimental methods, left out of the schema it generates;
 threadline answers them with the shapes below (camelCase like every v2 type).
 """
 
-from __future__ import annotations
-
 from threadline.protocol.v2.common import WireModel
 from threadline.protocol.v2.thread import Thread
 

@@ -7,8 +7,6 @@ inside the roots the connection may touch) is the handler's check, so the error
 can say which path was refused.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, Field

@@ -1,7 +1,5 @@
 """``initialize``: the first request on every connection, and its answer."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 

@@ -1,8 +1,6 @@
 """``mcpServerStatus/list`` and ``config/mcpServer/reload`` payloads (Codex 0.169 schema:
 ``ListMcpServerStatusParams``/``Response``, ``McpServerStatus``, ``McpServerRefreshResponse``)."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field

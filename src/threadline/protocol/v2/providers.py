@@ -6,8 +6,6 @@ threadline's own, in :data:`THREADLINE_REQUESTS`: params ``{"providerId": str}``
 ``{"defaultProviderId": str}``; the id must be a listed provider.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

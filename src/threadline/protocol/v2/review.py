@@ -1,7 +1,5 @@
 """Wire types of the ``review`` area (Codex 0.169 schema), and its rows of the method table."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field

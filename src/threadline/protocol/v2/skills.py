@@ -1,8 +1,6 @@
 """Wire types of the ``skills`` area (Codex 0.169 schema): skills and hooks, and their
 rows of the method table."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field

@@ -2,8 +2,6 @@
 table: delete, metadata, goals, revert, sections, attachments and the Guardian denial
 override."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel

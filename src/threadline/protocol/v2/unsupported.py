@@ -8,8 +8,6 @@ below); the others are refused with ``-32600`` ``not supported by threadline: <w
 params are accepted as they come, and the response type is never built.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import BaseModel, create_model
