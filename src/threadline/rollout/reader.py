@@ -28,7 +28,7 @@ from threadline.protocol.rollout import HistoryBase, RolloutItem, RolloutLine, S
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import open_regular, rollout_file_problem
-from threadline.rollout.lines import build_line, decode_json, decode_line
+from threadline.rollout.lines import build_line, decode_json, decode_line, make_line
 from threadline.rollout.paths import find_rollout_path, home_of
 
 __all__ = [
@@ -114,6 +114,32 @@ def _collect(
     return lines, errors
 
 
+def _collect_all(handle: BinaryIO, source: str) -> tuple[list[RolloutLine], int]:
+    """:func:`_collect` of :func:`_iter_lines` over a whole file, in one loop: a line is
+    decoded first and only checked for being blank when it does not decode (``strip``
+    copies every line it looks at)."""
+    lines: list[RolloutLine] = []
+    errors = 0
+    append = lines.append
+    for number, raw in enumerate(handle):
+        try:
+            line = make_line(decode_json(raw))
+        except ValueError:
+            line = None
+        if line is None:
+            if raw.strip():
+                errors += 1
+                log.warning(
+                    "skipping unreadable rollout line %d of %s%s",
+                    number + 1,
+                    source,
+                    "" if raw.endswith(b"\n") else " (torn last line)",
+                )
+            continue
+        append(line)
+    return lines, errors
+
+
 def parse_lines(data: bytes, *, source: str = "<bytes>") -> tuple[list[RolloutLine], int]:
     """Decode JSONL bytes into lines; returns ``(lines, parse_errors)``."""
     chunks = data.split(b"\n")
@@ -144,6 +170,8 @@ def _read_lines(path: Path, limit: int | None = None) -> tuple[list[RolloutLine]
     try:
         # Never blocks on a FIFO, never follows a link: see threadline.rollout.files.
         with open_for_lines(path) as handle:
+            if limit is None:
+                return _collect_all(handle, str(path))
             return _collect(_iter_lines(handle, limit), str(path))
     except OSError as exc:
         raise RolloutReadError(path, exc.strerror or str(exc)) from exc
