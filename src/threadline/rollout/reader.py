@@ -354,8 +354,6 @@ def read_rollout_from_cut(path: Path, cut: int, *, items_from: int = 0) -> Rollo
         offset = 0
         for raw in handle:
             start, offset = offset, offset + len(raw)
-            if not raw.strip():
-                continue
             if start < cut:
                 skipped = _RESPONSE_HEAD.match(raw, 0, 256)
                 if skipped is not None:
@@ -370,8 +368,9 @@ def read_rollout_from_cut(path: Path, cut: int, *, items_from: int = 0) -> Rollo
                         continue
             line = decode_line(raw)
             if line is None:
-                errors += 1
-                log.warning("skipping unreadable rollout line at byte %d of %s", start, path)
+                if raw.strip():  # a blank line is no error (checked only here: a copy)
+                    errors += 1
+                    log.warning("skipping unreadable rollout line at byte %d of %s", start, path)
                 continue
             if not preview_seen and line.type == "event_msg":
                 preview_seen = user_message_text(line) is not None
