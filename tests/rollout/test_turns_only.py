@@ -21,7 +21,8 @@ from threadline.rollout.history import reconstruct
 from threadline.rollout.reader import read_rollout
 from threadline.rollout.turns_only import read_turns_only
 from threadline.store.base import StoredRef
-from threadline.store.rollouts import all_turns, load_history
+from threadline.store.rollouts import load_history
+from threadline.store.turns_read import all_turns
 
 REF_ROLLOUTS = Path("/work/shared/reference/codex-0.169.0/rollouts")
 THREAD = "019f0000-0000-7000-8000-0000000000a1"

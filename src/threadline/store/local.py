@@ -69,9 +69,10 @@ from threadline.store.thread_state import ThreadState, changed_rollouts, with_gi
 if TYPE_CHECKING:
     from threadline.protocol.rollout import RolloutItem, SessionMeta
     from threadline.protocol.v2.turn import Turn
-    from threadline.store import rollouts
+    from threadline.store import rollouts, turns_read
 else:  # the rollout reader and writer (and a turn's wire models) load with the first use
     rollouts = lazy_module("threadline.store.rollouts")
+    turns_read = lazy_module("threadline.store.turns_read")
 
 __all__ = ["LocalThreadStore"]
 
@@ -280,7 +281,7 @@ class LocalThreadStore:
         return await rollouts.read_turns(self._home, ref, positions)
 
     async def all_turns(self, ref: StoredRef) -> list[Turn]:
-        return await rollouts.all_turns(ref)
+        return await turns_read.all_turns(ref)
 
     async def changed_since(self, stored: StoredThread) -> bool:
         return await rollouts.changed_since(stored)

@@ -12,11 +12,10 @@ All functions are blocking unless ``async``; those run their file work off the l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from threadline.protocol.clock import parse_timestamp
 from threadline.protocol.items import dump_response_item, user_text_message
@@ -29,7 +28,6 @@ from threadline.protocol.rollout import (
     line_from_item,
 )
 from threadline.protocol.v2.turn import Turn
-from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.files import rollout_file_problem, unmovable_reason, unwritable_reason
 from threadline.rollout.gc_pause import gc_paused, pause_gc, paused, thaw
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
@@ -54,12 +52,11 @@ from threadline.rollout.reader import (
     read_rollout_from_cut,
 )
 from threadline.rollout.seek import resume_from_index
-from threadline.rollout.turns_only import read_turns_only
 from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
 from threadline.store.base import Change, ForkSource, StoredRef, StoredThread, StoreError
+from threadline.store.turns_read import off_loop
 
 __all__ = [
-    "all_turns",
     "append_items",
     "check_rollout_path",
     "create_writer",
@@ -79,9 +76,6 @@ __all__ = [
     "turn_ids",
     "writable_problem",
 ]
-
-
-T = TypeVar("T")
 
 
 def is_archived(home: Path, path: Path) -> bool:
@@ -258,35 +252,7 @@ async def load_history(
         with gc_paused():
             return work()
 
-    return await _off_loop(path, paused)
-
-
-async def _off_loop(path: Path, work: Callable[[], T]) -> T:
-    """``work()`` in a worker thread; read errors become the :class:`StoreError` a
-    client sees (naming the file and the problem)."""
-    try:
-        return await asyncio.to_thread(work)
-    except RolloutReadError as exc:
-        raise StoreError(f"failed to load rollout `{path}`: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise StoreError(f"failed to load rollout `{path}`: no such file") from exc
-
-
-async def all_turns(ref: StoredRef) -> list[Turn]:
-    """Every turn of the rollout at ``ref``, as :func:`load_history` rebuilds them
-    (``live`` off), decoding only the lines turns are made of
-    (``rollout.turns_only``); a file that cannot be read that way is loaded whole."""
-    path = ref.path
-    assert path is not None
-
-    def work() -> list[Turn] | None:
-        with gc_paused():
-            return read_turns_only(path)
-
-    turns = await _off_loop(path, work)
-    if turns is not None:
-        return turns
-    return (await load_history(ref)).recon.turns
+    return await off_loop(path, paused)
 
 
 def _rollout_of(stored: StoredThread) -> RolloutFile:
