@@ -475,11 +475,8 @@ class ThreadManager:
             return record, []
         if loaded is not None:
             return record, await self.full_turns(loaded)
-        with as_invalid():  # only the turns: the store decodes no more than they need
-            turns = await self.store.all_turns(
-                StoredRef(record.id, record.rollout_path, record.archived)
-            )
-        return record, turns
+        ref = StoredRef(record.id, record.rollout_path, record.archived)
+        return record, await self._stored.turns(ref)  # no more than the turns need
 
     async def turn_history(self, thread_id: str) -> TurnHistory:
         """A thread's turns for ``thread/turns/list`` and ``thread/items/list``: a loaded

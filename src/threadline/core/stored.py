@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 from threadline.core.errors import InvalidRequest, NotWritable, storing
 from threadline.core.ids import check_thread_id
 from threadline.protocol.rollout import EventMsg
-from threadline.store.base import Change, StoredRef, StoredThread, StoreError, ThreadStore
+from threadline.store.base import (
+    Change,
+    StoredRef,
+    StoredThread,
+    StoreError,
+    ThreadStore,
+    TurnsReader,
+)
 from threadline.store.gc_pause import pause_gc, paused, thaw
 
 if TYPE_CHECKING:  # a loaded thread is passed in: core.thread loads with the first one
@@ -110,6 +117,14 @@ class StoredThreads:
             return await self.store.load_history(
                 ref, for_resume=for_resume, with_turns=with_turns
             )
+
+    async def turns(self, ref: StoredRef) -> list[Turn]:
+        """The visible turns of ``ref`` (``thread/read``): a store that can rebuild them
+        alone (``TurnsReader``) does, any other loads the history whole."""
+        with as_invalid():
+            if isinstance(self.store, TurnsReader):
+                return await self.store.all_turns(ref)
+            return (await self.store.load_history(ref)).recon.turns
 
     async def turn_history(self, ref: StoredRef) -> TurnHistory:
         """The stored turns of ``ref`` for paging (see :class:`TurnHistory`)."""

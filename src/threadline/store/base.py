@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # names of annotations only: a start loads none of them
     from threadline.protocol.rollout import RolloutItem, RolloutLine, SessionMeta
@@ -309,6 +309,16 @@ def relay_of(store: object) -> ThreadRelay | None:
     return relay() if callable(relay) else None
 
 
+@runtime_checkable
+class TurnsReader(Protocol):
+    """A store that rebuilds a history's turns alone for less than a whole load (the
+    local store: ``thread/read`` decodes only the lines turns are made of)."""
+
+    async def all_turns(self, ref: StoredRef) -> list[Turn]:
+        """Every visible turn of the history at ``ref``, as ``load_history`` rebuilds
+        them (``live`` off)."""
+
+
 class ThreadStore(Protocol):
     """Persistence as core sees it. Every async method is safe to call from the event
     loop; the synchronous ones do a handful of system calls at most."""
@@ -368,10 +378,6 @@ class ThreadStore(Protocol):
     ) -> list[Turn]:
         """The visible turns at ``positions`` (indexes into :meth:`turn_ids`), in the
         order given, reading only what those turns need."""
-
-    async def all_turns(self, ref: StoredRef) -> list[Turn]:
-        """Every visible turn of the history at ``ref``: :meth:`load_history`'s turns
-        (``live`` off), reading only what turns need (for ``thread/read``)."""
 
     async def changed_since(self, stored: StoredThread) -> bool:
         """Whether the history grew or was replaced since ``stored`` was loaded."""

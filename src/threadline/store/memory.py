@@ -238,9 +238,6 @@ class MemoryThreadStore:
         turns = (await self.load_history(ref)).recon.turns
         return [turns[p] for p in positions if 0 <= p < len(turns)]
 
-    async def all_turns(self, ref: StoredRef) -> list[Turn]:
-        return (await self.load_history(ref)).recon.turns
-
     async def changed_since(self, stored: StoredThread) -> bool:
         return bool(len(self._lines_of(stored.ref)) != stored.version)
 

@@ -384,9 +384,6 @@ class PostgresThreadStore:
             turns = [whole[p] for p in positions if 0 <= p < len(whole)]
         return turns
 
-    async def all_turns(self, ref: StoredRef) -> list[Turn]:
-        return (await self.load_history(ref)).recon.turns
-
     async def changed_since(self, stored: StoredThread) -> bool:
         return bool(await self._version(self._id_of(stored.ref)) != stored.version)
 
