@@ -4,7 +4,9 @@ decoded JSON until that request, ``protocol.items.DeferredItems``): over a real 
 app-server and the mock model, the request's ``input`` starts with exactly the items
 the earlier, validating replay made of the same file (``tests/support/history_oracle``),
 on a Codex 0.169 reference rollout as it is and on one with items the models refuse, a
-rollback and a compaction. On the local store and on PostgreSQL."""
+rollback and a compaction. A fork's first request sends its parent's history the same
+way, and its ``thread/started`` carries no turns, as Codex's (the recorded trace). On
+the local store and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -111,3 +113,59 @@ async def test_first_request_after_resume_sends_the_stored_history(
     assert sent[start:asked] == expected  # the stored history, item for item
     # before it only the instructions each request opens with, which no rollout holds
     assert start >= 0 and all(item.get("role") == "developer" for item in sent[:start])
+
+
+TRACE = Path("/work/shared/reference/codex-0.169.0/traces/s05_fork.jsonl")
+
+
+def _codex_fork_announcements() -> list[tuple[int, int]]:
+    """(turns in the fork's answer, turns in its ``thread/started``) of every non-ephemeral
+    fork with turns in the recorded Codex trace."""
+    records = [json.loads(raw) for raw in TRACE.read_text().splitlines()]
+    answers: dict[Any, int] = {}
+    forks = {r["msg"]["id"]: r["msg"]["params"] for r in records
+             if r["dir"] == "c2s" and (r.get("msg") or {}).get("method") == "thread/fork"}
+    out: list[tuple[int, int]] = []
+    pending: int | None = None
+    for record in records:
+        msg = record.get("msg") or {}
+        if record["dir"] != "s2c":
+            continue
+        if msg.get("id") in forks and "result" in msg:
+            answers[msg["id"]] = len(msg["result"]["thread"]["turns"])
+            params = forks[msg["id"]]
+            pending = answers[msg["id"]] if not params.get("ephemeral") else None
+        elif msg.get("method") == "thread/started" and pending:
+            out.append((pending, len(msg["params"]["thread"]["turns"])))
+            pending = None
+    return out
+
+
+async def test_fork_announces_the_new_thread_without_its_turns_as_codex(
+    launch_server: LaunchServer, mock_home: Path, mock_model: MockModel, tmp_path: Path,
+    store: StoreUnderTest,
+) -> None:
+    """Codex's ``thread/started`` after a fork carries no turns, the answer has them (a
+    big fork's turns were serialized and sent twice)."""
+    recorded = _codex_fork_announcements()
+    assert recorded and all(answer > 0 and started == 0 for answer, started in recorded)
+    await store.seed(_crafted(mock_home, tmp_path))
+    client = (await launch_server()).client
+    result = await client.request("thread/fork", {"threadId": CRAFTED_ID})
+    assert len(result["thread"]["turns"]) == 3  # t1, t2, t4 (t3 rolled back)
+    started = await client.wait_for_notification("thread/started")
+    shown = started["params"]["thread"]
+    assert shown["id"] == result["thread"]["id"] and shown["turns"] == []
+    assert {k: v for k, v in shown.items() if k != "turns"} == {
+        k: v for k, v in result["thread"].items() if k != "turns"}
+    # the fork's model history is the parent's, built with its first request
+    expected = [dump_response_item(i) for i in validating_replay(
+        read_rollout(_crafted(tmp_path / "again", tmp_path)).lines)]
+    mock_model.enqueue(text("noted"))
+    fork_id = result["thread"]["id"]
+    await client.request("turn/start", {"threadId": fork_id,
+                                        "input": [{"type": "text", "text": "NEXT-QUESTION"}]})
+    await client.wait_for_notification("turn/completed", timeout=20)
+    sent = (await mock_model.async_wait_for_requests(1))[-1].body["input"]
+    asked = next(i for i, item in enumerate(sent) if "NEXT-QUESTION" in json.dumps(item))
+    assert sent[asked - len(expected):asked] == expected

@@ -370,10 +370,13 @@ class Reconstruction:
 
     @property
     def history_items(self) -> Sequence[ResponseItem]:
-        """:attr:`history` without building it yet when it is deferred: what a resumed
-        thread starts with (its first model request builds it)."""
+        """:attr:`history`, replayed but not built yet unless it already is: what a resumed
+        or forked thread starts with (its first model request builds it)."""
         history = self._history
-        return history if isinstance(history, DeferredItems) else self.history
+        if history is None:
+            history = self._history = deferred_history(self._history_from or [])
+            self._history_from = None
+        return history
 
     @property
     def thread_id(self) -> str | None:

@@ -267,8 +267,8 @@ async def _fork(rt: Runtime, ctx: RequestContext, p: ThreadForkParams) -> Thread
     rt.router.subscribe(ctx.connection_id, thread.id)
     include = not p.exclude_turns
     wire = wire_thread(thread, include_turns=include)
-    shown = wire.model_copy(update={"turns": []}) if thread.settings.ephemeral else wire
-    started = dump_wire(ThreadStartedNotification(thread=shown))
+    # As Codex: the announcement carries no turns (the answer has them), whatever the fork.
+    started = dump_wire(ThreadStartedNotification(thread=wire.model_copy(update={"turns": []})))
 
     def after() -> None:
         if include:
