@@ -114,6 +114,8 @@ _THREAD_WEB = {
     "threadline.store.memory", "threadline.store.postgres",
     "threadline.protocol.v2.turn", "threadline.protocol.v2.item",
     "threadline.protocol.v2.item_parts",
+    # ... nor the rollout models (a rename, a rollback, a new session_meta load them).
+    "threadline.protocol.rollout", "threadline.protocol.items", "threadline.rollout.reader",
 }
 
 

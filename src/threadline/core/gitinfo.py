@@ -8,8 +8,10 @@ thread starts. Reading the few files involved is much cheaper than running
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from threadline.protocol.rollout import GitInfo
+if TYPE_CHECKING:
+    from threadline.protocol.rollout import GitInfo
 
 _MAX_PARENTS = 64
 
@@ -32,6 +34,8 @@ def git_info(cwd: str | Path) -> GitInfo | None:
         sha = _resolve_ref(git_dir, ref)
     else:
         sha = head or None  # detached HEAD
+    from threadline.protocol.rollout import GitInfo  # the rollout models load with a thread
+
     return GitInfo(commit_hash=sha, branch=branch, repository_url=_origin_url(git_dir))
 
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from threadline.protocol.rollout import GitInfo
 from threadline.store.base import GitRecord, ThreadRecord, ThreadStore
 
 if TYPE_CHECKING:
     from threadline.core.thread import Thread
+    from threadline.protocol.rollout import GitInfo
 
 __all__ = ["IndexKeeper", "git_record", "record_for"]
 

@@ -27,18 +27,7 @@ from threadline.core.provider_choice import default_provider_id
 from threadline.core.recorder import NullSink, RolloutSink
 from threadline.core.session_meta import new_session_meta
 from threadline.core.stored import StoredThreads, TurnHistory, as_invalid, label, thaw_collector
-from threadline.protocol.rollout import EventMsg, GitInfo, SessionMeta
-from threadline.store.base import (
-    ListPage,
-    ListQuery,
-    ReindexReport,
-    StoredRef,
-    StoredThread,
-    StoreError,
-    ThreadLease,
-    ThreadRecord,
-    ThreadStore,
-)
+from threadline.store.base import ListQuery, StoredRef, StoreError
 
 if TYPE_CHECKING:  # the thread web (core.setup, core.thread, tools) loads with the first thread
     from threadline.core.relay import RelayHub
@@ -48,7 +37,16 @@ if TYPE_CHECKING:  # the thread web (core.setup, core.thread, tools) loads with 
     from threadline.core.thread_state import ThreadStateService
     from threadline.model.base import ModelClient
     from threadline.protocol.items import ResponseItem
+    from threadline.protocol.rollout import GitInfo, SessionMeta
     from threadline.protocol.v2.turn import Turn
+    from threadline.store.base import (
+        ListPage,
+        ReindexReport,
+        StoredThread,
+        ThreadLease,
+        ThreadRecord,
+        ThreadStore,
+    )
     from threadline.tools.registry import ToolRegistry
 
 __all__ = ["ClientFactory", "StartOptions", "ThreadManager"]
@@ -585,6 +583,7 @@ class ThreadManager:
         path = thread.rollout_path()
         if path is None or not thread.rollout_materialized:
             raise InvalidRequest(f"thread {thread.id} has no persisted turns to roll back")
+        from threadline.protocol.rollout import EventMsg
         event = EventMsg.model_validate({"type": "thread_rolled_back", "num_turns": num_turns})
         await thread.record_rollout_items([event])
         stored = await self._stored.load(StoredRef(thread.id, path))

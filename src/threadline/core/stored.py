@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from threadline.core.errors import InvalidRequest, NotWritable, storing
 from threadline.core.ids import check_thread_id
-from threadline.protocol.rollout import EventMsg
+from threadline.protocol.lazy_module import lazy_attribute
 from threadline.store.base import (
     Change,
     StoredRef,
@@ -27,11 +27,14 @@ from threadline.store.base import (
     ThreadStore,
     TurnsReader,
 )
-from threadline.store.gc_pause import pause_gc, paused, thaw
+from threadline.store.gc_pause import gc_paused, pause_gc, paused, thaw
 
 if TYPE_CHECKING:  # a loaded thread is passed in: core.thread loads with the first one
     from threadline.core.thread import Thread
+    from threadline.protocol.rollout import EventMsg
     from threadline.protocol.v2.turn import Turn
+else:  # the rollout models load with the first rename, not at start
+    EventMsg = lazy_attribute("threadline.protocol.rollout", "EventMsg", around=gc_paused)
 
 __all__ = [
     "StoredThreads", "TurnHistory", "as_invalid", "loading", "pause_collector", "thaw_collector",

@@ -56,6 +56,7 @@ from threadline.store.base import (
     ThreadRecord,
     ThreadSink,
 )
+from threadline.store.gc_pause import gc_paused
 from threadline.store.index import INDEX_FILE, ThreadIndex
 from threadline.store.locks import LOCKS_SUBDIR, acquire_thread_lock
 from threadline.store.records import (
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
     from threadline.protocol.v2.turn import Turn
     from threadline.store import rollouts, turns_read
 else:  # the rollout reader and writer (and a turn's wire models) load with the first use
-    rollouts = lazy_module("threadline.store.rollouts")
+    rollouts = lazy_module("threadline.store.rollouts", around=gc_paused)
     turns_read = lazy_module("threadline.store.turns_read")
 
 __all__ = ["LocalThreadStore"]

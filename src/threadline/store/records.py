@@ -17,9 +17,9 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from threadline.protocol.rollout import SessionMeta
+from threadline.protocol.lazy_module import lazy_module
 from threadline.protocol.text import dumps_compact
 from threadline.rollout.files import append_lines_synced, open_regular, open_regular_append
 from threadline.rollout.paths import (
@@ -27,8 +27,15 @@ from threadline.rollout.paths import (
     parse_rollout_file_name,
     uuid7_time_ms,
 )
-from threadline.rollout.reader import HeadSummary, Locator, read_head
 from threadline.store.base import PREVIEW_MAX_CHARS, GitRecord, ThreadRecord
+from threadline.store.gc_pause import gc_paused
+
+if TYPE_CHECKING:
+    from threadline.protocol.rollout import SessionMeta
+    from threadline.rollout import reader
+    from threadline.rollout.reader import HeadSummary, Locator
+else:  # the rollout reader (and the rollout models) load with the first head read
+    reader = lazy_module("threadline.rollout.reader", around=gc_paused)
 
 __all__ = [
     "SESSION_INDEX_FILE",
@@ -382,7 +389,7 @@ def record_from_rollout(
         except OSError:
             return None
     lines = data.split(b"\n") if data is not None else None
-    head = read_head(path, locate=locate, data=lines)
+    head = reader.read_head(path, locate=locate, data=lines)
     if head.meta is None:
         return None
     if require_user_message and not head.has_user_message:
