@@ -109,6 +109,22 @@ def test_lines_that_only_look_skippable_are_decoded(tmp_path: Path) -> None:
     assert texts == ["from a duplicate key", "after escape", "keys reordered"]
 
 
+def test_a_meta_behind_a_skippable_head_is_the_first_meta(tmp_path: Path) -> None:
+    """A response_item head whose last ``type`` makes it a session_meta, before the
+    file's own: it is the thread's meta in a full read (here one naming a fork base, so
+    the file is read whole, as the full read does)."""
+    lines = _generated(tmp_path).read_text(encoding="utf-8").splitlines()
+    meta = json.loads(lines[0])["payload"]
+    meta["history_base"] = {"thread_id": "019f0000-0000-7000-8000-0000000000ff",
+                            "end_byte_offset": 0, "end_ordinal_exclusive": None}
+    hidden = (HEAD + '"type":"response_item","payload":' + json.dumps(meta)
+              + ',"type":"session_meta"}')
+    path = tmp_path / f"hidden-meta-{THREAD}.jsonl"
+    path.write_text("\n".join([hidden, *lines[:40]]) + "\n", encoding="utf-8")
+    assert read_turns_only(path) is None
+    assert read_rollout(path).meta is not None and read_rollout(path).missing_base is not None
+
+
 def test_implicit_turns_behind_garbage_are_read_whole(tmp_path: Path) -> None:
     torn = HEAD + '"type":"response_item","payload":{"type":"mess'
     garbage = HEAD + '"type":"response_item"}'  # no payload: not a line

@@ -67,8 +67,9 @@ def _skippable(raw: bytes, head: re.Match[bytes]) -> bool:
     if b"\\" in raw and b"\\u" in raw:
         return False
     if head.group(1) is not None:
-        # Only a duplicate top-level type could make it an event or a compaction.
-        return b"event_msg" not in raw and b"compacted" not in raw
+        # Only a duplicate top-level type could make it a line that matters here: an
+        # event, a compaction, or a session_meta (the first one is the thread's).
+        return b"event_msg" not in raw and b"compacted" not in raw and b"session_meta" not in raw
     # A token_count event: the line type and the payload type, and no other.
     return raw.count(b'"type"') == 2
 
