@@ -27,9 +27,9 @@ from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.files import open_regular
 from threadline.rollout.history import (
     Reconstruction,
+    deferred_history,
     latest_token_info,
     latest_window,
-    model_history,
     sanitize_token_info,
 )
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns, stub_turn
@@ -76,7 +76,7 @@ def resume_from_index(
         handle.seek(start)
         data = handle.read(max(0, index.scanned_to - start))
     tail, errors = parse_lines(data, source=str(path))
-    history = model_history(tail)
+    history = deferred_history(tail)  # built with the thread's first model request
     token_info: TokenUsageInfo | None = None
     if index.token_at is not None:
         if index.token_at >= start:
