@@ -8,6 +8,7 @@ kept as :class:`OtherItem`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal, overload
 
@@ -206,11 +207,12 @@ class DeferredItems(Sequence[ResponseItem]):
     :func:`parse_response_item` makes of them, and keeps those. A resumed thread's
     history waits so until its first model request: the resume answers without it."""
 
-    __slots__ = ("_built", "_entries")
+    __slots__ = ("_built", "_entries", "_lock")
 
     def __init__(self, entries: list[Any]) -> None:
         self._entries: list[Any] | None = entries
         self._built: list[ResponseItem] | None = None
+        self._lock = threading.Lock()  # two first readers get the same list
 
     @property
     def pending(self) -> int:
@@ -221,9 +223,11 @@ class DeferredItems(Sequence[ResponseItem]):
         """The items (built on the first call; the same list on every later one)."""
         built = self._built
         if built is None:
-            entries = self._entries or []
-            built = _build_entries(entries)
-            self._built, self._entries = built, None
+            with self._lock:
+                built = self._built
+                if built is None:
+                    built = _build_entries(self._entries or [])
+                    self._built, self._entries = built, None
         return built
 
     def __len__(self) -> int:
