@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,11 +313,21 @@ class Encoded(dict[str, Any]):
     to append one); the mapping is the message (its result still a model), for whatever
     looks at it before then. See :func:`encode_response_line`."""
 
-    __slots__ = ("body",)
+    __slots__ = ("body", "on_written")
 
     def __init__(self, message: JsonObject, body: bytes) -> None:
         super().__init__(message)
         self.body = body
+        self.on_written: Callable[[], object] | None = None
+        """Called once the message has been written, or will never be (the connection
+        closed first): what waits for a big answer to be out (see the server's
+        connection)."""
+
+    def written(self) -> None:
+        """Run :attr:`on_written` once (a failure is the caller's to log)."""
+        callback, self.on_written = self.on_written, None
+        if callback is not None:
+            callback()
 
     def decoded(self) -> JsonObject:
         """The message as plain JSON values (what a client reading ``body`` gets)."""

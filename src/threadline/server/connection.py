@@ -28,7 +28,7 @@ import collections
 import inspect
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from threadline.protocol import codes
 from threadline.protocol.clock import now_ms
 from threadline.protocol.jsonrpc import (
+    Encoded,
     ErrorObject,
     InvalidMessage,
     JsonObject,
@@ -76,6 +77,13 @@ _Inbound = JSONRPCRequest | JSONRPCNotification | InvalidMessage
 
 _WRITE_BATCH = 256
 """Most messages written together when several are queued."""
+
+BIG_ANSWER_BYTES = 1 << 20
+"""An answer this big (a long thread's turns) holds the collector's pause
+(``core.stored.pause_collector``) from when it is queued until it is written: that is
+what background start-up work (the warm-up) waits for, and writing megabytes to a
+client that reads them takes as long as building them; sharing the interpreter (and
+the machine) meanwhile slows the answer."""
 
 
 Dispatch = Callable[["ConnectionRequest", JsonObject | None], Awaitable[tuple[Any, ErrorObject | None]]]
@@ -205,7 +213,14 @@ class Connection:
         if isinstance(result, BaseModel):
             encoded = encode_response_line(request_id, result)
             if encoded is not None:
-                return self._enqueue(encoded)
+                if len(encoded.body) >= BIG_ANSWER_BYTES:
+                    from threadline.core.stored import pause_collector  # loaded by the handlers
+
+                    encoded.on_written = pause_collector()
+                queued = self._enqueue(encoded)
+                if not queued:
+                    encoded.written()
+                return queued
         return self._enqueue(encode_response(request_id, to_json(result)))
 
     def send_error(
@@ -363,6 +378,12 @@ class Connection:
             self._accepting = False
 
     async def _write_loop(self) -> None:
+        try:
+            await self._write_queued()
+        finally:  # what is left will never be written: its holds end now
+            _written(self._egress)
+
+    async def _write_queued(self) -> None:
         send_many = getattr(self.channel, "send_many", None)
         egress = self._egress
         loop = asyncio.get_running_loop()
@@ -392,6 +413,8 @@ class Connection:
                 logger.info("%r: write failed (%s); closing", self, exc)
                 self.abort("write failed")
                 return
+            finally:
+                _written(batch)
             if stop:
                 return
 
@@ -442,6 +465,16 @@ class Connection:
             self.opt_out_notification_methods = frozenset(caps.opt_out_notification_methods or ())
         self.initialized = True
         self.send_response(request.id, self._on_initialize(params))
+
+
+def _written(messages: Iterable[JsonObject | None]) -> None:
+    """End the holds of ``messages`` (``Encoded.on_written``): written, or never to be."""
+    for message in messages:
+        if isinstance(message, Encoded) and message.on_written is not None:
+            try:
+                message.written()
+            except Exception:
+                logger.exception("after-write callback failed")
 
 
 @dataclass(eq=False)
