@@ -145,6 +145,8 @@ print(json.dumps({"start": start, "thread": sorted(sys.modules), "id": thread.id
     # Goal changes are relayed from then on, without the thread-state area's wire types.
     assert "threadline.server.handlers.goals" in loaded
     assert "threadline.protocol.v2.thread_state" not in loaded
+    # The patch parser and writer load with the first patch or shell command (or the warm-up).
+    assert not {"threadline.tools.apply_patch", "threadline.tools.patch_flow"} & loaded
 
 
 def test_the_event_table_loads_its_rarer_models_when_named(tmp_path: Path) -> None:

@@ -95,9 +95,12 @@ async def serve(
         await manager.shutdown()
 
 
-WARM_UP_MODULES: Sequence[str] = ("threadline.model.responses", "threadline.model.chat")
+WARM_UP_MODULES: Sequence[str] = (
+    "threadline.model.responses", "threadline.model.chat", "threadline.tools.patch_flow",
+)
 """What the first turn needs and start-up does not: the model clients (and the ``openai``
-SDK under them, a few hundred milliseconds of imports)."""
+SDK under them, a few hundred milliseconds of imports), and the patch parser and writer
+(``tools.patch_tool`` loads them with a thread's first patch or shell command)."""
 
 WARM_UP_SWITCH_INTERVAL_S = 0.0002
 """How often the interpreter lock may change hands while the warm-up works (0.2 ms)."""

@@ -39,32 +39,23 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
+from threadline.protocol.lazy_module import lazy_module
 from threadline.protocol.v2.item import FileChangeThreadItem
 from threadline.protocol.v2.item_parts import FileUpdateChange
 from threadline.sandbox.policy import SandboxPolicy
-from threadline.tools.apply_patch import (
-    FileChange,
-    PatchError,
-    TurnDiffTracker,
-    extract_invocation,
-    lark_grammar,
-    parse_patch,
-    parse_patch_streaming,
-    plan_patch,
-)
-from threadline.tools.patch_flow import (
-    PatchApprovals,
-    assess_patch,
-    item_changes,
-    run_patch,
-    streaming_changes,
-    touched_paths,
-)
 from threadline.tools.registry import ToolContext, ToolOutput
+
+if TYPE_CHECKING:
+    from threadline.tools import apply_patch, patch_flow
+    from threadline.tools.apply_patch import FileChange, TurnDiffTracker
+    from threadline.tools.patch_flow import PatchApprovals
+else:  # the patch parser, planner and writer load with a thread's first patch or command
+    apply_patch = lazy_module("threadline.tools.apply_patch")
+    patch_flow = lazy_module("threadline.tools.patch_flow")
 
 PatchToolKind = Literal["freeform", "function"]
 
@@ -144,9 +135,16 @@ class PatchApplier:
     ) -> None:
         self.writable_roots = tuple(writable_roots)
         self.network_access = network_access
-        self.approved = PatchApprovals()
+        self._approved: PatchApprovals | None = None
         self._diff_turn: str | None = None
         self._diff: TurnDiffTracker | None = None
+
+    @property
+    def approved(self) -> PatchApprovals:
+        """Files approved for the rest of the thread (made with the first patch)."""
+        if self._approved is None:
+            self._approved = patch_flow.PatchApprovals()
+        return self._approved
 
     def sandbox_policy(self, mode: str) -> SandboxPolicy:
         return SandboxPolicy.from_mode(
@@ -163,7 +161,7 @@ class PatchApplier:
     async def intercept(self, ctx: ToolContext, cmd: str, workdir: str | None) -> ToolOutput | None:
         """The ``exec_command`` hook: the answer when ``cmd`` is an ``apply_patch``
         invocation (applied as a patch), ``None`` to run it as an ordinary command."""
-        found = extract_invocation(cmd)
+        found = apply_patch.extract_invocation(cmd)
         if found is None:
             return None
         patch, cd = found
@@ -183,15 +181,15 @@ class PatchApplier:
         started = time.monotonic()
         try:
             changes = await asyncio.to_thread(_plan, patch, cwd)
-        except PatchError as err:
+        except apply_patch.PatchError as err:
             return _Outcome(ToolOutput(err.for_model(), success=False), ran=False)
         policy = self.sandbox_policy(ctx.sandbox_mode)
-        decision = assess_patch(ctx.approval_policy, policy, ctx.cwd, changes, self.approved)
+        decision = patch_flow.assess_patch(ctx.approval_policy, policy, ctx.cwd, changes, self.approved)
         if decision.reject is not None:
             return _Outcome(ToolOutput(decision.reject, success=False), ran=False)
         item = FileChangeThreadItem(
             id=ctx.call_id,
-            changes=item_changes(changes),
+            changes=patch_flow.item_changes(changes),
             status="inProgress",
             started_at_ms=now_ms(),
         )
@@ -208,9 +206,9 @@ class PatchApplier:
                 await _complete(ctx, item, "declined", stderr=PATCH_REJECTED_BY_USER)
                 return _Outcome(ToolOutput(PATCH_REJECTED_BY_USER, success=False), ran=False)
             if answer == "acceptForSession":
-                self.approved.remember(touched_paths(changes))
+                self.approved.remember(patch_flow.touched_paths(changes))
         began = time.monotonic()
-        run = await run_patch(patch, cwd, policy=policy, root=ctx.cwd, sandboxed=decision.sandboxed)
+        run = await patch_flow.run_patch(patch, cwd, policy=policy, root=ctx.cwd, sandboxed=decision.sandboxed)
         seconds = time.monotonic() - began
         if not run.ok:
             await _complete(ctx, item, "failed", stderr=run.output)
@@ -241,7 +239,7 @@ class PatchApplier:
     async def _track(self, ctx: ToolContext, changes: list[FileChange]) -> None:
         if self._diff is None or self._diff_turn != ctx.turn_id:
             self._diff_turn = ctx.turn_id
-            self._diff = TurnDiffTracker(display_root=diff_root(ctx.cwd))
+            self._diff = apply_patch.TurnDiffTracker(display_root=diff_root(ctx.cwd))
         self._diff.track(changes)
         diff = self._diff.unified_diff()
         if diff is not None:
@@ -260,7 +258,7 @@ def diff_root(cwd: Path) -> Path:
 
 
 def _plan(patch: str, cwd: Path) -> list[FileChange]:
-    return plan_patch(parse_patch(patch), cwd)
+    return apply_patch.plan_patch(apply_patch.parse_patch(patch), cwd)
 
 
 async def _emit(ctx: ToolContext, msg: Any) -> None:
@@ -319,7 +317,7 @@ class ApplyPatchTool:
                 "type": "custom",
                 "name": self.name,
                 "description": FREEFORM_DESCRIPTION,
-                "format": {"type": "grammar", "syntax": "lark", "definition": lark_grammar()},
+                "format": {"type": "grammar", "syntax": "lark", "definition": apply_patch.lark_grammar()},
             }
         return {
             "type": "function",
@@ -394,8 +392,8 @@ class ApplyPatchTool:
 
 def _partial_changes(lines: str) -> list[FileUpdateChange]:
     try:
-        return streaming_changes(parse_patch_streaming(lines))
-    except PatchError:
+        return patch_flow.streaming_changes(apply_patch.parse_patch_streaming(lines))
+    except apply_patch.PatchError:
         return []
 
 
