@@ -19,7 +19,6 @@ from typing import Any
 
 from threadline.core.config import load_config, threadline_home
 from threadline.core.config_sections import McpServerConfig
-from threadline.core.config_write import Edit, write_edits
 from threadline.core.errors import InvalidRequest, McpServerNotFound
 from threadline.mcp.manager import McpError, McpManager, McpServerState
 from threadline.mcp.oauth import OAuthLogin, OAuthLoginError, OAuthStore, start_login
@@ -145,6 +144,8 @@ class McpHost:
     def _approve_in_config(self, server: str, tool: str) -> None:
         """``[mcp_servers.<server>.tools.<tool>] approval_mode = "approve"`` in the user's
         config.toml, as Codex writes an approval the user gave for good."""
+        from threadline.core.config_write import Edit, write_edits  # with the first approval
+
         key = f"mcp_servers.{_quoted(server)}.tools.{_quoted(tool)}.approval_mode"
         write_edits(load_config(self._home), [Edit(key, "approve")])
 
