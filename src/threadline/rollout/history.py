@@ -435,13 +435,17 @@ def _share_text(line: RolloutLine, last: str | None) -> str | None:
 
 
 def reconstruct(
-    rollout: RolloutFile, *, live: bool = False, lazy_history: bool = False
+    rollout: RolloutFile, *, live: bool = False, lazy_history: bool = False,
+    release_lines: bool = False,
 ) -> Reconstruction:
     """Rebuild history, turns and the usage snapshot from a read rollout.
 
     ``live=False`` (a thread that is not running) shows an unfinished last turn
     as ``interrupted``. With ``lazy_history`` the model history is built when first read
     (from a copy of the list of lines), not now: for a load that may never need it.
+    With ``release_lines`` (a resume, which keeps no lines) ``rollout.lines`` is emptied
+    once every line is replayed, before the turns are built: what the turns and the
+    history do not hold of them is freed then, not after (the peak of the load).
     """
     lines = rollout.lines
     latest = latest_token_info(lines)
@@ -487,6 +491,11 @@ def reconstruct(
             compacted_at.append(index)
             if replay is not None:
                 replay.compacted(line)
+    cut_off = find_cut_off(lines)
+    window = latest_window(lines, rollout.meta, compacted_at)
+    history_from = list(lines) if lazy_history else None
+    if release_lines:
+        lines.clear()
     turns = builder.finish(live=live)
     token_info = sanitize_token_info(latest[1]) if latest else None
     return Reconstruction(
@@ -501,9 +510,9 @@ def reconstruct(
         format=rollout.format,
         parse_errors=rollout.parse_errors,
         open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
-        cut_off=find_cut_off(lines),
-        window=latest_window(lines, rollout.meta, compacted_at),
-        _history_from=list(lines) if lazy_history else None,
+        cut_off=cut_off,
+        window=window,
+        _history_from=history_from,
     )
 
 

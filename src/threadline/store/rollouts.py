@@ -229,7 +229,8 @@ async def load_history(
         # Not a resume (a read, a rollback, a follower): the model history is built if
         # read (``thread/read`` never does: about 90 ms of an 8,000-turn read).
         recon = sought[1] if sought is not None else reconstruct(
-            rollout, live=live, lazy_history=resume_home is None
+            rollout, live=live, lazy_history=resume_home is None,
+            release_lines=resume_home is not None,  # a resume keeps no lines (freed early)
         )
         if stubbed and resume_home is not None:
             index = current_index(path, resume_home / OFFSETS_CACHE_SUBDIR)
