@@ -8,12 +8,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from test_v2_support import definition_exists, schema_errors
 
 import threadline.protocol.v2 as v2
 from threadline.protocol.methods import CLIENT_REQUESTS, SERVER_NOTIFICATIONS, SERVER_REQUESTS
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2 import WireModel, dump_wire
+from threadline.protocol.v2.lazy_fields import RealType
 
 
 def sample(tp: Any) -> Any:
@@ -37,10 +39,17 @@ def sample(tp: Any) -> Any:
     return simple[tp]
 
 
+def field_type(field: FieldInfo) -> Any:
+    """The type of ``field``; for a lazy one (``protocol.v2.lazy_fields``), the type it
+    stands for."""
+    real = [m for m in field.metadata if isinstance(m, RealType)]
+    return real[0].resolve() if real else field.annotation
+
+
 def minimal(model: type[BaseModel]) -> BaseModel:
     """An instance of ``model`` with only its required fields set."""
     fields = model.model_fields
-    data = {name: sample(f.annotation) for name, f in fields.items() if f.is_required()}
+    data = {name: sample(field_type(f)) for name, f in fields.items() if f.is_required()}
     # Models that need one of several members (``url`` or ``fileId``) get the first group.
     groups: tuple[tuple[str, ...], ...] = getattr(model, "_alternatives", ())
     for name in groups[0] if groups else ():

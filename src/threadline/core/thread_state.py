@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from threadline.core.errors import InvalidRequest, storing
 from threadline.core.ids import check_thread_id, new_thread_id
 from threadline.protocol.clock import now_ms
-from threadline.protocol.rollout import EventMsg
 from threadline.store.base import GitRecord, StoredRef, StoreError, ThreadRecord
 from threadline.store.thread_state import (
     GIT_FIELDS,
@@ -444,6 +443,8 @@ class ThreadStateService:
         if thread is not None:
             await manager.rollback_thread(canonical, dropped)
             return canonical, dropped
+        from threadline.protocol.rollout import EventMsg  # the rollout models: not for a list
+
         event = EventMsg.model_validate({"type": "thread_rolled_back", "num_turns": dropped})
         problem = manager.store.writable_problem(ref)
         if problem is not None:

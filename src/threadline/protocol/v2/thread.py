@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from threadline.protocol.v2.common import WireModel
-from threadline.protocol.v2.item import ThreadItem
+from threadline.protocol.v2.lazy_fields import LazyThreadItem, LazyTurnList, TurnItemsView
 from threadline.protocol.v2.settings import (
     AbsolutePathBuf,
     ApprovalsReviewer,
@@ -22,7 +22,6 @@ from threadline.protocol.v2.settings import (
     SortDirection,
     ThreadId,
 )
-from threadline.protocol.v2.turn import Turn, TurnItemsView
 
 AgentPath = str
 
@@ -131,7 +130,7 @@ class Thread(WireModel):
     session_id: str
     source: SessionSource
     status: ThreadStatus
-    turns: list[Turn]
+    turns: LazyTurnList
     updated_at: int
     agent_nickname: str | None = None
     agent_role: str | None = None
@@ -245,7 +244,7 @@ class ThreadInjectItemsResponse(WireModel):
 
 
 class ThreadItemEntry(WireModel):
-    item: ThreadItem
+    item: LazyThreadItem
     turn_id: str
     completed_at_ms: int | None = None
     started_at_ms: int | None = None
@@ -386,7 +385,7 @@ class ThreadResumeInitialTurnsPageParams(WireModel):
 
 
 class TurnsPage(WireModel):
-    data: list[Turn]
+    data: LazyTurnList
     backwards_cursor: str | None = None
     next_cursor: str | None = None
 
@@ -485,7 +484,7 @@ class ThreadTurnsListParams(WireModel):
 
 
 class ThreadTurnsListResponse(WireModel):
-    data: list[Turn]
+    data: LazyTurnList
     backwards_cursor: str | None = None
     next_cursor: str | None = None
 
