@@ -116,6 +116,8 @@ _THREAD_WEB = {
     "threadline.protocol.v2.item_parts",
     # ... nor the rollout models (a rename, a rollback, a new session_meta load them).
     "threadline.protocol.rollout", "threadline.protocol.items", "threadline.rollout.reader",
+    # ... nor the test-only methods unless THREADLINE_TEST_SLOW_METHOD=1 asks for them.
+    "threadline.server.handlers.testing",
 }
 
 
@@ -238,3 +240,10 @@ async def test_settled_work_runs_when_no_request_comes(
     in_process.server.when_settled(lambda: ran.append("x"), first_wait_s=0.05)
     await asyncio.sleep(0.3)
     assert ran == ["x"]
+
+
+def test_the_test_methods_switch_is_one_name() -> None:
+    from threadline.server import handlers
+    from threadline.server.handlers import testing
+
+    assert handlers.TEST_METHODS_ENV == testing.TEST_METHODS_ENV

@@ -10,6 +10,7 @@ the server and calls it once).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -20,12 +21,14 @@ from pydantic import BaseModel
 from threadline.core.stored import pause_collector
 from threadline.server.dispatch import MethodTable, RequestContext
 from threadline.server.handlers.runtime import Runtime
-from threadline.server.handlers.testing import methods_enabled, register_test_methods
 
 if TYPE_CHECKING:  # built on first access, see ``__getattr__``
     HANDLERS: dict[str, RuntimeHandler]
 
 __all__ = ["AREAS", "DETACHED", "HANDLERS", "HANDLER_INDEX", "Runtime", "register_handlers"]
+
+TEST_METHODS_ENV = "THREADLINE_TEST_SLOW_METHOD"
+"""``1`` serves the test-only methods (``handlers/testing.py``; its ``TEST_METHODS_ENV``)."""
 
 RuntimeHandler = Callable[[Runtime, RequestContext, Any], Awaitable[BaseModel]]
 
@@ -225,7 +228,11 @@ def register_handlers(
                     )
 
     table.complete_with(register_missing)
-    if methods_enabled() if test_methods is None else test_methods:
+    if test_methods is None:  # the switch is read here: a start loads ``testing`` only to serve them
+        test_methods = os.environ.get(TEST_METHODS_ENV) == "1"
+    if test_methods:
+        from threadline.server.handlers.testing import register_test_methods
+
         register_test_methods(table)
 
 
