@@ -52,6 +52,7 @@ from threadline.rollout.reader import (
 from threadline.rollout.turns import TurnBuilder
 
 __all__ = [
+    "LinePass",
     "Reconstruction",
     "deferred_history",
     "history_start",
@@ -434,6 +435,93 @@ def _share_text(line: RolloutLine, last: str | None) -> str | None:
     return last
 
 
+class LinePass:
+    """One in-order pass over a rollout's lines (:meth:`feed`, index by index) that
+    builds the turns, replays the model history (unless ``lazy_history``) and keeps what
+    :meth:`finish` needs of the rest (preview, name, model, ``compacted`` lines):
+    :func:`reconstruct` over a list of lines, or a resume's reader over lines it lets go
+    of as it reads them (``rollout.resume_stream``)."""
+
+    __slots__ = ("builder", "compacted", "last_text", "model", "name", "own_start",
+                 "preview", "replay")
+
+    def __init__(self, *, own_start: int = 0, lazy_history: bool = False) -> None:
+        self.builder = TurnBuilder()
+        self.own_start = own_start
+        self.preview: str | None = None
+        self.model: str | None = None
+        self.name: str | None = None
+        self.last_text: str | None = None
+        # The model history is replayed in this same pass, from the first line (see _Replay).
+        self.replay = None if lazy_history else _Replay()
+        self.compacted: list[RolloutLine] = []
+
+    def feed(self, index: int, line: RolloutLine, mark: bool) -> None:
+        """Line ``index``; with ``mark`` the turn open at it is remembered (the line of
+        the usage snapshot)."""
+        kind = line.type
+        replay = self.replay
+        if kind == "response_item":
+            self.last_text = _share_text(line, self.last_text)
+            self.builder.feed(index, line, mark=mark)
+            if replay is not None:
+                replay.item(line)
+            return
+        if kind == "event_msg":
+            self.last_text = _share_text(line, self.last_text)
+            self.builder.feed(index, line, mark=mark)
+            event = _event_kind(line)
+            if replay is not None:
+                replay.event(line, event)
+            if self.preview is None:
+                text = user_message_text(line)
+                if text is not None:
+                    self.preview = strip_preview(text)
+            if event == "thread_name_updated" and index >= self.own_start:
+                value = line.payload.get("thread_name")
+                self.name = value if isinstance(value, str) and value else None
+            return
+        self.builder.feed(index, line, mark=mark)
+        if kind == "turn_context" and isinstance(line.payload, dict):
+            value = line.payload.get("model")
+            if isinstance(value, str) and value:
+                self.model = value
+        elif kind == "compacted":
+            self.compacted.append(line)
+            if replay is not None:
+                replay.compacted(line)
+
+    def finish(
+        self, rollout: RolloutFile, *, live: bool, latest: tuple[int, TokenUsageInfo] | None,
+        cut_off: CutOffTurn | None, history_from: list[RolloutLine] | None = None,
+    ) -> Reconstruction:
+        """The reconstruction, once every line is fed: ``latest`` is the usage snapshot
+        (:func:`latest_token_info`: its line was fed with ``mark``), ``cut_off`` the last
+        turn's (:func:`find_cut_off`)."""
+        builder = self.builder
+        turns = builder.finish(live=live)
+        token_info = sanitize_token_info(latest[1]) if latest else None
+        token_index = latest[0] if latest else None
+        replay = self.replay
+        return Reconstruction(
+            meta=rollout.meta,
+            _history=DeferredItems(replay.history) if replay is not None else None,
+            turns=turns,
+            token_info=token_info,
+            usage_turn_id=_attribute(builder, turns, token_index) if token_info else None,
+            preview=self.preview or "",
+            name=self.name,
+            model=self.model,
+            format=rollout.format,
+            parse_errors=rollout.parse_errors,
+            open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id
+            else None,
+            cut_off=cut_off,
+            window=latest_window(self.compacted, rollout.meta),
+            _history_from=history_from,
+        )
+
+
 def reconstruct(
     rollout: RolloutFile, *, live: bool = False, lazy_history: bool = False,
     release_lines: bool = False,
@@ -450,70 +538,16 @@ def reconstruct(
     lines = rollout.lines
     latest = latest_token_info(lines)
     token_index = latest[0] if latest else None
-    builder = TurnBuilder()
-    preview: str | None = None
-    model: str | None = None
-    name: str | None = None
-    feed = builder.feed
-    last_text: str | None = None
-    own_start = rollout.own_start
-    # The model history is replayed in this same pass, from the first line (see _Replay).
-    replay = None if lazy_history else _Replay()
-    compacted_at: list[int] = []
+    step = LinePass(own_start=rollout.own_start, lazy_history=lazy_history)
+    feed = step.feed
     for index, line in enumerate(lines):
-        kind = line.type
-        if kind == "response_item":
-            last_text = _share_text(line, last_text)
-            feed(index, line, mark=index == token_index)
-            if replay is not None:
-                replay.item(line)
-            continue
-        if kind == "event_msg":
-            last_text = _share_text(line, last_text)
-            feed(index, line, mark=index == token_index)
-            event = _event_kind(line)
-            if replay is not None:
-                replay.event(line, event)
-            if preview is None:
-                text = user_message_text(line)
-                if text is not None:
-                    preview = strip_preview(text)
-            if event == "thread_name_updated" and index >= own_start:
-                value = line.payload.get("thread_name")
-                name = value if isinstance(value, str) and value else None
-            continue
-        feed(index, line, mark=index == token_index)
-        if kind == "turn_context" and isinstance(line.payload, dict):
-            value = line.payload.get("model")
-            if isinstance(value, str) and value:
-                model = value
-        elif kind == "compacted":
-            compacted_at.append(index)
-            if replay is not None:
-                replay.compacted(line)
+        feed(index, line, index == token_index)
     cut_off = find_cut_off(lines)
-    window = latest_window(lines, rollout.meta, compacted_at)
     history_from = list(lines) if lazy_history else None
     if release_lines:
         lines.clear()
-    turns = builder.finish(live=live)
-    token_info = sanitize_token_info(latest[1]) if latest else None
-    return Reconstruction(
-        meta=rollout.meta,
-        _history=DeferredItems(replay.history) if replay is not None else None,
-        turns=turns,
-        token_info=token_info,
-        usage_turn_id=_attribute(builder, turns, token_index) if token_info else None,
-        preview=preview or "",
-        name=name,
-        model=model,
-        format=rollout.format,
-        parse_errors=rollout.parse_errors,
-        open_turn_id=builder.open_turn_id if turns and builder.open_turn_id == turns[-1].id else None,
-        cut_off=cut_off,
-        window=window,
-        _history_from=history_from,
-    )
+    return step.finish(rollout, live=live, latest=latest, cut_off=cut_off,
+                       history_from=history_from)
 
 
 def reconstruct_records(

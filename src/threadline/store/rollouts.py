@@ -51,6 +51,7 @@ from threadline.rollout.reader import (
     read_rollout,
     read_rollout_from_cut,
 )
+from threadline.rollout.resume_stream import stream_for_resume
 from threadline.rollout.seek import resume_from_index
 from threadline.rollout.writer import RolloutWriter, append_synced, append_to_rollout
 from threadline.store.base import Change, ForkSource, StoredRef, StoredThread, StoreError
@@ -166,6 +167,16 @@ def _read_for_resume(home: Path, path: Path, *, turns: bool) -> tuple[RolloutFil
     return rollout, (len(spans) - 1 if items_from else 0)
 
 
+def _has_model_cut(home: Path, path: Path) -> bool:
+    """Whether a resume with turns reads from the newest compaction on
+    (:func:`_read_for_resume`), not the whole file (which :func:`stream_for_resume` does
+    one line at a time)."""
+    try:
+        return bool(model_cut(current_index(path, home / OFFSETS_CACHE_SUBDIR)))
+    except (OSError, ValueError):
+        return False
+
+
 def _seek_for_resume(
     home: Path, path: Path, *, live: bool
 ) -> tuple[RolloutFile, Reconstruction] | None:
@@ -213,6 +224,8 @@ async def load_history(
         sought: tuple[RolloutFile, Reconstruction] | None = None
         if resume_home is not None and not turns:
             sought = _seek_for_resume(resume_home, path, live=live)
+        elif resume_home is not None and not _has_model_cut(resume_home, path):
+            sought = stream_for_resume(path, live=live)  # no line list held (or None)
         if sought is not None:
             rollout = sought[0]
         elif resume_home is None:

@@ -1,0 +1,125 @@
+"""A resume's whole-file load, one line at a time: the decoded lines are never all held.
+
+A resume keeps no lines (``ThreadStore.load_history``): only the turns, the model history
+and a few facts about the file. :func:`reconstruct` over :func:`read_rollout`'s list holds
+every decoded line until the pass ends, which is the peak of the load (the 46 MB bench
+rollout decodes to ~82 MB of objects, of which the turns and the history keep ~36 MB).
+:func:`stream_for_resume` feeds each line to the same :class:`~threadline.rollout.history.LinePass`
+as it is decoded and lets it go, and keeps of the rest only what the end of the pass
+looks at:
+
+* the newest ``token_count`` whose ``info`` is an object (its line is fed with ``mark``;
+  :func:`reconstruct` finds the same line by scanning back);
+* the lines from the last turn start with no turn end after it (``find_cut_off`` reads
+  no line before that start);
+* the ``compacted`` lines (kept by the pass; ``latest_window`` reads only those).
+
+Whatever this cannot rebuild exactly is left to the whole read (``None``): a paginated
+fork (``history_base``: a chain of files), a first ``session_meta`` that does not validate
+or is missing (the whole read's error), and a newest usage snapshot whose ``info`` does
+not validate (the whole read then looks at older ones).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from threadline.protocol.rollout import RolloutLine, SessionMeta
+from threadline.protocol.usage import TokenUsageInfo
+from threadline.rollout.errors import RolloutReadError
+from threadline.rollout.history import LinePass, Reconstruction
+from threadline.rollout.lines import decode_json, make_line
+from threadline.rollout.pending import find_cut_off
+from threadline.rollout.reader import RolloutFile, open_for_lines
+
+__all__ = ["stream_for_resume"]
+
+log = logging.getLogger(__name__)
+
+_STARTS = ("task_started", "turn_started")
+_ENDS = ("task_complete", "turn_complete", "turn_aborted")
+"""What ``rollout.pending`` takes for a turn's start and end (copied: its names are private)."""
+
+
+def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, Reconstruction] | None:
+    """``reconstruct(read_rollout(path), live=live, release_lines=True)`` without holding
+    every line: the file (its ``lines`` empty, as that leaves them) and its
+    reconstruction, or ``None`` when the whole read must do it (see the module docstring).
+    Read errors are those of :func:`read_rollout`."""
+    step = LinePass()
+    feed = step.feed
+    marks = step.builder.marks
+    index = errors = 0
+    meta: SessionMeta | None = None
+    meta_seen = False
+    first_ordinal: int | None = None
+    token: tuple[int, Any] | None = None
+    tail: list[RolloutLine] | None = None
+    source = str(path)
+    try:
+        handle = open_for_lines(path)
+    except OSError as exc:
+        raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        try:
+            numbered = enumerate(handle)
+            for number, raw in numbered:
+                try:
+                    line = make_line(decode_json(raw))
+                except ValueError:
+                    line = None
+                if line is None:
+                    if raw.strip():  # what reader._collect_all counts and logs
+                        errors += 1
+                        log.warning(
+                            "skipping unreadable rollout line %d of %s%s", number + 1, source,
+                            "" if raw.endswith(b"\n") else " (torn last line)",
+                        )
+                    continue
+                kind = line.type
+                mark = False
+                if kind == "event_msg":
+                    payload = line.payload
+                    event = payload.get("type") if isinstance(payload, dict) else None
+                    if event == "token_count" and isinstance(payload.get("info"), dict):
+                        if token is not None:
+                            marks.pop(token[0], None)
+                        token = (index, payload["info"])
+                        mark = True
+                    if event in _STARTS:
+                        tail = [line]
+                    elif event in _ENDS:
+                        tail = None
+                    elif tail is not None:
+                        tail.append(line)
+                elif tail is not None:
+                    tail.append(line)
+                if kind == "session_meta" and not meta_seen:
+                    meta_seen = True
+                    try:
+                        meta = line.as_session_meta()
+                    except ValueError:
+                        return None
+                    if meta.history_base is not None:
+                        return None
+                if index == 0:
+                    first_ordinal = line.ordinal
+                feed(index, line, mark)
+                index += 1
+        except OSError as exc:
+            raise RolloutReadError(path, exc.strerror or str(exc)) from exc
+    if meta is None:
+        return None
+    latest: tuple[int, TokenUsageInfo] | None = None
+    if token is not None:
+        try:
+            latest = (token[0], TokenUsageInfo.model_validate(token[1]))
+        except ValueError:
+            return None
+    paginated = meta.history_mode == "paginated" or first_ordinal is not None
+    rollout = RolloutFile(path=path, meta=meta, lines=[], parse_errors=errors,
+                          format="paginated" if paginated else "legacy")
+    cut_off = find_cut_off(tail) if tail is not None else None
+    return rollout, step.finish(rollout, live=live, latest=latest, cut_off=cut_off)

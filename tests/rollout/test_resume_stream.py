@@ -1,0 +1,189 @@
+"""A resume's line-at-a-time load (``rollout.resume_stream``) against the whole read.
+
+``stream_for_resume`` must rebuild exactly what ``reconstruct(read_rollout(path),
+release_lines=True)`` does (turns, usage and its turn, history, cut-off call, window,
+preview, name, model, format, parse errors), or say ``None`` and leave it to that, while
+never holding every decoded line at once.
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from threadline.protocol.items import dump_response_item
+from threadline.rollout.history import Reconstruction, reconstruct
+from threadline.rollout.reader import RolloutFile, read_rollout
+from threadline.rollout.resume_stream import stream_for_resume
+
+REF_ROLLOUTS = Path("/work/shared/reference/codex-0.169.0/rollouts")
+TS = "2026-11-20T10:00:00.000Z"
+THREAD = "019a0000-0000-7000-8000-00000000e5f1"
+
+
+def _rec(kind: str, payload: Any, **extra: Any) -> str:
+    return json.dumps({"timestamp": TS, **extra, "type": kind, "payload": payload})
+
+
+def _ev(kind: str, **fields: Any) -> str:
+    return _rec("event_msg", {"type": kind, **fields})
+
+
+def _msg(role: str, text: str) -> str:
+    part = "output_text" if role == "assistant" else "input_text"
+    return _rec("response_item", {"type": "message", "role": role,
+                                  "content": [{"type": part, "text": text}]})
+
+
+def _usage(total: int) -> dict[str, Any]:
+    block = {"input_tokens": total - 3, "cached_input_tokens": 1, "output_tokens": 3,
+             "reasoning_output_tokens": 1, "total_tokens": total}
+    return {"total_token_usage": block, "last_token_usage": block, "model_context_window": 1000}
+
+
+def _turn(turn_id: str, text: str, *, end: bool = True, tokens: int | None = None) -> list[str]:
+    body = [
+        _ev("task_started", turn_id=turn_id),
+        _rec("turn_context", {"turn_id": turn_id, "cwd": "/w", "model": f"m-{turn_id}",
+                              "approval_policy": "on-request",
+                              "sandbox_policy": {"type": "read-only"}}),
+        _msg("user", text),
+        _ev("user_message", message=text),
+        _msg("assistant", f"reply to {text} " + "x" * 300),
+        _ev("agent_message", message=f"reply to {text} " + "x" * 300),
+    ]
+    if tokens is not None:
+        body.append(_ev("token_count", info=_usage(tokens), rate_limits=None))
+    if end:
+        body.append(_ev("task_complete", turn_id=turn_id))
+    return body
+
+
+def _cut_off(turn_id: str, *, answered: bool) -> list[str]:
+    body = _turn(turn_id, "run it", end=False)
+    body.append(_rec("response_item", {"type": "function_call", "name": "shell",
+                                       "arguments": "{}", "call_id": "call-1"}))
+    body.append(_ev("client_ask_opened", turn_id=turn_id, approval_id="a1",
+                    ask={"type": "exec"}))
+    if answered:
+        body.append(_ev("client_ask_answered", turn_id=turn_id, approval_id="a1",
+                        answer={"decision": "accept"}))
+    return body
+
+
+def _write(tmp: Path, name: str, body: list[str], *, meta: dict[str, Any] | None = None,
+           tail: str = "\n") -> Path:
+    payload = {"id": THREAD, "timestamp": TS, "cwd": "/", "originator": "tests",
+               "cli_version": "0", "source": "vscode", **(meta or {})}
+    path = tmp / f"rollout-2026-11-20T10-00-00-{name}.jsonl"
+    path.write_text("\n".join([_rec("session_meta", payload), *body]) + tail, encoding="utf-8")
+    return path
+
+
+def _crafted(tmp: Path) -> list[Path]:
+    t = [_turn(f"t{i}", f"question {i}", tokens=100 + i) for i in range(4)]
+    compacted = _rec("compacted", {"message": "S", "replacement_history": [],
+                                   "window_number": 2, "window_id": "w2",
+                                   "first_window_id": "w0"})
+    return [
+        _write(tmp, "plain", t[0] + t[1] + t[2]),
+        _write(tmp, "open-last", t[0] + _turn("t9", "still going", end=False, tokens=50)),
+        _write(tmp, "asked", t[0] + _cut_off("t9", answered=False)),
+        _write(tmp, "answered", t[0] + t[1] + _cut_off("t9", answered=True)),
+        _write(tmp, "ended-after-ask", t[0] + _cut_off("t9", answered=False)
+               + [_ev("task_complete", turn_id="t9")]),
+        _write(tmp, "garbage", t[0] + ["not json", "", "[1, 2]", '{"type": 5}'] + t[1],
+               tail="\n{\"timestamp\": \"torn"),
+        _write(tmp, "rollback", t[0] + t[1] + [_ev("thread_rolled_back", num_turns=1)] + t[2]),
+        _write(tmp, "compacted", t[0] + [compacted] + t[1]),
+        _write(tmp, "named", t[0] + [_ev("thread_name_updated", thread_name="a name")] + t[1]),
+        _write(tmp, "usage-in-rolled-back", t[0] + t[1] + [_ev("thread_rolled_back",
+                                                                num_turns=1)]),
+        _write(tmp, "null-usage-last", t[0] + [_ev("token_count", info=None, rate_limits=None)]),
+        _write(tmp, "implicit", [_msg("user", "hello"), _ev("user_message", message="hello"),
+                                 _msg("assistant", "hi")]),
+        _write(tmp, "paginated", [_rec("event_msg", {"type": "task_started", "turn_id": "p"},
+                                       ordinal=1)], meta={"history_mode": "paginated"}),
+    ]
+
+
+def _facts(rollout: RolloutFile, recon: Reconstruction) -> dict[str, Any]:
+    return {
+        "turns": [turn.model_dump(mode="json", by_alias=True) for turn in recon.turns],
+        "usage": recon.token_info, "usage_turn": recon.usage_turn_id,
+        "history": [dump_response_item(item) for item in recon.history],
+        "cut_off": recon.cut_off, "window": recon.window, "open": recon.open_turn_id,
+        "preview": recon.preview, "name": recon.name, "model": recon.model,
+        "format": recon.format, "errors": recon.parse_errors, "meta": recon.meta,
+        "file": (rollout.meta, rollout.format, rollout.parse_errors, rollout.own_start,
+                 rollout.lines),
+    }
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_the_stream_rebuilds_what_the_whole_read_does(tmp_path: Path, live: bool) -> None:
+    refs = sorted(REF_ROLLOUTS.rglob("rollout-*.jsonl")) if REF_ROLLOUTS.is_dir() else []
+    streamed = 0
+    for path in refs + _crafted(tmp_path):
+        whole = read_rollout(path)
+        expected = _facts(whole, reconstruct(whole, live=live, release_lines=True))
+        got = stream_for_resume(path, live=live)
+        if got is None:
+            assert read_rollout(path).meta.history_base is not None, path.name  # type: ignore[union-attr]
+            continue
+        streamed += 1
+        assert _facts(*got) == expected, path.name
+    assert streamed >= 13 + (8 if refs else 0)
+
+
+def test_the_crafted_rollouts_reach_the_rules_the_tail_keeps(tmp_path: Path) -> None:
+    recons = {path.name.split("-", 6)[-1]: reconstruct(read_rollout(path))
+              for path in _crafted(tmp_path)}
+    assert recons["asked.jsonl"].cut_off is not None
+    assert recons["answered.jsonl"].cut_off is not None
+    assert recons["ended-after-ask.jsonl"].cut_off is None
+    assert recons["compacted.jsonl"].window is not None
+    assert recons["garbage.jsonl"].parse_errors == 4
+    assert recons["named.jsonl"].name == "a name"
+    assert recons["paginated.jsonl"].format == "paginated"
+    assert recons["open-last.jsonl"].usage_turn_id == "t9"
+
+
+def test_what_the_stream_cannot_rebuild_is_left_to_the_whole_read(tmp_path: Path) -> None:
+    base = {"thread_id": "019a0000-0000-7000-8000-0000000000aa", "end_byte_offset": 10}
+    unreadable = _ev("token_count", info={"total_token_usage": "not a block"})
+    bad_newest = [*_turn("t0", "q", tokens=5), unreadable]
+    for path in [
+        _write(tmp_path, "fork", _turn("t0", "q"), meta={"history_base": base}),
+        _write(tmp_path, "bad-meta", _turn("t0", "q"), meta={"id": 5}),
+        _write(tmp_path, "bad-newest-usage", bad_newest),
+    ]:
+        assert stream_for_resume(path) is None, path.name
+    no_meta = tmp_path / "rollout-2026-11-20T10-00-00-none.jsonl"
+    no_meta.write_text("\n".join(_turn("t0", "q")) + "\n", encoding="utf-8")
+    assert stream_for_resume(no_meta) is None
+    # The whole read then looks past the unreadable snapshot to the one before it.
+    recon = reconstruct(read_rollout(tmp_path / "rollout-2026-11-20T10-00-00-bad-newest-usage.jsonl"))
+    assert recon.token_info is not None and recon.token_info.total_token_usage.total_tokens == 5
+
+
+def test_the_stream_never_holds_every_line(tmp_path: Path) -> None:
+    body = [line for i in range(400) for line in _turn(f"t{i}", f"q{i} " + "y" * 2000, tokens=i + 9)]
+    path = _write(tmp_path, "long", body)
+
+    def peak(load: Any) -> int:
+        tracemalloc.start()
+        try:
+            kept = load()
+            return tracemalloc.get_traced_memory()[1] + 0 * len(kept)
+        finally:
+            tracemalloc.stop()
+
+    whole = peak(lambda: [reconstruct(read_rollout(path), release_lines=True)])
+    streamed = peak(lambda: [stream_for_resume(path)])
+    # The whole read holds every decoded line at its peak; the stream holds what it keeps.
+    assert streamed < 0.8 * whole, (streamed, whole)
