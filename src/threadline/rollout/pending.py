@@ -23,10 +23,12 @@ from threadline.protocol.asks import (
 from threadline.protocol.items import CustomToolCallItem, FunctionCallItem
 from threadline.protocol.rollout import RolloutLine
 
-__all__ = ["find_cut_off"]
+__all__ = ["TURN_ENDS", "TURN_STARTS", "find_cut_off"]
 
-_STARTS = ("task_started", "turn_started")
-_ENDS = ("task_complete", "turn_complete", "turn_aborted")
+TURN_STARTS = ("task_started", "turn_started")
+"""The event types that open a turn."""
+TURN_ENDS = ("task_complete", "turn_complete", "turn_aborted")
+"""The event types that close one."""
 _CALLS = ("function_call", "custom_tool_call")
 _OUTPUTS = ("function_call_output", "custom_tool_call_output")
 
@@ -37,9 +39,9 @@ def _last_start(lines: list[RolloutLine]) -> int | None:
         if line.type != "event_msg":
             continue
         kind = line.event_type
-        if kind in _ENDS:
+        if kind in TURN_ENDS:
             return None
-        if kind in _STARTS:
+        if kind in TURN_STARTS:
             return index
     return None
 

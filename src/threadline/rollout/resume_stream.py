@@ -31,16 +31,13 @@ from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.history import LinePass, Reconstruction
 from threadline.rollout.lines import decode_json, make_line
-from threadline.rollout.pending import find_cut_off
+from threadline.rollout.pending import TURN_ENDS, TURN_STARTS, find_cut_off
 from threadline.rollout.reader import RolloutFile, open_for_lines
 
 __all__ = ["stream_for_resume"]
 
 log = logging.getLogger(__name__)
 
-_STARTS = ("task_started", "turn_started")
-_ENDS = ("task_complete", "turn_complete", "turn_aborted")
-"""What ``rollout.pending`` takes for a turn's start and end (copied: its names are private)."""
 
 
 def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, Reconstruction] | None:
@@ -88,9 +85,9 @@ def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, R
                             marks.pop(token[0], None)
                         token = (index, payload["info"])
                         mark = True
-                    if event in _STARTS:
+                    if event in TURN_STARTS:
                         tail = [line]
-                    elif event in _ENDS:
+                    elif event in TURN_ENDS:
                         tail = None
                     elif tail is not None:
                         tail.append(line)
