@@ -45,31 +45,34 @@ log = logging.getLogger(__name__)
 
 _SKIPPABLE_HEAD = re.compile(
     rb'\{"timestamp":"[^"\\]*",(?:"ordinal":\d+,)?"type":"'
-    rb'(?:(response_item|turn_context)"|event_msg","payload":\{"type":"token_count")'
+    rb'(?:(response_item"|turn_context")|event_msg","payload":\{"type":"(token_count")?)'
 )
-"""A record turns never look at, recognised from its first bytes: group 1 is the line
-type (``response_item`` / ``turn_context``); without it, a ``token_count`` event."""
+"""The usual first bytes of a record, classifying it in one match: ``lastindex`` 1 is a
+``response_item`` / ``turn_context`` line, 2 a ``token_count`` event (records turns never
+look at), ``None`` any other event (decoded). A record whose first bytes are in another
+form does not match and is decoded."""
 
 _HEAD_BYTES = 160
 
-_EVENT_AT = 49
-_EVENT_HEAD = b'event_msg","payload":{"type":"'
-_TOKEN_COUNT = b'token_count"'
-"""Where the usual head (``{"timestamp":"`` and a 24-character time, then ``","type":"``)
-ends, and what an event other than ``token_count`` holds there: such a line is decoded
-without trying :data:`_SKIPPABLE_HEAD` (not skipping a line is never wrong, whatever
-the bytes before that point are)."""
+_RELEVANT_TYPE = re.compile(
+    rb'"type"[ \t\n\r]*:[ \t\n\r]*"(?:event_msg|compacted|session_meta)"'
+)
+"""A ``type`` member naming a line type turns use, at any depth: what a duplicate
+top-level ``type`` that made a ``response_item`` / ``turn_context`` head's record matter
+would have to look like in a line without ``\\u`` escapes (in valid JSON the bytes
+``"type"`` are a whole string token, never part of a longer one). One search for the
+three values scans the line once, not three times."""
 
 
-def _skippable(raw: bytes, head: re.Match[bytes]) -> bool:
-    """Whether ``raw``, whose first bytes matched ``head``, is a record
-    :class:`TurnBuilder` ignores whatever its payload holds."""
+def _skippable(raw: bytes, group: int) -> bool:
+    """Whether ``raw``, whose head matched :data:`_SKIPPABLE_HEAD` with ``lastindex``
+    ``group`` (1 or 2), is a record :class:`TurnBuilder` ignores whatever it holds."""
     if b"\\" in raw and b"\\u" in raw:
         return False
-    if head.group(1) is not None:
+    if group == 1:
         # Only a duplicate top-level type could make it a line that matters here: an
         # event, a compaction, or a session_meta (the first one is the thread's).
-        return b"event_msg" not in raw and b"compacted" not in raw and b"session_meta" not in raw
+        return _RELEVANT_TYPE.search(raw) is None
     # A token_count event: the line type and the payload type, and no other.
     return raw.count(b'"type"') == 2
 
@@ -89,6 +92,7 @@ def read_turns_only(path: Path) -> list[Turn] | None:
     builder = TurnBuilder()
     feed = builder.feed_record
     head_of = _SKIPPABLE_HEAD.match
+    skippable = _skippable
     meta_seen = False
     index = 0
     try:
@@ -97,11 +101,10 @@ def read_turns_only(path: Path) -> list[Turn] | None:
         raise RolloutReadError(path, exc.strerror or str(exc)) from exc
     with handle:
         for raw in handle:
-            if not raw.startswith(_EVENT_HEAD, _EVENT_AT) or raw.startswith(
-                _TOKEN_COUNT, _EVENT_AT + len(_EVENT_HEAD)
-            ):
-                head = head_of(raw, 0, _HEAD_BYTES)
-                if head is not None and _skippable(raw, head):
+            head = head_of(raw, 0, _HEAD_BYTES)
+            if head is not None:
+                group = head.lastindex
+                if group is not None and skippable(raw, group):
                     index += 1
                     continue
             try:
