@@ -297,7 +297,10 @@ class TurnBuilder:
             return [_one_by_one(entry) for entry in raw]
 
 
-_turns_adapter: LazyTypeAdapter[list[Turn]] = LazyTypeAdapter(list[Turn])
+_turns_adapter: LazyTypeAdapter[list[Turn]] = LazyTypeAdapter(list[Turn], built_first=(Turn,))
+"""Built after ``Turn`` itself: the turns it validates are serialized by ``Turn``'s own
+serializer (a thread's ``turns`` is a ``list[Any]`` field), which would otherwise be built
+at the first answer, generating the item union's schema a second time."""
 
 
 def _one_by_one(entry: dict[str, Any]) -> Turn:

@@ -37,7 +37,13 @@ def _adapter(name: str) -> TypeAdapter[Any]:
         with _lock:
             adapter = _adapters.get(name)
             if adapter is None:
-                adapter = TypeAdapter(RealType(name).resolve())
+                real = RealType(name).resolve()
+                if name == "turns":
+                    # ``Turn`` first, so the adapter reuses its schema (see lazy_adapter).
+                    from threadline.protocol.v2.turn import Turn
+
+                    Turn.model_rebuild()
+                adapter = TypeAdapter(real)
                 _adapters[name] = adapter
     return adapter
 
