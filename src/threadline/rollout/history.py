@@ -52,6 +52,7 @@ from threadline.rollout.reader import (
 from threadline.rollout.turns import TurnBuilder
 
 __all__ = [
+    "HistoryReplay",
     "LinePass",
     "Reconstruction",
     "deferred_history",
@@ -185,7 +186,7 @@ def deferred_history(lines: list[RolloutLine]) -> DeferredItems:
     ``validates_as_item`` vouches for wait as they were decoded (what a resume holds
     until its first model request); the others are validated now, and those that fail
     are skipped, as the replay always did."""
-    replay = _Replay()
+    replay = HistoryReplay()
     for line in lines[history_start(lines) :]:
         kind = line.type
         if kind == "response_item":
@@ -197,7 +198,7 @@ def deferred_history(lines: list[RolloutLine]) -> DeferredItems:
     return DeferredItems(replay.history)
 
 
-class _Replay:
+class HistoryReplay:
     """The model history replayed one line at a time (``response_item``, ``event_msg``
     and ``compacted`` lines, in order). Replaying a whole file gives what replaying it
     from :func:`history_start` gives: an intact compaction with no rollback after it
@@ -452,8 +453,8 @@ class LinePass:
         self.model: str | None = None
         self.name: str | None = None
         self.last_text: str | None = None
-        # The model history is replayed in this same pass, from the first line (see _Replay).
-        self.replay = None if lazy_history else _Replay()
+        # The model history is replayed in this same pass, from the first line (see HistoryReplay).
+        self.replay = None if lazy_history else HistoryReplay()
         self.compacted: list[RolloutLine] = []
 
     def feed(self, index: int, line: RolloutLine, mark: bool) -> None:

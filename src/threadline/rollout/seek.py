@@ -10,31 +10,41 @@ or the head (``session_meta``, the preview). :func:`resume_from_index` seeks pas
 everything else, so such a resume reads what follows the compaction, whatever the
 size of the file.
 
+Without such a compaction (none, a legacy one, one without window numbers) the same
+answer is built from one pass over the file that decodes, before the last turn, only the
+lines the model history is made of (``response_item`` and ``compacted``): the turns, the
+usage, the name and the model still come from the index. On the 46 MB bench rollout
+that leaves 16,000 of 64,000 lines to decode, and builds no turn but the last.
+
 It answers ``None`` whenever it cannot give exactly what
 :func:`threadline.rollout.history.reconstruct` would (an implicit turn, a rollback, a
-legacy compaction, a compaction without window numbers, a preview or model it cannot
-find cheaply): the caller then reads the file.
+preview or model it cannot find cheaply, a last line the index has not seen): the
+caller then reads the file.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from threadline.protocol.rollout import CompactionWindow
+from threadline.protocol.items import DeferredItems
+from threadline.protocol.rollout import CompactionWindow, RolloutLine
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.files import open_regular
 from threadline.rollout.history import (
+    HistoryReplay,
     Reconstruction,
     deferred_history,
     latest_token_info,
     latest_window,
     sanitize_token_info,
 )
+from threadline.rollout.lines import decode_line
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns, stub_turn
 from threadline.rollout.pending import find_cut_off
-from threadline.rollout.reader import RolloutFile, parse_lines, read_head
+from threadline.rollout.reader import RolloutFile, open_for_lines, parse_lines, read_head
 
 __all__ = ["resume_from_index"]
 
@@ -51,6 +61,77 @@ def _payload_at(path: Path, offset: int) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
+_HEAD = re.compile(rb'\{"timestamp":"[^"\\]*",(?:"ordinal":\d+,)?"type":"([a-z_]+)"')
+"""The usual first bytes of a record (as ``turns_only`` and ``offsets`` expect them): group
+1 is the line type."""
+_MODEL_KINDS = (b"response_item", b"compacted")
+
+
+_PAYLOAD_TYPE = b',"payload":{"type":"'
+
+
+def _skippable(raw: bytes, head: re.Match[bytes]) -> bool:
+    """Whether a line whose first bytes (``head``) name its type surely decodes as a line of
+    that type, neither ``response_item`` nor ``compacted``: a second top-level ``type``
+    (the last one wins) needs its bytes in the line, or a ``\\u`` escape to spell them. An
+    event whose payload starts with its own ``type`` holds ``"type"`` exactly twice unless
+    there is more; counting them is one pass over the line where looking for both names
+    is two."""
+    kind = head.group(1)
+    if kind in _MODEL_KINDS or (b"\\" in raw and b"\\u" in raw):
+        return False
+    if kind == b"event_msg" and raw.startswith(_PAYLOAD_TYPE, head.end()):
+        return raw.count(b'"type"') == 2
+    return b"response_item" not in raw and b"compacted" not in raw
+
+
+def _stream_history(
+    path: Path, tail_from: int, end: int
+) -> tuple[DeferredItems, list[RolloutLine], list[RolloutLine], int] | None:
+    """The model history of the whole file, the lines from byte ``tail_from`` on, the
+    ``compacted`` lines and the unreadable lines decoded, read one line at a time up to
+    byte ``end`` (where the index stopped); ``None`` when a line lies past it (the file
+    grew or ends in a line without a newline, which the index has not seen).
+
+    Before ``tail_from`` only the lines the model history is made of (``response_item``
+    and ``compacted``) are decoded: with no rollback (the caller checked) no other line
+    there changes it, and the turns come from the index. A line is recognised from its
+    first bytes (:data:`_HEAD`) and left undecoded only when its bytes cannot spell either
+    type (a duplicate ``type`` key, the last of which wins, or a ``\\u`` escape); any other
+    line is decoded, so a writer with another key order costs time, never the result."""
+    replay = HistoryReplay()
+    item, compact = replay.item, replay.compacted
+    tail: list[RolloutLine] = []
+    compacted: list[RolloutLine] = []
+    errors = 0
+    match = _HEAD.match
+    with open_for_lines(path) as handle:
+        offset = 0
+        for raw in handle:
+            start = offset
+            offset += len(raw)
+            if offset > end:
+                return None
+            if start < tail_from:
+                head = match(raw, 0, 128)
+                if head is not None and _skippable(raw, head):
+                    continue
+            line = decode_line(raw)
+            if line is None:
+                if raw.strip():
+                    errors += 1
+                continue
+            kind = line.type
+            if start >= tail_from:
+                tail.append(line)
+            if kind == "response_item":
+                item(line)
+            elif kind == "compacted":
+                compacted.append(line)
+                compact(line)
+    return DeferredItems(replay.history), tail, compacted, errors
+
+
 def resume_from_index(
     index: OffsetIndex, *, live: bool = False
 ) -> tuple[RolloutFile, Reconstruction] | None:
@@ -61,22 +142,28 @@ def resume_from_index(
         return None
     if not all(span.explicit for span in spans):
         return None
-    cut = model_cut(index)
-    if cut is None or index.compacted is None:
-        return None
-    start = min(cut, spans[-1].start)
     path = Path(index.path)
     head = read_head(path)
     if head.meta is None or head.first_user_message is None or head.meta.history_base is not None:
         return None
-    compacted = _payload_at(path, index.compacted)
-    if compacted is None or CompactionWindow.of(compacted) is None:
-        return None
-    with open_regular(path) as handle:
-        handle.seek(start)
-        data = handle.read(max(0, index.scanned_to - start))
-    tail, errors = parse_lines(data, source=str(path))
-    history = deferred_history(tail)  # built with the thread's first model request
+    cut = model_cut(index)
+    compacted = _payload_at(path, index.compacted) if cut is not None and index.compacted is not None else None
+    history: DeferredItems
+    if cut is not None and compacted is not None and CompactionWindow.of(compacted) is not None:
+        start = min(cut, spans[-1].start)
+        with open_regular(path) as handle:
+            handle.seek(start)
+            data = handle.read(max(0, index.scanned_to - start))
+        tail, errors = parse_lines(data, source=str(path))
+        history = deferred_history(tail)  # built with the thread's first model request
+        window = latest_window(tail, head.meta)
+    else:
+        start = spans[-1].start
+        streamed = _stream_history(path, start, index.scanned_to)
+        if streamed is None:
+            return None
+        history, tail, windows, errors = streamed
+        window = latest_window(windows, head.meta)
     token_info: TokenUsageInfo | None = None
     if index.token_at is not None:
         if index.token_at >= start:
@@ -130,7 +217,7 @@ def resume_from_index(
         parse_errors=errors,
         open_turn_id=turns[-1].id if spans[-1].status == "inProgress" else None,
         cut_off=find_cut_off(tail),
-        window=latest_window(tail, head.meta),
+        window=window,
         stubbed_turns=len(turns) - 1,
     )
     return rollout, recon
