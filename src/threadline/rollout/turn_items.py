@@ -210,14 +210,16 @@ def user_message_to_wire(payload: dict[str, Any], item_id: str) -> dict[str, Any
         content.append(
             {"type": "text", "text": message, "text_elements": payload.get("text_elements") or []}
         )
-    content.extend(
-        {"type": "image", "url": url} for url in payload.get("images") or [] if isinstance(url, str)
-    )
-    content.extend(
-        {"type": "localImage", "path": path}
-        for path in payload.get("local_images") or []
-        if isinstance(path, str)
-    )
+    # Most messages have no images: no generator is made for them (a long thread's read
+    # converts thousands).
+    images = payload.get("images")
+    if images:
+        content.extend({"type": "image", "url": url} for url in images if isinstance(url, str))
+    local_images = payload.get("local_images")
+    if local_images:
+        content.extend(
+            {"type": "localImage", "path": path} for path in local_images if isinstance(path, str)
+        )
     return {"type": "userMessage", "id": item_id, "clientId": payload.get("client_id"),
             "content": content}
 

@@ -52,7 +52,7 @@ _TOOL_END_EVENTS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class _TurnState:
     id: str
     explicit: bool
