@@ -68,6 +68,11 @@ def _tricky(ordinal: int | None) -> list[str]:
         # a token_count head whose payload's later type wins
         head + '"type":"event_msg","payload":{"type":"token_count","type":"agent_message",'
         '"message":"dup payload type"}}',
+        # Codex 0.169's own line types turns ignore, one hiding an event behind its head
+        head + '"type":"world_state","payload":{"full":true,"state":{"type":"x"}},'
+        '"type":"event_msg","payload":{"type":"agent_message","message":"world"}}',
+        head + '"type":"token_usage_record","payload":{"turn_id":"t1","usage":{}}}',
+        head + '"type":"world_state","payload":{"full":false,"state":{}}}',
         # an ordinary token_count and turn_context
         _event({"type": "token_count", "info": None}, ordinal),
         head + '"type":"turn_context","payload":{"cwd":"/w","model":"m"}}',
@@ -82,4 +87,4 @@ def test_tricky_heads_give_the_full_reads_turns(tmp_path: Path, ordinal: int | N
     full = reconstruct(read_rollout(path), lazy_history=True).turns
     assert _wire(turns) == _wire(full)
     texts = [getattr(item, "text", None) for item in turns[0].items]
-    assert texts == [None, "ws", "nl", "dup payload type", "plain"]
+    assert texts == [None, "ws", "nl", "dup payload type", "world", "plain"]

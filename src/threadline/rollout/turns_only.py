@@ -2,8 +2,9 @@
 
 A ``thread/read`` with ``includeTurns`` shows turns and nothing else, and turns come
 from ``event_msg`` and ``compacted`` lines only (:class:`~threadline.rollout.turns.TurnBuilder`
-looks at no other type). The model's ``response_item`` lines, ``turn_context`` lines and
-``token_count`` events are about half of a typical file's bytes; :func:`read_turns_only`
+looks at no other type). The model's ``response_item`` lines, ``turn_context`` lines,
+``token_count`` events (and Codex 0.169's ``token_usage_record`` and ``world_state``
+lines) are about half of a typical file's bytes; :func:`read_turns_only`
 recognises them from the first bytes of the record (``{"timestamp":"…","type":"…"``, the
 order Codex and threadline write) and does not decode them. A record in any other form is
 decoded, so nothing depends on the key order being that one.
@@ -45,12 +46,14 @@ log = logging.getLogger(__name__)
 
 _SKIPPABLE_HEAD = re.compile(
     rb'\{"timestamp":"[^"\\]*",(?:"ordinal":\d+,)?"type":"'
-    rb'(?:(response_item"|turn_context")|event_msg","payload":\{"type":"(token_count")?)'
+    rb'(?:(response_item"|turn_context"|token_usage_record"|world_state")'
+    rb'|event_msg","payload":\{"type":"(token_count")?)'
 )
 """The usual first bytes of a record, classifying it in one match: ``lastindex`` 1 is a
-``response_item`` / ``turn_context`` line, 2 a ``token_count`` event (records turns never
-look at), ``None`` any other event (decoded). A record whose first bytes are in another
-form does not match and is decoded."""
+line type turns never look at (``response_item``, ``turn_context``, and Codex 0.169's
+``token_usage_record`` and ``world_state``), 2 a ``token_count`` event, ``None`` any
+other event (decoded). A record whose first bytes are in another form does not match and
+is decoded."""
 
 _HEAD_BYTES = 160
 
@@ -58,7 +61,7 @@ _RELEVANT_TYPE = re.compile(
     rb'"type"[ \t\n\r]*:[ \t\n\r]*"(?:event_msg|compacted|session_meta)"'
 )
 """A ``type`` member naming a line type turns use, at any depth: what a duplicate
-top-level ``type`` that made a ``response_item`` / ``turn_context`` head's record matter
+top-level ``type`` that made the record behind a group-1 head matter
 would have to look like in a line without ``\\u`` escapes (in valid JSON the bytes
 ``"type"`` are a whole string token, never part of a longer one). One search for the
 three values scans the line once, not three times."""
