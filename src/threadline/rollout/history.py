@@ -34,6 +34,7 @@ from threadline.protocol.items import (
     DeferredItems,
     MessageItem,
     ResponseItem,
+    parse_response_item,
     user_text_message,
     validates_as_item,
 )
@@ -41,14 +42,17 @@ from threadline.protocol.rollout import CompactionWindow, RolloutLine, SessionMe
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
 from threadline.rollout.gc_pause import gc_paused
+from threadline.rollout.lines import make_line
 from threadline.rollout.pending import find_cut_off
 from threadline.rollout.reader import (
     RolloutFile,
     RolloutFormat,
+    event_user_text,
     parse_records,
     strip_preview,
     user_message_text,
 )
+from threadline.rollout.shared_text import share_payload_text, share_text
 from threadline.rollout.turns import TurnBuilder
 
 __all__ = [
@@ -213,12 +217,15 @@ class HistoryReplay:
         self.explicit = False
 
     def item(self, line: RolloutLine) -> None:
-        item: _Entry = line.payload
+        self.payload(line.payload)
+
+    def payload(self, item: _Entry) -> None:
+        """A ``response_item`` line's payload (what :meth:`item` replays of its line)."""
         if validates_as_item(item):
             user = item.get("role") == "user" and _user_text(item) is not None
         else:
             try:
-                item = line.as_response_item()
+                item = parse_response_item(item)
             except ValueError:
                 log.warning("skipping response_item that does not validate")
                 return
@@ -234,11 +241,15 @@ class HistoryReplay:
 
     def event(self, line: RolloutLine, event: object) -> None:
         """An ``event_msg`` line whose ``payload.type`` is ``event``."""
+        self.event_payload(line.payload, event)
+
+    def event_payload(self, payload: Any, event: object) -> None:
+        """:meth:`event` of the line's payload (a dict when ``event`` is not None)."""
         if event == "task_started" or event == "turn_started":
             self.explicit = True
             self.units.append(_Unit(self.history, len(self.history)))
         elif event == "thread_rolled_back":
-            count = line.payload.get("num_turns")
+            count = payload.get("num_turns")
             if isinstance(count, int) and count > 0:
                 self.history = _roll_back(self.history, self.units, count)
 
@@ -399,41 +410,10 @@ def _attribute(builder: TurnBuilder, turns: list[Turn], token_index: int | None)
     return turns[-1].id if turns else None
 
 
-_SHARED_TEXT_MIN = 256
-"""Texts at least this long are worth sharing between a message item and its event."""
-
-
-def _share_text(line: RolloutLine, last: str | None) -> str | None:
-    """Codex records a message twice, as the model's ``response_item`` and as the event a
-    turn shows (``agent_message``, ``user_message``); they decode as two equal strings,
-    and the history keeps one while the turns keep the other. When a long text equals
-    the newest long text before it, the line is made to hold that same string (equal,
-    so nothing changes but the memory held: one copy of each reply instead of two).
-    Returns the newest long text."""
-    payload = line.payload
-    if not isinstance(payload, dict):
-        return last
-    if line.type == "event_msg":
-        if payload.get("type") not in ("agent_message", "user_message"):
-            return last
-        text = payload.get("message")
-        if not isinstance(text, str) or len(text) < _SHARED_TEXT_MIN:
-            return last
-        if last is not None and text is not last and text == last:
-            payload["message"] = last
-            return last
-        return text
-    if payload.get("type") != "message":
-        return last
-    content = payload.get("content")
-    for part in content if isinstance(content, list) else ():
-        text = part.get("text") if isinstance(part, dict) else None
-        if isinstance(text, str) and len(text) >= _SHARED_TEXT_MIN:
-            if last is not None and text is not last and text == last:
-                part["text"] = last
-            else:
-                last = text
-    return last
+def _line_of(obj: dict[str, Any]) -> RolloutLine:
+    line = make_line(obj)
+    assert line is not None  # the caller fed only records make_line accepts
+    return line
 
 
 class LinePass:
@@ -463,13 +443,13 @@ class LinePass:
         kind = line.type
         replay = self.replay
         if kind == "response_item":
-            self.last_text = _share_text(line, self.last_text)
+            self.last_text = share_text(line, self.last_text)
             self.builder.feed(index, line, mark=mark)
             if replay is not None:
                 replay.item(line)
             return
         if kind == "event_msg":
-            self.last_text = _share_text(line, self.last_text)
+            self.last_text = share_text(line, self.last_text)
             self.builder.feed(index, line, mark=mark)
             event = _event_kind(line)
             if replay is not None:
@@ -491,6 +471,51 @@ class LinePass:
             self.compacted.append(line)
             if replay is not None:
                 replay.compacted(line)
+
+    def feed_record(self, index: int, kind: str, payload: Any, obj: dict[str, Any],
+                    mark: bool) -> None:
+        """:meth:`feed` of a record not made a line: ``obj`` is the decoded record (one
+        :func:`~threadline.rollout.lines.make_line` accepts), ``kind`` and ``payload`` its
+        type and payload. A line is built only where one is kept (a ``compacted`` line,
+        the usage snapshot's ``mark``); the turn builder is not called for the line types
+        it ignores (``response_item``, ``turn_context``)."""
+        replay = self.replay
+        if kind == "response_item":
+            self.last_text = share_payload_text(kind, payload, self.last_text)
+            if replay is not None:
+                replay.payload(payload)
+            return
+        if kind == "event_msg":
+            self.last_text = share_payload_text(kind, payload, self.last_text)
+            event = payload.get("type") if isinstance(payload, dict) else None
+            if mark:
+                self.builder.feed(index, _line_of(obj), mark=True)
+            else:
+                self.builder.feed_record(index, kind, payload)
+            if replay is not None:
+                replay.event_payload(payload, event)
+            if self.preview is None:
+                text = event_user_text(event if isinstance(event, str) else None, payload)
+                if text is not None:
+                    self.preview = strip_preview(text)
+            if event == "thread_name_updated" and index >= self.own_start:
+                value = payload.get("thread_name")
+                self.name = value if isinstance(value, str) and value else None
+            return
+        if kind == "turn_context":
+            if isinstance(payload, dict):
+                value = payload.get("model")
+                if isinstance(value, str) and value:
+                    self.model = value
+            return
+        if kind == "compacted":
+            line = _line_of(obj)
+            self.builder.feed(index, line, mark=mark)
+            self.compacted.append(line)
+            if replay is not None:
+                replay.compacted(line)
+            return
+        self.builder.feed_record(index, kind, payload)
 
     def finish(
         self, rollout: RolloutFile, *, live: bool, latest: tuple[int, TokenUsageInfo] | None,

@@ -37,6 +37,7 @@ __all__ = [
     "RolloutFile",
     "RolloutFormat",
     "decode_json",
+    "event_user_text",
     "open_for_lines",
     "parse_lines",
     "parse_records",
@@ -397,8 +398,12 @@ def strip_preview(text: str) -> str:
 def user_message_text(line: RolloutLine) -> str | None:
     """The text of a user message event (legacy ``user_message`` or a paginated
     ``item_completed`` with a ``UserMessage`` item); ``None`` for other lines."""
-    kind = line.event_type
-    payload = line.payload
+    return event_user_text(line.event_type, line.payload)
+
+
+def event_user_text(kind: str | None, payload: Any) -> str | None:
+    """:func:`user_message_text` of an ``event_msg`` line whose ``payload.type`` is
+    ``kind`` (a string, else ``None``)."""
     if kind == "user_message":
         message = payload.get("message")
         return message if isinstance(message, str) else ""

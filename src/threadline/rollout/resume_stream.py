@@ -40,20 +40,26 @@ log = logging.getLogger(__name__)
 
 
 
+def _line_of(obj: dict[str, Any]) -> RolloutLine:
+    line = make_line(obj)
+    assert line is not None  # a record the loop accepted
+    return line
+
+
 def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, Reconstruction] | None:
     """``reconstruct(read_rollout(path), live=live, release_lines=True)`` without holding
     every line: the file (its ``lines`` empty, as that leaves them) and its
     reconstruction, or ``None`` when the whole read must do it (see the module docstring).
     Read errors are those of :func:`read_rollout`."""
     step = LinePass()
-    feed = step.feed
+    feed = step.feed_record
     marks = step.builder.marks
     index = errors = 0
     meta: SessionMeta | None = None
     meta_seen = False
     first_ordinal: int | None = None
     token: tuple[int, Any] | None = None
-    tail: list[RolloutLine] | None = None
+    tail: list[dict[str, Any]] | None = None  # records, made lines only at the end
     source = str(path)
     try:
         handle = open_for_lines(path)
@@ -61,13 +67,15 @@ def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, R
         raise RolloutReadError(path, exc.strerror or str(exc)) from exc
     with handle:
         try:
-            numbered = enumerate(handle)
-            for number, raw in numbered:
+            for number, raw in enumerate(handle):
                 try:
-                    line = make_line(decode_json(raw))
+                    obj = decode_json(raw)
                 except ValueError:
-                    line = None
-                if line is None:
+                    obj = None
+                # make_line's test of a record, without making the line
+                kind = obj.get("type") if isinstance(obj, dict) else None
+                if (not isinstance(kind, str) or not isinstance(obj.get("timestamp"), str)
+                        or "payload" not in obj):
                     if raw.strip():  # what reader._collect_all counts and logs
                         errors += 1
                         log.warning(
@@ -75,10 +83,9 @@ def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, R
                             "" if raw.endswith(b"\n") else " (torn last line)",
                         )
                     continue
-                kind = line.type
+                payload = obj["payload"]
                 mark = False
                 if kind == "event_msg":
-                    payload = line.payload
                     event = payload.get("type") if isinstance(payload, dict) else None
                     if event == "token_count" and isinstance(payload.get("info"), dict):
                         if token is not None:
@@ -86,24 +93,25 @@ def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, R
                         token = (index, payload["info"])
                         mark = True
                     if event in TURN_STARTS:
-                        tail = [line]
+                        tail = [obj]
                     elif event in TURN_ENDS:
                         tail = None
                     elif tail is not None:
-                        tail.append(line)
+                        tail.append(obj)
                 elif tail is not None:
-                    tail.append(line)
+                    tail.append(obj)
                 if kind == "session_meta" and not meta_seen:
                     meta_seen = True
                     try:
-                        meta = line.as_session_meta()
+                        meta = SessionMeta.model_validate(payload)
                     except ValueError:
                         return None
                     if meta.history_base is not None:
                         return None
                 if index == 0:
-                    first_ordinal = line.ordinal
-                feed(index, line, mark)
+                    ordinal = obj.get("ordinal")
+                    first_ordinal = ordinal if isinstance(ordinal, int) else None
+                feed(index, kind, payload, obj, mark)
                 index += 1
         except OSError as exc:
             raise RolloutReadError(path, exc.strerror or str(exc)) from exc
@@ -118,5 +126,5 @@ def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, R
     paginated = meta.history_mode == "paginated" or first_ordinal is not None
     rollout = RolloutFile(path=path, meta=meta, lines=[], parse_errors=errors,
                           format="paginated" if paginated else "legacy")
-    cut_off = find_cut_off(tail) if tail is not None else None
+    cut_off = find_cut_off([_line_of(obj) for obj in tail]) if tail is not None else None
     return rollout, step.finish(rollout, live=live, latest=latest, cut_off=cut_off)

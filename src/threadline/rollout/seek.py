@@ -41,7 +41,7 @@ from threadline.rollout.history import (
     latest_window,
     sanitize_token_info,
 )
-from threadline.rollout.lines import decode_line
+from threadline.rollout.lines import decode_json, decode_line, make_line
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns, stub_turn
 from threadline.rollout.pending import find_cut_off
 from threadline.rollout.reader import RolloutFile, open_for_lines, parse_lines, read_head
@@ -100,7 +100,7 @@ def _stream_history(
     type (a duplicate ``type`` key, the last of which wins, or a ``\\u`` escape); any other
     line is decoded, so a writer with another key order costs time, never the result."""
     replay = HistoryReplay()
-    item, compact = replay.item, replay.compacted
+    item, compact = replay.payload, replay.compacted
     tail: list[RolloutLine] = []
     compacted: list[RolloutLine] = []
     errors = 0
@@ -116,16 +116,29 @@ def _stream_history(
                 head = match(raw, 0, 128)
                 if head is not None and _skippable(raw, head):
                     continue
-            line = decode_line(raw)
-            if line is None:
-                if raw.strip():
-                    errors += 1
-                continue
-            kind = line.type
             if start >= tail_from:
+                line = decode_line(raw)
+                if line is None:
+                    errors += bool(raw.strip())
+                    continue
                 tail.append(line)
+            else:
+                try:
+                    obj = decode_json(raw)
+                except ValueError:
+                    obj = None
+                # a model item is replayed from its record, not made a line (make_line's test)
+                if (isinstance(obj, dict) and obj.get("type") == "response_item"
+                        and isinstance(obj.get("timestamp"), str) and "payload" in obj):
+                    item(obj["payload"])
+                    continue
+                line = make_line(obj)
+                if line is None:
+                    errors += bool(raw.strip())
+                    continue
+            kind = line.type
             if kind == "response_item":
-                item(line)
+                item(line.payload)
             elif kind == "compacted":
                 compacted.append(line)
                 compact(line)
