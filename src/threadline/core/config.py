@@ -15,7 +15,7 @@ import functools
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
@@ -32,6 +32,7 @@ from threadline.core.config_sections import (
     jsonable,
     no_entries,
 )
+from threadline.protocol.records import record
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
 from threadline.tools.defaults import DEFAULT_TIMEOUT_S
@@ -76,7 +77,7 @@ def threadline_home(env: Mapping[str, str] | None = None) -> Path:
 # ---- the config ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Config:
     """The effective configuration. Immutable; derive variants with :meth:`with_overrides`."""
 

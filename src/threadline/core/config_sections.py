@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from threadline.protocol.records import record
 from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
 from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 
@@ -34,7 +35,7 @@ def frozen_copy(value: Mapping[str, _T]) -> Mapping[str, _T]:
     return MappingProxyType(dict(value))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelProviderConfig:
     """One ``[model_providers.<id>]`` table as written; ``None`` means "not set here"."""
 
@@ -68,7 +69,7 @@ class ModelProviderConfig:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SandboxWorkspaceWrite:
     """``[sandbox_workspace_write]``: extra writable roots and network access for workspace-write."""
 
@@ -86,7 +87,7 @@ class SandboxWorkspaceWrite:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SandboxLimits:
     """``[sandbox_limits]`` (threadline's own table): bounds on every command the model runs.
 
@@ -106,7 +107,7 @@ class SandboxLimits:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class McpServerConfig:
     """One ``[mcp_servers.<name>]`` table: a stdio ``command`` or a streamable-HTTP ``url``."""
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from threadline.core.config import Config, ConfigError
+from threadline.protocol.records import record
 from threadline.store.base import ThreadStore
 
 __all__ = ["STORE_URL_ENV", "StoreSettings", "open_store", "store_settings"]
@@ -30,7 +30,7 @@ STORE_URL_ENV = "THREADLINE_STORE_URL"
 MAX_LEASE_EXPIRY_S = 300.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoreSettings:
     kind: Literal["local", "postgres"] = "local"
     url: str | None = None

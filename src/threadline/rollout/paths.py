@@ -16,9 +16,10 @@ import os
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from threadline.protocol.records import record
 
 __all__ = [
     "ARCHIVED_SESSIONS_SUBDIR",
@@ -90,7 +91,7 @@ def rollout_path_for(home: Path, thread_id: str, when: datetime | None = None) -
     return day / rollout_file_name(thread_id, local)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RolloutFileName:
     thread_id: str
     stamp: datetime  # the name's wall-clock stamp, labelled UTC

@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Literal
+
+from threadline.protocol.records import record
 
 EnvInherit = Literal["all", "core", "none"]
 ENV_INHERIT_VALUES: tuple[EnvInherit, ...] = ("all", "core", "none")
@@ -98,7 +100,7 @@ def _matches_any(name: str, patterns: Iterable[EnvPattern]) -> bool:
     return any(p.matches(name) for p in patterns)
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class ShellEnvironmentPolicy:
     """``[shell_environment_policy]`` as configured (see the module docstring)."""
 

@@ -30,8 +30,9 @@ import contextlib
 import os
 import signal
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
+
+from threadline.protocol.records import record
 
 DEFAULT_MAX_PROCESSES = 256
 """Processes (threads count too, as the kernel counts them) one command may have at once."""
@@ -45,7 +46,7 @@ class LimitUnavailable(Exception):
     """The process limit cannot be enforced here; the command must not run."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CgroupParent:
     """Where per-command ``pids`` cgroups are created."""
 

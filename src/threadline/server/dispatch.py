@@ -18,7 +18,6 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from threadline.protocol import codes
 from threadline.protocol.jsonrpc import ErrorObject, JsonObject, RequestId
 from threadline.protocol.methods import client_request_types
+from threadline.protocol.records import record
 from threadline.server.errors import error_object_for, invalid_params
 
 __all__ = ["AfterResponse", "Handler", "MethodSpec", "MethodTable", "RequestContext"]
@@ -89,7 +89,7 @@ class RequestContext(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MethodSpec:
     method: str
     params_type: type[BaseModel]

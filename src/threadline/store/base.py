@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from threadline.protocol.records import record
+
 if TYPE_CHECKING:  # names of annotations only: a start loads none of them
     from threadline.protocol.rollout import RolloutItem, RolloutLine, SessionMeta
     from threadline.protocol.v2.turn import Turn
@@ -85,14 +87,14 @@ class ThreadLease(Protocol):
         """Give the lease up (idempotent). A crashed holder releases it implicitly."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GitRecord:
     sha: str | None = None
     branch: str | None = None
     origin_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThreadRecord:
     """One row of the index: what ``thread/list`` shows without opening the rollout."""
 
@@ -118,7 +120,7 @@ class ThreadRecord:
     git: GitRecord | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListQuery:
     limit: int = DEFAULT_LIST_LIMIT
     cursor: str | None = None
@@ -135,7 +137,7 @@ class ListQuery:
     """Keep only these thread ids (0.171's ``includedThreadIds``); None keeps every id."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListPage:
     records: list[ThreadRecord] = field(default_factory=list)
     next_cursor: str | None = None
@@ -145,7 +147,7 @@ class ListPage:
     (inclusive of its timestamp, like Codex's ``backwardsCursor``); None for an empty page."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReindexReport:
     indexed: int
     skipped: int
@@ -210,7 +212,7 @@ class NullSink:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoredRef:
     """Where a stored thread is, as :meth:`ThreadStore.locate` found it (nothing read yet)."""
 
@@ -221,7 +223,7 @@ class StoredRef:
     archived: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoredThread:
     """A stored history, loaded and rebuilt (for resume, fork, read and rollback)."""
 
@@ -247,7 +249,7 @@ class StoredThread:
         return self.meta.id
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForkSource:
     """What a fork copies: the source's lines re-stamped (plus the interruption marker
     when the source ends mid-turn) and the history rebuilt from them."""

@@ -14,9 +14,9 @@ page's first timestamp, so rows sharing it are not skipped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from threadline.protocol.records import record
 from threadline.store.base import InvalidCursor
 
 __all__ = ["Cursor", "decode_cursor", "encode_backwards_cursor", "encode_cursor", "format_ms"]
@@ -27,7 +27,7 @@ _TIME_RE = re.compile(
 _ID_RE = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cursor:
     value_ms: int
     thread_id: str | None

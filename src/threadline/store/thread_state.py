@@ -20,9 +20,10 @@ import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
+from threadline.protocol.records import record
 from threadline.protocol.text import without_surrogates
 from threadline.store.base import GitRecord, StoreError, ThreadRecord
 
@@ -100,7 +101,7 @@ _SCHEMA = (
 GIT_FIELDS = ("sha", "branch", "origin_url")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GoalRecord:
     thread_id: str
     goal_id: str
@@ -114,14 +115,14 @@ class GoalRecord:
     updated_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SectionRecord:
     id: str
     name: str
     appearance: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Placement:
     """Where a thread sits: its section, when it entered it, its position there."""
 
@@ -130,7 +131,7 @@ class Placement:
     position: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AttachmentRecord:
     id: str
     thread_id: str
@@ -140,7 +141,7 @@ class AttachmentRecord:
     created_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Page(Generic[_T]):
     items: list[_T]
     next_cursor: str | None
@@ -527,14 +528,14 @@ async def with_git_edits(
     tables, so a row rebuilt from its rollout, or rewritten by a loaded thread, keeps them)."""
     edits = await state.git_edits([r.id for r in records])
     out = []
-    for record in records:
-        changes = edits.get(record.id)
+    for row in records:
+        changes = edits.get(row.id)
         if changes:
-            git = record.git or GitRecord()
+            git = row.git or GitRecord()
             fields = {f: changes.get(f, getattr(git, f)) for f in GIT_FIELDS}
             empty = all(v is None for v in fields.values())
-            record = replace(record, git=None if empty else GitRecord(**fields))
-        out.append(record)
+            row = replace(row, git=None if empty else GitRecord(**fields))
+        out.append(row)
     return out
 
 

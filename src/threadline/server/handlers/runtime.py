@@ -3,11 +3,12 @@ builders, so that registering the handlers loads no wire type: ``initialize`` ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from threadline.core.files_watch import ConnectionFiles
 from threadline.core.manager import ThreadManager
+from threadline.protocol.records import record
 from threadline.server.router import Broadcast, ThreadRouter
 
 if TYPE_CHECKING:  # command_exec loads with the first command
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # command_exec loads with the first command
 __all__ = ["Runtime"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Runtime:
     """What the handlers share: the thread manager, the event router, and the broadcast
     to every initialized connection."""
