@@ -122,6 +122,7 @@ def _crafted(tmp: Path) -> list[Path]:
             {"type": "response_item", "timestamp": TS, "payload": {
                 "type": "message", "role": "assistant",
                 "content": [{"type": "output_text", "text": "reordered"}]}})] + t[1]),
+        _write(tmp, "words-in-texts", t[0] + _turn("w", "a response_item, compacted") + t[1]),
         _write(tmp, "context-window", t[0] + t[1],
                meta={"context_window": {"window_id": "first"}}),
     ]
@@ -159,7 +160,7 @@ def test_streamed_turnless_resume_equals_the_slow_path(tmp_path: Path, live: boo
         _assert_like_slow_path(path, got[1], live=live)
     for case in ("plain", "open-last", "usage-early", "no-usage", "asked", "legacy-compaction",
                  "no-window", "window-before-legacy", "compaction-in-last", "named",
-                 "unusual-lines", "keys-reordered", "context-window"):
+                 "unusual-lines", "keys-reordered", "words-in-texts", "context-window"):
         assert f"rollout-2026-11-20T10-00-00-{case}.jsonl" in served, case
 
 
@@ -210,3 +211,4 @@ def test_load_history_resume_without_turns_uses_it(tmp_path: Path) -> None:
     assert stored.recon.stubbed_turns == 30
     assert len(stored.lines) < 10  # only the last turn's lines were kept
     _assert_like_slow_path(path, stored.recon, live=False)
+
