@@ -281,11 +281,23 @@ async def changed_since(stored: StoredThread) -> bool:
     return bool(now != stored.version)
 
 
+def _restamp(lines: Sequence[RolloutLine], stamp: str) -> list[RolloutLine]:
+    with gc_paused():
+        return restamped(lines, stamp)
+
+
+def _rebuild(rollout: RolloutFile) -> Reconstruction:
+    with gc_paused():
+        return reconstruct(rollout)
+
+
 async def fork_source(stored: StoredThread, *, interrupted_marker: str) -> ForkSource:
     """The lines a fork copies, re-stamped; a source that ends mid-turn gets the marker
     (the user message and a ``turn_aborted`` event for the open turn) and is rebuilt."""
     stamp = format_rollout_timestamp(datetime.now(UTC))
-    lines = restamped(stored.lines, stamp)
+    # Off the loop and with the collector paused: a copy of 64,000 lines makes as many
+    # objects, which would set off collections that walk the whole heap (half its time).
+    lines = await asyncio.to_thread(_restamp, stored.lines, stamp)
     open_turn = stored.recon.open_turn_id
     if open_turn is None:
         return ForkSource(parent=stored.meta, lines=lines, recon=stored.recon, marked=False)
@@ -302,7 +314,7 @@ async def fork_source(stored: StoredThread, *, interrupted_marker: str) -> ForkS
     )
     # the interruption marker changes history and the last turn
     copied = replace(_rollout_of(stored), lines=lines, own_start=0)
-    recon = await asyncio.to_thread(reconstruct, copied)
+    recon = await asyncio.to_thread(_rebuild, copied)
     return ForkSource(parent=stored.meta, lines=lines, recon=recon, marked=True)
 
 
