@@ -118,6 +118,9 @@ _THREAD_WEB = {
     "threadline.protocol.rollout", "threadline.protocol.items", "threadline.rollout.reader",
     # ... nor the test-only methods unless THREADLINE_TEST_SLOW_METHOD=1 asks for them.
     "threadline.server.handlers.testing",
+    # ... nor the cgroup code (the config needs only the default process limit), the
+    # fs/watch registry, or the state tables (they load with the first list: see below).
+    "threadline.sandbox.limits", "threadline.core.files_watch", "threadline.store.thread_state",
 }
 
 
@@ -149,6 +152,32 @@ print(json.dumps({"start": start, "thread": sorted(sys.modules), "id": thread.id
     assert "threadline.protocol.v2.thread_state" not in loaded
     # The patch parser and writer load with the first patch or shell command (or the warm-up).
     assert not {"threadline.tools.apply_patch", "threadline.tools.patch_flow"} & loaded
+
+
+def test_the_state_tables_load_with_the_first_list(tmp_path: Path) -> None:
+    """``initialize`` needs no state table; a list does (outside appends are checked
+    against the sizes kept there), and gets them on first use."""
+    probe = """
+import asyncio, json, sys
+from pathlib import Path
+from threadline.core.config import load_config
+from threadline.server import build_app_server
+from threadline.store.base import ListQuery
+server, manager = build_app_server(load_config(home=Path(sys.argv[1])))
+start = "threadline.store.thread_state" in sys.modules
+async def main():
+    page = await manager.store.list(ListQuery())
+    await manager.shutdown()
+    return page
+page = asyncio.run(main())
+print(json.dumps({"start": start, "listed": "threadline.store.thread_state" in sys.modules,
+                  "rows": len(page.records)}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    assert json.loads(out.stdout) == {"start": False, "listed": True, "rows": 0}
 
 
 def test_the_event_table_loads_its_rarer_models_when_named(tmp_path: Path) -> None:

@@ -33,8 +33,8 @@ from threadline.core.config_sections import (
     no_entries,
 )
 from threadline.protocol.records import record
+from threadline.sandbox import DEFAULT_MAX_PROCESSES
 from threadline.sandbox.env_policy import ENV_INHERIT_VALUES, ShellEnvironmentPolicy
-from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
 from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 from threadline.protocol.records import record
-from threadline.sandbox.limits import DEFAULT_MAX_PROCESSES
+from threadline.sandbox import DEFAULT_MAX_PROCESSES
 from threadline.tools.defaults import DEFAULT_TIMEOUT_S
 
 WireApi = Literal["responses", "chat"]

@@ -1,7 +1,8 @@
 """Sandboxing of commands (bubblewrap) and the approval-policy decisions.
 
 The names below load with their module on first use (``threadline.sandbox.limits`` and
-``env_policy``, which the config needs, load nothing else).
+``env_policy``, which the config needs, load nothing else). The default process limit
+lives here: the config's defaults need the number, not the cgroup code of ``limits``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ if TYPE_CHECKING:
         looks_like_sandbox_denial,
     )
 
+DEFAULT_MAX_PROCESSES = 256
+"""Processes (threads count too, as the kernel counts them) one command may have at once."""
+
 __all__ = [
     "APPROVAL_POLICIES",
+    "DEFAULT_MAX_PROCESSES",
     "BWRAP_ENV",
     "SANDBOX_MODES",
     "ExecPlan",

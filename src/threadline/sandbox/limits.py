@@ -33,9 +33,7 @@ import uuid
 from pathlib import Path
 
 from threadline.protocol.records import record
-
-DEFAULT_MAX_PROCESSES = 256
-"""Processes (threads count too, as the kernel counts them) one command may have at once."""
+from threadline.sandbox import DEFAULT_MAX_PROCESSES
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _REMOVE_TRIES = 100

@@ -65,15 +65,17 @@ from threadline.store.records import (
     read_session_names,
     record_from_rollout,
 )
-from threadline.store.thread_state import ThreadState, changed_rollouts, with_git_edits
 
 if TYPE_CHECKING:
     from threadline.protocol.rollout import RolloutItem, SessionMeta
     from threadline.protocol.v2.turn import Turn
-    from threadline.store import rollouts, turns_read
-else:  # the rollout reader and writer (and a turn's wire models) load with the first use
+    from threadline.store import rollouts, thread_state, turns_read
+    from threadline.store.thread_state import ThreadState
+else:  # the rollout reader and writer (and a turn's wire models) load with the first use;
+    # the state tables with the first list or state request (``initialize`` needs neither)
     rollouts = lazy_module("threadline.store.rollouts", around=gc_paused)
     turns_read = lazy_module("threadline.store.turns_read")
+    thread_state = lazy_module("threadline.store.thread_state")
 
 __all__ = ["LocalThreadStore"]
 
@@ -138,7 +140,7 @@ class LocalThreadStore:
         self._closed = False
         self._backfill: asyncio.Task[ReindexReport] | None = None
         self._first_batch: asyncio.Event | None = None
-        self._state = ThreadState(self._run_state, self._state_read_only)
+        self._state_tables: ThreadState | None = None
         self._stats: dict[str, tuple[int, int]] | None = None
         """Size and mtime of each rollout when ``list`` last looked (see ``_notice_appends``)."""
         self._recheck: asyncio.Lock | None = None
@@ -156,6 +158,13 @@ class LocalThreadStore:
     @property
     def state(self) -> ThreadState:
         return self._state
+
+    @property
+    def _state(self) -> ThreadState:
+        # Made on first use, so a start that lists nothing does not import the state tables.
+        if self._state_tables is None:
+            self._state_tables = thread_state.ThreadState(self._run_state, self._state_read_only)
+        return self._state_tables
 
     def _state_read_only(self) -> str | None:
         return f"`{self._index.path}` is not writable" if self._index.read_only else None
@@ -387,7 +396,7 @@ class LocalThreadStore:
         return record
 
     async def _with_git_edits(self, records: Sequence[ThreadRecord]) -> list[ThreadRecord]:
-        return await with_git_edits(self._state, records)
+        return await thread_state.with_git_edits(self._state, records)
 
     async def find_rollout(self, thread_id: str) -> Path | None:
         record = await self.get(thread_id)
@@ -436,7 +445,7 @@ class LocalThreadStore:
         if self._stats is None:
             self._stats = await self._state.rollout_stats()
         known = self._stats
-        changed, seen = await self._io(lambda: changed_rollouts(rows, known))
+        changed, seen = await self._io(lambda: thread_state.changed_rollouts(rows, known))
         for thread_id in changed:
             stale = await self._index.get(thread_id)
             if stale is not None:

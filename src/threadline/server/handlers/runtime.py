@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import field
 from typing import TYPE_CHECKING
 
-from threadline.core.files_watch import ConnectionFiles
 from threadline.core.manager import ThreadManager
 from threadline.protocol.records import record
 from threadline.server.router import Broadcast, ThreadRouter
 
-if TYPE_CHECKING:  # command_exec loads with the first command
+if TYPE_CHECKING:  # command_exec loads with the first command, files_watch with fs/watch
     from threadline.core.command_exec import CommandExecRunner
+    from threadline.core.files_watch import ConnectionFiles
 
 __all__ = ["Runtime"]
 
@@ -25,9 +25,18 @@ class Runtime:
     manager: ThreadManager
     router: ThreadRouter
     broadcast: Broadcast
-    files: ConnectionFiles = field(default_factory=ConnectionFiles)
-    """The ``fs/watch`` watches and ``fuzzyFileSearch`` cancellations, by connection."""
     _commands: list[CommandExecRunner] = field(default_factory=list, init=False, repr=False)
+    _files: list[ConnectionFiles] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def files(self) -> ConnectionFiles:
+        """The ``fs/watch`` watches and ``fuzzyFileSearch`` cancellations, by connection
+        (made with the first watch or search)."""
+        if not self._files:
+            from threadline.core.files_watch import ConnectionFiles
+
+            self._files.append(ConnectionFiles())
+        return self._files[0]
 
     @property
     def commands(self) -> CommandExecRunner:
