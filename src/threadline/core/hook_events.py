@@ -23,12 +23,12 @@ and applies what they decide.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from threadline.core.hooks import TurnExtras
 from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, tool_hook_name
-from threadline.core.skills import Skill, skill_injections
+from threadline.core.skills import skill_injections
 from threadline.core.turn_host import ActiveTurn, TurnHost
 from threadline.protocol import events as ev
 from threadline.protocol.clock import now_ms
@@ -36,15 +36,6 @@ from threadline.protocol.items import ContentItem, MessageItem, ResponseItem, us
 from threadline.protocol.v2.item import HookPromptThreadItem, TextUserInput, UserInput
 from threadline.protocol.v2.item_parts import HookPromptFragment
 from threadline.tools.registry import ToolOutput
-
-
-@dataclass(frozen=True, slots=True)
-class TurnExtras:
-    """What a thread's turns add around the model: its hooks (None: hooks are off) and
-    its skills as they are on disk now."""
-
-    hooks: HookRunner | None = None
-    skills: Callable[[], Sequence[Skill]] | None = None
 
 
 async def inject_skills(extras: TurnExtras | None, th: TurnHost, items: list[UserInput]) -> None:

@@ -24,7 +24,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from threadline.core.hooks_run import HookRunner
+    from threadline.core.skills import Skill
 
 DEFAULT_TIMEOUT_SEC = 600
 
@@ -288,12 +294,24 @@ def hooks_enabled(features: dict[str, Any]) -> bool:
     return features.get("hooks", features.get("codex_hooks", True)) is not False
 
 
+@dataclass(frozen=True, slots=True)
+class TurnExtras:
+    """What a thread's turns add around the model: its hooks (None: hooks are off) and
+    its skills as they are on disk now. Here, not in ``core.hook_events`` (which applies
+    them, and re-exports this): a thread is built with one, and a resumed thread loads
+    the turn code only with its first turn."""
+
+    hooks: HookRunner | None = None
+    skills: Callable[[], Sequence[Skill]] | None = None
+
+
 __all__ = [
     "DEFAULT_TIMEOUT_SEC",
     "EVENTS",
     "WIRE_TO_CONFIG",
     "Discovery",
     "Hook",
+    "TurnExtras",
     "discover",
     "hook_hash",
     "hooks_enabled",

@@ -37,10 +37,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from threadline.core.hooks import WIRE_TO_CONFIG, Hook, discover
-from threadline.protocol import events as ev
+from threadline.protocol.lazy_module import lazy_module
+
+if TYPE_CHECKING:
+    from threadline.protocol import events as ev
+else:  # a thread's hooks are made as it loads, their events come with its turns
+    ev = lazy_module("threadline.protocol.events")
 
 Emit = Callable[[Any], Awaitable[None]]
 _T = TypeVar("_T")

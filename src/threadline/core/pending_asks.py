@@ -13,18 +13,22 @@ unknown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from threadline.core.errors import ElicitationCountError
 from threadline.core.recorder import RolloutSink
-from threadline.core.turn import ActiveTurn
-from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn, ask_answered_payload, ask_opened_payload
 from threadline.protocol.rollout import EventMsg
 from threadline.protocol.v2.turn import Turn
 
-__all__ = ["mark_continuing", "opened_record", "record_answer", "reopen_turn"]
+if TYPE_CHECKING:
+    from threadline.core.turn import ActiveTurn
+    from threadline.protocol import events as ev
+
+__all__ = ["ElicitationPause", "mark_continuing", "opened_record", "record_answer", "reopen_turn"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,8 @@ def reopen_turn(turns: list[Turn], cut: CutOffTurn) -> tuple[ActiveTurn, Turn]:
     any turn that starts)."""
     stored = next((t for t in turns if t.id == cut.turn_id), None)
     started = cut.started_at or (stored.started_at if stored is not None else None)
+    from threadline.core.turn import ActiveTurn  # loaded with the turn it reopens
+
     turn = ActiveTurn(id=cut.turn_id, started_at=float(started or time.time()))
     if stored is not None:
         turn.items = list(stored.items)
@@ -83,3 +89,39 @@ def reopen_turn(turns: list[Turn], cut: CutOffTurn) -> tuple[ActiveTurn, Turn]:
         turns.append(live)
     log.info("continuing turn %s cut off by a restart (%d call(s))", turn.id, len(cut.calls))
     return turn, live.model_copy(update={"items": [], "items_view": "notLoaded"})
+
+
+_MAX_ELICITATIONS = 2**31 - 1
+
+
+class ElicitationPause:
+    """The session's out-of-band elicitation count (``thread/increment_elicitation``):
+    while a client asks its user something for an MCP server, the turn waits."""
+
+    def __init__(self) -> None:
+        self._elicitations = 0
+        self._unpaused = asyncio.Event()
+        self._unpaused.set()
+
+    def increment_elicitation(self) -> int:
+        if self._elicitations >= _MAX_ELICITATIONS:
+            raise ElicitationCountError("out-of-band elicitation count overflowed")
+        self._elicitations += 1
+        if self._elicitations == 1:
+            self._unpaused.clear()
+        return self._elicitations
+
+    def decrement_elicitation(self) -> int:
+        if self._elicitations == 0:
+            raise ElicitationCountError("out-of-band elicitation count is already zero")
+        self._elicitations -= 1
+        if self._elicitations == 0:
+            self._unpaused.set()
+        return self._elicitations
+
+    @property
+    def elicitation_count(self) -> int:
+        return self._elicitations
+
+    async def wait_unpaused(self) -> None:
+        await self._unpaused.wait()

@@ -15,51 +15,54 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from threadline.core.compaction import Compactor
 from threadline.core.errors import (
-    ElicitationCountError,
     EmptyInput,
     ExpectedTurnMismatch,
     InvalidRequest,
     NoActiveTurn,
     TurnNotSteerable,
 )
-from threadline.core.hook_events import TurnExtras
+from threadline.core.hooks import TurnExtras
 from threadline.core.ids import new_thread_id
-from threadline.core.pending_asks import opened_record, record_answer, reopen_turn
+from threadline.core.pending_asks import ElicitationPause, opened_record, record_answer, reopen_turn
 from threadline.core.recorder import RolloutSink
-from threadline.core.session_history import HistorySlot
+from threadline.core.session_history import HistorySlot, history_length
 from threadline.core.settings import ThreadSettings
-from threadline.core.turn import ActiveTurn, TurnRunner, TurnTask, now_ms
 from threadline.core.user_input import context_items, user_content
 from threadline.model.base import ModelClient
-from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn
+from threadline.protocol.clock import now_ms
 from threadline.protocol.items import MessageItem, ResponseItem
+from threadline.protocol.lazy_module import lazy_module
 from threadline.protocol.ops import TurnOverrides, UserTurn
 from threadline.protocol.rollout import CompactionWindow, EventMsg, RolloutItem, TurnContextItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
-from threadline.protocol.v2.item import (
-    ThreadItem,
-    UserInput,
-    UserMessageThreadItem,
-)
+from threadline.protocol.v2.item import ThreadItem, UserInput, UserMessageThreadItem
 from threadline.protocol.v2.turn import Turn
-from threadline.tools.registry import AnswerHook, DecisionHook, ToolRegistry
+
+if TYPE_CHECKING:
+    from threadline.core import compaction
+    from threadline.core import turn as turn_loop
+    from threadline.core.turn import ActiveTurn, TurnRunner, TurnTask
+    from threadline.protocol import events as ev
+    from threadline.tools.registry import AnswerHook, DecisionHook, ToolRegistry
+else:  # a resumed thread loads its turn code, tools and event models with its first turn
+    compaction = lazy_module("threadline.core.compaction")
+    turn_loop = lazy_module("threadline.core.turn")
+    ev = lazy_module("threadline.protocol.events")
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[ev.Event], None]
+Listener = Callable[["ev.Event"], None]
 FlowGate = Callable[[], Awaitable[None] | None]
 """Backpressure hook: returns ``None`` to go on, or an awaitable to wait for first."""
 
-_MAX_ELICITATIONS = 2**31 - 1
 _EVENT_QUEUE_LIMIT = 100_000
 
 
-class Session:
+class Session(ElicitationPause):
     """History, usage, turns, settings, status and the sinks of one thread."""
     history = HistorySlot()  # a resumed thread's is built with its first model request
 
@@ -70,7 +73,7 @@ class Session:
         settings: ThreadSettings,
         model: ModelClient,
         sink: RolloutSink,
-        tools: ToolRegistry,
+        tools: ToolRegistry | Callable[[], ToolRegistry],
         history: Sequence[ResponseItem],
         token_info: TokenUsageInfo | None,
         turns: Sequence[Turn],
@@ -82,7 +85,8 @@ class Session:
         self.settings = settings
         self.model = model
         self.sink = sink
-        self.tools = tools
+        self._make_tools: Callable[[], ToolRegistry] | None = tools if callable(tools) else None
+        self._tools: ToolRegistry | None = None if callable(tools) else tools
         self.history = history
         self.token_info = token_info
         self.turns: list[Turn] = list(turns)
@@ -99,11 +103,9 @@ class Session:
         self._write_failing = False
         self._status = "idle"
         self._active_flags: list[str] = []
-        self._elicitations = 0
         self.tools_ready: Callable[[], Awaitable[None]] | None = None
         """Awaited before a turn's first request: its MCP servers finishing startup."""
-        self._unpaused = asyncio.Event()
-        self._unpaused.set()
+        ElicitationPause.__init__(self)
         self._turn_task: asyncio.Task[Turn] | None = None
         self._pending_approvals: dict[str, asyncio.Future[Any]] = {}
         self.cut_off: CutOffTurn | None = None  # a turn a restart cut off (continue_cut_off)
@@ -111,7 +113,28 @@ class Session:
         """The skills message for the model (``core.skills``), set by the thread's setup."""
         self.extras: TurnExtras | None = None
         """The thread's hooks and skills for its turns (``core.hook_events``)."""
-        self.compactor = Compactor(self, remote=settings.remote_compaction, window=window)
+        self._compactor: compaction.Compactor | None = None
+        self._compaction_start = (settings.remote_compaction, window, history_length(self))
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """The model's tools, made on first use when the thread was given a factory."""
+        if self._tools is None and self._make_tools is not None:
+            self._tools = self._make_tools()
+        assert self._tools is not None
+        return self._tools
+
+    def built_tools(self) -> ToolRegistry | None:
+        return self._tools
+
+    @property
+    def compactor(self) -> compaction.Compactor:
+        """Made on first use (a turn), as it would have been with the session."""
+        if self._compactor is None:
+            remote, window, mark = self._compaction_start
+            self._compactor = compaction.Compactor(self, remote=remote, window=window)
+            self._compactor.usage_mark = mark
+        return self._compactor
 
     def new_id(self) -> str:
         return new_thread_id()
@@ -272,7 +295,7 @@ class Session:
         task: TurnTask | None = None,
     ) -> str:
         loop = asyncio.get_running_loop()
-        turn = ActiveTurn(id=new_thread_id(), started_at=time.time(), kind=kind)
+        turn = turn_loop.ActiveTurn(id=new_thread_id(), started_at=time.time(), kind=kind)
         if cut is not None:
             turn, live = reopen_turn(self.turns, cut)
             self.set_status("active", [])
@@ -283,7 +306,7 @@ class Session:
         self.active = turn
         self._turn_task = asyncio.create_task(
             self._run_turn(
-                TurnRunner(self, turn, self.compactor, task, extras=self.extras),
+                turn_loop.TurnRunner(self, turn, self.compactor, task, extras=self.extras),
                 items,
                 client_id,
                 after,
@@ -429,31 +452,6 @@ class Session:
     def pending_approval_ids(self) -> list[str]:
         return list(self._pending_approvals)
 
-    # ---- out-of-band elicitation pause ---------------------------------------------
-
-    def increment_elicitation(self) -> int:
-        if self._elicitations >= _MAX_ELICITATIONS:
-            raise ElicitationCountError("out-of-band elicitation count overflowed")
-        self._elicitations += 1
-        if self._elicitations == 1:
-            self._unpaused.clear()
-        return self._elicitations
-
-    def decrement_elicitation(self) -> int:
-        if self._elicitations == 0:
-            raise ElicitationCountError("out-of-band elicitation count is already zero")
-        self._elicitations -= 1
-        if self._elicitations == 0:
-            self._unpaused.set()
-        return self._elicitations
-
-    @property
-    def elicitation_count(self) -> int:
-        return self._elicitations
-
-    async def wait_unpaused(self) -> None:
-        await self._unpaused.wait()
-
     # ---- history and the turn's records --------------------------------------------
 
     async def record(self, items: list[ResponseItem]) -> None:
@@ -598,3 +596,4 @@ def _without(items: tuple[_T, ...], item: _T) -> tuple[_T, ...]:
 
 
 __all__ = ["FlowGate", "Listener", "Session"]
+

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadline.core.model_catalog import ModelInfo, ModelOverrides, model_info
 from threadline.protocol.ops import TurnOverrides
-from threadline.tools.dynamic import DynamicToolSpec
+
+if TYPE_CHECKING:  # the tools load with a thread's tools, not with its settings
+    from threadline.tools.dynamic import DynamicToolSpec
 
 DEFAULT_BASE_INSTRUCTIONS = """\
 You are threadline's coding agent. You work inside the user's project directory and help \

@@ -15,14 +15,12 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadline.core import tracing
 from threadline.core.config import Config
 from threadline.core.errors import InvalidRequest
-from threadline.core.hook_events import TurnExtras
-from threadline.core.hooks import hooks_enabled
-from threadline.core.hooks_run import HookRunner
+from threadline.core.hooks import TurnExtras, hooks_enabled
 from threadline.core.mcp_host import McpHost
 from threadline.core.model_catalog import ModelOverrides
 from threadline.core.provider_choice import default_provider_id
@@ -31,25 +29,15 @@ from threadline.core.skills import project_root_markers, registry_for, skills_co
 from threadline.core.skills_watch import watcher_for
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
-from threadline.protocol.events import Event, SkillsChanged
 from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
-from threadline.tools.dynamic import (
-    DynamicTool,
-    DynamicToolSpec,
-    InvalidDynamicTool,
-    parse_dynamic_tools,
-)
-from threadline.tools.goal_tools import GoalBackend, goal_tools
-from threadline.tools.mcp_elicitation import ElicitationBridge
-from threadline.tools.mcp_tools import McpTool, mcp_tools, namespace_specs
-from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
-from threadline.tools.permissions import GrantingShell, PermissionGrants, RequestPermissionsTool
-from threadline.tools.plan import UpdatePlanTool
-from threadline.tools.registry import Tool, ToolRegistry
-from threadline.tools.shell import ExecCommandTool, WriteStdinTool
-from threadline.tools.user_input import DEFAULT_MODE_FEATURE as USER_INPUT_DEFAULT_MODE
-from threadline.tools.user_input import RequestUserInputTool
-from threadline.tools.view_image import ORIGINAL_DETAIL_MODELS, ViewImageTool
+
+if TYPE_CHECKING:  # the tools load with a thread's tools (a resumed thread's: its first turn)
+    from threadline.tools.dynamic import DynamicToolSpec
+    from threadline.tools.goal_tools import GoalBackend
+    from threadline.tools.mcp_elicitation import ElicitationBridge
+    from threadline.tools.permissions import PermissionGrants
+    from threadline.tools.registry import Tool, ToolRegistry
+    from threadline.tools.shell import ExecCommandTool
 
 __all__ = ["ClientFactory", "StartOptions", "ThreadSetup"]
 
@@ -82,6 +70,10 @@ class StartOptions:
 
 
 def _dynamic_tools(raw: tuple[Any, ...] | None) -> tuple[DynamicToolSpec, ...]:
+    if not raw:  # none: what parse_dynamic_tools gives, without importing the tools
+        return ()
+    from threadline.tools.dynamic import InvalidDynamicTool, parse_dynamic_tools
+
     try:
         return parse_dynamic_tools(raw)
     except InvalidDynamicTool as exc:
@@ -250,66 +242,41 @@ class ThreadSetup:
             settings = replace(settings, memory_mode=memory_mode)
         return settings
 
-    def tools_for(self, settings: ThreadSettings) -> ToolRegistry:
+    def tools_for(self, settings: ThreadSettings, config: Config | None = None) -> ToolRegistry:
         """The tools offered to the model. What the model gets is decided by its metadata,
-        ``settings.model_info`` (``apply_patch_tool_type``, ``offers_view_image``, …)."""
-        swr = self.config.sandbox_workspace_write
+        ``settings.model_info`` (``apply_patch_tool_type``, ``offers_view_image``, …).
+        ``config``: the one the thread was built under (default: the current one)."""
+        from threadline.tools.dynamic import DynamicTool
+        from threadline.tools.goal_tools import goal_tools
+        from threadline.tools.permissions import FEATURE as PERMISSIONS_FEATURE
+        from threadline.tools.permissions import GrantingShell, PermissionGrants
+        from threadline.tools.plan import UpdatePlanTool
+        from threadline.tools.registry import ToolRegistry
+        from threadline.tools.shell import ExecCommandTool, WriteStdinTool
+
+        cfg = config or self.config
+        swr = cfg.sandbox_workspace_write
         shell = ExecCommandTool(
             writable_roots=tuple(swr.writable_roots),
             network_access=swr.network_access,
-            env_policy=self.config.shell_environment_policy,
-            secret_env_names=self.config.provider_env_keys(),
-            max_processes=self.config.sandbox_limits.max_processes,
-            timeout_s=self.config.sandbox_limits.command_timeout_sec,
+            env_policy=cfg.shell_environment_policy,
+            secret_env_names=cfg.provider_env_keys(),
+            max_processes=cfg.sandbox_limits.max_processes,
+            timeout_s=cfg.sandbox_limits.command_timeout_sec,
         )
-        grants = PermissionGrants() if self.config.feature_enabled(PERMISSIONS_FEATURE) else None
+        grants = PermissionGrants() if cfg.feature_enabled(PERMISSIONS_FEATURE) else None
         first: Tool = shell if grants is None else GrantingShell(shell, grants)
         builtin: list[Tool] = [
             first,
             WriteStdinTool(shell.sessions),
             UpdatePlanTool(),
-            *self._client_side_tools(settings, grants),
+            *_client_side_tools(cfg, settings, grants),
             *goal_tools(self.goal_backend),
         ]
-        builtin.extend(self._patch_tools(settings, shell))
+        builtin.extend(_patch_tools(cfg, settings, shell))
         taken = {t.name for t in builtin}
         dynamic = [DynamicTool(s) for s in settings.dynamic_tools if s.name not in taken]
         return ToolRegistry([*builtin, *dynamic])
-
-    def _patch_tools(self, settings: ThreadSettings, shell: ExecCommandTool) -> list[Tool]:
-        """``apply_patch`` in the form the model's metadata says (freeform, function, or
-        none); ``exec_command`` hands an ``apply_patch`` invocation to it in every case."""
-        from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier  # first thread's
-
-        swr = self.config.sandbox_workspace_write
-        applier = PatchApplier(
-            writable_roots=tuple(swr.writable_roots), network_access=swr.network_access
-        )
-        shell.patch_interceptor = applier.intercept
-        kind = settings.model_info.apply_patch_tool_type
-        return [] if kind is None else [ApplyPatchTool(applier, kind)]
-
-    def _client_side_tools(
-        self, settings: ThreadSettings, grants: PermissionGrants | None
-    ) -> list[Tool]:
-        """request_user_input, request_permissions (with ``features.
-        request_permissions_tool``; the shell then honours what it grants) and view_image,
-        as the model's metadata offers them."""
-        info = settings.model_info
-        tools: list[Tool] = []
-        if info.offers_request_user_input:
-            allowed = self.config.feature_enabled(USER_INPUT_DEFAULT_MODE)
-            tools.append(RequestUserInputTool(default_mode_allowed=allowed))
-        if grants is not None:
-            tools.append(RequestPermissionsTool(grants))
-        if info.offers("view_image"):
-            tools.append(
-                ViewImageTool(
-                    supports_images="image" in info.input_modalities,
-                    original_detail=settings.model in ORIGINAL_DETAIL_MODELS,
-                )
-            )
-        return tools
 
     # ---- the one Thread factory -------------------------------------------------------
 
@@ -326,15 +293,28 @@ class ThreadSetup:
         forked_from_id: str | None = None,
     ) -> Thread:
         """A thread with ``settings`` writing to ``sink``; its history, turns and usage are
-        those rebuilt from the stored history when ``restored`` (resume, fork)."""
+        those rebuilt from the stored history when ``restored`` (resume, fork).
+
+        A restored thread's tools (and the tool, turn and event code under them) are built
+        the first time they are used, its first turn as a rule, from the config of now:
+        a resume answers without them. A new thread's are built here, so that its first
+        turn, which usually follows at once, finds them."""
         recon = restored.recon if restored is not None else None
         mcp = McpHost(self.config.mcp_servers, lambda _msg: None)
+        config = self.config
+        built = None if restored is not None else self.tools_for(settings, config)
+
+        def tools() -> ToolRegistry:
+            registry = self.tools_for(settings, config)
+            offer_mcp(registry)
+            return registry
+
         thread = Thread(
             thread_id=thread_id,
             settings=settings,
             client=client,
             sink=sink,
-            tools=self.tools_for(settings),
+            tools=built if built is not None else tools,
             history=recon.history_items if recon is not None else (),  # unbuilt on a resume
             token_info=recon.token_info if recon is not None else None,
             turns=recon.turns if recon is not None else (),
@@ -346,7 +326,9 @@ class ThreadSetup:
             window=recon.window if recon is not None else None,
             mcp=mcp,
         )
-        self._offer_mcp_tools(thread, mcp, settings)
+        offer_mcp = self._offer_mcp_tools(thread, mcp, settings, lazy=restored is not None)
+        if built is not None:
+            offer_mcp(built)
         self._offer_skills_and_hooks(thread, settings, restored is not None)
         mcp.launch()
         return thread
@@ -362,6 +344,8 @@ class ThreadSetup:
         session = weakref.ref(thread.session)
 
         def skills_changed() -> None:
+            from threadline.protocol.events import Event, SkillsChanged
+
             live = session()
             if live is not None:
                 live.deliver(Event(id="", msg=SkillsChanged()))
@@ -369,31 +353,59 @@ class ThreadSetup:
         watcher_for(registry_for(cfg.home)).watch(thread.session, cwd, skills_changed)
         hooks = None
         if hooks_enabled(dict(cfg.features)):
+            from threadline.core.hooks_run import HookRunner
+
             hooks = HookRunner(cfg.home, thread.rollout_path, resumed=resumed)
         markers = project_root_markers(cfg.extra)
         thread.session.extras = TurnExtras(
             hooks=hooks, skills=lambda: registry_for(cfg.home).load(cwd, markers).skills
         )
 
-    def _offer_mcp_tools(self, thread: Thread, mcp: McpHost, settings: ThreadSettings) -> None:
+    def _offer_mcp_tools(
+        self, thread: Thread, mcp: McpHost, settings: ThreadSettings, *, lazy: bool
+    ) -> Callable[[ToolRegistry], None]:
         """The thread's MCP tools, as its servers list them at each request: one
         ``mcp__<server>`` namespace per server on the Responses API, flat
         ``mcp__<server>__<tool>`` names elsewhere (Chat Completions, the embedded model).
-        A server's elicitations reach the client through the thread's ``ask``."""
+        A server's elicitations reach the client through the thread's ``ask`` (``lazy``:
+        through a bridge made at the first one or with the tools). Returns what adds
+        them to the thread's registry once it is built."""
         session = thread.session
-        bridge = ElicitationBridge(session.ask, session)
-        mcp.manager.set_elicitation_handler(bridge)
-        reserved = tuple(session.tools.names())
+        bridges: list[ElicitationBridge] = []
+
+        def bridge() -> ElicitationBridge:
+            if not bridges:
+                from threadline.tools.mcp_elicitation import ElicitationBridge
+
+                bridges.append(ElicitationBridge(session.ask, session))
+            return bridges[0]
+
+        if lazy:
+
+            async def elicit(server: str, params: Any) -> Any:
+                return await bridge()(server, params)
+
+            mcp.manager.set_elicitation_handler(elicit)
+        else:
+            mcp.manager.set_elicitation_handler(bridge())
+        namespaced = self._wire_api(settings.model_provider) == "responses"
         manager = mcp.manager
 
-        def listed() -> list[Tool]:
-            return list(mcp_tools(manager, reserved=reserved, elicitations=bridge))
+        def offer(registry: ToolRegistry) -> None:
+            from threadline.tools.mcp_tools import McpTool, mcp_tools, namespace_specs
 
-        def grouped(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-            return namespace_specs([t.info for t in tools if isinstance(t, McpTool)])
+            reserved = tuple(registry.names())
+            elicitations = bridge()
 
-        namespaced = self._wire_api(settings.model_provider) == "responses"
-        session.tools.set_source(listed, grouped if namespaced else None)
+            def listed() -> list[Tool]:
+                return list(mcp_tools(manager, reserved=reserved, elicitations=elicitations))
+
+            def grouped(tools: Sequence[Tool]) -> list[dict[str, Any]]:
+                return namespace_specs([t.info for t in tools if isinstance(t, McpTool)])
+
+            registry.set_source(listed, grouped if namespaced else None)
+
+        return offer
 
     def _wire_api(self, provider_id: str) -> str | None:
         from threadline.core.providers import resolve_provider
@@ -403,3 +415,43 @@ class ThreadSetup:
             return resolve_provider(config).wire_api
         except Exception:  # an unusable provider fails its turn; no tools to group then
             return None
+
+
+def _patch_tools(config: Config, settings: ThreadSettings, shell: ExecCommandTool) -> list[Tool]:
+    """``apply_patch`` in the form the model's metadata says (freeform, function, or
+    none); ``exec_command`` hands an ``apply_patch`` invocation to it in every case."""
+    from threadline.tools.patch_tool import ApplyPatchTool, PatchApplier  # first thread's
+
+    swr = config.sandbox_workspace_write
+    applier = PatchApplier(writable_roots=tuple(swr.writable_roots), network_access=swr.network_access)
+    shell.patch_interceptor = applier.intercept
+    kind = settings.model_info.apply_patch_tool_type
+    return [] if kind is None else [ApplyPatchTool(applier, kind)]
+
+
+def _client_side_tools(
+    config: Config, settings: ThreadSettings, grants: PermissionGrants | None
+) -> list[Tool]:
+    """request_user_input, request_permissions (with ``features.
+    request_permissions_tool``; the shell then honours what it grants) and view_image,
+    as the model's metadata offers them."""
+    from threadline.tools.permissions import RequestPermissionsTool
+    from threadline.tools.user_input import DEFAULT_MODE_FEATURE as USER_INPUT_DEFAULT_MODE
+    from threadline.tools.user_input import RequestUserInputTool
+    from threadline.tools.view_image import ORIGINAL_DETAIL_MODELS, ViewImageTool
+
+    info = settings.model_info
+    tools: list[Tool] = []
+    if info.offers_request_user_input:
+        allowed = config.feature_enabled(USER_INPUT_DEFAULT_MODE)
+        tools.append(RequestUserInputTool(default_mode_allowed=allowed))
+    if grants is not None:
+        tools.append(RequestPermissionsTool(grants))
+    if info.offers("view_image"):
+        tools.append(
+            ViewImageTool(
+                supports_images="image" in info.input_modalities,
+                original_detail=settings.model in ORIGINAL_DETAIL_MODELS,
+            )
+        )
+    return tools

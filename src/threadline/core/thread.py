@@ -18,22 +18,19 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from threadline.core import tracing
 from threadline.core.errors import InvalidRequest
 from threadline.core.mcp_host import McpHost
 from threadline.core.recorder import NullSink, RolloutSink
-from threadline.core.review import ReviewRequest, ReviewTask
 from threadline.core.session import FlowGate, Listener, Session
 from threadline.core.settings import ConfigSnapshot, ThreadSettings
-from threadline.core.turn import ActiveTurn
-from threadline.core.user_shell import UserShell
 from threadline.core.warm_up import build_thread_models
 from threadline.model.base import ModelClient
-from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
+from threadline.protocol.lazy_module import lazy_module
 from threadline.protocol.ops import (
     ExecApproval,
     Interrupt,
@@ -48,7 +45,15 @@ from threadline.protocol.rollout import CompactionWindow, RolloutItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import UserInput
 from threadline.protocol.v2.turn import Turn
-from threadline.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from threadline.core.review import ReviewRequest
+    from threadline.core.turn import ActiveTurn
+    from threadline.core.user_shell import UserShell
+    from threadline.protocol import events as ev
+    from threadline.tools.registry import ToolRegistry
+else:  # a resumed thread loads the event models with its first turn or event
+    ev = lazy_module("threadline.protocol.events")
 
 __all__ = ["FlowGate", "Listener", "Thread"]
 
@@ -63,7 +68,7 @@ class Thread:
         settings: ThreadSettings,
         client: ModelClient,
         sink: RolloutSink | None = None,
-        tools: ToolRegistry | None = None,
+        tools: ToolRegistry | Callable[[], ToolRegistry] | None = None,
         history: Sequence[ResponseItem] = (),
         token_info: TokenUsageInfo | None = None,
         turns: Sequence[Turn] = (),
@@ -89,7 +94,7 @@ class Thread:
             settings=settings,
             model=client,
             sink=sink or NullSink(),
-            tools=tools or ToolRegistry(),
+            tools=tools if tools is not None else _no_tools,
             history=history,
             token_info=token_info,
             turns=turns,
@@ -100,13 +105,7 @@ class Thread:
         """The state behind this conduit; only ``core`` touches it."""
         self._closed = False
         self._shutdown_task: asyncio.Future[None] | None = None
-        shell_tool = self.session.tools.get("exec_command")
-        self._user_shell = UserShell(
-            self.session,
-            env_policy=getattr(shell_tool, "env_policy", None),
-            secret_env_names=tuple(getattr(shell_tool, "secret_env_names", ())),
-        )
-        """``thread/shellCommand``: the user's own commands (the exec tool's environment)."""
+        self._shell: UserShell | None = None
         self.mcp = mcp if mcp is not None else McpHost({}, self._deliver_msg)
         """The thread's MCP connections (one manager per thread, as Codex has one per session)."""
         self.mcp.bind(self._deliver_msg)
@@ -125,6 +124,20 @@ class Thread:
     @property
     def tools(self) -> ToolRegistry:
         return self.session.tools
+
+    def _user_shell(self) -> UserShell:
+        """``thread/shellCommand``: the user's own commands, in the exec tool's environment
+        (made with the first one: it loads the turn code)."""
+        if self._shell is None:
+            from threadline.core.user_shell import UserShell
+
+            shell_tool = self.session.tools.get("exec_command")
+            self._shell = UserShell(
+                self.session,
+                env_policy=getattr(shell_tool, "env_policy", None),
+                secret_env_names=tuple(getattr(shell_tool, "secret_env_names", ())),
+            )
+        return self._shell
 
     @property
     def history(self) -> list[ResponseItem]:
@@ -229,7 +242,7 @@ class Thread:
         if isinstance(op, ThreadRollback):
             raise InvalidRequest("thread/rollback is not supported yet")
         if isinstance(op, RunUserShellCommand):
-            return self._user_shell.submit(op)
+            return self._user_shell().submit(op)
         if isinstance(op, Shutdown):
             self._shutdown_task = asyncio.ensure_future(self.shutdown_and_wait())
             return self.session.new_id()
@@ -258,6 +271,8 @@ class Thread:
         """Start a review turn (``review/start``); returns its id."""
         if self._closed:
             raise InvalidRequest(f"thread {self.id} is shut down")
+        from threadline.core.review import ReviewTask
+
         return self.session.start_review(ReviewTask(request))
 
     def compact(self) -> str:
@@ -388,9 +403,17 @@ class Thread:
                     await asyncio.shield(turn.done)
         self._closed = True
         try:
-            await self._user_shell.aclose()
-            await self.session.tools.aclose()
+            if self._shell is not None:
+                await self._shell.aclose()
+            if (tools := self.session.built_tools()) is not None:
+                await tools.aclose()
             await self.mcp.aclose()
             await self.session.sink.close()
         finally:
             self.session.deliver(ev.Event(id="", msg=ev.ShutdownComplete()))
+
+
+def _no_tools() -> ToolRegistry:
+    from threadline.tools.registry import ToolRegistry
+
+    return ToolRegistry()

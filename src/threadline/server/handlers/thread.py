@@ -50,7 +50,6 @@ from threadline.server.errors import RpcError, format_validation_error
 from threadline.server.handlers.common import Runtime, session_response, wire_thread
 from threadline.server.handlers.goals import goal_notification
 from threadline.server.handlers.history import newest_cursors, thread_turns_list
-from threadline.server.translate import token_usage_params
 
 __all__ = [
     "thread_decrement_elicitation",
@@ -140,6 +139,8 @@ def _send_usage_replay(rt: Runtime, ctx: RequestContext, thread: Thread) -> None
     owner = _usage_owner(rt, thread)
     if info is None or owner is None:
         return
+    from threadline.server.translate import token_usage_params  # after the answer: the event table
+
     ctx.send_notification("thread/tokenUsage/updated", token_usage_params(thread.id, owner, info))
 
 
