@@ -119,8 +119,10 @@ _THREAD_WEB = {
     # ... nor the test-only methods unless THREADLINE_TEST_SLOW_METHOD=1 asks for them.
     "threadline.server.handlers.testing",
     # ... nor the cgroup code (the config needs only the default process limit), the
-    # fs/watch registry, or the state tables (they load with the first list: see below).
+    # fs/watch registry, the state tables (they load with the first list: see below) or the
+    # writer locks (with the first thread written to).
     "threadline.sandbox.limits", "threadline.core.files_watch", "threadline.store.thread_state",
+    "threadline.store.locks",
 }
 
 

@@ -58,7 +58,6 @@ from threadline.store.base import (
 )
 from threadline.store.gc_pause import gc_paused
 from threadline.store.index import INDEX_FILE, ThreadIndex
-from threadline.store.locks import LOCKS_SUBDIR, acquire_thread_lock
 from threadline.store.records import (
     append_session_name,
     discard_session_names,
@@ -69,13 +68,15 @@ from threadline.store.records import (
 if TYPE_CHECKING:
     from threadline.protocol.rollout import RolloutItem, SessionMeta
     from threadline.protocol.v2.turn import Turn
-    from threadline.store import rollouts, thread_state, turns_read
+    from threadline.store import locks, rollouts, thread_state, turns_read
     from threadline.store.thread_state import ThreadState
 else:  # the rollout reader and writer (and a turn's wire models) load with the first use;
-    # the state tables with the first list or state request (``initialize`` needs neither)
+    # the state tables with the first list or state request (``initialize`` needs neither),
+    # the writer locks with the first thread that writes
     rollouts = lazy_module("threadline.store.rollouts", around=gc_paused)
     turns_read = lazy_module("threadline.store.turns_read")
     thread_state = lazy_module("threadline.store.thread_state")
+    locks = lazy_module("threadline.store.locks")
 
 __all__ = ["LocalThreadStore"]
 
@@ -558,7 +559,7 @@ class LocalThreadStore:
     # -- writer lease ------------------------------------------------------------------------
     def lock_thread(self, thread_id: str) -> ThreadLease:
         """An ``flock`` under ``<home>/locks/`` (see :mod:`threadline.store.locks`)."""
-        return acquire_thread_lock(self._home / LOCKS_SUBDIR, thread_id.lower())
+        return locks.acquire_thread_lock(self._home / locks.LOCKS_SUBDIR, thread_id.lower())
 
     # -- rebuild -----------------------------------------------------------------------------
     async def reindex(self) -> ReindexReport:
