@@ -37,15 +37,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from threadline.core.hooks import WIRE_TO_CONFIG, Hook, discover
-from threadline.protocol.lazy_module import lazy_module
-
-if TYPE_CHECKING:
-    from threadline.protocol import events as ev
-else:  # a thread's hooks are made as it loads, their events come with its turns
-    ev = lazy_module("threadline.protocol.events")
+from threadline.protocol import events as ev
 
 Emit = Callable[[Any], Awaitable[None]]
 _T = TypeVar("_T")

@@ -15,7 +15,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from threadline.core.config import load_config, threadline_home
 from threadline.core.config_sections import McpServerConfig
@@ -23,12 +23,7 @@ from threadline.core.errors import InvalidRequest, McpServerNotFound
 from threadline.mcp.manager import McpError, McpManager, McpServerState
 from threadline.mcp.oauth import OAuthLogin, OAuthLoginError, OAuthStore, start_login
 from threadline.mcp.specs import McpServerSpec, McpSpecError
-from threadline.protocol.lazy_module import lazy_module
-
-if TYPE_CHECKING:
-    from threadline.protocol import events as ev
-else:  # the event models load with a thread's first event, not as it loads
-    ev = lazy_module("threadline.protocol.events")
+from threadline.protocol import events as ev
 
 OAUTH_FILE = "mcp-oauth.json"
 """Where OAuth logins keep their tokens, in the home (mode 0600)."""

@@ -47,7 +47,7 @@ from threadline.core.relay_thread import FollowSink, RelayedThread
 from threadline.core.session import FlowGate, Listener
 from threadline.core.setup import StartOptions
 from threadline.core.thread import Thread
-from threadline.protocol.lazy_module import lazy_module
+from threadline.protocol import events as ev
 from threadline.protocol.ops import ResolveAsk, UserTurn
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import UserInput, user_input_adapter
@@ -55,9 +55,6 @@ from threadline.store.base import StoredThread, ThreadInUse, ThreadRelay, relay_
 
 if TYPE_CHECKING:
     from threadline.core.manager import ThreadManager
-    from threadline.protocol import events as ev
-else:  # the event models load with a thread's first event, not as it loads
-    ev = lazy_module("threadline.protocol.events")
 
 __all__ = ["RelayHub"]
 

@@ -15,22 +15,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from threadline.core.errors import CoreError, InvalidRequest
-from threadline.protocol.lazy_module import lazy_module
+from threadline.protocol import events as ev
 from threadline.protocol.ops import TurnOverrides, UserTurn
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.item import thread_item_adapter, user_input_adapter
 from threadline.protocol.v2.turn import Turn
 from threadline.store.base import StoreError
-
-if TYPE_CHECKING:
-    from threadline.protocol import events as ev
-else:  # the event models load with a thread's first event, not as it loads
-    ev = lazy_module("threadline.protocol.events")
 
 __all__ = [
     "decode_answer",

@@ -20,16 +20,13 @@ from typing import TYPE_CHECKING, Any
 from threadline.core.errors import InvalidRequest
 from threadline.core.session import FlowGate, Listener
 from threadline.core.thread import Thread
-from threadline.protocol.lazy_module import lazy_module
+from threadline.protocol import events as ev
 from threadline.protocol.ops import ExecApproval, Interrupt, Op, ResolveAsk, Shutdown, UserTurn
 from threadline.protocol.rollout import RolloutItem
 from threadline.protocol.v2.item import UserInput
 
 if TYPE_CHECKING:
     from threadline.core.relay import RelayHub
-    from threadline.protocol import events as ev
-else:  # the event models load with a thread's first event, not as it loads
-    ev = lazy_module("threadline.protocol.events")
 
 __all__ = ["FollowSink", "RelayedThread", "start_turn", "steer_input"]
 

@@ -32,6 +32,7 @@ from threadline.core.session_history import HistorySlot, history_length
 from threadline.core.settings import ThreadSettings
 from threadline.core.user_input import context_items, user_content
 from threadline.model.base import ModelClient
+from threadline.protocol import events as ev
 from threadline.protocol.asks import CutOffTurn
 from threadline.protocol.clock import now_ms
 from threadline.protocol.items import MessageItem, ResponseItem
@@ -46,16 +47,14 @@ if TYPE_CHECKING:
     from threadline.core import compaction
     from threadline.core import turn as turn_loop
     from threadline.core.turn import ActiveTurn, TurnRunner, TurnTask
-    from threadline.protocol import events as ev
     from threadline.tools.registry import AnswerHook, DecisionHook, ToolRegistry
-else:  # a resumed thread loads its turn code, tools and event models with its first turn
+else:  # a resumed thread loads its turn code with its first turn
     compaction = lazy_module("threadline.core.compaction")
     turn_loop = lazy_module("threadline.core.turn")
-    ev = lazy_module("threadline.protocol.events")
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[["ev.Event"], None]
+Listener = Callable[[ev.Event], None]
 FlowGate = Callable[[], Awaitable[None] | None]
 """Backpressure hook: returns ``None`` to go on, or an awaitable to wait for first."""
 

@@ -29,8 +29,8 @@ from threadline.core.session import FlowGate, Listener, Session
 from threadline.core.settings import ConfigSnapshot, ThreadSettings
 from threadline.core.warm_up import build_thread_models
 from threadline.model.base import ModelClient
+from threadline.protocol import events as ev
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem
-from threadline.protocol.lazy_module import lazy_module
 from threadline.protocol.ops import (
     ExecApproval,
     Interrupt,
@@ -50,10 +50,7 @@ if TYPE_CHECKING:
     from threadline.core.review import ReviewRequest
     from threadline.core.turn import ActiveTurn
     from threadline.core.user_shell import UserShell
-    from threadline.protocol import events as ev
     from threadline.tools.registry import ToolRegistry
-else:  # a resumed thread loads the event models with its first turn or event
-    ev = lazy_module("threadline.protocol.events")
 
 __all__ = ["FlowGate", "Listener", "Thread"]
 
