@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -69,10 +70,7 @@ if TYPE_CHECKING:
     from threadline.protocol.rollout import RolloutItem, SessionMeta
     from threadline.protocol.v2.turn import Turn
     from threadline.store import locks, rollouts, thread_state, turns_read
-    from threadline.store.thread_state import ThreadState
-else:  # the rollout reader and writer (and a turn's wire models) load with the first use;
-    # the state tables with the first list or state request (``initialize`` needs neither),
-    # the writer locks with the first thread that writes
+else:  # each loads with its first use (a read, a list or state request, a lease)
     rollouts = lazy_module("threadline.store.rollouts", around=gc_paused)
     turns_read = lazy_module("threadline.store.turns_read")
     thread_state = lazy_module("threadline.store.thread_state")
@@ -141,7 +139,6 @@ class LocalThreadStore:
         self._closed = False
         self._backfill: asyncio.Task[ReindexReport] | None = None
         self._first_batch: asyncio.Event | None = None
-        self._state_tables: ThreadState | None = None
         self._stats: dict[str, tuple[int, int]] | None = None
         """Size and mtime of each rollout when ``list`` last looked (see ``_notice_appends``)."""
         self._recheck: asyncio.Lock | None = None
@@ -156,16 +153,10 @@ class LocalThreadStore:
     def index(self) -> ThreadIndex:
         return self._index
 
-    @property
-    def state(self) -> ThreadState:
-        return self._state
-
-    @property
-    def _state(self) -> ThreadState:
-        # Made on first use, so a start that lists nothing does not import the state tables.
-        if self._state_tables is None:
-            self._state_tables = thread_state.ThreadState(self._run_state, self._state_read_only)
-        return self._state_tables
+    @cached_property
+    def state(self) -> thread_state.ThreadState:
+        """The state tables, made on first use (``initialize`` needs none)."""
+        return thread_state.ThreadState(self._run_state, self._state_read_only)
 
     def _state_read_only(self) -> str | None:
         return f"`{self._index.path}` is not writable" if self._index.read_only else None
@@ -397,7 +388,7 @@ class LocalThreadStore:
         return record
 
     async def _with_git_edits(self, records: Sequence[ThreadRecord]) -> list[ThreadRecord]:
-        return await thread_state.with_git_edits(self._state, records)
+        return await thread_state.with_git_edits(self.state, records)
 
     async def find_rollout(self, thread_id: str) -> Path | None:
         record = await self.get(thread_id)
@@ -444,7 +435,7 @@ class LocalThreadStore:
         per listed-able thread; a changed one costs a head and tail read."""
         rows = await self._index.live_paths()
         if self._stats is None:
-            self._stats = await self._state.rollout_stats()
+            self._stats = await self.state.rollout_stats()
         known = self._stats
         changed, seen = await self._io(lambda: thread_state.changed_rollouts(rows, known))
         for thread_id in changed:
@@ -453,7 +444,7 @@ class LocalThreadStore:
                 await self._repair(thread_id, stale, known=stale.rollout_path)
         if seen:
             known.update(seen)
-            await self._state.set_rollout_stats(seen)
+            await self.state.set_rollout_stats(seen)
 
     async def _require(self, thread_id: str) -> ThreadRecord:
         record = await self.get(thread_id)
@@ -553,7 +544,7 @@ class LocalThreadStore:
 
         removed = await self._io(unlink_all)
         await self._index.delete([canonical])
-        await self._state.forget(canonical)
+        await self.state.forget(canonical)
         return removed
 
     # -- writer lease ------------------------------------------------------------------------
