@@ -108,6 +108,16 @@ def _crafted(tmp: Path) -> list[Path]:
                                  _msg("assistant", "hi")]),
         _write(tmp, "paginated", [_rec("event_msg", {"type": "task_started", "turn_id": "p"},
                                        ordinal=1)], meta={"history_mode": "paginated"}),
+        # A rollback late in the file, past a compaction: a stream that skipped the turn
+        # boundaries (rollbacks=False) must start again and track them.
+        _write(tmp, "late-rollback", t[0] + [compacted] + t[1] + t[2] + t[3]
+               + [_ev("thread_rolled_back", num_turns=2)]),
+        _write(tmp, "legacy-compacted", t[0] + t[1] + [_rec("compacted", {"message": "S"})]
+               + t[2]),
+        _write(tmp, "interrupted", t[0] + _turn("t8", "stop", end=False, tokens=7)
+               + [_ev("turn_aborted", turn_id="t8", reason="interrupted")] + t[1]),
+        _write(tmp, "bad-item", t[0] + [_rec("response_item", {"type": "message",
+                                                                "role": 5})] + t[1]),
     ]
 
 
@@ -124,14 +134,19 @@ def _facts(rollout: RolloutFile, recon: Reconstruction) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("rollbacks", [True, False])
 @pytest.mark.parametrize("live", [False, True])
-def test_the_stream_rebuilds_what_the_whole_read_does(tmp_path: Path, live: bool) -> None:
+def test_the_stream_rebuilds_what_the_whole_read_does(
+    tmp_path: Path, live: bool, rollbacks: bool
+) -> None:
+    """With ``rollbacks=False`` (what a resume passes when the offset index saw no
+    rollback) too: a file that has one anyway is streamed again, tracked."""
     refs = sorted(REF_ROLLOUTS.rglob("rollout-*.jsonl")) if REF_ROLLOUTS.is_dir() else []
     streamed = 0
     for path in refs + _crafted(tmp_path):
         whole = read_rollout(path)
         expected = _facts(whole, reconstruct(whole, live=live, release_lines=True))
-        got = stream_for_resume(path, live=live)
+        got = stream_for_resume(path, live=live, rollbacks=rollbacks)
         if got is None:
             assert read_rollout(path).meta.history_base is not None, path.name  # type: ignore[union-attr]
             continue

@@ -488,10 +488,7 @@ class LinePass:
         if kind == "event_msg":
             self.last_text = share_payload_text(kind, payload, self.last_text)
             event = payload.get("type") if isinstance(payload, dict) else None
-            if mark:
-                self.builder.feed(index, _line_of(obj), mark=True)
-            else:
-                self.builder.feed_record(index, kind, payload)
+            self.builder.feed_record(index, kind, payload, mark)
             if replay is not None:
                 replay.event_payload(payload, event)
             if self.preview is None:

@@ -26,10 +26,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from threadline.protocol.items import parse_response_item, validates_as_item
 from threadline.protocol.rollout import RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
-from threadline.rollout.history import LinePass, Reconstruction
+from threadline.rollout.history import HistoryReplay, LinePass, Reconstruction
 from threadline.rollout.lines import decode_json, make_line
 from threadline.rollout.pending import TURN_ENDS, TURN_STARTS, find_cut_off
 from threadline.rollout.reader import RolloutFile, open_for_lines
@@ -39,6 +40,31 @@ __all__ = ["stream_for_resume"]
 log = logging.getLogger(__name__)
 
 
+class _RolledBack(Exception):
+    """A rollback in a file streamed as if it had none (see :class:`_UntrackedReplay`)."""
+
+
+class _UntrackedReplay(HistoryReplay):
+    """The replay of a file the offset index says has no rollback: each model item is
+    appended without the turn boundaries (``units``) only a rollback reads, which spares
+    the user-message test of every item. Should a rollback appear after all (the file
+    grew since it was indexed) the stream starts again with them tracked."""
+
+    __slots__ = ()
+
+    def payload(self, item: Any) -> None:
+        if not validates_as_item(item):
+            try:
+                item = parse_response_item(item)
+            except ValueError:
+                log.warning("skipping response_item that does not validate")
+                return
+        self.history.append(item)
+
+    def event_payload(self, payload: Any, event: object) -> None:
+        if event == "thread_rolled_back":
+            raise _RolledBack
+
 
 def _line_of(obj: dict[str, Any]) -> RolloutLine:
     line = make_line(obj)
@@ -46,12 +72,28 @@ def _line_of(obj: dict[str, Any]) -> RolloutLine:
     return line
 
 
-def stream_for_resume(path: Path, *, live: bool = False) -> tuple[RolloutFile, Reconstruction] | None:
+def stream_for_resume(
+    path: Path, *, live: bool = False, rollbacks: bool = True
+) -> tuple[RolloutFile, Reconstruction] | None:
     """``reconstruct(read_rollout(path), live=live, release_lines=True)`` without holding
     every line: the file (its ``lines`` empty, as that leaves them) and its
     reconstruction, or ``None`` when the whole read must do it (see the module docstring).
-    Read errors are those of :func:`read_rollout`."""
+    Read errors are those of :func:`read_rollout`. ``rollbacks=False`` (the offset index
+    saw none) replays the model history without what only a rollback needs; a rollback
+    found anyway makes the stream start again as with ``rollbacks=True``."""
+    if not rollbacks:
+        try:
+            return _stream(path, live, _UntrackedReplay())
+        except _RolledBack:
+            pass
+    return _stream(path, live, HistoryReplay())
+
+
+def _stream(
+    path: Path, live: bool, replay: HistoryReplay
+) -> tuple[RolloutFile, Reconstruction] | None:
     step = LinePass()
+    step.replay = replay
     feed = step.feed_record
     marks = step.builder.marks
     index = errors = 0

@@ -116,19 +116,20 @@ class TurnBuilder:
     # -- feeding -----------------------------------------------------------------------------
     def feed(self, index: int, line: RolloutLine, *, mark: bool = False) -> None:
         """Replay one line; with ``mark=True`` remember the turn open at this point."""
-        self.feed_record(index, line.type, line.payload)
-        if mark:
-            current = self._open
-            if current is not None:
-                self.marks[index] = TurnMark(current.id, len(self._turns), self._rollbacks)
+        self.feed_record(index, line.type, line.payload, mark)
 
-    def feed_record(self, index: int, kind: str, payload: Any) -> None:
+    def feed_record(self, index: int, kind: str, payload: Any, mark: bool = False) -> None:
         """Replay the line ``index`` of type ``kind`` (a decoded record's ``type`` and
-        ``payload``; no other line type or field matters to turns)."""
+        ``payload``; no other line type or field matters to turns); ``mark`` as
+        :meth:`feed`'s."""
         if kind == "event_msg" and isinstance(payload, dict):
             self._event(index, payload)
         elif kind == "compacted" and self._open is not None:
             self._open.saw_compaction = True
+        if mark:
+            current = self._open
+            if current is not None:
+                self.marks[index] = TurnMark(current.id, len(self._turns), self._rollbacks)
 
     def _next_item_id(self) -> str:
         self._item_counter += 1

@@ -167,14 +167,16 @@ def _read_for_resume(home: Path, path: Path, *, turns: bool) -> tuple[RolloutFil
     return rollout, (len(spans) - 1 if items_from else 0)
 
 
-def _has_model_cut(home: Path, path: Path) -> bool:
+def _resume_plan(home: Path, path: Path) -> tuple[bool, bool]:
     """Whether a resume with turns reads from the newest compaction on
     (:func:`_read_for_resume`), not the whole file (which :func:`stream_for_resume` does
-    one line at a time)."""
+    one line at a time), and whether the offset index saw a rollback in the file (when
+    it did not, the stream need not track what only a rollback reads)."""
     try:
-        return bool(model_cut(current_index(path, home / OFFSETS_CACHE_SUBDIR)))
+        index = current_index(path, home / OFFSETS_CACHE_SUBDIR)
+        return bool(model_cut(index)), index.rolled_back is not None
     except (OSError, ValueError):
-        return False
+        return False, True
 
 
 def _seek_for_resume(
@@ -224,8 +226,10 @@ async def load_history(
         sought: tuple[RolloutFile, Reconstruction] | None = None
         if resume_home is not None and not turns:
             sought = _seek_for_resume(resume_home, path, live=live)
-        elif resume_home is not None and not _has_model_cut(resume_home, path):
-            sought = stream_for_resume(path, live=live)  # no line list held (or None)
+        elif resume_home is not None:
+            cut, rolled_back = _resume_plan(resume_home, path)
+            if not cut:  # no line list held (or None)
+                sought = stream_for_resume(path, live=live, rollbacks=rolled_back)
         if sought is not None:
             rollout = sought[0]
         elif resume_home is None:
