@@ -84,3 +84,6 @@ def test_resume_loads_no_turn_code_and_the_first_turn_gets_the_same_tools(
     # A new thread's tools are built as it starts (its first turn finds them).
     assert seen["fresh_built"] is True
     assert seen["fresh"] == seen["eager"]
+    # ... and so is its turn code: the resumed thread's tools do not load it.
+    assert {"threadline.core.turn", "threadline.core.compaction", "threadline.core.review",
+            "threadline.core.user_shell"} <= set(seen["after"])

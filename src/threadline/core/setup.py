@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import weakref
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from threadline.core.skills_watch import watcher_for
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
 from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
+from threadline.store.gc_pause import gc_paused
 
 if TYPE_CHECKING:  # the tools load with a thread's tools (a resumed thread's: its first turn)
     from threadline.tools.dynamic import DynamicToolSpec
@@ -43,6 +45,14 @@ __all__ = ["ClientFactory", "StartOptions", "ThreadSetup"]
 
 ClientFactory = Callable[[Config, str], ModelClient]
 """Builds the model client for ``(config, provider_id)``."""
+
+TURN_MODULES = (
+    "threadline.core.turn", "threadline.core.compaction", "threadline.core.review",
+    "threadline.core.user_shell",
+)
+"""The turn code a session imports on first use: a new thread loads it as it is built (with
+its tools), so that its first turn, which usually follows at once, finds it; a resumed one
+with its first turn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +339,9 @@ class ThreadSetup:
         offer_mcp = self._offer_mcp_tools(thread, mcp, settings, lazy=restored is not None)
         if built is not None:
             offer_mcp(built)
+            with gc_paused():  # long-lived modules: not walked again and again meanwhile
+                for module in TURN_MODULES:
+                    importlib.import_module(module)
         self._offer_skills_and_hooks(thread, settings, restored is not None)
         mcp.launch()
         return thread
