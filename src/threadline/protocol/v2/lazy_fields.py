@@ -14,9 +14,10 @@ Type checkers see the real types (``list[Turn]``, ``ThreadItem``).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import PlainValidator, TypeAdapter
+from pydantic import GetCoreSchemaHandler, PlainValidator, TypeAdapter
+from pydantic_core import CoreSchema, core_schema
 
 if TYPE_CHECKING:
     from threadline.protocol.v2.item import ThreadItem
@@ -65,6 +66,22 @@ class RealType:
         return ThreadItem
 
 
+class _LazyValidator(PlainValidator):
+    """``PlainValidator`` whose value is serialized as pydantic-core infers it (each turn
+    or item by its own model's serializer, in Rust), not through the function-wrap
+    serializer ``PlainValidator`` gives a field with none (``lambda v, h: h(v)``). That
+    one, writing JSON, first dumps the whole value to Python objects and then writes
+    those: for a resume's 8,000 turns, ~20 MB of dicts made and dropped per answer.
+    The bytes are the same (the wrapped schema infers each element too)."""
+
+    def __get_pydantic_core_schema__(
+        self, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema = dict(super().__get_pydantic_core_schema__(source_type, handler))
+        schema["serialization"] = core_schema.simple_ser_schema("any")
+        return cast(CoreSchema, schema)
+
+
 def _turns(value: Any) -> Any:
     if type(value) is list and not value:
         return []
@@ -79,5 +96,5 @@ if TYPE_CHECKING:
     LazyTurnList = list[Turn]
     LazyThreadItem = ThreadItem
 else:
-    LazyTurnList = Annotated[list[Any], PlainValidator(_turns), RealType("turns")]
-    LazyThreadItem = Annotated[Any, PlainValidator(_item), RealType("item")]
+    LazyTurnList = Annotated[list[Any], _LazyValidator(_turns), RealType("turns")]
+    LazyThreadItem = Annotated[Any, _LazyValidator(_item), RealType("item")]
