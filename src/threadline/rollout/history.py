@@ -486,8 +486,9 @@ class LinePass:
                 replay.payload(payload)
             return
         if kind == "event_msg":
-            self.last_text = share_payload_text(kind, payload, self.last_text)
             event = payload.get("type") if isinstance(payload, dict) else None
+            if event == "agent_message" or event == "user_message":  # the shared ones
+                self.last_text = share_payload_text(kind, payload, self.last_text)
             self.builder.feed_record(index, kind, payload, mark)
             if replay is not None:
                 replay.event_payload(payload, event)

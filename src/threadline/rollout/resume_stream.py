@@ -26,6 +26,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import from_json
+
 from threadline.protocol.items import parse_response_item, validates_as_item
 from threadline.protocol.rollout import RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
@@ -111,9 +113,12 @@ def _stream(
         try:
             for number, raw in enumerate(handle):
                 try:
-                    obj = decode_json(raw)
+                    obj = from_json(raw)  # decode_json, inlined (one call per line)
                 except ValueError:
-                    obj = None
+                    try:
+                        obj = decode_json(raw)
+                    except ValueError:
+                        obj = None
                 # make_line's test of a record, without making the line
                 kind = obj.get("type") if isinstance(obj, dict) else None
                 if (not isinstance(kind, str) or not isinstance(obj.get("timestamp"), str)
