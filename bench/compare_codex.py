@@ -235,6 +235,35 @@ async def measure_turns_cpu(
         await client.close()
 
 
+async def measure_resumed_turn(
+    command: Sequence[str], env: dict[str, str], cwd: Path, thread_id: str
+) -> dict[str, float]:
+    """A fresh process's first turn when its first thread is a resumed one: ``thread/resume``
+    of ``thread_id``, then ``turn/start`` -> ``turn/started`` at once (a resume builds less than
+    a start, so the turn may pay for the rest)."""
+    client = await su.Client.spawn(command, env, cwd)
+    pid = client.proc.pid
+    try:
+        await client.initialize()
+        await client.request("thread/resume", {"threadId": thread_id})
+        client.drain()
+        cpu = _task_cpu_ns(pid)
+        t0 = time.perf_counter()
+        await client.request("turn/start", {
+            "threadId": thread_id,
+            "input": [{"type": "text", "text": "hello again", "text_elements": []}],
+        })
+        started, _ = await client.wait_note("turn/started")
+        out = {"resumed_turn": su.ms(started - t0)}
+        spent = _cpu_since(pid, cpu)
+        if spent is not None:
+            out["resumed_turn_cpu"] = spent
+        await client.wait_note("turn/completed")
+        return out
+    finally:
+        await client.close()
+
+
 async def group_turns(ctx: Context) -> list[Row]:
     rows = {
         "thread_start": Row("first `thread/start` answered", "ms", "-"),
@@ -248,6 +277,9 @@ async def group_turns(ctx: Context) -> list[Row]:
         "idle_first_turn_cpu": Row("  server CPU up to `turn/started`", "ms", "-"),
         "idle_first_turn_done": Row("  the same, `turn/start` -> `turn/completed`", "ms", "-"),
         "warm_turn": Row("warm turn: `turn/start` -> `turn/started`", "ms", "keep"),
+        "resumed_turn": Row("first turn right after a first `thread/resume` (1-turn thread): "
+                            "`turn/start` -> `turn/started`", "ms", "<= 1.0"),
+        "resumed_turn_cpu": Row("  server CPU up to `turn/started`", "ms", "-"),
     }
 
     async def measure(command: Sequence[str]) -> dict[str, float]:
@@ -258,6 +290,9 @@ async def group_turns(ctx: Context) -> list[Row]:
         for key in ("first_turn", "first_turn_done", "first_turn_cpu"):
             if key in idle:
                 out[f"idle_{key}"] = idle[key]
+        home = fresh_home(ctx.scratch, ctx.base_url, "resumed")
+        thread_id = su.one_turn_thread(home)
+        out.update(await measure_resumed_turn(command, su.server_env(home), home, thread_id))
         return out
 
     await interleave(ctx.commands, ctx.runs, measure, rows)
