@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from threadline.rollout import turns
-from threadline.rollout.history import reconstruct
+from threadline.rollout.history import HistoryReplay, reconstruct
 from threadline.rollout.reader import read_rollout
 
 REF_ROLLOUTS = Path("/work/shared/reference/codex-0.169.0/rollouts")
@@ -52,3 +52,14 @@ def test_the_early_return_changes_no_turns(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(turns, "_TURN_EVENTS", _Everything())
     slow = [reconstruct(read_rollout(path)).turns for path in paths]
     assert fast == slow
+
+
+def test_the_replay_is_given_every_event_it_acts_on() -> None:
+    """``LinePass`` hands ``HistoryReplay.event_payload`` only the kinds in its ``EVENTS``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(HistoryReplay.event_payload)))
+    compared = {const.value for node in ast.walk(tree) if isinstance(node, ast.Compare)
+                and isinstance(node.left, ast.Name) and node.left.id == "event"
+                for right in node.comparators for const in ast.walk(right)
+                if isinstance(const, ast.Constant) and isinstance(const.value, str)}
+    assert compared == set(HistoryReplay.EVENTS) == {"task_started", "turn_started",
+                                                     "thread_rolled_back"}

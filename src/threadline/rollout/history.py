@@ -27,7 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from threadline.protocol.asks import CutOffTurn
 from threadline.protocol.items import (
@@ -210,6 +210,8 @@ class HistoryReplay:
     cost differs (the items it replaced are kept unbuilt until then, never validated)."""
 
     __slots__ = ("explicit", "history", "units")
+    EVENTS: ClassVar[tuple[str, ...]] = ("task_started", "turn_started", "thread_rolled_back")
+    """The only events :meth:`event_payload` acts on (a tuple: ``in`` compares, never hashes)."""
 
     def __init__(self) -> None:
         self.history: list[_Entry] = []
@@ -490,7 +492,7 @@ class LinePass:
             if event == "agent_message" or event == "user_message":  # the shared ones
                 self.last_text = share_payload_text(kind, payload, self.last_text)
             self.builder.feed_record(index, kind, payload, mark)
-            if replay is not None:
+            if replay is not None and event in replay.EVENTS:
                 replay.event_payload(payload, event)
             if self.preview is None:
                 text = event_user_text(event if isinstance(event, str) else None, payload)

@@ -53,6 +53,7 @@ class _UntrackedReplay(HistoryReplay):
     grew since it was indexed) the stream starts again with them tracked."""
 
     __slots__ = ()
+    EVENTS = ("thread_rolled_back",)
 
     def payload(self, item: Any) -> None:
         if not validates_as_item(item):
