@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from threadline.core.session_history import history_length
@@ -118,7 +118,9 @@ Phase = Literal["pre_turn", "mid_turn", "standalone"]
 
 @cache
 def _prompt(name: str) -> str:
-    return resources.files("threadline.core").joinpath("prompts", name).read_text("utf-8").strip()
+    # Next to this module, not through importlib.resources (~7 ms of imports on the first
+    # turn of a resumed thread, which loads this module).
+    return (Path(__file__).parent / "prompts" / name).read_text("utf-8").strip()
 
 
 def compact_prompt() -> str:

@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from threadline.core.errors import InvalidRequest
@@ -67,8 +67,7 @@ _ACTION_CONTEXT = (
 
 def review_instructions() -> str:
     """The reviewer's instructions: threadline's own text in ``prompts/review.md``."""
-    path = resources.files("threadline.core").joinpath("prompts", "review.md")
-    return path.read_text("utf-8").strip()
+    return (Path(__file__).parent / "prompts" / "review.md").read_text("utf-8").strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ can run inside the sandbox without the rest of threadline):
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 from threadline.tools.apply_patch.apply import (
     FileChange,
@@ -82,4 +82,4 @@ def freeform_tool_spec() -> dict[str, object]:
 
 def lark_grammar() -> str:
     """Codex 0.169's Lark grammar for the freeform ``apply_patch`` tool, verbatim."""
-    return resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Path(__file__).with_name("grammar.lark").read_text(encoding="utf-8")
