@@ -100,7 +100,7 @@ def _item_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     if isinstance(value, OtherItem):
         return "other"
-    return kind if kind in _KNOWN else "other"
+    return kind if isinstance(kind, str) and kind in _KNOWN else "other"  # a list: unhashable
 
 
 ResponseItem = Annotated[

@@ -212,11 +212,12 @@ def user_message_to_wire(payload: dict[str, Any], item_id: str) -> dict[str, Any
         )
     # Most messages have no images: no generator is made for them (a long thread's read
     # converts thousands).
+    # (A hostile file's non-list images are no images, not a failed load.)
     images = payload.get("images")
-    if images:
+    if images and isinstance(images, list):
         content.extend({"type": "image", "url": url} for url in images if isinstance(url, str))
     local_images = payload.get("local_images")
-    if local_images:
+    if local_images and isinstance(local_images, list):
         content.extend(
             {"type": "localImage", "path": path} for path in local_images if isinstance(path, str)
         )

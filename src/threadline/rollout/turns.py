@@ -160,8 +160,10 @@ class TurnBuilder:
 
     def _event(self, index: int, payload: dict[str, Any]) -> None:
         kind = payload.get("type")
-        if kind not in _TURN_EVENTS:
-            return  # one look-up, not the whole chain below (token_count: one line in five)
+        if not isinstance(kind, str) or kind not in _TURN_EVENTS:
+            # One look-up, not the whole chain below (token_count: one line in five); a
+            # hostile file's unhashable type (a list) is no event, not a failed load.
+            return
         if kind in ("task_started", "turn_started"):
             self._finish_open()
             turn_id = payload.get("turn_id")
