@@ -28,7 +28,6 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from threadline.protocol.items import parse_response_item, validates_as_item
 from threadline.protocol.rollout import RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
@@ -36,37 +35,11 @@ from threadline.rollout.history import HistoryReplay, LinePass, Reconstruction
 from threadline.rollout.lines import decode_json, make_line
 from threadline.rollout.pending import TURN_ENDS, TURN_STARTS, find_cut_off
 from threadline.rollout.reader import RolloutFile, open_for_lines
+from threadline.rollout.untracked_replay import RolledBack, UntrackedReplay
 
 __all__ = ["stream_for_resume"]
 
 log = logging.getLogger(__name__)
-
-
-class _RolledBack(Exception):
-    """A rollback in a file streamed as if it had none (see :class:`_UntrackedReplay`)."""
-
-
-class _UntrackedReplay(HistoryReplay):
-    """The replay of a file the offset index says has no rollback: each model item is
-    appended without the turn boundaries (``units``) only a rollback reads, which spares
-    the user-message test of every item. Should a rollback appear after all (the file
-    grew since it was indexed) the stream starts again with them tracked."""
-
-    __slots__ = ()
-    EVENTS = ("thread_rolled_back",)
-
-    def payload(self, item: Any) -> None:
-        if not validates_as_item(item):
-            try:
-                item = parse_response_item(item)
-            except ValueError:
-                log.warning("skipping response_item that does not validate")
-                return
-        self.history.append(item)
-
-    def event_payload(self, payload: Any, event: object) -> None:
-        if event == "thread_rolled_back":
-            raise _RolledBack
 
 
 def _line_of(obj: dict[str, Any]) -> RolloutLine:
@@ -86,8 +59,8 @@ def stream_for_resume(
     found anyway makes the stream start again as with ``rollbacks=True``."""
     if not rollbacks:
         try:
-            return _stream(path, live, _UntrackedReplay())
-        except _RolledBack:
+            return _stream(path, live, UntrackedReplay())
+        except RolledBack:
             pass
     return _stream(path, live, HistoryReplay())
 

@@ -25,17 +25,15 @@ caller then reads the file.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
 
-from threadline.protocol.items import DeferredItems, parse_response_item, validates_as_item
+from threadline.protocol.items import DeferredItems
 from threadline.protocol.rollout import CompactionWindow, RolloutLine
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.files import open_regular
 from threadline.rollout.history import (
-    HistoryReplay,
     Reconstruction,
     deferred_history,
     latest_token_info,
@@ -46,10 +44,10 @@ from threadline.rollout.lines import decode_json, decode_line, make_line
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns, stub_turn
 from threadline.rollout.pending import find_cut_off
 from threadline.rollout.reader import RolloutFile, open_for_lines, parse_lines, read_head
+from threadline.rollout.untracked_replay import UntrackedReplay
 
 __all__ = ["resume_from_index"]
 
-log = logging.getLogger(__name__)
 
 
 def _payload_at(path: Path, offset: int) -> dict[str, Any] | None:
@@ -102,19 +100,11 @@ def _stream_history(
     first bytes (:data:`_HEAD`) and left undecoded only when its bytes cannot spell either
     type (a duplicate ``type`` key, the last of which wins, or a ``\\u`` escape); any other
     line is decoded, so a writer with another key order costs time, never the result."""
-    replay = HistoryReplay()
+    # No turn boundaries (only a rollback looks at them: this file has none, the caller
+    # checked) and no event is fed.
+    replay = UntrackedReplay()
     compact = replay.compacted
-
-    def item(payload: Any) -> None:
-        # HistoryReplay.payload without the turn boundaries only a rollback looks at: this
-        # file has none (the caller checked), and no event is fed.
-        if not validates_as_item(payload):
-            try:
-                payload = parse_response_item(payload)
-            except ValueError:
-                log.warning("skipping response_item that does not validate")
-                return
-        replay.history.append(payload)
+    item = replay.payload
 
     tail: list[RolloutLine] = []
     compacted: list[RolloutLine] = []
