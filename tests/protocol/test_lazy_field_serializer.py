@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from threadline.protocol.v2.item import ThreadItem
 from threadline.protocol.v2.lazy_fields import LazyThreadItem, LazyTurnList
-from threadline.protocol.v2.thread import Thread, ThreadItemEntry
+from threadline.protocol.v2.thread import Thread
+from threadline.protocol.v2.thread_ops import ThreadItemEntry
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.history import reconstruct
 from threadline.rollout.reader import read_rollout

@@ -20,9 +20,11 @@ from threadline.protocol.v2 import lazy_fields
 from threadline.protocol.v2.item import ThreadItem
 from threadline.protocol.v2.thread import (
     Thread,
+    ThreadReadResponse,
+)
+from threadline.protocol.v2.thread_ops import (
     ThreadItemEntry,
     ThreadItemsListResponse,
-    ThreadReadResponse,
     ThreadTurnsListResponse,
     TurnsPage,
 )

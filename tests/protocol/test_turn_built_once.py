@@ -32,7 +32,7 @@ turns = builder.finish()
 """
 
 _THREAD_FIELD = """
-from threadline.protocol.v2.thread import ThreadTurnsListResponse
+from threadline.protocol.v2.thread_ops import ThreadTurnsListResponse
 page = ThreadTurnsListResponse.model_validate({"data": [{"id": "t1", "status": "completed",
     "items": [{"type": "agentMessage", "id": "item-1", "text": "yo"}]}]})
 turns = page.data

@@ -21,7 +21,10 @@ from threadline.protocol.jsonrpc import (
     encode_response,
     encode_response_line,
 )
-from threadline.protocol.v2.thread import Thread, ThreadReadResponse
+from threadline.protocol.v2.thread import (
+    Thread,
+    ThreadReadResponse,
+)
 from threadline.rollout.history import reconstruct
 from threadline.rollout.reader import read_rollout
 from threadline.server.transports.memory import MemoryServerChannel

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from tests.support.memory_server import MemoryServerFactory
 
 from threadline.protocol import methods
-from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
+from threadline.protocol.v2.thread_ops import ThreadLoadedListParams, ThreadLoadedListResponse
 from threadline.server import handlers
 from threadline.server.dispatch import MethodTable, RequestContext
 
@@ -107,6 +108,7 @@ _THREAD_WEB = {
     "threadline.protocol.v2.thread_state", "threadline.server.handlers.thread_state",
     "threadline.protocol.events", "threadline.protocol.ops",
     "threadline.server.handlers.common", "threadline.protocol.v2.thread",
+    "threadline.protocol.v2.thread_ops",
     "threadline.core.model_catalog",
     # A start reads no rollout: the reader, writer and turn builder, the wire models of a
     # turn and its items, and the other stores load with the first thread or list.
@@ -180,6 +182,67 @@ print(json.dumps({"start": start, "listed": "threadline.store.thread_state" in s
         capture_output=True, text=True, check=True, timeout=120,
     )
     assert json.loads(out.stdout) == {"start": False, "listed": True, "rows": 0}
+
+
+REFERENCE_SESSIONS = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared" / "reference" / "codex-0.169.0" / "rollouts" / "sessions"
+)
+
+
+def test_a_first_list_builds_only_the_lists_thread_models(tmp_path: Path) -> None:
+    """A client's first request is usually ``thread/list``: its handler module and the wire
+    types it names (``protocol.v2.thread``) load, but not the other ``thread/*`` methods'
+    (``protocol.v2.thread_ops``: start, resume, fork, the pages, ...); the first method that
+    needs those loads them. The home holds the reference threads, so the list answers rows."""
+    home = tmp_path / "home"
+    shutil.copytree(REFERENCE_SESSIONS, home / "sessions")
+    for path in (home / "sessions").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    probe = """
+import asyncio, json, sys
+from pathlib import Path
+from threadline.core.config import load_config
+from threadline.server import build_app_server
+from threadline.server.transports.memory import memory_pair
+server, manager = build_app_server(load_config(home=Path(sys.argv[1])))
+async def request(client, id, method, params):
+    client.send({"id": id, "method": method, "params": params})
+    while (message := await client.receive()) is not None and message.get("id") != id:
+        pass
+    return message
+async def main():
+    server_end, client = memory_pair()
+    serving = asyncio.create_task(server.serve_channel(server_end))
+    await request(client, 1, "initialize", {"clientInfo": {"name": "probe", "version": "1"}})
+    client.send({"method": "initialized"})
+    listed = await request(client, 2, "thread/list", {"modelProviders": []})
+    thread = sys.modules["threadline.protocol.v2.thread"]
+    seen = {"listed": listed, "loaded": sorted(sys.modules),
+            "resume_params_built": hasattr(thread, "ThreadResumeParams")}
+    seen["loaded_list"] = await request(client, 3, "thread/loaded/list", {})
+    seen["after"] = sorted(sys.modules)
+    serving.cancel()
+    await manager.shutdown()
+    return seen
+print(json.dumps(asyncio.run(main())))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(home)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    seen = json.loads(out.stdout)
+    rows = seen["listed"]["result"]["data"]
+    assert len(rows) == len(list((home / "sessions").rglob("rollout-*.jsonl"))) > 0
+    assert all(row["status"] == {"type": "notLoaded"} for row in rows)
+    assert {"threadline.server.handlers.thread_meta", "threadline.protocol.v2.thread"} <= set(
+        seen["loaded"]
+    )
+    assert "threadline.protocol.v2.thread_ops" not in seen["loaded"]
+    assert seen["resume_params_built"] is False
+    # The rest load with the first method that names them.
+    assert seen["loaded_list"]["result"] == {"data": [], "nextCursor": None}
+    assert "threadline.protocol.v2.thread_ops" in seen["after"]
 
 
 def test_the_event_table_loads_its_rarer_models_when_named(tmp_path: Path) -> None:

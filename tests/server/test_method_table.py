@@ -24,7 +24,10 @@ from tests.support.schema import SchemaRegistry, schema_dir
 from threadline.core.config import load_config
 from threadline.protocol.methods import CLIENT_REQUESTS, THREADLINE_REQUESTS, client_request_types
 from threadline.protocol.v2.misc import CommandExecResponse
-from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
+from threadline.protocol.v2.thread_ops import (
+    ThreadLoadedListParams,
+    ThreadLoadedListResponse,
+)
 from threadline.protocol.v2.turn import TurnStartParams
 from threadline.server import build_app_server
 from threadline.server.dispatch import MethodTable, RequestContext

@@ -17,7 +17,10 @@ from tests.support.memory_server import MemoryServerFactory
 from tests.support.schema import SchemaRegistry
 
 from threadline.protocol.v2.common import Empty, WireModel
-from threadline.protocol.v2.thread import ThreadLoadedListParams, ThreadLoadedListResponse
+from threadline.protocol.v2.thread_ops import (
+    ThreadLoadedListParams,
+    ThreadLoadedListResponse,
+)
 from threadline.server.app import AppServer
 from threadline.server.connection import Connection
 from threadline.server.dispatch import MethodTable, RequestContext

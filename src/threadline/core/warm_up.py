@@ -47,10 +47,10 @@ __all__ = [
 
 FIRST_TURN_MODELS: Sequence[str] = (
     # thread/start
-    "threadline.protocol.v2.thread:ThreadStartParams",
+    "threadline.protocol.v2.thread_ops:ThreadStartParams",
     "threadline.protocol.v2.thread:Thread",
-    "threadline.protocol.v2.thread:ThreadStartedNotification",
-    "threadline.protocol.v2.thread:ThreadStartResponse",
+    "threadline.protocol.v2.thread_ops:ThreadStartedNotification",
+    "threadline.protocol.v2.thread_ops:ThreadStartResponse",
     # turn/start -> turn/started
     "threadline.protocol.v2.turn:TurnStartParams",
     "threadline.protocol.v2.turn:TurnStartResponse",
@@ -78,7 +78,7 @@ FIRST_ANSWER_MODELS: Sequence[str] = (
     "threadline.protocol.v2.misc:AccountRateLimitsUpdatedNotification",
     "threadline.protocol.events:TaskComplete",
     "threadline.protocol.events:ReadStateChanged",
-    "threadline.protocol.v2.thread:ThreadReadStateChangedNotification",
+    "threadline.protocol.v2.thread_ops:ThreadReadStateChangedNotification",
     "threadline.protocol.events:TurnCompletedEvent",
     "threadline.protocol.v2.turn:TurnCompletedNotification",
 )

@@ -48,13 +48,15 @@ from threadline.protocol.v2.settings import (
 )
 from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
-    ContextCompactedNotification,
     IdleThreadStatus,
     NotLoadedThreadStatus,
     SystemErrorThreadStatus,
+    ThreadStatusChangedNotification,
+)
+from threadline.protocol.v2.thread_ops import (
+    ContextCompactedNotification,
     ThreadReadState,
     ThreadReadStateChangedNotification,
-    ThreadStatusChangedNotification,
     TurnThreadUnreadPosition,
 )
 from threadline.protocol.v2.turn import (

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what the names are, for the type checker
     from threadline.protocol.v2.misc import *  # noqa: F403
     from threadline.protocol.v2.settings import *  # noqa: F403
     from threadline.protocol.v2.thread import *  # noqa: F403
+    from threadline.protocol.v2.thread_ops import *  # noqa: F403
     from threadline.protocol.v2.turn import *  # noqa: F403
     from threadline.protocol.v2.usage import *  # noqa: F403
 
@@ -35,6 +36,7 @@ _REEXPORTED = (
     "turn",
     "usage",
     "thread",
+    "thread_ops",
     "misc",
     "approval",
     "config",

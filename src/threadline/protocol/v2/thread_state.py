@@ -9,10 +9,12 @@ from pydantic import BaseModel
 from threadline.protocol.v2.common import WireModel
 from threadline.protocol.v2.thread import (
     Thread,
-    ThreadDeleteParams,
-    ThreadDeleteResponse,
     ThreadSection,
     ThreadSectionAppearance,
+)
+from threadline.protocol.v2.thread_ops import (
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
 )
 
 ThreadGoalStatus = Literal["active", "paused", "blocked", "usageLimited", "budgetLimited", "complete"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from threadline.protocol.v2.thread import ThreadCompactStartParams, ThreadCompactStartResponse
+from threadline.protocol.v2.thread_ops import (
+    ThreadCompactStartParams,
+    ThreadCompactStartResponse,
+)
 from threadline.server.dispatch import RequestContext
 from threadline.server.handlers.common import Runtime
 

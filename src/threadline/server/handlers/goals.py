@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from threadline.protocol.v2.common import dump_wire
-from threadline.protocol.v2.thread import ThreadGoalClearedNotification
+from threadline.protocol.v2.thread_ops import ThreadGoalClearedNotification
 from threadline.server.handlers.runtime import Runtime
 
 if TYPE_CHECKING:

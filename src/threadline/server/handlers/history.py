@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from threadline.core.errors import InvalidRequest
 from threadline.core.stored import TurnHistory
 from threadline.protocol import codes
-from threadline.protocol.v2.thread import (
+from threadline.protocol.v2.thread_ops import (
     ItemThreadItemsListAnchor,
     ThreadItemEntry,
     ThreadItemsListParams,

@@ -27,7 +27,8 @@ from threadline.protocol.v2.extensions import (
     ThreadRollbackResponse,
 )
 from threadline.protocol.v2.settings import CollaborationMode, Settings
-from threadline.protocol.v2.thread import (
+from threadline.protocol.v2.thread import ThreadStatusChangedNotification
+from threadline.protocol.v2.thread_ops import (
     ThreadForkParams,
     ThreadForkResponse,
     ThreadInjectItemsParams,
@@ -39,7 +40,6 @@ from threadline.protocol.v2.thread import (
     ThreadStartedNotification,
     ThreadStartParams,
     ThreadStartResponse,
-    ThreadStatusChangedNotification,
     ThreadTurnsListParams,
     ThreadUnsubscribeParams,
     ThreadUnsubscribeResponse,

@@ -25,14 +25,16 @@ from threadline.protocol import codes
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.thread import (
     NotLoadedThreadStatus,
-    ThreadDeletedNotification,
-    ThreadDeleteParams,
-    ThreadDeleteResponse,
-    ThreadGoalClearedNotification,
     ThreadSectionAppearance,
     ThreadStatusChangedNotification,
 )
 from threadline.protocol.v2.thread import Thread as WireThread
+from threadline.protocol.v2.thread_ops import (
+    ThreadDeletedNotification,
+    ThreadDeleteParams,
+    ThreadDeleteResponse,
+    ThreadGoalClearedNotification,
+)
 from threadline.protocol.v2.thread_state import (
     ThreadApproveGuardianDeniedActionParams,
     ThreadApproveGuardianDeniedActionResponse,
