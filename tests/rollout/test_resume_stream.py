@@ -8,12 +8,12 @@ never holding every decoded line at once.
 
 from __future__ import annotations
 
-import json
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.crafted_rollout import CraftedRollout
 
 from threadline.protocol.items import dump_response_item
 from threadline.rollout.history import Reconstruction, reconstruct
@@ -21,67 +21,13 @@ from threadline.rollout.reader import RolloutFile, read_rollout
 from threadline.rollout.resume_stream import stream_for_resume
 
 REF_ROLLOUTS = Path("/work/shared/reference/codex-0.169.0/rollouts")
-TS = "2026-11-20T10:00:00.000Z"
 THREAD = "019a0000-0000-7000-8000-00000000e5f1"
 
 
-def _rec(kind: str, payload: Any, **extra: Any) -> str:
-    return json.dumps({"timestamp": TS, **extra, "type": kind, "payload": payload})
-
-
-def _ev(kind: str, **fields: Any) -> str:
-    return _rec("event_msg", {"type": kind, **fields})
-
-
-def _msg(role: str, text: str) -> str:
-    part = "output_text" if role == "assistant" else "input_text"
-    return _rec("response_item", {"type": "message", "role": role,
-                                  "content": [{"type": part, "text": text}]})
-
-
-def _usage(total: int) -> dict[str, Any]:
-    block = {"input_tokens": total - 3, "cached_input_tokens": 1, "output_tokens": 3,
-             "reasoning_output_tokens": 1, "total_tokens": total}
-    return {"total_token_usage": block, "last_token_usage": block, "model_context_window": 1000}
-
-
-def _turn(turn_id: str, text: str, *, end: bool = True, tokens: int | None = None) -> list[str]:
-    body = [
-        _ev("task_started", turn_id=turn_id),
-        _rec("turn_context", {"turn_id": turn_id, "cwd": "/w", "model": f"m-{turn_id}",
-                              "approval_policy": "on-request",
-                              "sandbox_policy": {"type": "read-only"}}),
-        _msg("user", text),
-        _ev("user_message", message=text),
-        _msg("assistant", f"reply to {text} " + "x" * 300),
-        _ev("agent_message", message=f"reply to {text} " + "x" * 300),
-    ]
-    if tokens is not None:
-        body.append(_ev("token_count", info=_usage(tokens), rate_limits=None))
-    if end:
-        body.append(_ev("task_complete", turn_id=turn_id))
-    return body
-
-
-def _cut_off(turn_id: str, *, answered: bool) -> list[str]:
-    body = _turn(turn_id, "run it", end=False)
-    body.append(_rec("response_item", {"type": "function_call", "name": "shell",
-                                       "arguments": "{}", "call_id": "call-1"}))
-    body.append(_ev("client_ask_opened", turn_id=turn_id, approval_id="a1",
-                    ask={"type": "exec"}))
-    if answered:
-        body.append(_ev("client_ask_answered", turn_id=turn_id, approval_id="a1",
-                        answer={"decision": "accept"}))
-    return body
-
-
-def _write(tmp: Path, name: str, body: list[str], *, meta: dict[str, Any] | None = None,
-           tail: str = "\n") -> Path:
-    payload = {"id": THREAD, "timestamp": TS, "cwd": "/", "originator": "tests",
-               "cli_version": "0", "source": "vscode", **(meta or {})}
-    path = tmp / f"rollout-2026-11-20T10-00-00-{name}.jsonl"
-    path.write_text("\n".join([_rec("session_meta", payload), *body]) + tail, encoding="utf-8")
-    return path
+_ROLLOUT = CraftedRollout(THREAD, compact=False)
+_rec, _ev, _msg, _turn, _cut_off, _write = (_ROLLOUT.rec, _ROLLOUT.ev, _ROLLOUT.msg, _ROLLOUT.turn,
+                                            _ROLLOUT.cut_off, _ROLLOUT.write)
+_usage = CraftedRollout.usage_info
 
 
 def _crafted(tmp: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.crafted_rollout import TS, CraftedRollout
 
 from threadline.protocol.items import dump_response_item
 from threadline.rollout.history import Reconstruction, reconstruct
@@ -26,48 +27,12 @@ from threadline.rollout.seek import resume_from_index
 
 REFERENCE = Path("/work/shared/reference/codex-0.169.0/rollouts/sessions")
 DATA = Path(__file__).resolve().parents[1] / "e2e" / "data"
-TS = "2026-11-20T10:00:00.000Z"
 THREAD = "019a0000-0000-7000-8000-0000000000ab"
 
 
-def _line(kind: str, payload: Any, **extra: Any) -> str:
-    return json.dumps({"timestamp": TS, **extra, "type": kind, "payload": payload},
-                      separators=(",", ":"))
-
-
-def _ev(kind: str, **fields: Any) -> str:
-    return _line("event_msg", {"type": kind, **fields})
-
-
-def _msg(role: str, text: str) -> str:
-    part = "output_text" if role == "assistant" else "input_text"
-    return _line("response_item", {"type": "message", "role": role,
-                                   "content": [{"type": part, "text": text}]})
-
-
-def _usage(total: int) -> str:
-    block = {"input_tokens": total - 3, "cached_input_tokens": 1, "output_tokens": 3,
-             "reasoning_output_tokens": 1, "total_tokens": total}
-    return _ev("token_count", info={"total_token_usage": block, "last_token_usage": block,
-                                    "model_context_window": 1000}, rate_limits=None)
-
-
-def _turn(tid: str, text: str, *, end: bool = True, tokens: int | None = None) -> list[str]:
-    body = [
-        _ev("task_started", turn_id=tid),
-        _line("turn_context", {"turn_id": tid, "cwd": "/w", "model": f"m-{tid}",
-                               "approval_policy": "on-request",
-                               "sandbox_policy": {"type": "read-only"}}),
-        _msg("user", text),
-        _ev("user_message", message=text),
-        _msg("assistant", f"reply to {text} " + "x" * 300),
-        _ev("agent_message", message=f"reply to {text} " + "x" * 300),
-    ]
-    if tokens is not None:
-        body.append(_usage(tokens))
-    if end:
-        body.append(_ev("task_complete", turn_id=tid))
-    return body
+_ROLLOUT = CraftedRollout(THREAD, compact=True)
+_line, _ev, _msg, _usage, _turn, _write = (_ROLLOUT.rec, _ROLLOUT.ev, _ROLLOUT.msg, _ROLLOUT.usage,
+                                           _ROLLOUT.turn, _ROLLOUT.write)
 
 
 def _compacted(summary: str, *, replacement: bool = True, window: int | None = None) -> str:
@@ -79,14 +44,6 @@ def _compacted(summary: str, *, replacement: bool = True, window: int | None = N
     if window is not None:
         payload.update(window_id=f"w{window}", first_window_id="w0", window_number=window)
     return _line("compacted", payload)
-
-
-def _write(tmp: Path, name: str, body: list[str], *, meta: dict[str, Any] | None = None) -> Path:
-    payload = {"id": THREAD, "timestamp": TS, "cwd": "/", "originator": "tests",
-               "cli_version": "0", "source": "vscode", **(meta or {})}
-    path = tmp / f"rollout-2026-11-20T10-00-00-{name}.jsonl"
-    path.write_text("\n".join([_line("session_meta", payload), *body]) + "\n", encoding="utf-8")
-    return path
 
 
 def _crafted(tmp: Path) -> list[Path]:
