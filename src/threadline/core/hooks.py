@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from threadline.protocol.records import record
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -56,7 +58,7 @@ _NO_MATCHER = frozenset({"userPromptSubmit", "stop", "interrupt"})
 """Events whose matcher Codex ignores (every run of the event matches)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Hook:
     """One configured command hook."""
 
@@ -294,7 +296,7 @@ def hooks_enabled(features: dict[str, Any]) -> bool:
     return features.get("hooks", features.get("codex_hooks", True)) is not False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnExtras:
     """What a thread's turns add around the model: its hooks (None: hooks are off) and
     its skills as they are on disk now. Here, not in ``core.hook_events`` (which applies

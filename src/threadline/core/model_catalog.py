@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from threadline.core.config_sections import APPLY_PATCH_TOOL_TYPES, ApplyPatchConfig
+from threadline.protocol.records import record
 
 __all__ = [
     "APPLY_PATCH_TOOL_TYPES",
@@ -58,20 +59,20 @@ FALLBACK_CONTEXT_WINDOW = 272_000
 _CATALOG_FILE = "model_catalog.json"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReasoningEffortPreset:
     effort: str
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServiceTier:
     id: str
     name: str
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelUpgrade:
     """The model ``model/list`` suggests moving to, and the note shown with it."""
 
@@ -82,7 +83,7 @@ class ModelUpgrade:
     upgrade_copy: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelOverrides:
     """The top-level config keys that adjust a model's metadata (``None``: not set).
 
@@ -100,7 +101,7 @@ class ModelOverrides:
     auto_compact_token_limit: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelInfo:
     """One model's metadata, after the lookup and the config overrides.
 

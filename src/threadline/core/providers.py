@@ -15,7 +15,7 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from threadline.model.base import (
     ModelRequest,
 )
 from threadline.protocol.net import is_loopback_url
+from threadline.protocol.records import record
 
 ProviderKind = Literal["responses", "chat", "local"]
 
@@ -47,7 +48,7 @@ def _no_strings() -> Mapping[str, str]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProviderInfo:
     """A fully resolved provider. Holds no secret: the API key is read from ``env_key`` when used."""
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
 from threadline.core.model_catalog import ModelInfo, ModelOverrides, model_info
 from threadline.protocol.ops import TurnOverrides
+from threadline.protocol.records import record
 
 if TYPE_CHECKING:  # the tools load with a thread's tools, not with its settings
     from threadline.tools.dynamic import DynamicToolSpec
@@ -23,7 +24,7 @@ Keep changes minimal and in the style of the surrounding code, and stop when the
 """
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThreadSettings:
     """Everything a turn runs with. Immutable; overrides produce a new value."""
 
@@ -104,7 +105,7 @@ class ThreadSettings:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConfigSnapshot:
     """What ``Thread.config_snapshot()`` returns (Codex's ``ThreadConfigSnapshot``)."""
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from threadline.core.skill_files import SkillParseError, parse_skill_text, read_metadata
 from threadline.protocol.items import ContentItem, MessageItem
+from threadline.protocol.records import record
 
 SKILL_FILE = "SKILL.md"
 MAX_SCAN_DEPTH = 6
@@ -41,13 +42,13 @@ DEFAULT_PROJECT_ROOT_MARKERS = (".git",)
 _SCOPE_RANK = {"repo": 0, "user": 1, "system": 2, "admin": 3}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SkillRoot:
     path: Path
     scope: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Skill:
     name: str
     description: str
@@ -61,7 +62,7 @@ class Skill:
     enabled: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SkillError:
     path: Path
     message: str
@@ -219,7 +220,7 @@ def load_skills(roots: Sequence[SkillRoot], rules: Sequence[SkillRule] = ()) -> 
 # ---- enable / disable rules -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SkillRule:
     """One ``[[skills.config]]`` entry: a ``name`` or a ``path`` selector and ``enabled``."""
 

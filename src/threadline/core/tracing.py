@@ -29,8 +29,10 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
+
+from threadline.protocol.records import record
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TraceExport:
     """Where spans go: an OTLP/HTTP endpoint, its headers, and the resource's details."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from threadline.protocol.items import ResponseItem
+from threadline.protocol.records import record
 from threadline.protocol.usage import TokenUsage
 
 
@@ -32,38 +33,38 @@ class ModelRequest:
 # ---- events -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResponseCreated:
     response_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputItemAdded:
     """An output item began streaming (its id lets the core open a v2 item early)."""
 
     item: ResponseItem
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputTextDelta:
     item_id: str
     delta: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReasoningSummaryPartAdded:
     item_id: str
     summary_index: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReasoningSummaryDelta:
     item_id: str
     delta: str
     summary_index: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolInputDelta:
     """More of a freeform (``custom``) tool call's input, while the model still streams it."""
 
@@ -71,18 +72,18 @@ class ToolInputDelta:
     delta: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputItemDone:
     item: ResponseItem
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResponseCompleted:
     response_id: str | None
     usage: TokenUsage | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RetryScheduled:
     """The client hit a retryable failure and will try again after ``delay_s``."""
 

@@ -13,12 +13,13 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from threadline.protocol import records
 
 __all__ = ["RateLimitWindow", "RateLimits", "latest", "record", "record_failure"]
 
 
-@dataclass(frozen=True, slots=True)
+@records.record
 class RateLimitWindow:
     used_percent: int
     resets_at: int | None = None
@@ -26,7 +27,7 @@ class RateLimitWindow:
     window_minutes: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@records.record
 class RateLimits:
     provider_id: str
     primary: RateLimitWindow | None

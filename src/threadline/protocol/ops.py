@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from threadline.protocol.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class TurnOverrides:
     """Per-turn settings that replace the thread's for this and later turns."""
 
@@ -21,7 +23,7 @@ class TurnOverrides:
     """``plan`` or ``default`` (``turn/start``'s ``collaborationMode.mode``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UserTurn:
     """Start a turn with user input (v2 ``UserInput`` items)."""
 
@@ -30,12 +32,12 @@ class UserTurn:
     client_user_message_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Interrupt:
     """Stop the running turn; it ends ``interrupted``."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExecApproval:
     """The decision for a pending command approval (``accept``, ``acceptForSession``, ``decline``, ``cancel``)."""
 
@@ -43,7 +45,7 @@ class ExecApproval:
     decision: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolveAsk:
     """The answer to any pending ``events.ClientAsk``: the object that ask's kind defines
     (a decision string for approvals; see each ask class)."""
@@ -52,12 +54,12 @@ class ResolveAsk:
     answer: Any
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThreadRollback:
     num_turns: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunUserShellCommand:
     """A command the user runs in the thread (``thread/shellCommand``, the TUI's ``!cmd``):
     through the shell, with full access, recorded in the thread for the model to see."""
@@ -66,7 +68,7 @@ class RunUserShellCommand:
     timeout_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Shutdown:
     """Finish the running turn's bookkeeping, flush the rollout and stop the thread task."""
 
