@@ -10,10 +10,11 @@ handed to the OS (and fsynced, when configured).
   ``user_message`` event is appended. Then the directories and the file are
   created, the ``session_meta`` line is written first and the buffered lines
   follow it.
-* **Whole lines.** Each line is written with a single ``write`` on an unbuffered
-  append-mode file. If a write is cut short (disk full), the torn fragment is
-  terminated with a newline before the retry, so readers skip exactly one
-  garbage line and no record is merged into another.
+* **Whole lines.** Lines are written whole, up to 1 MiB of them in one ``write`` on an
+  unbuffered append-mode file. If a write is cut short (disk full), the lines it wrote
+  whole are done and the torn fragment of the next is terminated with a newline before
+  the retry, so readers skip exactly one garbage line and no record is merged into
+  another.
 * **No silent loss.** A failed write raises :class:`RolloutWriteError` to the
   caller awaiting that command; the line that failed and everything after it
   stay queued, and the next flush (or append) writes them again — nothing is
@@ -42,8 +43,9 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, NoReturn
 
 from threadline.protocol.rollout import (
     RolloutItem,
@@ -58,6 +60,8 @@ from threadline.rollout.files import (
     open_regular_append,
     rollout_file_problem,
 )
+from threadline.rollout.gc_pause import gc_paused
+from threadline.rollout.lines import CopiedLines, encode_copies
 from threadline.rollout.policy import PersistencePolicy
 
 __all__ = ["RolloutWriter", "append_synced", "append_to_rollout"]
@@ -73,6 +77,22 @@ class _Command:
     done: asyncio.Future[None]
     lines: list[RolloutLine] = field(default_factory=list)
     materialize: bool = False
+    copied: int = 0
+    """How many lines, from the first, are copies :func:`~threadline.rollout.lines.restamped`
+    made (a fork's): encoded by ``encode_copies``, in a worker thread when there are many."""
+
+
+_WRITE_CHUNK = 1 << 20
+"""At most this many bytes of whole lines go in one write (a longer line alone)."""
+
+_COPIES_OFF_LOOP = 256
+"""A batch of copied lines at least this long (a fork of a real thread) is encoded in a
+worker thread: 64,000 lines take about 100 ms, the event loop's otherwise."""
+
+
+def _encode_copies(lines: list[RolloutLine]) -> list[bytes]:
+    with gc_paused():  # as many objects as lines, all short-lived
+        return encode_copies(lines)
 
 
 class RolloutWriter:
@@ -164,16 +184,21 @@ class RolloutWriter:
         """
         lines: list[RolloutLine] = []
         materialize = False
+        copies = items.copies() if isinstance(items, CopiedLines) else frozenset()
+        copied = 0  # how many lines, from the first, are such copies
         for item in items:
             line = self._policy.line_for(item)
             if line is None:
                 continue
             if line.event_type == "user_message":
                 materialize = True
+            if copied == len(lines) and id(line) in copies:
+                copied += 1
             lines.append(line)
         if not lines and not materialize:
             return
-        await self._submit(_Command("append", self._future(), lines=lines, materialize=materialize))
+        await self._submit(_Command("append", self._future(), lines=lines, materialize=materialize,
+                                    copied=copied))
 
     async def append_or_discard(self, items: Iterable[RolloutItem | RolloutLine]) -> None:
         """Write ``items`` now and sync them to disk, or not at all.
@@ -251,7 +276,12 @@ class RolloutWriter:
             data = b"".join((dump_line_json(line) + "\n").encode("utf-8") for line in command.lines)
             await asyncio.to_thread(self._write_now, data, len(command.lines))
             return
-        for line in command.lines:
+        copied = command.copied
+        if copied >= _COPIES_OFF_LOOP:
+            self._pending.extend(await asyncio.to_thread(_encode_copies, command.lines[:copied]))
+        elif copied:
+            self._pending.extend(encode_copies(command.lines[:copied]))
+        for line in command.lines[copied:]:
             self._pending.append((dump_line_json(line) + "\n").encode("utf-8"))
         if command.materialize and not self._want_file:
             self._want_file = True
@@ -361,17 +391,39 @@ class RolloutWriter:
         if not self._pending:
             return
         handle = self._open()
-        while self._pending:
-            data = self._pending[0]
+        pending = self._pending
+        while pending:
+            # Whole lines, as many as fit in one write (a fork copies 64,000: one write
+            # each took most of its writing time).
+            count, size = 1, len(pending[0])
+            while count < len(pending) and size + len(pending[count]) <= _WRITE_CHUNK:
+                size += len(pending[count])
+                count += 1
+            data = pending[0] if count == 1 else b"".join(islice(pending, count))
             chunk = b"\n" + data if self._torn else data
             written = handle.write(chunk) or 0
             if written < len(chunk):
-                # A short write leaves a fragment without newline; terminate it before retrying.
-                self._torn = True
-                raise OSError(f"short write ({written} of {len(chunk)} bytes)")
+                self._short_write(written, len(chunk))
             self._torn = False
-            self._pending.popleft()
+            for _ in range(count):
+                pending.popleft()
+            self._lines_written += count
+
+    def _short_write(self, written: int, wanted: int) -> NoReturn:
+        """After a write of whole lines that wrote only ``written`` bytes: the lines it
+        wrote whole are done, and a fragment of the next one is torn (terminated with a
+        newline before the retry), as when each line was written alone."""
+        left = written
+        if self._torn and left:
+            left -= 1  # the newline that ended the earlier fragment
+            self._torn = False
+        pending = self._pending
+        while left and left >= len(pending[0]):
+            left -= len(pending.popleft())
             self._lines_written += 1
+        if left:
+            self._torn = True
+        raise OSError(f"short write ({written} of {wanted} bytes)")
 
     def _write_now(self, data: bytes, count: int) -> None:
         self._drain(False, False)
