@@ -21,16 +21,17 @@ which is how restored token usage is attributed to a turn.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from threadline.protocol.lazy_adapter import LazyTypeAdapter
 from threadline.protocol.review_text import INTERRUPTED, NO_OUTPUT, render_review
 from threadline.protocol.rollout import RolloutLine
 from threadline.protocol.v2 import Turn, TurnError
 from threadline.protocol.v2.item import ThreadItem, thread_item_adapter
+from threadline.protocol.v2.turn_json import check_turns, turns_adapter
 from threadline.rollout.turn_items import (
     codex_error_info_to_wire,
     core_item_to_wire,
@@ -281,6 +282,26 @@ class TurnBuilder:
         logging) the items that do not validate, as a single item's failure must not
         cost the others.
         """
+        raw = self._raw(live)
+        try:
+            return turns_adapter().validate_python(raw)
+        except ValidationError:
+            return [_one_by_one(entry) for entry in raw]
+
+    def finish_json(self, *, live: bool = False) -> Sequence[Turn]:
+        """:meth:`finish`'s turns for an answer that only writes them out: checked by
+        the same validators but kept as their wire JSON (``protocol.v2.turn_json``), not
+        built into models. Turns that do not all pass (an item to drop) are
+        :meth:`finish`'s models."""
+        raw = self._raw(live)
+        try:
+            checked = check_turns(raw)
+        except ValidationError:
+            return [_one_by_one(entry) for entry in raw]
+        return checked if checked is not None else turns_adapter().validate_python(raw)
+
+    def _raw(self, live: bool) -> list[dict[str, Any]]:
+        """Close the open turn; the turns as the dicts ``list[Turn]`` validates."""
         self._finish_open()
         self.open_turn_id = None
         raw: list[dict[str, Any]] = []
@@ -296,10 +317,7 @@ class TurnBuilder:
                 "duration_ms": state.duration_ms, "items_view": "full",
                 "root_turn_id": state.root_turn_id or (state.id if state.explicit else None),
             })
-        try:
-            return _turns_adapter.validate_python(raw)
-        except ValidationError:
-            return [_one_by_one(entry) for entry in raw]
+        return raw
 
 
 _TURN_EVENTS = frozenset({
@@ -310,11 +328,6 @@ _TURN_EVENTS = frozenset({
 })
 """Every event kind :meth:`TurnBuilder._event` acts on (a test checks the chain handles
 no other)."""
-
-_turns_adapter: LazyTypeAdapter[list[Turn]] = LazyTypeAdapter(list[Turn], built_first=(Turn,))
-"""Built after ``Turn`` itself: the turns it validates are serialized by ``Turn``'s own
-serializer (a thread's ``turns`` is a ``list[Any]`` field), which would otherwise be built
-at the first answer, generating the item union's schema a second time."""
 
 
 def _one_by_one(entry: dict[str, Any]) -> Turn:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,11 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw)
 
 
-def read_turns_only(path: Path) -> list[Turn] | None:
+def read_turns_only(path: Path) -> Sequence[Turn] | None:
     """The turns of the rollout at ``path`` as a full read rebuilds them (``live``
-    off), or ``None`` when the file must be read whole (see the module docstring)."""
+    off), or ``None`` when the file must be read whole (see the module docstring):
+    checked but kept as wire JSON (``TurnBuilder.finish_json``), as the answer only
+    writes them out."""
     builder = TurnBuilder()
     feed = builder.feed_record
     head_of = _SKIPPABLE_HEAD.match
@@ -138,7 +141,7 @@ def read_turns_only(path: Path) -> list[Turn] | None:
             index += 1
     if not meta_seen:
         return None
-    turns = builder.finish(live=False)
+    turns = builder.finish_json(live=False)
     if builder.index_ids:
         return None
     return turns

@@ -9,9 +9,9 @@ request is a ``thread/read`` imports that module only when a file has to be load
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from threadline.protocol.v2.turn import Turn
 from threadline.rollout.errors import RolloutReadError
@@ -38,17 +38,21 @@ async def off_loop(path: Path, work: Callable[[], T]) -> T:
 async def all_turns(ref: StoredRef) -> list[Turn]:
     """Every turn of the rollout at ``ref``, as ``store.rollouts.load_history`` rebuilds
     them (``live`` off), decoding only the lines turns are made of; a file that cannot
-    be read that way is loaded whole."""
+    be read that way is loaded whole.
+
+    The turns read the short way are usually a ``TurnsJson`` (checked, kept as wire
+    JSON): ``thread/read`` only hands them on to its answer. It stands for the list it
+    returns as a read-only sequence; reading a turn builds the models."""
     path = ref.path
     assert path is not None
 
-    def work() -> list[Turn] | None:
+    def work() -> Sequence[Turn] | None:
         with gc_paused():
             return read_turns_only(path)
 
     turns = await off_loop(path, work)
     if turns is not None:
-        return turns
+        return cast("list[Turn]", turns)
     from threadline.store.rollouts import load_history  # the whole load, when needed
 
     return (await load_history(ref)).recon.turns

@@ -35,16 +35,15 @@ _adapters: dict[str, TypeAdapter[Any]] = {}
 def _adapter(name: str) -> TypeAdapter[Any]:
     adapter = _adapters.get(name)
     if adapter is None:
+        if name == "turns":
+            # The one ``list[Turn]`` adapter, built after ``Turn`` (see lazy_adapter).
+            from threadline.protocol.v2.turn_json import turns_adapter
+
+            return turns_adapter()
         with _lock:
             adapter = _adapters.get(name)
             if adapter is None:
-                real = RealType(name).resolve()
-                if name == "turns":
-                    # ``Turn`` first, so the adapter reuses its schema (see lazy_adapter).
-                    from threadline.protocol.v2.turn import Turn
-
-                    Turn.model_rebuild()
-                adapter = TypeAdapter(real)
+                adapter = TypeAdapter(RealType(name).resolve())
                 _adapters[name] = adapter
     return adapter
 
@@ -85,6 +84,10 @@ class _LazyValidator(PlainValidator):
 def _turns(value: Any) -> Any:
     if type(value) is list and not value:
         return []
+    from threadline.protocol.v2.turn_json import TurnsJson  # loaded with the turns
+
+    if type(value) is TurnsJson:  # checked turns kept as JSON: taken as they are
+        return value
     return _adapter("turns").validate_python(value)
 
 
