@@ -13,6 +13,7 @@ page's first timestamp, so rows sharing it are not skipped.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
@@ -34,6 +35,7 @@ class Cursor:
     """``None``: inclusive bound on ``value_ms`` alone."""
 
 
+@functools.lru_cache(maxsize=256)  # every page writes two; a client asks for the same pages
 def format_ms(value_ms: int) -> str:
     moment = datetime.fromtimestamp(value_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value_ms % 1000:03d}Z"

@@ -11,22 +11,23 @@ query filters on it), so a page is an index range scan with no temporary
 B-tree, whatever the number of threads. Paging is keyset-based (see
 :mod:`.cursor`).
 
-Threading: one connection, used only by one dedicated worker thread; the
-async methods hand their work to that thread, so the event loop never waits
-on SQLite. Work is serialised in submission order.
+Threading: one connection, used by one dedicated worker thread; the async
+methods hand their work to that thread, so the event loop never waits on a long
+query or a write. Work is serialised in submission order. A page and the other
+short reads run on the loop's own thread when the worker is idle
+(:mod:`.sql_worker`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from threadline.store.base import GitRecord, ListPage, ListQuery, StoreError, Th
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
 from threadline.store.query import clamp_limit, normalize_cwd
 from threadline.store.records import bound_preview, source_kind_of
+from threadline.store.sql_worker import SqlWorker
 
 __all__ = ["INDEX_FILE", "SCHEMA_VERSION", "ThreadIndex"]
 
@@ -145,7 +147,13 @@ def _row_of(record: ThreadRecord) -> tuple[Any, ...]:
     ))
 
 
-def _record_of(row: Sequence[Any]) -> ThreadRecord:
+@functools.lru_cache(maxsize=1024)
+def _record_of(row: tuple[Any, ...]) -> ThreadRecord:
+    """The record of a row, the same object for the same row (the cache's key is the whole
+    row, so a changed row makes a new record): a client lists the same newest threads again
+    and again, and making the record and its ``Path`` is a third of reading a page. Records
+    are immutable, so sharing one is safe; it also lets the handlers' cache of wire threads
+    (``handlers.common.listed_thread``) find a record by identity."""
     (
         thread_id, path, created, updated, source, _kind, provider, cwd, cli_version, originator,
         name, preview, archived, archived_at, forked_from, memory_mode, tokens, model, effort,
@@ -197,7 +205,7 @@ class ThreadIndex:
 
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadline-index")
+        self._worker = SqlWorker("threadline-index")
         self._conn: sqlite3.Connection | None = None
         self._created = False
         self._closed = False
@@ -222,8 +230,13 @@ class ThreadIndex:
     async def _run(self, fn: Callable[[], _T]) -> _T:
         if self._closed:
             raise StoreError("the thread index is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn)
+        return await self._worker.run(fn)
+
+    async def _read(self, fn: Callable[[], _T]) -> _T:
+        """:meth:`_run` for a read, on the loop's thread when it is short and the worker idle."""
+        if self._closed:
+            raise StoreError("the thread index is closed")
+        return await self._worker.read(self._conn, fn)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -234,13 +247,27 @@ class ThreadIndex:
     async def open(self) -> None:
         await self._run(self._open_sync)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, new: bool = False) -> sqlite3.Connection:
+        """The connection, its schema migrated. A ``new`` file is switched to WAL and given
+        its schema without syncing: under the default rollback journal the switch rewrites
+        the header with two fsyncs, and the first commit syncs again, 30-50 ms on a busy
+        disk on every first start in a fresh home. Such a file holds nothing yet, so those
+        writes need not be durable (lost to a power cut, the next start makes them again);
+        every later change is synced as ``synchronous=NORMAL`` says."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.create_function("tl_contains", 2, _contains_folded, deterministic=True)
+        try:
+            conn.execute("PRAGMA synchronous=OFF" if new else "PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.create_function("tl_contains", 2, _contains_folded, deterministic=True)
+            self._migrate(conn)
+            if new:
+                conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
         return conn
 
     def _writable(self) -> bool:
@@ -263,15 +290,11 @@ class ThreadIndex:
                 with contextlib.suppress(OSError):
                     self._path.with_name(self._path.name + suffix).unlink()
         try:
-            conn = self._connect()
-            self._migrate(conn)
+            conn = self._connect(new=not existed)
         except sqlite3.DatabaseError as exc:
             log.warning("thread index %s is unusable (%s); rebuilding it", self._path, exc)
-            with contextlib.suppress(Exception):
-                conn.close()
             self._set_aside()
-            conn = self._connect()
-            self._migrate(conn)
+            conn = self._connect(new=True)
             existed = False
         self._conn = conn
         if not existed:
@@ -366,7 +389,7 @@ class ThreadIndex:
         finally:
             self._closed = True
             self._conn = None
-            self._executor.shutdown(wait=True)
+            self._worker.shutdown()
 
     # -- writes ------------------------------------------------------------------------------
     async def upsert(self, record: ThreadRecord) -> None:
@@ -453,7 +476,7 @@ class ThreadIndex:
             row = self._db().execute(_SELECT + " WHERE id = ?", _bindable((thread_id,))).fetchone()
             return _record_of(row) if row is not None else None
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def count(self) -> int:
         def read() -> int:
@@ -475,9 +498,11 @@ class ThreadIndex:
         def read() -> builtins.list[ThreadRecord]:
             return [_record_of(row) for row in self._db().execute(sql, params).fetchall()]
 
-        records = await self._run(read)
-        more = len(records) > limit
-        records = records[:limit]
+        if self._closed:
+            raise StoreError("the thread index is closed")
+        found = await self._worker.read_cached(self._conn, (sql, *params), read)
+        more = len(found) > limit
+        records = found[:limit]  # a copy: ``found`` may be shared (read_cached)
         next_cursor = None
         if more and records:
             last = records[-1]
@@ -526,6 +551,10 @@ class ThreadIndex:
         """Run ``fn(connection)`` on the index's worker thread (the state tables of
         :mod:`threadline.store.thread_state` share the database and its worker)."""
         return await self._run(lambda: fn(self._db()))
+
+    async def read_sql(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """:meth:`run_sql` for a read (``fn`` changes nothing): see :meth:`_read`."""
+        return await self._read(lambda: fn(self._db()))
 
     async def live_paths(self) -> builtins.list[tuple[str, str, int]]:
         """``(id, rollout path, updated_at_ms)`` of every row not archived."""

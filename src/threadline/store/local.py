@@ -156,7 +156,9 @@ class LocalThreadStore:
     @cached_property
     def state(self) -> thread_state.ThreadState:
         """The state tables, made on first use (``initialize`` needs none)."""
-        return thread_state.ThreadState(self._run_state, self._state_read_only)
+        return thread_state.ThreadState(
+            self._run_state, self._state_read_only, read=self._read_state
+        )
 
     def _state_read_only(self) -> str | None:
         return f"`{self._index.path}` is not writable" if self._index.read_only else None
@@ -164,6 +166,10 @@ class LocalThreadStore:
     async def _run_state(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         await self.open()
         return await self._index.run_sql(fn)
+
+    async def _read_state(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        await self.open()
+        return await self._index.read_sql(fn)
 
     @property
     def backfilling(self) -> bool:

@@ -186,8 +186,17 @@ class _Tx:
 class ThreadState:
     """The state tables. Every method runs on the store's SQLite worker."""
 
-    def __init__(self, run: Runner, read_only: Callable[[], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        run: Runner,
+        read_only: Callable[[], str | None] | None = None,
+        *,
+        read: Runner | None = None,
+    ) -> None:
         self._runner = run
+        self._reader = read
+        """Runs a read that changes nothing (the local store's may skip its worker thread);
+        ``run`` when None."""
         self._ready = False
         self._read_only = read_only or (lambda: None)
 
@@ -205,6 +214,12 @@ class ThreadState:
             await self._runner(self._create)
             self._ready = True
         result: _T = await self._runner(fn)
+        return result
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._reader is None or not self._ready:
+            return await self._run(fn)
+        result: _T = await self._reader(fn)
         return result
 
     @staticmethod
@@ -318,7 +333,7 @@ class ThreadState:
             ).fetchall()
             return {r[0]: Placement(_section(r[3:]), r[1], r[2]) for r in rows}
 
-        return await self._run(read)
+        return await self._read(read)
 
     async def move(
         self, thread_id: str, section_id: str | None, before: str | None, *, now_ms: int

@@ -3,6 +3,7 @@ builders of wire objects from live threads."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, TypeVar
 
 from threadline.core.storage import ThreadRecord
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # core.thread loads with the first thread
 
 __all__ = [
     "Runtime",
+    "listed_thread",
     "sandbox_policy",
     "session_response",
     "wire_record",
@@ -110,6 +112,17 @@ def wire_record(record: ThreadRecord, loaded: Thread | None) -> WireThread:
         git_info=GitInfo(sha=git.sha, branch=git.branch, origin_url=git.origin_url) if git else None,
         turns=[],
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def listed_thread(record: ThreadRecord) -> WireThread:
+    """:func:`wire_record` of a thread that is not loaded, the same object for an equal
+    record: a client lists the same newest threads again and again, and building the model
+    is most of what a warm ``thread/list`` costs once its page is read (the index hands
+    back the same record for an unchanged row, so the lookup finds it by identity). The
+    object is shared, so only ``thread/list`` uses it, and it never changes one (a section
+    is added to a copy, ``with_section``)."""
+    return wire_record(record, None)
 
 
 R = TypeVar("R", bound=ThreadSessionResponse)

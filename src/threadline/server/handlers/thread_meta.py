@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from threadline.core.errors import InvalidRequest
-from threadline.core.storage import MAX_LIST_LIMIT, ListQuery
+from threadline.core.storage import MAX_LIST_LIMIT, ListQuery, ThreadRecord
 from threadline.core.stored import pause_collector
 from threadline.protocol.v2.common import dump_wire
 from threadline.protocol.v2.thread import (
@@ -24,8 +26,12 @@ from threadline.protocol.v2.thread import (
     ThreadUnarchiveResponse,
 )
 from threadline.server.dispatch import RequestContext
-from threadline.server.handlers.common import Runtime, wire_record
+from threadline.server.handlers.common import Runtime, listed_thread, wire_record
 from threadline.server.handlers.sections import with_sections
+
+if TYPE_CHECKING:  # core.thread loads with the first thread
+    from threadline.core.thread import Thread
+    from threadline.protocol.v2.thread import Thread as WireThread
 
 __all__ = [
     "MAX_THREAD_NAME_CHARS",
@@ -105,10 +111,14 @@ async def thread_list(rt: Runtime, ctx: RequestContext, p: ThreadListParams) -> 
         )
     )
     return ThreadListResponse(
-        data=await with_sections(rt, [wire_record(r, manager.find(r.id)) for r in page.records]),
+        data=await with_sections(rt, [_listed(r, manager.find(r.id)) for r in page.records]),
         next_cursor=page.next_cursor,
         backwards_cursor=page.backwards_cursor,
     )
+
+
+def _listed(record: ThreadRecord, loaded: Thread | None) -> WireThread:
+    return listed_thread(record) if loaded is None else wire_record(record, loaded)
 
 
 async def thread_read(rt: Runtime, ctx: RequestContext, p: ThreadReadParams) -> ThreadReadResponse:
