@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import os
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from threadline.core.skills import project_root_markers, registry_for, skills_co
 from threadline.core.skills_watch import watcher_for
 from threadline.core.thread import Thread
 from threadline.model.base import ModelClient, ModelError
+from threadline.protocol.records import record
 from threadline.store.base import ForkSource, StoredThread, ThreadRecord, ThreadSink
 from threadline.store.gc_pause import gc_paused
 
@@ -52,10 +54,44 @@ TURN_MODULES = (
 )
 """The turn code a session imports on first use: a new thread loads it as it is built (with
 its tools), so that its first turn, which usually follows at once, finds it; a resumed one
-with its first turn."""
+with its first turn, unless the server was idle before it (:data:`RESUMED_TURN_MODULES`)."""
+
+RESUMED_TURN_MODULES = (
+    # turn/start -> turn/started
+    "threadline.tools.registry", "threadline.core.turn_host", "threadline.core.hook_events",
+    "threadline.protocol.call_pairs", "threadline.core.compaction",
+    "threadline.tools.mcp_elicitation", "threadline.tools.mcp_tools", "threadline.core.turn",
+    # the tools, built for the turn's first model request
+    "threadline.tools.view_image", "threadline.tools.dynamic", "threadline.tools.goal_tools",
+    "threadline.sandbox.limits", "threadline.sandbox.safe_commands", "threadline.sandbox.policy",
+    "threadline.sandbox.seccomp", "threadline.sandbox.bwrap", "threadline.tools.exec_text",
+    "threadline.tools.process", "threadline.tools.exec_sessions", "threadline.tools.shell",
+    "threadline.tools.permissions", "threadline.tools.plan", "threadline.tools.user_input",
+    "threadline.tools.patch_tool", "threadline.model.retry",
+)
+"""What the first turn of a resumed or forked thread imports, leaves first (each module
+after the ones it imports: the order in which ``python -X importtime`` sees them finish).
+After a process's first resume or fork the event loop imports them one a step while it
+is idle (``core.warm_up.import_in_idle_steps``), so that a turn sent some time after the
+resume finds them; a turn sent at once imports what is still missing itself."""
+
+_turn_code_scheduled = False
 
 
-@dataclass(frozen=True, slots=True)
+def _import_turn_code_when_idle() -> None:
+    """Once a process: import :data:`RESUMED_TURN_MODULES` in idle steps, then freeze the
+    heap (what they bring lives as long as the process; the start's heap is frozen too),
+    so the first turn's collections do not walk it."""
+    global _turn_code_scheduled
+    if _turn_code_scheduled:
+        return
+    from threadline.core.warm_up import import_in_idle_steps
+    from threadline.store.gc_pause import paused
+
+    _turn_code_scheduled = import_in_idle_steps(RESUMED_TURN_MODULES, hold=paused, done=gc.freeze)
+
+
+@record
 class StartOptions:
     """What ``thread/start`` (or ``threadline exec``) may set for a new thread."""
 
@@ -342,6 +378,8 @@ class ThreadSetup:
             with gc_paused():  # long-lived modules: not walked again and again meanwhile
                 for module in TURN_MODULES:
                     importlib.import_module(module)
+        else:
+            _import_turn_code_when_idle()
         self._offer_skills_and_hooks(thread, settings, restored is not None)
         mcp.launch()
         return thread

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio.runners
 import contextlib
 import importlib
+import os
 import selectors
 import sys
 import threading
@@ -38,6 +39,7 @@ __all__ = [
     "Yielder",
     "build_bottom_up",
     "build_thread_models",
+    "import_in_idle_steps",
     "import_yielding",
     "model_client_awaited",
     "model_client_wanted",
@@ -417,3 +419,79 @@ def import_yielding(
     finally:
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(gate)
+
+
+IDLE_STEPS_DELAY_S = 0.25
+"""How long after it is asked for :func:`import_in_idle_steps` takes its first step (the
+request that asked for it, a resume, has been answered by then as a rule)."""
+
+IDLE_STEP_INTERVAL_S = 0.005
+"""The pause between two of its steps, in which the loop serves whatever came meanwhile."""
+
+IDLE_STEP_LATE_S = 0.003
+"""A step that runs this much after it was due found the loop busy: it waits another
+interval (at most :data:`IDLE_STEP_MAX_DEFERRALS` times in a row, then runs anyway)."""
+
+IDLE_STEP_MAX_DEFERRALS = 20
+
+
+def import_in_idle_steps(
+    module_names: Sequence[str],
+    *,
+    hold: Callable[[], bool] | None = None,
+    done: Callable[[], None] | None = None,
+    delay_s: float = IDLE_STEPS_DELAY_S,
+    interval_s: float = IDLE_STEP_INTERVAL_S,
+) -> bool:
+    """Import ``module_names`` on the running event loop's own thread, one module a step,
+    when the loop has nothing else to do; ``done`` runs after the last. Returns whether
+    the steps were scheduled (not without a running loop or with ``THREADLINE_WARM_UP=0``).
+
+    For code a request left out and the next one needs (a resumed thread's turn code):
+    imported here it is ready when that request comes, and no request pays for it.
+    ``module_names`` are listed leaves first (each after the modules it imports), so a
+    step runs one module's body, a millisecond or two: a request that comes meanwhile
+    waits at most that long. Unlike the warm-up thread's imports, the steps never hold a
+    module's import lock that the loop's thread may want: they run on that thread.
+
+    A step waits (another interval) when it runs late, which means the loop was busy
+    handling something, or while ``hold()`` is true (a big load under way). The
+    collector is paused while a module runs (its objects live as long as the process).
+    A module already imported is skipped, and one that fails to import is left for the
+    code that needs it to report."""
+    if os.environ.get("THREADLINE_WARM_UP", "1") == "0":
+        return False
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    from threadline.store.gc_pause import gc_paused  # loaded with any thread
+
+    pending = list(reversed(module_names))
+    deferred = 0
+
+    def schedule(after_s: float) -> None:
+        loop.call_later(after_s, step, loop.time() + after_s)
+
+    def step(due: float) -> None:
+        nonlocal deferred
+        busy = loop.time() - due > IDLE_STEP_LATE_S or (hold is not None and hold())
+        if busy and deferred < IDLE_STEP_MAX_DEFERRALS:
+            deferred += 1
+            schedule(interval_s)
+            return
+        deferred = 0
+        while pending:
+            name = pending.pop()
+            if name in sys.modules:
+                continue
+            with gc_paused(), contextlib.suppress(Exception):
+                importlib.import_module(name)
+            break
+        if any(name not in sys.modules for name in pending):
+            schedule(interval_s)
+        elif done is not None:
+            done()
+
+    schedule(delay_s)
+    return True
