@@ -33,7 +33,7 @@ from threadline.rollout.gc_pause import gc_paused, pause_gc, paused, thaw
 from threadline.rollout.history import Reconstruction, history_start, reconstruct
 from threadline.rollout.lines import restamped
 from threadline.rollout.offsets import OffsetIndex, model_cut, render_turns
-from threadline.rollout.offsets_cache import current_index
+from threadline.rollout.offsets_cache import current_header, current_index
 from threadline.rollout.paths import (
     ARCHIVED_SESSIONS_SUBDIR,
     archived_path_for,
@@ -173,7 +173,7 @@ def _resume_plan(home: Path, path: Path) -> tuple[bool, bool]:
     one line at a time), and whether the offset index saw a rollback in the file (when
     it did not, the stream need not track what only a rollback reads)."""
     try:
-        index = current_index(path, home / OFFSETS_CACHE_SUBDIR)
+        index = current_header(path, home / OFFSETS_CACHE_SUBDIR)
         return bool(model_cut(index)), index.rolled_back is not None
     except (OSError, ValueError):
         return False, True
