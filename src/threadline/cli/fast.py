@@ -100,6 +100,9 @@ def fast_app_server(argv: Sequence[str]) -> bool:
         return False
     if stdio and kind != "stdio":
         return False
+    from threadline.cli.pydantic_plugins import skip_plugin_lookup
+
+    skip_plugin_lookup()  # before the first model is built
     from threadline.core.config import ConfigError, load_config, parse_override
 
     try:
