@@ -14,7 +14,14 @@ import pytest
 from pydantic import ValidationError
 
 from threadline.protocol.v2 import Thread
-from threadline.protocol.v2.turn_json import TurnsJson, check_turns, turns_adapter
+from threadline.protocol.v2.turn import Turn
+from threadline.protocol.v2.turn_json import (
+    StoredTurn,
+    TurnsJson,
+    check_turns,
+    stored_turns,
+    turns_adapter,
+)
 
 _JUNK: list[Any] = [None, 0, 7, -1, 1.5, True, "", "x", "inProgress", [], [1], {}, {"a": 1}]
 
@@ -188,3 +195,79 @@ def test_a_thread_carries_turns_json_as_it_carries_models() -> None:
         mode="json", by_alias=True)
     validated = Thread.model_validate({**base, "turns": checked})
     assert validated.turns is checked
+
+
+# -- StoredTurn: a Turn whose items are checked JSON until read ------------------------------
+
+
+def _stored(raw: list[dict[str, Any]]) -> list[Any] | None:
+    try:
+        turns = stored_turns(raw)
+    except ValidationError:
+        return None
+    assert turns is not None, "the turn schema can be checked as JSON"
+    return turns
+
+
+@pytest.mark.parametrize("seed", range(6, 10))
+def test_random_stored_turns_serialize_and_read_as_the_models(seed: int) -> None:
+    schema = dict(turns_adapter().core_schema)
+    gen = _Gen(seed, schema)
+    accepted = 0
+    for _ in range(300):
+        raw = [gen.value(schema["items_schema"]) for _ in range(gen.rng.randint(1, 3))]
+        old = _old(raw)
+        turns = _stored(raw)
+        assert (turns is None) == (old is None), raw
+        if turns is None:
+            continue
+        accepted += 1
+        assert all(type(t) is StoredTurn for t in turns)
+        assert pydantic_core.to_json(turns) == old, raw  # written as they are
+        models = turns_adapter().validate_python(raw)
+        assert [t.id for t in turns] == [m.id for m in models]
+        assert all(type(t) is StoredTurn for t in turns)  # plain members read none
+        assert turns[0].items == models[0].items  # reading the items makes a Turn
+        assert type(turns[0]) is Turn and turns == models
+        assert pydantic_core.to_json(turns) == old and turns_adapter().dump_json(
+            turns, by_alias=True) == old
+    assert accepted > 20
+
+
+def test_a_stored_turn_behaves_as_a_turn_wherever_it_goes() -> None:
+    import copy
+    import warnings
+
+    from threadline.protocol.v2.turn import TurnStartedNotification
+
+    raw = _sample()
+    models = turns_adapter().validate_python(raw)
+    turns = stored_turns(raw)
+    assert turns is not None
+    # Put in a field typed Turn without being read: the same bytes, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        note = TurnStartedNotification(thread_id="th", turn=turns[0])
+        assert note.model_dump_json(by_alias=True) == TurnStartedNotification(
+            thread_id="th", turn=models[0]).model_dump_json(by_alias=True)
+        assert type(turns[0]) is StoredTurn
+    # Stubbing a turn's items copies it without reading them.
+    stub = turns[1].model_copy(update={"items": [], "items_view": "notLoaded"})
+    expected = models[1].model_copy(update={"items": [], "items_view": "notLoaded"})
+    assert type(turns[1]) is StoredTurn and type(stub) is Turn
+    assert stub == expected and stub.model_fields_set == expected.model_fields_set
+    # Anything else reads the items first.
+    again = stored_turns(raw)
+    assert again is not None
+    assert copy.deepcopy(again[0]) == models[0] and type(again[0]) is Turn
+    assert copy.copy(again[1]) == models[1] and type(again[1]) is Turn
+    third = stored_turns(raw)
+    assert third is not None
+    assert repr(third[0]) == repr(models[0])
+    assert third[1] == models[1] and models[0] == third[0]
+    fourth = stored_turns(raw)
+    assert fourth is not None
+    fourth[0].status = "failed"
+    assert type(fourth[0]) is Turn and fourth[0].items == models[0].items
+    assert fourth[1].model_dump() == models[1].model_dump()
+    assert fourth[1].model_copy(update={"status": "failed"}).items == models[1].items

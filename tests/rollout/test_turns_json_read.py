@@ -7,6 +7,8 @@ not validate is dropped as before, and the turns are then the models)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import pydantic_core
 from bench.persistence import write_rollout
 
-from threadline.protocol.v2.turn_json import TurnsJson
+from threadline.protocol.v2.turn_json import TurnsJson, check_turns, stored_turns
 from threadline.rollout.history import reconstruct
 from threadline.rollout.reader import read_rollout
 from threadline.rollout.turns import TurnBuilder
@@ -22,6 +24,11 @@ from threadline.rollout.turns_only import read_turns_only
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "codex-0.169.0"
 STAMP = "2027-06-01T00:00:00.000Z"
+
+# Small files take the checked-JSON path once its validators are built (a big file builds
+# them); build them here, so these tests compare that path whatever ran before.
+check_turns([])
+stored_turns([])
 
 
 def _models_bytes(path: Path) -> bytes:
@@ -125,3 +132,43 @@ def test_a_dropped_item_gives_models_without_it() -> None:
     turns = builder.finish_json()
     assert not isinstance(turns, TurnsJson)
     assert [item.type for item in turns[0].items] == ["agentMessage"]
+
+
+_FRESH = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from bench.persistence import write_rollout
+from threadline.protocol.v2.turn_json import TurnsJson
+from threadline.rollout.turns_only import read_turns_only
+home = Path(sys.argv[1])
+created = datetime(2027, 6, 1, tzinfo=UTC)
+_, small = write_rollout(home / "s", created, turns=3, reply_chars=10, text="s")
+_, big = write_rollout(home / "b", created, turns=600, reply_chars=10, text="b")
+print(type(read_turns_only(small)) is TurnsJson, type(read_turns_only(big)) is TurnsJson,
+      type(read_turns_only(small)) is TurnsJson)
+"""
+
+
+def test_a_first_small_read_does_not_build_the_json_validators(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _FRESH, str(tmp_path)], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True"]
+
+
+def test_a_full_loads_stored_turns_serialize_as_their_models(tmp_path: Path) -> None:
+    """What a resume keeps (``StoredTurn``: items still checked JSON) writes the bytes of
+    the same turns once read into models."""
+    paths = sorted(REFERENCE.rglob("rollout-*.jsonl")) if REFERENCE.is_dir() else []
+    paths += [_bench(tmp_path / "a", 40, 300)]
+    stored = 0
+    for path in paths:
+        kept = reconstruct(read_rollout(path), lazy_history=True).turns
+        stored += sum(type(t).__name__ == "StoredTurn" for t in kept)
+        unread = pydantic_core.to_json(kept)
+        read = reconstruct(read_rollout(path), lazy_history=True).turns
+        assert all(isinstance(t.items, list) for t in read)  # reading them makes models
+        assert all(type(t).__name__ == "Turn" for t in read)
+        assert unread == pydantic_core.to_json(read), path
+    assert stored >= 40

@@ -3,7 +3,10 @@
 Generated from the Codex 0.169.0 v2 JSON Schema, then kept by hand.
 """
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from threadline.protocol.v2.common import WireModel
 from threadline.protocol.v2.experimental import EXPERIMENTAL_NOTIFICATIONS
@@ -115,12 +118,27 @@ class TurnError(WireModel):
 TurnItemsView = Literal["notLoaded", "summary", "full"]
 
 
+class _EachItemItsOwn:
+    """A turn's ``items`` are serialized as pydantic-core infers them: each item by its
+    own model's serializer, which is what the item union's serializer picks for it, so
+    the bytes are the same. It also writes the items of a turn read from a rollout that
+    are still their checked JSON (``turn_json.StoredTurn``) as they are, wherever the
+    turn is put, where the union's serializer would warn that it met dicts."""
+
+    def __get_pydantic_core_schema__(
+        self, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema = dict(handler(source_type))
+        schema["serialization"] = core_schema.simple_ser_schema("any")
+        return schema  # type: ignore[return-value]
+
+
 TurnStatus = Literal["completed", "interrupted", "failed", "inProgress"]
 
 
 class Turn(WireModel):
     id: str
-    items: list[ThreadItem]
+    items: Annotated[list[ThreadItem], _EachItemItsOwn()]
     status: TurnStatus
     completed_at: int | None = None
     duration_ms: int | None = None

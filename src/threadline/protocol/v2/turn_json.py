@@ -19,17 +19,16 @@ they are; any Python access to its turns builds (once) the ``Turn`` models they 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast, overload
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, cast, overload
 
 from pydantic import TypeAdapter
 from pydantic_core import SchemaSerializer, SchemaValidator, core_schema
 from pydantic_core.core_schema import SerializationInfo
 
-if TYPE_CHECKING:
-    from threadline.protocol.v2.turn import Turn
+from threadline.protocol.v2.turn import Turn
 
-__all__ = ["TurnsJson", "check_turns", "turns_adapter"]
+__all__ = ["StoredTurn", "TurnsJson", "check_turns", "stored_turns", "turns_adapter"]
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
@@ -42,8 +41,6 @@ def turns_adapter() -> TypeAdapter[list[Turn]]:
         with _lock:
             adapter = _state.get("adapter")
             if adapter is None:
-                from threadline.protocol.v2.turn import Turn
-
                 Turn.model_rebuild()
                 adapter = TypeAdapter(list[Turn])
                 _state["adapter"] = adapter
@@ -60,6 +57,8 @@ _PLAIN = frozenset({
 })
 """Schema kinds whose validators give the same value whatever their parent is; a model
 is rewritten (see :func:`_model`), anything else is refused."""
+
+_INFERRED = core_schema.simple_ser_schema("any")
 
 _FIELD_KEYS = frozenset({"type", "schema", "validation_alias", "serialization_alias", "metadata"})
 _MODEL_KEYS = frozenset({"type", "cls", "schema", "config", "ref", "metadata", "custom_init",
@@ -82,9 +81,9 @@ def _as_wire(schema: dict[str, Any], after: tuple[tuple[str, ...], ...] | None =
         return out
     if kind not in _PLAIN:
         raise Unsupported(str(kind))
-    if "serialization" in schema:
-        raise Unsupported(f"{kind} with its own serializer")
     out = dict(schema)
+    if out.pop("serialization", _INFERRED) != _INFERRED:  # inferred is how dicts are written
+        raise Unsupported(f"{kind} with its own serializer")
     for key in ("schema", "items_schema", "values_schema", "keys_schema"):
         if isinstance(out.get(key), dict):
             out[key] = _as_wire(out[key])
@@ -176,10 +175,13 @@ def _validator() -> SchemaValidator | None:
     return _state["validator"]  # type: ignore[no-any-return]
 
 
-def check_turns(raw: list[dict[str, Any]]) -> TurnsJson | None:
+def check_turns(raw: list[dict[str, Any]], *, build: bool = True) -> TurnsJson | None:
     """``raw`` (what ``list[Turn]`` would be validated from) checked and kept as wire
-    JSON; ``None`` when the schema cannot be checked so. Raises ``ValidationError`` where
-    validating ``list[Turn]`` would."""
+    JSON; ``None`` when the schema cannot be checked so, or when its validator is not
+    built yet and ``build`` is off (building it costs 2-3 ms, once). Raises
+    ``ValidationError`` where validating ``list[Turn]`` would."""
+    if not build and "validator" not in _state:
+        return None
     validator = _validator()
     if validator is None:
         return None
@@ -206,7 +208,7 @@ def _serialize(value: TurnsJson, info: SerializationInfo) -> Any:
     )
 
 
-class TurnsJson(Sequence["Turn"]):
+class TurnsJson(Sequence[Turn]):
     """Checked turns as wire JSON (see the module docstring): read-only; reading a turn
     builds the ``Turn`` models of all of them, once."""
 
@@ -261,3 +263,144 @@ class TurnsJson(Sequence["Turn"]):
     def __repr__(self) -> str:
         return f"TurnsJson({len(self.wire)} turns)"
 
+
+# -- turns kept by a loaded thread ------------------------------------------------------------
+
+_PLAIN_MEMBERS = frozenset({
+    "id", "status", "completed_at", "duration_ms", "error", "items_view", "root_turn_id",
+    "started_at", "model_copy", "__class__", "__dict__", "__pydantic_fields_set__",
+    "__pydantic_extra__", "__pydantic_private__", "__pydantic_serializer__",
+})
+"""What a ``StoredTurn`` gives without becoming a ``Turn``: its plain members, and what
+pydantic-core reads to serialize it (``__dict__``: code that reads it directly sees the
+items as JSON)."""
+
+
+def _materialize(turn: Any) -> None:
+    """Make ``turn`` a plain ``Turn``: its items validated into models, its class changed
+    in place (the two classes have the same layout)."""
+    adapter = _items_adapter()
+    with _lock:
+        if type(turn) is not StoredTurn:
+            return
+        data = object.__getattribute__(turn, "__dict__")
+        data["items"] = adapter.validate_python(data["items"])
+        object.__setattr__(turn, "__class__", Turn)
+
+
+class StoredTurn(Turn):
+    """A ``Turn`` whose items are still their checked wire dicts (see :func:`stored_turns`).
+
+    A resumed thread keeps its turns (paging, reads, a continued turn use them), so they
+    must be ``Turn`` objects; but until Python code looks at a turn's items nothing needs
+    them as models, and the thread's answer needs them only as JSON. Reading anything but
+    its plain members (``id``, ``status``, ``items_view``...), copying, comparing or
+    changing it first makes it a plain ``Turn``, so Python code only ever meets ``Turn``'s
+    behaviour; its own serializer (pydantic-core's, as the answer's ``turns`` infers it)
+    writes the items' dicts as they are. Put in a field typed ``Turn`` without being read
+    first, it still serializes right, but pydantic warns (its item serializer meets dicts).
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name not in _PLAIN_MEMBERS:
+            _materialize(self)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _materialize(self)
+        Turn.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _materialize(self)
+        Turn.__delattr__(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        _materialize(self)
+        _materialize(other)
+        return self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        _materialize(self)
+        return repr(self)
+
+    def __str__(self) -> str:
+        _materialize(self)
+        return str(self)
+
+    def __iter__(self) -> Any:
+        _materialize(self)
+        return iter(self)
+
+    def __copy__(self) -> Any:
+        _materialize(self)
+        return self.__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        _materialize(self)
+        return self.__deepcopy__(memo)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy that replaces the items needs no models of the old ones (a turn stubbed
+        to ``notLoaded``)."""
+        if update and "items" in update and not deep:
+            data = object.__getattribute__(self, "__dict__")
+            given = object.__getattribute__(self, "__pydantic_fields_set__")
+            return Turn.model_construct(_fields_set={*given, *update}, **{**data, **update})
+        _materialize(self)
+        return Turn.model_copy(self, update=update, deep=deep)
+
+
+def _items_adapter() -> TypeAdapter[list[Any]]:
+    adapter = _state.get("items")
+    if adapter is None:
+        from threadline.protocol.v2.item import ThreadItem
+
+        turns_adapter()  # the item models first, so their schemas are reused
+        adapter = _state["items"] = TypeAdapter(list[ThreadItem])
+    return adapter  # type: ignore[no-any-return]
+
+
+def _stored_validator() -> SchemaValidator | None:
+    """Validates ``list[Turn]``'s input into ``StoredTurn`` objects: ``Turn``'s schema
+    with its items checked as JSON (:func:`check_turns`' schema) and serialized as they
+    are (by inference). None when it cannot be derived (see :func:`_validator`)."""
+    if "stored" in _state:
+        return _state["stored"]  # type: ignore[no-any-return]
+    schema = dict(turns_adapter().core_schema)
+    with _lock:
+        if "stored" in _state:
+            return _state["stored"]  # type: ignore[no-any-return]
+        validator: SchemaValidator | None = None
+        turn = schema.get("items_schema")
+        if schema.get("type") == "list" and isinstance(turn, dict) and turn.get("type") == "model":
+            try:
+                fields = dict(turn["schema"]["fields"])
+                items = dict(fields["items"])
+                checked = _as_wire(items["schema"])
+                checked["serialization"] = core_schema.simple_ser_schema("any")
+                fields["items"] = {**items, "schema": checked}
+                model = {**turn, "cls": StoredTurn, "ref": f"{turn['ref']}:stored",
+                         "schema": {**turn["schema"], "fields": fields}}
+                validator = SchemaValidator(core_schema.list_schema(model))  # type: ignore[arg-type]
+                StoredTurn.__pydantic_serializer__ = SchemaSerializer(model)  # type: ignore[arg-type]
+                StoredTurn.__pydantic_validator__ = SchemaValidator(model)  # type: ignore[arg-type]
+                StoredTurn.__pydantic_complete__ = True
+            except Unsupported:
+                validator = None
+        _state["stored"] = validator
+    return validator
+
+
+def stored_turns(raw: list[dict[str, Any]], *, build: bool = True) -> list[Turn] | None:
+    """``raw`` validated as ``list[Turn]`` is, into ``StoredTurn`` objects (items kept as
+    their checked JSON until Python code reads them); ``None`` when the schema cannot be
+    checked so, or (as :func:`check_turns`) its validator is not built and ``build`` is
+    off. Raises ``ValidationError`` where validating ``list[Turn]`` would."""
+    if not build and "stored" not in _state:
+        return None
+    validator = _stored_validator()
+    if validator is None:
+        return None
+    return validator.validate_python(raw)  # type: ignore[no-any-return]
