@@ -480,27 +480,15 @@ class LinePass:
         :func:`~threadline.rollout.lines.make_line` accepts), ``kind`` and ``payload`` its
         type and payload. A line is built only where one is kept (a ``compacted`` line,
         the usage snapshot's ``mark``); the turn builder is not called for the line types
-        it ignores (``response_item``, ``turn_context``)."""
-        replay = self.replay
+        it ignores (``response_item``, ``turn_context``). :meth:`feed_item` and
+        :meth:`feed_event` are its ``response_item`` and ``event_msg`` parts, for a caller
+        that has already told those lines apart."""
         if kind == "response_item":
-            self.last_text = share_payload_text(kind, payload, self.last_text)
-            if replay is not None:
-                replay.payload(payload)
+            self.feed_item(payload)
             return
         if kind == "event_msg":
-            event = payload.get("type") if isinstance(payload, dict) else None
-            if event == "agent_message" or event == "user_message":  # the shared ones
-                self.last_text = share_payload_text(kind, payload, self.last_text)
-            self.builder.feed_record(index, kind, payload, mark)
-            if replay is not None and event in replay.EVENTS:
-                replay.event_payload(payload, event)
-            if self.preview is None:
-                text = event_user_text(event if isinstance(event, str) else None, payload)
-                if text is not None:
-                    self.preview = strip_preview(text)
-            if event == "thread_name_updated" and index >= self.own_start:
-                value = payload.get("thread_name")
-                self.name = value if isinstance(value, str) and value else None
+            self.feed_event(index, payload, payload.get("type") if isinstance(payload, dict)
+                            else None, mark)
             return
         if kind == "turn_context":
             if isinstance(payload, dict):
@@ -512,10 +500,34 @@ class LinePass:
             line = _line_of(obj)
             self.builder.feed(index, line, mark=mark)
             self.compacted.append(line)
-            if replay is not None:
-                replay.compacted(line)
+            if self.replay is not None:
+                self.replay.compacted(line)
             return
         self.builder.feed_record(index, kind, payload)
+
+    def feed_item(self, payload: Any) -> None:
+        """:meth:`feed_record` of a ``response_item`` record's payload."""
+        self.last_text = share_payload_text("response_item", payload, self.last_text)
+        replay = self.replay
+        if replay is not None:
+            replay.payload(payload)
+
+    def feed_event(self, index: int, payload: Any, event: Any, mark: bool) -> None:
+        """:meth:`feed_record` of an ``event_msg`` record whose ``payload.type`` is
+        ``event`` (``None`` when the payload is not an object)."""
+        if event == "agent_message" or event == "user_message":  # the shared ones
+            self.last_text = share_payload_text("event_msg", payload, self.last_text)
+        self.builder.feed_record(index, "event_msg", payload, mark)
+        replay = self.replay
+        if replay is not None and event in replay.EVENTS:
+            replay.event_payload(payload, event)
+        if self.preview is None:
+            text = event_user_text(event if isinstance(event, str) else None, payload)
+            if text is not None:
+                self.preview = strip_preview(text)
+        if event == "thread_name_updated" and index >= self.own_start:
+            value = payload.get("thread_name")
+            self.name = value if isinstance(value, str) and value else None
 
     def finish(
         self, rollout: RolloutFile, *, live: bool, latest: tuple[int, TokenUsageInfo] | None,

@@ -70,7 +70,7 @@ def _stream(
 ) -> tuple[RolloutFile, Reconstruction] | None:
     step = LinePass()
     step.replay = replay
-    feed = step.feed_record
+    feed, feed_item, feed_event = step.feed_record, step.feed_item, step.feed_event
     marks = step.builder.marks
     index = errors = 0
     meta: SessionMeta | None = None
@@ -105,34 +105,42 @@ def _stream(
                         )
                     continue
                 payload = obj["payload"]
-                mark = False
                 if kind == "event_msg":
                     event = payload.get("type") if isinstance(payload, dict) else None
-                    if event == "token_count" and isinstance(payload.get("info"), dict):
-                        if token is not None:
-                            marks.pop(token[0], None)
-                        token = (index, payload["info"])
-                        mark = True
-                    if event in TURN_STARTS:
+                    mark = False
+                    if event == "token_count":
+                        if isinstance(payload.get("info"), dict):
+                            if token is not None:
+                                marks.pop(token[0], None)
+                            token = (index, payload["info"])
+                            mark = True
+                        if tail is not None:
+                            tail.append(obj)
+                    elif event in TURN_STARTS:
                         tail = [obj]
                     elif event in TURN_ENDS:
                         tail = None
                     elif tail is not None:
                         tail.append(obj)
-                elif tail is not None:
-                    tail.append(obj)
-                if kind == "session_meta" and not meta_seen:
-                    meta_seen = True
-                    try:
-                        meta = SessionMeta.model_validate(payload)
-                    except ValueError:
-                        return None
-                    if meta.history_base is not None:
-                        return None
+                    feed_event(index, payload, event, mark)
+                else:
+                    if tail is not None:
+                        tail.append(obj)
+                    if kind == "response_item":
+                        feed_item(payload)
+                    else:
+                        if kind == "session_meta" and not meta_seen:
+                            meta_seen = True
+                            try:
+                                meta = SessionMeta.model_validate(payload)
+                            except ValueError:
+                                return None
+                            if meta.history_base is not None:
+                                return None
+                        feed(index, kind, payload, obj, False)
                 if index == 0:
                     ordinal = obj.get("ordinal")
                     first_ordinal = ordinal if isinstance(ordinal, int) else None
-                feed(index, kind, payload, obj, mark)
                 index += 1
         except OSError as exc:
             raise RolloutReadError(path, exc.strerror or str(exc)) from exc
