@@ -87,3 +87,22 @@ def test_resume_loads_no_turn_code_and_the_first_turn_gets_the_same_tools(
     # ... and so is its turn code: the resumed thread's tools do not load it.
     assert {"threadline.core.turn", "threadline.core.compaction", "threadline.core.review",
             "threadline.core.user_shell"} <= set(seen["after"])
+
+
+def test_the_turn_loop_loads_without_the_tools() -> None:
+    # What a resumed thread's first turn imports before turn/started (the turn loop, its host
+    # and hook calls) leaves the tools to the thread's tools build, which comes after it.
+    probe = (
+        "import json, sys\n"
+        "import threadline.server.handlers.thread\n"
+        "import threadline.core.turn\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120)
+    loaded = set(json.loads(out.stdout))
+    assert {"threadline.core.turn", "threadline.core.turn_host",
+            "threadline.core.hook_events"} <= loaded
+    tools = {"threadline.tools.registry", "threadline.tools.mcp_tools",
+             "threadline.tools.mcp_elicitation"}
+    assert not loaded & tools, sorted(loaded & tools)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadline.core.hooks import TurnExtras
 from threadline.core.hooks_run import HookOutcome, HookRunner, tool_hook_input, tool_hook_name
@@ -35,7 +35,9 @@ from threadline.protocol.clock import now_ms
 from threadline.protocol.items import ContentItem, MessageItem, ResponseItem, user_text_message
 from threadline.protocol.v2.item import HookPromptThreadItem, TextUserInput, UserInput
 from threadline.protocol.v2.item_parts import HookPromptFragment
-from threadline.tools.registry import ToolOutput
+
+if TYPE_CHECKING:  # the tools load with a thread's tools, after its turn has started
+    from threadline.tools.registry import ToolOutput
 
 
 async def inject_skills(extras: TurnExtras | None, th: TurnHost, items: list[UserInput]) -> None:

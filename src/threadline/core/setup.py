@@ -58,10 +58,10 @@ with its first turn, unless the server was idle before it (:data:`RESUMED_TURN_M
 
 RESUMED_TURN_MODULES = (
     # turn/start -> turn/started
-    "threadline.tools.registry", "threadline.core.turn_host", "threadline.core.hook_events",
-    "threadline.protocol.call_pairs", "threadline.core.compaction",
-    "threadline.tools.mcp_elicitation", "threadline.tools.mcp_tools", "threadline.core.turn",
+    "threadline.core.turn_host", "threadline.core.hook_events", "threadline.protocol.call_pairs",
+    "threadline.core.compaction", "threadline.core.turn",
     # the tools, built for the turn's first model request
+    "threadline.tools.registry", "threadline.tools.mcp_elicitation", "threadline.tools.mcp_tools",
     "threadline.tools.view_image", "threadline.tools.dynamic", "threadline.tools.goal_tools",
     "threadline.sandbox.limits", "threadline.sandbox.safe_commands", "threadline.sandbox.policy",
     "threadline.sandbox.seccomp", "threadline.sandbox.bwrap", "threadline.tools.exec_text",

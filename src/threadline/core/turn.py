@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from threadline.core import hook_events, tracing
 from threadline.core.compaction import Compactor, Phase
@@ -54,6 +54,7 @@ from threadline.protocol.items import (
     ResponseItem,
     user_text_message,
 )
+from threadline.protocol.lazy_module import lazy_module
 from threadline.protocol.usage import TokenUsage
 from threadline.protocol.v2.item import (
     AgentMessageThreadItem,
@@ -62,12 +63,12 @@ from threadline.protocol.v2.item import (
     UserInput,
 )
 from threadline.protocol.v2.turn import Turn, TurnError
-from threadline.tools.mcp_tools import dispatch_name
-from threadline.tools.registry import (
-    ToolContext,
-    ToolOutput,
-    UnknownTool,
-)
+
+if TYPE_CHECKING:
+    from threadline.tools import mcp_tools, registry
+else:  # the tools load with the thread's tools: after turn/started, when the model is asked
+    mcp_tools = lazy_module("threadline.tools.mcp_tools")
+    registry = lazy_module("threadline.tools.registry")
 
 log = logging.getLogger(__name__)
 
@@ -428,7 +429,7 @@ class TurnRunner:
         elif isinstance(item, FunctionCallItem | CustomToolCallItem):
             sample.calls.append(item)
 
-    def _context(self, call_id: str) -> ToolContext:
+    def _context(self, call_id: str) -> registry.ToolContext:
         """The context one tool call runs with."""
         th = self.host
         turn = self.turn
@@ -440,7 +441,7 @@ class TurnRunner:
         async def complete_item(item: Any) -> None:
             await th.complete_item(turn, item)
 
-        return ToolContext(
+        return registry.ToolContext(
             thread_id=th.thread_id,
             turn_id=turn.id,
             call_id=call_id,
@@ -461,22 +462,22 @@ class TurnRunner:
             ctx = self._context(call.call_id)
             arguments = call.input if isinstance(call, CustomToolCallItem) else call.arguments
             # A Responses-API call into a namespace tool names its namespace apart.
-            name = dispatch_name(th.tools, call.name, getattr(call, "namespace", None))
+            name = mcp_tools.dispatch_name(th.tools, call.name, getattr(call, "namespace", None))
             hook_call = (self.extras, th, turn, name, arguments, call.call_id)
             blocked = await hook_events.before_tool(*hook_call)
             try:
                 if blocked is not None:  # a PreToolUse hook said no: the tool does not run
-                    output = ToolOutput(text=blocked, success=False)
+                    output = registry.ToolOutput(text=blocked, success=False)
                 else:
                     dispatch = tracing.tool_call(th.tools.dispatch(name, arguments, ctx), name)
                     output = await self._race(dispatch, steerable=False)
-            except UnknownTool as exc:
-                output = ToolOutput(text=str(exc), success=False)
+            except registry.UnknownTool as exc:
+                output = registry.ToolOutput(text=str(exc), success=False)
             except _Preempted:
                 raise
             except Exception as exc:  # a tool bug must not kill the turn
                 log.exception("tool %s failed", call.name)
-                output = ToolOutput(text=f"{call.name} failed: {exc}", success=False)
+                output = registry.ToolOutput(text=f"{call.name} failed: {exc}", success=False)
             if blocked is None:  # PostToolUse: its context, or a new output
                 output = await hook_events.after_tool(*hook_call, output)
             await th.record([_output_item(call, output)])
@@ -574,7 +575,7 @@ class TurnRunner:
         return await self._finish("failed", error=error)
 
 
-def _output_item(call: ToolCall, output: ToolOutput) -> ResponseItem:
+def _output_item(call: ToolCall, output: registry.ToolOutput) -> ResponseItem:
     """The history item answering ``call``: its output text, or its content parts."""
     value: str | list[dict[str, Any]] = output.text
     if output.content is not None:

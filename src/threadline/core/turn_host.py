@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from threadline.core.settings import ThreadSettings
 from threadline.model.base import ModelClient
@@ -20,7 +20,9 @@ from threadline.protocol.items import ResponseItem
 from threadline.protocol.usage import TokenUsage, TokenUsageInfo
 from threadline.protocol.v2.item import ThreadItem, UserInput
 from threadline.protocol.v2.turn import Turn
-from threadline.tools.registry import AnswerHook, DecisionHook, ToolRegistry
+
+if TYPE_CHECKING:  # the tools load with a thread's tools, after its turn has started
+    from threadline.tools.registry import AnswerHook, DecisionHook, ToolRegistry
 
 
 @dataclass(slots=True)
