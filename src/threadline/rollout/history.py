@@ -42,7 +42,7 @@ from threadline.protocol.rollout import CompactionWindow, RolloutLine, SessionMe
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
 from threadline.rollout.gc_pause import gc_paused
-from threadline.rollout.lines import make_line
+from threadline.rollout.lines import line_of
 from threadline.rollout.pending import find_cut_off
 from threadline.rollout.reader import (
     RolloutFile,
@@ -412,12 +412,6 @@ def _attribute(builder: TurnBuilder, turns: list[Turn], token_index: int | None)
     return turns[-1].id if turns else None
 
 
-def _line_of(obj: dict[str, Any]) -> RolloutLine:
-    line = make_line(obj)
-    assert line is not None  # the caller fed only records make_line accepts
-    return line
-
-
 class LinePass:
     """One in-order pass over a rollout's lines (:meth:`feed`, index by index) that
     builds the turns, replays the model history (unless ``lazy_history``) and keeps what
@@ -480,15 +474,13 @@ class LinePass:
         :func:`~threadline.rollout.lines.make_line` accepts), ``kind`` and ``payload`` its
         type and payload. A line is built only where one is kept (a ``compacted`` line,
         the usage snapshot's ``mark``); the turn builder is not called for the line types
-        it ignores (``response_item``, ``turn_context``). :meth:`feed_item` and
-        :meth:`feed_event` are its ``response_item`` and ``event_msg`` parts, for a caller
-        that has already told those lines apart."""
+        it ignores (``response_item``, ``turn_context``)."""
         if kind == "response_item":
             self.feed_item(payload)
             return
         if kind == "event_msg":
-            self.feed_event(index, payload, payload.get("type") if isinstance(payload, dict)
-                            else None, mark)
+            event = payload.get("type") if isinstance(payload, dict) else None
+            self.feed_event(index, payload, event, mark)
             return
         if kind == "turn_context":
             if isinstance(payload, dict):
@@ -497,7 +489,7 @@ class LinePass:
                     self.model = value
             return
         if kind == "compacted":
-            line = _line_of(obj)
+            line = line_of(obj)
             self.builder.feed(index, line, mark=mark)
             self.compacted.append(line)
             if self.replay is not None:
@@ -506,15 +498,15 @@ class LinePass:
         self.builder.feed_record(index, kind, payload)
 
     def feed_item(self, payload: Any) -> None:
-        """:meth:`feed_record` of a ``response_item`` record's payload."""
+        """:meth:`feed_record` of a ``response_item`` record's payload (for a caller that
+        told the kinds apart already, as :meth:`feed_event`)."""
         self.last_text = share_payload_text("response_item", payload, self.last_text)
         replay = self.replay
         if replay is not None:
             replay.payload(payload)
 
     def feed_event(self, index: int, payload: Any, event: Any, mark: bool) -> None:
-        """:meth:`feed_record` of an ``event_msg`` record whose ``payload.type`` is
-        ``event`` (``None`` when the payload is not an object)."""
+        """:meth:`feed_record` of an ``event_msg`` record whose ``payload.type`` is ``event``."""
         if event == "agent_message" or event == "user_message":  # the shared ones
             self.last_text = share_payload_text("event_msg", payload, self.last_text)
         self.builder.feed_record(index, "event_msg", payload, mark)

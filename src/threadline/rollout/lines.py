@@ -24,6 +24,7 @@ __all__ = [
     "decode_json",
     "decode_line",
     "encode_copies",
+    "line_of",
     "make_line",
     "restamped",
 ]
@@ -71,6 +72,13 @@ def make_line(obj: Any) -> RolloutLine | None:
     _set(line, "__pydantic_extra__",
          {k: v for k, v in obj.items() if k not in _LINE_KEYS} if len(obj) > 5 else {})
     _set(line, "__pydantic_private__", None)
+    return line
+
+
+def line_of(obj: Any) -> RolloutLine:
+    """:func:`make_line` of a record the caller has checked is one (it accepts it)."""
+    line = make_line(obj)
+    assert line is not None
     return line
 
 

@@ -28,11 +28,11 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from threadline.protocol.rollout import RolloutLine, SessionMeta
+from threadline.protocol.rollout import SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.rollout.errors import RolloutReadError
 from threadline.rollout.history import HistoryReplay, LinePass, Reconstruction
-from threadline.rollout.lines import decode_json, make_line
+from threadline.rollout.lines import decode_json, line_of
 from threadline.rollout.pending import TURN_ENDS, TURN_STARTS, find_cut_off
 from threadline.rollout.reader import RolloutFile, open_for_lines
 from threadline.rollout.untracked_replay import RolledBack, UntrackedReplay
@@ -40,12 +40,6 @@ from threadline.rollout.untracked_replay import RolledBack, UntrackedReplay
 __all__ = ["stream_for_resume"]
 
 log = logging.getLogger(__name__)
-
-
-def _line_of(obj: dict[str, Any]) -> RolloutLine:
-    line = make_line(obj)
-    assert line is not None  # a record the loop accepted
-    return line
 
 
 def stream_for_resume(
@@ -155,5 +149,5 @@ def _stream(
     paginated = meta.history_mode == "paginated" or first_ordinal is not None
     rollout = RolloutFile(path=path, meta=meta, lines=[], parse_errors=errors,
                           format="paginated" if paginated else "legacy")
-    cut_off = find_cut_off([_line_of(obj) for obj in tail]) if tail is not None else None
+    cut_off = find_cut_off([line_of(obj) for obj in tail]) if tail is not None else None
     return rollout, step.finish(rollout, live=live, latest=latest, cut_off=cut_off)
