@@ -193,7 +193,8 @@ REFERENCE_SESSIONS = (
 def test_a_first_list_builds_only_the_lists_thread_models(tmp_path: Path) -> None:
     """A client's first request is usually ``thread/list``: its handler module and the wire
     types it names (``protocol.v2.thread``) load, but not the other ``thread/*`` methods'
-    (``protocol.v2.thread_ops``: start, resume, fork, the pages, ...); the first method that
+    (``protocol.v2.thread_meta``: read, name, archive, the status note; ``thread_ops``:
+    start, resume, fork, the pages, ...) nor the settings' types; the first method that
     needs those loads them. The home holds the reference threads, so the list answers rows."""
     home = tmp_path / "home"
     shutil.copytree(REFERENCE_SESSIONS, home / "sessions")
@@ -222,6 +223,8 @@ async def main():
             "resume_params_built": hasattr(thread, "ThreadResumeParams")}
     seen["loaded_list"] = await request(client, 3, "thread/loaded/list", {})
     seen["after"] = sorted(sys.modules)
+    seen["read"] = await request(client, 4, "thread/read", {"threadId": listed["result"]["data"][0]["id"]})
+    seen["after_read"] = sorted(sys.modules)
     serving.cancel()
     await manager.shutdown()
     return seen
@@ -235,14 +238,22 @@ print(json.dumps(asyncio.run(main())))
     rows = seen["listed"]["result"]["data"]
     assert len(rows) == len(list((home / "sessions").rglob("rollout-*.jsonl"))) > 0
     assert all(row["status"] == {"type": "notLoaded"} for row in rows)
-    assert {"threadline.server.handlers.thread_meta", "threadline.protocol.v2.thread"} <= set(
+    assert {"threadline.server.handlers.thread_list", "threadline.protocol.v2.thread"} <= set(
         seen["loaded"]
     )
-    assert "threadline.protocol.v2.thread_ops" not in seen["loaded"]
+    not_for_a_list = {
+        "threadline.protocol.v2.thread_ops", "threadline.protocol.v2.thread_meta",
+        "threadline.server.handlers.thread_meta", "threadline.protocol.v2.settings",
+    }
+    assert not not_for_a_list & set(seen["loaded"]), sorted(not_for_a_list & set(seen["loaded"]))
     assert seen["resume_params_built"] is False
     # The rest load with the first method that names them.
     assert seen["loaded_list"]["result"] == {"data": [], "nextCursor": None}
     assert "threadline.protocol.v2.thread_ops" in seen["after"]
+    assert seen["read"]["result"]["thread"]["id"] == rows[0]["id"]
+    assert {"threadline.server.handlers.thread_meta", "threadline.protocol.v2.thread_meta"} <= set(
+        seen["after_read"]
+    )
 
 
 def test_the_event_table_loads_its_rarer_models_when_named(tmp_path: Path) -> None:

@@ -111,6 +111,7 @@ to be idle (under a loop kept busy for long, it moves on one step a second)."""
 
 HOT_MODEL_MODULES: Sequence[str] = (
     "threadline.protocol.v2.thread",
+    "threadline.protocol.v2.thread_meta",
     "threadline.protocol.v2.thread_ops",
     "threadline.protocol.v2.turn",
     "threadline.protocol.v2.item",

@@ -51,8 +51,8 @@ from threadline.protocol.v2.thread import (
     IdleThreadStatus,
     NotLoadedThreadStatus,
     SystemErrorThreadStatus,
-    ThreadStatusChangedNotification,
 )
+from threadline.protocol.v2.thread_meta import ThreadStatusChangedNotification
 from threadline.protocol.v2.thread_ops import (
     ContextCompactedNotification,
     ThreadReadState,

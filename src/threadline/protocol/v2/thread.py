@@ -1,28 +1,62 @@
-"""Threads: the ``Thread`` object and its status, and the ``thread/*`` requests and
-notifications a ``thread/list``'s handler module (``server/handlers/thread_meta.py``) names:
-list, read, name, archive, unarchive. The other ``thread/*`` wire types (start, resume,
-fork, the turn and item pages, ...) are in ``protocol/v2/thread_ops.py``, so that a
-client's first list builds only these models.
+"""Threads: the ``Thread`` object, its status and sources, and ``thread/list``'s params and
+answer: what a client's first request, usually a list, needs (``server/handlers/thread_list.py``).
+The types of read, name, archive and unarchive, the status and name notes and
+``ThreadSessionResponse`` are in ``protocol/v2/thread_meta.py``, and the other ``thread/*``
+wire types (start, resume, fork, the turn and item pages, ...) in
+``protocol/v2/thread_ops.py``; this module still names the first group (imported on first
+use, :func:`__getattr__`), so a first list neither creates nor builds them.
 
 Generated from the Codex 0.169.0 v2 JSON Schema, then kept by hand.
 """
 
-from typing import Annotated, ClassVar, Literal
+import importlib
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from threadline.protocol.v2.common import WireModel
 from threadline.protocol.v2.lazy_fields import LazyTurnList
-from threadline.protocol.v2.settings import (
-    AbsolutePathBuf,
-    ApprovalsReviewer,
-    AskForApproval,
-    LegacyAppPathString,
-    ReasoningEffort,
-    SandboxPolicy,
-    SortDirection,
-    ThreadId,
-)
+
+if TYPE_CHECKING:  # defined there, named here too (see __getattr__)
+    from threadline.protocol.v2.thread_meta import (
+        ThreadArchivedNotification as ThreadArchivedNotification,
+    )
+    from threadline.protocol.v2.thread_meta import ThreadArchiveParams as ThreadArchiveParams
+    from threadline.protocol.v2.thread_meta import (
+        ThreadArchiveResponse as ThreadArchiveResponse,
+    )
+    from threadline.protocol.v2.thread_meta import (
+        ThreadNameUpdatedNotification as ThreadNameUpdatedNotification,
+    )
+    from threadline.protocol.v2.thread_meta import ThreadReadParams as ThreadReadParams
+    from threadline.protocol.v2.thread_meta import ThreadReadResponse as ThreadReadResponse
+    from threadline.protocol.v2.thread_meta import (
+        ThreadSessionResponse as ThreadSessionResponse,
+    )
+    from threadline.protocol.v2.thread_meta import ThreadSetNameParams as ThreadSetNameParams
+    from threadline.protocol.v2.thread_meta import (
+        ThreadSetNameResponse as ThreadSetNameResponse,
+    )
+    from threadline.protocol.v2.thread_meta import (
+        ThreadStatusChangedNotification as ThreadStatusChangedNotification,
+    )
+    from threadline.protocol.v2.thread_meta import (
+        ThreadUnarchivedNotification as ThreadUnarchivedNotification,
+    )
+    from threadline.protocol.v2.thread_meta import (
+        ThreadUnarchiveParams as ThreadUnarchiveParams,
+    )
+    from threadline.protocol.v2.thread_meta import (
+        ThreadUnarchiveResponse as ThreadUnarchiveResponse,
+    )
+
+# The aliases of protocol.v2.settings this module's fields use, as they are defined there
+# (tests/protocol/test_thread_meta_split.py checks it): importing settings would create its
+# models (about 3 ms) in every first list, which needs none of them.
+AbsolutePathBuf = str
+ReasoningEffort = str
+SortDirection = Literal["asc", "desc"]
+ThreadId = str
 
 AgentPath = str
 
@@ -145,35 +179,6 @@ class Thread(WireModel):
     thread_source: ThreadSource | None = None
 
 
-class ThreadArchiveParams(WireModel):
-    thread_id: str
-
-
-class ThreadArchiveResponse(WireModel):
-    """The empty ``ThreadArchiveResponse`` object."""
-
-
-class ThreadArchivedNotification(WireModel):
-    thread_id: str
-
-
-class ThreadSessionResponse(WireModel):
-    """The members ``thread/start``, ``thread/resume`` and ``thread/fork`` answers share:
-    the thread and the settings it runs with."""
-
-    approval_policy: AskForApproval
-    approvals_reviewer: ApprovalsReviewer
-    cwd: AbsolutePathBuf
-    model: str
-    model_provider: str
-    sandbox: SandboxPolicy
-    thread: Thread
-    disabled_plugin_ids: list[str] = Field(default_factory=list)
-    instruction_sources: list[LegacyAppPathString] = Field(default_factory=list)
-    reasoning_effort: ReasoningEffort | None = None
-    service_tier: str | None = None
-
-
 ThreadListCwdFilter = str | list[str]
 
 
@@ -222,45 +227,23 @@ class ThreadListResponse(WireModel):
     next_cursor: str | None = None
 
 
-class ThreadNameUpdatedNotification(WireModel):
-    thread_id: str
-    thread_name: str | None = None
+_ELSEWHERE = frozenset({
+    "ThreadArchiveParams", "ThreadArchiveResponse", "ThreadArchivedNotification",
+    "ThreadNameUpdatedNotification", "ThreadReadParams", "ThreadReadResponse",
+    "ThreadSessionResponse", "ThreadSetNameParams", "ThreadSetNameResponse",
+    "ThreadStatusChangedNotification", "ThreadUnarchiveParams", "ThreadUnarchiveResponse",
+    "ThreadUnarchivedNotification",
+})
+"""The public names of ``protocol.v2.thread_meta``: still looked up here (``from
+threadline.protocol.v2.thread import ThreadReadParams``, the v2 package's re-exports)."""
 
 
-class ThreadReadParams(WireModel):
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset({"include_turns"})
-    thread_id: str
-    include_turns: bool | None = None
-
-
-class ThreadReadResponse(WireModel):
-    thread: Thread
-
-
-class ThreadSetNameParams(WireModel):
-    name: str
-    thread_id: str
-
-
-class ThreadSetNameResponse(WireModel):
-    """The empty ``ThreadSetNameResponse`` object."""
-
-
-class ThreadStatusChangedNotification(WireModel):
-    thread_id: str
-    status: ThreadStatus
-
-
-class ThreadUnarchiveParams(WireModel):
-    thread_id: str
-
-
-class ThreadUnarchiveResponse(WireModel):
-    thread: Thread
-
-
-class ThreadUnarchivedNotification(WireModel):
-    thread_id: str
+def __getattr__(name: str) -> Any:
+    if name in _ELSEWHERE:  # by name: that module imports this one
+        value = getattr(importlib.import_module("threadline.protocol.v2.thread_meta"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

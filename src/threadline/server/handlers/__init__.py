@@ -44,7 +44,7 @@ HANDLER_INDEX: dict[str, tuple[str, str | None]] = {
     "thread/increment_elicitation": ("thread", "thread_increment_elicitation"),
     "thread/decrement_elicitation": ("thread", "thread_decrement_elicitation"),
     "thread/compact/start": ("compact", "thread_compact_start"),
-    "thread/list": ("thread_meta", "thread_list"),
+    "thread/list": ("thread_list", "thread_list"),
     "thread/read": ("thread_meta", "thread_read"),
     "thread/name/set": ("thread_meta", "thread_name_set"),
     "thread/archive": ("thread_meta", "thread_archive"),

@@ -7,26 +7,21 @@ import functools
 from typing import TYPE_CHECKING, TypeVar
 
 from threadline.core.storage import ThreadRecord
-from threadline.protocol.v2.settings import (
-    DangerFullAccessSandboxPolicy,
-    ReadOnlySandboxPolicy,
-    SandboxPolicy,
-    WorkspaceWriteSandboxPolicy,
-)
 from threadline.protocol.v2.thread import (
     ActiveThreadStatus,
     GitInfo,
     IdleThreadStatus,
     NotLoadedThreadStatus,
     SystemErrorThreadStatus,
-    ThreadSessionResponse,
     ThreadStatus,
 )
 from threadline.protocol.v2.thread import Thread as WireThread
 from threadline.server.handlers.runtime import Runtime
 
-if TYPE_CHECKING:  # core.thread loads with the first thread
+if TYPE_CHECKING:  # core.thread loads with the first thread; the rest with the first start
     from threadline.core.thread import Thread
+    from threadline.protocol.v2.settings import SandboxPolicy
+    from threadline.protocol.v2.thread_meta import ThreadSessionResponse
 
 __all__ = [
     "Runtime",
@@ -49,6 +44,13 @@ def wire_status(thread: Thread) -> ThreadStatus:
 
 
 def sandbox_policy(mode: str) -> SandboxPolicy:
+    # Imported here: a list (whose handler module this is too) uses no setting type.
+    from threadline.protocol.v2.settings import (
+        DangerFullAccessSandboxPolicy,
+        ReadOnlySandboxPolicy,
+        WorkspaceWriteSandboxPolicy,
+    )
+
     if mode == "danger-full-access":
         return DangerFullAccessSandboxPolicy()
     if mode == "read-only":
@@ -125,7 +127,7 @@ def listed_thread(record: ThreadRecord) -> WireThread:
     return wire_record(record, None)
 
 
-R = TypeVar("R", bound=ThreadSessionResponse)
+R = TypeVar("R", bound="ThreadSessionResponse")
 
 
 def session_response(response: type[R], thread: Thread, wire: WireThread) -> R:
