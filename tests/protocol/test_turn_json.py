@@ -225,6 +225,8 @@ def test_random_stored_turns_serialize_and_read_as_the_models(seed: int) -> None
         assert all(type(t) is StoredTurn for t in turns)
         assert pydantic_core.to_json(turns) == old, raw  # written as they are
         models = turns_adapter().validate_python(raw)
+        assert pydantic_core.to_jsonable_python(turns, by_alias=False, exclude_none=True) == (
+            pydantic_core.to_jsonable_python(models, by_alias=False, exclude_none=True))
         assert [t.id for t in turns] == [m.id for m in models]
         assert all(type(t) is StoredTurn for t in turns)  # plain members read none
         assert turns[0].items == models[0].items  # reading the items makes a Turn
@@ -251,6 +253,16 @@ def test_a_stored_turn_behaves_as_a_turn_wherever_it_goes() -> None:
         assert note.model_dump_json(by_alias=True) == TurnStartedNotification(
             thread_id="th", turn=models[0]).model_dump_json(by_alias=True)
         assert type(turns[0]) is StoredTurn
+    # Dumped other than to the wire (by name, nulls left out), unread: the models' dump.
+    for options in ({"by_alias": False}, {"exclude_none": True}, {"round_trip": True}):
+        assert pydantic_core.to_jsonable_python({"t": turns[0]}, **options) == (
+            pydantic_core.to_jsonable_python({"t": models[0]}, **options)), options
+        assert pydantic_core.to_jsonable_python(note, **options) == (
+            pydantic_core.to_jsonable_python(TurnStartedNotification(
+                thread_id="th", turn=models[0]), **options)), options
+    assert note.model_dump(mode="json") == TurnStartedNotification(
+        thread_id="th", turn=models[0]).model_dump(mode="json")
+    assert type(turns[0]) is StoredTurn
     # Stubbing a turn's items copies it without reading them.
     stub = turns[1].model_copy(update={"items": [], "items_view": "notLoaded"})
     expected = models[1].model_copy(update={"items": [], "items_view": "notLoaded"})

@@ -14,6 +14,8 @@ serializer) refuses to be derived, and callers keep using the models.
 :class:`TurnsJson` carries the checked dicts where a ``list[Turn]`` is expected by code
 that only passes it on (``thread/read``'s answer): serializing it writes the dicts as
 they are; any Python access to its turns builds (once) the ``Turn`` models they stand for.
+:class:`StoredTurn` is the same for the turns a loaded thread keeps: a ``Turn`` whose
+items stay checked JSON until Python code reads them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pydantic import TypeAdapter
 from pydantic_core import SchemaSerializer, SchemaValidator, core_schema
 from pydantic_core.core_schema import SerializationInfo
 
-from threadline.protocol.v2.turn import Turn
+from threadline.protocol.v2.turn import Turn, items_out, validate_items, wire_dump
 
 __all__ = ["StoredTurn", "TurnsJson", "check_turns", "stored_turns", "turns_adapter"]
 
@@ -82,7 +84,9 @@ def _as_wire(schema: dict[str, Any], after: tuple[tuple[str, ...], ...] | None =
     if kind not in _PLAIN:
         raise Unsupported(str(kind))
     out = dict(schema)
-    if out.pop("serialization", _INFERRED) != _INFERRED:  # inferred is how dicts are written
+    serialization = out.pop("serialization", _INFERRED)
+    if serialization != _INFERRED and serialization.get("function") is not items_out:
+        # (Dicts are written by inference; ``Turn.items``' serializer writes them so.)
         raise Unsupported(f"{kind} with its own serializer")
     for key in ("schema", "items_schema", "values_schema", "keys_schema"):
         if isinstance(out.get(key), dict):
@@ -192,13 +196,8 @@ def _serialize(value: TurnsJson, info: SerializationInfo) -> Any:
     """The wire dicts as they are when they are what is asked for (JSON, by alias, nothing
     excluded) and no code has read the turns (it may have changed the models it got);
     otherwise the models, as a ``list[Turn]`` is serialized."""
-    plain = (
-        info.mode == "json" and info.by_alias and info.include is None and info.exclude is None
-        and not (info.exclude_none or info.exclude_unset or info.exclude_defaults
-                 or info.round_trip)
-    )
     models = value.built
-    if plain:
+    if wire_dump(info):
         return value.wire if models is None else models
     return turns_adapter().dump_python(
         value.turns(), mode="json" if info.mode == "json" else "python", by_alias=info.by_alias,
@@ -279,12 +278,11 @@ items as JSON)."""
 def _materialize(turn: Any) -> None:
     """Make ``turn`` a plain ``Turn``: its items validated into models, its class changed
     in place (the two classes have the same layout)."""
-    adapter = _items_adapter()
     with _lock:
         if type(turn) is not StoredTurn:
             return
         data = object.__getattribute__(turn, "__dict__")
-        data["items"] = adapter.validate_python(data["items"])
+        data["items"] = validate_items(data["items"])
         object.__setattr__(turn, "__class__", Turn)
 
 
@@ -296,9 +294,9 @@ class StoredTurn(Turn):
     them as models, and the thread's answer needs them only as JSON. Reading anything but
     its plain members (``id``, ``status``, ``items_view``...), copying, comparing or
     changing it first makes it a plain ``Turn``, so Python code only ever meets ``Turn``'s
-    behaviour; its own serializer (pydantic-core's, as the answer's ``turns`` infers it)
-    writes the items' dicts as they are. Put in a field typed ``Turn`` without being read
-    first, it still serializes right, but pydantic warns (its item serializer meets dicts).
+    behaviour. Serialized (by ``Turn``'s own schema, wherever it is put), its items'
+    dicts are written as they are to the wire and as their models for any other dump
+    (``turn.items_out``). Code that reads its ``__dict__`` directly sees the dicts.
     """
 
     def __getattribute__(self, name: str) -> Any:
@@ -352,16 +350,6 @@ class StoredTurn(Turn):
         return Turn.model_copy(self, update=update, deep=deep)
 
 
-def _items_adapter() -> TypeAdapter[list[Any]]:
-    adapter = _state.get("items")
-    if adapter is None:
-        from threadline.protocol.v2.item import ThreadItem
-
-        turns_adapter()  # the item models first, so their schemas are reused
-        adapter = _state["items"] = TypeAdapter(list[ThreadItem])
-    return adapter  # type: ignore[no-any-return]
-
-
 def _stored_validator() -> SchemaValidator | None:
     """Validates ``list[Turn]``'s input into ``StoredTurn`` objects: ``Turn``'s schema
     with its items checked as JSON (:func:`check_turns`' schema) and serialized as they
@@ -379,7 +367,7 @@ def _stored_validator() -> SchemaValidator | None:
                 fields = dict(turn["schema"]["fields"])
                 items = dict(fields["items"])
                 checked = _as_wire(items["schema"])
-                checked["serialization"] = core_schema.simple_ser_schema("any")
+                checked["serialization"] = items["schema"]["serialization"]  # items_out
                 fields["items"] = {**items, "schema": checked}
                 model = {**turn, "cls": StoredTurn, "ref": f"{turn['ref']}:stored",
                          "schema": {**turn["schema"], "fields": fields}}
