@@ -395,9 +395,11 @@ class RolloutWriter:
         while pending:
             # Whole lines, as many as fit in one write (a fork copies 64,000: one write
             # each took most of its writing time).
-            count, size = 1, len(pending[0])
-            while count < len(pending) and size + len(pending[count]) <= _WRITE_CHUNK:
-                size += len(pending[count])
+            count = size = 0
+            for data in pending:  # (iterated: indexing a deque walks it)
+                if count and size + len(data) > _WRITE_CHUNK:
+                    break
+                size += len(data)
                 count += 1
             data = pending[0] if count == 1 else b"".join(islice(pending, count))
             chunk = b"\n" + data if self._torn else data
