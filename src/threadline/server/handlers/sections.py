@@ -43,5 +43,5 @@ async def with_sections(rt: Runtime, threads: list[WireThread]) -> list[WireThre
     for the lot): what ``thread/list`` and ``thread/read`` answer in Codex."""
     if not threads:  # an empty page places nothing (and loads no thread state)
         return threads
-    placements = await rt.manager.thread_state.placements([t.id for t in threads])
+    placements = await rt.manager.placements([t.id for t in threads])
     return [with_section(t, placements.get(t.id)) for t in threads]
