@@ -91,7 +91,8 @@ def test_resume_loads_no_turn_code_and_the_first_turn_gets_the_same_tools(
 
 def test_the_turn_loop_loads_without_the_tools() -> None:
     # What a resumed thread's first turn imports before turn/started (the turn loop, its host
-    # and hook calls) leaves the tools to the thread's tools build, which comes after it.
+    # and hook calls) leaves the tools to the thread's tools build, which comes after it,
+    # and the compaction code to the turn's first check for compaction (after it too).
     probe = (
         "import json, sys\n"
         "import threadline.server.handlers.thread\n"
@@ -103,6 +104,6 @@ def test_the_turn_loop_loads_without_the_tools() -> None:
     loaded = set(json.loads(out.stdout))
     assert {"threadline.core.turn", "threadline.core.turn_host",
             "threadline.core.hook_events"} <= loaded
-    tools = {"threadline.tools.registry", "threadline.tools.mcp_tools",
-             "threadline.tools.mcp_elicitation"}
-    assert not loaded & tools, sorted(loaded & tools)
+    later = {"threadline.tools.registry", "threadline.tools.mcp_tools",
+             "threadline.tools.mcp_elicitation", "threadline.core.compaction"}
+    assert not loaded & later, sorted(loaded & later)

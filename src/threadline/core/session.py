@@ -305,7 +305,8 @@ class Session(ElicitationPause):
         self.active = turn
         self._turn_task = asyncio.create_task(
             self._run_turn(
-                turn_loop.TurnRunner(self, turn, self.compactor, task, extras=self.extras),
+                turn_loop.TurnRunner(self, turn, None, task, extras=self.extras,
+                                     compactor_for=lambda: self.compactor),
                 items,
                 client_id,
                 after,

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from threadline.core import hook_events, tracing
-from threadline.core.compaction import Compactor, Phase
 from threadline.core.hook_events import TurnExtras
 from threadline.core.turn_host import ActiveTurn, TurnHost
 from threadline.model.base import (
@@ -65,6 +64,7 @@ from threadline.protocol.v2.item import (
 from threadline.protocol.v2.turn import Turn, TurnError
 
 if TYPE_CHECKING:
+    from threadline.core.compaction import Compactor, Phase
     from threadline.tools import mcp_tools, registry
 else:  # the tools load with the thread's tools: after turn/started, when the model is asked
     mcp_tools = lazy_module("threadline.tools.mcp_tools")
@@ -127,10 +127,12 @@ class TurnRunner:
         task: TurnTask | None = None,
         *,
         extras: TurnExtras | None = None,
+        compactor_for: Callable[[], Compactor] | None = None,
     ) -> None:
         self.host = host
         self.turn = turn
-        self.compactor = compactor
+        self._compactor = compactor
+        self._compactor_for = compactor_for  # made when needed: after turn/started
         self.task = task  # the work of a turn that does not sample (review: core.review)
         self.extras = extras
         """The thread's hooks and skills (``core.hook_events`` says where a turn uses them)."""
@@ -244,6 +246,12 @@ class TurnRunner:
                 return await self._finish("completed")
         except ModelError as exc:
             return await self._finish_failed(exc)
+
+    @property
+    def compactor(self) -> Compactor | None:
+        if self._compactor is None and self._compactor_for is not None:
+            self._compactor, self._compactor_for = self._compactor_for(), None
+        return self._compactor
 
     async def _count_usage(self, sample: _Sample) -> None:
         if sample.usage is not None:
