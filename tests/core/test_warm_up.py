@@ -236,6 +236,25 @@ def test_import_yielding_waits_before_every_module_it_loads(
         assert module.__loader__.get_source(module.__name__).startswith(("import", "VALUE"))
 
 
+def test_import_gate_never_changes_a_meta_path_list_another_import_may_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An import in another thread walks the sys.meta_path list it found. Taking the gate
+    # off that very list under the walk shifted the finders after it, so the walk skipped
+    # one, the path finder included ("No module named 'h11._state'" in a turn's import).
+    stem = f"tl_warm_walk_{time.monotonic_ns()}"
+    (tmp_path / f"{stem}.py").write_text("A = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = sys.meta_path
+    before_items = list(before)
+    walked: list[tuple[list[Any], list[Any]]] = []  # the lists an import would walk, then
+    warm_up.import_yielding([stem], lambda: walked.append((sys.meta_path, list(sys.meta_path))))
+    assert len(walked) == 1 and len(walked[0][1]) == len(before_items) + 1  # gate in place
+    for found, items in walked:
+        assert found == items  # still what a walk found there
+    assert before == before_items and sys.meta_path == before_items
+
+
 def test_import_gate_lets_other_threads_import_without_waiting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

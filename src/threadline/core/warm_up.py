@@ -409,16 +409,20 @@ def import_yielding(
     the imports run (theirs included), outside the import system's global lock; once
     ``until()`` is true the imports go on as usual (the gate costs about 6 % of the SDK's
     import time). A module that fails to import is left for the code that needs it to
-    report."""
+    report.
+
+    The gate goes on and off ``sys.meta_path`` by replacing the list, never by changing
+    it in place: an import in another thread (the event loop's) walks the list it found,
+    and removing the first finder under that walk would make it skip one, the path
+    finder included, so that a module that exists is not found."""
     gate = _ImportGate(threading.get_ident(), before_each, until)
-    sys.meta_path.insert(0, gate)
+    sys.meta_path = [gate, *sys.meta_path]
     try:
         for name in module_names:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
     finally:
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(gate)
+        sys.meta_path = [finder for finder in sys.meta_path if finder is not gate]
 
 
 IDLE_STEPS_DELAY_S = 0.25
