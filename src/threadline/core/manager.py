@@ -47,7 +47,6 @@ if TYPE_CHECKING:  # the thread web (core.setup, core.thread, tools) loads with 
         ThreadRecord,
         ThreadStore,
     )
-    from threadline.store.thread_state import Placement
     from threadline.tools.registry import ToolRegistry
 
 __all__ = ["ClientFactory", "StartOptions", "ThreadManager"]
@@ -449,11 +448,6 @@ class ThreadManager:
 
     async def list_threads(self, query: ListQuery) -> ListPage:
         return await self.store.list(query)
-
-    async def placements(self, thread_ids: Sequence[str]) -> dict[str, Placement]:
-        """The section each of ``thread_ids`` is filed under (``thread_state.placements``),
-        read without building the thread-state service: a list needs only this."""
-        return await self.store.state.placements(thread_ids)
 
     async def read_thread(
         self, thread_id: str, *, include_turns: bool = True

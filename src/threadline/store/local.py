@@ -156,9 +156,8 @@ class LocalThreadStore:
     @cached_property
     def state(self) -> thread_state.ThreadState:
         """The state tables, made on first use (``initialize`` needs none)."""
-        return thread_state.ThreadState(
-            self._run_state, self._state_read_only, read=self._read_state
-        )
+        read = self._index.read_sql  # a read follows a _run_state, which opened the index
+        return thread_state.ThreadState(self._run_state, self._state_read_only, read=read)
 
     def _state_read_only(self) -> str | None:
         return f"`{self._index.path}` is not writable" if self._index.read_only else None
@@ -166,10 +165,6 @@ class LocalThreadStore:
     async def _run_state(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         await self.open()
         return await self._index.run_sql(fn)
-
-    async def _read_state(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        await self.open()
-        return await self._index.read_sql(fn)
 
     @property
     def backfilling(self) -> bool:
@@ -405,8 +400,7 @@ class LocalThreadStore:
         first batch (the newest rollouts by name, i.e. by creation), so the default
         newest-first listing is right at once and deeper pages fill in as indexing goes on."""
         await self.open()
-        first = self._first_batch
-        task = self._backfill
+        first, task = self._first_batch, self._backfill
         if first is not None and task is not None and not task.done():
             waiter = asyncio.ensure_future(first.wait())
             try:

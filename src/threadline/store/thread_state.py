@@ -186,13 +186,8 @@ class _Tx:
 class ThreadState:
     """The state tables. Every method runs on the store's SQLite worker."""
 
-    def __init__(
-        self,
-        run: Runner,
-        read_only: Callable[[], str | None] | None = None,
-        *,
-        read: Runner | None = None,
-    ) -> None:
+    def __init__(self, run: Runner, read_only: Callable[[], str | None] | None = None, *,
+                 read: Runner | None = None) -> None:
         self._runner = run
         self._reader = read
         """Runs a read that changes nothing (the local store's may skip its worker thread);

@@ -43,5 +43,7 @@ async def with_sections(rt: Runtime, threads: list[WireThread]) -> list[WireThre
     for the lot): what ``thread/list`` and ``thread/read`` answer in Codex."""
     if not threads:  # an empty page places nothing (and loads no thread state)
         return threads
-    placements = await rt.manager.placements([t.id for t in threads])
+    # Straight from the state tables: ThreadStateService.placements is only this, and a list
+    # need not build (and import) the thread-state service.
+    placements = await rt.manager.store.state.placements([t.id for t in threads])
     return [with_section(t, placements.get(t.id)) for t in threads]
