@@ -87,6 +87,7 @@ FIRST_ANSWER_MODELS: Sequence[str] = (
 """The same for the rest of a first turn: its items, the answer, usage and its end."""
 
 THREAD_MODEL = "threadline.protocol.v2.thread:Thread"
+TURN_MODEL = "threadline.protocol.v2.turn:Turn"
 
 _client_wanted = threading.Event()
 _clients_waited = 0
@@ -230,7 +231,9 @@ def build_thread_models() -> None:
         return
     _thread_models_built = True
     build_bottom_up(
-        models_named([THREAD_MODEL]),
+        # ``Thread.turns`` does not name ``Turn`` (protocol/v2/lazy_fields.py), so the
+        # turn is a root of its own: built here, not by the first turn's first note.
+        models_named([THREAD_MODEL, TURN_MODEL]),
         shared_with=models_named([*FIRST_TURN_MODELS, *FIRST_ANSWER_MODELS]),
     )
 
