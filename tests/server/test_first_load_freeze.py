@@ -8,6 +8,7 @@ answers are those of a server that does not freeze (compared with the collector 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,9 +64,12 @@ def _run(tmp_path: Path, name: str, mode: str) -> dict[str, object]:
     target = home / "sessions" / "2026" / "11" / "25"
     target.mkdir(parents=True)
     shutil.copy(ROLLOUT, target / ROLLOUT.name)
+    # No warm-up: after a first resume its idle import steps end with a freeze of their own
+    # (core.warm_up.import_in_idle_steps), which a slow fork would see as a second one.
+    env = {**os.environ, "THREADLINE_WARM_UP": "0"}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, str(home), THREAD_ID, str(REPO), mode],
-        capture_output=True, text=True, check=True, timeout=120, cwd=REPO,
+        capture_output=True, text=True, check=True, timeout=120, cwd=REPO, env=env,
     )
     result: dict[str, object] = json.loads(out.stdout)
     return result
