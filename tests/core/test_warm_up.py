@@ -451,3 +451,36 @@ def test_yielder_goes_on_when_the_loop_waits_for_its_module_mid_load(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def test_yielder_waits_out_a_request_that_awaits_between_its_steps() -> None:
+    """A request that awaits between its steps (store writes in a worker thread) leaves
+    the loop idle for moments. A poll that lands on one after slower polls saw the loop
+    busy is no sign that the request is over: the wait ends only once polls close
+    together have found the loop idle for ``settle_s`` in a row."""
+    loop, thread = _run_loop_in_thread()
+    try:
+        yielder = warm_up.Yielder(
+            thread.ident, poll_s=0.001, max_poll_s=0.01, settle_s=0.05, max_wait_s=30
+        )
+        running = threading.Event()
+        done = threading.Event()
+
+        async def request() -> None:
+            running.set()
+            for _ in range(300):  # about 3 ms of Python code, then 1.5 ms awaiting
+                ends = time.perf_counter() + 0.003
+                while time.perf_counter() < ends:
+                    sum(range(100))
+                await asyncio.sleep(0.0015)
+            done.set()
+
+        asyncio.run_coroutine_threadsafe(request(), loop)
+        assert running.wait(5)
+        yielder.wait()
+        assert done.is_set()  # not in one of the request's idle moments
+        yielder.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

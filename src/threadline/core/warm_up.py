@@ -251,6 +251,12 @@ def _loop_wait_codes() -> frozenset[CodeType]:
     return frozenset(codes)
 
 
+BUSY_CPU_SHARE = 0.2
+""":class:`Yielder`: the share of the time between two polls that the loop's thread may
+spend on the CPU and still count as idle (its own reactions to this thread's polls, a
+timer's callback)."""
+
+
 class Yielder:
     """Holds a background thread back while the event loop's thread is busy.
 
@@ -258,10 +264,17 @@ class Yielder:
     events, or the import system waiting for a module's lock (which this thread may hold
     while it imports that module). A request that awaits (a store write in a worker
     thread) leaves the loop idle for a moment between its steps, so after seeing the loop
-    busy :meth:`wait` wants it idle for ``settle_s`` in a row before it returns. It
-    returns after ``max_wait_s`` at the most, so background work always moves on; it
-    polls every ``poll_s`` at first, less often (up to ``max_poll_s``) while the loop
-    stays busy.
+    busy :meth:`wait` wants it idle for ``settle_s`` in a row before it returns: every
+    poll from the first idle one on must find it idle, and those polls come every
+    ``poll_s``. It returns after ``max_wait_s`` at the most, so background work always
+    moves on; it polls less often (up to ``max_poll_s``) while the loop stays busy.
+    A poll's look at the frame is biased towards idle: this thread gets the interpreter
+    lock mostly when the loop's thread lets it go, which is when it waits for events,
+    and the loop's thread looks idle too while, back from that wait, it waits for the
+    lock this thread holds. So a poll also counts the loop busy when the loop's thread
+    used more than :data:`BUSY_CPU_SHARE` of the time since the previous poll on the CPU
+    (its thread CPU clock), which covers what it did in between, while this thread
+    worked too: a request that came during a step holds the next one back.
 
     ``hold()``, when given, counts as busy too (other work on a turn's path), and so does
     a big history being loaded or answered (``core.stored.loading``): its load runs in a
@@ -291,7 +304,14 @@ class Yielder:
         self.max_wait_s = max_wait_s
         self._default_interval = sys.getswitchinterval()
         self._step_interval = step_switch_interval_s
-        self._busy_at = -1e9
+        self._idle_since: float | None = None
+        """Since when every poll found the loop idle (None: none has yet, or the last one
+        found it busy): even a first wait sees the loop idle for ``settle_s``."""
+        try:
+            self._loop_clock: int | None = time.pthread_getcpuclockid(self._loop_thread or 0)
+        except (AttributeError, OSError):
+            self._loop_clock = None  # no thread CPU clocks here: the frame alone decides
+        self._polled = (time.monotonic(), self._loop_cpu())
         self.waited_s = 0.0
         """Time spent waiting so far (for measurements)."""
         if step_switch_interval_s is not None:
@@ -306,6 +326,23 @@ class Yielder:
             return True  # it waits for a module's lock this thread may hold: go on, even mid-load
         return code in self._idle and not self._loading()
 
+    def _loop_cpu(self) -> float:
+        if self._loop_clock is None:
+            return 0.0
+        try:
+            return time.clock_gettime(self._loop_clock)
+        except OSError:
+            self._loop_clock = None  # the loop's thread is gone
+            return 0.0
+
+    def _loop_ran(self, now: float) -> bool:
+        """Whether the loop's thread was on the CPU for more than its share since the
+        previous poll."""
+        cpu = self._loop_cpu()
+        at, before = self._polled
+        self._polled = (now, cpu)
+        return cpu - before > BUSY_CPU_SHARE * max(now - at, 0.0)
+
     def wait(self, stop: Callable[[], bool] | None = None, *, use_hold: bool = True) -> None:
         """Return once the loop has been idle for ``settle_s`` (and ``hold()`` is false,
         unless ``use_hold`` is false), after ``max_wait_s`` at the most, or at once when
@@ -313,20 +350,26 @@ class Yielder:
         hold = self._hold if use_hold else None
         now = started = time.monotonic()
         deadline = started + self.max_wait_s
-        poll = self.poll_s
+        busy_poll = self.poll_s
         slowed = False
         while now < deadline:
             if stop is not None and stop():
                 break
-            if not self.loop_idle() or (hold is not None and hold()):
-                self._busy_at = now
-            elif now - self._busy_at >= self.settle_s:
-                break
+            ran = self._loop_ran(now)
+            if ran or not self.loop_idle() or (hold is not None and hold()):
+                self._idle_since = None
+                pause = busy_poll
+                busy_poll = min(busy_poll * 2, self.max_poll_s)
+            else:
+                if self._idle_since is None:
+                    self._idle_since = now
+                if now - self._idle_since >= self.settle_s:
+                    break
+                pause = self.poll_s  # idle polls come close together: a busy moment is seen
             if not slowed and self._step_interval is not None:
                 sys.setswitchinterval(self._default_interval)
                 slowed = True
-            time.sleep(poll)
-            poll = min(poll * 2, self.max_poll_s)
+            time.sleep(pause)
             now = time.monotonic()
         if slowed and self._step_interval is not None:
             sys.setswitchinterval(min(self._default_interval, self._step_interval))
