@@ -41,7 +41,7 @@ from threadline.protocol.items import (
 from threadline.protocol.rollout import CompactionWindow, RolloutLine, SessionMeta
 from threadline.protocol.usage import TokenUsageInfo
 from threadline.protocol.v2 import Turn
-from threadline.rollout.gc_pause import gc_paused
+from threadline.rollout.gc_pause import free_after_pause, gc_paused
 from threadline.rollout.lines import line_of
 from threadline.rollout.pending import find_cut_off
 from threadline.rollout.reader import (
@@ -576,6 +576,7 @@ def reconstruct(
     history_from = list(lines) if lazy_history else None
     if release_lines:
         lines.clear()
+    free_after_pause(step)  # its turn builder's tables: freed once the answer is out
     return step.finish(rollout, live=live, latest=latest, cut_off=cut_off,
                        history_from=history_from)
 

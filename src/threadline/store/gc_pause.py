@@ -4,6 +4,6 @@ turn builder), so a start that never loads a rollout does not import them."""
 
 from __future__ import annotations
 
-from threadline.rollout.gc_pause import gc_paused, pause_gc, paused, thaw
+from threadline.rollout.gc_pause import free_after_pause, gc_paused, pause_gc, paused, thaw
 
-__all__ = ["gc_paused", "pause_gc", "paused", "thaw"]
+__all__ = ["free_after_pause", "gc_paused", "pause_gc", "paused", "thaw"]
