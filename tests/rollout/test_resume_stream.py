@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.crafted_rollout import CraftedRollout
+from tests.support.crafted_rollout import CraftedRollout, resume_facts
 
-from threadline.protocol.items import dump_response_item
-from threadline.rollout.history import Reconstruction, reconstruct
-from threadline.rollout.reader import RolloutFile, read_rollout
+from threadline.rollout.history import reconstruct
+from threadline.rollout.reader import read_rollout
 from threadline.rollout.resume_stream import stream_for_resume
 
 REF_ROLLOUTS = Path("/work/shared/reference/codex-0.169.0/rollouts")
@@ -67,19 +66,6 @@ def _crafted(tmp: Path) -> list[Path]:
     ]
 
 
-def _facts(rollout: RolloutFile, recon: Reconstruction) -> dict[str, Any]:
-    return {
-        "turns": [turn.model_dump(mode="json", by_alias=True) for turn in recon.turns],
-        "usage": recon.token_info, "usage_turn": recon.usage_turn_id,
-        "history": [dump_response_item(item) for item in recon.history],
-        "cut_off": recon.cut_off, "window": recon.window, "open": recon.open_turn_id,
-        "preview": recon.preview, "name": recon.name, "model": recon.model,
-        "format": recon.format, "errors": recon.parse_errors, "meta": recon.meta,
-        "file": (rollout.meta, rollout.format, rollout.parse_errors, rollout.own_start,
-                 rollout.lines),
-    }
-
-
 @pytest.mark.parametrize("rollbacks", [True, False])
 @pytest.mark.parametrize("live", [False, True])
 def test_the_stream_rebuilds_what_the_whole_read_does(
@@ -91,13 +77,13 @@ def test_the_stream_rebuilds_what_the_whole_read_does(
     streamed = 0
     for path in refs + _crafted(tmp_path):
         whole = read_rollout(path)
-        expected = _facts(whole, reconstruct(whole, live=live, release_lines=True))
+        expected = resume_facts(whole, with_lines=True, recon=reconstruct(whole, live=live, release_lines=True))
         got = stream_for_resume(path, live=live, rollbacks=rollbacks)
         if got is None:
             assert read_rollout(path).meta.history_base is not None, path.name  # type: ignore[union-attr]
             continue
         streamed += 1
-        assert _facts(*got) == expected, path.name
+        assert resume_facts(*got, with_lines=True) == expected, path.name
     assert streamed >= 13 + (8 if refs else 0)
 
 

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from bench.persistence import rollout_text
-from tests.support.crafted_rollout import CraftedRollout
+from tests.support.crafted_rollout import CraftedRollout, resume_facts
 
-from threadline.protocol.items import dump_response_item
-from threadline.rollout.history import Reconstruction, reconstruct
-from threadline.rollout.reader import RolloutFile, read_rollout
+from threadline.rollout.history import reconstruct
+from threadline.rollout.reader import read_rollout
 from threadline.rollout.resume_stream import stream_for_resume
 
 DATA = Path(__file__).resolve().parents[1] / "e2e" / "data"
@@ -74,18 +72,6 @@ def _ordinal_first(tmp: Path) -> Path:
     return path
 
 
-def _facts(rollout: RolloutFile, recon: Reconstruction) -> dict[str, Any]:
-    return {
-        "turns": [turn.model_dump(mode="json", by_alias=True) for turn in recon.turns],
-        "usage": recon.token_info, "usage_turn": recon.usage_turn_id,
-        "history": [dump_response_item(item) for item in recon.history],
-        "cut_off": recon.cut_off, "window": recon.window, "open": recon.open_turn_id,
-        "preview": recon.preview, "name": recon.name, "model": recon.model,
-        "format": recon.format, "errors": recon.parse_errors, "meta": recon.meta,
-        "file": (rollout.meta, rollout.format, rollout.parse_errors, rollout.own_start),
-    }
-
-
 @pytest.mark.parametrize("rollbacks", [True, False])
 @pytest.mark.parametrize("live", [False, True])
 def test_odd_records_stream_as_the_whole_read_rebuilds_them(
@@ -101,7 +87,7 @@ def test_odd_records_stream_as_the_whole_read_rebuilds_them(
         got = stream_for_resume(path, live=live, rollbacks=rollbacks)
         if got is None:
             continue  # left to the whole read (checked by test_resume_stream)
-        expected = _facts(whole, reconstruct(whole, live=live, release_lines=True))
-        assert _facts(*got) == expected, path.name
+        expected = resume_facts(whole, with_lines=False, recon=reconstruct(whole, live=live, release_lines=True))
+        assert resume_facts(*got, with_lines=False) == expected, path.name
         streamed += 1
     assert streamed >= 9

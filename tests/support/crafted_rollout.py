@@ -4,6 +4,7 @@ The resume stream and the turnless seek are each checked against the whole-file 
 files built from these pieces. ``CraftedRollout(compact=True)`` writes lines the way
 threadline's writer does (no spaces after separators), ``compact=False`` the way Python's
 ``json.dumps`` does by default: a reader that looks at a line's head must cope with both.
+:func:`resume_facts` is what those tests compare.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TS", "CraftedRollout"]
+from threadline.protocol.items import dump_response_item
+from threadline.rollout.history import Reconstruction
+from threadline.rollout.reader import RolloutFile
+
+__all__ = ["TS", "CraftedRollout", "resume_facts"]
 
 TS = "2026-11-20T10:00:00.000Z"
 """Every crafted line's timestamp."""
@@ -88,3 +93,19 @@ class CraftedRollout:
         path = tmp / f"rollout-2026-11-20T10-00-00-{name}.jsonl"
         path.write_text("\n".join([self.rec("session_meta", payload), *body]) + tail, encoding="utf-8")
         return path
+
+
+def resume_facts(rollout: RolloutFile, recon: Reconstruction, *, with_lines: bool) -> dict[str, Any]:
+    """Everything a resume takes from ``rollout`` and its reconstruction ``recon``, as plain
+    data, to compare the resume stream with the whole-file read; ``with_lines`` adds the
+    lines the file kept (what the stream must leave as the whole read does)."""
+    file: tuple[Any, ...] = (rollout.meta, rollout.format, rollout.parse_errors, rollout.own_start)
+    return {
+        "turns": [turn.model_dump(mode="json", by_alias=True) for turn in recon.turns],
+        "usage": recon.token_info, "usage_turn": recon.usage_turn_id,
+        "history": [dump_response_item(item) for item in recon.history],
+        "cut_off": recon.cut_off, "window": recon.window, "open": recon.open_turn_id,
+        "preview": recon.preview, "name": recon.name, "model": recon.model,
+        "format": recon.format, "errors": recon.parse_errors, "meta": recon.meta,
+        "file": (*file, rollout.lines) if with_lines else file,
+    }
