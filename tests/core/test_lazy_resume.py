@@ -76,6 +76,10 @@ def test_resume_loads_no_turn_code_and_the_first_turn_gets_the_same_tools(
     resumed = set(seen["resumed"])
     assert "threadline.core.thread" in resumed and "threadline.core.setup" in resumed
     assert not resumed & TURN_CODE, sorted(resumed & TURN_CODE)
+    # The home configures no MCP server: the connection manager, the server specs and the
+    # OAuth store stay unloaded (``core.mcp_host.McpHost`` makes its manager at first use).
+    mcp = {"threadline.mcp.manager", "threadline.mcp.specs", "threadline.mcp.oauth"}
+    assert not resumed & mcp, sorted(resumed & mcp)
     assert seen["built_at_resume"] is False
     # The first use builds the tools an eager build gives, with the shell among them.
     assert "exec_command" in seen["names"]

@@ -15,21 +15,28 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadline.core.config import load_config, threadline_home
-from threadline.core.config_sections import McpServerConfig
 from threadline.core.errors import InvalidRequest, McpServerNotFound
-from threadline.mcp.manager import McpError, McpManager, McpServerState
-from threadline.mcp.oauth import OAuthLogin, OAuthLoginError, OAuthStore, start_login
-from threadline.mcp.specs import McpServerSpec, McpSpecError
 from threadline.protocol import events as ev
+
+# The connection manager, its server specs and the OAuth store load when a server is
+# configured (or a client method needs them): a thread of a home without MCP servers,
+# a resumed one above all, has no use for them.
+if TYPE_CHECKING:
+    from threadline.core.config_sections import McpServerConfig
+    from threadline.mcp.manager import ElicitationHandler, McpManager, McpServerState
+    from threadline.mcp.oauth import OAuthLogin, OAuthStore
+    from threadline.mcp.specs import McpServerSpec
 
 OAUTH_FILE = "mcp-oauth.json"
 """Where OAuth logins keep their tokens, in the home (mode 0600)."""
 
 
 def oauth_store(home: Path | None = None) -> OAuthStore:
+    from threadline.mcp.oauth import OAuthStore
+
     return OAuthStore((home if home is not None else threadline_home()) / OAUTH_FILE)
 
 
@@ -39,6 +46,8 @@ def mcp_specs(
     """The specs of the configured servers; a table this package cannot use is left out
     (its error is reported by the host as a failed startup). An HTTP server with a token
     from an OAuth login in ``store`` sends it."""
+    from threadline.mcp.specs import McpServerSpec, McpSpecError
+
     out: dict[str, McpServerSpec] = {}
     for name, cfg in servers.items():
         with contextlib.suppress(McpSpecError):
@@ -69,6 +78,9 @@ async def start_oauth_login(
     """Start ``mcpServer/oauth/login`` for the configured server ``name``: its authorization
     URL, and a task that ends when the browser came back. `InvalidRequest` (Codex's words)
     for a server that is unknown or not HTTP; `OAuthLoginFailed` when the flow fails early."""
+    from threadline.mcp.oauth import OAuthLoginError, start_login
+    from threadline.mcp.specs import McpServerSpec, McpSpecError
+
     cfg = servers.get(name)
     if cfg is None:
         raise InvalidRequest(f"No MCP server named '{name}' found.")
@@ -91,6 +103,10 @@ def oauth_logged_in(cfg: McpServerConfig | None, home: Path | None = None) -> bo
 
 
 def _spec_errors(servers: Mapping[str, McpServerConfig]) -> dict[str, str]:
+    if not servers:
+        return {}
+    from threadline.mcp.specs import McpServerSpec, McpSpecError
+
     errors: dict[str, str] = {}
     for name, cfg in servers.items():
         try:
@@ -135,11 +151,36 @@ class McpHost:
     ) -> None:
         self._deliver = deliver
         self._bad = _spec_errors(servers)
-        self._oauth = oauth_store(home)
         self._home = home
-        self.manager = McpManager(mcp_specs(servers, self._oauth), on_status=self._on_status)
-        self.manager.on_always_approve = self._approve_in_config
+        self._oauth_home = home if home is not None else threadline_home()
+        self._elicit: ElicitationHandler | None = None
+        self._manager: McpManager | None = None
+        if servers:  # no servers: the (empty) manager is made when something asks for it
+            self._manager = self._new_manager(servers)
         self._start: asyncio.Task[None] | None = None
+
+    def _new_manager(self, servers: Mapping[str, McpServerConfig]) -> McpManager:
+        from threadline.mcp.manager import McpManager
+
+        specs = mcp_specs(servers, oauth_store(self._oauth_home))
+        manager = McpManager(specs, on_status=self._on_status)
+        manager.on_always_approve = self._approve_in_config
+        manager.set_elicitation_handler(self._elicit)
+        return manager
+
+    @property
+    def manager(self) -> McpManager:
+        """The thread's connection manager (made at first use when no server is configured:
+        an empty one then, as the thread was built with)."""
+        if self._manager is None:
+            self._manager = self._new_manager({})
+        return self._manager
+
+    def set_elicitation_handler(self, handler: ElicitationHandler | None) -> None:
+        """Who answers the servers' elicitations (kept for a manager made later)."""
+        self._elicit = handler
+        if self._manager is not None:
+            self._manager.set_elicitation_handler(handler)
 
     def _approve_in_config(self, server: str, tool: str) -> None:
         """``[mcp_servers.<server>.tools.<tool>] approval_mode = "approve"`` in the user's
@@ -166,7 +207,8 @@ class McpHost:
             asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._start = asyncio.create_task(self.manager.start(), name="mcp-start")
+        start = self._manager.start() if self._manager is not None else _nothing_to_start()
+        self._start = asyncio.create_task(start, name="mcp-start")
         self._start.add_done_callback(lambda t: t.cancelled() or t.exception())
         for name, why in self._bad.items():
             self._deliver(ev.McpStartupUpdate(server=name, status="failed", error=why))
@@ -181,7 +223,8 @@ class McpHost:
     # ---- the client's methods ----------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:
         """One ``mcpServerStatus/list`` entry per server (configured names, tools, resources)."""
-        out = [_status_entry(state) for state in self.manager.states()]
+        states = self._manager.states() if self._manager is not None else []
+        out = [_status_entry(state) for state in states]
         for name, why in self._bad.items():
             out.append(
                 {
@@ -198,7 +241,7 @@ class McpHost:
         return sorted(out, key=lambda e: str(e["name"]))
 
     def _known(self, server: str) -> None:
-        if server not in self.manager.server_names():
+        if self._manager is None or server not in self._manager.server_names():
             raise McpServerNotFound(server)
 
     async def call_tool(
@@ -208,6 +251,8 @@ class McpHost:
         self._known(server)
         if arguments is not None and not isinstance(arguments, dict):
             raise InvalidRequest("arguments must be an object")
+        from threadline.mcp.manager import McpError
+
         try:
             result = await self.manager.call_tool(server, tool, arguments, meta=meta)
         except McpError as exc:
@@ -220,6 +265,8 @@ class McpHost:
     async def read_resource(self, server: str, uri: str) -> dict[str, Any]:
         await self.ready_quietly()
         self._known(server)
+        from threadline.mcp.manager import McpError
+
         try:
             result = await self.manager.read_resource(server, uri)
         except McpError as exc:
@@ -233,28 +280,40 @@ class McpHost:
     async def require(self) -> None:
         """When a configured server is ``required``: wait for startup, and raise
         `InvalidRequest` naming the server when one failed. No-op otherwise."""
-        if not any(spec.required for spec in self.manager.specs()):
+        if self._manager is None or not any(s.required for s in self._manager.specs()):
             return
+        from threadline.mcp.manager import McpError
+
         try:
             await self.ready()
         except McpError as exc:
             raise InvalidRequest(str(exc)) from exc
 
     async def ready_quietly(self) -> None:
+        if self._manager is None:  # nothing configured: a start that cannot fail
+            await self.ready()
+            return
+        from threadline.mcp.manager import McpError
+
         with contextlib.suppress(McpError):
             await self.ready()
 
     async def reload(self, servers: Mapping[str, McpServerConfig]) -> None:
         await self.ready_quietly()
         self._bad = _spec_errors(servers)
-        await self.manager.reload(mcp_specs(servers, self._oauth))
+        await self.manager.reload(mcp_specs(servers, oauth_store(self._oauth_home)))
 
     async def aclose(self) -> None:
         if self._start is not None and not self._start.done():
             self._start.cancel()
             with contextlib.suppress(BaseException):
                 await self._start
-        await self.manager.aclose()
+        if self._manager is not None:
+            await self._manager.aclose()
+
+
+async def _nothing_to_start() -> None:
+    """The start of a thread without MCP servers (what an empty manager's start does)."""
 
 
 __all__ = [

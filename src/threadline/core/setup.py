@@ -436,11 +436,10 @@ class ThreadSetup:
             async def elicit(server: str, params: Any) -> Any:
                 return await bridge()(server, params)
 
-            mcp.manager.set_elicitation_handler(elicit)
+            mcp.set_elicitation_handler(elicit)
         else:
-            mcp.manager.set_elicitation_handler(bridge())
+            mcp.set_elicitation_handler(bridge())
         namespaced = self._wire_api(settings.model_provider) == "responses"
-        manager = mcp.manager
 
         def offer(registry: ToolRegistry) -> None:
             from threadline.tools.mcp_tools import McpTool, mcp_tools, namespace_specs
@@ -449,7 +448,9 @@ class ThreadSetup:
             elicitations = bridge()
 
             def listed() -> list[Tool]:
-                return list(mcp_tools(manager, reserved=reserved, elicitations=elicitations))
+                # The manager at each listing: a thread without servers makes its empty
+                # one here, not as it is built.
+                return list(mcp_tools(mcp.manager, reserved=reserved, elicitations=elicitations))
 
             def grouped(tools: Sequence[Tool]) -> list[dict[str, Any]]:
                 return namespace_specs([t.info for t in tools if isinstance(t, McpTool)])
