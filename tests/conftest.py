@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +17,29 @@ import pytest_asyncio
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+
+def _hermetic_home() -> None:
+    """Point ``HOME`` at an empty directory for this test process and everything it starts.
+
+    Commands the agent runs go through login shells (``bash -lc``), and a login shell
+    reads the developer's ``~/.profile``. On the CI machine that profile runs
+    ``pyenv init``, whose ``pyenv rehash`` takes a lock file and waits up to 60 s for
+    it; a test that kills a shell at the wrong moment leaves the lock behind and every
+    later login shell of the run then stalls for a minute. The suite tests threadline,
+    not the machine's dotfiles, so its shells start from a home with nothing but the
+    git identity (tests make commits).
+    """
+    real = Path(os.environ.get("HOME") or Path.home())
+    home = Path(tempfile.mkdtemp(prefix="threadline-test-home-"))
+    gitconfig = real / ".gitconfig"
+    if gitconfig.is_file():
+        shutil.copyfile(gitconfig, home / ".gitconfig")
+    os.environ["HOME"] = str(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+
+
+_hermetic_home()
 
 from tests.support.appserver import AppServerProcess, start_app_server  # noqa: E402
 from tests.support.schema import SchemaRegistry, registry  # noqa: E402
@@ -37,7 +64,6 @@ loopback port, so the embedded local model is never loaded and nothing leaves th
 def schema() -> SchemaRegistry:
     """The reference schema (fails loudly when the reference directory is missing)."""
     return registry()
-
 
 
 def offline_home(home: Path) -> Path:

@@ -117,6 +117,9 @@ async def test_inside_a_running_turn(
     mock_model.enqueue(text("slow answer", gate=gate), text("second"))
     turn_id = await start_turn(client, thread_id, "first")
     await client.wait_for_notification("turn/started")
+    # The turn's first sampling is in flight (held by the gate) before the command runs;
+    # a record that came earlier would join that first request instead.
+    await mock_model.async_wait_for_requests(1)
     await shell(client, thread_id, "echo during")
     done = await client.wait_for_notification(
         "item/completed", predicate=lambda p: p["item"]["type"] == "commandExecution"

@@ -189,14 +189,21 @@ class UserShell:
                 "completed_at_ms": now_ms(),
             }
         )
-        await session.complete_item(turn, done)
         text = shell_command_record(op.command, code, duration, output)
         record = MessageItem(role="user", content=[ContentItem(type="input_text", text=text)])
-        if own or turn.closing:
-            await session.record([record])
-        else:
-            # The running turn takes it in before its next sampling (and samples again).
+        joins = not own and not turn.closing
+        if joins:
+            # The running turn takes it in before its next sampling (and samples again). It
+            # is queued before the item is announced: a client that reacts to
+            # ``item/completed`` finds the turn already holding the record.
             turn.pending_items.append(record)
+        await session.complete_item(turn, done)
+        if not joins:
+            await session.record([record])
+        elif turn.closing and record in turn.pending_items:
+            # The turn ended without sampling again: the record is still the thread's.
+            turn.pending_items.remove(record)
+            await session.record([record])
         return interrupted
 
     async def _wait(
