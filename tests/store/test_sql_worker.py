@@ -248,6 +248,42 @@ def test_cached_read_is_reused_only_while_the_database_is_unchanged(tmp_path: Pa
     asyncio.run(main())
 
 
+def test_a_cached_read_on_the_worker_is_reused_only_while_unchanged(tmp_path: Path) -> None:
+    """``inline=False``: the read runs on the worker, and its answer is remembered the same
+    way (``live_paths``, the rows the append check walks)."""
+
+    async def main() -> None:
+        worker = SqlWorker("test-sql")
+        path = tmp_path / "db.sqlite"
+        conn = _connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        other = sqlite3.connect(path, isolation_level=None)
+        where: list[int] = []
+
+        def rows() -> list[tuple[int]]:
+            where.append(threading.get_ident())
+            return conn.execute("SELECT n FROM t ORDER BY n").fetchall()
+
+        try:
+            first = await worker.read_cached(conn, "rows", rows, inline=False)
+            assert await worker.read_cached(conn, "rows", rows, inline=False) is first
+            assert len(where) == 1 and where[0] != threading.get_ident()
+            await worker.run(lambda: conn.execute("INSERT INTO t VALUES (1)"))
+            second = await worker.read_cached(conn, "rows", rows, inline=False)
+            assert second == [(1,)] and len(where) == 2
+            other.execute("INSERT INTO t VALUES (2)")
+            assert await worker.read_cached(conn, "rows", rows, inline=False) == [(1,), (2,)]
+            assert len(where) == 3
+            assert await worker.read_cached(conn, "rows", rows, inline=False) == [(1,), (2,)]
+            assert len(where) == 3
+        finally:
+            worker.shutdown()
+            other.close()
+            conn.close()
+
+    asyncio.run(main())
+
+
 def test_a_new_index_is_wal_and_synced_normally_after_its_unsynced_creation(
     tmp_path: Path,
 ) -> None:

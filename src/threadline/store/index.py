@@ -557,10 +557,14 @@ class ThreadIndex:
         return await self._read(lambda: fn(self._db()))
 
     async def live_paths(self) -> builtins.list[tuple[str, str, int]]:
-        """``(id, rollout path, updated_at_ms)`` of every row not archived."""
-        return await self._run(lambda: self._db().execute(
-            "SELECT id, rollout_path, updated_at_ms FROM threads WHERE archived = 0"
-        ).fetchall())
+        """``(id, rollout path, updated_at_ms)`` of every row not archived: the same list
+        object while the database is unchanged (shared: never change it)."""
+        sql = "SELECT id, rollout_path, updated_at_ms FROM threads WHERE archived = 0"
+        if self._closed:
+            raise StoreError("the thread index is closed")
+        return await self._worker.read_cached(
+            self._conn, sql, lambda: self._db().execute(sql).fetchall(), inline=False
+        )
 
     async def explain(self, query: ListQuery) -> builtins.list[str]:
         """The query plan of a list query (used by tests to prove no full scan / temp B-tree)."""

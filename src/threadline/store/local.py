@@ -65,6 +65,7 @@ from threadline.store.records import (
     read_session_names,
     record_from_rollout,
 )
+from threadline.store.rollout_watch import AppendWatch
 
 if TYPE_CHECKING:
     from threadline.protocol.rollout import RolloutItem, SessionMeta
@@ -126,9 +127,7 @@ class LocalThreadStore:
     """The default store. ``LocalThreadStore(home)``; opened lazily on first use."""
 
     RECHECK_INTERVAL_S = 1.0
-    """How long ``list`` trusts its last look at the rollouts' sizes and mtimes (one
-    ``stat`` per thread: about 15 ms for 5,000 threads, 0.3 s for 20,000 on a loaded
-    2-CPU machine)."""
+    """How long ``list`` trusts its last look at the rollouts' sizes and mtimes."""
 
     def __init__(self, home: Path, *, backfill: bool = True) -> None:
         self._home = Path(home)
@@ -141,8 +140,9 @@ class LocalThreadStore:
         self._first_batch: asyncio.Event | None = None
         self._stats: dict[str, tuple[int, int]] | None = None
         """Size and mtime of each rollout when ``list`` last looked (see ``_notice_appends``)."""
-        self._recheck: asyncio.Lock | None = None
+        self._recheck = asyncio.Lock()  # one look at a time (binds to a loop on first wait)
         self._rechecked_at = float("-inf")
+        self._appends = AppendWatch()
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -209,6 +209,8 @@ class LocalThreadStore:
                 await task
         if self._opened:
             await self._index.close()
+        async with self._recheck:  # not while a look runs
+            self._appends.close()
 
     async def __aenter__(self) -> LocalThreadStore:
         await self.open()
@@ -414,8 +416,6 @@ class LocalThreadStore:
     async def _notice_appends_now_and_then(self) -> None:
         """:meth:`_notice_appends`, at most once per :attr:`RECHECK_INTERVAL_S` (a burst
         of lists shares one sweep; concurrent lists wait for the running one)."""
-        if self._recheck is None:
-            self._recheck = asyncio.Lock()
         async with self._recheck:
             if time.monotonic() - self._rechecked_at < self.RECHECK_INTERVAL_S:
                 return
@@ -431,13 +431,13 @@ class LocalThreadStore:
     async def _notice_appends(self) -> None:
         """Re-read the rows whose rollout changed since it was last seen (its size or
         mtime differs, or it is newer than the row when never seen): another program,
-        Codex for one, may append to a rollout without telling this index. One ``stat``
-        per listed-able thread; a changed one costs a head and tail read."""
+        Codex for one, may append to a rollout without telling this index. ``AppendWatch``
+        picks the ones to ``stat``; a changed one costs a head and tail read."""
         rows = await self._index.live_paths()
         if self._stats is None:
             self._stats = await self.state.rollout_stats()
         known = self._stats
-        changed, seen = await self._io(lambda: thread_state.changed_rollouts(rows, known))
+        changed, seen = await self._io(lambda: self._appends.look(rows, known))
         for thread_id in changed:
             stale = await self._index.get(thread_id)
             if stale is not None:

@@ -83,10 +83,13 @@ class SqlWorker:
         return await self.run(fn)
 
     async def read_cached(
-        self, conn: sqlite3.Connection | None, key: Hashable, fn: Callable[[], _T]
+        self, conn: sqlite3.Connection | None, key: Hashable, fn: Callable[[], _T],
+        *, inline: bool = True,
     ) -> _T:
         """:meth:`read`, answered from the last read of ``key`` while the database has not
-        changed since (see the module's docstring). The answer is shared: never change it."""
+        changed since (see the module's docstring). The answer is shared: never change it.
+        Without ``inline`` a read that is not answered so runs on the worker (a long one:
+        it is remembered all the same)."""
         if conn is None or not self.idle:
             return await self.run(fn)
         version = (self._submitted, conn.execute("PRAGMA data_version").fetchone()[0])
@@ -94,10 +97,14 @@ class SqlWorker:
         if hit is not None and hit[0] == version:
             value: _T = hit[1]
             return value
-        try:
-            value = _inline(conn, fn)
-        except _TooLong:
-            return await self.run(fn)
+        if not inline:
+            value = await self.run(fn)
+            version = (version[0] + 1, version[1])  # that run is the one call handed over
+        else:
+            try:
+                value = _inline(conn, fn)
+            except _TooLong:
+                return await self.run(fn)
         self._cache.pop(key, None)
         if len(self._cache) >= CACHED_READS:
             self._cache.pop(next(iter(self._cache)))
