@@ -207,3 +207,21 @@ async def test_the_store_lists_a_quiet_home_without_statting_and_sees_an_append(
     assert second.records[0].updated_at_ms == int(later.timestamp() * 1000)
     assert store._appends.statted == 1
     await store.close()
+
+
+def test_an_instance_dropped_without_close_gives_its_descriptor_back() -> None:
+    import gc
+
+    inotify = Inotify.open()
+    if inotify is None:
+        pytest.skip("no inotify here")
+    fd = inotify.fd
+    assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+    del inotify
+    gc.collect()
+    reused = os.readlink(f"/proc/self/fd/{fd}") if os.path.exists(f"/proc/self/fd/{fd}") else None
+    assert reused != "anon_inode:inotify"
+    closing = Inotify.open()
+    assert closing is not None
+    closing.close()
+    closing.close()  # twice is harmless

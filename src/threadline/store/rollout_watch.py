@@ -23,6 +23,7 @@ import logging
 import os
 import struct
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 __all__ = ["FULL_SWEEP_INTERVAL_S", "AppendWatch", "Inotify", "Row"]
@@ -69,6 +70,9 @@ class Inotify:
     def __init__(self, fd: int, add_watch: Callable[[int, bytes, int], int]) -> None:
         self.fd = fd
         self._add_watch = add_watch
+        # A user has few instances (fs.inotify.max_user_instances, often 128): one of a
+        # store dropped without close() is given back when it is collected.
+        self._closer = weakref.finalize(self, os.close, fd)
 
     @classmethod
     def open(cls) -> Inotify | None:
@@ -115,7 +119,7 @@ class Inotify:
                 out.append((wd, mask, name))
 
     def close(self) -> None:
-        os.close(self.fd)
+        self._closer()
 
 
 Row = tuple[str, str, int]
