@@ -187,10 +187,12 @@ async def test_the_store_lists_a_quiet_home_without_statting_and_sees_an_append(
     query = ListQuery(sort_key="updated_at")
     first = await store.list(query)
     assert first.records[0].id == written[-1][0]
+    rows = store._appends._rows  # the first look saved every size and mtime ...
     for _ in range(2):
         await asyncio.sleep(LocalThreadStore.RECHECK_INTERVAL_S)
         await store.list(query)
     assert store._appends.statted == 0
+    assert store._appends._rows is rows  # ... and the index rows stayed a cached read
     old_id, old_path = written[0]
     later = BASE_TIME + timedelta(days=3)
     with old_path.open("a", encoding="utf-8") as f:

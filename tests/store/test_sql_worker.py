@@ -276,6 +276,13 @@ def test_a_cached_read_on_the_worker_is_reused_only_while_unchanged(tmp_path: Pa
             assert len(where) == 3
             assert await worker.read_cached(conn, "rows", rows, inline=False) == [(1,), (2,)]
             assert len(where) == 3
+            # A write declared as read by no cached read leaves the answer as it is.
+            await worker.run(lambda: conn.execute("CREATE TABLE u (x)"), changes_reads=False)
+            assert await worker.read_cached(conn, "rows", rows, inline=False) == [(1,), (2,)]
+            assert len(where) == 3
+            await worker.run(lambda: conn.execute("INSERT INTO t VALUES (3)"))
+            assert len(await worker.read_cached(conn, "rows", rows, inline=False)) == 3
+            assert len(where) == 4
         finally:
             worker.shutdown()
             other.close()

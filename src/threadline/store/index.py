@@ -227,10 +227,10 @@ class ThreadIndex:
         return self._created
 
     # -- plumbing ----------------------------------------------------------------------------
-    async def _run(self, fn: Callable[[], _T]) -> _T:
+    async def _run(self, fn: Callable[[], _T], *, changes_reads: bool = True) -> _T:
         if self._closed:
             raise StoreError("the thread index is closed")
-        return await self._worker.run(fn)
+        return await self._worker.run(fn, changes_reads=changes_reads)
 
     async def _read(self, fn: Callable[[], _T]) -> _T:
         """:meth:`_run` for a read, on the loop's thread when it is short and the worker idle."""
@@ -547,10 +547,13 @@ class ThreadIndex:
         params.append(limit + 1)
         return sql, list(_bindable(params)), column, limit
 
-    async def run_sql(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    async def run_sql(
+        self, fn: Callable[[sqlite3.Connection], _T], *, changes_reads: bool = True
+    ) -> _T:
         """Run ``fn(connection)`` on the index's worker thread (the state tables of
-        :mod:`threadline.store.thread_state` share the database and its worker)."""
-        return await self._run(lambda: fn(self._db()))
+        :mod:`threadline.store.thread_state` share the database and its worker);
+        ``changes_reads=False`` for a write no cached read reads (``SqlWorker.run``)."""
+        return await self._run(lambda: fn(self._db()), changes_reads=changes_reads)
 
     async def read_sql(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """:meth:`run_sql` for a read (``fn`` changes nothing): see :meth:`_read`."""

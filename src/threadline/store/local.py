@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -156,8 +156,9 @@ class LocalThreadStore:
     @cached_property
     def state(self) -> thread_state.ThreadState:
         """The state tables, made on first use (``initialize`` needs none)."""
-        read = self._index.read_sql  # a read follows a _run_state, which opened the index
-        return thread_state.ThreadState(self._run_state, self._state_read_only, read=read)
+        read, quiet = self._index.read_sql, partial(self._index.run_sql, changes_reads=False)
+        return thread_state.ThreadState(self._run_state, self._state_read_only, read=read,
+                                        quiet=quiet)
 
     def _state_read_only(self) -> str | None:
         return f"`{self._index.path}` is not writable" if self._index.read_only else None
@@ -379,15 +380,15 @@ class LocalThreadStore:
             return None
         if stale is not None:
             record = replace(
-                record,
-                name=record.name if record.name is not None else stale.name,
+                record, name=record.name if record.name is not None else stale.name,
                 memory_mode=record.memory_mode or stale.memory_mode,
                 reasoning_effort=record.reasoning_effort or stale.reasoning_effort,
                 tokens_used=record.tokens_used or stale.tokens_used,
                 updated_at_ms=max(record.updated_at_ms, stale.updated_at_ms),
             )
         record = (await self._with_git_edits([record]))[0]
-        await self._index.upsert(record)
+        if record != stale:  # the same row again is no write (nor a stale cached read)
+            await self._index.upsert(record)
         return record
 
     async def _with_git_edits(self, records: Sequence[ThreadRecord]) -> list[ThreadRecord]:
@@ -429,13 +430,12 @@ class LocalThreadStore:
                 self._rechecked_at = time.monotonic()
 
     async def _notice_appends(self) -> None:
-        """Re-read the rows whose rollout changed since it was last seen (its size or
-        mtime differs, or it is newer than the row when never seen): another program,
-        Codex for one, may append to a rollout without telling this index. ``AppendWatch``
-        picks the ones to ``stat``; a changed one costs a head and tail read."""
-        rows = await self._index.live_paths()
-        if self._stats is None:
+        """Re-read the rows whose rollout another program (Codex) appended to: its size or
+        mtime differs from the last look, or it is newer than a row never looked at
+        (``AppendWatch`` picks what to ``stat``); a changed one costs a head and tail read."""
+        if self._stats is None:  # first: this may make the state tables (a change)
             self._stats = await self.state.rollout_stats()
+        rows = await self._index.live_paths()
         known = self._stats
         changed, seen = await self._io(lambda: self._appends.look(rows, known))
         for thread_id in changed:

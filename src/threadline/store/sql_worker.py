@@ -16,7 +16,8 @@ worker like any other statement.
 and its parameters): an answer is reused while nothing has been handed to the worker
 since (every change of this connection goes through it) and ``PRAGMA data_version``
 (which moves when another connection, another process's, commits) is unchanged, so it
-is what the statement would read again.
+is what the statement would read again. A call handed over with ``changes_reads=False``
+(a read, or the rollout stats' write: tables no cached read reads) does not count.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class SqlWorker:
         self._finished = 0
         """Of those, the ones done or cancelled (counted by whichever thread ends them)."""
         self._count_lock = threading.Lock()
+        self._changes = 0
+        """Calls handed over that may change what a cached read reads (the version's half
+        kept by this connection)."""
         self._cache: dict[Hashable, tuple[tuple[int, int], Any]] = {}
 
     def _ended(self, _future: Future[Any]) -> None:
@@ -68,9 +72,12 @@ class SqlWorker:
         """Nothing handed to the worker is still queued or running."""
         return self._submitted == self._finished
 
-    async def run(self, fn: Callable[[], _T]) -> _T:
+    async def run(self, fn: Callable[[], _T], *, changes_reads: bool = True) -> _T:
+        """``fn()`` on the worker. ``changes_reads=False`` for a read, or for a write that no
+        cached read reads (it then leaves the cached answers valid)."""
         future = self._executor.submit(fn)
         self._submitted += 1
+        self._changes += changes_reads
         future.add_done_callback(self._ended)
         return await asyncio.wrap_future(future)
 
@@ -92,14 +99,13 @@ class SqlWorker:
         it is remembered all the same)."""
         if conn is None or not self.idle:
             return await self.run(fn)
-        version = (self._submitted, conn.execute("PRAGMA data_version").fetchone()[0])
+        version = (self._changes, conn.execute("PRAGMA data_version").fetchone()[0])
         hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
             value: _T = hit[1]
             return value
         if not inline:
-            value = await self.run(fn)
-            version = (version[0] + 1, version[1])  # that run is the one call handed over
+            value = await self.run(fn, changes_reads=False)
         else:
             try:
                 value = _inline(conn, fn)

@@ -187,11 +187,14 @@ class ThreadState:
     """The state tables. Every method runs on the store's SQLite worker."""
 
     def __init__(self, run: Runner, read_only: Callable[[], str | None] | None = None, *,
-                 read: Runner | None = None) -> None:
+                 read: Runner | None = None, quiet: Runner | None = None) -> None:
         self._runner = run
         self._reader = read
         """Runs a read that changes nothing (the local store's may skip its worker thread);
         ``run`` when None."""
+        self._quiet = quiet
+        """Runs a write of the rollout stats, which no cached read of the store reads (the
+        local store's keeps its cached reads valid); ``run`` when None."""
         self._ready = False
         self._read_only = read_only or (lambda: None)
 
@@ -508,7 +511,10 @@ class ThreadState:
                     [(k, s, m) for k, (s, m) in stats.items()],
                 )
 
-        await self._run(write)
+        if self._quiet is None or not self._ready:
+            await self._run(write)
+        else:
+            await self._quiet(write)
 
     # -- a deleted thread --------------------------------------------------------------------
     async def forget(self, thread_id: str) -> list[AttachmentRecord]:
