@@ -298,3 +298,42 @@ async def test_preview_is_bounded(store: ThreadStore) -> None:
     for n in (1, 2):
         got = await store.get(record(n).id, repair=False)
         assert got is not None and len(got.preview) == PREVIEW_MAX_CHARS
+
+
+async def test_live_paths_stay_one_cached_list_until_rows_come_go_or_move(tmp_path: Path) -> None:
+    """``ThreadIndex.live_paths`` (what the append check walks): the same list while rows
+    only change their other columns; a new list once a row is added, moved, archived or
+    removed here, or once another connection commits."""
+    from threadline.store.index import ThreadIndex
+
+    index = ThreadIndex(tmp_path / "state.sqlite")
+    await index.open()
+    try:
+        one, two = record(1), record(2)
+        await index.upsert(one)
+        first = await index.live_paths()
+        assert [r[0] for r in first] == [one.id]
+        await index.update(one.id, name="renamed", updated_at_ms=BASE_MS + 99)
+        await index.upsert(replace(one, preview="other words"))
+        assert await index.live_paths() is first
+        await index.upsert(two)
+        added = await index.live_paths()
+        assert sorted(r[0] for r in added) == sorted([one.id, two.id])
+        moved_to = Path("/h/sessions/2026/02/02") / one.rollout_path.name
+        await index.upsert(replace(one, rollout_path=moved_to))
+        moved = await index.live_paths()
+        assert moved is not added and (one.id, str(moved_to)) in {(r[0], r[1]) for r in moved}
+        await index.update(two.id, archived=1)
+        archived = await index.live_paths()
+        assert [r[0] for r in archived] == [one.id]
+        other = sqlite3.connect(tmp_path / "state.sqlite", isolation_level=None)
+        try:
+            other.execute("DELETE FROM threads WHERE id = ?", (one.id,))
+        finally:
+            other.close()
+        assert await index.live_paths() == []
+        await index.upsert(two)
+        await index.delete([two.id])
+        assert await index.live_paths() == []
+    finally:
+        await index.close()

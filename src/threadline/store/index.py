@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from threadline.protocol.text import without_surrogates
 from threadline.store.base import GitRecord, ListPage, ListQuery, StoreError, ThreadRecord
 from threadline.store.cursor import decode_cursor, encode_backwards_cursor, encode_cursor
+from threadline.store.live_rows import LiveRows
 from threadline.store.query import clamp_limit, normalize_cwd
 from threadline.store.records import bound_preview, source_kind_of
 from threadline.store.sql_worker import SqlWorker
@@ -210,6 +211,7 @@ class ThreadIndex:
         self._created = False
         self._closed = False
         self._read_only = False
+        self._live_rows = LiveRows()
 
     @property
     def path(self) -> Path:
@@ -296,6 +298,7 @@ class ThreadIndex:
             self._set_aside()
             conn = self._connect(new=True)
             existed = False
+        self._live_rows.watch(conn)
         self._conn = conn
         if not existed:
             self._created = True
@@ -312,6 +315,7 @@ class ThreadIndex:
         copied = self._copy_file_into(conn)
         self._migrate(conn)
         (count,) = conn.execute("SELECT COUNT(*) FROM threads").fetchone()
+        self._live_rows.watch(conn)
         self._conn = conn
         self._created = not copied or count == 0
         log.warning(
@@ -560,14 +564,9 @@ class ThreadIndex:
         return await self._read(lambda: fn(self._db()))
 
     async def live_paths(self) -> builtins.list[tuple[str, str, int]]:
-        """``(id, rollout path, updated_at_ms)`` of every row not archived: the same list
-        object while the database is unchanged (shared: never change it)."""
-        sql = "SELECT id, rollout_path, updated_at_ms FROM threads WHERE archived = 0"
-        if self._closed:
-            raise StoreError("the thread index is closed")
-        return await self._worker.read_cached(
-            self._conn, sql, lambda: self._db().execute(sql).fetchall(), inline=False
-        )
+        """``(id, rollout path, updated_at_ms)`` of every row not archived: one shared list
+        while the rows stay where they are (:class:`threadline.store.live_rows.LiveRows`)."""
+        return await self._run(lambda: self._live_rows.read(self._db()), changes_reads=False)
 
     async def explain(self, query: ListQuery) -> builtins.list[str]:
         """The query plan of a list query (used by tests to prove no full scan / temp B-tree)."""

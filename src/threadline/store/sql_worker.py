@@ -90,13 +90,10 @@ class SqlWorker:
         return await self.run(fn)
 
     async def read_cached(
-        self, conn: sqlite3.Connection | None, key: Hashable, fn: Callable[[], _T],
-        *, inline: bool = True,
+        self, conn: sqlite3.Connection | None, key: Hashable, fn: Callable[[], _T]
     ) -> _T:
         """:meth:`read`, answered from the last read of ``key`` while the database has not
-        changed since (see the module's docstring). The answer is shared: never change it.
-        Without ``inline`` a read that is not answered so runs on the worker (a long one:
-        it is remembered all the same)."""
+        changed since (see the module's docstring). The answer is shared: never change it."""
         if conn is None or not self.idle:
             return await self.run(fn)
         version = (self._changes, conn.execute("PRAGMA data_version").fetchone()[0])
@@ -104,13 +101,10 @@ class SqlWorker:
         if hit is not None and hit[0] == version:
             value: _T = hit[1]
             return value
-        if not inline:
-            value = await self.run(fn, changes_reads=False)
-        else:
-            try:
-                value = _inline(conn, fn)
-            except _TooLong:
-                return await self.run(fn)
+        try:
+            value = _inline(conn, fn)
+        except _TooLong:
+            return await self.run(fn)
         self._cache.pop(key, None)
         if len(self._cache) >= CACHED_READS:
             self._cache.pop(next(iter(self._cache)))
