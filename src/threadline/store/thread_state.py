@@ -192,9 +192,7 @@ class ThreadState:
         self._reader = read
         """Runs a read that changes nothing (the local store's may skip its worker thread);
         ``run`` when None."""
-        self._quiet = quiet
-        """Runs a write of the rollout stats, which no cached read of the store reads (the
-        local store's keeps its cached reads valid); ``run`` when None."""
+        self._quiet = quiet  # runs the rollout stats' write, which no cached read reads
         self._ready = False
         self._read_only = read_only or (lambda: None)
 
@@ -511,10 +509,7 @@ class ThreadState:
                     [(k, s, m) for k, (s, m) in stats.items()],
                 )
 
-        if self._quiet is None or not self._ready:
-            await self._run(write)
-        else:
-            await self._quiet(write)
+        await (self._run(write) if self._quiet is None or not self._ready else self._quiet(write))
 
     # -- a deleted thread --------------------------------------------------------------------
     async def forget(self, thread_id: str) -> list[AttachmentRecord]:
